@@ -1,0 +1,113 @@
+//! Types crossing the desktop app's IPC boundary (Tauri commands ⇄ TypeScript UI).
+//!
+//! The UI's `ui/src/bindings.ts` is generated from these with ts-rs; a test fails when the
+//! committed file drifts (`UPDATE_BINDINGS=1 cargo test -p tessera-api` rewrites it).
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// A project the signed-in annotator can work on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ProjectChoice {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub name: String,
+}
+
+/// The signed-in session as the UI sees it (the token stays on the Rust side).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SessionInfo {
+    pub server: String,
+    pub annotator: String,
+    pub projects: Vec<ProjectChoice>,
+    /// The project being worked on, once chosen.
+    #[ts(type = "number | null")]
+    pub project_id: Option<i64>,
+}
+
+/// The machine's suggestion, shown beside the task and marked as the machine's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct PredictionView {
+    pub labels: Vec<String>,
+    pub score: Option<f64>,
+    pub model_version: Option<String>,
+}
+
+/// One task ready to paint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TaskView {
+    #[ts(type = "number")]
+    pub task_id: i64,
+    pub text: Option<String>,
+    pub image: Option<String>,
+    pub labels: Vec<String>,
+    pub multiple: bool,
+    pub instructions: Option<String>,
+    pub prediction: Option<PredictionView>,
+    /// The annotator's current answer when the task is revisited for revision.
+    pub answer: Option<Vec<String>>,
+}
+
+/// What the status bar shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SyncStatus {
+    pub online: bool,
+    /// Answers written locally and not yet acknowledged by the server.
+    pub pending: u32,
+    /// Leased tasks not yet answered on this device.
+    pub remaining: u32,
+    /// Answers made on this device today.
+    pub done_today: u32,
+    pub last_error: Option<String>,
+}
+
+/// An error as the UI receives it: a stable kind plus a human message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct CommandError {
+    pub kind: String,
+    pub message: String,
+}
+
+/// The TypeScript declarations of every IPC type, in a stable order.
+pub fn typescript_bindings() -> String {
+    let cfg = ts_rs::Config::default();
+    let decls = [
+        ProjectChoice::decl(&cfg),
+        SessionInfo::decl(&cfg),
+        PredictionView::decl(&cfg),
+        TaskView::decl(&cfg),
+        SyncStatus::decl(&cfg),
+        CommandError::decl(&cfg),
+    ];
+    let mut out = String::from(
+        "// Generated from crates/api/src/desktop.rs by ts-rs. Do not edit: run\n// `UPDATE_BINDINGS=1 cargo test -p tessera-api` after changing the Rust types.\n\n",
+    );
+    for decl in decls {
+        out.push_str("export ");
+        out.push_str(&decl);
+        out.push_str("\n\n");
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn ui_bindings_match_the_rust_types() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/bindings.ts");
+        let fresh = typescript_bindings();
+        if std::env::var_os("UPDATE_BINDINGS").is_some() {
+            std::fs::write(&path, &fresh).expect("write bindings");
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == fresh,
+            "ui/src/bindings.ts is out of date: run `UPDATE_BINDINGS=1 cargo test -p tessera-api`"
+        );
+    }
+}

@@ -1,0 +1,7 @@
+//! Wire types shared by the server and its clients (CLI, desktop), plus the desktop's IPC types
+//! from which the UI's TypeScript bindings are generated.
+
+pub mod desktop;
+mod wire;
+
+pub use wire::*;

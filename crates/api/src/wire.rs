@@ -1,0 +1,251 @@
+//! HTTP request and response bodies of the queue server's `/api`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tessera_core::{LabelSchema, Prediction};
+use uuid::Uuid;
+
+/// Every error response carries this body: a stable machine `code` and a human `message`.
+/// Upload errors also name the offending `line` (and `column` when known).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Requester,
+    Annotator,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Requester => "requester",
+            Role::Annotator => "annotator",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "requester" => Some(Role::Requester),
+            "annotator" => Some(Role::Annotator),
+            _ => None,
+        }
+    }
+}
+
+/// `GET /api/me`: who a token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub user_id: i64,
+    pub name: String,
+    pub role: Role,
+}
+
+/// `POST /api/tokens` (admin).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    pub name: String,
+    pub role: Role,
+}
+
+/// The new token, shown only once; the server keeps only its hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateTokenResponse {
+    pub user_id: i64,
+    pub name: String,
+    pub role: Role,
+    pub token: String,
+}
+
+/// `POST /api/projects` (admin, requester).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProjectRequest {
+    pub name: String,
+    pub schema: LabelSchema,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub id: i64,
+    pub name: String,
+    pub schema: LabelSchema,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST /api/projects/{id}/batches`: the body is the file itself (JSONL or CSV, by
+/// `Content-Type`); the answer says what was stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadResponse {
+    pub batch_id: i64,
+    pub tasks_added: usize,
+}
+
+/// `POST /api/projects/{id}/leases` (annotator): lease up to `limit` tasks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseRequest {
+    pub limit: u32,
+    /// Lease length; the server clamps it to its own bounds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<u32>,
+}
+
+/// A task leased to the calling annotator: what they need to answer it, and nothing else
+/// (never gold answers, never other annotators' answers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeasedTask {
+    pub task_id: i64,
+    pub project_id: i64,
+    pub data: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<Prediction>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaseResponse {
+    pub project: Project,
+    pub tasks: Vec<LeasedTask>,
+}
+
+/// One answer (or skip) as the device recorded it. `id` is a UUIDv7 made on the device, so a
+/// push can be retried any number of times; `revision` grows when the annotator revises.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerPush {
+    pub id: Uuid,
+    pub task_id: i64,
+    pub revision: u32,
+    pub labels: Vec<String>,
+    #[serde(default)]
+    pub skipped: bool,
+    /// The device's clock, kept as data; the server orders answers by its own sequence.
+    pub answered_at: DateTime<Utc>,
+}
+
+/// `POST /api/answers` (annotator).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushAnswersRequest {
+    pub answers: Vec<AnswerPush>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushStatus {
+    /// Stored now.
+    Accepted,
+    /// Already stored by an earlier push: nothing changed.
+    Duplicate,
+    /// Will never be stored (see `error`); the device should stop retrying it.
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResult {
+    pub id: Uuid,
+    pub status: PushStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushAnswersResponse {
+    pub results: Vec<PushResult>,
+}
+
+/// One entry of an annotator's change feed, in server sequence order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// A task was leased to this annotator (possibly from another device).
+    Lease { seq: i64, task: LeasedTask },
+    /// An answer of this annotator's was stored (possibly from another device).
+    Answer {
+        seq: i64,
+        task_id: i64,
+        answer_id: Uuid,
+        revision: u32,
+        labels: Vec<String>,
+        skipped: bool,
+    },
+}
+
+impl Change {
+    pub fn seq(&self) -> i64 {
+        match self {
+            Change::Lease { seq, .. } | Change::Answer { seq, .. } => *seq,
+        }
+    }
+}
+
+/// `GET /api/changes?since=CURSOR&limit=N` (annotator).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangesPage {
+    pub changes: Vec<Change>,
+    /// Pass as `since` for the next page.
+    pub cursor: i64,
+    pub has_more: bool,
+}
+
+/// `GET /api/projects/{id}/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectStatus {
+    pub project_id: i64,
+    pub tasks: u64,
+    /// Current answers: the latest revision from each annotator, skips excluded.
+    pub answers: u64,
+    /// Tasks with at least `overlap` answers.
+    pub complete: u64,
+    /// Leases that have not expired and are not answered yet.
+    pub leased: u64,
+    pub annotators: u64,
+}
+
+/// One annotator's current answer to a task, as exported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportAnswer {
+    pub annotator: String,
+    pub labels: Vec<String>,
+    pub revision: u32,
+    pub answered_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportConsensus {
+    /// The first (for single choice: the only) consensus label.
+    pub label: Option<String>,
+    pub labels: Vec<String>,
+    pub confidence: f64,
+    pub method: String,
+}
+
+/// `GET /api/projects/{id}/export`: one JSON object per line, one line per task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportRecord {
+    pub task_id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    pub data: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<Prediction>,
+    pub answers: Vec<ExportAnswer>,
+    pub consensus: Option<ExportConsensus>,
+    pub complete: bool,
+}

@@ -1,0 +1,143 @@
+//! Consensus: merging the redundant answers to one task into one label with a confidence.
+//!
+//! A [`ConsensusMethod`] sees one task's current answers (the latest revision from each
+//! annotator) and returns the merged label. The full aggregator family (Dawid–Skene and its
+//! kin, which also learn per-annotator skill) plugs in behind the same trait.
+
+use crate::schema::LabelSchema;
+
+/// The merged answer to one task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consensus {
+    /// The consensus label(s); one for single-choice schemas.
+    pub labels: Vec<String>,
+    /// Probability-like confidence in [0, 1].
+    pub confidence: f64,
+}
+
+/// A way to merge one task's answers.
+pub trait ConsensusMethod: Send + Sync {
+    /// Stable name, reported beside each consensus.
+    fn name(&self) -> &'static str;
+    /// Merges the answers (each a list of labels valid for `schema`); `None` when there are none.
+    fn aggregate(&self, schema: &LabelSchema, answers: &[Vec<String>]) -> Option<Consensus>;
+}
+
+/// Majority vote. Single choice: the most voted label, ties broken by the schema's label order;
+/// confidence is its share of the votes. Multiple choice: each label is in the consensus when
+/// more than half of the answers hold it; confidence is the weakest per-label agreement.
+///
+/// ```
+/// use tessera_core::{ConsensusMethod, LabelSchema, MajorityVote};
+/// let schema = LabelSchema::from_json(r#"{"kind":"classification","labels":["yes","no"]}"#).unwrap();
+/// let votes = [vec!["no".to_string()], vec!["yes".to_string()], vec!["no".to_string()]];
+/// let c = MajorityVote.aggregate(&schema, &votes).unwrap();
+/// assert_eq!(c.labels, ["no"]);
+/// assert!((c.confidence - 2.0 / 3.0).abs() < 1e-12);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MajorityVote;
+
+impl ConsensusMethod for MajorityVote {
+    fn name(&self) -> &'static str {
+        "majority_vote"
+    }
+
+    fn aggregate(&self, schema: &LabelSchema, answers: &[Vec<String>]) -> Option<Consensus> {
+        if answers.is_empty() {
+            return None;
+        }
+        let mut counts = vec![0usize; schema.labels.len()];
+        for answer in answers {
+            for label in answer {
+                if let Some(i) = schema.label_index(label) {
+                    counts[i] += 1;
+                }
+            }
+        }
+        let n = answers.len() as f64;
+        if schema.multiple {
+            let mut labels = Vec::new();
+            let mut confidence = 1.0f64;
+            for (i, &c) in counts.iter().enumerate() {
+                let share = c as f64 / n;
+                if share > 0.5 {
+                    labels.push(schema.labels[i].clone());
+                }
+                confidence = confidence.min(share.max(1.0 - share));
+            }
+            return Some(Consensus { labels, confidence });
+        }
+        // First index with the highest count: the schema's order breaks ties.
+        let (best, &votes) = counts
+            .iter()
+            .enumerate()
+            .fold(None::<(usize, &usize)>, |acc, (i, c)| match acc {
+                Some((_, bc)) if bc >= c => acc,
+                _ => Some((i, c)),
+            })?;
+        let total: usize = counts.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        Some(Consensus {
+            labels: vec![schema.labels[best].clone()],
+            confidence: votes as f64 / total as f64,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(multiple: bool) -> LabelSchema {
+        LabelSchema {
+            kind: crate::SchemaKind::Classification,
+            labels: vec!["pos".into(), "neg".into(), "neu".into()],
+            overlap: 3,
+            multiple,
+            instructions: None,
+        }
+    }
+
+    fn a(labels: &[&str]) -> Vec<String> {
+        labels.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn majority_wins_with_its_share() {
+        let c = MajorityVote
+            .aggregate(&schema(false), &[a(&["neg"]), a(&["neu"]), a(&["neg"]), a(&["neg"])])
+            .expect("consensus");
+        assert_eq!(c.labels, ["neg"]);
+        assert_eq!(c.confidence, 0.75);
+    }
+
+    #[test]
+    fn ties_follow_schema_order_whatever_the_answer_order() {
+        for answers in [[a(&["neu"]), a(&["neg"])], [a(&["neg"]), a(&["neu"])]] {
+            let c = MajorityVote.aggregate(&schema(false), &answers).expect("consensus");
+            assert_eq!(c.labels, ["neg"]);
+            assert_eq!(c.confidence, 0.5);
+        }
+    }
+
+    #[test]
+    fn no_answers_no_consensus() {
+        assert_eq!(MajorityVote.aggregate(&schema(false), &[]), None);
+    }
+
+    #[test]
+    fn multiple_choice_takes_labels_held_by_most() {
+        let c = MajorityVote
+            .aggregate(
+                &schema(true),
+                &[a(&["pos", "neu"]), a(&["pos"]), a(&["pos", "neu"]), a(&["neg"])],
+            )
+            .expect("consensus");
+        assert_eq!(c.labels, ["pos"]);
+        // "neu" is held by exactly half: the weakest agreement is 0.5.
+        assert_eq!(c.confidence, 0.5);
+    }
+}

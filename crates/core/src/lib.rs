@@ -1,0 +1,14 @@
+//! Tessera's pure domain: label schemas, task inputs, upload parsing and consensus.
+//!
+//! Nothing here does IO, async or SQL, so every rule can be unit-tested and reused by the
+//! server, the client and the desktop app alike.
+
+pub mod consensus;
+pub mod schema;
+pub mod task;
+pub mod upload;
+
+pub use consensus::{Consensus, ConsensusMethod, MajorityVote};
+pub use schema::{LabelSchema, SchemaError, SchemaKind};
+pub use task::{Prediction, TaskInput};
+pub use upload::{UploadError, UploadFormat, parse_upload};

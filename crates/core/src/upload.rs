@@ -1,0 +1,449 @@
+//! Parsing a batch upload (JSONL in Label Studio's task shape, or CSV) into validated tasks.
+//!
+//! An upload is all-or-nothing: the first bad line stops the parse with its line number, the
+//! column when one is known, and the reason.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::schema::LabelSchema;
+use crate::task::{Prediction, TaskInput, check_data};
+
+/// The formats a batch may be uploaded in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadFormat {
+    /// One JSON task per line: `{"id"?, "data": {...}, "predictions"?: [...]}`.
+    Jsonl,
+    /// A header row, one column per data field, plus optional `id`, `prediction`,
+    /// `prediction_score` and `prediction_model` columns.
+    Csv,
+}
+
+impl UploadFormat {
+    /// Guesses the format from a file name's extension.
+    pub fn from_file_name(name: &str) -> Option<Self> {
+        let lower = name.to_ascii_lowercase();
+        if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
+            Some(Self::Jsonl)
+        } else if lower.ends_with(".csv") {
+            Some(Self::Csv)
+        } else {
+            None
+        }
+    }
+
+    /// The HTTP media type used to upload this format.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Jsonl => "application/x-ndjson",
+            Self::Csv => "text/csv",
+        }
+    }
+
+    pub fn from_media_type(media_type: &str) -> Option<Self> {
+        let essence = media_type.split(';').next().unwrap_or("").trim();
+        match essence {
+            "application/x-ndjson" | "application/jsonl" | "application/jsonlines" => {
+                Some(Self::Jsonl)
+            }
+            "text/csv" => Some(Self::Csv),
+            _ => None,
+        }
+    }
+}
+
+/// Why an upload was refused: the 1-based line, the column when known, and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct UploadError {
+    pub line: usize,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for UploadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.column {
+            Some(c) => write!(f, "line {}, column {}: {}", self.line, c, self.message),
+            None => write!(f, "line {}: {}", self.line, self.message),
+        }
+    }
+}
+
+fn err(line: usize, column: Option<usize>, message: impl Into<String>) -> UploadError {
+    UploadError {
+        line,
+        column,
+        message: message.into(),
+    }
+}
+
+/// Parses a whole upload. Empty input is an error: a batch holds at least one task.
+pub fn parse_upload(
+    text: &str,
+    format: UploadFormat,
+    schema: &LabelSchema,
+) -> Result<Vec<TaskInput>, UploadError> {
+    let tasks = match format {
+        UploadFormat::Jsonl => parse_jsonl(text, schema)?,
+        UploadFormat::Csv => parse_csv(text, schema)?,
+    };
+    if tasks.is_empty() {
+        return Err(err(1, None, "the upload holds no tasks"));
+    }
+    Ok(tasks)
+}
+
+/// Remembers each external id's line so a repeated id names both lines.
+#[derive(Default)]
+struct SeenIds(HashMap<String, usize>);
+
+impl SeenIds {
+    fn check(&mut self, id: &Option<String>, line: usize) -> Result<(), UploadError> {
+        if let Some(id) = id {
+            if let Some(first) = self.0.insert(id.clone(), line) {
+                return Err(err(
+                    line,
+                    None,
+                    format!("task id {id:?} was already used on line {first}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_jsonl(text: &str, schema: &LabelSchema) -> Result<Vec<TaskInput>, UploadError> {
+    let mut tasks = Vec::new();
+    let mut seen = SeenIds::default();
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let raw = raw.strip_prefix('\u{feff}').unwrap_or(raw);
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let value: Value = serde_json::from_str(raw)
+            .map_err(|e| err(line, Some(e.column().max(1)), format!("invalid JSON: {e}")))?;
+        let task = jsonl_task(value, schema).map_err(|m| err(line, None, m))?;
+        seen.check(&task.external_id, line)?;
+        tasks.push(task);
+    }
+    Ok(tasks)
+}
+
+fn jsonl_task(value: Value, schema: &LabelSchema) -> Result<TaskInput, String> {
+    let Value::Object(mut obj) = value else {
+        return Err("a task must be a JSON object".to_owned());
+    };
+    for key in obj.keys() {
+        if !matches!(
+            key.as_str(),
+            "id" | "data" | "predictions" | "meta" | "annotations"
+        ) {
+            return Err(format!(
+                "unknown field {key:?} (expected \"id\", \"data\", \"predictions\")"
+            ));
+        }
+    }
+    let external_id = match obj.remove("id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.is_empty() => Some(s),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(_) => return Err("\"id\" must be a non-empty string or a number".to_owned()),
+    };
+    let data = match obj.remove("data") {
+        Some(Value::Object(m)) => m,
+        Some(_) => return Err("\"data\" must be an object".to_owned()),
+        None => return Err("missing \"data\" object".to_owned()),
+    };
+    check_data(&data)?;
+    let prediction = match obj.remove("predictions") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(preds)) => match preds.into_iter().next() {
+            None => None,
+            Some(p) => Some(jsonl_prediction(p, schema).map_err(|m| format!("predictions[0]: {m}"))?),
+        },
+        Some(_) => return Err("\"predictions\" must be an array".to_owned()),
+    };
+    Ok(TaskInput {
+        external_id,
+        data,
+        prediction,
+    })
+}
+
+fn jsonl_prediction(value: Value, schema: &LabelSchema) -> Result<Prediction, String> {
+    let Value::Object(mut p) = value else {
+        return Err("a prediction must be an object".to_owned());
+    };
+    let score = match p.remove("score") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(check_score(v.as_f64().ok_or("\"score\" must be a number")?)?),
+    };
+    let model_version = match p.remove("model_version") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(v) => Some(v.to_string()),
+    };
+    let result = p.remove("result").ok_or("missing \"result\"")?;
+    let labels = result_labels(result)?;
+    schema
+        .check_answer(&labels)
+        .map_err(|e| format!("result: {e}"))?;
+    Ok(Prediction {
+        labels,
+        score,
+        model_version,
+    })
+}
+
+/// Reads a classification result given as a label, a list of labels, or Label Studio
+/// `choices` region(s): `[{"type": "choices", "value": {"choices": ["positive"]}, ...}]`.
+fn result_labels(result: Value) -> Result<Vec<String>, String> {
+    match result {
+        Value::String(s) => Ok(vec![s]),
+        Value::Array(items) if items.iter().all(Value::is_string) => Ok(items
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()),
+        Value::Array(regions) => {
+            let mut labels = Vec::new();
+            for region in regions {
+                labels.extend(region_choices(&region)?);
+            }
+            Ok(labels)
+        }
+        Value::Object(_) => region_choices(&result),
+        _ => Err("\"result\" must be a label, a list of labels or choices regions".to_owned()),
+    }
+}
+
+fn region_choices(region: &Value) -> Result<Vec<String>, String> {
+    let choices = region
+        .get("value")
+        .and_then(|v| v.get("choices"))
+        .and_then(Value::as_array)
+        .ok_or("a result region needs \"value\": {\"choices\": [...]}")?;
+    choices
+        .iter()
+        .map(|c| {
+            c.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| "choices must be strings".to_owned())
+        })
+        .collect()
+}
+
+fn check_score(score: f64) -> Result<f64, String> {
+    if (0.0..=1.0).contains(&score) {
+        Ok(score)
+    } else {
+        Err(format!("score {score} is outside [0, 1]"))
+    }
+}
+
+fn parse_csv(text: &str, schema: &LabelSchema) -> Result<Vec<TaskInput>, UploadError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| csv_err(&e, 1))?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect::<Vec<_>>();
+    for (i, h) in headers.iter().enumerate() {
+        if h.is_empty() {
+            return Err(err(1, Some(i + 1), "empty column name in the header"));
+        }
+        if headers[..i].contains(h) {
+            return Err(err(1, Some(i + 1), format!("column {h:?} appears twice")));
+        }
+    }
+    let mut tasks = Vec::new();
+    let mut seen = SeenIds::default();
+    for record in reader.records() {
+        let record = record.map_err(|e| csv_err(&e, 0))?;
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let task = csv_task(&headers, &record, schema, line)?;
+        seen.check(&task.external_id, line)?;
+        tasks.push(task);
+    }
+    Ok(tasks)
+}
+
+fn csv_err(e: &csv::Error, fallback_line: usize) -> UploadError {
+    let line = e
+        .position()
+        .map_or(fallback_line, |p| p.line() as usize)
+        .max(1);
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("expected {expected_len} fields as in the header, found {len}"),
+        csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".to_owned(),
+        _ => e.to_string(),
+    };
+    err(line, None, message)
+}
+
+fn csv_task(
+    headers: &[String],
+    record: &csv::StringRecord,
+    schema: &LabelSchema,
+    line: usize,
+) -> Result<TaskInput, UploadError> {
+    let mut data = Map::new();
+    let mut external_id = None;
+    let mut labels: Option<(usize, Vec<String>)> = None;
+    let mut score = None;
+    let mut model_version = None;
+    for (i, (name, field)) in headers.iter().zip(record.iter()).enumerate() {
+        let column = Some(i + 1);
+        let field = field.trim();
+        match name.as_str() {
+            "id" => external_id = (!field.is_empty()).then(|| field.to_owned()),
+            "prediction" if !field.is_empty() => {
+                let parsed = field.split('|').map(|s| s.trim().to_owned()).collect();
+                labels = Some((i + 1, parsed));
+            }
+            "prediction_score" if !field.is_empty() => {
+                let value: f64 = field
+                    .parse()
+                    .map_err(|_| err(line, column, format!("{field:?} is not a number")))?;
+                score = Some(check_score(value).map_err(|m| err(line, column, m))?);
+            }
+            "prediction_model" if !field.is_empty() => model_version = Some(field.to_owned()),
+            "prediction" | "prediction_score" | "prediction_model" => {}
+            _ => {
+                if !field.is_empty() {
+                    data.insert(name.clone(), Value::String(field.to_owned()));
+                }
+            }
+        }
+    }
+    check_data(&data).map_err(|m| err(line, None, m))?;
+    let prediction = match labels {
+        Some((column, labels)) => {
+            schema
+                .check_answer(&labels)
+                .map_err(|e| err(line, Some(column), format!("prediction: {e}")))?;
+            Some(Prediction {
+                labels,
+                score,
+                model_version,
+            })
+        }
+        None if score.is_some() => {
+            return Err(err(line, None, "prediction_score given without a prediction"));
+        }
+        None => None,
+    };
+    Ok(TaskInput {
+        external_id,
+        data,
+        prediction,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> LabelSchema {
+        LabelSchema::from_json(
+            r#"{"kind":"classification","labels":["positive","negative","neutral"]}"#,
+        )
+        .expect("valid schema")
+    }
+
+    #[test]
+    fn jsonl_accepts_plain_and_label_studio_results() {
+        let text = concat!(
+            r#"{"id": "a1", "data": {"text": "great"}, "predictions": [{"model_version": "m1", "score": 0.87, "result": "positive"}]}"#,
+            "\n\n",
+            r#"{"data": {"text": "awful"}, "predictions": [{"score": 0.6, "result": [{"from_name": "sentiment", "to_name": "text", "type": "choices", "value": {"choices": ["negative"]}}]}]}"#,
+            "\n",
+            r#"{"id": 7, "data": {"text": "meh"}}"#,
+        );
+        let tasks = parse_upload(text, UploadFormat::Jsonl, &schema()).expect("valid upload");
+        assert_eq!(tasks.len(), 3);
+        assert_eq!(tasks[0].external_id.as_deref(), Some("a1"));
+        let p0 = tasks[0].prediction.as_ref().expect("prediction");
+        assert_eq!(p0.labels, vec!["positive"]);
+        assert_eq!(p0.score, Some(0.87));
+        assert_eq!(p0.model_version.as_deref(), Some("m1"));
+        let p1 = tasks[1].prediction.as_ref().expect("prediction");
+        assert_eq!(p1.labels, vec!["negative"]);
+        assert_eq!(tasks[2].external_id.as_deref(), Some("7"));
+        assert!(tasks[2].prediction.is_none());
+    }
+
+    #[test]
+    fn jsonl_errors_name_line_and_column() {
+        let text = "{\"data\": {\"text\": \"ok\"}}\n{\"data\": {\"text\": \"ok\"}\n";
+        let e = parse_upload(text, UploadFormat::Jsonl, &schema()).expect_err("bad json");
+        assert_eq!(e.line, 2);
+        assert!(e.column.is_some(), "{e}");
+        assert!(e.to_string().starts_with("line 2, column"), "{e}");
+
+        let text = "{\"data\": {\"text\": \"ok\"}}\n\n{\"data\": {\"text\": \"x\"}, \"predictions\": [{\"result\": \"joy\"}]}";
+        let e = parse_upload(text, UploadFormat::Jsonl, &schema()).expect_err("bad label");
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("\"joy\""), "{e}");
+
+        let e = parse_upload("{\"text\": \"x\"}", UploadFormat::Jsonl, &schema())
+            .expect_err("no data");
+        assert!(e.message.contains("unknown field \"text\""), "{e}");
+
+        let text = "{\"id\":\"x\",\"data\":{\"text\":\"a\"}}\n{\"id\":\"x\",\"data\":{\"text\":\"b\"}}";
+        let e = parse_upload(text, UploadFormat::Jsonl, &schema()).expect_err("dup id");
+        assert_eq!((e.line, e.message.contains("line 1")), (2, true), "{e}");
+
+        let e = parse_upload("\n \n", UploadFormat::Jsonl, &schema()).expect_err("empty");
+        assert!(e.message.contains("no tasks"));
+    }
+
+    #[test]
+    fn csv_reads_data_columns_and_predictions() {
+        let text = "id,text,prediction,prediction_score\nt1,\"Good, really\",positive,0.9\nt2,Bad,,\n";
+        let tasks = parse_upload(text, UploadFormat::Csv, &schema()).expect("valid csv");
+        assert_eq!(tasks.len(), 2);
+        assert_eq!(tasks[0].data["text"], "Good, really");
+        assert_eq!(
+            tasks[0].prediction.as_ref().map(|p| p.score),
+            Some(Some(0.9))
+        );
+        assert!(tasks[1].prediction.is_none());
+    }
+
+    #[test]
+    fn csv_errors_name_line_and_column() {
+        let text = "text,prediction,prediction_score\nfine,positive,0.5\nbad,positive,high\n";
+        let e = parse_upload(text, UploadFormat::Csv, &schema()).expect_err("bad score");
+        assert_eq!((e.line, e.column), (3, Some(3)), "{e}");
+
+        let text = "text,prediction\nfine,positive\nbad,positive,extra\n";
+        let e = parse_upload(text, UploadFormat::Csv, &schema()).expect_err("ragged");
+        assert_eq!(e.line, 3, "{e}");
+
+        let text = "text,prediction\nfine,happy\n";
+        let e = parse_upload(text, UploadFormat::Csv, &schema()).expect_err("label");
+        assert_eq!((e.line, e.column), (2, Some(2)), "{e}");
+    }
+
+    #[test]
+    fn formats_are_recognised() {
+        assert_eq!(UploadFormat::from_file_name("a.JSONL"), Some(UploadFormat::Jsonl));
+        assert_eq!(UploadFormat::from_file_name("a.csv"), Some(UploadFormat::Csv));
+        assert_eq!(UploadFormat::from_file_name("a.txt"), None);
+        for f in [UploadFormat::Jsonl, UploadFormat::Csv] {
+            assert_eq!(UploadFormat::from_media_type(f.media_type()), Some(f));
+        }
+    }
+}

@@ -1,0 +1,34 @@
+// Generated from crates/api/src/desktop.rs by ts-rs. Do not edit: run
+// `UPDATE_BINDINGS=1 cargo test -p tessera-api` after changing the Rust types.
+
+export type ProjectChoice = { id: number, name: string, };
+
+export type SessionInfo = { server: string, annotator: string, projects: Array<ProjectChoice>, 
+/**
+ * The project being worked on, once chosen.
+ */
+project_id: number | null, };
+
+export type PredictionView = { labels: Array<string>, score: number | null, model_version: string | null, };
+
+export type TaskView = { task_id: number, text: string | null, image: string | null, labels: Array<string>, multiple: boolean, instructions: string | null, prediction: PredictionView | null, 
+/**
+ * The annotator's current answer when the task is revisited for revision.
+ */
+answer: Array<string> | null, };
+
+export type SyncStatus = { online: boolean, 
+/**
+ * Answers written locally and not yet acknowledged by the server.
+ */
+pending: number, 
+/**
+ * Leased tasks not yet answered on this device.
+ */
+remaining: number, 
+/**
+ * Answers made on this device today.
+ */
+done_today: number, last_error: string | null, };
+
+export type CommandError = { kind: string, message: string, };
