@@ -1,0 +1,130 @@
+//! Tessera's queue server: an axum app over a [`store::Store`].
+//!
+//! [`app`] builds the router (tests drive it over a real socket bound to port 0);
+//! [`serve`] runs it until the shutdown future resolves.
+
+pub mod auth;
+pub mod clock;
+pub mod error;
+mod export;
+mod handlers;
+pub mod store;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use chrono::Duration;
+use tessera_api::Role;
+use tessera_core::{ConsensusMethod, MajorityVote};
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::clock::{Clock, SystemClock};
+use crate::store::{Store, StoreError};
+
+/// Server policy knobs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Lease length when the client does not ask for one.
+    pub lease_ttl: Duration,
+    /// The longest lease a client may ask for (offline checkout).
+    pub max_lease_ttl: Duration,
+    /// Largest request body (uploads are the big ones).
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            lease_ttl: Duration::minutes(30),
+            max_lease_ttl: Duration::days(7),
+            max_body_bytes: 512 * 1024 * 1024,
+        }
+    }
+}
+
+pub struct AppState {
+    pub store: Box<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub consensus: Arc<dyn ConsensusMethod>,
+    pub config: ServerConfig,
+}
+
+impl AppState {
+    pub fn new(store: Box<dyn Store>) -> Self {
+        Self {
+            store,
+            clock: Arc::new(SystemClock),
+            consensus: Arc::new(MajorityVote),
+            config: ServerConfig::default(),
+        }
+    }
+}
+
+/// The HTTP API under `/api`.
+pub fn app(state: Arc<AppState>) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/api/health", get(handlers::health))
+        .route("/api/me", get(handlers::get_me))
+        .route("/api/tokens", post(handlers::create_token))
+        .route("/api/projects", post(handlers::create_project).get(handlers::list_projects))
+        .route("/api/projects/{id}", get(handlers::get_project))
+        .route("/api/projects/{id}/batches", post(handlers::upload_batch))
+        .route("/api/projects/{id}/leases", post(handlers::lease_tasks))
+        .route("/api/projects/{id}/status", get(handlers::get_status))
+        .route("/api/projects/{id}/export", get(handlers::export_project))
+        .route("/api/answers", post(handlers::push_answers))
+        .route("/api/changes", get(handlers::list_changes))
+        .fallback(|| async { error::ApiError::NotFound("no such endpoint".to_owned()) })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+/// On a database without an admin, creates one and writes its token to `path` (mode 0600).
+/// Returns whether a token was written.
+pub async fn ensure_admin_token(store: &dyn Store, clock: &dyn Clock, path: &Path) -> Result<bool, BootstrapError> {
+    if store.count_admins().await? > 0 {
+        return Ok(false);
+    }
+    let token = auth::generate_token();
+    write_secret(path, &token).map_err(|source| BootstrapError::Io { path: path.display().to_string(), source })?;
+    store.create_user("admin", Role::Admin, &auth::hash_token(&token), clock.now()).await?;
+    Ok(true)
+}
+
+fn write_secret(path: &Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    writeln!(file, "{secret}")?;
+    file.sync_all()
+}

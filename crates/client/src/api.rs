@@ -1,0 +1,169 @@
+//! A typed reqwest client for the queue server's `/api`.
+
+use std::time::Duration;
+
+use reqwest::{Body, Method, RequestBuilder, Response, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tessera_api::{
+    AnswerPush, ChangesPage, CreateProjectRequest, CreateTokenRequest, CreateTokenResponse,
+    ErrorBody, LeaseRequest, LeaseResponse, Me, Project, ProjectStatus, PushAnswersRequest,
+    PushAnswersResponse, Role, UploadResponse,
+};
+use tessera_core::{LabelSchema, UploadFormat};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error body.
+    #[error("{} ({status}): {}", body.code, body.message)]
+    Api { status: u16, body: ErrorBody },
+    /// The server could not be reached or the connection broke: offline, retry later.
+    #[error("server unreachable: {0}")]
+    Unreachable(String),
+    #[error("unexpected response from the server: {0}")]
+    Protocol(String),
+    #[error("invalid server URL {0:?}")]
+    BadUrl(String),
+}
+
+impl ClientError {
+    /// Whether retrying later may succeed (network trouble or a server-side failure).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Unreachable(_) => true,
+            ClientError::Api { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+}
+
+impl From<reqwest::Error> for ClientError {
+    fn from(e: reqwest::Error) -> Self {
+        if e.is_decode() {
+            ClientError::Protocol(e.to_string())
+        } else {
+            ClientError::Unreachable(e.to_string())
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl ApiClient {
+    /// A client for the server at `base` (e.g. `http://127.0.0.1:7450`).
+    pub fn new(base: &str, token: Option<String>) -> Result<Self, ClientError> {
+        let base = base.trim().trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(ClientError::BadUrl(base));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok(Self { base, token, http })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        req
+    }
+
+    async fn send(&self, req: RequestBuilder) -> Result<Response, ClientError> {
+        let resp = req.send().await?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let text = resp.text().await?;
+        let body = serde_json::from_str::<ErrorBody>(&text).unwrap_or_else(|_| ErrorBody {
+            code: status_code_name(status),
+            message: text.chars().take(500).collect(),
+            line: None,
+            column: None,
+        });
+        Err(ClientError::Api { status: status.as_u16(), body })
+    }
+
+    async fn json<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, ClientError> {
+        Ok(self.send(req).await?.json().await?)
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
+        self.json(self.request(Method::POST, path).json(body).timeout(Duration::from_secs(60))).await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.json(self.request(Method::GET, path).timeout(Duration::from_secs(60))).await
+    }
+
+    pub async fn me(&self) -> Result<Me, ClientError> {
+        self.get("/api/me").await
+    }
+
+    pub async fn create_token(&self, name: &str, role: Role) -> Result<CreateTokenResponse, ClientError> {
+        self.post("/api/tokens", &CreateTokenRequest { name: name.to_owned(), role }).await
+    }
+
+    pub async fn create_project(&self, name: &str, schema: LabelSchema) -> Result<Project, ClientError> {
+        self.post("/api/projects", &CreateProjectRequest { name: name.to_owned(), schema }).await
+    }
+
+    pub async fn projects(&self) -> Result<Vec<Project>, ClientError> {
+        self.get("/api/projects").await
+    }
+
+    pub async fn project(&self, id: i64) -> Result<Project, ClientError> {
+        self.get(&format!("/api/projects/{id}")).await
+    }
+
+    /// Uploads a batch; `body` may be a stream (the CLI wraps the file with a progress bar).
+    pub async fn upload(&self, project: i64, format: UploadFormat, body: impl Into<Body>) -> Result<UploadResponse, ClientError> {
+        let req = self
+            .request(Method::POST, &format!("/api/projects/{project}/batches"))
+            .header(reqwest::header::CONTENT_TYPE, format.media_type())
+            .body(body);
+        self.json(req).await
+    }
+
+    pub async fn lease(&self, project: i64, limit: u32, ttl_seconds: Option<u32>) -> Result<LeaseResponse, ClientError> {
+        self.post(&format!("/api/projects/{project}/leases"), &LeaseRequest { limit, ttl_seconds }).await
+    }
+
+    pub async fn push(&self, answers: Vec<AnswerPush>) -> Result<PushAnswersResponse, ClientError> {
+        self.post("/api/answers", &PushAnswersRequest { answers }).await
+    }
+
+    pub async fn changes(&self, since: i64, limit: u32) -> Result<ChangesPage, ClientError> {
+        self.get(&format!("/api/changes?since={since}&limit={limit}")).await
+    }
+
+    pub async fn status(&self, project: i64) -> Result<ProjectStatus, ClientError> {
+        self.get(&format!("/api/projects/{project}/status")).await
+    }
+
+    /// The export as a response whose body the caller streams where it wants.
+    pub async fn export(&self, project: i64, format: &str) -> Result<Response, ClientError> {
+        self.send(self.request(Method::GET, &format!("/api/projects/{project}/export?format={format}"))).await
+    }
+}
+
+fn status_code_name(status: StatusCode) -> String {
+    status
+        .canonical_reason()
+        .unwrap_or("http_error")
+        .to_ascii_lowercase()
+        .replace(' ', "_")
+}

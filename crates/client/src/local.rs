@@ -1,0 +1,553 @@
+//! The device's local SQLite store: leased tasks, the answer outbox, the sync cursor.
+//!
+//! Durability: WAL with `synchronous = FULL`, so once [`LocalStore::record_answer`] returns the
+//! answer survives a kill or a power loss; only then does the UI move on.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tessera_api::{AnswerPush, Change, LeasedTask, Project, PushResult, PushStatus};
+use tessera_core::{LabelSchema, Prediction, SchemaError};
+use uuid::Uuid;
+
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_local.sql")];
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("local database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("local database holds bad JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("task {0} is not in the local cache; check out tasks first")]
+    UnknownTask(i64),
+    #[error("project {0} is not in the local cache")]
+    UnknownProject(i64),
+    #[error("invalid answer: {0}")]
+    InvalidAnswer(#[from] SchemaError),
+}
+
+pub type LocalResult<T> = Result<T, LocalError>;
+
+/// A leased task as the device holds it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LocalTask {
+    pub id: i64,
+    pub project_id: i64,
+    pub data: Map<String, Value>,
+    pub prediction: Option<Prediction>,
+    pub expires_at: DateTime<Utc>,
+    pub state: String,
+}
+
+/// Counts for status displays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LocalCounts {
+    /// Answers not yet acknowledged by the server.
+    pub pending: u32,
+    /// Leased tasks still open on this device.
+    pub leased: u32,
+    /// Answers the server refused for good (kept locally for inspection).
+    pub rejected: u32,
+    /// Tasks answered on this device since UTC midnight.
+    pub done_today: u32,
+}
+
+pub struct LocalStore {
+    conn: Mutex<Connection>,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn parse_ts(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).map_or(DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc))
+}
+
+impl LocalStore {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> LocalResult<Self> {
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Connection) -> LocalResult<R>) -> LocalResult<R> {
+        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut conn)
+    }
+
+    pub fn meta(&self, key: &str) -> LocalResult<Option<String>> {
+        self.with(|c| Ok(c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?))
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> LocalResult<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+                params![key, value],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn delete_meta(&self, key: &str) -> LocalResult<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+            Ok(())
+        })
+    }
+
+    /// The change-feed cursor: the server sequence number of the last change applied.
+    pub fn cursor(&self) -> LocalResult<i64> {
+        Ok(self.meta("cursor")?.and_then(|s| s.parse().ok()).unwrap_or(0))
+    }
+
+    pub fn save_project(&self, project: &Project) -> LocalResult<()> {
+        let schema = serde_json::to_string(&project.schema)?;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO projects (id, name, schema) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET name = ?2, schema = ?3",
+                params![project.id, project.name, schema],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn has_project(&self, id: i64) -> LocalResult<bool> {
+        self.with(|c| Ok(c.query_row("SELECT EXISTS(SELECT 1 FROM projects WHERE id = ?1)", [id], |r| r.get(0))?))
+    }
+
+    pub fn schema(&self, project_id: i64) -> LocalResult<LabelSchema> {
+        self.with(|c| {
+            let s: Option<String> = c
+                .query_row("SELECT schema FROM projects WHERE id = ?1", [project_id], |r| r.get(0))
+                .optional()?;
+            let s = s.ok_or(LocalError::UnknownProject(project_id))?;
+            Ok(serde_json::from_str(&s)?)
+        })
+    }
+
+    /// Stores leased tasks; a task already answered here keeps its state, its lease is renewed.
+    pub fn save_leases(&self, tasks: &[LeasedTask], now: DateTime<Utc>) -> LocalResult<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            for t in tasks {
+                save_lease(&tx, t, now)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// The next open task, in lease order, optionally of one project.
+    pub fn next_task(&self, project_id: Option<i64>) -> LocalResult<Option<LocalTask>> {
+        self.with(|c| {
+            let id: Option<i64> = c
+                .query_row(
+                    "SELECT id FROM tasks WHERE state = 'open' AND (?1 IS NULL OR project_id = ?1)
+                     ORDER BY leased_at, id LIMIT 1",
+                    [project_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            id.map(|id| task(c, id)).transpose()
+        })
+    }
+
+    pub fn task(&self, id: i64) -> LocalResult<LocalTask> {
+        self.with(|c| task(c, id))
+    }
+
+    /// Open tasks after the first `skip`, for prefetching.
+    pub fn upcoming(&self, project_id: i64, limit: u32) -> LocalResult<Vec<LocalTask>> {
+        self.with(|c| {
+            let ids: Vec<i64> = c
+                .prepare("SELECT id FROM tasks WHERE state = 'open' AND project_id = ?1 ORDER BY leased_at, id LIMIT ?2")?
+                .query_map(params![project_id, limit], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            ids.into_iter().map(|id| task(c, id)).collect()
+        })
+    }
+
+    /// Records an answer (or, with `skipped`, a skip) durably and returns what will be pushed.
+    /// Answering a task again makes a new revision; the highest revision wins on the server.
+    pub fn record_answer(&self, task_id: i64, labels: Vec<String>, skipped: bool, now: DateTime<Utc>) -> LocalResult<AnswerPush> {
+        // Stored with microsecond precision; keep the returned value identical to what is stored.
+        let now = now.trunc_subsecs(6);
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let project_id: i64 = tx
+                .query_row("SELECT project_id FROM tasks WHERE id = ?1", [task_id], |r| r.get(0))
+                .optional()?
+                .ok_or(LocalError::UnknownTask(task_id))?;
+            if !skipped {
+                let schema: String = tx.query_row("SELECT schema FROM projects WHERE id = ?1", [project_id], |r| r.get(0))?;
+                serde_json::from_str::<LabelSchema>(&schema)?.check_answer(&labels)?;
+            }
+            let revision: u32 = tx.query_row(
+                "SELECT COALESCE(MAX(revision), 0) + 1 FROM answers WHERE task_id = ?1",
+                [task_id],
+                |r| r.get(0),
+            )?;
+            let answer = AnswerPush {
+                id: Uuid::now_v7(),
+                task_id,
+                revision,
+                labels: if skipped { Vec::new() } else { labels },
+                skipped,
+                answered_at: now,
+            };
+            tx.execute(
+                "INSERT INTO answers (id, task_id, revision, labels, skipped, answered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    answer.id.to_string(),
+                    task_id,
+                    revision,
+                    serde_json::to_string(&answer.labels)?,
+                    skipped,
+                    ts(now)
+                ],
+            )?;
+            tx.execute(
+                "UPDATE tasks SET state = ?2 WHERE id = ?1",
+                params![task_id, if skipped { "skipped" } else { "answered" }],
+            )?;
+            tx.commit()?;
+            Ok(answer)
+        })
+    }
+
+    /// The current (latest revision) answer to a task, if it was answered rather than skipped.
+    pub fn current_answer(&self, task_id: i64) -> LocalResult<Option<Vec<String>>> {
+        self.with(|c| {
+            let row: Option<(String, bool)> = c
+                .query_row(
+                    "SELECT labels, skipped FROM answers WHERE task_id = ?1 ORDER BY revision DESC, local_seq DESC LIMIT 1",
+                    [task_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            match row {
+                Some((labels, false)) => Ok(Some(serde_json::from_str(&labels)?)),
+                _ => Ok(None),
+            }
+        })
+    }
+
+    /// The task answered (or skipped) just before `task_id` — or the last one when `None` —
+    /// in the order this device answered them: what Backspace goes back to.
+    pub fn answered_before(&self, project_id: i64, task_id: Option<i64>) -> LocalResult<Option<LocalTask>> {
+        self.with(|c| {
+            let order: Vec<i64> = c
+                .prepare(
+                    "SELECT a.task_id FROM answers a JOIN tasks t ON t.id = a.task_id
+                     WHERE t.project_id = ?1 AND t.state <> 'open'
+                     GROUP BY a.task_id ORDER BY MIN(a.local_seq) DESC LIMIT 1000",
+                )?
+                .query_map([project_id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let next = match task_id {
+                None => order.first().copied(),
+                Some(id) => order.iter().position(|&t| t == id).and_then(|i| order.get(i + 1).copied()),
+            };
+            next.map(|id| task(c, id)).transpose()
+        })
+    }
+
+    /// Answers waiting for the server, oldest first.
+    pub fn pending(&self, limit: u32) -> LocalResult<Vec<AnswerPush>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, task_id, revision, labels, skipped, answered_at FROM answers
+                 WHERE synced = 0 AND rejected IS NULL ORDER BY local_seq LIMIT ?1",
+            )?;
+            let rows = stmt.query_map([limit], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, u32>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, bool>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, task_id, revision, labels, skipped, answered_at) = row?;
+                let Ok(id) = id.parse::<Uuid>() else {
+                    tracing::error!(%id, "skipping an answer with an unreadable id");
+                    continue;
+                };
+                out.push(AnswerPush {
+                    id,
+                    task_id,
+                    revision,
+                    labels: serde_json::from_str(&labels)?,
+                    skipped,
+                    answered_at: parse_ts(&answered_at),
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Applies the server's verdicts on pushed answers.
+    pub fn mark_pushed(&self, results: &[PushResult]) -> LocalResult<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            for r in results {
+                let id = r.id.to_string();
+                match r.status {
+                    PushStatus::Accepted | PushStatus::Duplicate => {
+                        tx.execute("UPDATE answers SET synced = 1 WHERE id = ?1", [&id])?;
+                    }
+                    PushStatus::Rejected => {
+                        let why = r.error.as_ref().map_or_else(|| "rejected".to_owned(), |e| format!("{}: {}", e.code, e.message));
+                        tracing::warn!(answer = %id, %why, "server rejected an answer");
+                        tx.execute("UPDATE answers SET rejected = ?2 WHERE id = ?1", params![id, why])?;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Applies one page of the change feed and advances the cursor, atomically.
+    pub fn apply_changes(&self, changes: &[Change], cursor: i64, now: DateTime<Utc>) -> LocalResult<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            for change in changes {
+                match change {
+                    Change::Lease { task, .. } => {
+                        let known: bool =
+                            tx.query_row("SELECT EXISTS(SELECT 1 FROM projects WHERE id = ?1)", [task.project_id], |r| r.get(0))?;
+                        if known {
+                            save_lease(&tx, task, now)?;
+                        }
+                    }
+                    Change::Answer { task_id, answer_id, revision, labels, skipped, .. } => {
+                        let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM tasks WHERE id = ?1)", [task_id], |r| r.get(0))?;
+                        if !exists {
+                            continue;
+                        }
+                        // An answer made on another device: keep it, already synced.
+                        let inserted = tx.execute(
+                            "INSERT INTO answers (id, task_id, revision, labels, skipped, answered_at, synced)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1) ON CONFLICT (id) DO NOTHING",
+                            params![answer_id.to_string(), task_id, revision, serde_json::to_string(labels)?, skipped, ts(now)],
+                        )?;
+                        if inserted > 0 {
+                            tx.execute(
+                                "UPDATE tasks SET state = CASE WHEN (SELECT skipped FROM answers WHERE task_id = ?1
+                                     ORDER BY revision DESC, local_seq DESC LIMIT 1) THEN 'skipped' ELSE 'answered' END
+                                 WHERE id = ?1",
+                                [task_id],
+                            )?;
+                        }
+                    }
+                }
+            }
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('cursor', ?1) ON CONFLICT (key) DO UPDATE SET value = ?1",
+                [cursor.to_string()],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    pub fn counts(&self, project_id: Option<i64>, now: DateTime<Utc>) -> LocalResult<LocalCounts> {
+        let midnight = now.date_naive().and_hms_opt(0, 0, 0).map_or(now, |t| t.and_utc());
+        self.with(|c| {
+            let (pending, rejected): (u32, u32) = c.query_row(
+                "SELECT COALESCE(SUM(synced = 0 AND rejected IS NULL), 0), COALESCE(SUM(rejected IS NOT NULL), 0) FROM answers",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let leased: u32 = c.query_row(
+                "SELECT COUNT(*) FROM tasks WHERE state = 'open' AND (?1 IS NULL OR project_id = ?1)",
+                [project_id],
+                |r| r.get(0),
+            )?;
+            let done_today: u32 = c.query_row(
+                "SELECT COUNT(DISTINCT task_id) FROM answers WHERE skipped = 0 AND answered_at >= ?1",
+                [ts(midnight)],
+                |r| r.get(0),
+            )?;
+            Ok(LocalCounts { pending, leased, rejected, done_today })
+        })
+    }
+}
+
+fn save_lease(tx: &Connection, t: &LeasedTask, now: DateTime<Utc>) -> LocalResult<()> {
+    tx.execute(
+        "INSERT INTO tasks (id, project_id, data, prediction, expires_at, leased_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (id) DO UPDATE SET expires_at = ?5",
+        params![
+            t.task_id,
+            t.project_id,
+            serde_json::to_string(&t.data)?,
+            t.prediction.as_ref().map(serde_json::to_string).transpose()?,
+            ts(t.expires_at),
+            ts(now)
+        ],
+    )?;
+    Ok(())
+}
+
+fn task(c: &Connection, id: i64) -> LocalResult<LocalTask> {
+    let row: Option<(i64, String, Option<String>, String, String)> = c
+        .query_row(
+            "SELECT project_id, data, prediction, expires_at, state FROM tasks WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    let (project_id, data, prediction, expires_at, state) = row.ok_or(LocalError::UnknownTask(id))?;
+    Ok(LocalTask {
+        id,
+        project_id,
+        data: serde_json::from_str(&data)?,
+        prediction: prediction.map(|p| serde_json::from_str(&p)).transpose()?,
+        expires_at: parse_ts(&expires_at),
+        state,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+    use tessera_core::SchemaKind;
+
+    fn store() -> (tempfile::TempDir, LocalStore) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store_at(&dir.path().join("client.db"));
+        (dir, store)
+    }
+
+    fn store_at(path: &Path) -> LocalStore {
+        let store = LocalStore::open(path).expect("open");
+        let project = Project {
+            id: 1,
+            name: "p".into(),
+            schema: LabelSchema {
+                kind: SchemaKind::Classification,
+                labels: vec!["pos".into(), "neg".into()],
+                overlap: 3,
+                multiple: false,
+                instructions: None,
+            },
+            created_at: Utc::now(),
+        };
+        store.save_project(&project).expect("project");
+        let tasks: Vec<LeasedTask> = (1..=3)
+            .map(|i| LeasedTask {
+                task_id: i,
+                project_id: 1,
+                data: serde_json::from_value(serde_json::json!({"text": format!("t{i}")})).expect("map"),
+                prediction: None,
+                expires_at: Utc::now() + Duration::minutes(30),
+            })
+            .collect();
+        store.save_leases(&tasks, Utc::now()).expect("leases");
+        store
+    }
+
+    #[test]
+    fn answering_moves_to_the_next_task_and_queues_the_answer() {
+        let (_d, s) = store();
+        let first = s.next_task(Some(1)).expect("query").expect("task");
+        assert_eq!(first.id, 1);
+        let a = s.record_answer(1, vec!["pos".into()], false, Utc::now()).expect("answer");
+        assert_eq!(a.revision, 1);
+        assert_eq!(s.next_task(Some(1)).expect("query").map(|t| t.id), Some(2));
+        assert_eq!(s.pending(10).expect("pending"), vec![a.clone()]);
+        let counts = s.counts(Some(1), Utc::now()).expect("counts");
+        assert_eq!((counts.pending, counts.leased, counts.done_today), (1, 2, 1));
+    }
+
+    #[test]
+    fn invalid_labels_are_refused_and_nothing_is_stored() {
+        let (_d, s) = store();
+        assert!(s.record_answer(1, vec!["joy".into()], false, Utc::now()).is_err());
+        assert!(s.record_answer(99, vec!["pos".into()], false, Utc::now()).is_err());
+        assert!(s.pending(10).expect("pending").is_empty());
+    }
+
+    #[test]
+    fn revisions_increase_and_the_latest_is_current() {
+        let (_d, s) = store();
+        s.record_answer(1, vec!["pos".into()], false, Utc::now()).expect("answer");
+        s.record_answer(2, vec![], true, Utc::now()).expect("skip");
+        // Backspace from nothing goes to task 2, then to task 1.
+        assert_eq!(s.answered_before(1, None).expect("q").map(|t| t.id), Some(2));
+        assert_eq!(s.answered_before(1, Some(2)).expect("q").map(|t| t.id), Some(1));
+        assert_eq!(s.answered_before(1, Some(1)).expect("q"), None);
+        let r = s.record_answer(1, vec!["neg".into()], false, Utc::now()).expect("revise");
+        assert_eq!(r.revision, 2);
+        assert_eq!(s.current_answer(1).expect("q"), Some(vec!["neg".to_owned()]));
+        assert_eq!(s.current_answer(2).expect("q"), None);
+        assert_eq!(s.pending(10).expect("pending").len(), 3);
+    }
+
+    #[test]
+    fn pushed_answers_leave_the_outbox_and_rejections_are_kept_aside() {
+        let (_d, s) = store();
+        let a = s.record_answer(1, vec!["pos".into()], false, Utc::now()).expect("answer");
+        let b = s.record_answer(2, vec!["neg".into()], false, Utc::now()).expect("answer");
+        s.mark_pushed(&[
+            PushResult { id: a.id, status: PushStatus::Duplicate, error: None },
+            PushResult { id: b.id, status: PushStatus::Rejected, error: None },
+        ])
+        .expect("mark");
+        assert!(s.pending(10).expect("pending").is_empty());
+        let counts = s.counts(None, Utc::now()).expect("counts");
+        assert_eq!((counts.pending, counts.rejected), (0, 1));
+    }
+
+    #[test]
+    fn answers_from_another_device_close_the_task_here() {
+        let (_d, s) = store();
+        let change = Change::Answer {
+            seq: 9,
+            task_id: 1,
+            answer_id: Uuid::now_v7(),
+            revision: 1,
+            labels: vec!["pos".into()],
+            skipped: false,
+        };
+        s.apply_changes(&[change.clone()], 9, Utc::now()).expect("apply");
+        s.apply_changes(&[change], 9, Utc::now()).expect("apply twice");
+        assert_eq!(s.cursor().expect("cursor"), 9);
+        assert_eq!(s.next_task(Some(1)).expect("q").map(|t| t.id), Some(2));
+        assert!(s.pending(10).expect("pending").is_empty());
+    }
+
+    #[test]
+    fn answers_survive_reopening_the_database() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("client.db");
+        let a = store_at(&path).record_answer(3, vec!["neg".into()], false, Utc::now()).expect("answer");
+        let s = LocalStore::open(&path).expect("reopen");
+        assert_eq!(s.pending(10).expect("pending"), vec![a]);
+        assert_eq!(s.task(3).expect("task").state, "answered");
+    }
+}

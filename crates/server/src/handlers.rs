@@ -1,0 +1,209 @@
+//! HTTP handlers, one verb-named function per endpoint. They check the caller's role, apply
+//! the server's policy (limits, TTLs) and leave storage rules to the [`Store`](crate::store::Store).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use chrono::Duration;
+use serde::Deserialize;
+use tessera_api::{
+    AnswerPush, ChangesPage, CreateProjectRequest, CreateTokenRequest, CreateTokenResponse,
+    LeaseRequest, LeaseResponse, Me, Project, ProjectStatus, PushAnswersRequest,
+    PushAnswersResponse, Role,
+};
+use tessera_core::{UploadFormat, parse_upload};
+
+use crate::AppState;
+use crate::auth::{Caller, generate_token, hash_token};
+use crate::error::{ApiError, ApiJson};
+use crate::export::render_export;
+use crate::store::LeaseQuery;
+
+/// Most tasks one lease request may take.
+pub const MAX_LEASE_LIMIT: u32 = 1000;
+/// Most answers one push may carry.
+pub const MAX_PUSH_ANSWERS: usize = 1000;
+/// Most changes one page of the change feed holds.
+pub const MAX_CHANGES_PAGE: u32 = 1000;
+
+type Shared = State<Arc<AppState>>;
+
+pub async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+pub async fn get_me(caller: Caller) -> Json<Me> {
+    let u = caller.0;
+    Json(Me { user_id: u.id, name: u.name, role: u.role })
+}
+
+pub async fn create_token(
+    State(state): Shared,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateTokenRequest>,
+) -> Result<Json<CreateTokenResponse>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let name = req.name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::BadRequest("name must be 1 to 200 characters".to_owned()));
+    }
+    let token = generate_token();
+    let user = state
+        .store
+        .create_user(name, req.role, &hash_token(&token), state.clock.now())
+        .await?;
+    tracing::info!(user_id = user.id, role = user.role.as_str(), "token created");
+    Ok(Json(CreateTokenResponse { user_id: user.id, name: user.name, role: user.role, token }))
+}
+
+pub async fn create_project(
+    State(state): Shared,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateProjectRequest>,
+) -> Result<Json<Project>, ApiError> {
+    caller.require(&[Role::Requester])?;
+    let name = req.name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::BadRequest("name must be 1 to 200 characters".to_owned()));
+    }
+    req.schema.validate().map_err(|e| ApiError::BadRequest(format!("schema: {e}")))?;
+    let project = state.store.create_project(name, &req.schema, state.clock.now()).await?;
+    tracing::info!(project_id = project.id, "project created");
+    Ok(Json(project))
+}
+
+pub async fn list_projects(State(state): Shared, _caller: Caller) -> Result<Json<Vec<Project>>, ApiError> {
+    Ok(Json(state.store.projects().await?))
+}
+
+pub async fn get_project(State(state): Shared, _caller: Caller, Path(id): Path<i64>) -> Result<Json<Project>, ApiError> {
+    Ok(Json(state.store.project(id).await?))
+}
+
+pub async fn upload_batch(
+    State(state): Shared,
+    caller: Caller,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<tessera_api::UploadResponse>, ApiError> {
+    caller.require(&[Role::Requester])?;
+    let project = state.store.project(id).await?;
+    let media_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let format = UploadFormat::from_media_type(media_type).ok_or_else(|| {
+        ApiError::UnsupportedMediaType(format!(
+            "upload as {} (JSONL) or {} (CSV), not {media_type:?}",
+            UploadFormat::Jsonl.media_type(),
+            UploadFormat::Csv.media_type()
+        ))
+    })?;
+    let body = body.map_err(|e| ApiError::PayloadTooLarge(e.body_text()))?;
+    let text = std::str::from_utf8(&body).map_err(|e| {
+        let line = body[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+        ApiError::InvalidUpload(tessera_core::UploadError {
+            line,
+            column: None,
+            message: "invalid UTF-8".to_owned(),
+        })
+    })?;
+    let schema = project.schema.clone();
+    let text = text.to_owned();
+    let tasks = tokio::task::spawn_blocking(move || parse_upload(&text, format, &schema))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::InvalidUpload)?;
+    let response = state.store.insert_batch(id, tasks, state.clock.now()).await?;
+    tracing::info!(project_id = id, tasks = response.tasks_added, "batch uploaded");
+    Ok(Json(response))
+}
+
+pub async fn lease_tasks(
+    State(state): Shared,
+    caller: Caller,
+    Path(id): Path<i64>,
+    ApiJson(req): ApiJson<LeaseRequest>,
+) -> Result<Json<LeaseResponse>, ApiError> {
+    let user = caller.require(&[Role::Annotator])?;
+    if req.limit == 0 || req.limit > MAX_LEASE_LIMIT {
+        return Err(ApiError::BadRequest(format!("limit must be 1 to {MAX_LEASE_LIMIT}")));
+    }
+    let project = state.store.project(id).await?;
+    let ttl = req
+        .ttl_seconds
+        .map_or(state.config.lease_ttl, |s| Duration::seconds(i64::from(s)))
+        .clamp(Duration::seconds(10), state.config.max_lease_ttl);
+    let now = state.clock.now();
+    let tasks = state
+        .store
+        .lease(LeaseQuery { project_id: id, annotator_id: user.id, limit: req.limit, now, expires_at: now + ttl })
+        .await?;
+    Ok(Json(LeaseResponse { project, tasks }))
+}
+
+pub async fn push_answers(
+    State(state): Shared,
+    caller: Caller,
+    ApiJson(req): ApiJson<PushAnswersRequest>,
+) -> Result<Json<PushAnswersResponse>, ApiError> {
+    let user = caller.require(&[Role::Annotator])?;
+    if req.answers.len() > MAX_PUSH_ANSWERS {
+        return Err(ApiError::BadRequest(format!("push at most {MAX_PUSH_ANSWERS} answers at a time")));
+    }
+    let answers: Vec<AnswerPush> = req.answers;
+    let results = state
+        .store
+        .push_answers(user, answers, state.clock.now(), Arc::clone(&state.consensus))
+        .await?;
+    Ok(Json(PushAnswersResponse { results }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangesQuery {
+    #[serde(default)]
+    since: i64,
+    limit: Option<u32>,
+}
+
+pub async fn list_changes(
+    State(state): Shared,
+    caller: Caller,
+    Query(q): Query<ChangesQuery>,
+) -> Result<Json<ChangesPage>, ApiError> {
+    let user = caller.require(&[Role::Annotator])?;
+    let limit = q.limit.unwrap_or(500).clamp(1, MAX_CHANGES_PAGE);
+    Ok(Json(state.store.changes(user.id, q.since, limit).await?))
+}
+
+pub async fn get_status(State(state): Shared, caller: Caller, Path(id): Path<i64>) -> Result<Json<ProjectStatus>, ApiError> {
+    caller.require(&[Role::Requester])?;
+    Ok(Json(state.store.status(id, state.clock.now()).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    format: Option<String>,
+}
+
+pub async fn export_project(
+    State(state): Shared,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Requester])?;
+    let format = q.format.as_deref().unwrap_or("jsonl");
+    if !matches!(format, "jsonl" | "csv") {
+        return Err(ApiError::BadRequest(format!("unknown export format {format:?}: use jsonl or csv")));
+    }
+    let records = state.store.export(id).await?;
+    let (body, media_type) = render_export(&records, format).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(([(CONTENT_TYPE, HeaderValue::from_static(media_type))], body).into_response())
+}

@@ -1,0 +1,117 @@
+//! The server's storage: one [`Store`] trait, chosen once at start-up from the database URL.
+//!
+//! Backends keep every rule that must hold under concurrency (never over-assign a task, never
+//! store an answer twice) inside their own transactions.
+
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tessera_api::{
+    AnswerPush, ChangesPage, ExportRecord, LeasedTask, Project, ProjectStatus, PushResult, Role,
+    UploadResponse,
+};
+use tessera_core::{ConsensusMethod, LabelSchema, TaskInput};
+
+pub use sqlite::SqliteStore;
+
+/// A token holder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Backend(String),
+    #[error("unsupported database URL {0:?}: use a file path or sqlite://PATH")]
+    UnsupportedUrl(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A lease request after the server applied its policy.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseQuery {
+    pub project_id: i64,
+    pub annotator_id: i64,
+    pub limit: u32,
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn count_admins(&self) -> StoreResult<u64>;
+    async fn create_user(&self, name: &str, role: Role, token_hash: &str, now: DateTime<Utc>)
+    -> StoreResult<User>;
+    async fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>>;
+
+    async fn create_project(
+        &self,
+        name: &str,
+        schema: &LabelSchema,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Project>;
+    async fn projects(&self) -> StoreResult<Vec<Project>>;
+    async fn project(&self, id: i64) -> StoreResult<Project>;
+
+    /// Stores a whole batch in one transaction: all tasks or none.
+    async fn insert_batch(
+        &self,
+        project_id: i64,
+        tasks: Vec<TaskInput>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<UploadResponse>;
+
+    /// The annotator's unexpired leases in the project, topped up with new ones to `limit`.
+    async fn lease(&self, query: LeaseQuery) -> StoreResult<Vec<LeasedTask>>;
+
+    /// Stores answers idempotently by id and updates each touched task's consensus.
+    async fn push_answers(
+        &self,
+        annotator: &User,
+        answers: Vec<AnswerPush>,
+        now: DateTime<Utc>,
+        method: Arc<dyn ConsensusMethod>,
+    ) -> StoreResult<Vec<PushResult>>;
+
+    /// The annotator's change feed after `since`.
+    async fn changes(&self, annotator_id: i64, since: i64, limit: u32) -> StoreResult<ChangesPage>;
+
+    async fn status(&self, project_id: i64, now: DateTime<Utc>) -> StoreResult<ProjectStatus>;
+
+    async fn export(&self, project_id: i64) -> StoreResult<Vec<ExportRecord>>;
+}
+
+/// Opens the backend a database URL names: `sqlite://PATH`, `sqlite:PATH` or a plain path.
+pub fn open_store(url: &str) -> StoreResult<Box<dyn Store>> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    if path.contains("://") {
+        return Err(StoreError::UnsupportedUrl(url.to_owned()));
+    }
+    Ok(Box::new(SqliteStore::open(path)?))
+}
+
+/// Timestamps are stored as fixed-width RFC 3339 UTC text so that they sort as strings.
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+pub(crate) fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Backend(format!("bad timestamp {s:?} in database: {e}")))
+}

@@ -1,0 +1,616 @@
+//! The embedded SQLite backend (rusqlite). One connection behind a mutex, used from blocking
+//! threads: SQLite has one writer at a time anyway, and each request is one short transaction.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde_json::{Map, Value};
+use tessera_api::{
+    AnswerPush, Change, ChangesPage, ErrorBody, ExportAnswer, ExportConsensus, ExportRecord,
+    LeasedTask, Project, ProjectStatus, PushResult, PushStatus, Role, UploadResponse,
+};
+use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput};
+use uuid::Uuid;
+
+use super::{LeaseQuery, Store, StoreError, StoreResult, User, parse_ts, ts};
+
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Backend(format!("bad JSON in database: {e}"))
+    }
+}
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    pub fn open(path: &str) -> StoreResult<Self> {
+        let mut conn = Connection::open(path)?;
+        // WAL + synchronous=FULL: an answer the server acknowledged survives power loss.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn call<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<R> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("database thread failed: {e}")))?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+        tracing::info!(migration = i + 1, "applied SQLite migration");
+    }
+    Ok(())
+}
+
+fn role_of(s: &str) -> StoreResult<Role> {
+    Role::parse(s).ok_or_else(|| StoreError::Backend(format!("unknown role {s:?} in database")))
+}
+
+fn project_row(tx: &Connection, id: i64) -> StoreResult<Project> {
+    let row = tx
+        .query_row(
+            "SELECT id, name, schema, created_at FROM projects WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)),
+        )
+        .optional()?;
+    let (id, name, schema, created_at) =
+        row.ok_or_else(|| StoreError::NotFound(format!("project {id}")))?;
+    Ok(Project {
+        id,
+        name,
+        schema: serde_json::from_str(&schema)?,
+        created_at: parse_ts(&created_at)?,
+    })
+}
+
+fn json_map(s: &str) -> StoreResult<Map<String, Value>> {
+    Ok(serde_json::from_str(s)?)
+}
+
+fn prediction(s: Option<String>) -> StoreResult<Option<Prediction>> {
+    Ok(match s {
+        Some(s) => Some(serde_json::from_str(&s)?),
+        None => None,
+    })
+}
+
+fn leased_task(tx: &Connection, task_id: i64, annotator_id: i64) -> StoreResult<LeasedTask> {
+    let (project_id, data, pred, expires_at) = tx.query_row(
+        "SELECT t.project_id, t.data, t.prediction, l.expires_at
+         FROM tasks t JOIN leases l ON l.task_id = t.id AND l.annotator_id = ?2
+         WHERE t.id = ?1",
+        params![task_id, annotator_id],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        },
+    )?;
+    Ok(LeasedTask {
+        task_id,
+        project_id,
+        data: json_map(&data)?,
+        prediction: prediction(pred)?,
+        expires_at: parse_ts(&expires_at)?,
+    })
+}
+
+fn rejected(id: Uuid, code: &str, message: String) -> PushResult {
+    PushResult {
+        id,
+        status: PushStatus::Rejected,
+        error: Some(ErrorBody {
+            code: code.to_owned(),
+            message,
+            line: None,
+            column: None,
+        }),
+    }
+}
+
+/// Stores one pushed answer inside the push's transaction.
+fn push_one(
+    tx: &Transaction<'_>,
+    annotator: &User,
+    answer: &AnswerPush,
+    now: &str,
+    schemas: &mut HashMap<i64, LabelSchema>,
+) -> StoreResult<PushResult> {
+    let id = answer.id.to_string();
+    let owner: Option<i64> = tx
+        .query_row("SELECT annotator_id FROM answers WHERE id = ?1", [&id], |r| r.get(0))
+        .optional()?;
+    match owner {
+        Some(owner) if owner == annotator.id => {
+            return Ok(PushResult {
+                id: answer.id,
+                status: PushStatus::Duplicate,
+                error: None,
+            });
+        }
+        Some(_) => {
+            return Ok(rejected(answer.id, "answer_id_taken", "this answer id belongs to another annotator".to_owned()));
+        }
+        None => {}
+    }
+    let project_id: Option<i64> = tx
+        .query_row("SELECT project_id FROM tasks WHERE id = ?1", [answer.task_id], |r| r.get(0))
+        .optional()?;
+    let Some(project_id) = project_id else {
+        return Ok(rejected(answer.id, "not_found", format!("task {} does not exist", answer.task_id)));
+    };
+    if !schemas.contains_key(&project_id) {
+        schemas.insert(project_id, project_row(tx, project_id)?.schema);
+    }
+    let schema = &schemas[&project_id];
+    if !answer.skipped {
+        if let Err(e) = schema.check_answer(&answer.labels) {
+            return Ok(rejected(answer.id, "invalid_answer", e.to_string()));
+        }
+    }
+    let leased: bool = tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM leases WHERE task_id = ?1 AND annotator_id = ?2)",
+        params![answer.task_id, annotator.id],
+        |r| r.get(0),
+    )?;
+    if !leased {
+        return Ok(rejected(answer.id, "not_leased", format!("task {} was never leased to you", answer.task_id)));
+    }
+    tx.execute(
+        "INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            id,
+            answer.task_id,
+            annotator.id,
+            answer.revision,
+            serde_json::to_string(&answer.labels)?,
+            answer.skipped,
+            ts(answer.answered_at),
+            now
+        ],
+    )?;
+    tx.execute(
+        "INSERT INTO changes (annotator_id, kind, task_id, answer_id) VALUES (?1, 'answer', ?2, ?3)",
+        params![annotator.id, answer.task_id, id],
+    )?;
+    // The current answer decides the lease's state: a revision may turn a skip into an answer.
+    let current_skipped: bool = tx.query_row(
+        "SELECT skipped FROM answers WHERE task_id = ?1 AND annotator_id = ?2
+         ORDER BY revision DESC, seq DESC LIMIT 1",
+        params![answer.task_id, annotator.id],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "UPDATE leases SET state = ?3 WHERE task_id = ?1 AND annotator_id = ?2",
+        params![
+            answer.task_id,
+            annotator.id,
+            if current_skipped { "skipped" } else { "answered" }
+        ],
+    )?;
+    Ok(PushResult {
+        id: answer.id,
+        status: PushStatus::Accepted,
+        error: None,
+    })
+}
+
+/// The current (latest-revision, not skipped) answers to a task, one per annotator.
+fn current_answers(tx: &Connection, task_id: i64) -> StoreResult<Vec<(i64, Vec<String>, u32, String, String)>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT a.annotator_id, a.labels, a.revision, a.answered_at, a.received_at, a.skipped
+         FROM answers a
+         WHERE a.task_id = ?1
+         ORDER BY a.annotator_id, a.revision DESC, a.seq DESC",
+    )?;
+    let mut rows = stmt.query([task_id])?;
+    let mut out = Vec::new();
+    let mut last = None;
+    while let Some(r) = rows.next()? {
+        let annotator: i64 = r.get(0)?;
+        if last == Some(annotator) {
+            continue;
+        }
+        last = Some(annotator);
+        if r.get::<_, bool>(5)? {
+            continue;
+        }
+        let labels: String = r.get(1)?;
+        out.push((annotator, serde_json::from_str(&labels)?, r.get(2)?, r.get(3)?, r.get(4)?));
+    }
+    Ok(out)
+}
+
+fn update_consensus(
+    tx: &Connection,
+    task_id: i64,
+    schema: &LabelSchema,
+    method: &dyn ConsensusMethod,
+) -> StoreResult<()> {
+    let answers: Vec<Vec<String>> = current_answers(tx, task_id)?
+        .into_iter()
+        .map(|(_, labels, ..)| labels)
+        .collect();
+    let consensus = method.aggregate(schema, &answers);
+    let complete = answers.len() as u32 >= schema.overlap;
+    tx.execute(
+        "UPDATE tasks SET answer_count = ?2, consensus = ?3, confidence = ?4, consensus_method = ?5, complete = ?6
+         WHERE id = ?1",
+        params![
+            task_id,
+            answers.len() as i64,
+            consensus.as_ref().map(|c| serde_json::to_string(&c.labels)).transpose()?,
+            consensus.as_ref().map(|c| c.confidence),
+            consensus.as_ref().map(|_| method.name()),
+            complete
+        ],
+    )?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn count_admins(&self) -> StoreResult<u64> {
+        self.call(|c| {
+            let n: i64 = c.query_row("SELECT COUNT(*) FROM users WHERE role = 'admin'", [], |r| r.get(0))?;
+            Ok(n as u64)
+        })
+            .await
+    }
+
+    async fn create_user(&self, name: &str, role: Role, token_hash: &str, now: DateTime<Utc>) -> StoreResult<User> {
+        let (name, hash) = (name.to_owned(), token_hash.to_owned());
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO users (name, role, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![name, role.as_str(), hash, ts(now)],
+            )?;
+            Ok(User { id: c.last_insert_rowid(), name, role })
+        })
+        .await
+    }
+
+    async fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>> {
+        let hash = token_hash.to_owned();
+        self.call(move |c| {
+            let row = c
+                .query_row(
+                    "SELECT id, name, role FROM users WHERE token_hash = ?1",
+                    [hash],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?)),
+                )
+                .optional()?;
+            row.map(|(id, name, role)| Ok(User { id, name, role: role_of(&role)? }))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn create_project(&self, name: &str, schema: &LabelSchema, now: DateTime<Utc>) -> StoreResult<Project> {
+        let name = name.to_owned();
+        let schema_json = serde_json::to_string(schema)?;
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO projects (name, schema, created_at) VALUES (?1, ?2, ?3)",
+                params![name, schema_json, ts(now)],
+            )?;
+            project_row(c, c.last_insert_rowid())
+        })
+        .await
+    }
+
+    async fn projects(&self) -> StoreResult<Vec<Project>> {
+        self.call(|c| {
+            let ids: Vec<i64> = c
+                .prepare("SELECT id FROM projects ORDER BY id")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            ids.into_iter().map(|id| project_row(c, id)).collect()
+        })
+        .await
+    }
+
+    async fn project(&self, id: i64) -> StoreResult<Project> {
+        self.call(move |c| project_row(c, id)).await
+    }
+
+    async fn insert_batch(&self, project_id: i64, tasks: Vec<TaskInput>, now: DateTime<Utc>) -> StoreResult<UploadResponse> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            project_row(&tx, project_id)?;
+            let now = ts(now);
+            tx.execute(
+                "INSERT INTO batches (project_id, task_count, created_at) VALUES (?1, ?2, ?3)",
+                params![project_id, tasks.len() as i64, now],
+            )?;
+            let batch_id = tx.last_insert_rowid();
+            {
+                let mut insert = tx.prepare(
+                    "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for task in &tasks {
+                    let pred = task.prediction.as_ref().map(serde_json::to_string).transpose()?;
+                    let data = serde_json::to_string(&task.data)?;
+                    insert
+                        .execute(params![project_id, batch_id, task.external_id, data, pred, now])
+                        .map_err(|e| match e.sqlite_error_code() {
+                            Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(format!(
+                                "task id {:?} already exists in this project",
+                                task.external_id.as_deref().unwrap_or("")
+                            )),
+                            _ => e.into(),
+                        })?;
+                }
+            }
+            tx.commit()?;
+            Ok(UploadResponse { batch_id, tasks_added: tasks.len() })
+        })
+        .await
+    }
+
+    async fn lease(&self, q: LeaseQuery) -> StoreResult<Vec<LeasedTask>> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let overlap = project_row(&tx, q.project_id)?.schema.overlap;
+            let (now, expires) = (ts(q.now), ts(q.expires_at));
+            // Leases this annotator still holds are handed out again (a lost response is
+            // harmless) and extended.
+            let mut held: Vec<i64> = tx
+                .prepare(
+                    "SELECT l.task_id FROM leases l JOIN tasks t ON t.id = l.task_id
+                     WHERE l.annotator_id = ?1 AND t.project_id = ?2 AND l.state = 'active' AND l.expires_at > ?3
+                     ORDER BY l.leased_at, l.task_id LIMIT ?4",
+                )?
+                .query_map(params![q.annotator_id, q.project_id, now, q.limit], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for id in &held {
+                tx.execute(
+                    "UPDATE leases SET expires_at = ?3 WHERE task_id = ?1 AND annotator_id = ?2",
+                    params![id, q.annotator_id, expires],
+                )?;
+            }
+            let wanted = q.limit as usize - held.len().min(q.limit as usize);
+            let fresh: Vec<i64> = if wanted == 0 {
+                Vec::new()
+            } else {
+                tx.prepare(
+                    "SELECT t.id FROM tasks t
+                     WHERE t.project_id = ?1 AND t.complete = 0
+                       AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = ?2
+                                       AND (l.state <> 'active' OR l.expires_at > ?3))
+                       AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
+                            AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > ?3))) < ?4
+                     ORDER BY t.answer_count DESC, t.id
+                     LIMIT ?5",
+                )?
+                .query_map(params![q.project_id, q.annotator_id, now, overlap, wanted as i64], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+            };
+            for id in &fresh {
+                tx.execute(
+                    "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at) VALUES (?1, ?2, 'active', ?3, ?4)
+                     ON CONFLICT (task_id, annotator_id) DO UPDATE SET state = 'active', expires_at = ?3, leased_at = ?4",
+                    params![id, q.annotator_id, expires, now],
+                )?;
+                tx.execute(
+                    "INSERT INTO changes (annotator_id, kind, task_id) VALUES (?1, 'lease', ?2)",
+                    params![q.annotator_id, id],
+                )?;
+            }
+            held.extend(fresh);
+            let tasks = held
+                .iter()
+                .map(|&id| leased_task(&tx, id, q.annotator_id))
+                .collect::<StoreResult<Vec<_>>>()?;
+            tx.commit()?;
+            Ok(tasks)
+        })
+        .await
+    }
+
+    async fn push_answers(
+        &self,
+        annotator: &User,
+        answers: Vec<AnswerPush>,
+        now: DateTime<Utc>,
+        method: Arc<dyn ConsensusMethod>,
+    ) -> StoreResult<Vec<PushResult>> {
+        let annotator = annotator.clone();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let now = ts(now);
+            let mut schemas = HashMap::new();
+            let mut touched = Vec::new();
+            let mut results = Vec::with_capacity(answers.len());
+            for answer in &answers {
+                let result = push_one(&tx, &annotator, answer, &now, &mut schemas)?;
+                if result.status == PushStatus::Accepted && !touched.contains(&answer.task_id) {
+                    touched.push(answer.task_id);
+                }
+                results.push(result);
+            }
+            for task_id in touched {
+                let project_id: i64 = tx.query_row("SELECT project_id FROM tasks WHERE id = ?1", [task_id], |r| r.get(0))?;
+                update_consensus(&tx, task_id, &schemas[&project_id], method.as_ref())?;
+            }
+            tx.commit()?;
+            Ok(results)
+        })
+        .await
+    }
+
+    async fn changes(&self, annotator_id: i64, since: i64, limit: u32) -> StoreResult<ChangesPage> {
+        self.call(move |c| {
+            let rows: Vec<(i64, String, i64, Option<String>)> = c
+                .prepare(
+                    "SELECT seq, kind, task_id, answer_id FROM changes
+                     WHERE annotator_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                )?
+                .query_map(params![annotator_id, since, limit as i64 + 1], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            let has_more = rows.len() > limit as usize;
+            let mut changes = Vec::with_capacity(rows.len());
+            for (seq, kind, task_id, answer_id) in rows.into_iter().take(limit as usize) {
+                let change = match (kind.as_str(), answer_id) {
+                    ("lease", _) => Change::Lease { seq, task: leased_task(c, task_id, annotator_id)? },
+                    ("answer", Some(answer_id)) => {
+                        let (revision, labels, skipped): (u32, String, bool) = c.query_row(
+                            "SELECT revision, labels, skipped FROM answers WHERE id = ?1",
+                            [&answer_id],
+                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                        )?;
+                        Change::Answer {
+                            seq,
+                            task_id,
+                            answer_id: answer_id
+                                .parse()
+                                .map_err(|e| StoreError::Backend(format!("bad answer id in database: {e}")))?,
+                            revision,
+                            labels: serde_json::from_str(&labels)?,
+                            skipped,
+                        }
+                    }
+                    (other, _) => return Err(StoreError::Backend(format!("unknown change kind {other:?}"))),
+                };
+                changes.push(change);
+            }
+            let cursor = changes.last().map_or(since, Change::seq);
+            Ok(ChangesPage { changes, cursor, has_more })
+        })
+        .await
+    }
+
+    async fn status(&self, project_id: i64, now: DateTime<Utc>) -> StoreResult<ProjectStatus> {
+        self.call(move |c| {
+            project_row(c, project_id)?;
+            let (tasks, answers, complete): (i64, i64, i64) = c.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(answer_count), 0), COALESCE(SUM(complete), 0) FROM tasks WHERE project_id = ?1",
+                [project_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            let leased: i64 = c.query_row(
+                "SELECT COUNT(*) FROM leases l JOIN tasks t ON t.id = l.task_id
+                 WHERE t.project_id = ?1 AND l.state = 'active' AND l.expires_at > ?2",
+                params![project_id, ts(now)],
+                |r| r.get(0),
+            )?;
+            let annotators: i64 = c.query_row(
+                "SELECT COUNT(DISTINCT a.annotator_id) FROM answers a JOIN tasks t ON t.id = a.task_id
+                 WHERE t.project_id = ?1",
+                [project_id],
+                |r| r.get(0),
+            )?;
+            Ok(ProjectStatus {
+                project_id,
+                tasks: tasks as u64,
+                answers: answers as u64,
+                complete: complete as u64,
+                leased: leased as u64,
+                annotators: annotators as u64,
+            })
+        })
+        .await
+    }
+
+    async fn export(&self, project_id: i64) -> StoreResult<Vec<ExportRecord>> {
+        self.call(move |c| {
+            project_row(c, project_id)?;
+            let names: HashMap<i64, String> = c
+                .prepare("SELECT id, name FROM users")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            let mut stmt = c.prepare(
+                "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count
+                 FROM tasks WHERE project_id = ?1 ORDER BY id",
+            )?;
+            let mut rows = stmt.query([project_id])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let task_id: i64 = r.get(0)?;
+                let answer_count: i64 = r.get(8)?;
+                let answers = if answer_count == 0 {
+                    Vec::new()
+                } else {
+                    current_answers(c, task_id)?
+                        .into_iter()
+                        .map(|(annotator, labels, revision, answered_at, received_at)| {
+                            Ok(ExportAnswer {
+                                annotator: names.get(&annotator).cloned().unwrap_or_else(|| annotator.to_string()),
+                                labels,
+                                revision,
+                                answered_at: parse_ts(&answered_at)?,
+                                received_at: parse_ts(&received_at)?,
+                            })
+                        })
+                        .collect::<StoreResult<Vec<_>>>()?
+                };
+                let consensus = match (r.get::<_, Option<String>>(4)?, r.get::<_, Option<f64>>(5)?) {
+                    (Some(labels), Some(confidence)) => {
+                        let labels: Vec<String> = serde_json::from_str(&labels)?;
+                        Some(ExportConsensus {
+                            label: labels.first().cloned(),
+                            labels,
+                            confidence,
+                            method: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                        })
+                    }
+                    _ => None,
+                };
+                out.push(ExportRecord {
+                    task_id,
+                    external_id: r.get(1)?,
+                    data: json_map(&r.get::<_, String>(2)?)?,
+                    prediction: prediction(r.get(3)?)?,
+                    answers,
+                    consensus,
+                    complete: r.get(7)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
