@@ -1,0 +1,115 @@
+//! Helpers shared by the end-to-end tests: an in-process server on a real socket (port 0) with
+//! a temporary SQLite file and a manual clock, and the paths of the built binaries.
+
+use std::net::TcpListener as StdListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tessera_api::Role;
+use tessera_client::ApiClient;
+use tessera_server::clock::ManualClock;
+use tessera_server::store::open_store;
+use tessera_server::{AppState, ensure_admin_token};
+use tokio::sync::oneshot;
+
+/// A running server: real HTTP on 127.0.0.1, a temporary SQLite file, a clock tests move.
+pub struct TestServer {
+    pub url: String,
+    pub clock: Arc<ManualClock>,
+    pub admin_token: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("tessera.db");
+        let store = open_store(&db.display().to_string()).expect("open store");
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let mut state = AppState::new(store);
+        state.clock = clock.clone();
+        let token_path = dir.path().join("admin.token");
+        assert!(ensure_admin_token(state.store.as_ref(), state.clock.as_ref(), &token_path).await.expect("admin"));
+        let admin_token = std::fs::read_to_string(&token_path).expect("token file").trim().to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(tessera_server::serve(listener, Arc::new(state), async {
+            let _ = rx.await;
+        }));
+        Self { url, clock, admin_token, shutdown: Some(tx), _dir: dir }
+    }
+
+    pub fn admin(&self) -> ApiClient {
+        ApiClient::new(&self.url, Some(self.admin_token.clone())).expect("client")
+    }
+
+    /// A new user of `role`, returned as a client holding its token.
+    pub async fn user(&self, role: Role, name: &str) -> (ApiClient, String) {
+        let created = self.admin().create_token(name, role).await.expect("create token");
+        (ApiClient::new(&self.url, Some(created.token.clone())).expect("client"), created.token)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A built binary of this workspace (`tessera`, `tessera-desktop`), next to the test binary.
+pub fn built_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build it first (scripts/test.sh does: cargo build -p tessera-cli -p tessera-desktop)",
+        path.display()
+    );
+    path
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// Polls `f` until it returns `Some`, or panics after `timeout` naming `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// JSONL of `n` sentiment tasks with predictions, ids `t1..tn`.
+pub fn sample_jsonl(n: usize) -> String {
+    let labels = ["positive", "negative", "neutral"];
+    (1..=n)
+        .map(|i| {
+            serde_json::json!({
+                "id": format!("t{i}"),
+                "data": {"text": format!("sample sentence number {i}")},
+                "predictions": [{"model_version": "m1", "score": 0.8, "result": labels[i % 3]}]
+            })
+            .to_string()
+                + "\n"
+        })
+        .collect()
+}
+
+pub const SENTIMENT_SCHEMA: &str = r#"{"kind": "classification", "labels": ["positive", "negative", "neutral"], "overlap": 3}"#;

@@ -1,1 +1,48 @@
-fn main(){}
+//! Tessera desktop: a thin Tauri v2 shell. Every command is an adapter over `tessera-client`
+//! (local SQLite store + sync engine); the API token never leaves the Rust side.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod commands;
+
+use std::path::PathBuf;
+
+use tauri::Manager;
+use tessera_client::session::Session;
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let result = tauri::Builder::default()
+        .setup(|app| {
+            let home = match std::env::var_os("TESSERA_HOME") {
+                Some(dir) => PathBuf::from(dir),
+                None => app.path().app_data_dir()?,
+            };
+            let session = Session::open(home)?;
+            app.manage(session);
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::restore_session,
+            commands::default_server,
+            commands::sign_in,
+            commands::sign_out,
+            commands::choose_project,
+            commands::next_task,
+            commands::submit_answer,
+            commands::skip_task,
+            commands::previous_task,
+            commands::sync_status,
+            commands::sync_now,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("error: the desktop app failed: {e}");
+        std::process::exit(1);
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod local;
+pub mod session;
 pub mod sync;
 
 pub use api::{ApiClient, ClientError};

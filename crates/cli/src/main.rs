@@ -1,0 +1,145 @@
+//! `tessera`: the queue server, the requester's tools and a headless annotator in one binary.
+
+mod requester;
+mod serve;
+mod work;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use tessera_client::ApiClient;
+
+#[derive(Parser)]
+#[command(name = "tessera", version, about = "Offline-first crowdsourcing and labeling")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the server is and who we are to it.
+#[derive(Args, Clone)]
+pub struct Remote {
+    /// Server URL.
+    #[arg(long, env = "TESSERA_SERVER", default_value = "http://127.0.0.1:7450", global = true)]
+    server: String,
+    /// API token (when absent, requester commands fall back to DATA_DIR/admin.token).
+    #[arg(long, env = "TESSERA_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+}
+
+impl Remote {
+    /// A client using the given token, or the local server's admin token when none was given.
+    pub fn client(&self) -> Result<ApiClient> {
+        let token = match &self.token {
+            Some(t) => Some(t.trim().to_owned()),
+            None => local_admin_token(),
+        };
+        Ok(ApiClient::new(&self.server, token)?)
+    }
+
+    /// A client that must have an explicit token (annotator commands).
+    pub fn annotator_client(&self) -> Result<ApiClient> {
+        let Some(token) = &self.token else {
+            bail!("no token: pass --token or set TESSERA_TOKEN to an annotator token");
+        };
+        Ok(ApiClient::new(&self.server, Some(token.trim().to_owned()))?)
+    }
+}
+
+fn local_admin_token() -> Option<String> {
+    let dir = std::env::var_os("TESSERA_DATA_DIR").map_or_else(|| PathBuf::from(serve::DEFAULT_DATA_DIR), PathBuf::from);
+    std::fs::read_to_string(dir.join("admin.token")).ok().map(|t| t.trim().to_owned())
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the queue server.
+    Serve(serve::ServeArgs),
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: requester::TokenCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Manage projects.
+    Project {
+        #[command(subcommand)]
+        command: requester::ProjectCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Upload a batch of tasks (JSONL or CSV) into a project.
+    Upload {
+        project: i64,
+        file: PathBuf,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Show a project's progress.
+    Status {
+        project: i64,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Export every task with its answers and consensus.
+    Export {
+        project: i64,
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv"])]
+        format: String,
+        /// Write here instead of standard output.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Work as an annotator from the terminal (offline-capable, same engine as the desktop app).
+    Work {
+        #[command(subcommand)]
+        command: work::WorkCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new().context("starting the async runtime") {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &anyhow::Error) -> std::process::ExitCode {
+    eprintln!("error: {e:#}");
+    std::process::ExitCode::FAILURE
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Token { command, remote } => requester::token(command, &remote).await,
+        Command::Project { command, remote } => requester::project(command, &remote).await,
+        Command::Upload { project, file, remote } => requester::upload(project, &file, &remote).await,
+        Command::Status { project, json, remote } => requester::status(project, json, &remote).await,
+        Command::Export { project, format, output, remote } => {
+            requester::export(project, &format, output.as_deref(), &remote).await
+        }
+        Command::Work { command, remote } => work::run(command, &remote).await,
+    }
+}

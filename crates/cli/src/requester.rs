@@ -1,0 +1,130 @@
+//! Requester and admin commands: tokens, projects, upload, status, export.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use tessera_api::Role;
+use tessera_core::{LabelSchema, UploadFormat};
+use tokio::io::AsyncWriteExt;
+
+use crate::Remote;
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create a user with a new token; prints the token alone.
+    Create {
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role {s:?}: use admin, requester or annotator"))
+}
+
+#[derive(Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project from a JSON schema file; prints the new project id alone.
+    Create {
+        name: String,
+        #[arg(long)]
+        schema: std::path::PathBuf,
+    },
+    /// List projects.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn token(command: TokenCommand, remote: &Remote) -> Result<()> {
+    match command {
+        TokenCommand::Create { role, name } => {
+            let created = remote.client()?.create_token(&name, role).await?;
+            println!("{}", created.token);
+        }
+    }
+    Ok(())
+}
+
+pub async fn project(command: ProjectCommand, remote: &Remote) -> Result<()> {
+    match command {
+        ProjectCommand::Create { name, schema } => {
+            let text = std::fs::read_to_string(&schema).with_context(|| format!("reading {}", schema.display()))?;
+            let schema_value = LabelSchema::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", schema.display()))?;
+            let project = remote.client()?.create_project(&name, schema_value).await?;
+            println!("{}", project.id);
+        }
+        ProjectCommand::List { json } => {
+            let projects = remote.client()?.projects().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&projects)?);
+            } else {
+                for p in projects {
+                    println!("{}\t{}\t{}", p.id, p.name, p.schema.labels.join(", "));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn upload(project: i64, file: &Path, remote: &Remote) -> Result<()> {
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let Some(format) = UploadFormat::from_file_name(name) else {
+        bail!("{}: cannot tell the format; name the file .jsonl or .csv", file.display());
+    };
+    let handle = tokio::fs::File::open(file).await.with_context(|| format!("opening {}", file.display()))?;
+    let size = handle.metadata().await?.len();
+    let bar = ProgressBar::new(size).with_style(
+        ProgressStyle::with_template("uploading {bar:40} {bytes}/{total_bytes} {bytes_per_sec}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let progress = bar.clone();
+    let stream = tokio_util::io::ReaderStream::new(handle).inspect(move |chunk| {
+        if let Ok(c) = chunk {
+            progress.inc(c.len() as u64);
+        }
+    });
+    let result = remote.client()?.upload(project, format, reqwest::Body::wrap_stream(stream)).await;
+    bar.finish_and_clear();
+    let response = result.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    println!("added {} tasks (batch {})", response.tasks_added, response.batch_id);
+    Ok(())
+}
+
+pub async fn status(project: i64, json: bool, remote: &Remote) -> Result<()> {
+    let s = remote.client()?.status(project).await?;
+    if json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        let pct = if s.tasks == 0 { 0.0 } else { 100.0 * s.complete as f64 / s.tasks as f64 };
+        println!("project {}: {} of {} tasks complete ({pct:.1}%)", s.project_id, s.complete, s.tasks);
+        println!("answers: {}   active leases: {}   annotators: {}", s.answers, s.leased, s.annotators);
+    }
+    Ok(())
+}
+
+pub async fn export(project: i64, format: &str, output: Option<&Path>, remote: &Remote) -> Result<()> {
+    let response = remote.client()?.export(project, format).await?;
+    let mut body = response.bytes_stream();
+    let mut out: Box<dyn tokio::io::AsyncWrite + Unpin> = match output {
+        Some(path) => Box::new(
+            tokio::fs::File::create(path).await.with_context(|| format!("creating {}", path.display()))?,
+        ),
+        None => Box::new(tokio::io::stdout()),
+    };
+    while let Some(chunk) = body.next().await {
+        out.write_all(&chunk.context("reading the export")?).await?;
+    }
+    out.flush().await?;
+    if let Some(path) = output {
+        eprintln!("exported project {project} to {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! `tessera serve`: open the store, make sure an admin token exists, serve until a signal.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use tessera_server::store::open_store;
+use tessera_server::{AppState, ensure_admin_token};
+
+pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Directory for the embedded database and the admin token.
+    #[arg(long, env = "TESSERA_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+    /// Database URL; defaults to an SQLite file inside the data directory.
+    #[arg(long, env = "TESSERA_DATABASE_URL")]
+    db: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "TESSERA_LISTEN", default_value = "127.0.0.1:7450")]
+    listen: SocketAddr,
+}
+
+pub async fn run(args: ServeArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
+    let db = args
+        .db
+        .unwrap_or_else(|| args.data_dir.join("tessera.db").display().to_string());
+    let store = open_store(&db).with_context(|| format!("opening database {db}"))?;
+    let state = Arc::new(AppState::new(store));
+    let token_path = args.data_dir.join("admin.token");
+    if ensure_admin_token(state.store.as_ref(), state.clock.as_ref(), &token_path).await? {
+        eprintln!("created an admin token and wrote it to {} (mode 0600)", token_path.display());
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    eprintln!("tessera server listening on http://{addr} (database: {db})");
+    tessera_server::serve(listener, state, shutdown_signal()).await?;
+    eprintln!("tessera server stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,254 @@
+//! An annotator's session on a device, as the desktop app drives it: sign-in, project choice,
+//! task views from the local cache, answers written locally first, and the background sync
+//! engine. No Tauri here, so it is tested without a window.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use tessera_api::Role;
+use tessera_api::desktop::{PredictionView, ProjectChoice, SessionInfo, SyncStatus, TaskView};
+
+use crate::api::{ApiClient, ClientError};
+use crate::local::{LocalError, LocalStore, LocalTask};
+use crate::sync::{EngineConfig, SyncEngine, SyncError, checkout};
+
+/// Default server when neither the environment nor a saved session names one.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7450";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("not signed in")]
+    NotSignedIn,
+    #[error("no project chosen")]
+    NoProject,
+    #[error("this is a {0} token; the desktop app signs in annotators")]
+    WrongRole(&'static str),
+    #[error(transparent)]
+    Server(#[from] ClientError),
+    #[error(transparent)]
+    Local(#[from] LocalError),
+    #[error("cannot create {path}: {source}")]
+    Home { path: String, source: std::io::Error },
+}
+
+impl SessionError {
+    /// A stable kind for the UI to branch on.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SessionError::NotSignedIn => "not_signed_in",
+            SessionError::NoProject => "no_project",
+            SessionError::WrongRole(_) => "wrong_role",
+            SessionError::Server(e) if e.is_transient() => "offline",
+            SessionError::Server(_) => "server",
+            SessionError::Local(_) | SessionError::Home { .. } => "local",
+        }
+    }
+}
+
+impl From<SyncError> for SessionError {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::Server(e) => SessionError::Server(e),
+            SyncError::Local(e) => SessionError::Local(e),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, SessionError>;
+
+struct Active {
+    api: ApiClient,
+    engine: SyncEngine,
+    info: SessionInfo,
+}
+
+pub struct Session {
+    store: Arc<LocalStore>,
+    active: Mutex<Option<Active>>,
+}
+
+fn env(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Session {
+    /// Opens the device's store in `home` (created if needed).
+    pub fn open(home: PathBuf) -> Result<Self> {
+        std::fs::create_dir_all(&home).map_err(|source| SessionError::Home { path: home.display().to_string(), source })?;
+        let store = LocalStore::open(&home.join("client.db"))?;
+        Ok(Self { store: Arc::new(store), active: Mutex::new(None) })
+    }
+
+    pub fn store(&self) -> &LocalStore {
+        &self.store
+    }
+
+    fn active<R>(&self, f: impl FnOnce(&mut Option<Active>) -> R) -> R {
+        let mut guard = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+
+    fn project_id(&self) -> Result<i64> {
+        self.active(|a| a.as_ref().map(|a| a.info.project_id))
+            .ok_or(SessionError::NotSignedIn)?
+            .ok_or(SessionError::NoProject)
+    }
+
+    pub fn default_server(&self) -> String {
+        env("TESSERA_SERVER")
+            .or_else(|| self.store.meta("server").ok().flatten())
+            .unwrap_or_else(|| DEFAULT_SERVER.to_owned())
+    }
+
+    /// Resumes the saved session (works offline), or signs in from `TESSERA_SERVER` +
+    /// `TESSERA_TOKEN` when nothing is saved; `None` means the sign-in screen is needed.
+    pub async fn restore(&self) -> Result<Option<SessionInfo>> {
+        let saved = (self.store.meta("server")?, self.store.meta("token")?, self.store.meta("session")?);
+        if let (Some(server), Some(token), Some(info)) = saved {
+            if let Ok(info) = serde_json::from_str::<SessionInfo>(&info) {
+                let api = ApiClient::new(&server, Some(token))?;
+                self.activate(api, info.clone());
+                return Ok(Some(info));
+            }
+        }
+        match (env("TESSERA_SERVER"), env("TESSERA_TOKEN")) {
+            (Some(server), Some(token)) => self.sign_in(&server, &token).await.map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Checks the token with the server, remembers the session and starts syncing.
+    pub async fn sign_in(&self, server: &str, token: &str) -> Result<SessionInfo> {
+        let api = ApiClient::new(server, Some(token.trim().to_owned()))?;
+        let me = api.me().await?;
+        if me.role != Role::Annotator {
+            return Err(SessionError::WrongRole(me.role.as_str()));
+        }
+        let projects: Vec<ProjectChoice> = api
+            .projects()
+            .await?
+            .into_iter()
+            .map(|p| ProjectChoice { id: p.id, name: p.name })
+            .collect();
+        let wanted = env("TESSERA_PROJECT").and_then(|p| p.parse::<i64>().ok());
+        let project_id = match (wanted, projects.as_slice()) {
+            (Some(id), _) if projects.iter().any(|p| p.id == id) => Some(id),
+            (_, [only]) => Some(only.id),
+            _ => None,
+        };
+        let info = SessionInfo { server: api.base_url().to_owned(), annotator: me.name, projects, project_id };
+        self.store.set_meta("server", api.base_url())?;
+        self.store.set_meta("token", token.trim())?;
+        self.save_info(&info)?;
+        self.activate(api.clone(), info.clone());
+        if let Some(project) = project_id {
+            self.first_checkout(&api, project).await;
+        }
+        Ok(info)
+    }
+
+    fn save_info(&self, info: &SessionInfo) -> Result<()> {
+        let json = serde_json::to_string(info).map_err(LocalError::from)?;
+        Ok(self.store.set_meta("session", &json)?)
+    }
+
+    fn activate(&self, api: ApiClient, info: SessionInfo) {
+        let config = EngineConfig { project: info.project_id, ..EngineConfig::default() };
+        let engine = SyncEngine::spawn(api.clone(), Arc::clone(&self.store), config);
+        self.active(|a| *a = Some(Active { api, engine, info }));
+    }
+
+    /// Leases a first batch at once so the first task shows without waiting for the engine;
+    /// offline, the engine retries later.
+    async fn first_checkout(&self, api: &ApiClient, project: i64) {
+        let batch = EngineConfig::default().lease_batch;
+        if let Err(e) = checkout(api, &self.store, project, batch, None).await {
+            tracing::warn!(error = %e, "first checkout failed; the sync engine will retry");
+        }
+    }
+
+    pub async fn choose_project(&self, project_id: i64) -> Result<SessionInfo> {
+        let (api, mut info) = self
+            .active(|a| a.as_ref().map(|a| (a.api.clone(), a.info.clone())))
+            .ok_or(SessionError::NotSignedIn)?;
+        info.project_id = Some(project_id);
+        self.save_info(&info)?;
+        self.activate(api.clone(), info.clone());
+        self.first_checkout(&api, project_id).await;
+        Ok(info)
+    }
+
+    /// Forgets the token; answers not yet synced stay on the device.
+    pub fn sign_out(&self) -> Result<()> {
+        self.active(|a| *a = None);
+        self.store.delete_meta("token")?;
+        self.store.delete_meta("session")?;
+        Ok(())
+    }
+
+    fn view(&self, task: LocalTask, answer: Option<Vec<String>>) -> Result<TaskView> {
+        let schema = self.store.schema(task.project_id)?;
+        let field = |k: &str| task.data.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        Ok(TaskView {
+            task_id: task.id,
+            text: field("text"),
+            image: field("image"),
+            labels: schema.labels,
+            multiple: schema.multiple,
+            instructions: schema.instructions,
+            prediction: task.prediction.map(|p| PredictionView {
+                labels: p.labels,
+                score: p.score,
+                model_version: p.model_version,
+            }),
+            answer,
+        })
+    }
+
+    pub fn next_task(&self) -> Result<Option<TaskView>> {
+        let project = self.project_id()?;
+        self.store.next_task(Some(project))?.map(|t| self.view(t, None)).transpose()
+    }
+
+    /// Records an answer (or a skip) on disk, nudges the sync engine, returns the next task.
+    pub fn answer(&self, task_id: i64, labels: Vec<String>, skipped: bool) -> Result<Option<TaskView>> {
+        self.store.record_answer(task_id, labels, skipped, Utc::now())?;
+        self.sync_now();
+        self.next_task()
+    }
+
+    /// The task answered before `before` (or the last one answered), with its current answer.
+    pub fn previous_task(&self, before: Option<i64>) -> Result<Option<TaskView>> {
+        let project = self.project_id()?;
+        match self.store.answered_before(project, before)? {
+            Some(t) => {
+                let answer = self.store.current_answer(t.id)?;
+                Ok(Some(self.view(t, answer)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub fn sync_status(&self) -> Result<SyncStatus> {
+        let (project, engine) = self.active(|a| {
+            a.as_ref().map(|a| (a.info.project_id, a.engine.state())).unwrap_or((None, Default::default()))
+        });
+        let counts = self.store.counts(project, Utc::now())?;
+        Ok(SyncStatus {
+            online: engine.online,
+            pending: counts.pending,
+            remaining: counts.leased,
+            done_today: counts.done_today,
+            last_error: engine.last_error,
+        })
+    }
+
+    pub fn sync_now(&self) {
+        self.active(|a| {
+            if let Some(a) = a {
+                a.engine.wake();
+            }
+        });
+    }
+}

@@ -1,0 +1,25 @@
+// Typed wrappers over the desktop app's Tauri commands. The types come from Rust (bindings.ts).
+import { invoke } from "@tauri-apps/api/core";
+import type { CommandError, SessionInfo, SyncStatus, TaskView } from "./bindings";
+
+export function errorMessage(e: unknown): string {
+  if (typeof e === "object" && e !== null && "message" in e) {
+    return String((e as CommandError).message);
+  }
+  return String(e);
+}
+
+export const ipc = {
+  restoreSession: () => invoke<SessionInfo | null>("restore_session"),
+  defaultServer: () => invoke<string>("default_server"),
+  signIn: (server: string, token: string) => invoke<SessionInfo>("sign_in", { server, token }),
+  signOut: () => invoke<void>("sign_out"),
+  chooseProject: (projectId: number) => invoke<SessionInfo>("choose_project", { projectId }),
+  nextTask: () => invoke<TaskView | null>("next_task"),
+  submitAnswer: (taskId: number, labels: string[]) =>
+    invoke<TaskView | null>("submit_answer", { taskId, labels }),
+  skipTask: (taskId: number) => invoke<TaskView | null>("skip_task", { taskId }),
+  previousTask: (before: number | null) => invoke<TaskView | null>("previous_task", { before }),
+  syncStatus: () => invoke<SyncStatus>("sync_status"),
+  syncNow: () => invoke<void>("sync_now"),
+};
