@@ -2,6 +2,7 @@
 //! sign in, label three tasks with the keyboard, watch the pending count reach 0, and find the
 //! answers on the server.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -11,14 +12,21 @@ use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use tessera_api::{ExportRecord, Role};
 use tessera_core::{LabelSchema, UploadFormat};
-use tessera_tests::{SENTIMENT_SCHEMA, TestServer, built_binary, eventually, free_port, sample_jsonl};
+use tessera_tests::{
+    SENTIMENT_SCHEMA, TestServer, built_binary, eventually, free_port, sample_jsonl,
+};
 
-/// Child processes killed on drop, so a failing test leaves nothing running.
+/// Child processes, each leading its own process group, killed with their groups on drop: a
+/// failing test leaves nothing running, and WebKitWebDriver (tauri-driver's child) does not
+/// outlive the test holding its output pipes open.
 struct Reaper(Vec<Child>);
 
 impl Drop for Reaper {
     fn drop(&mut self) {
         for child in self.0.iter_mut().rev() {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -28,6 +36,7 @@ impl Drop for Reaper {
 fn start_xvfb() -> (Child, String) {
     let display = 100 + std::process::id() % 800;
     let child = Command::new("Xvfb")
+        .process_group(0)
         .arg(format!(":{display}"))
         .args(["-screen", "0", "1280x800x24", "-nolisten", "tcp"])
         .stdout(Stdio::null())
@@ -47,7 +56,13 @@ fn start_xvfb() -> (Child, String) {
 
 fn start_tauri_driver(display: &str, home: &Path, port: u16) -> Child {
     Command::new("tauri-driver")
-        .args(["--port", &port.to_string(), "--native-port", &free_port().to_string()])
+        .process_group(0)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &free_port().to_string(),
+        ])
         .env("DISPLAY", display)
         .env("TESSERA_HOME", home)
         .env_remove("TESSERA_SERVER")
@@ -55,7 +70,9 @@ fn start_tauri_driver(display: &str, home: &Path, port: u16) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("tauri-driver is required (cargo install tauri-driver; scripts/setup.sh installs it)")
+        .expect(
+            "tauri-driver is required (cargo install tauri-driver; scripts/setup.sh installs it)",
+        )
 }
 
 async fn press(client: &Client, key: char) {
@@ -80,10 +97,16 @@ async fn annotator_labels_three_tasks_with_the_keyboard_and_they_sync() {
     let server = TestServer::start().await;
     let (requester, _) = server.user(Role::Requester, "rita").await;
     let project = requester
-        .create_project("desktop e2e", LabelSchema::from_json(SENTIMENT_SCHEMA).expect("schema"))
+        .create_project(
+            "desktop e2e",
+            LabelSchema::from_json(SENTIMENT_SCHEMA).expect("schema"),
+        )
         .await
         .expect("project");
-    requester.upload(project.id, UploadFormat::Jsonl, sample_jsonl(12)).await.expect("upload");
+    requester
+        .upload(project.id, UploadFormat::Jsonl, sample_jsonl(12))
+        .await
+        .expect("upload");
     let (_, token) = server.user(Role::Annotator, "dana").await;
 
     let home = tempfile::tempdir().expect("tempdir");
@@ -94,25 +117,64 @@ async fn annotator_labels_three_tasks_with_the_keyboard_and_they_sync() {
 
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), "wry".into());
-    caps.insert("tauri:options".into(), serde_json::json!({ "application": app }));
+    caps.insert(
+        "tauri:options".into(),
+        serde_json::json!({ "application": app }),
+    );
     let driver_url = format!("http://127.0.0.1:{driver_port}");
     let client = eventually(Duration::from_secs(30), "a WebDriver session", || {
         let (caps, url) = (caps.clone(), driver_url.clone());
-        async move { ClientBuilder::native().capabilities(caps).connect(&url).await.ok() }
+        async move {
+            ClientBuilder::native()
+                .capabilities(caps)
+                .connect(&url)
+                .await
+                .ok()
+        }
     })
     .await;
 
     // Sign in.
-    let server_input = client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("#server-input")).await.expect("sign-in screen");
+    let server_input = client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("#server-input"))
+        .await
+        .expect("sign-in screen");
     server_input.clear().await.expect("clear");
-    server_input.send_keys(&server.url).await.expect("type server");
-    client.find(Locator::Css("#token-input")).await.expect("token input").send_keys(&token).await.expect("type token");
-    client.find(Locator::Css("#sign-in")).await.expect("button").click().await.expect("click");
+    server_input
+        .send_keys(&server.url)
+        .await
+        .expect("type server");
+    client
+        .find(Locator::Css("#token-input"))
+        .await
+        .expect("token input")
+        .send_keys(&token)
+        .await
+        .expect("type token");
+    client
+        .find(Locator::Css("#sign-in"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
 
     // The only project opens by itself; the first task shows with the machine's prediction.
-    client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("#task-text")).await.expect("a task");
-    let prediction = text_of(&client, "#prediction").await.expect("prediction panel");
-    assert!(prediction.to_lowercase().contains("machine prediction"), "{prediction}");
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("#task-text"))
+        .await
+        .expect("a task");
+    let prediction = text_of(&client, "#prediction")
+        .await
+        .expect("prediction panel");
+    assert!(
+        prediction.to_lowercase().contains("machine prediction"),
+        "{prediction}"
+    );
 
     let keys = ['1', '2', '3'];
     let labels = ["positive", "negative", "neutral"];
@@ -135,10 +197,18 @@ async fn annotator_labels_three_tasks_with_the_keyboard_and_they_sync() {
         answered.push((id, label));
     }
 
-    eventually(Duration::from_secs(30), "the pending count to reach 0", || {
-        let client = client.clone();
-        async move { text_of(&client, "#pending-count").await.filter(|t| t == "0") }
-    })
+    eventually(
+        Duration::from_secs(30),
+        "the pending count to reach 0",
+        || {
+            let client = client.clone();
+            async move {
+                text_of(&client, "#pending-count")
+                    .await
+                    .filter(|t| t == "0")
+            }
+        },
+    )
     .await;
     let online = text_of(&client, "#online-state").await.unwrap_or_default();
     assert!(online.contains("Online"), "{online}");
@@ -150,14 +220,33 @@ async fn annotator_labels_three_tasks_with_the_keyboard_and_they_sync() {
     }
     client.close().await.expect("close session");
 
-    let body = requester.export(project.id, "jsonl").await.expect("export").text().await.expect("body");
-    let records: Vec<ExportRecord> = body.lines().map(|l| serde_json::from_str(l).expect("record")).collect();
+    let body = requester
+        .export(project.id, "jsonl")
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("body");
+    let records: Vec<ExportRecord> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("record"))
+        .collect();
     for (id, label) in answered {
-        let record = records.iter().find(|r| r.task_id == id).expect("answered task in export");
-        let dana: Vec<_> = record.answers.iter().filter(|a| a.annotator == "dana").collect();
+        let record = records
+            .iter()
+            .find(|r| r.task_id == id)
+            .expect("answered task in export");
+        let dana: Vec<_> = record
+            .answers
+            .iter()
+            .filter(|a| a.annotator == "dana")
+            .collect();
         assert_eq!(dana.len(), 1, "task {id}: {record:?}");
         assert_eq!(dana[0].labels, [label]);
         let consensus = record.consensus.as_ref().expect("consensus");
-        assert_eq!((consensus.label.as_deref(), consensus.confidence), (Some(label), 1.0));
+        assert_eq!(
+            (consensus.label.as_deref(), consensus.confidence),
+            (Some(label), 1.0)
+        );
     }
 }

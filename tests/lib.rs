@@ -32,15 +32,30 @@ impl TestServer {
         let mut state = AppState::new(store);
         state.clock = clock.clone();
         let token_path = dir.path().join("admin.token");
-        assert!(ensure_admin_token(state.store.as_ref(), state.clock.as_ref(), &token_path).await.expect("admin"));
-        let admin_token = std::fs::read_to_string(&token_path).expect("token file").trim().to_owned();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        assert!(
+            ensure_admin_token(state.store.as_ref(), state.clock.as_ref(), &token_path)
+                .await
+                .expect("admin")
+        );
+        let admin_token = std::fs::read_to_string(&token_path)
+            .expect("token file")
+            .trim()
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(tessera_server::serve(listener, Arc::new(state), async {
             let _ = rx.await;
         }));
-        Self { url, clock, admin_token, shutdown: Some(tx), _dir: dir }
+        Self {
+            url,
+            clock,
+            admin_token,
+            shutdown: Some(tx),
+            _dir: dir,
+        }
     }
 
     pub fn admin(&self) -> ApiClient {
@@ -49,8 +64,15 @@ impl TestServer {
 
     /// A new user of `role`, returned as a client holding its token.
     pub async fn user(&self, role: Role, name: &str) -> (ApiClient, String) {
-        let created = self.admin().create_token(name, role).await.expect("create token");
-        (ApiClient::new(&self.url, Some(created.token.clone())).expect("client"), created.token)
+        let created = self
+            .admin()
+            .create_token(name, role)
+            .await
+            .expect("create token");
+        (
+            ApiClient::new(&self.url, Some(created.token.clone())).expect("client"),
+            created.token,
+        )
     }
 }
 
@@ -77,7 +99,11 @@ pub fn built_binary(name: &str) -> PathBuf {
 
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    StdListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// Polls `f` until it returns `Some`, or panics after `timeout` naming `what`.
@@ -91,7 +117,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -112,4 +141,5 @@ pub fn sample_jsonl(n: usize) -> String {
         .collect()
 }
 
-pub const SENTIMENT_SCHEMA: &str = r#"{"kind": "classification", "labels": ["positive", "negative", "neutral"], "overlap": 3}"#;
+pub const SENTIMENT_SCHEMA: &str =
+    r#"{"kind": "classification", "labels": ["positive", "negative", "neutral"], "overlap": 3}"#;

@@ -57,7 +57,12 @@ async fn wait_up(server: &str) {
     let url = format!("{server}/api/health");
     eventually(Duration::from_secs(20), "the server to answer", || {
         let url = url.clone();
-        async move { reqwest::get(&url).await.ok().filter(|r| r.status().is_success()) }
+        async move {
+            reqwest::get(&url)
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+        }
     })
     .await;
 }
@@ -91,58 +96,99 @@ async fn answers_made_while_the_server_is_down_sync_exactly_once() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&token_file).expect("stat").permissions().mode();
+        let mode = std::fs::metadata(&token_file)
+            .expect("stat")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
     // Requester side, with the admin token the server wrote.
     let schema = write(tmp.path(), "schema.json", SENTIMENT_SCHEMA);
-    let project = cli.ok(None, &["project", "create", "offline test", "--schema", &schema]).trim().to_owned();
+    let project = cli
+        .ok(
+            None,
+            &["project", "create", "offline test", "--schema", &schema],
+        )
+        .trim()
+        .to_owned();
     let batch = write(tmp.path(), "batch.jsonl", &sample_jsonl(30));
     assert!(cli.ok(None, &["upload", &project, &batch]).contains("30"));
-    let token = cli.ok(None, &["token", "create", "--role", "annotator", "--name", "olga"]).trim().to_owned();
+    let token = cli
+        .ok(
+            None,
+            &["token", "create", "--role", "annotator", "--name", "olga"],
+        )
+        .trim()
+        .to_owned();
     assert!(token.starts_with("tsr_"));
 
     let t = Some(token.as_str());
-    assert!(cli.ok(t, &["work", "checkout", &project, "--limit", "20"]).contains("20"));
+    assert!(
+        cli.ok(t, &["work", "checkout", &project, "--limit", "20"])
+            .contains("20")
+    );
 
     kill(&mut server);
-    assert!(!cli.run(t, &["work", "sync"]).status.success(), "sync must report the server down");
+    assert!(
+        !cli.run(t, &["work", "sync"]).status.success(),
+        "sync must report the server down"
+    );
 
     let labels = ["positive", "negative", "neutral"];
     let mut answered = Vec::new();
     for i in 0..20 {
-        let next: serde_json::Value = serde_json::from_str(&cli.ok(t, &["work", "next", "--json"])).expect("json");
+        let next: serde_json::Value =
+            serde_json::from_str(&cli.ok(t, &["work", "next", "--json"])).expect("json");
         let id = next["id"].as_i64().expect("task id");
         assert!(next["data"]["text"].is_string());
         cli.ok(t, &["work", "answer", &id.to_string(), labels[i % 3]]);
         answered.push((id, labels[i % 3]));
     }
     assert_eq!(cli.ok(t, &["work", "next", "--json"]).trim(), "null");
-    let status: serde_json::Value = serde_json::from_str(&cli.ok(t, &["work", "status", "--json"])).expect("json");
-    assert_eq!((status["pending"].as_u64(), status["leased"].as_u64()), (Some(20), Some(0)));
+    let status: serde_json::Value =
+        serde_json::from_str(&cli.ok(t, &["work", "status", "--json"])).expect("json");
+    assert_eq!(
+        (status["pending"].as_u64(), status["leased"].as_u64()),
+        (Some(20), Some(0))
+    );
 
     let mut server = cli.serve(&listen);
     wait_up(&cli.server).await;
     assert!(cli.ok(t, &["work", "sync"]).contains("pushed 20 answers"));
     // A second sync has nothing left to push.
     assert!(cli.ok(t, &["work", "sync"]).contains("pushed 0 answers"));
-    let status: serde_json::Value = serde_json::from_str(&cli.ok(t, &["work", "status", "--json"])).expect("json");
+    let status: serde_json::Value =
+        serde_json::from_str(&cli.ok(t, &["work", "status", "--json"])).expect("json");
     assert_eq!(status["pending"].as_u64(), Some(0));
 
     let export = cli.ok(None, &["export", &project]);
-    let records: Vec<ExportRecord> = export.lines().map(|l| serde_json::from_str(l).expect("record")).collect();
+    let records: Vec<ExportRecord> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("record"))
+        .collect();
     assert_eq!(records.len(), 30);
     let mut olga: Vec<(i64, String)> = records
         .iter()
-        .flat_map(|r| r.answers.iter().filter(|a| a.annotator == "olga").map(move |a| (r.task_id, a.labels.join("|"))))
+        .flat_map(|r| {
+            r.answers
+                .iter()
+                .filter(|a| a.annotator == "olga")
+                .map(move |a| (r.task_id, a.labels.join("|")))
+        })
         .collect();
     olga.sort();
-    let mut expected: Vec<(i64, String)> = answered.iter().map(|(id, l)| (*id, (*l).to_owned())).collect();
+    let mut expected: Vec<(i64, String)> = answered
+        .iter()
+        .map(|(id, l)| (*id, (*l).to_owned()))
+        .collect();
     expected.sort();
     assert_eq!(olga, expected, "each offline answer exactly once");
     let status: serde_json::Value =
         serde_json::from_str(&cli.ok(None, &["status", &project, "--json"])).expect("json");
-    assert_eq!((status["tasks"].as_u64(), status["answers"].as_u64()), (Some(30), Some(20)));
+    assert_eq!(
+        (status["tasks"].as_u64(), status["answers"].as_u64()),
+        (Some(30), Some(20))
+    );
     kill(&mut server);
 }

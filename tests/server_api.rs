@@ -26,8 +26,14 @@ fn answer(task_id: i64, label: &str) -> AnswerPush {
 
 async fn project_with_tasks(server: &TestServer, overlap: u32, n: usize) -> (ApiClient, i64) {
     let (requester, _) = server.user(Role::Requester, "rita").await;
-    let project = requester.create_project("sentiment", schema(overlap)).await.expect("project");
-    let uploaded = requester.upload(project.id, UploadFormat::Jsonl, sample_jsonl(n)).await.expect("upload");
+    let project = requester
+        .create_project("sentiment", schema(overlap))
+        .await
+        .expect("project");
+    let uploaded = requester
+        .upload(project.id, UploadFormat::Jsonl, sample_jsonl(n))
+        .await
+        .expect("upload");
     assert_eq!(uploaded.tasks_added, n);
     (requester, project.id)
 }
@@ -49,22 +55,42 @@ async fn upload_lease_push_status_export() {
 
     let leased = alice.lease(project, 3, None).await.expect("lease");
     assert_eq!(leased.tasks.len(), 3);
-    assert!(leased.tasks.iter().all(|t| t.data["text"].is_string() && t.prediction.is_some()));
+    assert!(
+        leased
+            .tasks
+            .iter()
+            .all(|t| t.data["text"].is_string() && t.prediction.is_some())
+    );
     let ids: Vec<i64> = leased.tasks.iter().map(|t| t.task_id).collect();
 
     // Leasing again hands back the same leases rather than new ones.
     let again = alice.lease(project, 3, None).await.expect("lease again");
-    assert_eq!(again.tasks.iter().map(|t| t.task_id).collect::<Vec<_>>(), ids);
+    assert_eq!(
+        again.tasks.iter().map(|t| t.task_id).collect::<Vec<_>>(),
+        ids
+    );
 
     let answers: Vec<AnswerPush> = ids.iter().map(|&id| answer(id, "positive")).collect();
     let pushed = alice.push(answers.clone()).await.expect("push");
-    assert!(pushed.results.iter().all(|r| r.status == PushStatus::Accepted), "{pushed:?}");
+    assert!(
+        pushed
+            .results
+            .iter()
+            .all(|r| r.status == PushStatus::Accepted),
+        "{pushed:?}"
+    );
     let before = requester.status(project).await.expect("status");
     assert_eq!((before.tasks, before.answers), (5, 3));
 
     // Re-pushing the same answers changes nothing.
     let repushed = alice.push(answers).await.expect("re-push");
-    assert!(repushed.results.iter().all(|r| r.status == PushStatus::Duplicate), "{repushed:?}");
+    assert!(
+        repushed
+            .results
+            .iter()
+            .all(|r| r.status == PushStatus::Duplicate),
+        "{repushed:?}"
+    );
     assert_eq!(requester.status(project).await.expect("status"), before);
 
     // Bob answers all five; the three Alice answered reach overlap 2 and are complete.
@@ -72,37 +98,85 @@ async fn upload_lease_push_status_export() {
     assert_eq!(bob_tasks.len(), 5);
     let bob_answers = bob_tasks
         .iter()
-        .map(|t| answer(t.task_id, if t.task_id == ids[0] { "negative" } else { "positive" }))
+        .map(|t| {
+            answer(
+                t.task_id,
+                if t.task_id == ids[0] {
+                    "negative"
+                } else {
+                    "positive"
+                },
+            )
+        })
         .collect();
     bob.push(bob_answers).await.expect("push");
     let status = requester.status(project).await.expect("status");
-    assert_eq!((status.answers, status.complete, status.leased, status.annotators), (8, 3, 0, 2));
+    assert_eq!(
+        (
+            status.answers,
+            status.complete,
+            status.leased,
+            status.annotators
+        ),
+        (8, 3, 0, 2)
+    );
 
     // Carol is offered only the two tasks still short of answers.
     let carol_tasks = carol.lease(project, 10, None).await.expect("lease").tasks;
     let mut carol_ids: Vec<i64> = carol_tasks.iter().map(|t| t.task_id).collect();
     carol_ids.sort_unstable();
-    let mut open: Vec<i64> = bob_tasks.iter().map(|t| t.task_id).filter(|id| !ids.contains(id)).collect();
+    let mut open: Vec<i64> = bob_tasks
+        .iter()
+        .map(|t| t.task_id)
+        .filter(|id| !ids.contains(id))
+        .collect();
     open.sort_unstable();
     assert_eq!(carol_ids, open);
 
-    let body = requester.export(project, "jsonl").await.expect("export").text().await.expect("body");
-    let records: Vec<tessera_api::ExportRecord> =
-        body.lines().map(|l| serde_json::from_str(l).expect("record")).collect();
+    let body = requester
+        .export(project, "jsonl")
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("body");
+    let records: Vec<tessera_api::ExportRecord> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("record"))
+        .collect();
     assert_eq!(records.len(), 5);
-    let first = records.iter().find(|r| r.task_id == ids[1]).expect("record");
-    assert_eq!(first.external_id.as_deref().map(|s| s.starts_with('t')), Some(true));
+    let first = records
+        .iter()
+        .find(|r| r.task_id == ids[1])
+        .expect("record");
+    assert_eq!(
+        first.external_id.as_deref().map(|s| s.starts_with('t')),
+        Some(true)
+    );
     let mut who: Vec<&str> = first.answers.iter().map(|a| a.annotator.as_str()).collect();
     who.sort_unstable();
     assert_eq!(who, ["alice", "bob"]);
     let consensus = first.consensus.as_ref().expect("consensus");
-    assert_eq!((consensus.label.as_deref(), consensus.confidence), (Some("positive"), 1.0));
+    assert_eq!(
+        (consensus.label.as_deref(), consensus.confidence),
+        (Some("positive"), 1.0)
+    );
     // A 1–1 split: majority vote with a confidence of one half.
-    let split = records.iter().find(|r| r.task_id == ids[0]).and_then(|r| r.consensus.as_ref()).expect("consensus");
+    let split = records
+        .iter()
+        .find(|r| r.task_id == ids[0])
+        .and_then(|r| r.consensus.as_ref())
+        .expect("consensus");
     assert_eq!(split.confidence, 0.5);
     assert!(records.iter().filter(|r| r.complete).count() == 3);
 
-    let csv = requester.export(project, "csv").await.expect("export").text().await.expect("body");
+    let csv = requester
+        .export(project, "csv")
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("body");
     assert_eq!(csv.lines().count(), 6, "{csv}");
     assert!(csv.starts_with("task_id,external_id,text"));
 }
@@ -114,9 +188,20 @@ async fn an_expired_lease_returns_the_task_and_a_late_answer_still_counts() {
     let (alice, _) = server.user(Role::Annotator, "alice").await;
     let (bob, _) = server.user(Role::Annotator, "bob").await;
 
-    let alice_tasks = alice.lease(project, 5, Some(60)).await.expect("lease").tasks;
+    let alice_tasks = alice
+        .lease(project, 5, Some(60))
+        .await
+        .expect("lease")
+        .tasks;
     assert_eq!(alice_tasks.len(), 2);
-    assert!(bob.lease(project, 5, None).await.expect("lease").tasks.is_empty(), "over-assigned");
+    assert!(
+        bob.lease(project, 5, None)
+            .await
+            .expect("lease")
+            .tasks
+            .is_empty(),
+        "over-assigned"
+    );
     assert_eq!(requester.status(project).await.expect("status").leased, 2);
 
     server.clock.advance(Duration::seconds(61));
@@ -125,7 +210,10 @@ async fn an_expired_lease_returns_the_task_and_a_late_answer_still_counts() {
     assert_eq!(bob_tasks.len(), 2, "expired leases go back to the queue");
 
     // Alice was offline when her lease ran out; her answer is real work and is kept.
-    let late = alice.push(vec![answer(alice_tasks[0].task_id, "neutral")]).await.expect("push");
+    let late = alice
+        .push(vec![answer(alice_tasks[0].task_id, "neutral")])
+        .await
+        .expect("push");
     assert_eq!(late.results[0].status, PushStatus::Accepted);
     let status = requester.status(project).await.expect("status");
     assert_eq!((status.answers, status.complete), (1, 1));
@@ -136,18 +224,36 @@ async fn a_bad_upload_names_the_line_and_stores_nothing() {
     let server = TestServer::start().await;
     let (requester, project) = project_with_tasks(&server, 3, 1).await;
     let mut jsonl = sample_jsonl(4);
-    jsonl.push_str("{\"data\": {\"text\": \"fine\"}, \"predictions\": [{\"result\": \"ecstatic\"}]}\n");
-    let e = requester.upload(project, UploadFormat::Jsonl, jsonl).await.expect_err("must fail");
+    jsonl.push_str(
+        "{\"data\": {\"text\": \"fine\"}, \"predictions\": [{\"result\": \"ecstatic\"}]}\n",
+    );
+    let e = requester
+        .upload(project, UploadFormat::Jsonl, jsonl)
+        .await
+        .expect_err("must fail");
     let (status, body) = api_error(e);
-    assert_eq!((status, body.code.as_str(), body.line), (422, "invalid_upload", Some(5)));
+    assert_eq!(
+        (status, body.code.as_str(), body.line),
+        (422, "invalid_upload", Some(5))
+    );
     assert!(body.message.contains("ecstatic"), "{}", body.message);
 
     let csv = "text,prediction,prediction_score\nok,positive,0.5\nbad,negative,lots\n";
-    let (status, body) = api_error(requester.upload(project, UploadFormat::Csv, csv).await.expect_err("must fail"));
+    let (status, body) = api_error(
+        requester
+            .upload(project, UploadFormat::Csv, csv)
+            .await
+            .expect_err("must fail"),
+    );
     assert_eq!((status, body.line, body.column), (422, Some(3), Some(3)));
 
     // A repeated external id across batches is refused whole too.
-    let (status, body) = api_error(requester.upload(project, UploadFormat::Jsonl, sample_jsonl(2)).await.expect_err("dup"));
+    let (status, body) = api_error(
+        requester
+            .upload(project, UploadFormat::Jsonl, sample_jsonl(2))
+            .await
+            .expect_err("dup"),
+    );
     assert_eq!((status, body.code.as_str()), (409, "conflict"));
 
     assert_eq!(requester.status(project).await.expect("status").tasks, 1);
@@ -163,19 +269,49 @@ async fn roles_are_enforced_with_json_errors() {
     let (status, body) = api_error(anonymous.projects().await.expect_err("401"));
     assert_eq!((status, body.code.as_str()), (401, "unauthenticated"));
     let forged = ApiClient::new(&server.url, Some("tsr_0000".into())).expect("client");
-    assert_eq!(api_error(forged.me().await.expect_err("401")).1.code, "invalid_token");
+    assert_eq!(
+        api_error(forged.me().await.expect_err("401")).1.code,
+        "invalid_token"
+    );
 
     let (status, body) = api_error(alice.create_project("x", schema(1)).await.expect_err("403"));
     assert_eq!((status, body.code.as_str()), (403, "forbidden"));
-    assert_eq!(api_error(alice.export(project, "jsonl").await.expect_err("403")).0, 403);
-    assert_eq!(api_error(alice.create_token("eve", Role::Admin).await.expect_err("403")).0, 403);
-    assert_eq!(api_error(requester.lease(project, 1, None).await.expect_err("403")).0, 403);
-    assert_eq!(api_error(requester.create_token("eve", Role::Admin).await.expect_err("403")).0, 403);
+    assert_eq!(
+        api_error(alice.export(project, "jsonl").await.expect_err("403")).0,
+        403
+    );
+    assert_eq!(
+        api_error(
+            alice
+                .create_token("eve", Role::Admin)
+                .await
+                .expect_err("403")
+        )
+        .0,
+        403
+    );
+    assert_eq!(
+        api_error(requester.lease(project, 1, None).await.expect_err("403")).0,
+        403
+    );
+    assert_eq!(
+        api_error(
+            requester
+                .create_token("eve", Role::Admin)
+                .await
+                .expect_err("403")
+        )
+        .0,
+        403
+    );
 
     // Answers to tasks never leased to you are refused, not stored.
     let pushed = alice.push(vec![answer(1, "positive")]).await.expect("push");
     assert_eq!(pushed.results[0].status, PushStatus::Rejected);
-    assert_eq!(pushed.results[0].error.as_ref().map(|e| e.code.as_str()), Some("not_leased"));
+    assert_eq!(
+        pushed.results[0].error.as_ref().map(|e| e.code.as_str()),
+        Some("not_leased")
+    );
 
     // Malformed JSON gets our error body, not plain text.
     let raw = reqwest::Client::new()
@@ -205,7 +341,13 @@ async fn the_latest_revision_wins_and_every_revision_is_in_the_change_feed() {
     alice.push(vec![second.clone()]).await.expect("push");
     alice.push(vec![first.clone()]).await.expect("push");
 
-    let body = requester.export(project, "jsonl").await.expect("export").text().await.expect("body");
+    let body = requester
+        .export(project, "jsonl")
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("body");
     let record: tessera_api::ExportRecord = body
         .lines()
         .map(|l| serde_json::from_str::<tessera_api::ExportRecord>(l).expect("record"))
@@ -214,7 +356,10 @@ async fn the_latest_revision_wins_and_every_revision_is_in_the_change_feed() {
     assert_eq!(record.answers.len(), 1);
     assert_eq!(record.answers[0].labels, ["negative"]);
     assert_eq!(record.answers[0].revision, 2);
-    assert_eq!(record.consensus.and_then(|c| c.label).as_deref(), Some("negative"));
+    assert_eq!(
+        record.consensus.and_then(|c| c.label).as_deref(),
+        Some("negative")
+    );
     assert_eq!(requester.status(project).await.expect("status").answers, 1);
 
     // One lease and two answers, in server order, readable one page at a time.

@@ -8,7 +8,10 @@ use tessera_client::session::{Session, SessionError};
 type Result<T> = std::result::Result<T, CommandError>;
 
 fn to_ui(e: SessionError) -> CommandError {
-    CommandError { kind: e.kind().to_owned(), message: e.to_string() }
+    CommandError {
+        kind: e.kind().to_owned(),
+        message: e.to_string(),
+    }
 }
 
 #[tauri::command]
@@ -22,7 +25,11 @@ pub fn default_server(session: State<'_, Session>) -> String {
 }
 
 #[tauri::command]
-pub async fn sign_in(session: State<'_, Session>, server: String, token: String) -> Result<SessionInfo> {
+pub async fn sign_in(
+    session: State<'_, Session>,
+    server: String,
+    token: String,
+) -> Result<SessionInfo> {
     session.sign_in(&server, &token).await.map_err(to_ui)
 }
 
@@ -42,7 +49,11 @@ pub fn next_task(session: State<'_, Session>) -> Result<Option<TaskView>> {
 }
 
 #[tauri::command]
-pub fn submit_answer(session: State<'_, Session>, task_id: i64, labels: Vec<String>) -> Result<Option<TaskView>> {
+pub fn submit_answer(
+    session: State<'_, Session>,
+    task_id: i64,
+    labels: Vec<String>,
+) -> Result<Option<TaskView>> {
     session.answer(task_id, labels, false).map_err(to_ui)
 }
 

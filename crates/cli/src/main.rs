@@ -11,7 +11,11 @@ use clap::{Args, Parser, Subcommand};
 use tessera_client::ApiClient;
 
 #[derive(Parser)]
-#[command(name = "tessera", version, about = "Offline-first crowdsourcing and labeling")]
+#[command(
+    name = "tessera",
+    version,
+    about = "Offline-first crowdsourcing and labeling"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -21,7 +25,12 @@ struct Cli {
 #[derive(Args, Clone)]
 pub struct Remote {
     /// Server URL.
-    #[arg(long, env = "TESSERA_SERVER", default_value = "http://127.0.0.1:7450", global = true)]
+    #[arg(
+        long,
+        env = "TESSERA_SERVER",
+        default_value = "http://127.0.0.1:7450",
+        global = true
+    )]
     server: String,
     /// API token (when absent, requester commands fall back to DATA_DIR/admin.token).
     #[arg(long, env = "TESSERA_TOKEN", hide_env_values = true, global = true)]
@@ -48,8 +57,11 @@ impl Remote {
 }
 
 fn local_admin_token() -> Option<String> {
-    let dir = std::env::var_os("TESSERA_DATA_DIR").map_or_else(|| PathBuf::from(serve::DEFAULT_DATA_DIR), PathBuf::from);
-    std::fs::read_to_string(dir.join("admin.token")).ok().map(|t| t.trim().to_owned())
+    let dir = std::env::var_os("TESSERA_DATA_DIR")
+        .map_or_else(|| PathBuf::from(serve::DEFAULT_DATA_DIR), PathBuf::from);
+    std::fs::read_to_string(dir.join("admin.token"))
+        .ok()
+        .map(|t| t.trim().to_owned())
 }
 
 #[derive(Subcommand)]
@@ -107,7 +119,11 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    let default_level = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -135,11 +151,22 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve::run(args).await,
         Command::Token { command, remote } => requester::token(command, &remote).await,
         Command::Project { command, remote } => requester::project(command, &remote).await,
-        Command::Upload { project, file, remote } => requester::upload(project, &file, &remote).await,
-        Command::Status { project, json, remote } => requester::status(project, json, &remote).await,
-        Command::Export { project, format, output, remote } => {
-            requester::export(project, &format, output.as_deref(), &remote).await
-        }
+        Command::Upload {
+            project,
+            file,
+            remote,
+        } => requester::upload(project, &file, &remote).await,
+        Command::Status {
+            project,
+            json,
+            remote,
+        } => requester::status(project, json, &remote).await,
+        Command::Export {
+            project,
+            format,
+            output,
+            remote,
+        } => requester::export(project, &format, output.as_deref(), &remote).await,
         Command::Work { command, remote } => work::run(command, &remote).await,
     }
 }

@@ -55,8 +55,10 @@ pub async fn token(command: TokenCommand, remote: &Remote) -> Result<()> {
 pub async fn project(command: ProjectCommand, remote: &Remote) -> Result<()> {
     match command {
         ProjectCommand::Create { name, schema } => {
-            let text = std::fs::read_to_string(&schema).with_context(|| format!("reading {}", schema.display()))?;
-            let schema_value = LabelSchema::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", schema.display()))?;
+            let text = std::fs::read_to_string(&schema)
+                .with_context(|| format!("reading {}", schema.display()))?;
+            let schema_value = LabelSchema::from_json(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", schema.display()))?;
             let project = remote.client()?.create_project(&name, schema_value).await?;
             println!("{}", project.id);
         }
@@ -77,9 +79,14 @@ pub async fn project(command: ProjectCommand, remote: &Remote) -> Result<()> {
 pub async fn upload(project: i64, file: &Path, remote: &Remote) -> Result<()> {
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let Some(format) = UploadFormat::from_file_name(name) else {
-        bail!("{}: cannot tell the format; name the file .jsonl or .csv", file.display());
+        bail!(
+            "{}: cannot tell the format; name the file .jsonl or .csv",
+            file.display()
+        );
     };
-    let handle = tokio::fs::File::open(file).await.with_context(|| format!("opening {}", file.display()))?;
+    let handle = tokio::fs::File::open(file)
+        .await
+        .with_context(|| format!("opening {}", file.display()))?;
     let size = handle.metadata().await?.len();
     let bar = ProgressBar::new(size).with_style(
         ProgressStyle::with_template("uploading {bar:40} {bytes}/{total_bytes} {bytes_per_sec}")
@@ -91,10 +98,16 @@ pub async fn upload(project: i64, file: &Path, remote: &Remote) -> Result<()> {
             progress.inc(c.len() as u64);
         }
     });
-    let result = remote.client()?.upload(project, format, reqwest::Body::wrap_stream(stream)).await;
+    let result = remote
+        .client()?
+        .upload(project, format, reqwest::Body::wrap_stream(stream))
+        .await;
     bar.finish_and_clear();
     let response = result.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    println!("added {} tasks (batch {})", response.tasks_added, response.batch_id);
+    println!(
+        "added {} tasks (batch {})",
+        response.tasks_added, response.batch_id
+    );
     Ok(())
 }
 
@@ -103,24 +116,46 @@ pub async fn status(project: i64, json: bool, remote: &Remote) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string(&s)?);
     } else {
-        let pct = if s.tasks == 0 { 0.0 } else { 100.0 * s.complete as f64 / s.tasks as f64 };
-        println!("project {}: {} of {} tasks complete ({pct:.1}%)", s.project_id, s.complete, s.tasks);
-        println!("answers: {}   active leases: {}   annotators: {}", s.answers, s.leased, s.annotators);
+        let pct = if s.tasks == 0 {
+            0.0
+        } else {
+            100.0 * s.complete as f64 / s.tasks as f64
+        };
+        println!(
+            "project {}: {} of {} tasks complete ({pct:.1}%)",
+            s.project_id, s.complete, s.tasks
+        );
+        println!(
+            "answers: {}   active leases: {}   annotators: {}",
+            s.answers, s.leased, s.annotators
+        );
     }
     Ok(())
 }
 
-pub async fn export(project: i64, format: &str, output: Option<&Path>, remote: &Remote) -> Result<()> {
+pub async fn export(
+    project: i64,
+    format: &str,
+    output: Option<&Path>,
+    remote: &Remote,
+) -> Result<()> {
     let response = remote.client()?.export(project, format).await?;
     let mut body = response.bytes_stream();
     let mut out: Box<dyn tokio::io::AsyncWrite + Unpin> = match output {
         Some(path) => Box::new(
-            tokio::fs::File::create(path).await.with_context(|| format!("creating {}", path.display()))?,
+            tokio::fs::File::create(path)
+                .await
+                .with_context(|| format!("creating {}", path.display()))?,
         ),
         None => Box::new(tokio::io::stdout()),
     };
     while let Some(chunk) = body.next().await {
-        out.write_all(&chunk.context("reading the export")?).await?;
+        let chunk = chunk.context("reading the export")?;
+        match out.write_all(&chunk).await {
+            // The reader (e.g. `| head`) has seen enough: not an error.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            other => other?,
+        }
     }
     out.flush().await?;
     if let Some(path) = output {

@@ -34,7 +34,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let state = Arc::new(AppState::new(store));
     let token_path = args.data_dir.join("admin.token");
     if ensure_admin_token(state.store.as_ref(), state.clock.as_ref(), &token_path).await? {
-        eprintln!("created an admin token and wrote it to {} (mode 0600)", token_path.display());
+        eprintln!(
+            "created an admin token and wrote it to {} (mode 0600)",
+            token_path.display()
+        );
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -52,7 +52,10 @@ fn home() -> PathBuf {
     if let Some(dir) = std::env::var_os("TESSERA_HOME") {
         return PathBuf::from(dir);
     }
-    std::env::var_os("HOME").map_or_else(|| PathBuf::from(".tessera"), |h| PathBuf::from(h).join(".tessera"))
+    std::env::var_os("HOME").map_or_else(
+        || PathBuf::from(".tessera"),
+        |h| PathBuf::from(h).join(".tessera"),
+    )
 }
 
 fn open_store() -> Result<LocalStore> {
@@ -65,7 +68,11 @@ fn open_store() -> Result<LocalStore> {
 pub async fn run(command: WorkCommand, remote: &Remote) -> Result<()> {
     let store = open_store()?;
     match command {
-        WorkCommand::Checkout { project, limit, ttl } => {
+        WorkCommand::Checkout {
+            project,
+            limit,
+            ttl,
+        } => {
             let api = remote.annotator_client()?;
             let held = checkout(&api, &store, project, limit, ttl).await?;
             println!("{held} tasks checked out");
@@ -78,7 +85,10 @@ pub async fn run(command: WorkCommand, remote: &Remote) -> Result<()> {
                 let schema = store.schema(t.project_id)?;
                 println!("task {}", t.id);
                 for (k, v) in &t.data {
-                    println!("  {k}: {}", v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+                    println!(
+                        "  {k}: {}",
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                    );
                 }
                 if let Some(p) = &t.prediction {
                     let score = p.score.map(|s| format!(" ({s:.2})")).unwrap_or_default();
@@ -92,7 +102,10 @@ pub async fn run(command: WorkCommand, remote: &Remote) -> Result<()> {
         WorkCommand::Answer { task_id, labels } => {
             let answer = store.record_answer(task_id, labels, false, Utc::now())?;
             let pending = store.counts(None, Utc::now())?.pending;
-            println!("recorded answer {} to task {task_id} (revision {}); {pending} waiting to sync", answer.id, answer.revision);
+            println!(
+                "recorded answer {} to task {task_id} (revision {}); {pending} waiting to sync",
+                answer.id, answer.revision
+            );
         }
         WorkCommand::Skip { task_id } => {
             store.record_answer(task_id, Vec::new(), true, Utc::now())?;
@@ -121,7 +134,10 @@ pub async fn run(command: WorkCommand, remote: &Remote) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string(&c)?);
             } else {
-                println!("{} answers waiting to sync, {} tasks leased, {} done today", c.pending, c.leased, c.done_today);
+                println!(
+                    "{} answers waiting to sync, {} tasks leased, {} done today",
+                    c.pending, c.leased, c.done_today
+                );
                 if c.rejected > 0 {
                     println!("{} answers were rejected by the server", c.rejected);
                 }

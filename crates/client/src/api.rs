@@ -94,31 +94,69 @@ impl ApiClient {
             line: None,
             column: None,
         });
-        Err(ClientError::Api { status: status.as_u16(), body })
+        Err(ClientError::Api {
+            status: status.as_u16(),
+            body,
+        })
     }
 
     async fn json<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, ClientError> {
         Ok(self.send(req).await?.json().await?)
     }
 
-    async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
-        self.json(self.request(Method::POST, path).json(body).timeout(Duration::from_secs(60))).await
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.json(
+            self.request(Method::POST, path)
+                .json(body)
+                .timeout(Duration::from_secs(60)),
+        )
+        .await
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        self.json(self.request(Method::GET, path).timeout(Duration::from_secs(60))).await
+        self.json(
+            self.request(Method::GET, path)
+                .timeout(Duration::from_secs(60)),
+        )
+        .await
     }
 
     pub async fn me(&self) -> Result<Me, ClientError> {
         self.get("/api/me").await
     }
 
-    pub async fn create_token(&self, name: &str, role: Role) -> Result<CreateTokenResponse, ClientError> {
-        self.post("/api/tokens", &CreateTokenRequest { name: name.to_owned(), role }).await
+    pub async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+    ) -> Result<CreateTokenResponse, ClientError> {
+        self.post(
+            "/api/tokens",
+            &CreateTokenRequest {
+                name: name.to_owned(),
+                role,
+            },
+        )
+        .await
     }
 
-    pub async fn create_project(&self, name: &str, schema: LabelSchema) -> Result<Project, ClientError> {
-        self.post("/api/projects", &CreateProjectRequest { name: name.to_owned(), schema }).await
+    pub async fn create_project(
+        &self,
+        name: &str,
+        schema: LabelSchema,
+    ) -> Result<Project, ClientError> {
+        self.post(
+            "/api/projects",
+            &CreateProjectRequest {
+                name: name.to_owned(),
+                schema,
+            },
+        )
+        .await
     }
 
     pub async fn projects(&self) -> Result<Vec<Project>, ClientError> {
@@ -130,7 +168,12 @@ impl ApiClient {
     }
 
     /// Uploads a batch; `body` may be a stream (the CLI wraps the file with a progress bar).
-    pub async fn upload(&self, project: i64, format: UploadFormat, body: impl Into<Body>) -> Result<UploadResponse, ClientError> {
+    pub async fn upload(
+        &self,
+        project: i64,
+        format: UploadFormat,
+        body: impl Into<Body>,
+    ) -> Result<UploadResponse, ClientError> {
         let req = self
             .request(Method::POST, &format!("/api/projects/{project}/batches"))
             .header(reqwest::header::CONTENT_TYPE, format.media_type())
@@ -138,16 +181,27 @@ impl ApiClient {
         self.json(req).await
     }
 
-    pub async fn lease(&self, project: i64, limit: u32, ttl_seconds: Option<u32>) -> Result<LeaseResponse, ClientError> {
-        self.post(&format!("/api/projects/{project}/leases"), &LeaseRequest { limit, ttl_seconds }).await
+    pub async fn lease(
+        &self,
+        project: i64,
+        limit: u32,
+        ttl_seconds: Option<u32>,
+    ) -> Result<LeaseResponse, ClientError> {
+        self.post(
+            &format!("/api/projects/{project}/leases"),
+            &LeaseRequest { limit, ttl_seconds },
+        )
+        .await
     }
 
     pub async fn push(&self, answers: Vec<AnswerPush>) -> Result<PushAnswersResponse, ClientError> {
-        self.post("/api/answers", &PushAnswersRequest { answers }).await
+        self.post("/api/answers", &PushAnswersRequest { answers })
+            .await
     }
 
     pub async fn changes(&self, since: i64, limit: u32) -> Result<ChangesPage, ClientError> {
-        self.get(&format!("/api/changes?since={since}&limit={limit}")).await
+        self.get(&format!("/api/changes?since={since}&limit={limit}"))
+            .await
     }
 
     pub async fn status(&self, project: i64) -> Result<ProjectStatus, ClientError> {
@@ -156,7 +210,11 @@ impl ApiClient {
 
     /// The export as a response whose body the caller streams where it wants.
     pub async fn export(&self, project: i64, format: &str) -> Result<Response, ClientError> {
-        self.send(self.request(Method::GET, &format!("/api/projects/{project}/export?format={format}"))).await
+        self.send(self.request(
+            Method::GET,
+            &format!("/api/projects/{project}/export?format={format}"),
+        ))
+        .await
     }
 }
 

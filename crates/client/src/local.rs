@@ -83,7 +83,9 @@ impl LocalStore {
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
             tx.commit()?;
         }
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Connection) -> LocalResult<R>) -> LocalResult<R> {
@@ -92,7 +94,12 @@ impl LocalStore {
     }
 
     pub fn meta(&self, key: &str) -> LocalResult<Option<String>> {
-        self.with(|c| Ok(c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?))
+        self.with(|c| {
+            Ok(
+                c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                    .optional()?,
+            )
+        })
     }
 
     pub fn set_meta(&self, key: &str, value: &str) -> LocalResult<()> {
@@ -114,7 +121,10 @@ impl LocalStore {
 
     /// The change-feed cursor: the server sequence number of the last change applied.
     pub fn cursor(&self) -> LocalResult<i64> {
-        Ok(self.meta("cursor")?.and_then(|s| s.parse().ok()).unwrap_or(0))
+        Ok(self
+            .meta("cursor")?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0))
     }
 
     pub fn save_project(&self, project: &Project) -> LocalResult<()> {
@@ -130,13 +140,23 @@ impl LocalStore {
     }
 
     pub fn has_project(&self, id: i64) -> LocalResult<bool> {
-        self.with(|c| Ok(c.query_row("SELECT EXISTS(SELECT 1 FROM projects WHERE id = ?1)", [id], |r| r.get(0))?))
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM projects WHERE id = ?1)",
+                [id],
+                |r| r.get(0),
+            )?)
+        })
     }
 
     pub fn schema(&self, project_id: i64) -> LocalResult<LabelSchema> {
         self.with(|c| {
             let s: Option<String> = c
-                .query_row("SELECT schema FROM projects WHERE id = ?1", [project_id], |r| r.get(0))
+                .query_row(
+                    "SELECT schema FROM projects WHERE id = ?1",
+                    [project_id],
+                    |r| r.get(0),
+                )
                 .optional()?;
             let s = s.ok_or(LocalError::UnknownProject(project_id))?;
             Ok(serde_json::from_str(&s)?)
@@ -187,7 +207,13 @@ impl LocalStore {
 
     /// Records an answer (or, with `skipped`, a skip) durably and returns what will be pushed.
     /// Answering a task again makes a new revision; the highest revision wins on the server.
-    pub fn record_answer(&self, task_id: i64, labels: Vec<String>, skipped: bool, now: DateTime<Utc>) -> LocalResult<AnswerPush> {
+    pub fn record_answer(
+        &self,
+        task_id: i64,
+        labels: Vec<String>,
+        skipped: bool,
+        now: DateTime<Utc>,
+    ) -> LocalResult<AnswerPush> {
         // Stored with microsecond precision; keep the returned value identical to what is stored.
         let now = now.trunc_subsecs(6);
         self.with(|c| {
@@ -252,7 +278,11 @@ impl LocalStore {
 
     /// The task answered (or skipped) just before `task_id` — or the last one when `None` —
     /// in the order this device answered them: what Backspace goes back to.
-    pub fn answered_before(&self, project_id: i64, task_id: Option<i64>) -> LocalResult<Option<LocalTask>> {
+    pub fn answered_before(
+        &self,
+        project_id: i64,
+        task_id: Option<i64>,
+    ) -> LocalResult<Option<LocalTask>> {
         self.with(|c| {
             let order: Vec<i64> = c
                 .prepare(
@@ -264,7 +294,10 @@ impl LocalStore {
                 .collect::<Result<_, _>>()?;
             let next = match task_id {
                 None => order.first().copied(),
-                Some(id) => order.iter().position(|&t| t == id).and_then(|i| order.get(i + 1).copied()),
+                Some(id) => order
+                    .iter()
+                    .position(|&t| t == id)
+                    .and_then(|i| order.get(i + 1).copied()),
             };
             next.map(|id| task(c, id)).transpose()
         })
@@ -318,9 +351,15 @@ impl LocalStore {
                         tx.execute("UPDATE answers SET synced = 1 WHERE id = ?1", [&id])?;
                     }
                     PushStatus::Rejected => {
-                        let why = r.error.as_ref().map_or_else(|| "rejected".to_owned(), |e| format!("{}: {}", e.code, e.message));
+                        let why = r.error.as_ref().map_or_else(
+                            || "rejected".to_owned(),
+                            |e| format!("{}: {}", e.code, e.message),
+                        );
                         tracing::warn!(answer = %id, %why, "server rejected an answer");
-                        tx.execute("UPDATE answers SET rejected = ?2 WHERE id = ?1", params![id, why])?;
+                        tx.execute(
+                            "UPDATE answers SET rejected = ?2 WHERE id = ?1",
+                            params![id, why],
+                        )?;
                     }
                 }
             }
@@ -330,7 +369,12 @@ impl LocalStore {
     }
 
     /// Applies one page of the change feed and advances the cursor, atomically.
-    pub fn apply_changes(&self, changes: &[Change], cursor: i64, now: DateTime<Utc>) -> LocalResult<()> {
+    pub fn apply_changes(
+        &self,
+        changes: &[Change],
+        cursor: i64,
+        now: DateTime<Utc>,
+    ) -> LocalResult<()> {
         self.with(|c| {
             let tx = c.transaction()?;
             for change in changes {
@@ -374,7 +418,10 @@ impl LocalStore {
     }
 
     pub fn counts(&self, project_id: Option<i64>, now: DateTime<Utc>) -> LocalResult<LocalCounts> {
-        let midnight = now.date_naive().and_hms_opt(0, 0, 0).map_or(now, |t| t.and_utc());
+        let midnight = now
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .map_or(now, |t| t.and_utc());
         self.with(|c| {
             let (pending, rejected): (u32, u32) = c.query_row(
                 "SELECT COALESCE(SUM(synced = 0 AND rejected IS NULL), 0), COALESCE(SUM(rejected IS NOT NULL), 0) FROM answers",
@@ -420,7 +467,8 @@ fn task(c: &Connection, id: i64) -> LocalResult<LocalTask> {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .optional()?;
-    let (project_id, data, prediction, expires_at, state) = row.ok_or(LocalError::UnknownTask(id))?;
+    let (project_id, data, prediction, expires_at, state) =
+        row.ok_or(LocalError::UnknownTask(id))?;
     Ok(LocalTask {
         id,
         project_id,
@@ -462,7 +510,8 @@ mod tests {
             .map(|i| LeasedTask {
                 task_id: i,
                 project_id: 1,
-                data: serde_json::from_value(serde_json::json!({"text": format!("t{i}")})).expect("map"),
+                data: serde_json::from_value(serde_json::json!({"text": format!("t{i}")}))
+                    .expect("map"),
                 prediction: None,
                 expires_at: Utc::now() + Duration::minutes(30),
             })
@@ -476,34 +525,57 @@ mod tests {
         let (_d, s) = store();
         let first = s.next_task(Some(1)).expect("query").expect("task");
         assert_eq!(first.id, 1);
-        let a = s.record_answer(1, vec!["pos".into()], false, Utc::now()).expect("answer");
+        let a = s
+            .record_answer(1, vec!["pos".into()], false, Utc::now())
+            .expect("answer");
         assert_eq!(a.revision, 1);
         assert_eq!(s.next_task(Some(1)).expect("query").map(|t| t.id), Some(2));
         assert_eq!(s.pending(10).expect("pending"), vec![a.clone()]);
         let counts = s.counts(Some(1), Utc::now()).expect("counts");
-        assert_eq!((counts.pending, counts.leased, counts.done_today), (1, 2, 1));
+        assert_eq!(
+            (counts.pending, counts.leased, counts.done_today),
+            (1, 2, 1)
+        );
     }
 
     #[test]
     fn invalid_labels_are_refused_and_nothing_is_stored() {
         let (_d, s) = store();
-        assert!(s.record_answer(1, vec!["joy".into()], false, Utc::now()).is_err());
-        assert!(s.record_answer(99, vec!["pos".into()], false, Utc::now()).is_err());
+        assert!(
+            s.record_answer(1, vec!["joy".into()], false, Utc::now())
+                .is_err()
+        );
+        assert!(
+            s.record_answer(99, vec!["pos".into()], false, Utc::now())
+                .is_err()
+        );
         assert!(s.pending(10).expect("pending").is_empty());
     }
 
     #[test]
     fn revisions_increase_and_the_latest_is_current() {
         let (_d, s) = store();
-        s.record_answer(1, vec!["pos".into()], false, Utc::now()).expect("answer");
+        s.record_answer(1, vec!["pos".into()], false, Utc::now())
+            .expect("answer");
         s.record_answer(2, vec![], true, Utc::now()).expect("skip");
         // Backspace from nothing goes to task 2, then to task 1.
-        assert_eq!(s.answered_before(1, None).expect("q").map(|t| t.id), Some(2));
-        assert_eq!(s.answered_before(1, Some(2)).expect("q").map(|t| t.id), Some(1));
+        assert_eq!(
+            s.answered_before(1, None).expect("q").map(|t| t.id),
+            Some(2)
+        );
+        assert_eq!(
+            s.answered_before(1, Some(2)).expect("q").map(|t| t.id),
+            Some(1)
+        );
         assert_eq!(s.answered_before(1, Some(1)).expect("q"), None);
-        let r = s.record_answer(1, vec!["neg".into()], false, Utc::now()).expect("revise");
+        let r = s
+            .record_answer(1, vec!["neg".into()], false, Utc::now())
+            .expect("revise");
         assert_eq!(r.revision, 2);
-        assert_eq!(s.current_answer(1).expect("q"), Some(vec!["neg".to_owned()]));
+        assert_eq!(
+            s.current_answer(1).expect("q"),
+            Some(vec!["neg".to_owned()])
+        );
         assert_eq!(s.current_answer(2).expect("q"), None);
         assert_eq!(s.pending(10).expect("pending").len(), 3);
     }
@@ -511,11 +583,23 @@ mod tests {
     #[test]
     fn pushed_answers_leave_the_outbox_and_rejections_are_kept_aside() {
         let (_d, s) = store();
-        let a = s.record_answer(1, vec!["pos".into()], false, Utc::now()).expect("answer");
-        let b = s.record_answer(2, vec!["neg".into()], false, Utc::now()).expect("answer");
+        let a = s
+            .record_answer(1, vec!["pos".into()], false, Utc::now())
+            .expect("answer");
+        let b = s
+            .record_answer(2, vec!["neg".into()], false, Utc::now())
+            .expect("answer");
         s.mark_pushed(&[
-            PushResult { id: a.id, status: PushStatus::Duplicate, error: None },
-            PushResult { id: b.id, status: PushStatus::Rejected, error: None },
+            PushResult {
+                id: a.id,
+                status: PushStatus::Duplicate,
+                error: None,
+            },
+            PushResult {
+                id: b.id,
+                status: PushStatus::Rejected,
+                error: None,
+            },
         ])
         .expect("mark");
         assert!(s.pending(10).expect("pending").is_empty());
@@ -534,8 +618,10 @@ mod tests {
             labels: vec!["pos".into()],
             skipped: false,
         };
-        s.apply_changes(&[change.clone()], 9, Utc::now()).expect("apply");
-        s.apply_changes(&[change], 9, Utc::now()).expect("apply twice");
+        s.apply_changes(std::slice::from_ref(&change), 9, Utc::now())
+            .expect("apply");
+        s.apply_changes(&[change], 9, Utc::now())
+            .expect("apply twice");
         assert_eq!(s.cursor().expect("cursor"), 9);
         assert_eq!(s.next_task(Some(1)).expect("q").map(|t| t.id), Some(2));
         assert!(s.pending(10).expect("pending").is_empty());
@@ -545,7 +631,9 @@ mod tests {
     fn answers_survive_reopening_the_database() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("client.db");
-        let a = store_at(&path).record_answer(3, vec!["neg".into()], false, Utc::now()).expect("answer");
+        let a = store_at(&path)
+            .record_answer(3, vec!["neg".into()], false, Utc::now())
+            .expect("answer");
         let s = LocalStore::open(&path).expect("reopen");
         assert_eq!(s.pending(10).expect("pending"), vec![a]);
         assert_eq!(s.task(3).expect("task").state, "answered");

@@ -29,7 +29,10 @@ pub enum SessionError {
     #[error(transparent)]
     Local(#[from] LocalError),
     #[error("cannot create {path}: {source}")]
-    Home { path: String, source: std::io::Error },
+    Home {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl SessionError {
@@ -75,9 +78,15 @@ fn env(key: &str) -> Option<String> {
 impl Session {
     /// Opens the device's store in `home` (created if needed).
     pub fn open(home: PathBuf) -> Result<Self> {
-        std::fs::create_dir_all(&home).map_err(|source| SessionError::Home { path: home.display().to_string(), source })?;
+        std::fs::create_dir_all(&home).map_err(|source| SessionError::Home {
+            path: home.display().to_string(),
+            source,
+        })?;
         let store = LocalStore::open(&home.join("client.db"))?;
-        Ok(Self { store: Arc::new(store), active: Mutex::new(None) })
+        Ok(Self {
+            store: Arc::new(store),
+            active: Mutex::new(None),
+        })
     }
 
     pub fn store(&self) -> &LocalStore {
@@ -104,13 +113,17 @@ impl Session {
     /// Resumes the saved session (works offline), or signs in from `TESSERA_SERVER` +
     /// `TESSERA_TOKEN` when nothing is saved; `None` means the sign-in screen is needed.
     pub async fn restore(&self) -> Result<Option<SessionInfo>> {
-        let saved = (self.store.meta("server")?, self.store.meta("token")?, self.store.meta("session")?);
-        if let (Some(server), Some(token), Some(info)) = saved {
-            if let Ok(info) = serde_json::from_str::<SessionInfo>(&info) {
-                let api = ApiClient::new(&server, Some(token))?;
-                self.activate(api, info.clone());
-                return Ok(Some(info));
-            }
+        let saved = (
+            self.store.meta("server")?,
+            self.store.meta("token")?,
+            self.store.meta("session")?,
+        );
+        if let (Some(server), Some(token), Some(info)) = saved
+            && let Ok(info) = serde_json::from_str::<SessionInfo>(&info)
+        {
+            let api = ApiClient::new(&server, Some(token))?;
+            self.activate(api, info.clone());
+            return Ok(Some(info));
         }
         match (env("TESSERA_SERVER"), env("TESSERA_TOKEN")) {
             (Some(server), Some(token)) => self.sign_in(&server, &token).await.map(Some),
@@ -129,7 +142,10 @@ impl Session {
             .projects()
             .await?
             .into_iter()
-            .map(|p| ProjectChoice { id: p.id, name: p.name })
+            .map(|p| ProjectChoice {
+                id: p.id,
+                name: p.name,
+            })
             .collect();
         let wanted = env("TESSERA_PROJECT").and_then(|p| p.parse::<i64>().ok());
         let project_id = match (wanted, projects.as_slice()) {
@@ -137,7 +153,12 @@ impl Session {
             (_, [only]) => Some(only.id),
             _ => None,
         };
-        let info = SessionInfo { server: api.base_url().to_owned(), annotator: me.name, projects, project_id };
+        let info = SessionInfo {
+            server: api.base_url().to_owned(),
+            annotator: me.name,
+            projects,
+            project_id,
+        };
         self.store.set_meta("server", api.base_url())?;
         self.store.set_meta("token", token.trim())?;
         self.save_info(&info)?;
@@ -154,7 +175,10 @@ impl Session {
     }
 
     fn activate(&self, api: ApiClient, info: SessionInfo) {
-        let config = EngineConfig { project: info.project_id, ..EngineConfig::default() };
+        let config = EngineConfig {
+            project: info.project_id,
+            ..EngineConfig::default()
+        };
         let engine = SyncEngine::spawn(api.clone(), Arc::clone(&self.store), config);
         self.active(|a| *a = Some(Active { api, engine, info }));
     }
@@ -208,12 +232,21 @@ impl Session {
 
     pub fn next_task(&self) -> Result<Option<TaskView>> {
         let project = self.project_id()?;
-        self.store.next_task(Some(project))?.map(|t| self.view(t, None)).transpose()
+        self.store
+            .next_task(Some(project))?
+            .map(|t| self.view(t, None))
+            .transpose()
     }
 
     /// Records an answer (or a skip) on disk, nudges the sync engine, returns the next task.
-    pub fn answer(&self, task_id: i64, labels: Vec<String>, skipped: bool) -> Result<Option<TaskView>> {
-        self.store.record_answer(task_id, labels, skipped, Utc::now())?;
+    pub fn answer(
+        &self,
+        task_id: i64,
+        labels: Vec<String>,
+        skipped: bool,
+    ) -> Result<Option<TaskView>> {
+        self.store
+            .record_answer(task_id, labels, skipped, Utc::now())?;
         self.sync_now();
         self.next_task()
     }
@@ -232,7 +265,9 @@ impl Session {
 
     pub fn sync_status(&self) -> Result<SyncStatus> {
         let (project, engine) = self.active(|a| {
-            a.as_ref().map(|a| (a.info.project_id, a.engine.state())).unwrap_or((None, Default::default()))
+            a.as_ref()
+                .map(|a| (a.info.project_id, a.engine.state()))
+                .unwrap_or((None, Default::default()))
         });
         let counts = self.store.counts(project, Utc::now())?;
         Ok(SyncStatus {

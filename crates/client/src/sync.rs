@@ -69,10 +69,10 @@ pub async fn sync_once(
         let since = store.cursor()?;
         let page = api.changes(since, PULL_PAGE).await?;
         for change in &page.changes {
-            if let tessera_api::Change::Lease { task, .. } = change {
-                if !store.has_project(task.project_id)? {
-                    store.save_project(&api.project(task.project_id).await?)?;
-                }
+            if let tessera_api::Change::Lease { task, .. } = change
+                && !store.has_project(task.project_id)?
+            {
+                store.save_project(&api.project(task.project_id).await?)?;
             }
         }
         store.apply_changes(&page.changes, page.cursor, Utc::now())?;
@@ -168,12 +168,16 @@ impl Drop for SyncEngine {
     }
 }
 
-async fn round(api: &ApiClient, store: &LocalStore, config: &EngineConfig) -> Result<(), SyncError> {
+async fn round(
+    api: &ApiClient,
+    store: &LocalStore,
+    config: &EngineConfig,
+) -> Result<(), SyncError> {
     sync_once(api, store, |_, _| {}).await?;
-    if let Some(project) = config.project {
-        if store.counts(Some(project), Utc::now())?.leased < config.low_water {
-            checkout(api, store, project, config.lease_batch, None).await?;
-        }
+    if let Some(project) = config.project
+        && store.counts(Some(project), Utc::now())?.leased < config.low_water
+    {
+        checkout(api, store, project, config.lease_batch, None).await?;
     }
     Ok(())
 }
@@ -190,14 +194,20 @@ async fn run(
         let pause = match round(&api, &store, &config).await {
             Ok(()) => {
                 backoff = Duration::ZERO;
-                state.send_replace(EngineState { online: true, last_error: None });
+                state.send_replace(EngineState {
+                    online: true,
+                    last_error: None,
+                });
                 config.interval
             }
             Err(e) => {
                 let online = !e.is_transient();
                 tracing::warn!(error = %e, "sync round failed");
                 backoff = (backoff * 2).clamp(Duration::from_secs(1), config.max_backoff);
-                state.send_replace(EngineState { online, last_error: Some(e.to_string()) });
+                state.send_replace(EngineState {
+                    online,
+                    last_error: Some(e.to_string()),
+                });
                 backoff
             }
         };

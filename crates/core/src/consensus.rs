@@ -69,13 +69,14 @@ impl ConsensusMethod for MajorityVote {
             return Some(Consensus { labels, confidence });
         }
         // First index with the highest count: the schema's order breaks ties.
-        let (best, &votes) = counts
-            .iter()
-            .enumerate()
-            .fold(None::<(usize, &usize)>, |acc, (i, c)| match acc {
-                Some((_, bc)) if bc >= c => acc,
-                _ => Some((i, c)),
-            })?;
+        let (best, &votes) =
+            counts
+                .iter()
+                .enumerate()
+                .fold(None::<(usize, &usize)>, |acc, (i, c)| match acc {
+                    Some((_, bc)) if bc >= c => acc,
+                    _ => Some((i, c)),
+                })?;
         let total: usize = counts.iter().sum();
         if total == 0 {
             return None;
@@ -108,7 +109,10 @@ mod tests {
     #[test]
     fn majority_wins_with_its_share() {
         let c = MajorityVote
-            .aggregate(&schema(false), &[a(&["neg"]), a(&["neu"]), a(&["neg"]), a(&["neg"])])
+            .aggregate(
+                &schema(false),
+                &[a(&["neg"]), a(&["neu"]), a(&["neg"]), a(&["neg"])],
+            )
             .expect("consensus");
         assert_eq!(c.labels, ["neg"]);
         assert_eq!(c.confidence, 0.75);
@@ -117,7 +121,9 @@ mod tests {
     #[test]
     fn ties_follow_schema_order_whatever_the_answer_order() {
         for answers in [[a(&["neu"]), a(&["neg"])], [a(&["neg"]), a(&["neu"])]] {
-            let c = MajorityVote.aggregate(&schema(false), &answers).expect("consensus");
+            let c = MajorityVote
+                .aggregate(&schema(false), &answers)
+                .expect("consensus");
             assert_eq!(c.labels, ["neg"]);
             assert_eq!(c.confidence, 0.5);
         }
@@ -133,7 +139,12 @@ mod tests {
         let c = MajorityVote
             .aggregate(
                 &schema(true),
-                &[a(&["pos", "neu"]), a(&["pos"]), a(&["pos", "neu"]), a(&["neg"])],
+                &[
+                    a(&["pos", "neu"]),
+                    a(&["pos"]),
+                    a(&["pos", "neu"]),
+                    a(&["neg"]),
+                ],
             )
             .expect("consensus");
         assert_eq!(c.labels, ["pos"]);

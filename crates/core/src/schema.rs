@@ -136,8 +136,14 @@ mod tests {
             (r#"{"kind":"classification","labels":["a"]}"#, "two labels"),
             (r#"{"kind":"classification","labels":["a","a"]}"#, "twice"),
             (r#"{"kind":"classification","labels":["a"," "]}"#, "empty"),
-            (r#"{"kind":"classification","labels":["a","b"],"overlap":0}"#, "overlap"),
-            (r#"{"kind":"classification","labels":["a","b"],"colour":1}"#, "unknown field"),
+            (
+                r#"{"kind":"classification","labels":["a","b"],"overlap":0}"#,
+                "overlap",
+            ),
+            (
+                r#"{"kind":"classification","labels":["a","b"],"colour":1}"#,
+                "unknown field",
+            ),
             (r#"{"kind":"boxes","labels":["a","b"]}"#, "unknown variant"),
         ];
         for (json, needle) in cases {

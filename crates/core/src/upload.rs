@@ -101,14 +101,14 @@ struct SeenIds(HashMap<String, usize>);
 
 impl SeenIds {
     fn check(&mut self, id: &Option<String>, line: usize) -> Result<(), UploadError> {
-        if let Some(id) = id {
-            if let Some(first) = self.0.insert(id.clone(), line) {
-                return Err(err(
-                    line,
-                    None,
-                    format!("task id {id:?} was already used on line {first}"),
-                ));
-            }
+        if let Some(id) = id
+            && let Some(first) = self.0.insert(id.clone(), line)
+        {
+            return Err(err(
+                line,
+                None,
+                format!("task id {id:?} was already used on line {first}"),
+            ));
         }
         Ok(())
     }
@@ -162,7 +162,9 @@ fn jsonl_task(value: Value, schema: &LabelSchema) -> Result<TaskInput, String> {
         None | Some(Value::Null) => None,
         Some(Value::Array(preds)) => match preds.into_iter().next() {
             None => None,
-            Some(p) => Some(jsonl_prediction(p, schema).map_err(|m| format!("predictions[0]: {m}"))?),
+            Some(p) => {
+                Some(jsonl_prediction(p, schema).map_err(|m| format!("predictions[0]: {m}"))?)
+            }
         },
         Some(_) => return Err("\"predictions\" must be an array".to_owned()),
     };
@@ -179,7 +181,9 @@ fn jsonl_prediction(value: Value, schema: &LabelSchema) -> Result<Prediction, St
     };
     let score = match p.remove("score") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(check_score(v.as_f64().ok_or("\"score\" must be a number")?)?),
+        Some(v) => Some(check_score(
+            v.as_f64().ok_or("\"score\" must be a number")?,
+        )?),
     };
     let model_version = match p.remove("model_version") {
         None | Some(Value::Null) => None,
@@ -340,7 +344,11 @@ fn csv_task(
             })
         }
         None if score.is_some() => {
-            return Err(err(line, None, "prediction_score given without a prediction"));
+            return Err(err(
+                line,
+                None,
+                "prediction_score given without a prediction",
+            ));
         }
         None => None,
     };
@@ -397,11 +405,12 @@ mod tests {
         assert_eq!(e.line, 3);
         assert!(e.message.contains("\"joy\""), "{e}");
 
-        let e = parse_upload("{\"text\": \"x\"}", UploadFormat::Jsonl, &schema())
-            .expect_err("no data");
+        let e =
+            parse_upload("{\"text\": \"x\"}", UploadFormat::Jsonl, &schema()).expect_err("no data");
         assert!(e.message.contains("unknown field \"text\""), "{e}");
 
-        let text = "{\"id\":\"x\",\"data\":{\"text\":\"a\"}}\n{\"id\":\"x\",\"data\":{\"text\":\"b\"}}";
+        let text =
+            "{\"id\":\"x\",\"data\":{\"text\":\"a\"}}\n{\"id\":\"x\",\"data\":{\"text\":\"b\"}}";
         let e = parse_upload(text, UploadFormat::Jsonl, &schema()).expect_err("dup id");
         assert_eq!((e.line, e.message.contains("line 1")), (2, true), "{e}");
 
@@ -411,7 +420,8 @@ mod tests {
 
     #[test]
     fn csv_reads_data_columns_and_predictions() {
-        let text = "id,text,prediction,prediction_score\nt1,\"Good, really\",positive,0.9\nt2,Bad,,\n";
+        let text =
+            "id,text,prediction,prediction_score\nt1,\"Good, really\",positive,0.9\nt2,Bad,,\n";
         let tasks = parse_upload(text, UploadFormat::Csv, &schema()).expect("valid csv");
         assert_eq!(tasks.len(), 2);
         assert_eq!(tasks[0].data["text"], "Good, really");
@@ -439,8 +449,14 @@ mod tests {
 
     #[test]
     fn formats_are_recognised() {
-        assert_eq!(UploadFormat::from_file_name("a.JSONL"), Some(UploadFormat::Jsonl));
-        assert_eq!(UploadFormat::from_file_name("a.csv"), Some(UploadFormat::Csv));
+        assert_eq!(
+            UploadFormat::from_file_name("a.JSONL"),
+            Some(UploadFormat::Jsonl)
+        );
+        assert_eq!(
+            UploadFormat::from_file_name("a.csv"),
+            Some(UploadFormat::Csv)
+        );
         assert_eq!(UploadFormat::from_file_name("a.txt"), None);
         for f in [UploadFormat::Jsonl, UploadFormat::Csv] {
             assert_eq!(UploadFormat::from_media_type(f.media_type()), Some(f));

@@ -13,7 +13,10 @@ pub enum ExportError {
 }
 
 /// Renders records in `format` ("jsonl" or "csv"), returning the body and its media type.
-pub fn render_export(records: &[ExportRecord], format: &str) -> Result<(Vec<u8>, &'static str), ExportError> {
+pub fn render_export(
+    records: &[ExportRecord],
+    format: &str,
+) -> Result<(Vec<u8>, &'static str), ExportError> {
     if format == "csv" {
         return Ok((render_csv(records)?, "text/csv"));
     }
@@ -43,7 +46,13 @@ fn render_csv(records: &[ExportRecord]) -> Result<Vec<u8>, ExportError> {
         "answers",
     ])?;
     for r in records {
-        let field = |k: &str| r.data.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        let field = |k: &str| {
+            r.data
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_owned()
+        };
         let answers: Vec<serde_json::Value> = r
             .answers
             .iter()
@@ -55,15 +64,32 @@ fn render_csv(records: &[ExportRecord]) -> Result<Vec<u8>, ExportError> {
             field("text"),
             field("image"),
             serde_json::to_string(&r.data)?,
-            r.prediction.as_ref().map(|p| p.labels.join("|")).unwrap_or_default(),
-            r.prediction.as_ref().and_then(|p| p.score).map(|s| s.to_string()).unwrap_or_default(),
-            r.consensus.as_ref().map(|c| c.labels.join("|")).unwrap_or_default(),
-            r.consensus.as_ref().map(|c| format!("{:.4}", c.confidence)).unwrap_or_default(),
-            r.consensus.as_ref().map(|c| c.method.clone()).unwrap_or_default(),
+            r.prediction
+                .as_ref()
+                .map(|p| p.labels.join("|"))
+                .unwrap_or_default(),
+            r.prediction
+                .as_ref()
+                .and_then(|p| p.score)
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            r.consensus
+                .as_ref()
+                .map(|c| c.labels.join("|"))
+                .unwrap_or_default(),
+            r.consensus
+                .as_ref()
+                .map(|c| format!("{:.4}", c.confidence))
+                .unwrap_or_default(),
+            r.consensus
+                .as_ref()
+                .map(|c| c.method.clone())
+                .unwrap_or_default(),
             r.complete.to_string(),
             r.answers.len().to_string(),
             serde_json::to_string(&answers)?,
         ])?;
     }
-    w.into_inner().map_err(|e| ExportError::Flush(e.to_string()))
+    w.into_inner()
+        .map_err(|e| ExportError::Flush(e.to_string()))
 }

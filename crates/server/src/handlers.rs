@@ -40,7 +40,11 @@ pub async fn health() -> Json<serde_json::Value> {
 
 pub async fn get_me(caller: Caller) -> Json<Me> {
     let u = caller.0;
-    Json(Me { user_id: u.id, name: u.name, role: u.role })
+    Json(Me {
+        user_id: u.id,
+        name: u.name,
+        role: u.role,
+    })
 }
 
 pub async fn create_token(
@@ -51,15 +55,26 @@ pub async fn create_token(
     caller.require(&[Role::Admin])?;
     let name = req.name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::BadRequest("name must be 1 to 200 characters".to_owned()));
+        return Err(ApiError::BadRequest(
+            "name must be 1 to 200 characters".to_owned(),
+        ));
     }
     let token = generate_token();
     let user = state
         .store
         .create_user(name, req.role, &hash_token(&token), state.clock.now())
         .await?;
-    tracing::info!(user_id = user.id, role = user.role.as_str(), "token created");
-    Ok(Json(CreateTokenResponse { user_id: user.id, name: user.name, role: user.role, token }))
+    tracing::info!(
+        user_id = user.id,
+        role = user.role.as_str(),
+        "token created"
+    );
+    Ok(Json(CreateTokenResponse {
+        user_id: user.id,
+        name: user.name,
+        role: user.role,
+        token,
+    }))
 }
 
 pub async fn create_project(
@@ -70,19 +85,33 @@ pub async fn create_project(
     caller.require(&[Role::Requester])?;
     let name = req.name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::BadRequest("name must be 1 to 200 characters".to_owned()));
+        return Err(ApiError::BadRequest(
+            "name must be 1 to 200 characters".to_owned(),
+        ));
     }
-    req.schema.validate().map_err(|e| ApiError::BadRequest(format!("schema: {e}")))?;
-    let project = state.store.create_project(name, &req.schema, state.clock.now()).await?;
+    req.schema
+        .validate()
+        .map_err(|e| ApiError::BadRequest(format!("schema: {e}")))?;
+    let project = state
+        .store
+        .create_project(name, &req.schema, state.clock.now())
+        .await?;
     tracing::info!(project_id = project.id, "project created");
     Ok(Json(project))
 }
 
-pub async fn list_projects(State(state): Shared, _caller: Caller) -> Result<Json<Vec<Project>>, ApiError> {
+pub async fn list_projects(
+    State(state): Shared,
+    _caller: Caller,
+) -> Result<Json<Vec<Project>>, ApiError> {
     Ok(Json(state.store.projects().await?))
 }
 
-pub async fn get_project(State(state): Shared, _caller: Caller, Path(id): Path<i64>) -> Result<Json<Project>, ApiError> {
+pub async fn get_project(
+    State(state): Shared,
+    _caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Project>, ApiError> {
     Ok(Json(state.store.project(id).await?))
 }
 
@@ -95,7 +124,10 @@ pub async fn upload_batch(
 ) -> Result<Json<tessera_api::UploadResponse>, ApiError> {
     caller.require(&[Role::Requester])?;
     let project = state.store.project(id).await?;
-    let media_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let format = UploadFormat::from_media_type(media_type).ok_or_else(|| {
         ApiError::UnsupportedMediaType(format!(
             "upload as {} (JSONL) or {} (CSV), not {media_type:?}",
@@ -105,7 +137,11 @@ pub async fn upload_batch(
     })?;
     let body = body.map_err(|e| ApiError::PayloadTooLarge(e.body_text()))?;
     let text = std::str::from_utf8(&body).map_err(|e| {
-        let line = body[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+        let line = body[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
         ApiError::InvalidUpload(tessera_core::UploadError {
             line,
             column: None,
@@ -118,8 +154,15 @@ pub async fn upload_batch(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(ApiError::InvalidUpload)?;
-    let response = state.store.insert_batch(id, tasks, state.clock.now()).await?;
-    tracing::info!(project_id = id, tasks = response.tasks_added, "batch uploaded");
+    let response = state
+        .store
+        .insert_batch(id, tasks, state.clock.now())
+        .await?;
+    tracing::info!(
+        project_id = id,
+        tasks = response.tasks_added,
+        "batch uploaded"
+    );
     Ok(Json(response))
 }
 
@@ -131,7 +174,9 @@ pub async fn lease_tasks(
 ) -> Result<Json<LeaseResponse>, ApiError> {
     let user = caller.require(&[Role::Annotator])?;
     if req.limit == 0 || req.limit > MAX_LEASE_LIMIT {
-        return Err(ApiError::BadRequest(format!("limit must be 1 to {MAX_LEASE_LIMIT}")));
+        return Err(ApiError::BadRequest(format!(
+            "limit must be 1 to {MAX_LEASE_LIMIT}"
+        )));
     }
     let project = state.store.project(id).await?;
     let ttl = req
@@ -141,7 +186,13 @@ pub async fn lease_tasks(
     let now = state.clock.now();
     let tasks = state
         .store
-        .lease(LeaseQuery { project_id: id, annotator_id: user.id, limit: req.limit, now, expires_at: now + ttl })
+        .lease(LeaseQuery {
+            project_id: id,
+            annotator_id: user.id,
+            limit: req.limit,
+            now,
+            expires_at: now + ttl,
+        })
         .await?;
     Ok(Json(LeaseResponse { project, tasks }))
 }
@@ -153,12 +204,19 @@ pub async fn push_answers(
 ) -> Result<Json<PushAnswersResponse>, ApiError> {
     let user = caller.require(&[Role::Annotator])?;
     if req.answers.len() > MAX_PUSH_ANSWERS {
-        return Err(ApiError::BadRequest(format!("push at most {MAX_PUSH_ANSWERS} answers at a time")));
+        return Err(ApiError::BadRequest(format!(
+            "push at most {MAX_PUSH_ANSWERS} answers at a time"
+        )));
     }
     let answers: Vec<AnswerPush> = req.answers;
     let results = state
         .store
-        .push_answers(user, answers, state.clock.now(), Arc::clone(&state.consensus))
+        .push_answers(
+            user,
+            answers,
+            state.clock.now(),
+            Arc::clone(&state.consensus),
+        )
         .await?;
     Ok(Json(PushAnswersResponse { results }))
 }
@@ -181,7 +239,11 @@ pub async fn list_changes(
     Ok(Json(state.store.changes(user.id, q.since, limit).await?))
 }
 
-pub async fn get_status(State(state): Shared, caller: Caller, Path(id): Path<i64>) -> Result<Json<ProjectStatus>, ApiError> {
+pub async fn get_status(
+    State(state): Shared,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<ProjectStatus>, ApiError> {
     caller.require(&[Role::Requester])?;
     Ok(Json(state.store.status(id, state.clock.now()).await?))
 }
@@ -201,9 +263,12 @@ pub async fn export_project(
     caller.require(&[Role::Requester])?;
     let format = q.format.as_deref().unwrap_or("jsonl");
     if !matches!(format, "jsonl" | "csv") {
-        return Err(ApiError::BadRequest(format!("unknown export format {format:?}: use jsonl or csv")));
+        return Err(ApiError::BadRequest(format!(
+            "unknown export format {format:?}: use jsonl or csv"
+        )));
     }
     let records = state.store.export(id).await?;
-    let (body, media_type) = render_export(&records, format).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (body, media_type) =
+        render_export(&records, format).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(([(CONTENT_TYPE, HeaderValue::from_static(media_type))], body).into_response())
 }

@@ -72,7 +72,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/health", get(handlers::health))
         .route("/api/me", get(handlers::get_me))
         .route("/api/tokens", post(handlers::create_token))
-        .route("/api/projects", post(handlers::create_project).get(handlers::list_projects))
+        .route(
+            "/api/projects",
+            post(handlers::create_project).get(handlers::list_projects),
+        )
         .route("/api/projects/{id}", get(handlers::get_project))
         .route("/api/projects/{id}/batches", post(handlers::upload_batch))
         .route("/api/projects/{id}/leases", post(handlers::lease_tasks))
@@ -92,7 +95,9 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,18 +105,30 @@ pub enum BootstrapError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot write {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// On a database without an admin, creates one and writes its token to `path` (mode 0600).
 /// Returns whether a token was written.
-pub async fn ensure_admin_token(store: &dyn Store, clock: &dyn Clock, path: &Path) -> Result<bool, BootstrapError> {
+pub async fn ensure_admin_token(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    path: &Path,
+) -> Result<bool, BootstrapError> {
     if store.count_admins().await? > 0 {
         return Ok(false);
     }
     let token = auth::generate_token();
-    write_secret(path, &token).map_err(|source| BootstrapError::Io { path: path.display().to_string(), source })?;
-    store.create_user("admin", Role::Admin, &auth::hash_token(&token), clock.now()).await?;
+    write_secret(path, &token).map_err(|source| BootstrapError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    store
+        .create_user("admin", Role::Admin, &auth::hash_token(&token), clock.now())
+        .await?;
     Ok(true)
 }
 

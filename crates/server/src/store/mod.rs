@@ -52,8 +52,13 @@ pub struct LeaseQuery {
 #[async_trait]
 pub trait Store: Send + Sync {
     async fn count_admins(&self) -> StoreResult<u64>;
-    async fn create_user(&self, name: &str, role: Role, token_hash: &str, now: DateTime<Utc>)
-    -> StoreResult<User>;
+    async fn create_user(
+        &self,
+        name: &str,
+        role: Role,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<User>;
     async fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>>;
 
     async fn create_project(

@@ -2,6 +2,7 @@
 //! threads: SQLite has one writer at a time anyway, and each request is one short transaction.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -86,7 +87,14 @@ fn project_row(tx: &Connection, id: i64) -> StoreResult<Project> {
         .query_row(
             "SELECT id, name, schema, created_at FROM projects WHERE id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            },
         )
         .optional()?;
     let (id, name, schema, created_at) =
@@ -157,7 +165,11 @@ fn push_one(
 ) -> StoreResult<PushResult> {
     let id = answer.id.to_string();
     let owner: Option<i64> = tx
-        .query_row("SELECT annotator_id FROM answers WHERE id = ?1", [&id], |r| r.get(0))
+        .query_row(
+            "SELECT annotator_id FROM answers WHERE id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
         .optional()?;
     match owner {
         Some(owner) if owner == annotator.id => {
@@ -168,24 +180,36 @@ fn push_one(
             });
         }
         Some(_) => {
-            return Ok(rejected(answer.id, "answer_id_taken", "this answer id belongs to another annotator".to_owned()));
+            return Ok(rejected(
+                answer.id,
+                "answer_id_taken",
+                "this answer id belongs to another annotator".to_owned(),
+            ));
         }
         None => {}
     }
     let project_id: Option<i64> = tx
-        .query_row("SELECT project_id FROM tasks WHERE id = ?1", [answer.task_id], |r| r.get(0))
+        .query_row(
+            "SELECT project_id FROM tasks WHERE id = ?1",
+            [answer.task_id],
+            |r| r.get(0),
+        )
         .optional()?;
     let Some(project_id) = project_id else {
-        return Ok(rejected(answer.id, "not_found", format!("task {} does not exist", answer.task_id)));
+        return Ok(rejected(
+            answer.id,
+            "not_found",
+            format!("task {} does not exist", answer.task_id),
+        ));
     };
-    if !schemas.contains_key(&project_id) {
-        schemas.insert(project_id, project_row(tx, project_id)?.schema);
-    }
-    let schema = &schemas[&project_id];
-    if !answer.skipped {
-        if let Err(e) = schema.check_answer(&answer.labels) {
-            return Ok(rejected(answer.id, "invalid_answer", e.to_string()));
-        }
+    let schema = match schemas.entry(project_id) {
+        Entry::Occupied(e) => e.into_mut(),
+        Entry::Vacant(e) => e.insert(project_row(tx, project_id)?.schema),
+    };
+    if !answer.skipped
+        && let Err(e) = schema.check_answer(&answer.labels)
+    {
+        return Ok(rejected(answer.id, "invalid_answer", e.to_string()));
     }
     let leased: bool = tx.query_row(
         "SELECT EXISTS(SELECT 1 FROM leases WHERE task_id = ?1 AND annotator_id = ?2)",
@@ -193,7 +217,11 @@ fn push_one(
         |r| r.get(0),
     )?;
     if !leased {
-        return Ok(rejected(answer.id, "not_leased", format!("task {} was never leased to you", answer.task_id)));
+        return Ok(rejected(
+            answer.id,
+            "not_leased",
+            format!("task {} was never leased to you", answer.task_id),
+        ));
     }
     tx.execute(
         "INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at)
@@ -225,7 +253,11 @@ fn push_one(
         params![
             answer.task_id,
             annotator.id,
-            if current_skipped { "skipped" } else { "answered" }
+            if current_skipped {
+                "skipped"
+            } else {
+                "answered"
+            }
         ],
     )?;
     Ok(PushResult {
@@ -235,8 +267,17 @@ fn push_one(
     })
 }
 
+/// One annotator's current answer to a task, as stored.
+struct CurrentAnswer {
+    annotator_id: i64,
+    labels: Vec<String>,
+    revision: u32,
+    answered_at: String,
+    received_at: String,
+}
+
 /// The current (latest-revision, not skipped) answers to a task, one per annotator.
-fn current_answers(tx: &Connection, task_id: i64) -> StoreResult<Vec<(i64, Vec<String>, u32, String, String)>> {
+fn current_answers(tx: &Connection, task_id: i64) -> StoreResult<Vec<CurrentAnswer>> {
     let mut stmt = tx.prepare_cached(
         "SELECT a.annotator_id, a.labels, a.revision, a.answered_at, a.received_at, a.skipped
          FROM answers a
@@ -256,7 +297,13 @@ fn current_answers(tx: &Connection, task_id: i64) -> StoreResult<Vec<(i64, Vec<S
             continue;
         }
         let labels: String = r.get(1)?;
-        out.push((annotator, serde_json::from_str(&labels)?, r.get(2)?, r.get(3)?, r.get(4)?));
+        out.push(CurrentAnswer {
+            annotator_id: annotator,
+            labels: serde_json::from_str(&labels)?,
+            revision: r.get(2)?,
+            answered_at: r.get(3)?,
+            received_at: r.get(4)?,
+        });
     }
     Ok(out)
 }
@@ -269,7 +316,7 @@ fn update_consensus(
 ) -> StoreResult<()> {
     let answers: Vec<Vec<String>> = current_answers(tx, task_id)?
         .into_iter()
-        .map(|(_, labels, ..)| labels)
+        .map(|a| a.labels)
         .collect();
     let consensus = method.aggregate(schema, &answers);
     let complete = answers.len() as u32 >= schema.overlap;
@@ -292,20 +339,33 @@ fn update_consensus(
 impl Store for SqliteStore {
     async fn count_admins(&self) -> StoreResult<u64> {
         self.call(|c| {
-            let n: i64 = c.query_row("SELECT COUNT(*) FROM users WHERE role = 'admin'", [], |r| r.get(0))?;
+            let n: i64 =
+                c.query_row("SELECT COUNT(*) FROM users WHERE role = 'admin'", [], |r| {
+                    r.get(0)
+                })?;
             Ok(n as u64)
         })
-            .await
+        .await
     }
 
-    async fn create_user(&self, name: &str, role: Role, token_hash: &str, now: DateTime<Utc>) -> StoreResult<User> {
+    async fn create_user(
+        &self,
+        name: &str,
+        role: Role,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<User> {
         let (name, hash) = (name.to_owned(), token_hash.to_owned());
         self.call(move |c| {
             c.execute(
                 "INSERT INTO users (name, role, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![name, role.as_str(), hash, ts(now)],
             )?;
-            Ok(User { id: c.last_insert_rowid(), name, role })
+            Ok(User {
+                id: c.last_insert_rowid(),
+                name,
+                role,
+            })
         })
         .await
     }
@@ -320,13 +380,24 @@ impl Store for SqliteStore {
                     |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?)),
                 )
                 .optional()?;
-            row.map(|(id, name, role)| Ok(User { id, name, role: role_of(&role)? }))
-                .transpose()
+            row.map(|(id, name, role)| {
+                Ok(User {
+                    id,
+                    name,
+                    role: role_of(&role)?,
+                })
+            })
+            .transpose()
         })
         .await
     }
 
-    async fn create_project(&self, name: &str, schema: &LabelSchema, now: DateTime<Utc>) -> StoreResult<Project> {
+    async fn create_project(
+        &self,
+        name: &str,
+        schema: &LabelSchema,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Project> {
         let name = name.to_owned();
         let schema_json = serde_json::to_string(schema)?;
         self.call(move |c| {
@@ -354,7 +425,12 @@ impl Store for SqliteStore {
         self.call(move |c| project_row(c, id)).await
     }
 
-    async fn insert_batch(&self, project_id: i64, tasks: Vec<TaskInput>, now: DateTime<Utc>) -> StoreResult<UploadResponse> {
+    async fn insert_batch(
+        &self,
+        project_id: i64,
+        tasks: Vec<TaskInput>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<UploadResponse> {
         self.call(move |c| {
             let tx = c.transaction()?;
             project_row(&tx, project_id)?;
@@ -471,7 +547,11 @@ impl Store for SqliteStore {
                 results.push(result);
             }
             for task_id in touched {
-                let project_id: i64 = tx.query_row("SELECT project_id FROM tasks WHERE id = ?1", [task_id], |r| r.get(0))?;
+                let project_id: i64 = tx.query_row(
+                    "SELECT project_id FROM tasks WHERE id = ?1",
+                    [task_id],
+                    |r| r.get(0),
+                )?;
                 update_consensus(&tx, task_id, &schemas[&project_id], method.as_ref())?;
             }
             tx.commit()?;
@@ -495,7 +575,10 @@ impl Store for SqliteStore {
             let mut changes = Vec::with_capacity(rows.len());
             for (seq, kind, task_id, answer_id) in rows.into_iter().take(limit as usize) {
                 let change = match (kind.as_str(), answer_id) {
-                    ("lease", _) => Change::Lease { seq, task: leased_task(c, task_id, annotator_id)? },
+                    ("lease", _) => Change::Lease {
+                        seq,
+                        task: leased_task(c, task_id, annotator_id)?,
+                    },
                     ("answer", Some(answer_id)) => {
                         let (revision, labels, skipped): (u32, String, bool) = c.query_row(
                             "SELECT revision, labels, skipped FROM answers WHERE id = ?1",
@@ -505,20 +588,28 @@ impl Store for SqliteStore {
                         Change::Answer {
                             seq,
                             task_id,
-                            answer_id: answer_id
-                                .parse()
-                                .map_err(|e| StoreError::Backend(format!("bad answer id in database: {e}")))?,
+                            answer_id: answer_id.parse().map_err(|e| {
+                                StoreError::Backend(format!("bad answer id in database: {e}"))
+                            })?,
                             revision,
                             labels: serde_json::from_str(&labels)?,
                             skipped,
                         }
                     }
-                    (other, _) => return Err(StoreError::Backend(format!("unknown change kind {other:?}"))),
+                    (other, _) => {
+                        return Err(StoreError::Backend(format!(
+                            "unknown change kind {other:?}"
+                        )));
+                    }
                 };
                 changes.push(change);
             }
             let cursor = changes.last().map_or(since, Change::seq);
-            Ok(ChangesPage { changes, cursor, has_more })
+            Ok(ChangesPage {
+                changes,
+                cursor,
+                has_more,
+            })
         })
         .await
     }
@@ -576,13 +667,16 @@ impl Store for SqliteStore {
                 } else {
                     current_answers(c, task_id)?
                         .into_iter()
-                        .map(|(annotator, labels, revision, answered_at, received_at)| {
+                        .map(|a| {
                             Ok(ExportAnswer {
-                                annotator: names.get(&annotator).cloned().unwrap_or_else(|| annotator.to_string()),
-                                labels,
-                                revision,
-                                answered_at: parse_ts(&answered_at)?,
-                                received_at: parse_ts(&received_at)?,
+                                annotator: names
+                                    .get(&a.annotator_id)
+                                    .cloned()
+                                    .unwrap_or_else(|| a.annotator_id.to_string()),
+                                labels: a.labels,
+                                revision: a.revision,
+                                answered_at: parse_ts(&a.answered_at)?,
+                                received_at: parse_ts(&a.received_at)?,
                             })
                         })
                         .collect::<StoreResult<Vec<_>>>()?
