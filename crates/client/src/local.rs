@@ -1,6 +1,6 @@
 //! The device's local SQLite store: leased tasks, the answer outbox, the sync cursor.
 //!
-//! Durability: WAL with `synchronous = FULL`, so once [`LocalStore::record_answer`] returns the
+//! Durability (see `tessera-sqlite`): once [`LocalStore::record_answer`] returns, the
 //! answer survives a kill or a power loss; only then does the UI move on.
 
 use std::path::Path;
@@ -71,18 +71,7 @@ fn parse_ts(s: &str) -> DateTime<Utc> {
 impl LocalStore {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> LocalResult<Self> {
-        let mut conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-            let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)?;
-            tx.commit()?;
-        }
+        let conn = tessera_sqlite::open(path, MIGRATIONS)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })

@@ -47,18 +47,24 @@ pub async fn get_me(caller: Caller) -> Json<Me> {
     })
 }
 
+/// A user or project name: trimmed, 1 to 200 characters.
+fn checked_name(name: &str) -> Result<&str, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::BadRequest(
+            "name must be 1 to 200 characters".to_owned(),
+        ));
+    }
+    Ok(name)
+}
+
 pub async fn create_token(
     State(state): Shared,
     caller: Caller,
     ApiJson(req): ApiJson<CreateTokenRequest>,
 ) -> Result<Json<CreateTokenResponse>, ApiError> {
     caller.require(&[Role::Admin])?;
-    let name = req.name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::BadRequest(
-            "name must be 1 to 200 characters".to_owned(),
-        ));
-    }
+    let name = checked_name(&req.name)?;
     let token = generate_token();
     let user = state
         .store
@@ -83,12 +89,7 @@ pub async fn create_project(
     ApiJson(req): ApiJson<CreateProjectRequest>,
 ) -> Result<Json<Project>, ApiError> {
     caller.require(&[Role::Requester])?;
-    let name = req.name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::BadRequest(
-            "name must be 1 to 200 characters".to_owned(),
-        ));
-    }
+    let name = checked_name(&req.name)?;
     req.schema
         .validate()
         .map_err(|e| ApiError::BadRequest(format!("schema: {e}")))?;

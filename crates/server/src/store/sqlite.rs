@@ -39,13 +39,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub fn open(path: &str) -> StoreResult<Self> {
-        let mut conn = Connection::open(path)?;
-        // WAL + synchronous=FULL: an answer the server acknowledged survives power loss.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrate(&mut conn)?;
+        let conn = tessera_sqlite::open(std::path::Path::new(path), MIGRATIONS)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -64,18 +58,6 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Backend(format!("database thread failed: {e}")))?
     }
-}
-
-fn migrate(conn: &mut Connection) -> StoreResult<()> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        tx.commit()?;
-        tracing::info!(migration = i + 1, "applied SQLite migration");
-    }
-    Ok(())
 }
 
 fn role_of(s: &str) -> StoreResult<Role> {
