@@ -94,7 +94,7 @@ async fn task_id(client: &Client) -> Option<i64> {
 #[tokio::test(flavor = "multi_thread")]
 async fn annotator_labels_three_tasks_with_the_keyboard_and_they_sync() {
     let app = built_binary("tessera-desktop");
-    let server = TestServer::start().await;
+    let mut server = TestServer::start().await;
     let (requester, _) = server.user(Role::Requester, "rita").await;
     let project = requester
         .create_project(
@@ -212,6 +212,55 @@ async fn annotator_labels_three_tasks_with_the_keyboard_and_they_sync() {
     .await;
     let online = text_of(&client, "#online-state").await.unwrap_or_default();
     assert!(online.contains("Online"), "{online}");
+
+    // The server goes away: the annotator keeps working from the local cache.
+    server.stop().await;
+    let mut offline_answers = Vec::new();
+    for _ in 0..2 {
+        let id = task_id(&client).await.expect("task id");
+        press(&client, '3').await;
+        press(&client, char::from(Key::Enter)).await;
+        eventually(
+            Duration::from_secs(5),
+            "the next task while offline",
+            || {
+                let client = client.clone();
+                async move { task_id(&client).await.filter(|&next| next != id) }
+            },
+        )
+        .await;
+        offline_answers.push(id);
+    }
+    eventually(
+        Duration::from_secs(30),
+        "the offline badge and 2 pending",
+        || {
+            let client = client.clone();
+            async move {
+                let online = text_of(&client, "#online-state").await?;
+                let pending = text_of(&client, "#pending-count").await?;
+                (online.contains("Offline") && pending == "2").then_some(())
+            }
+        },
+    )
+    .await;
+
+    // It comes back: the pending answers sync by themselves.
+    server.restart().await;
+    eventually(
+        Duration::from_secs(60),
+        "the pending answers to sync after the restart",
+        || {
+            let client = client.clone();
+            async move {
+                text_of(&client, "#pending-count")
+                    .await
+                    .filter(|t| t == "0")
+            }
+        },
+    )
+    .await;
+    answered.extend(offline_answers.into_iter().map(|id| (id, "neutral")));
 
     if let Some(dir) = std::env::var_os("TESSERA_SCREENSHOT_DIR") {
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -19,43 +19,77 @@ pub struct TestServer {
     pub url: String,
     pub clock: Arc<ManualClock>,
     pub admin_token: String,
-    shutdown: Option<oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
+    addr: std::net::SocketAddr,
+    running: Option<Running>,
+    dir: tempfile::TempDir,
 }
+
+type Running = (
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+);
 
 impl TestServer {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = dir.path().join("tessera.db");
-        let store = open_store(&db.display().to_string()).expect("open store");
         let clock = Arc::new(ManualClock::new(Utc::now()));
-        let mut state = AppState::new(store);
-        state.clock = clock.clone();
-        let token_path = dir.path().join("admin.token");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut server = Self {
+            url: format!("http://{addr}"),
+            clock,
+            admin_token: String::new(),
+            addr,
+            running: None,
+            dir,
+        };
+        let state = server.state();
+        let token_path = server.dir.path().join("admin.token");
         assert!(
             ensure_admin_token(state.store.as_ref(), state.clock.as_ref(), &token_path)
                 .await
                 .expect("admin")
         );
-        let admin_token = std::fs::read_to_string(&token_path)
+        server.admin_token = std::fs::read_to_string(&token_path)
             .expect("token file")
             .trim()
             .to_owned();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        server.run(listener, state);
+        server
+    }
+
+    fn state(&self) -> AppState {
+        let db = self.dir.path().join("tessera.db");
+        let mut state = AppState::new(open_store(&db.display().to_string()).expect("open store"));
+        state.clock = self.clock.clone();
+        state
+    }
+
+    fn run(&mut self, listener: tokio::net::TcpListener, state: AppState) {
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(tessera_server::serve(listener, Arc::new(state), async {
+        let handle = tokio::spawn(tessera_server::serve(listener, Arc::new(state), async {
             let _ = rx.await;
         }));
-        Self {
-            url,
-            clock,
-            admin_token,
-            shutdown: Some(tx),
-            _dir: dir,
+        self.running = Some((tx, handle));
+    }
+
+    /// Stops serving (the database stays); clients now find nothing listening.
+    pub async fn stop(&mut self) {
+        if let Some((tx, handle)) = self.running.take() {
+            let _ = tx.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(10), handle).await;
         }
+    }
+
+    /// Serves the same database on the same address again.
+    pub async fn restart(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .expect("rebind");
+        let state = self.state();
+        self.run(listener, state);
     }
 
     pub fn admin(&self) -> ApiClient {
@@ -78,7 +112,7 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
+        if let Some((tx, _)) = self.running.take() {
             let _ = tx.send(());
         }
     }
