@@ -11,7 +11,7 @@ scripts/setup.sh
 
 echo "run: building (the first build takes a few minutes)"
 (cd ui && npm run --silent build)
-cargo build --locked -p tessera-cli -p tessera-desktop
+cargo build --workspace --bins --locked
 target_dir="${CARGO_TARGET_DIR:-target}"
 tessera="$target_dir/debug/tessera"
 desktop="$target_dir/debug/tessera-desktop"

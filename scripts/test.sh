@@ -22,7 +22,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== Rust: binaries the end-to-end tests drive"
-cargo build --locked -p tessera-cli -p tessera-desktop
+cargo build --workspace --bins --locked
 
 echo "== Rust: unit, integration and end-to-end tests"
 cargo test --workspace --locked

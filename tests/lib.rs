@@ -125,7 +125,7 @@ pub fn built_binary(name: &str) -> PathBuf {
     let path = dir.join(name);
     assert!(
         path.exists(),
-        "{} is missing: build it first (scripts/test.sh does: cargo build -p tessera-cli -p tessera-desktop)",
+        "{} is missing: build it first (scripts/test.sh does: cargo build --workspace --bins)",
         path.display()
     );
     path
