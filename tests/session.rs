@@ -1,0 +1,103 @@
+//! The desktop's session logic (crates/client `Session`) against a real server, without a window:
+//! sign-in rules, answering from the local cache, Backspace revisions, and resuming offline.
+
+use tessera_api::Role;
+use tessera_client::session::{Session, SessionError};
+use tessera_core::{LabelSchema, UploadFormat};
+use tessera_tests::{SENTIMENT_SCHEMA, TestServer, sample_jsonl};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_labels_revises_and_resumes_offline() {
+    let mut server = TestServer::start().await;
+    let (requester, requester_token) = server.user(Role::Requester, "rita").await;
+    let project = requester
+        .create_project(
+            "s",
+            LabelSchema::from_json(SENTIMENT_SCHEMA).expect("schema"),
+        )
+        .await
+        .expect("project");
+    requester
+        .upload(project.id, UploadFormat::Jsonl, sample_jsonl(6))
+        .await
+        .expect("upload");
+    let (_, token) = server.user(Role::Annotator, "ann").await;
+    let home = tempfile::tempdir().expect("tempdir");
+
+    let session = Session::open(home.path().to_path_buf()).expect("open");
+    let wrong = session
+        .sign_in(&server.url, &requester_token)
+        .await
+        .expect_err("requester token");
+    assert!(
+        matches!(wrong, SessionError::WrongRole("requester")),
+        "{wrong}"
+    );
+
+    let info = session.sign_in(&server.url, &token).await.expect("sign in");
+    assert_eq!(
+        (info.annotator.as_str(), info.project_id),
+        ("ann", Some(project.id))
+    );
+    let first = session.next_task().expect("next").expect("a task");
+    assert_eq!(first.labels, ["positive", "negative", "neutral"]);
+    assert!(first.prediction.is_some() && first.answer.is_none());
+
+    let second = session
+        .answer(first.task_id, vec!["positive".into()], false)
+        .expect("answer")
+        .expect("next");
+    assert_ne!(second.task_id, first.task_id);
+    session.answer(second.task_id, vec![], true).expect("skip");
+
+    // Backspace walks back through the answers, newest first, showing the current answer.
+    let back = session.previous_task(None).expect("back").expect("a task");
+    assert_eq!((back.task_id, back.answer.clone()), (second.task_id, None));
+    let back2 = session
+        .previous_task(Some(back.task_id))
+        .expect("back")
+        .expect("a task");
+    assert_eq!(
+        (back2.task_id, back2.answer.clone()),
+        (first.task_id, Some(vec!["positive".to_owned()]))
+    );
+    session
+        .answer(first.task_id, vec!["neutral".into()], false)
+        .expect("revise");
+    assert_eq!(
+        session
+            .store()
+            .current_answer(first.task_id)
+            .expect("current"),
+        Some(vec!["neutral".to_owned()])
+    );
+    assert_eq!(session.sync_status().expect("status").pending, 3);
+    drop(session);
+
+    // The app restarts while the server is down: the saved session resumes from the cache.
+    server.stop().await;
+    let session = Session::open(home.path().to_path_buf()).expect("reopen");
+    let resumed = session
+        .restore()
+        .await
+        .expect("restore")
+        .expect("saved session");
+    assert_eq!(resumed.project_id, Some(project.id));
+    let next = session.next_task().expect("next").expect("cached task");
+    session
+        .answer(next.task_id, vec!["negative".into()], false)
+        .expect("offline answer");
+    assert_eq!(session.sync_status().expect("status").pending, 4);
+
+    server.restart().await;
+    session.sync_now();
+    tessera_tests::eventually(
+        std::time::Duration::from_secs(20),
+        "the session to sync",
+        || async { (session.sync_status().ok()?.pending == 0).then_some(()) },
+    )
+    .await;
+    let status = requester.status(project.id).await.expect("status");
+    // first (revised), and the offline answer; the skip is not an answer.
+    assert_eq!(status.answers, 2);
+}
