@@ -325,6 +325,47 @@ async fn roles_are_enforced_with_json_errors() {
     assert_eq!(raw.status(), 400);
     let body: tessera_api::ErrorBody = raw.json().await.expect("json error body");
     assert_eq!(body.code, "invalid_json");
+
+    // Bad paths, bad query strings, unknown routes and wrong methods: JSON bodies too.
+    let http = reqwest::Client::new();
+    let admin = &server.admin_token;
+    for (method, path, status, code) in [
+        (
+            reqwest::Method::GET,
+            "/api/projects/abc/status",
+            400,
+            "bad_request",
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/projects/1/export?format=xml",
+            400,
+            "bad_request",
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/projects/1/export?colour=red",
+            400,
+            "bad_request",
+        ),
+        (reqwest::Method::GET, "/api/nothing", 404, "not_found"),
+        (
+            reqwest::Method::DELETE,
+            "/api/projects",
+            405,
+            "method_not_allowed",
+        ),
+    ] {
+        let resp = http
+            .request(method.clone(), format!("{}{path}", server.url))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), status, "{method} {path}");
+        let body: tessera_api::ErrorBody = resp.json().await.expect("json error body");
+        assert_eq!(body.code, code, "{method} {path}: {}", body.message);
+    }
 }
 
 #[tokio::test]

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +21,7 @@ use tessera_core::{UploadFormat, parse_upload};
 
 use crate::AppState;
 use crate::auth::{Caller, generate_token, hash_token};
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::export::render_export;
 use crate::store::LeaseQuery;
 
@@ -111,7 +111,7 @@ pub async fn list_projects(
 pub async fn get_project(
     State(state): Shared,
     _caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Project>, ApiError> {
     Ok(Json(state.store.project(id).await?))
 }
@@ -119,7 +119,7 @@ pub async fn get_project(
 pub async fn upload_batch(
     State(state): Shared,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<tessera_api::UploadResponse>, ApiError> {
@@ -170,7 +170,7 @@ pub async fn upload_batch(
 pub async fn lease_tasks(
     State(state): Shared,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<LeaseRequest>,
 ) -> Result<Json<LeaseResponse>, ApiError> {
     let user = caller.require(&[Role::Annotator])?;
@@ -233,7 +233,7 @@ pub struct ChangesQuery {
 pub async fn list_changes(
     State(state): Shared,
     caller: Caller,
-    Query(q): Query<ChangesQuery>,
+    ApiQuery(q): ApiQuery<ChangesQuery>,
 ) -> Result<Json<ChangesPage>, ApiError> {
     let user = caller.require(&[Role::Annotator])?;
     let limit = q.limit.unwrap_or(500).clamp(1, MAX_CHANGES_PAGE);
@@ -243,7 +243,7 @@ pub async fn list_changes(
 pub async fn get_status(
     State(state): Shared,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<ProjectStatus>, ApiError> {
     caller.require(&[Role::Requester])?;
     Ok(Json(state.store.status(id, state.clock.now()).await?))
@@ -258,8 +258,8 @@ pub struct ExportQuery {
 pub async fn export_project(
     State(state): Shared,
     caller: Caller,
-    Path(id): Path<i64>,
-    Query(q): Query<ExportQuery>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Requester])?;
     let format = q.format.as_deref().unwrap_or("jsonl");

@@ -84,6 +84,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/answers", post(handlers::push_answers))
         .route("/api/changes", get(handlers::list_changes))
         .fallback(|| async { error::ApiError::NotFound("no such endpoint".to_owned()) })
+        .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
