@@ -1,5 +1,6 @@
 //! `tessera`: the queue server, the requester's tools and a headless annotator in one binary.
 
+mod aggregate;
 mod requester;
 mod serve;
 mod work;
@@ -108,6 +109,8 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Consensus labels for an answers file (task,worker,label), as CSV on stdout.
+    Aggregate(aggregate::AggregateArgs),
     /// Work as an annotator from the terminal (offline-capable, same engine as the desktop app).
     Work {
         #[command(subcommand)]
@@ -168,5 +171,6 @@ async fn run(cli: Cli) -> Result<()> {
             remote,
         } => requester::export(project, &format, output.as_deref(), &remote).await,
         Command::Work { command, remote } => work::run(command, &remote).await,
+        Command::Aggregate(args) => aggregate::run(&args),
     }
 }

@@ -3,6 +3,7 @@
 //! Nothing here does IO, async or SQL, so every rule can be unit-tested and reused by the
 //! server, the client and the desktop app alike.
 
+pub mod aggregate;
 pub mod consensus;
 pub mod schema;
 pub mod task;

@@ -1,0 +1,158 @@
+//! Answers as dense indices: tasks, workers and labels are numbered in order of first
+//! appearance (labels sorted), so methods work on integers and slices.
+
+use std::collections::HashMap;
+
+/// One answer: (task, worker, label) indices.
+pub type Answer = (u32, u32, u16);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DatasetError {
+    #[error("line {line}: {message}")]
+    Line { line: usize, message: String },
+    #[error("too many distinct labels (at most 65535)")]
+    TooManyLabels,
+    #[error("no answers")]
+    Empty,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Dataset {
+    pub tasks: Vec<String>,
+    pub workers: Vec<String>,
+    pub labels: Vec<String>,
+    pub answers: Vec<Answer>,
+}
+
+fn intern(names: &mut Vec<String>, index: &mut HashMap<String, u32>, name: &str) -> u32 {
+    if let Some(&i) = index.get(name) {
+        return i;
+    }
+    let i = names.len() as u32;
+    names.push(name.to_owned());
+    index.insert(name.to_owned(), i);
+    i
+}
+
+impl Dataset {
+    /// Builds a dataset from (task, worker, label) string triples. Labels are numbered in
+    /// sorted order so results do not depend on row order.
+    pub fn from_triples<'a>(
+        rows: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
+    ) -> Result<Self, DatasetError> {
+        let rows: Vec<_> = rows.into_iter().collect();
+        if rows.is_empty() {
+            return Err(DatasetError::Empty);
+        }
+        let mut labels: Vec<String> = rows.iter().map(|r| r.2.to_owned()).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        if labels.len() > u16::MAX as usize {
+            return Err(DatasetError::TooManyLabels);
+        }
+        let label_index: HashMap<&str, u16> = labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.as_str(), i as u16))
+            .collect();
+        let mut data = Dataset {
+            labels: labels.clone(),
+            ..Dataset::default()
+        };
+        let (mut task_index, mut worker_index) = (HashMap::new(), HashMap::new());
+        for (task, worker, label) in rows {
+            let t = intern(&mut data.tasks, &mut task_index, task);
+            let w = intern(&mut data.workers, &mut worker_index, worker);
+            data.answers.push((t, w, label_index[label]));
+        }
+        Ok(data)
+    }
+
+    /// Reads crowd-kit's CSV format: a `task,worker,label` header, then one answer per row.
+    pub fn from_csv(text: &str) -> Result<Self, DatasetError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(text.as_bytes());
+        let line_err = |line: usize, message: String| DatasetError::Line { line, message };
+        let headers = reader
+            .headers()
+            .map_err(|e| line_err(1, e.to_string()))?
+            .clone();
+        let find = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h.trim() == name)
+                .ok_or_else(|| {
+                    line_err(
+                        1,
+                        format!("the header needs a {name:?} column (task,worker,label)"),
+                    )
+                })
+        };
+        let (ti, wi, li) = (find("task")?, find("worker")?, find("label")?);
+        let mut triples = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(|e| {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                line_err(line, e.to_string())
+            })?;
+            let line = record.position().map_or(0, |p| p.line() as usize);
+            let field = |i: usize, name: &str| -> Result<String, DatasetError> {
+                match record.get(i).map(str::trim) {
+                    Some(v) if !v.is_empty() => Ok(v.to_owned()),
+                    _ => Err(line_err(line, format!("empty {name}"))),
+                }
+            };
+            triples.push((
+                field(ti, "task")?,
+                field(wi, "worker")?,
+                field(li, "label")?,
+            ));
+        }
+        Self::from_triples(
+            triples
+                .iter()
+                .map(|(t, w, l)| (t.as_str(), w.as_str(), l.as_str())),
+        )
+    }
+
+    pub fn n_tasks(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn n_workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    pub fn n_labels(&self) -> usize {
+        self.labels.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_is_read_and_bad_rows_name_their_line() {
+        let d = Dataset::from_csv("task,worker,label\nt1,w1,b\nt1,w2,a\nt2,w1,b\n").expect("valid");
+        assert_eq!(
+            (d.n_tasks(), d.n_workers(), d.labels.clone()),
+            (2, 2, vec!["a".to_owned(), "b".to_owned()])
+        );
+        assert_eq!(d.answers[1], (0, 1, 0));
+        let e = Dataset::from_csv("task,worker,label\nt1,w1,b\nt2,,a\n").expect_err("empty worker");
+        assert_eq!(
+            e,
+            DatasetError::Line {
+                line: 3,
+                message: "empty worker".into()
+            }
+        );
+        assert!(Dataset::from_csv("task,annotator,label\n").is_err());
+        assert_eq!(
+            Dataset::from_csv("task,worker,label\n").expect_err("empty"),
+            DatasetError::Empty
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! `tessera aggregate` as a process: CSV in, CSV out, clear errors naming the line; and on a
+//! real dataset with gold (../shared/data), Dawid–Skene must beat majority vote.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tessera_tests::built_binary;
+
+fn aggregate(file: &Path, method: &str) -> std::process::Output {
+    Command::new(built_binary("tessera"))
+        .arg("aggregate")
+        .arg(file)
+        .args(["--method", method])
+        .output()
+        .expect("run tessera aggregate")
+}
+
+fn read_pairs(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut parts = l.split(',');
+            Some((parts.next()?.to_owned(), parts.next()?.to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn aggregate_prints_one_row_per_task_and_names_bad_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("answers.csv");
+    std::fs::write(
+        &good,
+        "task,worker,label\nt1,a,x\nt1,b,x\nt1,c,y\nt2,a,y\nt2,b,y\n",
+    )
+    .expect("write");
+    let out = aggregate(&good, "mv");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("task,label,confidence"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows, ["t1,x,0.666667", "t2,y,1.000000"]);
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "task,worker,label\nt1,a,x\nt2,,y\n").expect("write");
+    let out = aggregate(&bad, "ds");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 3") && err.contains("empty worker"),
+        "{err}"
+    );
+}
+
+#[test]
+fn dawid_skene_beats_majority_vote_on_a_real_dataset() {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/truth/spec_web");
+    assert!(
+        data.exists(),
+        "the shared datasets are expected beside the checkout at {}",
+        data.display()
+    );
+    let gold = read_pairs(&std::fs::read_to_string(data.join("gold.csv")).expect("gold"));
+    let accuracy = |method: &str| {
+        let out = aggregate(&data.join("answers.csv"), method);
+        assert!(out.status.success());
+        let predicted = read_pairs(&String::from_utf8(out.stdout).expect("utf-8"));
+        let hits = gold
+            .iter()
+            .filter(|(t, l)| predicted.get(*t) == Some(*l))
+            .count();
+        hits as f64 / gold.len() as f64
+    };
+    let (mv, ds) = (accuracy("mv"), accuracy("ds"));
+    assert!(ds > mv + 0.02, "ds {ds:.4} vs mv {mv:.4}");
+}
