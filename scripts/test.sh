@@ -14,6 +14,24 @@ if [ "${CI:-}" = "true" ] && [ -z "${CARGO_TARGET_DIR:-}" ]; then
   export CARGO_TARGET_DIR="$HOME/.cache/tessera/target"
 fi
 
+# PostgreSQL for the conformance tests: the server named by TESSERA_TEST_DATABASE_URL, or a
+# throwaway cluster (initdb + pg_ctl in a temp dir, on a free port), stopped on exit.
+if [ -z "${TESSERA_TEST_DATABASE_URL:-}" ]; then
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -x "$pg_bin/initdb" ] || { echo "test: PostgreSQL's initdb not found"; exit 1; }
+  pg_dir=$(mktemp -d /tmp/tessera-pg.XXXXXX)
+  pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  as_pg=()
+  # PostgreSQL refuses to run as root: run it as the postgres user the package created.
+  if [ "$(id -u)" -eq 0 ]; then chown postgres "$pg_dir"; as_pg=(runuser -u postgres --); fi
+  "${as_pg[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U tessera -A trust --no-sync >/dev/null
+  "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
+    -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+  trap '"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$pg_dir"' EXIT
+  export TESSERA_TEST_DATABASE_URL="postgres://tessera@127.0.0.1:$pg_port/postgres"
+  echo "test: throwaway PostgreSQL cluster on port $pg_port"
+fi
+
 echo "== UI: type check, build, unit tests"
 (cd ui && npm run --silent build && npm test --silent)
 

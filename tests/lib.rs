@@ -22,6 +22,8 @@ pub struct TestServer {
     addr: std::net::SocketAddr,
     running: Option<Running>,
     dir: tempfile::TempDir,
+    /// PostgreSQL URL, or None for SQLite in `dir`.
+    db_url: Option<String>,
 }
 
 type Running = (
@@ -29,8 +31,49 @@ type Running = (
     tokio::task::JoinHandle<std::io::Result<()>>,
 );
 
+/// The storage backends every conformance scenario runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty PostgreSQL database on the server `TESSERA_TEST_DATABASE_URL` names
+/// (scripts/test.sh starts a throwaway cluster and sets it). Missing is a failure, not a skip.
+pub async fn fresh_postgres_database() -> String {
+    let url = std::env::var("TESSERA_TEST_DATABASE_URL").expect(
+        "TESSERA_TEST_DATABASE_URL is not set: the PostgreSQL tests need a server (scripts/test.sh starts one)",
+    );
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to TESSERA_TEST_DATABASE_URL");
+    tokio::spawn(connection);
+    let name = format!("tessera_test_{}", uuid::Uuid::now_v7().simple());
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url.as_str(), None), |(b, q)| (b, Some(q)));
+    let (server, _) = base.rsplit_once('/').expect("URL has a database path");
+    match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
 impl TestServer {
+    /// A server on a temporary SQLite file.
     pub async fn start() -> Self {
+        Self::start_on(Backend::Sqlite).await
+    }
+
+    pub async fn start_on(backend: Backend) -> Self {
+        let db_url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(fresh_postgres_database().await),
+        };
         let dir = tempfile::tempdir().expect("tempdir");
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -44,8 +87,9 @@ impl TestServer {
             addr,
             running: None,
             dir,
+            db_url,
         };
-        let state = server.state();
+        let state = server.state().await;
         let token_path = server.dir.path().join("admin.token");
         assert!(
             ensure_admin_token(state.store.as_ref(), state.clock.as_ref(), &token_path)
@@ -60,9 +104,12 @@ impl TestServer {
         server
     }
 
-    fn state(&self) -> AppState {
-        let db = self.dir.path().join("tessera.db");
-        let mut state = AppState::new(open_store(&db.display().to_string()).expect("open store"));
+    async fn state(&self) -> AppState {
+        let url = match &self.db_url {
+            Some(url) => url.clone(),
+            None => self.dir.path().join("tessera.db").display().to_string(),
+        };
+        let mut state = AppState::new(open_store(&url).await.expect("open store"));
         state.clock = self.clock.clone();
         state
     }
@@ -88,7 +135,7 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind(self.addr)
             .await
             .expect("rebind");
-        let state = self.state();
+        let state = self.state().await;
         self.run(listener, state);
     }
 

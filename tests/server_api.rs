@@ -1,10 +1,34 @@
-//! Server integration tests over a real socket with a temporary SQLite file.
+//! Server conformance tests over a real socket, run against both storage backends: a
+//! temporary SQLite file and a fresh PostgreSQL database.
+
+/// Runs each scenario once per backend, as `sqlite::name` and `postgres::name`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name(super::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name(super::Backend::Postgres).await })*
+        }
+    };
+}
+
+on_both_backends!(
+    upload_lease_push_status_export,
+    concurrent_leases_never_over_assign,
+    an_expired_lease_returns_the_task_and_a_late_answer_still_counts,
+    a_bad_upload_names_the_line_and_stores_nothing,
+    roles_are_enforced_with_json_errors,
+    the_latest_revision_wins_and_every_revision_is_in_the_change_feed
+);
 
 use chrono::{Duration, Utc};
 use tessera_api::{AnswerPush, Change, PushStatus, Role};
 use tessera_client::{ApiClient, ClientError};
 use tessera_core::{LabelSchema, UploadFormat};
-use tessera_tests::{SENTIMENT_SCHEMA, TestServer, sample_jsonl};
+use tessera_tests::{Backend, SENTIMENT_SCHEMA, TestServer, sample_jsonl};
 use uuid::Uuid;
 
 fn schema(overlap: u32) -> LabelSchema {
@@ -45,9 +69,8 @@ fn api_error(e: ClientError) -> (u16, tessera_api::ErrorBody) {
     }
 }
 
-#[tokio::test]
-async fn upload_lease_push_status_export() {
-    let server = TestServer::start().await;
+async fn upload_lease_push_status_export(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let (requester, project) = project_with_tasks(&server, 2, 5).await;
     let (alice, _) = server.user(Role::Annotator, "alice").await;
     let (bob, _) = server.user(Role::Annotator, "bob").await;
@@ -181,9 +204,8 @@ async fn upload_lease_push_status_export() {
     assert!(csv.starts_with("task_id,external_id,text"));
 }
 
-#[tokio::test]
-async fn an_expired_lease_returns_the_task_and_a_late_answer_still_counts() {
-    let server = TestServer::start().await;
+async fn an_expired_lease_returns_the_task_and_a_late_answer_still_counts(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let (requester, project) = project_with_tasks(&server, 1, 2).await;
     let (alice, _) = server.user(Role::Annotator, "alice").await;
     let (bob, _) = server.user(Role::Annotator, "bob").await;
@@ -219,9 +241,8 @@ async fn an_expired_lease_returns_the_task_and_a_late_answer_still_counts() {
     assert_eq!((status.answers, status.complete), (1, 1));
 }
 
-#[tokio::test]
-async fn a_bad_upload_names_the_line_and_stores_nothing() {
-    let server = TestServer::start().await;
+async fn a_bad_upload_names_the_line_and_stores_nothing(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let (requester, project) = project_with_tasks(&server, 3, 1).await;
     let mut jsonl = sample_jsonl(4);
     jsonl.push_str(
@@ -259,9 +280,8 @@ async fn a_bad_upload_names_the_line_and_stores_nothing() {
     assert_eq!(requester.status(project).await.expect("status").tasks, 1);
 }
 
-#[tokio::test]
-async fn roles_are_enforced_with_json_errors() {
-    let server = TestServer::start().await;
+async fn roles_are_enforced_with_json_errors(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let (requester, project) = project_with_tasks(&server, 3, 2).await;
     let (alice, _) = server.user(Role::Annotator, "alice").await;
 
@@ -368,9 +388,8 @@ async fn roles_are_enforced_with_json_errors() {
     }
 }
 
-#[tokio::test]
-async fn the_latest_revision_wins_and_every_revision_is_in_the_change_feed() {
-    let server = TestServer::start().await;
+async fn the_latest_revision_wins_and_every_revision_is_in_the_change_feed(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
     let (requester, project) = project_with_tasks(&server, 3, 3).await;
     let (alice, _) = server.user(Role::Annotator, "alice").await;
     let task = alice.lease(project, 1, None).await.expect("lease").tasks[0].task_id;
@@ -419,4 +438,51 @@ async fn the_latest_revision_wins_and_every_revision_is_in_the_change_feed() {
         })
         .collect();
     assert_eq!(answer_ids, [second.id, first.id]);
+}
+
+async fn concurrent_leases_never_over_assign(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (_, project) = project_with_tasks(&server, 2, 20).await;
+    let mut annotators = Vec::new();
+    for i in 0..12 {
+        annotators.push(server.user(Role::Annotator, &format!("a{i}")).await.0);
+    }
+    let annotators = std::sync::Arc::new(annotators);
+    let handles: Vec<_> = (0..annotators.len())
+        .map(|i| {
+            let annotators = std::sync::Arc::clone(&annotators);
+            tokio::spawn(async move {
+                annotators[i]
+                    .lease(project, 10, None)
+                    .await
+                    .expect("lease")
+                    .tasks
+            })
+        })
+        .collect();
+    let mut per_task = std::collections::HashMap::<i64, usize>::new();
+    for h in handles {
+        for t in h.await.expect("join") {
+            *per_task.entry(t.task_id).or_default() += 1;
+        }
+    }
+    assert!(
+        per_task.values().all(|&n| n <= 2),
+        "over-assigned: {per_task:?}"
+    );
+    // Concurrent requests may skip rows another request holds locked and get fewer tasks than
+    // asked; asking again, one at a time, fills every remaining slot.
+    per_task.clear();
+    for a in annotators.iter() {
+        for t in a.lease(project, 10, None).await.expect("lease").tasks {
+            *per_task.entry(t.task_id).or_default() += 1;
+        }
+    }
+    assert!(
+        per_task.values().all(|&n| n <= 2),
+        "over-assigned: {per_task:?}"
+    );
+    // Leasing again returns the leases held, so after two rounds: 20 tasks × overlap 2 = 40
+    // slots for 120 requested are all taken, none twice.
+    assert_eq!(per_task.values().sum::<usize>(), 40, "{per_task:?}");
 }

@@ -30,7 +30,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let db = args
         .db
         .unwrap_or_else(|| args.data_dir.join("tessera.db").display().to_string());
-    let store = open_store(&db).with_context(|| format!("opening database {db}"))?;
+    let store = open_store(&db)
+        .await
+        .with_context(|| format!("opening database {db}"))?;
     let state = Arc::new(AppState::new(store));
     let token_path = args.data_dir.join("admin.token");
     if ensure_admin_token(state.store.as_ref(), state.clock.as_ref(), &token_path).await? {

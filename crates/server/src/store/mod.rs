@@ -3,6 +3,7 @@
 //! Backends keep every rule that must hold under concurrency (never over-assign a task, never
 //! store an answer twice) inside their own transactions.
 
+mod postgres;
 mod sqlite;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use tessera_api::{
 };
 use tessera_core::{ConsensusMethod, LabelSchema, TaskInput};
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// A token holder.
@@ -33,7 +35,7 @@ pub enum StoreError {
     Conflict(String),
     #[error("database error: {0}")]
     Backend(String),
-    #[error("unsupported database URL {0:?}: use a file path or sqlite://PATH")]
+    #[error("unsupported database URL {0:?}: use postgres://…, sqlite://PATH or a file path")]
     UnsupportedUrl(String),
 }
 
@@ -98,8 +100,12 @@ pub trait Store: Send + Sync {
     async fn export(&self, project_id: i64) -> StoreResult<Vec<ExportRecord>>;
 }
 
-/// Opens the backend a database URL names: `sqlite://PATH`, `sqlite:PATH` or a plain path.
-pub fn open_store(url: &str) -> StoreResult<Box<dyn Store>> {
+/// Opens the backend a database URL names: `postgres://…` / `postgresql://…`, or SQLite as
+/// `sqlite://PATH`, `sqlite:PATH` or a plain path.
+pub async fn open_store(url: &str) -> StoreResult<Box<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Box::new(PostgresStore::connect(url).await?));
+    }
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -108,6 +114,20 @@ pub fn open_store(url: &str) -> StoreResult<Box<dyn Store>> {
         return Err(StoreError::UnsupportedUrl(url.to_owned()));
     }
     Ok(Box::new(SqliteStore::open(path)?))
+}
+
+/// A push result refusing an answer for good, with the reason.
+pub(crate) fn rejected(id: uuid::Uuid, code: &str, message: String) -> PushResult {
+    PushResult {
+        id,
+        status: tessera_api::PushStatus::Rejected,
+        error: Some(tessera_api::ErrorBody {
+            code: code.to_owned(),
+            message,
+            line: None,
+            column: None,
+        }),
+    }
 }
 
 /// Timestamps are stored as fixed-width RFC 3339 UTC text so that they sort as strings.

@@ -10,13 +10,12 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 use tessera_api::{
-    AnswerPush, Change, ChangesPage, ErrorBody, ExportAnswer, ExportConsensus, ExportRecord,
-    LeasedTask, Project, ProjectStatus, PushResult, PushStatus, Role, UploadResponse,
+    AnswerPush, Change, ChangesPage, ExportAnswer, ExportConsensus, ExportRecord, LeasedTask,
+    Project, ProjectStatus, PushResult, PushStatus, Role, UploadResponse,
 };
 use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput};
-use uuid::Uuid;
 
-use super::{LeaseQuery, Store, StoreError, StoreResult, User, parse_ts, ts};
+use super::{LeaseQuery, Store, StoreError, StoreResult, User, parse_ts, rejected, ts};
 
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
 
@@ -122,19 +121,6 @@ fn leased_task(tx: &Connection, task_id: i64, annotator_id: i64) -> StoreResult<
         prediction: prediction(pred)?,
         expires_at: parse_ts(&expires_at)?,
     })
-}
-
-fn rejected(id: Uuid, code: &str, message: String) -> PushResult {
-    PushResult {
-        id,
-        status: PushStatus::Rejected,
-        error: Some(ErrorBody {
-            code: code.to_owned(),
-            message,
-            line: None,
-            column: None,
-        }),
-    }
 }
 
 /// Stores one pushed answer inside the push's transaction.
