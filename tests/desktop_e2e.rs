@@ -210,8 +210,16 @@ async fn annotator_labels_three_tasks_with_the_keyboard_and_they_sync() {
         },
     )
     .await;
-    let online = text_of(&client, "#online-state").await.unwrap_or_default();
-    assert!(online.contains("Online"), "{online}");
+    // The status bar is repainted every second, so read it until it settles.
+    eventually(Duration::from_secs(10), "the online badge", || {
+        let client = client.clone();
+        async move {
+            text_of(&client, "#online-state")
+                .await
+                .filter(|t| t.contains("Online"))
+        }
+    })
+    .await;
 
     // The server goes away: the annotator keeps working from the local cache.
     server.stop().await;
