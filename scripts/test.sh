@@ -43,4 +43,15 @@ echo "== Rust: binaries the end-to-end tests drive"
 cargo build --workspace --bins --locked
 
 echo "== Rust: unit, integration and end-to-end tests"
-cargo test --workspace --locked
+log=$(mktemp)
+set +e
+cargo test --workspace --locked 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite (cargo prints one per test binary, the last often a
+# doc-test run with nothing in it).
+read -r passed failed < <(grep -Eo '^test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log" |
+  awk '{ p += $4; f += $6 } END { print p + 0, f + 0 }')
+rm -f "$log"
+echo "Tests: $passed passed, $failed failed"
+exit "$status"
