@@ -9,7 +9,8 @@ use tessera_core::aggregate::{Aggregator, Dataset, DawidSkene, MajorityVoteFit};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Method {
-    /// The default; currently Dawid–Skene (the choice across methods is still being measured).
+    /// The default: Dawid–Skene whose confusion matrices are shrunk toward the crowd's pooled
+    /// matrix (provisional; the choice across the whole method family is still being measured).
     Auto,
     /// Majority vote.
     Mv,
@@ -32,7 +33,8 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
         Dataset::from_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.answers.display()))?;
     let fit = match args.method {
         Method::Mv => MajorityVoteFit.fit(&data),
-        Method::Auto | Method::Ds => DawidSkene::default().fit(&data),
+        Method::Ds => DawidSkene::default().fit(&data),
+        Method::Auto => DawidSkene::pooled().fit(&data),
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
