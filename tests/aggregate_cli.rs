@@ -80,3 +80,69 @@ fn dawid_skene_beats_majority_vote_on_a_real_dataset() {
     let (mv, ds) = (accuracy("mv"), accuracy("ds"));
     assert!(ds > mv + 0.02, "ds {ds:.4} vs mv {mv:.4}");
 }
+
+#[test]
+fn clamping_gold_improves_the_other_tasks_and_workers_get_a_skill_report() {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/truth/spec_web");
+    let gold_text = std::fs::read_to_string(data.join("gold.csv")).expect("gold");
+    let rows: Vec<&str> = gold_text.lines().skip(1).collect();
+    // Every other gold row is clamped; the rest are held out to score.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clamped = dir.path().join("gold.csv");
+    let half: Vec<&str> = rows.iter().step_by(2).copied().collect();
+    std::fs::write(&clamped, format!("task,label\n{}\n", half.join("\n"))).expect("write");
+    let held_out = read_pairs(&format!(
+        "task,label\n{}",
+        rows.iter()
+            .skip(1)
+            .step_by(2)
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n")
+    ));
+    let workers = dir.path().join("workers.csv");
+    let score = |extra: &[&std::ffi::OsStr]| {
+        let out = Command::new(built_binary("tessera"))
+            .arg("aggregate")
+            .arg(data.join("answers.csv"))
+            .args(extra)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let predicted = read_pairs(&String::from_utf8(out.stdout).expect("utf-8"));
+        held_out
+            .iter()
+            .filter(|(t, l)| predicted.get(*t) == Some(*l))
+            .count() as f64
+            / held_out.len() as f64
+    };
+    let without = score(&[]);
+    let with = score(&[
+        "--gold".as_ref(),
+        clamped.as_os_str(),
+        "--workers".as_ref(),
+        workers.as_os_str(),
+    ]);
+    assert!(
+        with > without + 0.02,
+        "held-out accuracy {without:.4} without gold, {with:.4} with"
+    );
+
+    let report = std::fs::read_to_string(&workers).expect("workers file");
+    assert!(report.starts_with("worker,answers,accuracy,confusion"));
+    let total: usize = report
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(1)?.parse::<usize>().ok())
+        .sum();
+    let answers = std::fs::read_to_string(data.join("answers.csv"))
+        .expect("answers")
+        .lines()
+        .count()
+        - 1;
+    assert_eq!(total, answers, "every answer is attributed to its worker");
+}

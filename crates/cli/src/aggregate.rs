@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use tessera_core::aggregate::{Aggregator, Dataset, DawidSkene, MajorityVoteFit};
+use tessera_core::aggregate::{
+    Aggregator, Dataset, DawidSkene, MajorityVoteFit, WorkerSkill, worker_skills,
+};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Method {
@@ -24,13 +26,25 @@ pub struct AggregateArgs {
     answers: PathBuf,
     #[arg(long, value_enum, default_value_t = Method::Auto)]
     method: Method,
+    /// CSV with a `task,label` header: known answers, clamped while fitting.
+    #[arg(long)]
+    gold: Option<PathBuf>,
+    /// Write per-annotator skill here (CSV: worker, answers, accuracy, confusion as JSON).
+    #[arg(long)]
+    workers: Option<PathBuf>,
 }
 
 pub fn run(args: &AggregateArgs) -> Result<()> {
     let text = std::fs::read_to_string(&args.answers)
         .with_context(|| format!("reading {}", args.answers.display()))?;
-    let data =
+    let mut data =
         Dataset::from_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.answers.display()))?;
+    if let Some(gold) = &args.gold {
+        let text =
+            std::fs::read_to_string(gold).with_context(|| format!("reading {}", gold.display()))?;
+        data.read_gold_csv(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", gold.display()))?;
+    }
     let fit = match args.method {
         Method::Mv => MajorityVoteFit.fit(&data),
         Method::Ds => DawidSkene::default().fit(&data),
@@ -50,5 +64,38 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     w.flush()?;
     drop(w);
     out.flush()?;
+    if let Some(path) = &args.workers {
+        write_workers(path, &data, &worker_skills(&data, &fit))?;
+    }
+    Ok(())
+}
+
+fn write_workers(path: &std::path::Path, data: &Dataset, skills: &[WorkerSkill]) -> Result<()> {
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
+    w.write_record(["worker", "answers", "accuracy", "confusion"])?;
+    for (name, s) in data.workers.iter().zip(skills) {
+        let confusion: serde_json::Map<String, serde_json::Value> = data
+            .labels
+            .iter()
+            .zip(&s.confusion)
+            .map(|(truth, row)| {
+                let row: serde_json::Map<String, serde_json::Value> = data
+                    .labels
+                    .iter()
+                    .zip(row)
+                    .map(|(l, p)| (l.clone(), serde_json::json!((p * 1e4).round() / 1e4)))
+                    .collect();
+                (truth.clone(), serde_json::Value::Object(row))
+            })
+            .collect();
+        w.write_record([
+            name.as_str(),
+            &s.answers.to_string(),
+            &format!("{:.6}", s.accuracy),
+            &serde_json::Value::Object(confusion).to_string(),
+        ])?;
+    }
+    w.flush()?;
     Ok(())
 }

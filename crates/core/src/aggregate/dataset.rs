@@ -22,6 +22,8 @@ pub struct Dataset {
     pub workers: Vec<String>,
     pub labels: Vec<String>,
     pub answers: Vec<Answer>,
+    /// Known true labels (gold), by task index; methods clamp these tasks.
+    pub gold: Vec<Option<u16>>,
 }
 
 fn intern(names: &mut Vec<String>, index: &mut HashMap<String, u32>, name: &str) -> u32 {
@@ -65,6 +67,7 @@ impl Dataset {
             let w = intern(&mut data.workers, &mut worker_index, worker);
             data.answers.push((t, w, label_index[label]));
         }
+        data.gold = vec![None; data.tasks.len()];
         Ok(data)
     }
 
@@ -114,6 +117,58 @@ impl Dataset {
                 .iter()
                 .map(|(t, w, l)| (t.as_str(), w.as_str(), l.as_str())),
         )
+    }
+
+    /// Reads gold labels from a `task,label` CSV. Tasks without answers are ignored (there is
+    /// nothing to aggregate for them); a label no answer uses is an error naming its line.
+    pub fn read_gold_csv(&mut self, text: &str) -> Result<usize, DatasetError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(text.as_bytes());
+        let line_err = |line: usize, message: String| DatasetError::Line { line, message };
+        let headers = reader
+            .headers()
+            .map_err(|e| line_err(1, e.to_string()))?
+            .clone();
+        let find = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h.trim() == name)
+                .ok_or_else(|| {
+                    line_err(
+                        1,
+                        format!("the gold header needs a {name:?} column (task,label)"),
+                    )
+                })
+        };
+        let (ti, li) = (find("task")?, find("label")?);
+        let tasks: HashMap<&str, usize> = self
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.as_str(), i))
+            .collect();
+        let mut clamped = 0;
+        for record in reader.records() {
+            let record = record.map_err(|e| {
+                line_err(e.position().map_or(0, |p| p.line() as usize), e.to_string())
+            })?;
+            let line = record.position().map_or(0, |p| p.line() as usize);
+            let (task, label) = (
+                record.get(ti).unwrap_or("").trim(),
+                record.get(li).unwrap_or("").trim(),
+            );
+            let Some(&t) = tasks.get(task) else { continue };
+            let l = self.labels.iter().position(|x| x == label).ok_or_else(|| {
+                line_err(
+                    line,
+                    format!("gold label {label:?} is not among the answers' labels"),
+                )
+            })?;
+            self.gold[t] = Some(l as u16);
+            clamped += 1;
+        }
+        Ok(clamped)
     }
 
     pub fn n_tasks(&self) -> usize {

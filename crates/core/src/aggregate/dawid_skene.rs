@@ -26,7 +26,7 @@
 //! ```
 
 use super::majority_vote::vote_shares;
-use super::{Aggregator, Dataset, Fit};
+use super::{Aggregator, Dataset, Fit, clamp_gold};
 
 #[derive(Debug, Clone, Copy)]
 pub struct DawidSkene {
@@ -164,10 +164,13 @@ impl Aggregator for DawidSkene {
         let k = data.n_labels();
         let by_task = group_by_task(data);
         let mut post = vote_shares(data);
+        clamp_gold(data, &mut post);
         let mut history: Vec<f64> = Vec::new();
         for iteration in 0..self.max_iterations {
             let (log_prior, log_conf) = self.m_step(data, &by_task, &post);
             let ll = self.e_step(&by_task, k, &log_prior, &log_conf, &mut post);
+            // Gold tasks stay clamped: they teach the confusion matrices, they are not inferred.
+            clamp_gold(data, &mut post);
             let converged = history
                 .last()
                 .is_some_and(|&prev| (ll - prev).abs() <= self.tolerance * prev.abs().max(1.0));

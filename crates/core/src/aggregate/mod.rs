@@ -9,9 +9,67 @@ mod dataset;
 mod dawid_skene;
 mod majority_vote;
 
-pub use dataset::{Dataset, DatasetError};
+pub use dataset::{Answer, Dataset, DatasetError};
 pub use dawid_skene::DawidSkene;
 pub use majority_vote::MajorityVoteFit;
+
+/// What the fitted posteriors say about one worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerSkill {
+    pub answers: usize,
+    /// Expected share of this worker's answers that are correct.
+    pub accuracy: f64,
+    /// `confusion[k][l]`: how often the worker answered l when the true label was k (rows
+    /// sum to 1; a row the worker never met is uniform).
+    pub confusion: Vec<Vec<f64>>,
+}
+
+/// Per-worker skill from a fit's posteriors: soft counts of (true label, answer) pairs.
+pub fn worker_skills(data: &Dataset, fit: &Fit) -> Vec<WorkerSkill> {
+    let k = data.n_labels();
+    let mut counts = vec![vec![vec![0.0; k]; k]; data.n_workers()];
+    let mut answers = vec![0usize; data.n_workers()];
+    for &(t, w, l) in &data.answers {
+        answers[w as usize] += 1;
+        for (c, &p) in fit.posteriors[t as usize].iter().enumerate() {
+            counts[w as usize][c][l as usize] += p;
+        }
+    }
+    counts
+        .into_iter()
+        .zip(answers)
+        .map(|(matrix, n)| {
+            let correct: f64 = (0..k).map(|c| matrix[c][c]).sum();
+            let confusion = matrix
+                .into_iter()
+                .map(|row| {
+                    let sum: f64 = row.iter().sum();
+                    if sum > 0.0 {
+                        row.iter().map(|v| v / sum).collect()
+                    } else {
+                        vec![1.0 / k as f64; k]
+                    }
+                })
+                .collect();
+            WorkerSkill {
+                answers: n,
+                accuracy: if n > 0 { correct / n as f64 } else { 0.0 },
+                confusion,
+            }
+        })
+        .collect()
+}
+
+/// Sets gold tasks' posteriors to certainty in their known label.
+pub(crate) fn clamp_gold(data: &Dataset, posteriors: &mut [Vec<f64>]) {
+    for (p, gold) in posteriors.iter_mut().zip(&data.gold) {
+        if let Some(g) = gold {
+            p.iter_mut()
+                .enumerate()
+                .for_each(|(i, v)| *v = if i == *g as usize { 1.0 } else { 0.0 });
+        }
+    }
+}
 
 /// The result of fitting a method on a dataset.
 #[derive(Debug, Clone, PartialEq)]
