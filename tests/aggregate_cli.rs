@@ -47,6 +47,22 @@ fn aggregate_prints_one_row_per_task_and_names_bad_lines() {
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows, ["t1,x,0.666667", "t2,y,1.000000"]);
 
+    let out = Command::new(built_binary("tessera"))
+        .arg("aggregate")
+        .arg(&good)
+        .arg("--metrics")
+        .output()
+        .expect("run");
+    let metrics = String::from_utf8_lossy(&out.stderr);
+    for name in [
+        "percent agreement",
+        "Fleiss' kappa",
+        "Krippendorff's alpha",
+        "Cohen's kappa",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from: {metrics}");
+    }
+
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "task,worker,label\nt1,a,x\nt2,,y\n").expect("write");
     let out = aggregate(&bad, "ds");

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use tessera_core::aggregate::agreement::agreement;
 use tessera_core::aggregate::{
     Aggregator, Dataset, DawidSkene, MajorityVoteFit, WorkerSkill, worker_skills,
 };
@@ -32,6 +33,9 @@ pub struct AggregateArgs {
     /// Write per-annotator skill here (CSV: worker, answers, accuracy, confusion as JSON).
     #[arg(long)]
     workers: Option<PathBuf>,
+    /// Print agreement metrics to stderr.
+    #[arg(long)]
+    metrics: bool,
 }
 
 pub fn run(args: &AggregateArgs) -> Result<()> {
@@ -64,6 +68,20 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     w.flush()?;
     drop(w);
     out.flush()?;
+    if args.metrics {
+        let a = agreement(&data);
+        eprintln!("tasks with 2+ answers: {}", a.tasks);
+        eprintln!("percent agreement:     {:.4}", a.percent_agreement);
+        eprintln!("Fleiss' kappa:         {:.4}", a.fleiss_kappa);
+        eprintln!("Krippendorff's alpha:  {:.4}", a.krippendorff_alpha);
+        match a.cohen_kappa {
+            Some(k) => eprintln!(
+                "Cohen's kappa (mean):  {k:.4} over {} annotator pairs",
+                a.cohen_pairs
+            ),
+            None => eprintln!("Cohen's kappa (mean):  n/a (no annotator pair shares enough tasks)"),
+        }
+    }
     if let Some(path) = &args.workers {
         write_workers(path, &data, &worker_skills(&data, &fit))?;
     }

@@ -5,6 +5,7 @@
 //! The per-task [`ConsensusMethod`](crate::ConsensusMethod) used by the server on each answer is
 //! the incremental face of the same idea.
 
+pub mod agreement;
 mod dataset;
 mod dawid_skene;
 mod majority_vote;
