@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use tessera_core::aggregate::agreement::agreement;
 use tessera_core::aggregate::{
-    Aggregator, Dataset, DawidSkene, MajorityVoteFit, WorkerSkill, worker_skills,
+    Aggregator, Dataset, DawidSkene, MajorityVoteFit, Wawa, WorkerSkill, worker_skills,
 };
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -17,6 +17,8 @@ pub enum Method {
     Auto,
     /// Majority vote.
     Mv,
+    /// Weighted vote, each worker weighted by agreement with majority vote.
+    Wawa,
     /// Dawid–Skene with full confusion matrices.
     Ds,
 }
@@ -51,6 +53,7 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     }
     let fit = match args.method {
         Method::Mv => MajorityVoteFit.fit(&data),
+        Method::Wawa => Wawa.fit(&data),
         Method::Ds => DawidSkene::default().fit(&data),
         Method::Auto => DawidSkene::pooled().fit(&data),
     };

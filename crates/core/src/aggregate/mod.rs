@@ -9,10 +9,12 @@ pub mod agreement;
 mod dataset;
 mod dawid_skene;
 mod majority_vote;
+mod wawa;
 
 pub use dataset::{Answer, Dataset, DatasetError};
 pub use dawid_skene::DawidSkene;
 pub use majority_vote::MajorityVoteFit;
+pub use wawa::Wawa;
 
 /// What the fitted posteriors say about one worker.
 #[derive(Debug, Clone, PartialEq)]
