@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use tessera_core::aggregate::agreement::agreement;
 use tessera_core::aggregate::{
-    Aggregator, Dataset, DawidSkene, MajorityVoteFit, Wawa, WorkerSkill, worker_skills,
+    Aggregator, Dataset, DawidSkene, MajorityVoteFit, OneCoinDawidSkene, Wawa, WorkerSkill,
+    worker_skills,
 };
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -21,6 +22,9 @@ pub enum Method {
     Wawa,
     /// Dawid–Skene with full confusion matrices.
     Ds,
+    /// Dawid–Skene with one accuracy per worker.
+    #[value(name = "onecoin-ds")]
+    OnecoinDs,
 }
 
 #[derive(Args)]
@@ -54,6 +58,7 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     let fit = match args.method {
         Method::Mv => MajorityVoteFit.fit(&data),
         Method::Wawa => Wawa.fit(&data),
+        Method::OnecoinDs => OneCoinDawidSkene::default().fit(&data),
         Method::Ds => DawidSkene::default().fit(&data),
         Method::Auto => DawidSkene::pooled().fit(&data),
     };

@@ -9,11 +9,13 @@ pub mod agreement;
 mod dataset;
 mod dawid_skene;
 mod majority_vote;
+mod one_coin;
 mod wawa;
 
 pub use dataset::{Answer, Dataset, DatasetError};
 pub use dawid_skene::DawidSkene;
 pub use majority_vote::MajorityVoteFit;
+pub use one_coin::OneCoinDawidSkene;
 pub use wawa::Wawa;
 
 /// What the fitted posteriors say about one worker.

@@ -1,0 +1,134 @@
+//! One-coin Dawid–Skene: each worker has a single accuracy p_w; a wrong answer is equally
+//! likely to be any other label. Far fewer parameters than full confusion matrices, so it
+//! suits workers with few answers. EM in log space, with the same convergence rule and gold
+//! clamping as [`DawidSkene`](super::DawidSkene).
+//!
+//! P(answer l | truth k) = p_w if l = k, else (1 − p_w) / (K − 1).
+
+use super::majority_vote::vote_shares;
+use super::{Aggregator, Dataset, Fit, clamp_gold};
+
+#[derive(Debug, Clone, Copy)]
+pub struct OneCoinDawidSkene {
+    pub max_iterations: usize,
+    pub min_iterations: usize,
+    pub tolerance: f64,
+    /// Beta pseudo-counts (correct, wrong) added to each worker's accuracy estimate.
+    pub prior: (f64, f64),
+}
+
+impl Default for OneCoinDawidSkene {
+    fn default() -> Self {
+        Self {
+            max_iterations: 100,
+            min_iterations: 10,
+            tolerance: 1e-7,
+            prior: (1.0, 1.0),
+        }
+    }
+}
+
+impl Aggregator for OneCoinDawidSkene {
+    fn name(&self) -> &'static str {
+        "onecoin-ds"
+    }
+
+    fn fit(&self, data: &Dataset) -> Fit {
+        let k = data.n_labels();
+        let mut post = vote_shares(data);
+        clamp_gold(data, &mut post);
+        let mut history: Vec<f64> = Vec::new();
+        let wrong_share = if k > 1 { 1.0 / (k - 1) as f64 } else { 1.0 };
+        for iteration in 0..self.max_iterations {
+            // M-step: accuracy per worker, class priors.
+            let mut correct = vec![self.prior.0; data.n_workers()];
+            let mut total = vec![self.prior.0 + self.prior.1; data.n_workers()];
+            for &(t, w, l) in &data.answers {
+                correct[w as usize] += post[t as usize][l as usize];
+                total[w as usize] += 1.0;
+            }
+            let mut prior = vec![1e-2; k];
+            for p in &post {
+                prior.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+            }
+            let prior_sum: f64 = prior.iter().sum();
+            let log_prior: Vec<f64> = prior.iter().map(|v| (v / prior_sum).ln()).collect();
+            let (log_right, log_wrong): (Vec<f64>, Vec<f64>) = correct
+                .iter()
+                .zip(&total)
+                .map(|(c, n)| {
+                    let acc = (c / n).clamp(1e-6, 1.0 - 1e-6);
+                    (acc.ln(), ((1.0 - acc) * wrong_share).ln())
+                })
+                .unzip();
+            // E-step.
+            let mut logp: Vec<Vec<f64>> = vec![log_prior.clone(); data.n_tasks()];
+            for &(t, w, l) in &data.answers {
+                for (c, v) in logp[t as usize].iter_mut().enumerate() {
+                    *v += if c == l as usize {
+                        log_right[w as usize]
+                    } else {
+                        log_wrong[w as usize]
+                    };
+                }
+            }
+            let mut ll = 0.0;
+            for (p, lp) in post.iter_mut().zip(&logp) {
+                let max = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let log_z = max + lp.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
+                ll += log_z;
+                p.iter_mut()
+                    .zip(lp)
+                    .for_each(|(a, b)| *a = (b - log_z).exp());
+            }
+            clamp_gold(data, &mut post);
+            let converged = history
+                .last()
+                .is_some_and(|&prev| (ll - prev).abs() <= self.tolerance * prev.abs().max(1.0));
+            history.push(ll);
+            if converged && iteration + 1 >= self.min_iterations {
+                break;
+            }
+        }
+        Fit {
+            posteriors: post,
+            log_likelihood: history,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_accurate_pair_outvotes_three_coin_flippers() {
+        // r1, r2 are always right; s1..s3 answer at random (a fixed pseudo-random pattern).
+        let truth = ["a", "b", "c", "a", "b", "c", "a", "b", "c", "a", "b", "c"];
+        let labels = ["a", "b", "c"];
+        let mut rows: Vec<(String, String, String)> = Vec::new();
+        for (i, y) in truth.iter().enumerate() {
+            rows.push((format!("t{i}"), "r1".into(), (*y).into()));
+            rows.push((format!("t{i}"), "r2".into(), (*y).into()));
+            for s in 0..3 {
+                rows.push((
+                    format!("t{i}"),
+                    format!("s{s}"),
+                    labels[(i * 7 + s * 5 + 1) % 3].into(),
+                ));
+            }
+        }
+        let data = Dataset::from_triples(
+            rows.iter()
+                .map(|(t, w, l)| (t.as_str(), w.as_str(), l.as_str())),
+        )
+        .expect("data");
+        let fit = OneCoinDawidSkene::default().fit(&data);
+        let got: Vec<&str> = fit
+            .labels()
+            .iter()
+            .map(|&l| data.labels[l].as_str())
+            .collect();
+        assert_eq!(got, truth);
+    }
+}
