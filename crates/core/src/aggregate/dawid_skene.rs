@@ -35,6 +35,10 @@ pub struct DawidSkene {
     pub tolerance: f64,
     /// Dirichlet pseudo-count added to every confusion-matrix cell and class count.
     pub smoothing: f64,
+    /// Extra Dirichlet pseudo-count on each confusion matrix's diagonal: the prior belief
+    /// that a worker is better than chance. Breaks the symmetry where the data cannot (a
+    /// lone worker, label switching) in favour of taking answers at face value.
+    pub diagonal_prior: f64,
     /// Pseudo-answers per confusion-matrix row drawn from the pooled (all-worker) confusion
     /// matrix: shrinks workers with few answers toward the crowd instead of toward uniform.
     pub pooled_prior: f64,
@@ -47,6 +51,7 @@ impl Default for DawidSkene {
             min_iterations: 10,
             tolerance: 1e-7,
             smoothing: 0.01,
+            diagonal_prior: 0.1,
             pooled_prior: 0.0,
         }
     }
@@ -94,6 +99,11 @@ impl DawidSkene {
         let k = data.n_labels();
         let mut prior = vec![self.smoothing; k];
         let mut conf = vec![self.smoothing; data.n_workers() * k * k];
+        for (i, v) in conf.iter_mut().enumerate() {
+            if (i % (k * k)).is_multiple_of(k + 1) {
+                *v += self.diagonal_prior;
+            }
+        }
         for (t, p) in post.iter().enumerate() {
             for (c, &v) in p.iter().enumerate() {
                 prior[c] += v;
@@ -171,10 +181,23 @@ impl Aggregator for DawidSkene {
             let ll = self.e_step(&by_task, k, &log_prior, &log_conf, &mut post);
             // Gold tasks stay clamped: they teach the confusion matrices, they are not inferred.
             clamp_gold(data, &mut post);
-            let converged = history
-                .last()
-                .is_some_and(|&prev| (ll - prev).abs() <= self.tolerance * prev.abs().max(1.0));
-            history.push(ll);
+            // The M-step maximises likelihood plus the Dirichlet log-prior, so that sum is what
+            // EM never decreases and what convergence is judged on. Where the likelihood is
+            // flat (one worker: any confusion matrix explains the answers) it stops instead of
+            // letting the prior slowly wash the answers out.
+            let diagonal: f64 = log_conf
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| (i % (k * k)).is_multiple_of(k + 1))
+                .map(|(_, v)| v)
+                .sum();
+            let objective = ll
+                + self.smoothing * (log_prior.iter().sum::<f64>() + log_conf.iter().sum::<f64>())
+                + self.diagonal_prior * diagonal;
+            let converged = history.last().is_some_and(|&prev| {
+                (objective - prev).abs() <= self.tolerance * prev.abs().max(1.0)
+            });
+            history.push(objective);
             if converged && iteration + 1 >= self.min_iterations {
                 break;
             }

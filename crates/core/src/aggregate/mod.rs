@@ -81,7 +81,8 @@ pub(crate) fn clamp_gold(data: &Dataset, posteriors: &mut [Vec<f64>]) {
 pub struct Fit {
     /// For each task, the posterior over the dataset's labels (rows sum to 1).
     pub posteriors: Vec<Vec<f64>>,
-    /// Log-likelihood after each EM iteration (empty for non-iterative methods).
+    /// The objective after each EM iteration: log-likelihood, plus the log-prior for methods
+    /// with one (empty for non-iterative methods).
     pub log_likelihood: Vec<f64>,
 }
 

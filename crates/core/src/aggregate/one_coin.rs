@@ -23,7 +23,7 @@ impl Default for OneCoinDawidSkene {
             max_iterations: 100,
             min_iterations: 10,
             tolerance: 1e-7,
-            prior: (1.0, 1.0),
+            prior: (0.01, 0.01),
         }
     }
 }

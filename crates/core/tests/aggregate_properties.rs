@@ -1,0 +1,109 @@
+//! Properties every aggregation method keeps: the result does not depend on row order, on
+//! workers' names, or on consistent (order-preserving) renaming of labels; one annotator's
+//! answer is the consensus; duplicated rows count the same however they are ordered.
+
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+use tessera_core::aggregate::{
+    Aggregator, Dataset, DawidSkene, MajorityVoteFit, OneCoinDawidSkene, Wawa,
+};
+
+type Rows = Vec<(String, String, String)>;
+
+fn methods() -> Vec<Box<dyn Aggregator>> {
+    vec![
+        Box::new(MajorityVoteFit),
+        Box::new(Wawa),
+        Box::new(DawidSkene::default()),
+        Box::new(DawidSkene::pooled()),
+        Box::new(OneCoinDawidSkene::default()),
+    ]
+}
+
+/// Posteriors keyed by task name and label name.
+fn result(method: &dyn Aggregator, rows: &Rows) -> HashMap<(String, String), f64> {
+    let data = Dataset::from_triples(
+        rows.iter()
+            .map(|(t, w, l)| (t.as_str(), w.as_str(), l.as_str())),
+    )
+    .expect("data");
+    let fit = method.fit(&data);
+    let mut out = HashMap::new();
+    for (t, p) in fit.posteriors.iter().enumerate() {
+        for (l, v) in p.iter().enumerate() {
+            out.insert((data.tasks[t].clone(), data.labels[l].clone()), *v);
+        }
+    }
+    out
+}
+
+fn close(a: &HashMap<(String, String), f64>, b: &HashMap<(String, String), f64>) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .all(|(k, v)| b.get(k).is_some_and(|w| (v - w).abs() < 1e-6))
+}
+
+fn rows_strategy() -> impl Strategy<Value = Rows> {
+    (1usize..20, 1usize..7, 2usize..5).prop_flat_map(|(tasks, workers, labels)| {
+        prop::collection::vec((0..tasks, 0..workers, 0..labels), 1..80).prop_map(|v| {
+            v.into_iter()
+                .map(|(t, w, l)| (format!("t{t}"), format!("w{w}"), format!("l{l}")))
+                .collect()
+        })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn row_order_does_not_matter(rows in rows_strategy(), seed in any::<u64>()) {
+        let mut shuffled = rows.clone();
+        // A seeded Fisher–Yates shuffle.
+        let mut state = seed | 1;
+        for i in (1..shuffled.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            shuffled.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        for m in methods() {
+            prop_assert!(close(&result(m.as_ref(), &rows), &result(m.as_ref(), &shuffled)), "{}", m.name());
+        }
+    }
+
+    #[test]
+    fn names_do_not_matter(rows in rows_strategy()) {
+        // Workers renamed arbitrarily; labels renamed keeping their order.
+        let renamed: Rows = rows
+            .iter()
+            .map(|(t, w, l)| (t.clone(), format!("annotator-{}", w.len() * 31 + w.as_bytes()[1] as usize), format!("class_{l}")))
+            .collect();
+        for m in methods() {
+            let a = result(m.as_ref(), &rows);
+            let b: HashMap<_, _> = result(m.as_ref(), &renamed)
+                .into_iter()
+                .map(|((t, l), v)| ((t, l.trim_start_matches("class_").to_owned()), v))
+                .collect();
+            prop_assert!(close(&a, &b), "{}", m.name());
+        }
+    }
+
+    #[test]
+    fn a_single_annotators_answer_is_the_consensus(labels in prop::collection::vec(0usize..4, 1..30)) {
+        let rows: Rows = labels
+            .iter()
+            .enumerate()
+            .map(|(t, l)| (format!("t{t}"), "solo".to_owned(), format!("l{l}")))
+            .collect();
+        for m in methods() {
+            let data = Dataset::from_triples(rows.iter().map(|(t, w, l)| (t.as_str(), w.as_str(), l.as_str())))
+                .expect("data");
+            let fit = m.fit(&data);
+            for (t, &chosen) in fit.labels().iter().enumerate() {
+                prop_assert_eq!(&data.labels[chosen], &rows[t].2, "{}", m.name());
+            }
+        }
+    }
+}
