@@ -36,6 +36,36 @@ fn intern(names: &mut Vec<String>, index: &mut HashMap<String, u32>, name: &str)
     i
 }
 
+/// A CSV reader past its header, and the positions of the `names` columns in it.
+fn csv_with_columns<'a>(
+    text: &'a str,
+    names: &[&str],
+) -> Result<(csv::Reader<&'a [u8]>, Vec<usize>), DatasetError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    let header_err = |message: String| DatasetError::Line { line: 1, message };
+    let headers = reader
+        .headers()
+        .map_err(|e| header_err(e.to_string()))?
+        .clone();
+    let columns = names
+        .iter()
+        .map(|name| {
+            headers
+                .iter()
+                .position(|h| h.trim() == *name)
+                .ok_or_else(|| {
+                    header_err(format!(
+                        "the header needs a {name:?} column ({})",
+                        names.join(",")
+                    ))
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((reader, columns))
+}
+
 impl Dataset {
     /// Builds a dataset from (task, worker, label) string triples. Labels are numbered in
     /// sorted order so results do not depend on row order.
@@ -73,26 +103,9 @@ impl Dataset {
 
     /// Reads crowd-kit's CSV format: a `task,worker,label` header, then one answer per row.
     pub fn from_csv(text: &str) -> Result<Self, DatasetError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_reader(text.as_bytes());
+        let (mut reader, columns) = csv_with_columns(text, &["task", "worker", "label"])?;
+        let (ti, wi, li) = (columns[0], columns[1], columns[2]);
         let line_err = |line: usize, message: String| DatasetError::Line { line, message };
-        let headers = reader
-            .headers()
-            .map_err(|e| line_err(1, e.to_string()))?
-            .clone();
-        let find = |name: &str| {
-            headers
-                .iter()
-                .position(|h| h.trim() == name)
-                .ok_or_else(|| {
-                    line_err(
-                        1,
-                        format!("the header needs a {name:?} column (task,worker,label)"),
-                    )
-                })
-        };
-        let (ti, wi, li) = (find("task")?, find("worker")?, find("label")?);
         let mut triples = Vec::new();
         for record in reader.records() {
             let record = record.map_err(|e| {
@@ -122,26 +135,9 @@ impl Dataset {
     /// Reads gold labels from a `task,label` CSV. Tasks without answers are ignored (there is
     /// nothing to aggregate for them); a label no answer uses is an error naming its line.
     pub fn read_gold_csv(&mut self, text: &str) -> Result<usize, DatasetError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_reader(text.as_bytes());
+        let (mut reader, columns) = csv_with_columns(text, &["task", "label"])?;
+        let (ti, li) = (columns[0], columns[1]);
         let line_err = |line: usize, message: String| DatasetError::Line { line, message };
-        let headers = reader
-            .headers()
-            .map_err(|e| line_err(1, e.to_string()))?
-            .clone();
-        let find = |name: &str| {
-            headers
-                .iter()
-                .position(|h| h.trim() == name)
-                .ok_or_else(|| {
-                    line_err(
-                        1,
-                        format!("the gold header needs a {name:?} column (task,label)"),
-                    )
-                })
-        };
-        let (ti, li) = (find("task")?, find("label")?);
         let tasks: HashMap<&str, usize> = self
             .tasks
             .iter()

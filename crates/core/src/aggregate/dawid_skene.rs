@@ -26,7 +26,7 @@
 //! ```
 
 use super::majority_vote::vote_shares;
-use super::{Aggregator, Dataset, Fit, clamp_gold};
+use super::{Aggregator, Dataset, Fit, clamp_gold, em_done, normalize_log};
 
 #[derive(Debug, Clone, Copy)]
 pub struct DawidSkene {
@@ -155,11 +155,7 @@ impl DawidSkene {
                     *v += log_conf[base + c * k];
                 }
             }
-            let max = p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let sum: f64 = p.iter().map(|v| (v - max).exp()).sum();
-            let log_z = max + sum.ln();
-            ll += log_z;
-            p.iter_mut().for_each(|v| *v = (*v - log_z).exp());
+            ll += normalize_log(p);
         }
         ll
     }
@@ -176,7 +172,7 @@ impl Aggregator for DawidSkene {
         let mut post = vote_shares(data);
         clamp_gold(data, &mut post);
         let mut history: Vec<f64> = Vec::new();
-        for iteration in 0..self.max_iterations {
+        for _ in 0..self.max_iterations {
             let (log_prior, log_conf) = self.m_step(data, &by_task, &post);
             let ll = self.e_step(&by_task, k, &log_prior, &log_conf, &mut post);
             // Gold tasks stay clamped: they teach the confusion matrices, they are not inferred.
@@ -194,11 +190,7 @@ impl Aggregator for DawidSkene {
             let objective = ll
                 + self.smoothing * (log_prior.iter().sum::<f64>() + log_conf.iter().sum::<f64>())
                 + self.diagonal_prior * diagonal;
-            let converged = history.last().is_some_and(|&prev| {
-                (objective - prev).abs() <= self.tolerance * prev.abs().max(1.0)
-            });
-            history.push(objective);
-            if converged && iteration + 1 >= self.min_iterations {
+            if em_done(&mut history, objective, self.tolerance, self.min_iterations) {
                 break;
             }
         }

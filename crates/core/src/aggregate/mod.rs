@@ -109,6 +109,29 @@ pub(crate) fn argmax(values: &[f64]) -> usize {
     best
 }
 
+/// Turns log-scores into probabilities in place; returns their log normaliser.
+pub(crate) fn normalize_log(p: &mut [f64]) -> f64 {
+    let max = p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let log_z = max + p.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
+    p.iter_mut().for_each(|v| *v = (*v - log_z).exp());
+    log_z
+}
+
+/// EM's stopping rule: the objective's relative change fell below `tolerance`, and at least
+/// `min_iterations` have run. Records `objective` in `history`.
+pub(crate) fn em_done(
+    history: &mut Vec<f64>,
+    objective: f64,
+    tolerance: f64,
+    min_iterations: usize,
+) -> bool {
+    let converged = history
+        .last()
+        .is_some_and(|&prev| (objective - prev).abs() <= tolerance * prev.abs().max(1.0));
+    history.push(objective);
+    converged && history.len() >= min_iterations
+}
+
 /// A method that fits a whole dataset.
 pub trait Aggregator {
     fn name(&self) -> &'static str;

@@ -6,7 +6,7 @@
 //! P(answer l | truth k) = p_w if l = k, else (1 − p_w) / (K − 1).
 
 use super::majority_vote::vote_shares;
-use super::{Aggregator, Dataset, Fit, clamp_gold};
+use super::{Aggregator, Dataset, Fit, clamp_gold, em_done, normalize_log};
 
 #[derive(Debug, Clone, Copy)]
 pub struct OneCoinDawidSkene {
@@ -39,7 +39,7 @@ impl Aggregator for OneCoinDawidSkene {
         clamp_gold(data, &mut post);
         let mut history: Vec<f64> = Vec::new();
         let wrong_share = if k > 1 { 1.0 / (k - 1) as f64 } else { 1.0 };
-        for iteration in 0..self.max_iterations {
+        for _ in 0..self.max_iterations {
             // M-step: accuracy per worker, class priors.
             let mut correct = vec![self.prior.0; data.n_workers()];
             let mut total = vec![self.prior.0 + self.prior.1; data.n_workers()];
@@ -73,20 +73,12 @@ impl Aggregator for OneCoinDawidSkene {
                 }
             }
             let mut ll = 0.0;
-            for (p, lp) in post.iter_mut().zip(&logp) {
-                let max = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let log_z = max + lp.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
-                ll += log_z;
-                p.iter_mut()
-                    .zip(lp)
-                    .for_each(|(a, b)| *a = (b - log_z).exp());
+            for lp in &mut logp {
+                ll += normalize_log(lp);
             }
+            post = logp;
             clamp_gold(data, &mut post);
-            let converged = history
-                .last()
-                .is_some_and(|&prev| (ll - prev).abs() <= self.tolerance * prev.abs().max(1.0));
-            history.push(ll);
-            if converged && iteration + 1 >= self.min_iterations {
+            if em_done(&mut history, ll, self.tolerance, self.min_iterations) {
                 break;
             }
         }
