@@ -156,81 +156,33 @@ fn mean_cohen_kappa(data: &Dataset) -> (Option<f64>, usize) {
 mod tests {
     use super::*;
 
+    fn dataset(rows: &[(String, String, String)]) -> Dataset {
+        Dataset::from_triples(
+            rows.iter()
+                .map(|(t, w, l)| (t.as_str(), w.as_str(), l.as_str())),
+        )
+        .expect("data")
+    }
+
     #[test]
     fn krippendorff_alpha_matches_the_published_nominal_example() {
         // Krippendorff (2011), reliability data with missing values: 4 coders, 12 units;
         // the paper gives α = 0.743 for nominal data.
-        let coders: [[Option<u8>; 12]; 4] = [
-            [
-                Some(1),
-                Some(2),
-                Some(3),
-                Some(3),
-                Some(2),
-                Some(1),
-                Some(4),
-                Some(1),
-                Some(2),
-                None,
-                None,
-                None,
-            ],
-            [
-                Some(1),
-                Some(2),
-                Some(3),
-                Some(3),
-                Some(2),
-                Some(2),
-                Some(4),
-                Some(1),
-                Some(2),
-                Some(5),
-                None,
-                Some(3),
-            ],
-            [
-                None,
-                Some(3),
-                Some(3),
-                Some(3),
-                Some(2),
-                Some(3),
-                Some(4),
-                Some(2),
-                Some(2),
-                Some(5),
-                Some(1),
-                None,
-            ],
-            [
-                Some(1),
-                Some(2),
-                Some(3),
-                Some(3),
-                Some(2),
-                Some(4),
-                Some(4),
-                Some(1),
-                Some(2),
-                Some(5),
-                Some(1),
-                None,
-            ],
+        let coders = [
+            "1 2 3 3 2 1 4 1 2 . . .",
+            "1 2 3 3 2 2 4 1 2 5 . 3",
+            ". 3 3 3 2 3 4 2 2 5 1 .",
+            "1 2 3 3 2 4 4 1 2 5 1 .",
         ];
         let mut rows = Vec::new();
         for (c, values) in coders.iter().enumerate() {
-            for (u, v) in values.iter().enumerate() {
-                if let Some(v) = v {
-                    rows.push((format!("u{u}"), format!("c{c}"), v.to_string()));
+            for (u, v) in values.split_whitespace().enumerate() {
+                if v != "." {
+                    rows.push((format!("u{u}"), format!("c{c}"), v.to_owned()));
                 }
             }
         }
-        let data = Dataset::from_triples(
-            rows.iter()
-                .map(|(t, w, l)| (t.as_str(), w.as_str(), l.as_str())),
-        )
-        .expect("data");
+        let data = dataset(&rows);
         let a = agreement(&data);
         assert!(
             (a.krippendorff_alpha - 0.743).abs() < 0.0005,
@@ -268,11 +220,7 @@ mod tests {
                 }
             }
         }
-        let data = Dataset::from_triples(
-            rows.iter()
-                .map(|(t, w, l)| (t.as_str(), w.as_str(), l.as_str())),
-        )
-        .expect("data");
+        let data = dataset(&rows);
         let a = agreement(&data);
         assert!((a.fleiss_kappa - 0.210).abs() < 0.001, "{}", a.fleiss_kappa);
     }
@@ -310,11 +258,7 @@ mod tests {
                 })
             })
             .collect();
-        let data = Dataset::from_triples(
-            rows.iter()
-                .map(|(t, w, l)| (t.as_str(), w.as_str(), l.as_str())),
-        )
-        .expect("data");
+        let data = dataset(&rows);
         let a = agreement(&data);
         assert_eq!(a.percent_agreement, 1.0);
         assert!((a.fleiss_kappa - 1.0).abs() < 1e-12 && (a.krippendorff_alpha - 1.0).abs() < 1e-12);
