@@ -8,15 +8,21 @@
 pub mod agreement;
 mod dataset;
 mod dawid_skene;
+mod glad;
+mod mace;
 mod majority_vote;
 mod one_coin;
 mod wawa;
+mod weighted_majority;
 
 pub use dataset::{Answer, Dataset, DatasetError};
 pub use dawid_skene::DawidSkene;
+pub use glad::Glad;
+pub use mace::Mace;
 pub use majority_vote::MajorityVoteFit;
 pub use one_coin::OneCoinDawidSkene;
 pub use wawa::Wawa;
+pub use weighted_majority::WeightedMajorityVote;
 
 /// What the fitted posteriors say about one worker.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,6 +104,18 @@ impl Fit {
     }
 }
 
+/// Log class priors from task posteriors: the expected share of each label, with a small
+/// pseudo-count so no class gets probability 0.
+pub(crate) fn class_log_prior(posteriors: &[Vec<f64>]) -> Vec<f64> {
+    let k = posteriors.first().map_or(0, Vec::len);
+    let mut prior = vec![0.01; k];
+    for p in posteriors {
+        prior.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+    }
+    let total: f64 = prior.iter().sum();
+    prior.iter().map(|v| (v / total).ln()).collect()
+}
+
 /// Index of the largest value; the first one on ties.
 pub(crate) fn argmax(values: &[f64]) -> usize {
     let mut best = 0;
@@ -117,19 +135,63 @@ pub(crate) fn normalize_log(p: &mut [f64]) -> f64 {
     log_z
 }
 
-/// EM's stopping rule: the objective's relative change fell below `tolerance`, and at least
-/// `min_iterations` have run. Records `objective` in `history`.
-pub(crate) fn em_done(
-    history: &mut Vec<f64>,
-    objective: f64,
-    tolerance: f64,
-    min_iterations: usize,
-) -> bool {
-    let converged = history
-        .last()
-        .is_some_and(|&prev| (objective - prev).abs() <= tolerance * prev.abs().max(1.0));
-    history.push(objective);
-    converged && history.len() >= min_iterations
+/// How long EM runs, shared by the iterative methods.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EmLimits {
+    pub max_iterations: usize,
+    /// Never stop earlier: a tolerance rule alone often stops after 2–5 iterations, far from
+    /// the optimum.
+    pub min_iterations: usize,
+    /// Stop when the objective's relative change falls below this.
+    pub tolerance: f64,
+}
+
+impl Default for EmLimits {
+    fn default() -> Self {
+        Self {
+            max_iterations: 100,
+            min_iterations: 10,
+            tolerance: 1e-7,
+        }
+    }
+}
+
+/// Runs EM from majority vote (gold clamped): `step` re-estimates the method's parameters
+/// from the posteriors, overwrites them with new ones and returns the objective (the
+/// log-likelihood plus the log-prior for methods with one). Gold stays clamped after each
+/// step. Stops when the objective has settled (after at least `min_iterations`), or at once
+/// when it falls — which EM proper never does, but methods whose priors follow the estimates
+/// can; the previous, better iterate is then kept.
+pub(crate) fn run_em(
+    data: &Dataset,
+    limits: EmLimits,
+    mut step: impl FnMut(&mut [Vec<f64>]) -> f64,
+) -> Fit {
+    let mut post = majority_vote::vote_shares(data);
+    clamp_gold(data, &mut post);
+    let mut previous = post.clone();
+    let mut history: Vec<f64> = Vec::new();
+    for _ in 0..limits.max_iterations {
+        let objective = step(&mut post);
+        clamp_gold(data, &mut post);
+        if let Some(&last) = history.last() {
+            if objective < last - 1e-9 * last.abs() {
+                post = previous;
+                break;
+            }
+            let settled = (objective - last).abs() <= limits.tolerance * last.abs().max(1.0);
+            if settled && history.len() + 1 >= limits.min_iterations {
+                history.push(objective);
+                break;
+            }
+        }
+        history.push(objective);
+        previous.clone_from(&post);
+    }
+    Fit {
+        posteriors: post,
+        log_likelihood: history,
+    }
 }
 
 /// A method that fits a whole dataset.

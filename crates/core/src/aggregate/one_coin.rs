@@ -5,14 +5,11 @@
 //!
 //! P(answer l | truth k) = p_w if l = k, else (1 − p_w) / (K − 1).
 
-use super::majority_vote::vote_shares;
-use super::{Aggregator, Dataset, Fit, clamp_gold, em_done, normalize_log};
+use super::{Aggregator, Dataset, EmLimits, Fit, class_log_prior, normalize_log, run_em};
 
 #[derive(Debug, Clone, Copy)]
 pub struct OneCoinDawidSkene {
-    pub max_iterations: usize,
-    pub min_iterations: usize,
-    pub tolerance: f64,
+    pub limits: EmLimits,
     /// Beta pseudo-counts (correct, wrong) added to each worker's accuracy estimate.
     pub prior: (f64, f64),
 }
@@ -20,9 +17,7 @@ pub struct OneCoinDawidSkene {
 impl Default for OneCoinDawidSkene {
     fn default() -> Self {
         Self {
-            max_iterations: 100,
-            min_iterations: 10,
-            tolerance: 1e-7,
+            limits: EmLimits::default(),
             prior: (0.01, 0.01),
         }
     }
@@ -35,11 +30,8 @@ impl Aggregator for OneCoinDawidSkene {
 
     fn fit(&self, data: &Dataset) -> Fit {
         let k = data.n_labels();
-        let mut post = vote_shares(data);
-        clamp_gold(data, &mut post);
-        let mut history: Vec<f64> = Vec::new();
         let wrong_share = if k > 1 { 1.0 / (k - 1) as f64 } else { 1.0 };
-        for _ in 0..self.max_iterations {
+        run_em(data, self.limits, |post| {
             // M-step: accuracy per worker, class priors.
             let mut correct = vec![self.prior.0; data.n_workers()];
             let mut total = vec![self.prior.0 + self.prior.1; data.n_workers()];
@@ -47,12 +39,7 @@ impl Aggregator for OneCoinDawidSkene {
                 correct[w as usize] += post[t as usize][l as usize];
                 total[w as usize] += 1.0;
             }
-            let mut prior = vec![1e-2; k];
-            for p in &post {
-                prior.iter_mut().zip(p).for_each(|(a, b)| *a += b);
-            }
-            let prior_sum: f64 = prior.iter().sum();
-            let log_prior: Vec<f64> = prior.iter().map(|v| (v / prior_sum).ln()).collect();
+            let log_prior = class_log_prior(post);
             let (log_right, log_wrong): (Vec<f64>, Vec<f64>) = correct
                 .iter()
                 .zip(&total)
@@ -62,9 +49,9 @@ impl Aggregator for OneCoinDawidSkene {
                 })
                 .unzip();
             // E-step.
-            let mut logp: Vec<Vec<f64>> = vec![log_prior.clone(); data.n_tasks()];
+            post.iter_mut().for_each(|p| p.copy_from_slice(&log_prior));
             for &(t, w, l) in &data.answers {
-                for (c, v) in logp[t as usize].iter_mut().enumerate() {
+                for (c, v) in post[t as usize].iter_mut().enumerate() {
                     *v += if c == l as usize {
                         log_right[w as usize]
                     } else {
@@ -72,20 +59,8 @@ impl Aggregator for OneCoinDawidSkene {
                     };
                 }
             }
-            let mut ll = 0.0;
-            for lp in &mut logp {
-                ll += normalize_log(lp);
-            }
-            post = logp;
-            clamp_gold(data, &mut post);
-            if em_done(&mut history, ll, self.tolerance, self.min_iterations) {
-                break;
-            }
-        }
-        Fit {
-            posteriors: post,
-            log_likelihood: history,
-        }
+            post.iter_mut().map(|p| normalize_log(p)).sum()
+        })
     }
 }
 
