@@ -7,8 +7,8 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use tessera_core::aggregate::agreement::agreement;
 use tessera_core::aggregate::{
-    Aggregator, Dataset, DawidSkene, Glad, Mace, MajorityVoteFit, OneCoinDawidSkene, Wawa,
-    WeightedMajorityVote, WorkerSkill, worker_skills,
+    Aggregator, Dataset, DawidSkene, Glad, Mace, MajorityVoteFit, NumericDataset, NumericMethod,
+    OneCoinDawidSkene, Wawa, WeightedMajorityVote, WorkerSkill, worker_skills,
 };
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -31,6 +31,12 @@ pub enum Method {
     Glad,
     /// MACE: each worker either knows the answer or spams by habit.
     Mace,
+    /// Numeric labels: the mean of each task's answers.
+    Mean,
+    /// Numeric labels: the median of each task's answers.
+    Median,
+    /// Numeric labels: the median weighted by each worker's typical error.
+    Wmedian,
 }
 
 #[derive(Args)]
@@ -53,6 +59,15 @@ pub struct AggregateArgs {
 pub fn run(args: &AggregateArgs) -> Result<()> {
     let text = std::fs::read_to_string(&args.answers)
         .with_context(|| format!("reading {}", args.answers.display()))?;
+    let numeric = match args.method {
+        Method::Mean => Some(NumericMethod::Mean),
+        Method::Median => Some(NumericMethod::Median),
+        Method::Wmedian => Some(NumericMethod::WeightedMedian),
+        _ => None,
+    };
+    if let Some(method) = numeric {
+        return run_numeric(args, &text, method);
+    }
     let mut data =
         Dataset::from_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.answers.display()))?;
     if let Some(gold) = &args.gold {
@@ -70,6 +85,7 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
         Method::OnecoinDs => OneCoinDawidSkene::default().fit(&data),
         Method::Ds => DawidSkene::default().fit(&data),
         Method::Auto => DawidSkene::auto().fit(&data),
+        Method::Mean | Method::Median | Method::Wmedian => unreachable!("handled above"),
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -101,6 +117,37 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     }
     if let Some(path) = &args.workers {
         write_workers(path, &data, &worker_skills(&data, &fit))?;
+    }
+    Ok(())
+}
+
+/// Numeric consensus: `task,label,confidence` with the number as the label.
+fn run_numeric(args: &AggregateArgs, text: &str, method: NumericMethod) -> Result<()> {
+    if args.gold.is_some() || args.metrics {
+        anyhow::bail!("--gold and --metrics apply to categorical methods only");
+    }
+    let data = NumericDataset::from_csv(text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.answers.display()))?;
+    let fit = method.fit(&data);
+    let stdout = std::io::stdout();
+    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(stdout.lock()));
+    w.write_record(["task", "label", "confidence"])?;
+    for ((task, value), confidence) in data.tasks.iter().zip(&fit.values).zip(&fit.confidences) {
+        w.write_record([
+            task.as_str(),
+            &value.to_string(),
+            &format!("{confidence:.6}"),
+        ])?;
+    }
+    w.flush()?;
+    if let Some(path) = &args.workers {
+        let mut out =
+            csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
+        out.write_record(["worker", "weight"])?;
+        for (name, weight) in data.workers.iter().zip(&fit.weights) {
+            out.write_record([name.as_str(), &format!("{weight:.6}")])?;
+        }
+        out.flush()?;
     }
     Ok(())
 }

@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use tessera_core::aggregate::{
-    Aggregator, Dataset, DawidSkene, Glad, Mace, MajorityVoteFit, OneCoinDawidSkene, Wawa,
-    WeightedMajorityVote,
+    Aggregator, Dataset, DawidSkene, Glad, Mace, MajorityVoteFit, NumericDataset, NumericMethod,
+    OneCoinDawidSkene, Wawa, WeightedMajorityVote,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -56,6 +56,70 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         print!("{:>9.4}", s / n as f64);
     }
     println!();
+    println!("\nnumeric datasets: mean absolute error / root mean squared error on gold");
+    for dir in &dirs {
+        numeric(dir)?;
+    }
+    Ok(())
+}
+
+/// MAE and RMSE of each numeric method, for a folder whose answers are numbers with many
+/// distinct values (a scale, not categories).
+fn numeric(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let Ok(data) = NumericDataset::from_csv(&std::fs::read_to_string(dir.join("answers.csv"))?)
+    else {
+        return Ok(());
+    };
+    let mut distinct: Vec<u64> = data.answers.iter().map(|a| a.2.to_bits()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() <= 20 {
+        return Ok(());
+    }
+    let gold = NumericDataset::from_csv(
+        &std::fs::read_to_string(dir.join("gold.csv"))?
+            .replacen("task,label", "task,worker,label", 1)
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                if i == 0 {
+                    l.to_owned()
+                } else {
+                    l.replacen(',', ",gold,", 1)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )?;
+    let index: std::collections::HashMap<&str, usize> = data
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.as_str(), i))
+        .collect();
+    for method in [
+        NumericMethod::Mean,
+        NumericMethod::Median,
+        NumericMethod::WeightedMedian,
+    ] {
+        let fit = method.fit(&data);
+        let (mut abs, mut sq, mut n) = (0.0, 0.0, 0.0);
+        for &(t, _, truth) in &gold.answers {
+            if let Some(&i) = index.get(gold.tasks[t as usize].as_str()) {
+                let e = fit.values[i] - truth;
+                abs += e.abs();
+                sq += e * e;
+                n += 1.0;
+            }
+        }
+        println!(
+            "{:<22}{:<16}{:>8.2} /{:>7.2}",
+            dir.file_name().and_then(|s| s.to_str()).unwrap_or("?"),
+            format!("{method:?}"),
+            abs / n,
+            (sq / n).sqrt()
+        );
+    }
     Ok(())
 }
 

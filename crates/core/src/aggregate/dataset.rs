@@ -26,7 +26,7 @@ pub struct Dataset {
     pub gold: Vec<Option<u16>>,
 }
 
-fn intern(names: &mut Vec<String>, index: &mut HashMap<String, u32>, name: &str) -> u32 {
+pub(crate) fn intern(names: &mut Vec<String>, index: &mut HashMap<String, u32>, name: &str) -> u32 {
     if let Some(&i) = index.get(name) {
         return i;
     }
@@ -37,7 +37,7 @@ fn intern(names: &mut Vec<String>, index: &mut HashMap<String, u32>, name: &str)
 }
 
 /// A CSV reader past its header, and the positions of the `names` columns in it.
-fn csv_with_columns<'a>(
+pub(crate) fn csv_with_columns<'a>(
     text: &'a str,
     names: &[&str],
 ) -> Result<(csv::Reader<&'a [u8]>, Vec<usize>), DatasetError> {
