@@ -66,70 +66,99 @@ pub(crate) fn csv_with_columns<'a>(
     Ok((reader, columns))
 }
 
+/// Numbers names as they arrive; labels get their final, sorted numbering in `finish`.
+#[derive(Default)]
+struct Builder {
+    data: Dataset,
+    task_index: HashMap<String, u32>,
+    worker_index: HashMap<String, u32>,
+    label_index: HashMap<String, u32>,
+    labels: Vec<String>,
+}
+
+impl Builder {
+    fn push(&mut self, task: &str, worker: &str, label: &str) -> Result<(), DatasetError> {
+        let t = intern(&mut self.data.tasks, &mut self.task_index, task);
+        let w = intern(&mut self.data.workers, &mut self.worker_index, worker);
+        let l = intern(&mut self.labels, &mut self.label_index, label);
+        if self.labels.len() > u16::MAX as usize {
+            return Err(DatasetError::TooManyLabels);
+        }
+        self.data.answers.push((t, w, l as u16));
+        Ok(())
+    }
+
+    /// Renumbers labels in sorted order, so results do not depend on row order.
+    fn finish(mut self) -> Result<Dataset, DatasetError> {
+        if self.data.answers.is_empty() {
+            return Err(DatasetError::Empty);
+        }
+        let mut order: Vec<usize> = (0..self.labels.len()).collect();
+        order.sort_unstable_by(|&a, &b| self.labels[a].cmp(&self.labels[b]));
+        let mut rank = vec![0u16; order.len()];
+        for (r, &i) in order.iter().enumerate() {
+            rank[i] = r as u16;
+        }
+        self.data.labels = order
+            .iter()
+            .map(|&i| std::mem::take(&mut self.labels[i]))
+            .collect();
+        for a in &mut self.data.answers {
+            a.2 = rank[a.2 as usize];
+        }
+        self.data.gold = vec![None; self.data.tasks.len()];
+        Ok(self.data)
+    }
+}
+
 impl Dataset {
     /// Builds a dataset from (task, worker, label) string triples. Labels are numbered in
     /// sorted order so results do not depend on row order.
     pub fn from_triples<'a>(
         rows: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
     ) -> Result<Self, DatasetError> {
-        let rows: Vec<_> = rows.into_iter().collect();
-        if rows.is_empty() {
-            return Err(DatasetError::Empty);
-        }
-        let mut labels: Vec<String> = rows.iter().map(|r| r.2.to_owned()).collect();
-        labels.sort_unstable();
-        labels.dedup();
-        if labels.len() > u16::MAX as usize {
-            return Err(DatasetError::TooManyLabels);
-        }
-        let label_index: HashMap<&str, u16> = labels
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (l.as_str(), i as u16))
-            .collect();
-        let mut data = Dataset {
-            labels: labels.clone(),
-            ..Dataset::default()
-        };
-        let (mut task_index, mut worker_index) = (HashMap::new(), HashMap::new());
+        let mut builder = Builder::default();
         for (task, worker, label) in rows {
-            let t = intern(&mut data.tasks, &mut task_index, task);
-            let w = intern(&mut data.workers, &mut worker_index, worker);
-            data.answers.push((t, w, label_index[label]));
+            builder.push(task, worker, label)?;
         }
-        data.gold = vec![None; data.tasks.len()];
-        Ok(data)
+        builder.finish()
     }
 
     /// Reads crowd-kit's CSV format: a `task,worker,label` header, then one answer per row.
+    /// An empty field or a malformed row is an error naming its line.
     pub fn from_csv(text: &str) -> Result<Self, DatasetError> {
         let (mut reader, columns) = csv_with_columns(text, &["task", "worker", "label"])?;
-        let (ti, wi, li) = (columns[0], columns[1], columns[2]);
-        let line_err = |line: usize, message: String| DatasetError::Line { line, message };
-        let mut triples = Vec::new();
-        for record in reader.records() {
-            let record = record.map_err(|e| {
-                let line = e.position().map_or(0, |p| p.line() as usize);
-                line_err(line, e.to_string())
-            })?;
-            let line = record.position().map_or(0, |p| p.line() as usize);
-            let field = |i: usize, name: &str| -> Result<String, DatasetError> {
-                match record.get(i).map(str::trim) {
-                    Some(v) if !v.is_empty() => Ok(v.to_owned()),
-                    _ => Err(line_err(line, format!("empty {name}"))),
+        let mut builder = Builder::default();
+        let mut record = csv::StringRecord::new();
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    return Err(DatasetError::Line {
+                        line: e.position().map_or(0, |p| p.line() as usize),
+                        message: e.to_string(),
+                    });
                 }
-            };
-            triples.push((
-                field(ti, "task")?,
-                field(wi, "worker")?,
-                field(li, "label")?,
-            ));
+            }
+            let mut fields = [""; 3];
+            for (slot, (&column, name)) in fields
+                .iter_mut()
+                .zip(columns.iter().zip(["task", "worker", "label"]))
+            {
+                *slot = match record.get(column).map(str::trim) {
+                    Some(v) if !v.is_empty() => v,
+                    _ => {
+                        return Err(DatasetError::Line {
+                            line: record.position().map_or(0, |p| p.line() as usize),
+                            message: format!("empty {name}"),
+                        });
+                    }
+                };
+            }
+            builder.push(fields[0], fields[1], fields[2])?;
         }
-        Self::from_triples(
-            triples
-                .iter()
-                .map(|(t, w, l)| (t.as_str(), w.as_str(), l.as_str())),
-        )
+        builder.finish()
     }
 
     /// Reads gold labels from a `task,label` CSV. Tasks without answers are ignored (there is

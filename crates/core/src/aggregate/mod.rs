@@ -13,11 +13,12 @@ mod mace;
 mod majority_vote;
 mod numeric;
 mod one_coin;
+pub mod synthetic;
 mod wawa;
 mod weighted_majority;
 
 pub use dataset::{Answer, Dataset, DatasetError};
-pub use dawid_skene::DawidSkene;
+pub use dawid_skene::{DawidSkene, DawidSkeneModel, TaskPosterior};
 pub use glad::Glad;
 pub use mace::Mace;
 pub use majority_vote::MajorityVoteFit;
