@@ -1,7 +1,7 @@
 //! Answers as dense indices: tasks, workers and labels are numbered in order of first
 //! appearance (labels sorted), so methods work on integers and slices.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// One answer: (task, worker, label) indices.
 pub type Answer = (u32, u32, u16);

@@ -25,7 +25,9 @@
 //! assert_eq!(fit.labels(), [1, 0]); // labels sort as ["no", "yes"]
 //! ```
 
-use super::{Aggregator, Dataset, EmLimits, Fit, normalize_log, run_em};
+use super::{
+    Aggregator, Dataset, EmLimits, Fit, normalize_log, par_chunks_mut, par_ranges, run_em,
+};
 
 #[derive(Debug, Clone, Copy)]
 pub struct DawidSkene {
@@ -110,16 +112,25 @@ impl DawidSkene {
                 *v += self.diagonal_prior;
             }
         }
-        for (t, p) in post.iter().enumerate() {
-            for (c, &v) in p.iter().enumerate() {
-                prior[c] += v;
-            }
-            for &(w, l) in &by_task.answers[by_task.offsets[t]..by_task.offsets[t + 1]] {
-                let base = w as usize * k * k;
-                for (c, &v) in p.iter().enumerate() {
-                    conf[base + c * k + l as usize] += v;
+        // Soft counts per chunk of tasks, in parallel, then summed in chunk order.
+        let partials = par_ranges(post.len(), |tasks| {
+            let mut prior = vec![0.0; k];
+            let mut conf = vec![0.0; data.n_workers() * k * k];
+            for t in tasks {
+                let p = &post[t];
+                prior.iter_mut().zip(p).for_each(|(a, v)| *a += v);
+                for &(w, l) in &by_task.answers[by_task.offsets[t]..by_task.offsets[t + 1]] {
+                    let base = w as usize * k * k + l as usize;
+                    for (c, &v) in p.iter().enumerate() {
+                        conf[base + c * k] += v;
+                    }
                 }
             }
+            (prior, conf)
+        });
+        for (part_prior, part_conf) in partials {
+            prior.iter_mut().zip(part_prior).for_each(|(a, v)| *a += v);
+            conf.iter_mut().zip(part_conf).for_each(|(a, v)| *a += v);
         }
         let total: f64 = prior.iter().sum();
         prior.iter_mut().for_each(|v| *v = (*v / total).ln());
@@ -166,18 +177,23 @@ impl DawidSkene {
         log_conf: &[f64],
         post: &mut [Vec<f64>],
     ) -> f64 {
-        let mut ll = 0.0;
-        for (t, p) in post.iter_mut().enumerate() {
-            p.copy_from_slice(log_prior);
-            for &(w, l) in &by_task.answers[by_task.offsets[t]..by_task.offsets[t + 1]] {
-                let base = w as usize * k * k + l as usize;
-                for (c, v) in p.iter_mut().enumerate() {
-                    *v += log_conf[base + c * k];
+        par_chunks_mut(post, |offset, chunk| {
+            let mut ll = 0.0;
+            for (i, p) in chunk.iter_mut().enumerate() {
+                let t = offset + i;
+                p.copy_from_slice(log_prior);
+                for &(w, l) in &by_task.answers[by_task.offsets[t]..by_task.offsets[t + 1]] {
+                    let base = w as usize * k * k + l as usize;
+                    for (c, v) in p.iter_mut().enumerate() {
+                        *v += log_conf[base + c * k];
+                    }
                 }
+                ll += normalize_log(p);
             }
-            ll += normalize_log(p);
-        }
-        ll
+            ll
+        })
+        .into_iter()
+        .sum()
     }
 }
 

@@ -197,6 +197,51 @@ pub(crate) fn run_em(
     }
 }
 
+/// Tasks per unit of parallel work. Fixed, and partial results are combined in chunk order,
+/// so a fit gives bit-identical results on any number of cores.
+const CHUNK: usize = 16_384;
+
+/// Runs `f(offset, chunk)` on each [`CHUNK`]-long chunk of `items`, spread over the
+/// machine's cores; returns the results in chunk order.
+pub(crate) fn par_chunks_mut<T: Send, R: Send>(
+    items: &mut [T],
+    f: impl Fn(usize, &mut [T]) -> R + Sync,
+) -> Vec<R> {
+    let mut chunks: Vec<(usize, &mut [T])> = items
+        .chunks_mut(CHUNK)
+        .enumerate()
+        .map(|(i, c)| (i * CHUNK, c))
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || chunks.len() < 2 {
+        return chunks.into_iter().map(|(o, c)| f(o, c)).collect();
+    }
+    let per_thread = chunks.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .chunks_mut(per_thread)
+            .map(|group| {
+                scope.spawn(move || group.iter_mut().map(|(o, c)| f(*o, c)).collect::<Vec<R>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// [`par_chunks_mut`] over the index range `0..n`.
+pub(crate) fn par_ranges<R: Send>(
+    n: usize,
+    f: impl Fn(std::ops::Range<usize>) -> R + Sync,
+) -> Vec<R> {
+    par_chunks_mut(&mut vec![(); n], |offset, chunk| {
+        f(offset..offset + chunk.len())
+    })
+}
+
 /// A method that fits a whole dataset.
 pub trait Aggregator {
     fn name(&self) -> &'static str;

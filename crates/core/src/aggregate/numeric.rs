@@ -20,7 +20,7 @@
 //! assert_eq!(fit.values, [12.0, 51.0]);
 //! ```
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::DatasetError;
 use super::dataset::csv_with_columns;
@@ -39,7 +39,7 @@ impl NumericDataset {
         rows: impl IntoIterator<Item = (&'a str, &'a str, f64)>,
     ) -> Result<Self, DatasetError> {
         let mut data = Self::default();
-        let (mut tasks, mut workers) = (HashMap::new(), HashMap::new());
+        let (mut tasks, mut workers) = (HashMap::default(), HashMap::default());
         for (task, worker, value) in rows {
             let t = super::dataset::intern(&mut data.tasks, &mut tasks, task);
             let w = super::dataset::intern(&mut data.workers, &mut workers, worker);

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The aggregator benchmark of issue 3: a seeded synthetic Dawid–Skene crowd of 1,000,000
+# answers (200,000 tasks × 5, 2,000 workers with skewed activity, 5 classes, 10% spammers),
+# aggregated by the `tessera` process (whole run: read, fit, write) and — when a Python venv
+# with crowd-kit exists — by crowd-kit (its fit alone). Prints times, accuracies, peak memory
+# and the ratios.
+#
+#   bash scripts/bench-aggregate.sh
+#
+# crowd-kit venv (optional; default .venv-crowdkit, or set CROWDKIT_VENV):
+#   python3 -m venv .venv-crowdkit
+#   .venv-crowdkit/bin/pip install crowd-kit "scikit-learn<1.6" "pandas<3" "numpy<2.3"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=${CROWDKIT_VENV:-.venv-crowdkit}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cargo build --release --quiet -p tessera-cli
+cargo run --release --quiet -p tessera-core --example synthetic_crowd -- "$work"
+
+# accuracy PREDICTIONS.csv: share of gold tasks whose label matches.
+accuracy() {
+    python3 - "$work/gold.csv" "$1" <<'PY'
+import csv, sys
+gold = {r["task"]: r["label"] for r in csv.DictReader(open(sys.argv[1]))}
+pred = {r["task"]: r["label"] for r in csv.DictReader(open(sys.argv[2]))}
+print(f"{sum(pred.get(t) == l for t, l in gold.items()) / len(gold):.4f}")
+PY
+}
+
+# Wall seconds and peak RSS (KiB) of one tessera run, via getrusage of the child.
+run_tessera() {
+    python3 - "$1" "$work" <<'PY'
+import resource, subprocess, sys, time
+method, work = sys.argv[1], sys.argv[2]
+start = time.perf_counter()
+with open(f"{work}/tessera-{method}.csv", "w") as out:
+    subprocess.run(["target/release/tessera", "aggregate", f"{work}/answers.csv",
+                    "--method", method], stdout=out, check=True)
+seconds = time.perf_counter() - start
+print(f"{seconds:.3f} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
+PY
+}
+
+declare -A t_sec t_mem t_acc c_sec c_mem c_acc
+for method in ds mv; do
+    read -r t_sec[$method] t_mem[$method] < <(run_tessera "$method")
+    t_acc[$method]=$(accuracy "$work/tessera-$method.csv")
+done
+
+have_crowdkit=false
+if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c "import crowdkit" 2>/dev/null; then
+    have_crowdkit=true
+    for method in ds mv; do
+        read -r c_sec[$method] c_mem[$method] < <("$venv/bin/python" - "$method" "$work" <<'PY'
+import resource, sys, time
+import pandas as pd
+from crowdkit.aggregation import DawidSkene, MajorityVote
+method, work = sys.argv[1], sys.argv[2]
+df = pd.read_csv(f"{work}/answers.csv", dtype=str)
+model = DawidSkene(n_iter=100) if method == "ds" else MajorityVote()
+start = time.perf_counter()
+labels = model.fit_predict(df)
+seconds = time.perf_counter() - start
+labels.rename("label").reset_index().rename(columns={"index": "task"}).to_csv(
+    f"{work}/crowdkit-{method}.csv", index=False)
+print(f"{seconds:.3f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
+PY
+)
+        c_acc[$method]=$(accuracy "$work/crowdkit-$method.csv")
+    done
+fi
+
+echo
+echo "1,000,000 answers (200,000 tasks x 5, 2,000 workers, 5 classes, 10% spammers)"
+for method in ds mv; do
+    printf '%-3s tessera (whole process): %7.3f s  accuracy %s  peak %6d MiB\n' \
+        "$method" "${t_sec[$method]}" "${t_acc[$method]}" $((t_mem[$method] / 1024))
+    if $have_crowdkit; then
+        printf '%-3s crowd-kit (fit only):    %7.3f s  accuracy %s  peak %6d MiB\n' \
+            "$method" "${c_sec[$method]}" "${c_acc[$method]}" $((c_mem[$method] / 1024))
+        python3 -c "import sys; print(f'    ratio: tessera {float(sys.argv[2]) / float(sys.argv[1]):.1f}x faster')" \
+            "${t_sec[$method]}" "${c_sec[$method]}"
+    fi
+done
+$have_crowdkit || echo "(no crowd-kit venv at $venv: see the header of this script to make one)"
