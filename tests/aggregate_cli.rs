@@ -16,6 +16,15 @@ fn aggregate(file: &Path, method: &str) -> std::process::Output {
         .expect("run tessera aggregate")
 }
 
+/// Runs `method` on a file with `content` that must be refused; returns stderr.
+fn rejected(dir: &Path, content: &str, method: &str) -> String {
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, content).expect("write");
+    let out = aggregate(&bad, method);
+    assert!(!out.status.success(), "{content:?} was accepted");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 fn read_pairs(text: &str) -> HashMap<String, String> {
     text.lines()
         .skip(1)
@@ -63,11 +72,7 @@ fn aggregate_prints_one_row_per_task_and_names_bad_lines() {
         assert!(metrics.contains(name), "{name} missing from: {metrics}");
     }
 
-    let bad = dir.path().join("bad.csv");
-    std::fs::write(&bad, "task,worker,label\nt1,a,x\nt2,,y\n").expect("write");
-    let out = aggregate(&bad, "ds");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = rejected(dir.path(), "task,worker,label\nt1,a,x\nt2,,y\n", "ds");
     assert!(
         err.contains("line 3") && err.contains("empty worker"),
         "{err}"
@@ -231,11 +236,11 @@ fn numeric_methods_answer_with_numbers_and_reject_words_by_line() {
     assert!(wmedian < 20.0);
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let bad = dir.path().join("bad.csv");
-    std::fs::write(&bad, "task,worker,label\nt1,w1,3\nt1,w2,lots\n").expect("write");
-    let out = aggregate(&bad, "mean");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = rejected(
+        dir.path(),
+        "task,worker,label\nt1,w1,3\nt1,w2,lots\n",
+        "mean",
+    );
     assert!(
         stderr.contains("line 3") && stderr.contains("lots"),
         "{stderr}"

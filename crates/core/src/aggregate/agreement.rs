@@ -157,11 +157,7 @@ mod tests {
     use super::*;
 
     fn dataset(rows: &[(String, String, String)]) -> Dataset {
-        Dataset::from_triples(
-            rows.iter()
-                .map(|(t, w, l)| (t.as_str(), w.as_str(), l.as_str())),
-        )
-        .expect("data")
+        Dataset::from_rows(&rows)
     }
 
     #[test]

@@ -196,6 +196,16 @@ impl Dataset {
         Ok(clamped)
     }
 
+    /// Test data from owned rows.
+    #[cfg(test)]
+    pub(crate) fn from_rows(rows: &[(String, String, String)]) -> Self {
+        Self::from_triples(
+            rows.iter()
+                .map(|(t, w, l)| (t.as_str(), w.as_str(), l.as_str())),
+        )
+        .expect("test rows")
+    }
+
     pub fn n_tasks(&self) -> usize {
         self.tasks.len()
     }

@@ -366,11 +366,7 @@ mod tests {
             }
         }
         rows.push(("t0".to_owned(), "n".to_owned(), "y".to_owned()));
-        let data = Dataset::from_triples(
-            rows.iter()
-                .map(|(t, w, l)| (t.as_str(), w.as_str(), l.as_str())),
-        )
-        .expect("data");
+        let data = Dataset::from_rows(&rows);
         for method in [DawidSkene::default(), DawidSkene::auto()] {
             assert_eq!(method.fit(&data).labels()[0], 0, "{method:?}");
         }
@@ -402,11 +398,7 @@ mod tests {
                 rows.push((format!("t{i}"), (*w).to_owned(), l.to_owned()));
             }
         }
-        let data = Dataset::from_triples(
-            rows.iter()
-                .map(|(t, w, l)| (t.as_str(), w.as_str(), l.as_str())),
-        )
-        .expect("data");
+        let data = Dataset::from_rows(&rows);
         let (fit, model) = DawidSkene::auto().fit_model(&data);
         let mut tasks = vec![model.new_task(); data.n_tasks()];
         for &(t, w, l) in &data.answers {

@@ -134,11 +134,7 @@ mod tests {
         }
         rows.push(("split".into(), "adv".into(), "p".into()));
         rows.push(("split".into(), "r2".into(), "q".into()));
-        let data = Dataset::from_triples(
-            rows.iter()
-                .map(|(t, w, l)| (t.as_str(), w.as_str(), l.as_str())),
-        )
-        .expect("data");
+        let data = Dataset::from_rows(&rows);
         let fit = Glad::default().fit(&data);
         let labels: Vec<&str> = fit
             .labels()

@@ -127,11 +127,7 @@ mod tests {
         }
         rows.push(("split".into(), "r1".into(), "b".into()));
         rows.push(("split".into(), "s1".into(), "a".into()));
-        let data = Dataset::from_triples(
-            rows.iter()
-                .map(|(t, w, l)| (t.as_str(), w.as_str(), l.as_str())),
-        )
-        .expect("data");
+        let data = Dataset::from_rows(&rows);
         let fit = Mace::default().fit(&data);
         let got: Vec<&str> = fit
             .labels()

@@ -85,11 +85,7 @@ mod tests {
                 ));
             }
         }
-        let data = Dataset::from_triples(
-            rows.iter()
-                .map(|(t, w, l)| (t.as_str(), w.as_str(), l.as_str())),
-        )
-        .expect("data");
+        let data = Dataset::from_rows(&rows);
         let fit = OneCoinDawidSkene::default().fit(&data);
         let got: Vec<&str> = fit
             .labels()

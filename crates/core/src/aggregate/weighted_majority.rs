@@ -109,11 +109,7 @@ mod tests {
         rows.push(("hard".into(), "good".into(), "a".into()));
         rows.push(("hard".into(), "bad1".into(), "b".into()));
         rows.push(("hard".into(), "bad2".into(), "b".into()));
-        let data = Dataset::from_triples(
-            rows.iter()
-                .map(|(t, w, l)| (t.as_str(), w.as_str(), l.as_str())),
-        )
-        .expect("data");
+        let data = Dataset::from_rows(&rows);
         let weights = WeightedMajorityVote::weights(&data);
         assert!(weights[0] > 1.0 && weights[3] == MIN_WEIGHT, "{weights:?}");
         let fit = WeightedMajorityVote.fit(&data);
