@@ -157,7 +157,7 @@ mod tests {
     use super::*;
 
     fn dataset(rows: &[(String, String, String)]) -> Dataset {
-        Dataset::from_rows(&rows)
+        Dataset::from_rows(rows)
     }
 
     #[test]
