@@ -7,8 +7,8 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use tessera_core::aggregate::agreement::agreement;
 use tessera_core::aggregate::{
-    Aggregator, Dataset, DawidSkene, Glad, Mace, MajorityVoteFit, NumericDataset, NumericMethod,
-    OneCoinDawidSkene, Wawa, WeightedMajorityVote, WorkerSkill, worker_skills,
+    Aggregator, Dataset, DawidSkene, Fit, Glad, Mace, MajorityVoteFit, NumericDataset,
+    NumericMethod, OneCoinDawidSkene, Wawa, WeightedMajorityVote, WorkerSkill, worker_skills,
 };
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -57,6 +57,7 @@ pub struct AggregateArgs {
 }
 
 pub fn run(args: &AggregateArgs) -> Result<()> {
+    let started = std::time::Instant::now();
     let text = std::fs::read_to_string(&args.answers)
         .with_context(|| format!("reading {}", args.answers.display()))?;
     let numeric = match args.method {
@@ -70,6 +71,7 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     }
     let mut data =
         Dataset::from_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.answers.display()))?;
+    tracing::debug!(elapsed = ?started.elapsed(), answers = data.answers.len(), "read");
     if let Some(gold) = &args.gold {
         let text =
             std::fs::read_to_string(gold).with_context(|| format!("reading {}", gold.display()))?;
@@ -87,20 +89,12 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
         Method::Auto => DawidSkene::auto().fit(&data),
         Method::Mean | Method::Median | Method::Wmedian => unreachable!("handled above"),
     };
+    tracing::debug!(elapsed = ?started.elapsed(), iterations = fit.log_likelihood.len(), objective = ?fit.log_likelihood.last(), "fitted");
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut w = csv::Writer::from_writer(&mut out);
-    w.write_record(["task", "label", "confidence"])?;
-    for ((task, label), confidence) in data.tasks.iter().zip(fit.labels()).zip(fit.confidences()) {
-        w.write_record([
-            task.as_str(),
-            data.labels[label].as_str(),
-            &format!("{confidence:.6}"),
-        ])?;
-    }
-    w.flush()?;
-    drop(w);
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    write_consensus(&mut out, &data, &fit)?;
     out.flush()?;
+    tracing::debug!(elapsed = ?started.elapsed(), "written");
     if args.metrics {
         let a = agreement(&data);
         eprintln!("tasks with 2+ answers: {}", a.tasks);
@@ -121,6 +115,38 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     Ok(())
 }
 
+/// `field` as a CSV field: quoted when it holds a comma, quote or line break.
+fn csv_field(field: &str) -> std::borrow::Cow<'_, str> {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\"")).into()
+    } else {
+        field.into()
+    }
+}
+
+/// `task,label,confidence` rows, confidence with six decimals. Written by hand: the `csv`
+/// crate's per-field work is most of the time on a million-answer file.
+fn write_consensus(out: &mut impl Write, data: &Dataset, fit: &Fit) -> std::io::Result<()> {
+    let labels: Vec<_> = data.labels.iter().map(csv_field).collect();
+    out.write_all(b"task,label,confidence\n")?;
+    for (task, (label, confidence)) in data
+        .tasks
+        .iter()
+        .zip(fit.labels().into_iter().zip(fit.confidences()))
+    {
+        let micros = (confidence.clamp(0.0, 1.0) * 1e6).round() as u64;
+        writeln!(
+            out,
+            "{},{},{}.{:06}",
+            csv_field(task),
+            labels[label],
+            micros / 1_000_000,
+            micros % 1_000_000
+        )?;
+    }
+    Ok(())
+}
+
 /// Numeric consensus: `task,label,confidence` with the number as the label.
 fn run_numeric(args: &AggregateArgs, text: &str, method: NumericMethod) -> Result<()> {
     if args.gold.is_some() || args.metrics {
@@ -133,11 +159,7 @@ fn run_numeric(args: &AggregateArgs, text: &str, method: NumericMethod) -> Resul
     let mut w = csv::Writer::from_writer(std::io::BufWriter::new(stdout.lock()));
     w.write_record(["task", "label", "confidence"])?;
     for ((task, value), confidence) in data.tasks.iter().zip(&fit.values).zip(&fit.confidences) {
-        w.write_record([
-            task.as_str(),
-            &value.to_string(),
-            &format!("{confidence:.6}"),
-        ])?;
+        w.write_record([task, &value.to_string(), &format!("{confidence:.6}")])?;
     }
     w.flush()?;
     if let Some(path) = &args.workers {
@@ -145,7 +167,7 @@ fn run_numeric(args: &AggregateArgs, text: &str, method: NumericMethod) -> Resul
             csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
         out.write_record(["worker", "weight"])?;
         for (name, weight) in data.workers.iter().zip(&fit.weights) {
-            out.write_record([name.as_str(), &format!("{weight:.6}")])?;
+            out.write_record([name, &format!("{weight:.6}")])?;
         }
         out.flush()?;
     }
@@ -166,13 +188,13 @@ fn write_workers(path: &std::path::Path, data: &Dataset, skills: &[WorkerSkill])
                     .labels
                     .iter()
                     .zip(row)
-                    .map(|(l, p)| (l.clone(), serde_json::json!((p * 1e4).round() / 1e4)))
+                    .map(|(l, p)| (l.to_owned(), serde_json::json!((p * 1e4).round() / 1e4)))
                     .collect();
-                (truth.clone(), serde_json::Value::Object(row))
+                (truth.to_owned(), serde_json::Value::Object(row))
             })
             .collect();
         w.write_record([
-            name.as_str(),
+            name,
             &s.answers.to_string(),
             &format!("{:.6}", s.accuracy),
             &serde_json::Value::Object(confusion).to_string(),

@@ -134,6 +134,13 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
+    // Aggregation is pure computation: no runtime (and its threads) to start.
+    if let Command::Aggregate(args) = &cli.command {
+        return match aggregate::run(args) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        };
+    }
     let runtime = match tokio::runtime::Runtime::new().context("starting the async runtime") {
         Ok(rt) => rt,
         Err(e) => return fail(&e),

@@ -91,12 +91,8 @@ fn numeric(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
             .collect::<Vec<_>>()
             .join("\n"),
     )?;
-    let index: std::collections::HashMap<&str, usize> = data
-        .tasks
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.as_str(), i))
-        .collect();
+    let index: std::collections::HashMap<&str, usize> =
+        data.tasks.iter().enumerate().map(|(i, t)| (t, i)).collect();
     for method in [
         NumericMethod::Mean,
         NumericMethod::Median,
@@ -105,7 +101,7 @@ fn numeric(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
         let fit = method.fit(&data);
         let (mut abs, mut sq, mut n) = (0.0, 0.0, 0.0);
         for &(t, _, truth) in &gold.answers {
-            if let Some(&i) = index.get(gold.tasks[t as usize].as_str()) {
+            if let Some(&i) = index.get(&gold.tasks[t as usize]) {
                 let e = fit.values[i] - truth;
                 abs += e.abs();
                 sq += e * e;

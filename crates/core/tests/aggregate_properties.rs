@@ -37,7 +37,7 @@ fn result(method: &dyn Aggregator, rows: &Rows) -> HashMap<(String, String), f64
     let mut out = HashMap::new();
     for (t, p) in fit.posteriors.iter().enumerate() {
         for (l, v) in p.iter().enumerate() {
-            out.insert((data.tasks[t].clone(), data.labels[l].clone()), *v);
+            out.insert((data.tasks[t].to_owned(), data.labels[l].to_owned()), *v);
         }
     }
     out

@@ -3,6 +3,9 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
+use super::names::{Interner, Names};
+use super::records::read_records;
+
 /// One answer: (task, worker, label) indices.
 pub type Answer = (u32, u32, u16);
 
@@ -18,96 +21,58 @@ pub enum DatasetError {
 
 #[derive(Debug, Clone, Default)]
 pub struct Dataset {
-    pub tasks: Vec<String>,
-    pub workers: Vec<String>,
-    pub labels: Vec<String>,
+    pub tasks: Names,
+    pub workers: Names,
+    pub labels: Names,
     pub answers: Vec<Answer>,
     /// Known true labels (gold), by task index; methods clamp these tasks.
     pub gold: Vec<Option<u16>>,
 }
 
-pub(crate) fn intern(names: &mut Vec<String>, index: &mut HashMap<String, u32>, name: &str) -> u32 {
-    if let Some(&i) = index.get(name) {
-        return i;
-    }
-    let i = names.len() as u32;
-    names.push(name.to_owned());
-    index.insert(name.to_owned(), i);
-    i
-}
-
-/// A CSV reader past its header, and the positions of the `names` columns in it.
-pub(crate) fn csv_with_columns<'a>(
-    text: &'a str,
-    names: &[&str],
-) -> Result<(csv::Reader<&'a [u8]>, Vec<usize>), DatasetError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(text.as_bytes());
-    let header_err = |message: String| DatasetError::Line { line: 1, message };
-    let headers = reader
-        .headers()
-        .map_err(|e| header_err(e.to_string()))?
-        .clone();
-    let columns = names
-        .iter()
-        .map(|name| {
-            headers
-                .iter()
-                .position(|h| h.trim() == *name)
-                .ok_or_else(|| {
-                    header_err(format!(
-                        "the header needs a {name:?} column ({})",
-                        names.join(",")
-                    ))
-                })
-        })
-        .collect::<Result<_, _>>()?;
-    Ok((reader, columns))
-}
-
 /// Numbers names as they arrive; labels get their final, sorted numbering in `finish`.
 #[derive(Default)]
 struct Builder {
-    data: Dataset,
-    task_index: HashMap<String, u32>,
-    worker_index: HashMap<String, u32>,
-    label_index: HashMap<String, u32>,
-    labels: Vec<String>,
+    tasks: Interner,
+    workers: Interner,
+    labels: Interner,
+    answers: Vec<Answer>,
 }
 
 impl Builder {
     fn push(&mut self, task: &str, worker: &str, label: &str) -> Result<(), DatasetError> {
-        let t = intern(&mut self.data.tasks, &mut self.task_index, task);
-        let w = intern(&mut self.data.workers, &mut self.worker_index, worker);
-        let l = intern(&mut self.labels, &mut self.label_index, label);
+        let t = self.tasks.intern(task);
+        let w = self.workers.intern(worker);
+        let l = self.labels.intern(label);
         if self.labels.len() > u16::MAX as usize {
             return Err(DatasetError::TooManyLabels);
         }
-        self.data.answers.push((t, w, l as u16));
+        self.answers.push((t, w, l as u16));
         Ok(())
     }
 
     /// Renumbers labels in sorted order, so results do not depend on row order.
     fn finish(mut self) -> Result<Dataset, DatasetError> {
-        if self.data.answers.is_empty() {
+        if self.answers.is_empty() {
             return Err(DatasetError::Empty);
         }
-        let mut order: Vec<usize> = (0..self.labels.len()).collect();
-        order.sort_unstable_by(|&a, &b| self.labels[a].cmp(&self.labels[b]));
+        let labels = self.labels.into_names();
+        let mut order: Vec<usize> = (0..labels.len()).collect();
+        order.sort_unstable_by(|&a, &b| labels[a].cmp(&labels[b]));
         let mut rank = vec![0u16; order.len()];
         for (r, &i) in order.iter().enumerate() {
             rank[i] = r as u16;
         }
-        self.data.labels = order
-            .iter()
-            .map(|&i| std::mem::take(&mut self.labels[i]))
-            .collect();
-        for a in &mut self.data.answers {
+        for a in &mut self.answers {
             a.2 = rank[a.2 as usize];
         }
-        self.data.gold = vec![None; self.data.tasks.len()];
-        Ok(self.data)
+        let tasks = self.tasks.into_names();
+        Ok(Dataset {
+            gold: vec![None; tasks.len()],
+            tasks,
+            workers: self.workers.into_names(),
+            labels: order.iter().map(|&i| &labels[i]).collect(),
+            answers: self.answers,
+        })
     }
 }
 
@@ -127,72 +92,36 @@ impl Dataset {
     /// Reads crowd-kit's CSV format: a `task,worker,label` header, then one answer per row.
     /// An empty field or a malformed row is an error naming its line.
     pub fn from_csv(text: &str) -> Result<Self, DatasetError> {
-        let (mut reader, columns) = csv_with_columns(text, &["task", "worker", "label"])?;
         let mut builder = Builder::default();
-        let mut record = csv::StringRecord::new();
-        loop {
-            match reader.read_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => {
-                    return Err(DatasetError::Line {
-                        line: e.position().map_or(0, |p| p.line() as usize),
-                        message: e.to_string(),
-                    });
-                }
-            }
-            let mut fields = [""; 3];
-            for (slot, (&column, name)) in fields
-                .iter_mut()
-                .zip(columns.iter().zip(["task", "worker", "label"]))
-            {
-                *slot = match record.get(column).map(str::trim) {
-                    Some(v) if !v.is_empty() => v,
-                    _ => {
-                        return Err(DatasetError::Line {
-                            line: record.position().map_or(0, |p| p.line() as usize),
-                            message: format!("empty {name}"),
-                        });
-                    }
-                };
-            }
-            builder.push(fields[0], fields[1], fields[2])?;
-        }
+        read_records(
+            text,
+            ["task", "worker", "label"],
+            |_, [task, worker, label]| builder.push(task, worker, label),
+        )?;
         builder.finish()
     }
 
     /// Reads gold labels from a `task,label` CSV. Tasks without answers are ignored (there is
     /// nothing to aggregate for them); a label no answer uses is an error naming its line.
     pub fn read_gold_csv(&mut self, text: &str) -> Result<usize, DatasetError> {
-        let (mut reader, columns) = csv_with_columns(text, &["task", "label"])?;
-        let (ti, li) = (columns[0], columns[1]);
-        let line_err = |line: usize, message: String| DatasetError::Line { line, message };
-        let tasks: HashMap<&str, usize> = self
-            .tasks
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.as_str(), i))
-            .collect();
+        let tasks: HashMap<&str, usize> =
+            self.tasks.iter().enumerate().map(|(i, t)| (t, i)).collect();
         let mut clamped = 0;
-        for record in reader.records() {
-            let record = record.map_err(|e| {
-                line_err(e.position().map_or(0, |p| p.line() as usize), e.to_string())
-            })?;
-            let line = record.position().map_or(0, |p| p.line() as usize);
-            let (task, label) = (
-                record.get(ti).unwrap_or("").trim(),
-                record.get(li).unwrap_or("").trim(),
-            );
-            let Some(&t) = tasks.get(task) else { continue };
-            let l = self.labels.iter().position(|x| x == label).ok_or_else(|| {
-                line_err(
+        read_records(text, ["task", "label"], |line, [task, label]| {
+            let Some(&t) = tasks.get(task) else {
+                return Ok(());
+            };
+            let l = self
+                .labels
+                .position(label)
+                .ok_or_else(|| DatasetError::Line {
                     line,
-                    format!("gold label {label:?} is not among the answers' labels"),
-                )
-            })?;
+                    message: format!("gold label {label:?} is not among the answers' labels"),
+                })?;
             self.gold[t] = Some(l as u16);
             clamped += 1;
-        }
+            Ok(())
+        })?;
         Ok(clamped)
     }
 
@@ -227,8 +156,12 @@ mod tests {
     fn csv_is_read_and_bad_rows_name_their_line() {
         let d = Dataset::from_csv("task,worker,label\nt1,w1,b\nt1,w2,a\nt2,w1,b\n").expect("valid");
         assert_eq!(
-            (d.n_tasks(), d.n_workers(), d.labels.clone()),
-            (2, 2, vec!["a".to_owned(), "b".to_owned()])
+            (
+                d.n_tasks(),
+                d.n_workers(),
+                d.labels.iter().collect::<Vec<_>>()
+            ),
+            (2, 2, vec!["a", "b"])
         );
         assert_eq!(d.answers[1], (0, 1, 0));
         let e = Dataset::from_csv("task,worker,label\nt1,w1,b\nt2,,a\n").expect_err("empty worker");

@@ -26,7 +26,7 @@
 //! ```
 
 use super::{
-    Aggregator, Dataset, EmLimits, Fit, normalize_log, par_chunks_mut, par_ranges, run_em,
+    Aggregator, Dataset, EmLimits, Fit, Posteriors, normalize_log, par_ranges, par_rows_mut,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -72,13 +72,15 @@ impl DawidSkene {
     }
 }
 
-/// Answers grouped by task: `answers[offsets[t]..offsets[t + 1]]` are task t's (worker, label).
+/// Answers grouped by task: `cells[offsets[t]..offsets[t + 1]]` are task t's answers, each
+/// as `worker · K + label` — the row of the tables below that the answer reads or feeds.
 struct ByTask {
     offsets: Vec<usize>,
-    answers: Vec<(u32, u16)>,
+    cells: Vec<u32>,
 }
 
 fn group_by_task(data: &Dataset) -> ByTask {
+    let k = data.n_labels();
     let mut offsets = vec![0usize; data.n_tasks() + 1];
     for &(t, _, _) in &data.answers {
         offsets[t as usize + 1] += 1;
@@ -87,58 +89,155 @@ fn group_by_task(data: &Dataset) -> ByTask {
         offsets[i] += offsets[i - 1];
     }
     let mut fill = offsets.clone();
-    let mut answers = vec![(0u32, 0u16); data.answers.len()];
+    let mut cells = vec![0u32; data.answers.len()];
     for &(t, w, l) in &data.answers {
-        answers[fill[t as usize]] = (w, l);
+        cells[fill[t as usize]] = (w as usize * k + l as usize) as u32;
         fill[t as usize] += 1;
     }
-    ByTask { offsets, answers }
+    ByTask { offsets, cells }
 }
 
-impl DawidSkene {
-    /// M-step: log priors and log confusion matrices (flat: `[w][k][l]`) from posteriors,
-    /// and the Dirichlet priors' log-density at them (up to a constant).
-    fn m_step(
-        &self,
-        data: &Dataset,
-        by_task: &ByTask,
-        post: &[Vec<f64>],
-    ) -> (Vec<f64>, Vec<f64>, f64) {
-        let k = data.n_labels();
-        let mut prior = vec![self.smoothing; k];
-        let mut conf = vec![self.smoothing; data.n_workers() * k * k];
-        for (i, v) in conf.iter_mut().enumerate() {
-            if (i % (k * k)).is_multiple_of(k + 1) {
-                *v += self.diagonal_prior;
-            }
+/// Soft counts from posteriors: per class, and per (worker, answer, true class) — the
+/// transpose of a confusion matrix, so one answer's counts are one contiguous row.
+struct Counts {
+    classes: Vec<f64>,
+    /// `[w][answer][truth]`.
+    cells: Vec<f64>,
+}
+
+impl Counts {
+    fn zeros(workers: usize, k: usize) -> Self {
+        Self {
+            classes: vec![0.0; k],
+            cells: vec![0.0; workers * k * k],
         }
-        // Soft counts per chunk of tasks, in parallel, then summed in chunk order.
-        let partials = par_ranges(post.len(), |tasks| {
-            let mut prior = vec![0.0; k];
-            let mut conf = vec![0.0; data.n_workers() * k * k];
-            for t in tasks {
-                let p = &post[t];
-                prior.iter_mut().zip(p).for_each(|(a, v)| *a += v);
-                for &(w, l) in &by_task.answers[by_task.offsets[t]..by_task.offsets[t + 1]] {
-                    let base = w as usize * k * k + l as usize;
-                    for (c, &v) in p.iter().enumerate() {
-                        conf[base + c * k] += v;
-                    }
-                }
-            }
-            (prior, conf)
+    }
+
+    /// Adds one task's posterior, for each of its answers.
+    #[inline(always)]
+    fn add(&mut self, p: &[f64], cells: &[u32]) {
+        let k = p.len();
+        self.classes.iter_mut().zip(p).for_each(|(a, v)| *a += v);
+        for &cell in cells {
+            let row = &mut self.cells[cell as usize * k..(cell as usize + 1) * k];
+            row.iter_mut().zip(p).for_each(|(a, v)| *a += v);
+        }
+    }
+
+    /// Sums chunk partials in chunk order, so the result does not depend on the core count.
+    fn sum_into(&mut self, parts: &[Self]) {
+        let Some((first, rest)) = parts.split_first() else {
+            return;
+        };
+        self.classes.copy_from_slice(&first.classes);
+        self.cells.copy_from_slice(&first.cells);
+        for part in rest {
+            self.classes
+                .iter_mut()
+                .zip(&part.classes)
+                .for_each(|(a, v)| *a += v);
+            self.cells
+                .iter_mut()
+                .zip(&part.cells)
+                .for_each(|(a, v)| *a += v);
+        }
+    }
+
+    /// SQUAREM's jump from `self` (c₀) through `c1`, `c2`: writes c₀ + 2|α|r + α²v (clipped
+    /// at 0, as counts are) into `out` and returns |α| = ‖r‖/‖v‖ (1 when v vanishes).
+    fn extrapolate(&self, c1: &Self, c2: &Self, out: &mut Self) -> f64 {
+        let pairs = || {
+            let flat = |c: &Self| {
+                c.classes
+                    .iter()
+                    .chain(&c.cells)
+                    .copied()
+                    .collect::<Vec<_>>()
+            };
+            (flat(self), flat(c1), flat(c2))
+        };
+        let (f0, f1, f2) = pairs();
+        let (mut rr, mut vv) = (0.0, 0.0);
+        for ((a, b), c) in f0.iter().zip(&f1).zip(&f2) {
+            let (r, v) = (b - a, c - 2.0 * b + a);
+            rr += r * r;
+            vv += v * v;
+        }
+        if vv <= 0.0 || !vv.is_finite() {
+            return 1.0;
+        }
+        let alpha = (rr / vv).sqrt();
+        let jumped = f0.iter().zip(&f1).zip(&f2).map(|((a, b), c)| {
+            let (r, v) = (b - a, c - 2.0 * b + a);
+            (a + 2.0 * alpha * r + alpha * alpha * v).max(0.0)
         });
-        for (part_prior, part_conf) in partials {
-            prior.iter_mut().zip(part_prior).for_each(|(a, v)| *a += v);
-            conf.iter_mut().zip(part_conf).for_each(|(a, v)| *a += v);
+        let k = self.classes.len();
+        for (i, value) in jumped.enumerate() {
+            if i < k {
+                out.classes[i] = value;
+            } else {
+                out.cells[i - k] = value;
+            }
         }
-        let total: f64 = prior.iter().sum();
-        prior.iter_mut().for_each(|v| *v = (*v / total).ln());
+        alpha
+    }
+
+    fn of(data: &Dataset, by_task: &ByTask, post: &Posteriors) -> Self {
+        let k = data.n_labels();
+        let parts = par_ranges(post.len(), |tasks| {
+            let mut counts = Self::zeros(data.n_workers(), k);
+            for t in tasks {
+                counts.add(
+                    &post[t],
+                    &by_task.cells[by_task.offsets[t]..by_task.offsets[t + 1]],
+                );
+            }
+            counts
+        });
+        let mut total = Self::zeros(data.n_workers(), k);
+        total.sum_into(&parts);
+        total
+    }
+}
+
+/// Fitted parameters in log space.
+struct Params {
+    log_prior: Vec<f64>,
+    /// `[w][truth][answer]`.
+    log_conf: Vec<f64>,
+    /// The Dirichlet priors' log-density at these parameters (up to a constant).
+    density: f64,
+}
+
+/// `[w][a][b]` → `[w][b][a]` for square K × K blocks.
+fn transpose_blocks(from: &[f64], k: usize) -> Vec<f64> {
+    let mut to = vec![0.0; from.len()];
+    for (to, from) in to.chunks_mut(k * k).zip(from.chunks(k * k)) {
+        for a in 0..k {
+            for b in 0..k {
+                to[b * k + a] = from[a * k + b];
+            }
+        }
+    }
+    to
+}
+
+/// A log-probability this far below a task's best class is left out of its posterior
+/// (exp(−40) ≈ 4·10⁻¹⁸: below what a 64-bit sum with the best class's 1 can hold anyway).
+const NEGLIGIBLE: f64 = -40.0;
+
+impl DawidSkene {
+    /// M-step: priors and confusion matrices from soft counts, with the Dirichlet priors.
+    fn m_step(&self, k: usize, counts: &Counts) -> Params {
+        let mut prior: Vec<f64> = counts.classes.iter().map(|c| c + self.smoothing).collect();
+        let mut conf = transpose_blocks(&counts.cells, k);
         // Each cell's pseudo-count beyond the uniform smoothing, for the objective.
         let mut pseudo = vec![0.0; conf.len()];
-        for (i, v) in pseudo.iter_mut().enumerate() {
+        for (i, (v, e)) in conf.iter_mut().zip(pseudo.iter_mut()).enumerate() {
+            *v += self.smoothing;
             if (i % (k * k)).is_multiple_of(k + 1) {
-                *v = self.diagonal_prior;
+                *v += self.diagonal_prior;
+                *e = self.diagonal_prior;
             }
         }
         if self.worker_prior > 0.0 && k > 1 {
@@ -159,42 +258,125 @@ impl DawidSkene {
                 }
             }
         }
+        let total: f64 = prior.iter().sum();
+        prior.iter_mut().for_each(|v| *v = (*v / total).ln());
         for row in conf.chunks_mut(k) {
             let sum: f64 = row.iter().sum();
             row.iter_mut().for_each(|v| *v = (*v / sum).ln());
         }
         let density = self.smoothing * (prior.iter().sum::<f64>() + conf.iter().sum::<f64>())
             + pseudo.iter().zip(&conf).map(|(a, v)| a * v).sum::<f64>();
-        (prior, conf, density)
+        Params {
+            log_prior: prior,
+            log_conf: conf,
+            density,
+        }
     }
 
-    /// E-step: posteriors in place; returns the log-likelihood.
+    /// E-step: posteriors in place (gold clamped), and — in the same pass, while each task's
+    /// answers are in cache — the soft counts the next M-step needs, into `counts` (`parts`
+    /// holds per-chunk buffers reused across iterations). Returns the log-likelihood.
     fn e_step(
-        &self,
+        data: &Dataset,
         by_task: &ByTask,
-        k: usize,
-        log_prior: &[f64],
-        log_conf: &[f64],
-        post: &mut [Vec<f64>],
+        params: &Params,
+        post: &mut Posteriors,
+        parts: &mut Vec<Counts>,
+        counts: &mut Counts,
     ) -> f64 {
-        par_chunks_mut(post, |offset, chunk| {
-            let mut ll = 0.0;
-            for (i, p) in chunk.iter_mut().enumerate() {
-                let t = offset + i;
-                p.copy_from_slice(log_prior);
-                for &(w, l) in &by_task.answers[by_task.offsets[t]..by_task.offsets[t + 1]] {
-                    let base = w as usize * k * k + l as usize;
-                    for (c, v) in p.iter_mut().enumerate() {
-                        *v += log_conf[base + c * k];
-                    }
-                }
-                ll += normalize_log(p);
+        let k = data.n_labels();
+        // `[w][answer][truth]`: one answer's evidence for every class is a contiguous row.
+        let evidence = transpose_blocks(&params.log_conf, k);
+        let make = || Counts::zeros(data.n_workers(), k);
+        let lls = par_rows_mut(post, parts, make, |offset, rows, counts| {
+            let chunk = EChunk {
+                data,
+                by_task,
+                params,
+                evidence: &evidence,
+            };
+            // The same body with K a constant for the usual label counts, so the short
+            // per-class loops unroll.
+            match k {
+                2 => chunk.run(2, offset, rows, counts),
+                3 => chunk.run(3, offset, rows, counts),
+                4 => chunk.run(4, offset, rows, counts),
+                5 => chunk.run(5, offset, rows, counts),
+                _ => chunk.run(k, offset, rows, counts),
             }
-            ll
-        })
-        .into_iter()
-        .sum()
+        });
+        counts.sum_into(&parts[..lls.len()]);
+        lls.iter().sum()
     }
+}
+
+/// What the E-step reads, for one chunk of tasks.
+struct EChunk<'a> {
+    data: &'a Dataset,
+    by_task: &'a ByTask,
+    params: &'a Params,
+    evidence: &'a [f64],
+}
+
+impl EChunk<'_> {
+    /// Posteriors of one chunk of tasks, their counts into `counts` (overwritten); returns
+    /// their log-likelihood.
+    #[inline(always)]
+    fn run(
+        &self,
+        k: usize,
+        offset: usize,
+        rows: std::slice::ChunksExactMut<'_, f64>,
+        counts: &mut Counts,
+    ) -> f64 {
+        counts.classes.fill(0.0);
+        counts.cells.fill(0.0);
+        let mut ll = 0.0;
+        // Scores accumulate in a local array (registers, for a constant small K) rather
+        // than through the posterior row in memory.
+        let mut local = [0.0; 8];
+        let mut heap = Vec::new();
+        let scores: &mut [f64] = if k <= local.len() {
+            &mut local[..k]
+        } else {
+            heap.resize(k, 0.0);
+            &mut heap
+        };
+        for (i, p) in rows.enumerate() {
+            let p = &mut p[..k];
+            let t = offset + i;
+            let cells = &self.by_task.cells[self.by_task.offsets[t]..self.by_task.offsets[t + 1]];
+            scores.copy_from_slice(&self.params.log_prior[..k]);
+            for &cell in cells {
+                let row = &self.evidence[cell as usize * k..(cell as usize + 1) * k];
+                scores.iter_mut().zip(row).for_each(|(v, e)| *v += e);
+            }
+            ll += normalize_log_sparse(scores);
+            p.copy_from_slice(scores);
+            if let Some(g) = self.data.gold[t] {
+                p.iter_mut()
+                    .enumerate()
+                    .for_each(|(c, v)| *v = if c == g as usize { 1.0 } else { 0.0 });
+            }
+            counts.add(p, cells);
+        }
+        ll
+    }
+}
+
+/// [`normalize_log`], leaving out classes [`NEGLIGIBLE`]ly unlikely (exactly 0 then): on
+/// confident tasks most of the exponentials are skipped.
+#[inline(always)]
+fn normalize_log_sparse(p: &mut [f64]) -> f64 {
+    let max = p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut sum = 0.0;
+    for v in p.iter_mut() {
+        let d = *v - max;
+        *v = if d < NEGLIGIBLE { 0.0 } else { d.exp() };
+        sum += *v;
+    }
+    p.iter_mut().for_each(|v| *v /= sum);
+    max + sum.ln()
 }
 
 impl Aggregator for DawidSkene {
@@ -203,16 +385,142 @@ impl Aggregator for DawidSkene {
     }
 
     fn fit(&self, data: &Dataset) -> Fit {
-        let k = data.n_labels();
+        self.fit_em(data, &group_by_task(data))
+    }
+}
+
+/// Whether an objective moved from `last` to `now` by less than the tolerance.
+fn settled(limits: &EmLimits, last: f64, now: f64) -> bool {
+    (now - last).abs() <= limits.tolerance * last.abs().max(1.0)
+}
+
+/// Whether the objective fell from `last` to `now` (beyond rounding).
+fn fell(last: f64, now: f64) -> bool {
+    now < last - 1e-9 * last.abs()
+}
+
+/// The accepted iterates of an EM run.
+struct EmRun {
+    limits: EmLimits,
+    /// The posteriors of the last accepted iterate.
+    best: Posteriors,
+    /// The objective of each accepted iterate.
+    history: Vec<f64>,
+    evaluations: usize,
+}
+
+impl EmRun {
+    /// Takes the iterate whose posteriors are in `post` and whose objective is `objective`;
+    /// true when EM should stop (`post` then holds the result).
+    fn accept(&mut self, objective: f64, post: &mut Posteriors) -> bool {
+        self.evaluations += 1;
+        if let Some(&last) = self.history.last() {
+            if fell(last, objective) {
+                std::mem::swap(post, &mut self.best);
+                return true;
+            }
+            if settled(&self.limits, last, objective)
+                && self.evaluations >= self.limits.min_iterations
+            {
+                self.history.push(objective);
+                return true;
+            }
+        }
+        self.history.push(objective);
+        self.best.as_mut_slice().copy_from_slice(post.as_slice());
+        self.evaluations >= self.limits.max_iterations
+    }
+}
+
+impl DawidSkene {
+    /// One EM step as a map on soft counts: parameters from `input` (M-step), posteriors
+    /// from them (E-step, into `post`) and the counts of those posteriors (into `output`).
+    /// Returns the objective at the M-step's parameters.
+    fn step(
+        &self,
+        data: &Dataset,
+        by_task: &ByTask,
+        input: &Counts,
+        post: &mut Posteriors,
+        parts: &mut Vec<Counts>,
+        output: &mut Counts,
+    ) -> f64 {
+        let params = self.m_step(data.n_labels(), input);
+        Self::e_step(data, by_task, &params, post, parts, output) + params.density
+    }
+
+    /// EM from majority vote (gold clamped), accelerated by SQUAREM (Varadhan & Roland,
+    /// "Simple and Globally Convergent Methods for Accelerating the Convergence of Any EM
+    /// Algorithm", Scand. J. Statistics 35(2), 2008): two EM steps c₀ → c₁ → c₂ on the soft
+    /// counts, then a jump along the extrapolated path c₀ − 2αr + α²v (r = c₁ − c₀,
+    /// v = c₂ − 2c₁ + c₀, α = −‖r‖/‖v‖), kept only if its objective beats the second EM
+    /// step's. EM's slow tail (here, dozens of steps each moving the objective by 10⁻⁶)
+    /// shrinks to a few cycles; the fixed point is the same.
+    ///
+    /// The objective is the likelihood plus the Dirichlet log-prior, which the M-step
+    /// maximises. Every evaluation counts toward [`EmLimits`]. Stops when an accepted
+    /// step moves the objective less than the tolerance (after the minimum number of
+    /// evaluations), or at once when a plain EM step lowers it — possible only with the
+    /// data-dependent worker prior; the previous, better iterate is kept then. Where the
+    /// likelihood is flat (one worker: any confusion matrix explains the answers) this is
+    /// what stops the prior from slowly washing the answers out.
+    fn fit_em(&self, data: &Dataset, by_task: &ByTask) -> Fit {
+        let limits = self.limits;
+        let mut post = super::majority_vote::vote_shares(data);
+        super::clamp_gold(data, &mut post);
+        let zeros = || Counts::zeros(data.n_workers(), data.n_labels());
+        let mut c0 = Counts::of(data, by_task, &post);
+        let (mut c1, mut c2, mut c3, mut jump) = (zeros(), zeros(), zeros(), zeros());
+        let mut parts = Vec::new();
+        let mut run = EmRun {
+            limits,
+            best: post.clone(),
+            history: Vec::new(),
+            evaluations: 0,
+        };
+        loop {
+            let first = self.step(data, by_task, &c0, &mut post, &mut parts, &mut c1);
+            if run.accept(first, &mut post) {
+                break;
+            }
+            let second = self.step(data, by_task, &c1, &mut post, &mut parts, &mut c2);
+            if run.accept(second, &mut post) {
+                break;
+            }
+            let alpha = c0.extrapolate(&c1, &c2, &mut jump);
+            if alpha <= 1.0 || run.evaluations >= limits.max_iterations {
+                // No jump beyond the second step: go on from it.
+                std::mem::swap(&mut c0, &mut c2);
+                continue;
+            }
+            let jumped = self.step(data, by_task, &jump, &mut post, &mut parts, &mut c3);
+            if fell(second, jumped) {
+                // Overshot: back to the second EM step's iterate (still in `best`).
+                run.evaluations += 1;
+                post.as_mut_slice().copy_from_slice(run.best.as_slice());
+                std::mem::swap(&mut c0, &mut c2);
+                continue;
+            }
+            if run.accept(jumped, &mut post) {
+                break;
+            }
+            std::mem::swap(&mut c0, &mut c3);
+        }
+        Fit {
+            posteriors: post,
+            log_likelihood: run.history,
+        }
+    }
+
+    /// The fit, and the parameters re-estimated from its final posteriors.
+    fn fit_with_params(&self, data: &Dataset) -> (Fit, Params) {
         let by_task = group_by_task(data);
-        // The objective is the likelihood plus the Dirichlet log-prior: the M-step maximises
-        // that sum. Where the likelihood is flat (one worker: any confusion matrix explains
-        // the answers) it settles at once instead of letting the prior slowly wash the
-        // answers out.
-        run_em(data, self.limits, |post| {
-            let (log_prior, log_conf, density) = self.m_step(data, &by_task, post);
-            self.e_step(&by_task, k, &log_prior, &log_conf, post) + density
-        })
+        let fit = self.fit_em(data, &by_task);
+        let params = self.m_step(
+            data.n_labels(),
+            &Counts::of(data, &by_task, &fit.posteriors),
+        );
+        (fit, params)
     }
 }
 
@@ -299,9 +607,13 @@ impl DawidSkene {
     /// Fits, and returns the model (the parameters re-estimated from the final posteriors)
     /// for incremental updates.
     pub fn fit_model(&self, data: &Dataset) -> (Fit, DawidSkeneModel) {
-        let fit = self.fit(data);
+        let (fit, params) = self.fit_with_params(data);
         let k = data.n_labels();
-        let (log_prior, log_conf, _) = self.m_step(data, &group_by_task(data), &fit.posteriors);
+        let Params {
+            log_prior,
+            log_conf,
+            ..
+        } = params;
         let mut crowd = vec![0.0; k * k];
         for matrix in log_conf.chunks(k * k) {
             crowd
@@ -342,11 +654,7 @@ mod tests {
         }
         let data = Dataset::from_triples(rows).expect("data");
         let fit = DawidSkene::default().fit(&data);
-        let got: Vec<&str> = fit
-            .labels()
-            .iter()
-            .map(|&l| data.labels[l].as_str())
-            .collect();
+        let got: Vec<&str> = fit.labels().iter().map(|&l| &data.labels[l]).collect();
         assert_eq!(got, truth);
         assert!(
             fit.log_likelihood.windows(2).all(|w| w[1] >= w[0] - 1e-9),
@@ -379,7 +687,7 @@ mod tests {
     fn posteriors_are_distributions() {
         let data = Dataset::from_triples([("t", "a", "x"), ("t", "b", "y"), ("u", "a", "y")])
             .expect("data");
-        for p in DawidSkene::default().fit(&data).posteriors {
+        for p in &DawidSkene::default().fit(&data).posteriors {
             assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9);
         }
     }
@@ -404,7 +712,7 @@ mod tests {
         for &(t, w, l) in &data.answers {
             model.add_answer(&mut tasks[t as usize], Some(w as usize), l as usize);
         }
-        for (task, expected) in tasks.iter().zip(&fit.posteriors) {
+        for (task, expected) in tasks.iter().zip(fit.posteriors.iter()) {
             let got = task.posterior();
             assert!(
                 got.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-3),

@@ -106,7 +106,7 @@ impl Aggregator for Glad {
                     *v += if c == l as usize { right } else { wrong };
                 }
             }
-            let ll: f64 = post.iter_mut().map(|p| normalize_log(p)).sum();
+            let ll: f64 = post.iter_mut().map(normalize_log).sum();
             ll - alpha
                 .iter()
                 .chain(&beta)
@@ -136,11 +136,7 @@ mod tests {
         rows.push(("split".into(), "r2".into(), "q".into()));
         let data = Dataset::from_rows(&rows);
         let fit = Glad::default().fit(&data);
-        let labels: Vec<&str> = fit
-            .labels()
-            .iter()
-            .map(|&l| data.labels[l].as_str())
-            .collect();
+        let labels: Vec<&str> = fit.labels().iter().map(|&l| &data.labels[l]).collect();
         assert_eq!(labels[0], "p");
         assert_eq!(labels[1], "q");
         assert_eq!(labels[12], "q", "the adversary's 'p' points to 'q'");

@@ -27,7 +27,9 @@
 //! ```
 
 use super::majority_vote::vote_shares;
-use super::{Aggregator, Dataset, EmLimits, Fit, class_log_prior, normalize_log, run_em};
+use super::{
+    Aggregator, Dataset, EmLimits, Fit, Posteriors, class_log_prior, normalize_log, run_em,
+};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Mace {
@@ -53,7 +55,7 @@ impl Default for Mace {
 
 impl Mace {
     /// Competence θ_w and habit distribution ξ_w of every worker, from task posteriors.
-    fn m_step(&self, data: &Dataset, post: &[Vec<f64>], theta: &mut [f64], xi: &mut [f64]) {
+    fn m_step(&self, data: &Dataset, post: &Posteriors, theta: &mut [f64], xi: &mut [f64]) {
         let k = data.n_labels();
         let mut knowing = vec![self.smoothing + self.competence_prior; data.n_workers()];
         let mut spamming = vec![self.smoothing; data.n_workers()];
@@ -101,7 +103,7 @@ impl Aggregator for Mace {
                     *v += if c == l { right } else { wrong };
                 }
             }
-            post.iter_mut().map(|p| normalize_log(p)).sum()
+            post.iter_mut().map(normalize_log).sum()
         })
     }
 }
@@ -129,16 +131,12 @@ mod tests {
         rows.push(("split".into(), "s1".into(), "a".into()));
         let data = Dataset::from_rows(&rows);
         let fit = Mace::default().fit(&data);
-        let got: Vec<&str> = fit
-            .labels()
-            .iter()
-            .map(|&l| data.labels[l].as_str())
-            .collect();
+        let got: Vec<&str> = fit.labels().iter().map(|&l| &data.labels[l]).collect();
         assert_eq!(got[..12], truth);
         assert_eq!(got[12], "b");
         let mv = super::super::MajorityVoteFit.fit(&data).labels();
         assert_eq!(
-            data.labels[mv[12]], "a",
+            &data.labels[mv[12]], "a",
             "majority vote alone would get it wrong"
         );
     }

@@ -1,19 +1,18 @@
 //! Majority vote over a whole dataset: each task's posterior is its share of votes.
 //! Duplicate rows count as votes, as given. Ties go to the label that sorts first.
 
-use super::{Aggregator, Dataset, Fit};
+use super::{Aggregator, Dataset, Fit, Posteriors};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MajorityVoteFit;
 
 /// Vote shares per task (rows sum to 1; a task has at least one answer by construction).
-pub(crate) fn vote_shares(data: &Dataset) -> Vec<Vec<f64>> {
-    let k = data.n_labels();
-    let mut counts = vec![vec![0.0; k]; data.n_tasks()];
+pub(crate) fn vote_shares(data: &Dataset) -> Posteriors {
+    let mut counts = Posteriors::zeros(data.n_tasks(), data.n_labels());
     for &(t, _, l) in &data.answers {
         counts[t as usize][l as usize] += 1.0;
     }
-    for row in &mut counts {
+    for row in counts.iter_mut() {
         let total: f64 = row.iter().sum();
         if total > 0.0 {
             row.iter_mut().for_each(|v| *v /= total);

@@ -11,8 +11,10 @@ mod dawid_skene;
 mod glad;
 mod mace;
 mod majority_vote;
+mod names;
 mod numeric;
 mod one_coin;
+mod records;
 pub mod synthetic;
 mod wawa;
 mod weighted_majority;
@@ -22,6 +24,7 @@ pub use dawid_skene::{DawidSkene, DawidSkeneModel, TaskPosterior};
 pub use glad::Glad;
 pub use mace::Mace;
 pub use majority_vote::MajorityVoteFit;
+pub use names::Names;
 pub use numeric::{NumericDataset, NumericFit, NumericMethod};
 pub use one_coin::OneCoinDawidSkene;
 pub use wawa::Wawa;
@@ -36,6 +39,77 @@ pub struct WorkerSkill {
     /// `confusion[k][l]`: how often the worker answered l when the true label was k (rows
     /// sum to 1; a row the worker never met is uniform).
     pub confusion: Vec<Vec<f64>>,
+}
+
+/// One probability distribution over the dataset's labels per task, stored as one flat
+/// row-major n × K matrix (a million small vectors cost more to build and free than the
+/// arithmetic done on them). `posteriors[t]` is task t's row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Posteriors {
+    k: usize,
+    values: Vec<f64>,
+}
+
+impl Posteriors {
+    /// `tasks` rows of `k` zeros.
+    pub fn zeros(tasks: usize, k: usize) -> Self {
+        Self {
+            k,
+            values: vec![0.0; tasks * k],
+        }
+    }
+
+    /// Labels per row.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Tasks (rows).
+    pub fn len(&self) -> usize {
+        self.values.len() / self.k.max(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn iter(&self) -> std::slice::ChunksExact<'_, f64> {
+        self.values.chunks_exact(self.k.max(1))
+    }
+
+    pub fn iter_mut(&mut self) -> std::slice::ChunksExactMut<'_, f64> {
+        self.values.chunks_exact_mut(self.k.max(1))
+    }
+
+    /// The whole matrix, row after row.
+    pub fn as_slice(&self) -> &[f64] {
+        &self.values
+    }
+
+    pub fn as_mut_slice(&mut self) -> &mut [f64] {
+        &mut self.values
+    }
+}
+
+impl std::ops::Index<usize> for Posteriors {
+    type Output = [f64];
+    fn index(&self, task: usize) -> &[f64] {
+        &self.values[task * self.k..(task + 1) * self.k]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Posteriors {
+    fn index_mut(&mut self, task: usize) -> &mut [f64] {
+        &mut self.values[task * self.k..(task + 1) * self.k]
+    }
+}
+
+impl<'a> IntoIterator for &'a Posteriors {
+    type Item = &'a [f64];
+    type IntoIter = std::slice::ChunksExact<'a, f64>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
 }
 
 /// Per-worker skill from a fit's posteriors: soft counts of (true label, answer) pairs.
@@ -75,7 +149,7 @@ pub fn worker_skills(data: &Dataset, fit: &Fit) -> Vec<WorkerSkill> {
 }
 
 /// Sets gold tasks' posteriors to certainty in their known label.
-pub(crate) fn clamp_gold(data: &Dataset, posteriors: &mut [Vec<f64>]) {
+pub(crate) fn clamp_gold(data: &Dataset, posteriors: &mut Posteriors) {
     for (p, gold) in posteriors.iter_mut().zip(&data.gold) {
         if let Some(g) = gold {
             p.iter_mut()
@@ -89,7 +163,7 @@ pub(crate) fn clamp_gold(data: &Dataset, posteriors: &mut [Vec<f64>]) {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fit {
     /// For each task, the posterior over the dataset's labels (rows sum to 1).
-    pub posteriors: Vec<Vec<f64>>,
+    pub posteriors: Posteriors,
     /// The objective after each EM iteration: log-likelihood, plus the log-prior for methods
     /// with one (empty for non-iterative methods).
     pub log_likelihood: Vec<f64>,
@@ -98,7 +172,7 @@ pub struct Fit {
 impl Fit {
     /// The chosen label index of each task: the most probable one, ties to the lowest index.
     pub fn labels(&self) -> Vec<usize> {
-        self.posteriors.iter().map(|p| argmax(p)).collect()
+        self.posteriors.iter().map(argmax).collect()
     }
 
     /// The posterior probability of each task's chosen label.
@@ -109,8 +183,8 @@ impl Fit {
 
 /// Log class priors from task posteriors: the expected share of each label, with a small
 /// pseudo-count so no class gets probability 0.
-pub(crate) fn class_log_prior(posteriors: &[Vec<f64>]) -> Vec<f64> {
-    let k = posteriors.first().map_or(0, Vec::len);
+pub(crate) fn class_log_prior(posteriors: &Posteriors) -> Vec<f64> {
+    let k = posteriors.k();
     let mut prior = vec![0.01; k];
     for p in posteriors {
         prior.iter_mut().zip(p).for_each(|(a, b)| *a += b);
@@ -130,12 +204,17 @@ pub(crate) fn argmax(values: &[f64]) -> usize {
     best
 }
 
-/// Turns log-scores into probabilities in place; returns their log normaliser.
+/// Turns log-scores into probabilities in place; returns their log normaliser. One `exp`
+/// per label: the shifted exponentials are kept and divided by their sum.
 pub(crate) fn normalize_log(p: &mut [f64]) -> f64 {
     let max = p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let log_z = max + p.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
-    p.iter_mut().for_each(|v| *v = (*v - log_z).exp());
-    log_z
+    let mut sum = 0.0;
+    for v in p.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    p.iter_mut().for_each(|v| *v /= sum);
+    max + sum.ln()
 }
 
 /// How long EM runs, shared by the iterative methods.
@@ -168,7 +247,7 @@ impl Default for EmLimits {
 pub(crate) fn run_em(
     data: &Dataset,
     limits: EmLimits,
-    mut step: impl FnMut(&mut [Vec<f64>]) -> f64,
+    mut step: impl FnMut(&mut Posteriors) -> f64,
 ) -> Fit {
     let mut post = majority_vote::vote_shares(data);
     clamp_gold(data, &mut post);
@@ -179,7 +258,7 @@ pub(crate) fn run_em(
         clamp_gold(data, &mut post);
         if let Some(&last) = history.last() {
             if objective < last - 1e-9 * last.abs() {
-                post = previous;
+                std::mem::swap(&mut post, &mut previous);
                 break;
             }
             let settled = (objective - last).abs() <= limits.tolerance * last.abs().max(1.0);
@@ -189,7 +268,7 @@ pub(crate) fn run_em(
             }
         }
         history.push(objective);
-        previous.clone_from(&post);
+        previous.as_mut_slice().copy_from_slice(post.as_slice());
     }
     Fit {
         posteriors: post,
@@ -201,29 +280,24 @@ pub(crate) fn run_em(
 /// so a fit gives bit-identical results on any number of cores.
 const CHUNK: usize = 16_384;
 
-/// Runs `f(offset, chunk)` on each [`CHUNK`]-long chunk of `items`, spread over the
-/// machine's cores; returns the results in chunk order.
-pub(crate) fn par_chunks_mut<T: Send, R: Send>(
-    items: &mut [T],
-    f: impl Fn(usize, &mut [T]) -> R + Sync,
-) -> Vec<R> {
-    let mut chunks: Vec<(usize, &mut [T])> = items
-        .chunks_mut(CHUNK)
-        .enumerate()
-        .map(|(i, c)| (i * CHUNK, c))
-        .collect();
+/// `f` applied to each work item, the items spread over the machine's cores in contiguous
+/// groups; results in item order.
+fn par_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || chunks.len() < 2 {
-        return chunks.into_iter().map(|(o, c)| f(o, c)).collect();
+    if threads < 2 || items.len() < 2 {
+        return items.into_iter().map(f).collect();
     }
-    let per_thread = chunks.len().div_ceil(threads);
+    let per_thread = items.len().div_ceil(threads);
+    let mut groups: Vec<Vec<T>> = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        groups.push(items.by_ref().take(per_thread).collect());
+    }
     let f = &f;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .chunks_mut(per_thread)
-            .map(|group| {
-                scope.spawn(move || group.iter_mut().map(|(o, c)| f(*o, c)).collect::<Vec<R>>())
-            })
+        let handles: Vec<_> = groups
+            .into_iter()
+            .map(|group| scope.spawn(move || group.into_iter().map(f).collect::<Vec<R>>()))
             .collect();
         handles
             .into_iter()
@@ -232,14 +306,40 @@ pub(crate) fn par_chunks_mut<T: Send, R: Send>(
     })
 }
 
-/// [`par_chunks_mut`] over the index range `0..n`.
+/// `f(first_task, rows, scratch)` on each chunk of [`CHUNK`] rows of `posteriors`, in
+/// parallel, each chunk with its own element of `scratch` (buffers kept from one EM
+/// iteration to the next; `make` fills in missing ones); results in chunk order.
+pub(crate) fn par_rows_mut<S: Send, R: Send>(
+    posteriors: &mut Posteriors,
+    scratch: &mut Vec<S>,
+    make: impl Fn() -> S,
+    f: impl Fn(usize, std::slice::ChunksExactMut<'_, f64>, &mut S) -> R + Sync,
+) -> Vec<R> {
+    let k = posteriors.k().max(1);
+    let chunks = posteriors.len().div_ceil(CHUNK);
+    scratch.resize_with(chunks.max(scratch.len()), make);
+    let items: Vec<_> = posteriors
+        .as_mut_slice()
+        .chunks_mut(CHUNK * k)
+        .zip(scratch.iter_mut())
+        .enumerate()
+        .map(|(i, (rows, s))| (i * CHUNK, rows, s))
+        .collect();
+    par_map(items, |(offset, rows, s)| {
+        f(offset, rows.chunks_exact_mut(k), s)
+    })
+}
+
+/// `f` on each [`CHUNK`]-long piece of the index range `0..n`, in parallel; results in order.
 pub(crate) fn par_ranges<R: Send>(
     n: usize,
     f: impl Fn(std::ops::Range<usize>) -> R + Sync,
 ) -> Vec<R> {
-    par_chunks_mut(&mut vec![(); n], |offset, chunk| {
-        f(offset..offset + chunk.len())
-    })
+    let ranges: Vec<_> = (0..n)
+        .step_by(CHUNK)
+        .map(|start| start..(start + CHUNK).min(n))
+        .collect();
+    par_map(ranges, f)
 }
 
 /// A method that fits a whole dataset.

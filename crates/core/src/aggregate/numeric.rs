@@ -20,16 +20,15 @@
 //! assert_eq!(fit.values, [12.0, 51.0]);
 //! ```
 
-use rustc_hash::FxHashMap as HashMap;
-
 use super::DatasetError;
-use super::dataset::csv_with_columns;
+use super::names::{Interner, Names};
+use super::records::read_records;
 
 /// Numeric answers as dense indices: tasks and workers numbered by first appearance.
 #[derive(Debug, Clone, Default)]
 pub struct NumericDataset {
-    pub tasks: Vec<String>,
-    pub workers: Vec<String>,
+    pub tasks: Names,
+    pub workers: Names,
     /// (task, worker, value).
     pub answers: Vec<(u32, u32, f64)>,
 }
@@ -38,50 +37,58 @@ impl NumericDataset {
     pub fn from_triples<'a>(
         rows: impl IntoIterator<Item = (&'a str, &'a str, f64)>,
     ) -> Result<Self, DatasetError> {
-        let mut data = Self::default();
-        let (mut tasks, mut workers) = (HashMap::default(), HashMap::default());
-        for (task, worker, value) in rows {
-            let t = super::dataset::intern(&mut data.tasks, &mut tasks, task);
-            let w = super::dataset::intern(&mut data.workers, &mut workers, worker);
-            data.answers.push((t, w, value));
-        }
-        if data.answers.is_empty() {
-            return Err(DatasetError::Empty);
-        }
-        Ok(data)
+        let mut builder = NumericBuilder::default();
+        rows.into_iter()
+            .for_each(|(task, worker, value)| builder.push(task, worker, value));
+        builder.finish()
     }
 
     /// Reads a `task,worker,label` CSV whose labels are numbers; a label that is not a finite
     /// number is an error naming its line.
     pub fn from_csv(text: &str) -> Result<Self, DatasetError> {
-        let (mut reader, columns) = csv_with_columns(text, &["task", "worker", "label"])?;
-        let mut rows = Vec::new();
-        for record in reader.records() {
-            let record = record.map_err(|e| DatasetError::Line {
-                line: e.position().map_or(0, |p| p.line() as usize),
-                message: e.to_string(),
-            })?;
-            let line = record.position().map_or(0, |p| p.line() as usize);
-            let field = |i: usize| record.get(i).unwrap_or("").trim().to_owned();
-            let label = field(columns[2]);
-            let value = label
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| DatasetError::Line {
-                    line,
-                    message: format!("label {label:?} is not a number"),
-                })?;
-            let (task, worker) = (field(columns[0]), field(columns[1]));
-            if task.is_empty() || worker.is_empty() {
-                return Err(DatasetError::Line {
-                    line,
-                    message: "empty task or worker".into(),
-                });
-            }
-            rows.push((task, worker, value));
+        let mut builder = NumericBuilder::default();
+        read_records(
+            text,
+            ["task", "worker", "label"],
+            |line, [task, worker, label]| {
+                let value = label
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(|| DatasetError::Line {
+                        line,
+                        message: format!("label {label:?} is not a number"),
+                    })?;
+                builder.push(task, worker, value);
+                Ok(())
+            },
+        )?;
+        builder.finish()
+    }
+}
+
+#[derive(Default)]
+struct NumericBuilder {
+    tasks: Interner,
+    workers: Interner,
+    answers: Vec<(u32, u32, f64)>,
+}
+
+impl NumericBuilder {
+    fn push(&mut self, task: &str, worker: &str, value: f64) {
+        let (t, w) = (self.tasks.intern(task), self.workers.intern(worker));
+        self.answers.push((t, w, value));
+    }
+
+    fn finish(self) -> Result<NumericDataset, DatasetError> {
+        if self.answers.is_empty() {
+            return Err(DatasetError::Empty);
         }
-        Self::from_triples(rows.iter().map(|(t, w, v)| (t.as_str(), w.as_str(), *v)))
+        Ok(NumericDataset {
+            tasks: self.tasks.into_names(),
+            workers: self.workers.into_names(),
+            answers: self.answers,
+        })
     }
 }
 

@@ -59,7 +59,7 @@ impl Aggregator for OneCoinDawidSkene {
                     };
                 }
             }
-            post.iter_mut().map(|p| normalize_log(p)).sum()
+            post.iter_mut().map(normalize_log).sum()
         })
     }
 }
@@ -87,11 +87,7 @@ mod tests {
         }
         let data = Dataset::from_rows(&rows);
         let fit = OneCoinDawidSkene::default().fit(&data);
-        let got: Vec<&str> = fit
-            .labels()
-            .iter()
-            .map(|&l| data.labels[l].as_str())
-            .collect();
+        let got: Vec<&str> = fit.labels().iter().map(|&l| &data.labels[l]).collect();
         assert_eq!(got, truth);
     }
 }

@@ -3,7 +3,7 @@
 //! As in crowd-kit's `Wawa` (Toloka, "crowd-kit", JOSS 2024).
 
 use super::majority_vote::vote_shares;
-use super::{Aggregator, Dataset, Fit, argmax, clamp_gold};
+use super::{Aggregator, Dataset, Fit, Posteriors, argmax, clamp_gold};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Wawa;
@@ -16,7 +16,7 @@ impl Aggregator for Wawa {
     fn fit(&self, data: &Dataset) -> Fit {
         let mut majority = vote_shares(data);
         clamp_gold(data, &mut majority);
-        let winners: Vec<usize> = majority.iter().map(|p| argmax(p)).collect();
+        let winners: Vec<usize> = majority.iter().map(argmax).collect();
         let (mut agree, mut total) = (vec![0.0; data.n_workers()], vec![0.0; data.n_workers()]);
         for &(t, w, l) in &data.answers {
             total[w as usize] += 1.0;
@@ -24,11 +24,11 @@ impl Aggregator for Wawa {
                 agree[w as usize] += 1.0;
             }
         }
-        let mut posteriors = vec![vec![0.0; data.n_labels()]; data.n_tasks()];
+        let mut posteriors = Posteriors::zeros(data.n_tasks(), data.n_labels());
         for &(t, w, l) in &data.answers {
             posteriors[t as usize][l as usize] += agree[w as usize] / total[w as usize];
         }
-        for (p, fallback) in posteriors.iter_mut().zip(&majority) {
+        for (p, fallback) in posteriors.iter_mut().zip(majority.iter()) {
             let sum: f64 = p.iter().sum();
             if sum > 0.0 {
                 p.iter_mut().for_each(|v| *v /= sum);
@@ -62,6 +62,6 @@ mod tests {
         let data = Dataset::from_triples(rows).expect("data");
         let fit = Wawa.fit(&data);
         let tie = data.tasks.iter().position(|t| t == "tie").expect("task");
-        assert_eq!(data.labels[fit.labels()[tie]], "y");
+        assert_eq!(&data.labels[fit.labels()[tie]], "y");
     }
 }

@@ -21,7 +21,7 @@
 //! assert_eq!(fit.labels(), [1, 0]); // labels sort as ["no", "yes"]
 //! ```
 
-use super::{Aggregator, Dataset, Fit, clamp_gold, normalize_log};
+use super::{Aggregator, Dataset, Fit, Posteriors, clamp_gold, normalize_log};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WeightedMajorityVote;
@@ -75,11 +75,11 @@ impl Aggregator for WeightedMajorityVote {
 
     fn fit(&self, data: &Dataset) -> Fit {
         let weights = Self::weights(data);
-        let mut scores = vec![vec![0.0; data.n_labels()]; data.n_tasks()];
+        let mut scores = Posteriors::zeros(data.n_tasks(), data.n_labels());
         for &(t, w, l) in &data.answers {
             scores[t as usize][l as usize] += weights[w as usize];
         }
-        for p in &mut scores {
+        for p in scores.iter_mut() {
             normalize_log(p);
         }
         clamp_gold(data, &mut scores);
@@ -113,6 +113,6 @@ mod tests {
         let weights = WeightedMajorityVote::weights(&data);
         assert!(weights[0] > 1.0 && weights[3] == MIN_WEIGHT, "{weights:?}");
         let fit = WeightedMajorityVote.fit(&data);
-        assert_eq!(data.labels[fit.labels()[10]], "a");
+        assert_eq!(&data.labels[fit.labels()[10]], "a");
     }
 }

@@ -1,0 +1,131 @@
+//! Task, worker and label names, numbered densely: all of them in one string (a million
+//! names are a million allocations otherwise), and an interner that numbers each distinct
+//! name on first sight.
+
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
+
+/// Names by index, in the order they were added.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Names {
+    joined: String,
+    /// Where each name starts and ends in `joined`.
+    spans: Vec<(usize, usize)>,
+}
+
+impl Names {
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let &(start, end) = self.spans.get(i)?;
+        Some(&self.joined[start..end])
+    }
+
+    /// Whether name `i` is `name`, comparing bytes (no char-boundary checks: this is the
+    /// interner's inner loop).
+    fn is(&self, i: usize, name: &str) -> bool {
+        let (start, end) = self.spans[i];
+        &self.joined.as_bytes()[start..end] == name.as_bytes()
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (0..self.len()).map(|i| &self[i])
+    }
+
+    /// The index of `name`, by linear search (for the few labels; tasks and workers are
+    /// looked up through an index built once).
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.iter().position(|n| n == name)
+    }
+
+    fn push(&mut self, name: &str) {
+        let start = self.joined.len();
+        self.joined.push_str(name);
+        self.spans.push((start, self.joined.len()));
+    }
+}
+
+impl std::ops::Index<usize> for Names {
+    type Output = str;
+    fn index(&self, i: usize) -> &str {
+        let (start, end) = self.spans[i];
+        &self.joined[start..end]
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for Names {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        let mut names = Self::default();
+        iter.into_iter().for_each(|n| names.push(n.as_ref()));
+        names
+    }
+}
+
+/// Numbers distinct names in order of first sight. Rows usually come grouped by task, so
+/// the name seen last is checked before the hash table.
+#[derive(Debug, Default)]
+pub(crate) struct Interner {
+    names: Names,
+    index: HashTable<u32>,
+    last: Option<u32>,
+}
+
+impl Interner {
+    pub(crate) fn intern(&mut self, name: &str) -> u32 {
+        if let Some(last) = self.last
+            && self.names.is(last as usize, name)
+        {
+            return last;
+        }
+        let hasher = FxBuildHasher;
+        let hash = hasher.hash_one(name);
+        let names = &mut self.names;
+        let i = match self.index.find(hash, |&i| names.is(i as usize, name)) {
+            Some(&i) => i,
+            None => {
+                let i = names.len() as u32;
+                names.push(name);
+                self.index
+                    .insert_unique(hash, i, |&j| hasher.hash_one(&names[j as usize]));
+                i
+            }
+        };
+        self.last = Some(i);
+        i
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub(crate) fn into_names(self) -> Names {
+        self.names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_numbered_on_first_sight() {
+        let mut interner = Interner::default();
+        let ids: Vec<u32> = ["b", "a", "b", "", "a", "ab"]
+            .iter()
+            .map(|n| interner.intern(n))
+            .collect();
+        assert_eq!(ids, [0, 1, 0, 2, 1, 3]);
+        let names = interner.into_names();
+        assert_eq!(names.iter().collect::<Vec<_>>(), ["b", "a", "", "ab"]);
+        assert_eq!((names.get(3), names.get(4)), (Some("ab"), None));
+        assert_eq!(names.position(""), Some(2));
+    }
+}
