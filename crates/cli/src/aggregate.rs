@@ -60,6 +60,7 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let text = std::fs::read_to_string(&args.answers)
         .with_context(|| format!("reading {}", args.answers.display()))?;
+    tracing::debug!(elapsed = ?started.elapsed(), bytes = text.len(), "loaded");
     let numeric = match args.method {
         Method::Mean => Some(NumericMethod::Mean),
         Method::Median => Some(NumericMethod::Median),

@@ -97,29 +97,39 @@ fn group_by_task(data: &Dataset) -> ByTask {
     ByTask { offsets, cells }
 }
 
-/// Soft counts from posteriors: per class, and per (worker, answer, true class) — the
-/// transpose of a confusion matrix, so one answer's counts are one contiguous row.
+/// Soft counts from posteriors, in one vector: per class (the first K), then per (worker,
+/// answer, true class) — the transpose of a confusion matrix, so one answer's counts are
+/// one contiguous row.
 struct Counts {
-    classes: Vec<f64>,
-    /// `[w][answer][truth]`.
-    cells: Vec<f64>,
+    k: usize,
+    values: Vec<f64>,
 }
 
 impl Counts {
     fn zeros(workers: usize, k: usize) -> Self {
         Self {
-            classes: vec![0.0; k],
-            cells: vec![0.0; workers * k * k],
+            k,
+            values: vec![0.0; k + workers * k * k],
         }
+    }
+
+    fn classes(&self) -> &[f64] {
+        &self.values[..self.k]
+    }
+
+    /// `[w][answer][truth]`.
+    fn cells(&self) -> &[f64] {
+        &self.values[self.k..]
     }
 
     /// Adds one task's posterior, for each of its answers.
     #[inline(always)]
     fn add(&mut self, p: &[f64], cells: &[u32]) {
         let k = p.len();
-        self.classes.iter_mut().zip(p).for_each(|(a, v)| *a += v);
+        let (classes, table) = self.values.split_at_mut(k);
+        classes.iter_mut().zip(p).for_each(|(a, v)| *a += v);
         for &cell in cells {
-            let row = &mut self.cells[cell as usize * k..(cell as usize + 1) * k];
+            let row = &mut table[cell as usize * k..(cell as usize + 1) * k];
             row.iter_mut().zip(p).for_each(|(a, v)| *a += v);
         }
     }
@@ -129,16 +139,11 @@ impl Counts {
         let Some((first, rest)) = parts.split_first() else {
             return;
         };
-        self.classes.copy_from_slice(&first.classes);
-        self.cells.copy_from_slice(&first.cells);
+        self.values.copy_from_slice(&first.values);
         for part in rest {
-            self.classes
+            self.values
                 .iter_mut()
-                .zip(&part.classes)
-                .for_each(|(a, v)| *a += v);
-            self.cells
-                .iter_mut()
-                .zip(&part.cells)
+                .zip(&part.values)
                 .for_each(|(a, v)| *a += v);
         }
     }
@@ -146,38 +151,20 @@ impl Counts {
     /// SQUAREM's jump from `self` (c₀) through `c1`, `c2`: writes c₀ + 2|α|r + α²v (clipped
     /// at 0, as counts are) into `out` and returns |α| = ‖r‖/‖v‖ (1 when v vanishes).
     fn extrapolate(&self, c1: &Self, c2: &Self, out: &mut Self) -> f64 {
-        let pairs = || {
-            let flat = |c: &Self| {
-                c.classes
-                    .iter()
-                    .chain(&c.cells)
-                    .copied()
-                    .collect::<Vec<_>>()
-            };
-            (flat(self), flat(c1), flat(c2))
+        let steps = || {
+            self.values
+                .iter()
+                .zip(&c1.values)
+                .zip(&c2.values)
+                .map(|((a, b), c)| (*a, b - a, c - 2.0 * b + a))
         };
-        let (f0, f1, f2) = pairs();
-        let (mut rr, mut vv) = (0.0, 0.0);
-        for ((a, b), c) in f0.iter().zip(&f1).zip(&f2) {
-            let (r, v) = (b - a, c - 2.0 * b + a);
-            rr += r * r;
-            vv += v * v;
-        }
+        let (rr, vv) = steps().fold((0.0, 0.0), |(rr, vv), (_, r, v)| (rr + r * r, vv + v * v));
         if vv <= 0.0 || !vv.is_finite() {
             return 1.0;
         }
         let alpha = (rr / vv).sqrt();
-        let jumped = f0.iter().zip(&f1).zip(&f2).map(|((a, b), c)| {
-            let (r, v) = (b - a, c - 2.0 * b + a);
-            (a + 2.0 * alpha * r + alpha * alpha * v).max(0.0)
-        });
-        let k = self.classes.len();
-        for (i, value) in jumped.enumerate() {
-            if i < k {
-                out.classes[i] = value;
-            } else {
-                out.cells[i - k] = value;
-            }
+        for (o, (a, r, v)) in out.values.iter_mut().zip(steps()) {
+            *o = (a + 2.0 * alpha * r + alpha * alpha * v).max(0.0);
         }
         alpha
     }
@@ -229,8 +216,12 @@ const NEGLIGIBLE: f64 = -40.0;
 impl DawidSkene {
     /// M-step: priors and confusion matrices from soft counts, with the Dirichlet priors.
     fn m_step(&self, k: usize, counts: &Counts) -> Params {
-        let mut prior: Vec<f64> = counts.classes.iter().map(|c| c + self.smoothing).collect();
-        let mut conf = transpose_blocks(&counts.cells, k);
+        let mut prior: Vec<f64> = counts
+            .classes()
+            .iter()
+            .map(|c| c + self.smoothing)
+            .collect();
+        let mut conf = transpose_blocks(counts.cells(), k);
         // Each cell's pseudo-count beyond the uniform smoothing, for the objective.
         let mut pseudo = vec![0.0; conf.len()];
         for (i, (v, e)) in conf.iter_mut().zip(pseudo.iter_mut()).enumerate() {
@@ -329,8 +320,7 @@ impl EChunk<'_> {
         rows: std::slice::ChunksExactMut<'_, f64>,
         counts: &mut Counts,
     ) -> f64 {
-        counts.classes.fill(0.0);
-        counts.cells.fill(0.0);
+        counts.values.fill(0.0);
         let mut ll = 0.0;
         // Scores accumulate in a local array (registers, for a constant small K) rather
         // than through the posterior row in memory.

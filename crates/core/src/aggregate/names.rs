@@ -79,6 +79,17 @@ pub(crate) struct Interner {
 }
 
 impl Interner {
+    /// Room for `names` names (of a few bytes each) without reallocating.
+    pub(crate) fn with_capacity(names: usize) -> Self {
+        Self {
+            names: Names {
+                joined: String::with_capacity(names * 4),
+                spans: Vec::with_capacity(names),
+            },
+            ..Self::default()
+        }
+    }
+
     pub(crate) fn intern(&mut self, name: &str) -> u32 {
         if let Some(last) = self.last
             && self.names.is(last as usize, name)

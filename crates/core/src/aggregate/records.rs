@@ -65,44 +65,141 @@ pub(crate) fn read_records<const N: usize>(
     if text.contains('"') {
         return read_quoted(text, names, row);
     }
+    let (header, body) = plain_header(text, names)?;
+    header.rows(body, 2, &mut row)
+}
+
+/// [`read_records`] on all cores: the rows are cut into one contiguous piece per core at
+/// line breaks, each piece feeds its own accumulator (`make`, given the piece's length in
+/// bytes to size its buffers), and the accumulators come back in file order — for the
+/// caller to merge. Files with quotes, or too small to be worth it, are one piece.
+pub(crate) fn read_records_parallel<const N: usize, B: Send>(
+    text: &str,
+    names: [&str; N],
+    make: impl Fn(usize) -> B + Sync,
+    row: impl Fn(&mut B, usize, [&str; N]) -> Result<(), DatasetError> + Sync,
+) -> Result<Vec<B>, DatasetError> {
+    const MIN_PIECE: usize = 1 << 20;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if text.contains('"') || threads < 2 || text.len() < 2 * MIN_PIECE {
+        let mut one = make(text.len());
+        read_records(text, names, |line, fields| row(&mut one, line, fields))?;
+        return Ok(vec![one]);
+    }
+    let (header, body) = plain_header(text, names)?;
+    // (offset in `text`, piece)
+    let mut pieces: Vec<(usize, &str)> = Vec::with_capacity(threads);
+    let mut rest = body;
+    let mut offset = text.len() - body.len();
+    for left in (1..=threads).rev() {
+        let cut = if left == 1 {
+            rest.len()
+        } else {
+            let target = rest.len() / left;
+            memchr::memchr(b'\n', &rest.as_bytes()[target..]).map_or(rest.len(), |i| target + i + 1)
+        };
+        let (piece, tail) = rest.split_at(cut);
+        pieces.push((offset, piece));
+        offset += cut;
+        rest = tail;
+    }
+    let results: Vec<Result<B, DatasetError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pieces
+            .iter()
+            .map(|&(_, piece)| {
+                let (make, row, header) = (&make, &row, &header);
+                scope.spawn(move || {
+                    let mut acc = make(piece.len());
+                    // Lines are counted from the piece's start; fixed below on error.
+                    header.rows(piece, 1, &mut |line, fields| row(&mut acc, line, fields))?;
+                    Ok(acc)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(results.len());
+    for (&(start, _), result) in pieces.iter().zip(results) {
+        match result {
+            Ok(acc) => out.push(acc),
+            Err(DatasetError::Line { line, message }) => {
+                // The piece's offset in `text` gives the lines before it.
+                let before = memchr::memchr_iter(b'\n', &text.as_bytes()[..start]).count();
+                return Err(line_error(before + line, message));
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(out)
+}
+
+/// A quote-free file's header: where the wanted columns are.
+struct PlainHeader<'n, const N: usize> {
+    at: [usize; N],
+    width: usize,
+    names: [&'n str; N],
+}
+
+/// Reads a quote-free file's header; returns it and the text after it.
+fn plain_header<'t, 'n, const N: usize>(
+    text: &'t str,
+    names: [&'n str; N],
+) -> Result<(PlainHeader<'n, N>, &'t str), DatasetError> {
     let header_end = memchr::memchr(b'\n', text.as_bytes()).unwrap_or(text.len());
     let header = &text[..header_end];
     let (at, width) = columns(
         header.strip_suffix('\r').unwrap_or(header).split(','),
         names,
     )?;
-    let mut fields: Vec<&str> = Vec::with_capacity(width);
-    let mut line = 1;
-    let mut start = header_end + 1;
-    while start < text.len() {
-        line += 1;
-        let end =
-            memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |i| start + i);
-        let row_text = &text[start..end];
-        start = end + 1;
-        let row_text = row_text.strip_suffix('\r').unwrap_or(row_text);
-        if row_text.is_empty() {
-            continue;
-        }
-        // Commas are ASCII, so every split point is a char boundary.
-        fields.clear();
-        let mut field_start = 0;
-        for (i, &b) in row_text.as_bytes().iter().enumerate() {
-            if b == b',' {
-                fields.push(&row_text[field_start..i]);
-                field_start = i + 1;
+    let body = text.get(header_end + 1..).unwrap_or("");
+    Ok((PlainHeader { at, width, names }, body))
+}
+
+impl<const N: usize> PlainHeader<'_, N> {
+    /// The rows of `body`, whose first line is number `first_line`.
+    fn rows(
+        &self,
+        body: &str,
+        first_line: usize,
+        row: &mut impl FnMut(usize, [&str; N]) -> Result<(), DatasetError>,
+    ) -> Result<(), DatasetError> {
+        let width = self.width;
+        let mut fields: Vec<&str> = Vec::with_capacity(width);
+        let mut line = first_line - 1;
+        let mut start = 0;
+        while start < body.len() {
+            line += 1;
+            let end =
+                memchr::memchr(b'\n', &body.as_bytes()[start..]).map_or(body.len(), |i| start + i);
+            let row_text = &body[start..end];
+            start = end + 1;
+            let row_text = row_text.strip_suffix('\r').unwrap_or(row_text);
+            if row_text.is_empty() {
+                continue;
             }
+            // Commas are ASCII, so every split point is a char boundary.
+            fields.clear();
+            let mut field_start = 0;
+            for (i, &b) in row_text.as_bytes().iter().enumerate() {
+                if b == b',' {
+                    fields.push(&row_text[field_start..i]);
+                    field_start = i + 1;
+                }
+            }
+            fields.push(&row_text[field_start..]);
+            if fields.len() != width {
+                return Err(line_error(
+                    line,
+                    format!("{} fields where the header has {width}", fields.len()),
+                ));
+            }
+            row(line, pick(line, &fields, &self.at, &self.names)?)?;
         }
-        fields.push(&row_text[field_start..]);
-        if fields.len() != width {
-            return Err(line_error(
-                line,
-                format!("{} fields where the header has {width}", fields.len()),
-            ));
-        }
-        row(line, pick(line, &fields, &at, &names)?)?;
+        Ok(())
     }
-    Ok(())
 }
 
 /// The `csv` crate's reader, for files with quoted fields.
