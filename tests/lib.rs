@@ -14,6 +14,8 @@ use tessera_server::store::open_store;
 use tessera_server::{AppState, ensure_admin_token};
 use tokio::sync::oneshot;
 
+pub mod proxy;
+
 /// A running server: real HTTP on 127.0.0.1, a temporary SQLite file, a clock tests move.
 pub struct TestServer {
     pub url: String,
@@ -137,6 +139,11 @@ impl TestServer {
             .expect("rebind");
         let state = self.state().await;
         self.run(listener, state);
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
     }
 
     pub fn admin(&self) -> ApiClient {

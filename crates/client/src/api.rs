@@ -101,7 +101,15 @@ impl ApiClient {
     }
 
     async fn json<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, ClientError> {
-        Ok(self.send(req).await?.json().await?)
+        // A body cut off in transit is the network's fault (retry later), not the server's:
+        // only a complete body that does not parse is a protocol error.
+        let body = self
+            .send(req)
+            .await?
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Unreachable(format!("response cut off: {e}")))?;
+        serde_json::from_slice(&body).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
     async fn post<B: Serialize, T: DeserializeOwned>(

@@ -194,7 +194,7 @@ pub(crate) fn class_log_prior(posteriors: &Posteriors) -> Vec<f64> {
 }
 
 /// Index of the largest value; the first one on ties.
-pub(crate) fn argmax(values: &[f64]) -> usize {
+pub fn argmax(values: &[f64]) -> usize {
     let mut best = 0;
     for (i, &v) in values.iter().enumerate() {
         if v > values[best] {
