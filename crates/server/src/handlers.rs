@@ -25,8 +25,9 @@ use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::export::render_export;
 use crate::store::LeaseQuery;
 
-/// Most tasks one lease request may take.
-pub const MAX_LEASE_LIMIT: u32 = 1000;
+/// Most tasks one lease request may take: a long offline session's worth (a day of quick
+/// judgements), checked out at once before going offline.
+pub const MAX_LEASE_LIMIT: u32 = 10_000;
 /// Most answers one push may carry.
 pub const MAX_PUSH_ANSWERS: usize = 1000;
 /// Most changes one page of the change feed holds.

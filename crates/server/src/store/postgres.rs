@@ -10,7 +10,7 @@
 //!   lock until it commits, so within a feed, sequence order is commit order and a cursor
 //!   never skips a change committed late.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -119,27 +119,38 @@ async fn project_row(c: &impl GenericClient, id: i64) -> StoreResult<Project> {
     project_from(&row)
 }
 
-async fn leased_task(
+/// Leased tasks as the annotator sees them (data, prediction, lease expiry), by task id,
+/// in one query.
+async fn leased_tasks(
     c: &impl GenericClient,
-    task_id: i64,
+    task_ids: &[i64],
     annotator_id: i64,
-) -> StoreResult<LeasedTask> {
-    let row = c
-        .query_one(
-            "SELECT t.project_id, t.data, t.prediction, l.expires_at
-             FROM tasks t JOIN leases l ON l.task_id = t.id AND l.annotator_id = $2 WHERE t.id = $1",
-            &[&task_id, &annotator_id],
+) -> StoreResult<HashMap<i64, LeasedTask>> {
+    let rows = c
+        .query(
+            "SELECT t.id, t.project_id, t.data, t.prediction, l.expires_at
+             FROM tasks t JOIN leases l ON l.task_id = t.id AND l.annotator_id = $2
+             WHERE t.id = ANY($1)",
+            &[&task_ids, &annotator_id],
         )
         .await?;
-    let Json(data): Json<Map<String, Value>> = row.try_get(1)?;
-    let prediction: Option<Json<Prediction>> = row.try_get(2)?;
-    Ok(LeasedTask {
-        task_id,
-        project_id: row.try_get(0)?,
-        data,
-        prediction: prediction.map(|Json(p)| p),
-        expires_at: row.try_get(3)?,
-    })
+    let mut tasks = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let task_id: i64 = row.try_get(0)?;
+        let Json(data): Json<Map<String, Value>> = row.try_get(2)?;
+        let prediction: Option<Json<Prediction>> = row.try_get(3)?;
+        tasks.insert(
+            task_id,
+            LeasedTask {
+                task_id,
+                project_id: row.try_get(1)?,
+                data,
+                prediction: prediction.map(|Json(p)| p),
+                expires_at: row.try_get(4)?,
+            },
+        );
+    }
+    Ok(tasks)
 }
 
 /// The current (latest-revision, not skipped) answers to a task, one per annotator.
@@ -160,143 +171,232 @@ async fn lock_feed(c: &impl GenericClient, annotator_id: i64) -> StoreResult<()>
     Ok(())
 }
 
-async fn push_one(
+/// What a push page's answers find already stored, looked up in three set queries.
+struct PushContext {
+    /// Owner of each answer id already stored.
+    owners: HashMap<Uuid, i64>,
+    /// Project of each existing task.
+    projects: HashMap<i64, i64>,
+    /// Tasks ever leased to the pushing annotator.
+    leased: HashSet<i64>,
+}
+
+async fn push_context(
     tx: &deadpool_postgres::Transaction<'_>,
     annotator: &User,
-    answer: &AnswerPush,
-    now: DateTime<Utc>,
-    schemas: &mut HashMap<i64, LabelSchema>,
-) -> StoreResult<(PushResult, Option<i64>)> {
-    let owner = tx
-        .query_opt(
-            "SELECT annotator_id FROM answers WHERE id = $1",
-            &[&answer.id],
+    answers: &[AnswerPush],
+) -> StoreResult<PushContext> {
+    let ids: Vec<Uuid> = answers.iter().map(|a| a.id).collect();
+    let tasks: Vec<i64> = answers.iter().map(|a| a.task_id).collect();
+    let mut owners = HashMap::new();
+    for row in tx
+        .query(
+            "SELECT id, annotator_id FROM answers WHERE id = ANY($1)",
+            &[&ids],
         )
-        .await?;
-    if let Some(row) = owner {
-        let owner: i64 = row.try_get(0)?;
-        let result = if owner == annotator.id {
-            PushResult {
-                id: answer.id,
-                status: PushStatus::Duplicate,
-                error: None,
-            }
+        .await?
+    {
+        owners.insert(row.try_get(0)?, row.try_get(1)?);
+    }
+    let mut projects = HashMap::new();
+    for row in tx
+        .query(
+            "SELECT id, project_id FROM tasks WHERE id = ANY($1)",
+            &[&tasks],
+        )
+        .await?
+    {
+        projects.insert(row.try_get(0)?, row.try_get(1)?);
+    }
+    let mut leased = HashSet::new();
+    for row in tx
+        .query(
+            "SELECT task_id FROM leases WHERE annotator_id = $1 AND task_id = ANY($2)",
+            &[&annotator.id, &tasks],
+        )
+        .await?
+    {
+        leased.insert(row.try_get(0)?);
+    }
+    Ok(PushContext {
+        owners,
+        projects,
+        leased,
+    })
+}
+
+fn duplicate(id: Uuid) -> PushResult {
+    PushResult {
+        id,
+        status: PushStatus::Duplicate,
+        error: None,
+    }
+}
+
+/// The verdict on one pushed answer before anything is written: `Ok(project)` to insert it,
+/// `Err(result)` for a duplicate or a rejection.
+fn judge(
+    context: &PushContext,
+    schemas: &HashMap<i64, LabelSchema>,
+    annotator: &User,
+    answer: &AnswerPush,
+) -> Result<i64, PushResult> {
+    if let Some(&owner) = context.owners.get(&answer.id) {
+        return Err(if owner == annotator.id {
+            duplicate(answer.id)
         } else {
             rejected(
                 answer.id,
                 "answer_id_taken",
                 "this answer id belongs to another annotator".to_owned(),
             )
-        };
-        return Ok((result, None));
+        });
     }
-    let Some(row) = tx
-        .query_opt(
-            "SELECT project_id FROM tasks WHERE id = $1",
-            &[&answer.task_id],
-        )
-        .await?
-    else {
-        return Ok((
-            rejected(
-                answer.id,
-                "not_found",
-                format!("task {} does not exist", answer.task_id),
-            ),
-            None,
+    let Some(&project_id) = context.projects.get(&answer.task_id) else {
+        return Err(rejected(
+            answer.id,
+            "not_found",
+            format!("task {} does not exist", answer.task_id),
         ));
     };
-    let project_id: i64 = row.try_get(0)?;
-    if let std::collections::hash_map::Entry::Vacant(slot) = schemas.entry(project_id) {
-        slot.insert(project_row(tx, project_id).await?.schema);
-    }
     if !answer.skipped
         && let Some(Err(e)) = schemas
             .get(&project_id)
             .map(|s| s.check_answer(&answer.labels))
     {
-        return Ok((rejected(answer.id, "invalid_answer", e.to_string()), None));
+        return Err(rejected(answer.id, "invalid_answer", e.to_string()));
     }
-    let leased = tx
-        .query_opt(
-            "SELECT 1 FROM leases WHERE task_id = $1 AND annotator_id = $2",
-            &[&answer.task_id, &annotator.id],
-        )
-        .await?;
-    if leased.is_none() {
-        return Ok((
-            rejected(
-                answer.id,
-                "not_leased",
-                format!("task {} was never leased to you", answer.task_id),
-            ),
-            None,
+    if !context.leased.contains(&answer.task_id) {
+        return Err(rejected(
+            answer.id,
+            "not_leased",
+            format!("task {} was never leased to you", answer.task_id),
         ));
     }
-    let revision = i32::try_from(answer.revision)
-        .map_err(|_| StoreError::Conflict("revision too large".to_owned()))?;
-    // ON CONFLICT: a concurrent push of the same id on another replica won the race.
-    let inserted = tx
-        .execute(
-            "INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-            &[&answer.id, &answer.task_id, &annotator.id, &revision, &Json(&answer.labels), &answer.skipped, &answer.answered_at, &now],
-        )
-        .await?;
-    if inserted == 0 {
-        return Ok((
-            PushResult {
-                id: answer.id,
-                status: PushStatus::Duplicate,
-                error: None,
-            },
-            None,
+    if i32::try_from(answer.revision).is_err() {
+        return Err(rejected(
+            answer.id,
+            "invalid_answer",
+            "revision too large".to_owned(),
         ));
     }
-    tx.execute(
-        "INSERT INTO changes (annotator_id, kind, task_id, answer_id) VALUES ($1, 'answer', $2, $3)",
-        &[&annotator.id, &answer.task_id, &answer.id],
-    )
-    .await?;
-    tx.execute(
-        "UPDATE leases SET state = CASE WHEN (SELECT skipped FROM answers WHERE task_id = $1 AND annotator_id = $2
-             ORDER BY revision DESC, seq DESC LIMIT 1) THEN 'skipped' ELSE 'answered' END
-         WHERE task_id = $1 AND annotator_id = $2",
-        &[&answer.task_id, &annotator.id],
-    )
-    .await?;
-    Ok((
-        PushResult {
-            id: answer.id,
-            status: PushStatus::Accepted,
-            error: None,
-        },
-        Some(project_id),
-    ))
+    Ok(project_id)
 }
 
+/// Inserts `accepted` answers in order (their `seq` follows the push order) and returns the
+/// ids actually inserted: an id a concurrent push on another replica stored first is not.
+async fn insert_answers(
+    tx: &deadpool_postgres::Transaction<'_>,
+    annotator: &User,
+    accepted: &[&AnswerPush],
+    now: DateTime<Utc>,
+) -> StoreResult<HashSet<Uuid>> {
+    let ids: Vec<Uuid> = accepted.iter().map(|a| a.id).collect();
+    let tasks: Vec<i64> = accepted.iter().map(|a| a.task_id).collect();
+    let revisions: Vec<i32> = accepted
+        .iter()
+        .map(|a| i32::try_from(a.revision).unwrap_or(i32::MAX))
+        .collect();
+    let labels: Vec<Json<&Vec<String>>> = accepted.iter().map(|a| Json(&a.labels)).collect();
+    let skipped: Vec<bool> = accepted.iter().map(|a| a.skipped).collect();
+    let answered_at: Vec<DateTime<Utc>> = accepted.iter().map(|a| a.answered_at).collect();
+    let rows = tx
+        .query(
+            "INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at)
+             SELECT u.id, u.task_id, $7, u.revision, u.labels, u.skipped, u.answered_at, $8
+             FROM UNNEST($1::uuid[], $2::bigint[], $3::int[], $4::jsonb[], $5::bool[], $6::timestamptz[])
+                  WITH ORDINALITY AS u(id, task_id, revision, labels, skipped, answered_at, n)
+             ORDER BY u.n
+             ON CONFLICT (id) DO NOTHING RETURNING id",
+            &[&ids, &tasks, &revisions, &labels, &skipped, &answered_at, &annotator.id, &now],
+        )
+        .await?;
+    let inserted: HashSet<Uuid> = rows
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let (ids, tasks): (Vec<Uuid>, Vec<i64>) = accepted
+        .iter()
+        .filter(|a| inserted.contains(&a.id))
+        .map(|a| (a.id, a.task_id))
+        .unzip();
+    tx.execute(
+        "INSERT INTO changes (annotator_id, kind, task_id, answer_id)
+         SELECT $1, 'answer', u.task_id, u.id
+         FROM UNNEST($2::bigint[], $3::uuid[]) WITH ORDINALITY AS u(task_id, id, n) ORDER BY u.n",
+        &[&annotator.id, &tasks, &ids],
+    )
+    .await?;
+    // Each lease ends as its latest revision says: answered, or skipped.
+    tx.execute(
+        "UPDATE leases l SET state = CASE WHEN (SELECT a.skipped FROM answers a
+             WHERE a.task_id = l.task_id AND a.annotator_id = l.annotator_id
+             ORDER BY a.revision DESC, a.seq DESC LIMIT 1) THEN 'skipped' ELSE 'answered' END
+         WHERE l.annotator_id = $1 AND l.task_id = ANY($2)",
+        &[&annotator.id, &tasks],
+    )
+    .await?;
+    Ok(inserted)
+}
+
+/// Recomputes the consensus of `tasks` (locked in id order first, so concurrent pushes
+/// touching the same tasks cannot deadlock) from their current answers.
 async fn update_consensus(
     tx: &deadpool_postgres::Transaction<'_>,
-    task_id: i64,
-    schema: &LabelSchema,
+    tasks: &[(i64, i64)],
+    schemas: &HashMap<i64, LabelSchema>,
     method: &dyn ConsensusMethod,
 ) -> StoreResult<()> {
-    let mut answers = Vec::new();
-    for row in current_answers(tx, task_id).await? {
-        let Json(labels): Json<Vec<String>> = row.try_get("labels")?;
-        answers.push(labels);
-    }
-    let consensus = method.aggregate(schema, &answers);
-    let count = answers.len() as i32;
+    let ids: Vec<i64> = tasks.iter().map(|&(t, _)| t).collect();
     tx.execute(
-        "UPDATE tasks SET answer_count = $2, consensus = $3, confidence = $4, consensus_method = $5, complete = $6 WHERE id = $1",
+        "SELECT 1 FROM tasks WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        &[&ids],
+    )
+    .await?;
+    let mut current: HashMap<i64, Vec<Vec<String>>> = HashMap::new();
+    for row in tx
+        .query(
+            "SELECT task_id, labels FROM (
+                 SELECT DISTINCT ON (task_id, annotator_id) task_id, annotator_id, labels, skipped
+                 FROM answers WHERE task_id = ANY($1)
+                 ORDER BY task_id, annotator_id, revision DESC, seq DESC
+             ) current WHERE NOT skipped ORDER BY task_id, annotator_id",
+            &[&ids],
+        )
+        .await?
+    {
+        let Json(labels): Json<Vec<String>> = row.try_get(1)?;
+        current.entry(row.try_get(0)?).or_default().push(labels);
+    }
+    let (mut counts, mut consensus, mut confidence, mut names, mut complete) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut updated = Vec::new();
+    for &(task, project) in tasks {
+        let Some(schema) = schemas.get(&project) else {
+            continue;
+        };
+        let answers = current.remove(&task).unwrap_or_default();
+        let result = method.aggregate(schema, &answers);
+        updated.push(task);
+        counts.push(answers.len() as i32);
+        complete.push(answers.len() as u32 >= schema.overlap);
+        names.push(result.as_ref().map(|_| method.name()));
+        confidence.push(result.as_ref().map(|c| c.confidence));
+        consensus.push(result.map(|c| Json(c.labels)));
+    }
+    tx.execute(
+        "UPDATE tasks t SET answer_count = u.answer_count, consensus = u.consensus,
+             confidence = u.confidence, consensus_method = u.method, complete = u.complete
+         FROM UNNEST($1::bigint[], $2::int[], $3::jsonb[], $4::float8[], $5::text[], $6::bool[])
+              AS u(id, answer_count, consensus, confidence, method, complete)
+         WHERE t.id = u.id",
         &[
-            &task_id,
-            &count,
-            &consensus.as_ref().map(|c| Json(c.labels.clone())),
-            &consensus.as_ref().map(|c| c.confidence),
-            &consensus.as_ref().map(|_| method.name()),
-            &(answers.len() as u32 >= schema.overlap),
+            &updated,
+            &counts,
+            &consensus,
+            &confidence,
+            &names,
+            &complete,
         ],
     )
     .await?;
@@ -495,25 +595,33 @@ impl Store for PostgresStore {
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
-            for id in &fresh {
-                tx.execute(
-                    "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at) VALUES ($1, $2, 'active', $3, $4)
-                     ON CONFLICT (task_id, annotator_id) DO UPDATE SET state = 'active', expires_at = $3, leased_at = $4",
-                    &[id, &q.annotator_id, &q.expires_at, &q.now],
-                )
-                .await?;
-                tx.execute(
-                    "INSERT INTO changes (annotator_id, kind, task_id) VALUES ($1, 'lease', $2)",
-                    &[&q.annotator_id, id],
-                )
-                .await?;
-            }
+            // All the new leases, and their changes in lease order, in two statements.
+            tx.execute(
+                "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at)
+                 SELECT u.id, $2, 'active', $3, $4 FROM UNNEST($1::bigint[]) WITH ORDINALITY AS u(id, n)
+                 ORDER BY u.n
+                 ON CONFLICT (task_id, annotator_id) DO UPDATE SET state = 'active', expires_at = $3, leased_at = $4",
+                &[&fresh, &q.annotator_id, &q.expires_at, &q.now],
+            )
+            .await?;
+            tx.execute(
+                "INSERT INTO changes (annotator_id, kind, task_id)
+                 SELECT $1, 'lease', u.id FROM UNNEST($2::bigint[]) WITH ORDINALITY AS u(id, n)
+                 ORDER BY u.n",
+                &[&q.annotator_id, &fresh],
+            )
+            .await?;
             held.extend(fresh);
         }
-        let mut tasks = Vec::with_capacity(held.len());
-        for id in held {
-            tasks.push(leased_task(&tx, id, q.annotator_id).await?);
-        }
+        let mut by_id = leased_tasks(&tx, &held, q.annotator_id).await?;
+        let tasks = held
+            .iter()
+            .map(|id| {
+                by_id
+                    .remove(id)
+                    .ok_or_else(|| StoreError::Backend(format!("leased task {id} vanished")))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
         tx.commit().await?;
         Ok(tasks)
     }
@@ -525,30 +633,52 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
         method: std::sync::Arc<dyn ConsensusMethod>,
     ) -> StoreResult<Vec<PushResult>> {
+        // A page of answers in a fixed number of set queries, not several per answer.
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
         lock_feed(&tx, annotator.id).await?;
+        let context = push_context(&tx, annotator, &answers).await?;
         let mut schemas = HashMap::new();
+        for &project in context.projects.values() {
+            if let std::collections::hash_map::Entry::Vacant(slot) = schemas.entry(project) {
+                slot.insert(project_row(&tx, project).await?.schema);
+            }
+        }
+        let mut verdicts = Vec::with_capacity(answers.len());
+        let mut seen = HashSet::new();
+        for answer in &answers {
+            verdicts.push(if seen.insert(answer.id) {
+                judge(&context, &schemas, annotator, answer)
+            } else {
+                Err(duplicate(answer.id)) // the same id twice in one page
+            });
+        }
+        let accepted: Vec<&AnswerPush> = answers
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, v)| v.is_ok())
+            .map(|(a, _)| a)
+            .collect();
+        let inserted = insert_answers(&tx, annotator, &accepted, now).await?;
         let mut touched: Vec<(i64, i64)> = Vec::new();
         let mut results = Vec::with_capacity(answers.len());
-        for answer in &answers {
-            let (result, project) = push_one(&tx, annotator, answer, now, &mut schemas).await?;
-            if let Some(project) = project
-                && !touched.iter().any(|&(t, _)| t == answer.task_id)
-            {
-                touched.push((answer.task_id, project));
-            }
-            results.push(result);
+        for (answer, verdict) in answers.iter().zip(verdicts) {
+            results.push(match verdict {
+                Ok(project) if inserted.contains(&answer.id) => {
+                    touched.push((answer.task_id, project));
+                    PushResult {
+                        id: answer.id,
+                        status: PushStatus::Accepted,
+                        error: None,
+                    }
+                }
+                Ok(_) => duplicate(answer.id), // another replica stored it first
+                Err(result) => result,
+            });
         }
-        // Lock in id order so concurrent pushes touching the same tasks cannot deadlock.
         touched.sort_unstable();
-        for (task_id, project_id) in touched {
-            tx.execute("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE", &[&task_id])
-                .await?;
-            if let Some(schema) = schemas.get(&project_id) {
-                update_consensus(&tx, task_id, schema, method.as_ref()).await?;
-            }
-        }
+        touched.dedup();
+        update_consensus(&tx, &touched, &schemas, method.as_ref()).await?;
         tx.commit().await?;
         Ok(results)
     }
@@ -564,15 +694,26 @@ impl Store for PostgresStore {
             )
             .await?;
         let has_more = rows.len() > limit as usize;
+        let rows = &rows[..rows.len().min(limit as usize)];
+        // The page's leased tasks in one query.
+        let mut lease_ids = Vec::new();
+        for row in rows {
+            if row.try_get::<_, &str>(1)? == "lease" {
+                lease_ids.push(row.try_get::<_, i64>(2)?);
+            }
+        }
+        let leased = leased_tasks(&c, &lease_ids, annotator_id).await?;
         let mut changes = Vec::with_capacity(rows.len());
-        for row in rows.iter().take(limit as usize) {
+        for row in rows {
             let seq: i64 = row.try_get(0)?;
             let kind: &str = row.try_get(1)?;
             let task_id: i64 = row.try_get(2)?;
             let change = match kind {
                 "lease" => Change::Lease {
                     seq,
-                    task: leased_task(&c, task_id, annotator_id).await?,
+                    task: leased.get(&task_id).cloned().ok_or_else(|| {
+                        StoreError::Backend(format!("change {seq} names a task not leased"))
+                    })?,
                 },
                 "answer" => {
                     let answer_id: Option<Uuid> = row.try_get(3)?;
