@@ -213,6 +213,21 @@ where
     }
 }
 
+/// Waits until the server at `server` (a base URL) answers its health check.
+pub async fn wait_up(server: &str) {
+    let url = format!("{server}/api/health");
+    eventually(Duration::from_secs(20), "the server to answer", || {
+        let url = url.clone();
+        async move {
+            reqwest::get(&url)
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+        }
+    })
+    .await;
+}
+
 /// JSONL of `n` sentiment tasks with predictions, ids `t1..tn`.
 pub fn sample_jsonl(n: usize) -> String {
     let labels = ["positive", "negative", "neutral"];

@@ -4,10 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
 
 use tessera_api::ExportRecord;
-use tessera_tests::{SENTIMENT_SCHEMA, built_binary, eventually, free_port, sample_jsonl};
+use tessera_tests::{SENTIMENT_SCHEMA, built_binary, free_port, sample_jsonl, wait_up};
 
 struct Cli {
     bin: PathBuf,
@@ -51,20 +50,6 @@ impl Cli {
             .spawn()
             .expect("spawn tessera serve")
     }
-}
-
-async fn wait_up(server: &str) {
-    let url = format!("{server}/api/health");
-    eventually(Duration::from_secs(20), "the server to answer", || {
-        let url = url.clone();
-        async move {
-            reqwest::get(&url)
-                .await
-                .ok()
-                .filter(|r| r.status().is_success())
-        }
-    })
-    .await;
 }
 
 fn kill(child: &mut Child) {

@@ -1,0 +1,177 @@
+//! The server killed mid-push: a real `tessera serve` process gets `kill -9` at random
+//! instants while a device pushes its outbox, and is started again on the same database.
+//! Whatever the server acknowledged before dying must be there after the restart: the device
+//! never pushes an acknowledged answer again, so a lost one would be missing at the end. On
+//! both backends.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tessera_api::{ExportRecord, Role};
+use tessera_client::sync::{checkout, sync_once};
+use tessera_client::{ApiClient, LocalStore};
+use tessera_core::{LabelSchema, UploadFormat};
+use tessera_tests::{
+    Backend, SENTIMENT_SCHEMA, built_binary, free_port, fresh_postgres_database, sample_jsonl,
+    wait_up,
+};
+use tokio::process::{Child, Command};
+
+/// Rounds of "answer offline, sync, kill the server at a random instant, restart".
+const ROUNDS: usize = 12;
+const PER_ROUND: usize = 150;
+
+fn serve(data_dir: &Path, listen: &str, db: Option<&str>) -> Child {
+    let mut cmd = Command::new(built_binary("tessera"));
+    cmd.args(["serve", "--listen", listen])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("TESSERA_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(db) = db {
+        cmd.args(["--db", db]);
+    }
+    cmd.spawn().expect("spawn tessera serve")
+}
+
+async fn acknowledged_answers_survive_server_kills(backend: Backend, seed: u64) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data_dir = tmp.path().join("server");
+    let db = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(fresh_postgres_database().await),
+    };
+    let listen = format!("127.0.0.1:{}", free_port());
+    let url = format!("http://{listen}");
+    let mut server = serve(&data_dir, &listen, db.as_deref());
+    wait_up(&url).await;
+    let admin_token = std::fs::read_to_string(data_dir.join("admin.token")).expect("token");
+    let admin = ApiClient::new(&url, Some(admin_token.trim().to_owned())).expect("client");
+    let client = |token: String| ApiClient::new(&url, Some(token)).expect("client");
+    let requester = client(
+        admin
+            .create_token("rita", Role::Requester)
+            .await
+            .expect("token")
+            .token,
+    );
+    let annotator = client(
+        admin
+            .create_token("ann", Role::Annotator)
+            .await
+            .expect("token")
+            .token,
+    );
+    let project = requester
+        .create_project(
+            "server crash",
+            LabelSchema::from_json(SENTIMENT_SCHEMA).expect("schema"),
+        )
+        .await
+        .expect("project");
+    let tasks = ROUNDS * PER_ROUND;
+    requester
+        .upload(project.id, UploadFormat::Jsonl, sample_jsonl(tasks))
+        .await
+        .expect("upload");
+    let store = LocalStore::open(&tmp.path().join("device.db")).expect("local store");
+    let leased = checkout(&annotator, &store, project.id, tasks as u32, Some(86_400))
+        .await
+        .expect("checkout");
+    assert_eq!(leased, tasks);
+
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let labels = ["positive", "negative", "neutral"];
+    let mut expected: BTreeMap<i64, String> = BTreeMap::new();
+    let mut killed_mid_sync = 0;
+    for round in 0..ROUNDS {
+        for i in 0..PER_ROUND {
+            let task = store
+                .next_task(Some(project.id))
+                .expect("next")
+                .expect("a leased task");
+            let label = labels[(round + i) % 3];
+            store
+                .record_answer(task.id, vec![label.to_owned()], false, Utc::now())
+                .expect("answer");
+            expected.insert(task.id, label.to_owned());
+        }
+        // Sync, and kill the server at a random instant meanwhile.
+        let kill_at = Duration::from_millis(rng.random_range(0..50));
+        let sync = sync_once(&annotator, &store, |_, _| {});
+        tokio::pin!(sync);
+        tokio::select! {
+            result = &mut sync => {
+                result.expect("sync before the kill");
+            }
+            () = tokio::time::sleep(kill_at) => {
+                server.start_kill().expect("kill the server");
+                killed_mid_sync += 1;
+                // The push in flight fails (or had just finished): either way, nothing the
+                // device was told is lost.
+                if let Err(e) = sync.await {
+                    assert!(e.is_transient(), "a dead server must read as transient: {e}");
+                }
+            }
+        }
+        // Killed now if the sync won the race: the restart comes every round.
+        let _ = server.start_kill();
+        let _ = server.wait().await;
+        server = serve(&data_dir, &listen, db.as_deref());
+        wait_up(&url).await;
+    }
+    // One clean sync after the last restart.
+    sync_once(&annotator, &store, |_, _| {})
+        .await
+        .expect("final sync");
+    assert_eq!(
+        store.counts(None, Utc::now()).expect("counts").pending,
+        0,
+        "nothing pending"
+    );
+
+    let export = requester
+        .export(project.id, "jsonl")
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("export body");
+    let mut on_server: BTreeMap<i64, String> = BTreeMap::new();
+    for line in export.lines() {
+        let record: ExportRecord = serde_json::from_str(line).expect("record");
+        let mine: Vec<_> = record
+            .answers
+            .iter()
+            .filter(|a| a.annotator == "ann")
+            .collect();
+        assert!(mine.len() <= 1, "task {} answered twice", record.task_id);
+        if let Some(a) = mine.first() {
+            on_server.insert(record.task_id, a.labels.join("|"));
+        }
+    }
+    assert_eq!(on_server, expected, "{backend:?}");
+    assert!(
+        killed_mid_sync >= ROUNDS / 2,
+        "only {killed_mid_sync} kills landed during a sync"
+    );
+    println!("{backend:?}: server killed during {killed_mid_sync} of {ROUNDS} syncs");
+    let _ = server.start_kill();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_answers_survive_server_kills_on_sqlite() {
+    acknowledged_answers_survive_server_kills(Backend::Sqlite, 13).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_answers_survive_server_kills_on_postgres() {
+    acknowledged_answers_survive_server_kills(Backend::Postgres, 17).await;
+}
