@@ -45,7 +45,7 @@ cargo build --workspace --bins --locked
 echo "== Rust: unit, integration and end-to-end tests"
 log=$(mktemp)
 set +e
-cargo test --workspace --locked 2>&1 | tee "$log"
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line for the whole suite (cargo prints one per test binary, the last often a

@@ -26,7 +26,8 @@
 //! ```
 
 use super::{
-    Aggregator, Dataset, EmLimits, Fit, Posteriors, normalize_log, par_ranges, par_rows_mut,
+    Aggregator, Dataset, EmLimits, EmRun, Fit, Posteriors, fell, normalize_log, par_ranges,
+    par_rows_mut,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -379,49 +380,6 @@ impl Aggregator for DawidSkene {
     }
 }
 
-/// Whether an objective moved from `last` to `now` by less than the tolerance.
-fn settled(limits: &EmLimits, last: f64, now: f64) -> bool {
-    (now - last).abs() <= limits.tolerance * last.abs().max(1.0)
-}
-
-/// Whether the objective fell from `last` to `now` (beyond rounding).
-fn fell(last: f64, now: f64) -> bool {
-    now < last - 1e-9 * last.abs()
-}
-
-/// The accepted iterates of an EM run.
-struct EmRun {
-    limits: EmLimits,
-    /// The posteriors of the last accepted iterate.
-    best: Posteriors,
-    /// The objective of each accepted iterate.
-    history: Vec<f64>,
-    evaluations: usize,
-}
-
-impl EmRun {
-    /// Takes the iterate whose posteriors are in `post` and whose objective is `objective`;
-    /// true when EM should stop (`post` then holds the result).
-    fn accept(&mut self, objective: f64, post: &mut Posteriors) -> bool {
-        self.evaluations += 1;
-        if let Some(&last) = self.history.last() {
-            if fell(last, objective) {
-                std::mem::swap(post, &mut self.best);
-                return true;
-            }
-            if settled(&self.limits, last, objective)
-                && self.evaluations >= self.limits.min_iterations
-            {
-                self.history.push(objective);
-                return true;
-            }
-        }
-        self.history.push(objective);
-        self.best.as_mut_slice().copy_from_slice(post.as_slice());
-        self.evaluations >= self.limits.max_iterations
-    }
-}
-
 impl DawidSkene {
     /// One EM step as a map on soft counts: parameters from `input` (M-step), posteriors
     /// from them (E-step, into `post`) and the counts of those posteriors (into `output`).
@@ -462,12 +420,7 @@ impl DawidSkene {
         let mut c0 = Counts::of(data, by_task, &post);
         let (mut c1, mut c2, mut c3, mut jump) = (zeros(), zeros(), zeros(), zeros());
         let mut parts = Vec::new();
-        let mut run = EmRun {
-            limits,
-            best: post.clone(),
-            history: Vec::new(),
-            evaluations: 0,
-        };
+        let mut run = EmRun::new(limits, &post);
         loop {
             let first = self.step(data, by_task, &c0, &mut post, &mut parts, &mut c1);
             if run.accept(first, &mut post) {
@@ -496,10 +449,7 @@ impl DawidSkene {
             }
             std::mem::swap(&mut c0, &mut c3);
         }
-        Fit {
-            posteriors: post,
-            log_likelihood: run.history,
-        }
+        run.finish(post)
     }
 
     /// The fit, and the parameters re-estimated from its final posteriors.

@@ -238,12 +238,73 @@ impl Default for EmLimits {
     }
 }
 
+/// Whether an objective moved from `last` to `now` by less than the tolerance.
+fn settled(limits: &EmLimits, last: f64, now: f64) -> bool {
+    (now - last).abs() <= limits.tolerance * last.abs().max(1.0)
+}
+
+/// Whether the objective fell from `last` to `now` (beyond rounding).
+pub(crate) fn fell(last: f64, now: f64) -> bool {
+    now < last - 1e-9 * last.abs()
+}
+
+/// The accepted iterates of an EM run, and the stopping rule every iterative method shares:
+/// stop when the objective has settled (after at least `min_iterations` evaluations), or at
+/// once when it falls — which EM proper never does, but methods whose priors follow the
+/// estimates can; the previous, better iterate is then kept.
+pub(crate) struct EmRun {
+    limits: EmLimits,
+    /// The posteriors of the last accepted iterate.
+    pub(crate) best: Posteriors,
+    /// The objective of each accepted iterate.
+    history: Vec<f64>,
+    /// Objective evaluations so far (EM steps, accepted or not).
+    pub(crate) evaluations: usize,
+}
+
+impl EmRun {
+    pub(crate) fn new(limits: EmLimits, start: &Posteriors) -> Self {
+        Self {
+            limits,
+            best: start.clone(),
+            history: Vec::new(),
+            evaluations: 0,
+        }
+    }
+
+    /// Takes the iterate whose posteriors are in `post` and whose objective is `objective`;
+    /// true when EM should stop (`post` then holds the result).
+    pub(crate) fn accept(&mut self, objective: f64, post: &mut Posteriors) -> bool {
+        self.evaluations += 1;
+        if let Some(&last) = self.history.last() {
+            if fell(last, objective) {
+                std::mem::swap(post, &mut self.best);
+                return true;
+            }
+            if settled(&self.limits, last, objective)
+                && self.evaluations >= self.limits.min_iterations
+            {
+                self.history.push(objective);
+                return true;
+            }
+        }
+        self.history.push(objective);
+        self.best.as_mut_slice().copy_from_slice(post.as_slice());
+        self.evaluations >= self.limits.max_iterations
+    }
+
+    pub(crate) fn finish(self, posteriors: Posteriors) -> Fit {
+        Fit {
+            posteriors,
+            log_likelihood: self.history,
+        }
+    }
+}
+
 /// Runs EM from majority vote (gold clamped): `step` re-estimates the method's parameters
 /// from the posteriors, overwrites them with new ones and returns the objective (the
 /// log-likelihood plus the log-prior for methods with one). Gold stays clamped after each
-/// step. Stops when the objective has settled (after at least `min_iterations`), or at once
-/// when it falls — which EM proper never does, but methods whose priors follow the estimates
-/// can; the previous, better iterate is then kept.
+/// step; [`EmRun`] decides when to stop.
 pub(crate) fn run_em(
     data: &Dataset,
     limits: EmLimits,
@@ -251,29 +312,17 @@ pub(crate) fn run_em(
 ) -> Fit {
     let mut post = majority_vote::vote_shares(data);
     clamp_gold(data, &mut post);
-    let mut previous = post.clone();
-    let mut history: Vec<f64> = Vec::new();
-    for _ in 0..limits.max_iterations {
-        let objective = step(&mut post);
-        clamp_gold(data, &mut post);
-        if let Some(&last) = history.last() {
-            if objective < last - 1e-9 * last.abs() {
-                std::mem::swap(&mut post, &mut previous);
-                break;
-            }
-            let settled = (objective - last).abs() <= limits.tolerance * last.abs().max(1.0);
-            if settled && history.len() + 1 >= limits.min_iterations {
-                history.push(objective);
+    let mut run = EmRun::new(limits, &post);
+    if limits.max_iterations > 0 {
+        loop {
+            let objective = step(&mut post);
+            clamp_gold(data, &mut post);
+            if run.accept(objective, &mut post) {
                 break;
             }
         }
-        history.push(objective);
-        previous.as_mut_slice().copy_from_slice(post.as_slice());
     }
-    Fit {
-        posteriors: post,
-        log_likelihood: history,
-    }
+    run.finish(post)
 }
 
 /// Tasks per unit of parallel work. Fixed, and partial results are combined in chunk order,
