@@ -1,6 +1,7 @@
 //! The desktop app in a real window under Xvfb, driven through tauri-driver + WebKitWebDriver:
-//! sign in, label three tasks with the keyboard, watch the pending count reach 0, and find the
-//! answers on the server.
+//! sign in, label three tasks with the keyboard, watch the pending count reach 0; lose the
+//! server and keep labelling; get killed (SIGKILL) and start again with the pending answers
+//! intact; and find every answer on the server once it is back.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -91,6 +92,21 @@ async fn task_id(client: &Client) -> Option<i64> {
     el.attr("data-task-id").await.ok()??.parse().ok()
 }
 
+/// A WebDriver session: tauri-driver starts the app.
+async fn connect(caps: &serde_json::Map<String, serde_json::Value>, driver_url: &str) -> Client {
+    eventually(Duration::from_secs(30), "a WebDriver session", || {
+        let (caps, url) = (caps.clone(), driver_url.to_owned());
+        async move {
+            ClientBuilder::native()
+                .capabilities(caps)
+                .connect(&url)
+                .await
+                .ok()
+        }
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn annotator_labels_three_tasks_with_the_keyboard_and_they_sync() {
     let app = built_binary("tessera-desktop");
@@ -122,17 +138,7 @@ async fn annotator_labels_three_tasks_with_the_keyboard_and_they_sync() {
         serde_json::json!({ "application": app }),
     );
     let driver_url = format!("http://127.0.0.1:{driver_port}");
-    let client = eventually(Duration::from_secs(30), "a WebDriver session", || {
-        let (caps, url) = (caps.clone(), driver_url.clone());
-        async move {
-            ClientBuilder::native()
-                .capabilities(caps)
-                .connect(&url)
-                .await
-                .ok()
-        }
-    })
-    .await;
+    let client = connect(&caps, &driver_url).await;
 
     // Sign in.
     let server_input = client
@@ -242,6 +248,37 @@ async fn annotator_labels_three_tasks_with_the_keyboard_and_they_sync() {
     eventually(
         Duration::from_secs(30),
         "the offline badge and 2 pending",
+        || {
+            let client = client.clone();
+            async move {
+                let online = text_of(&client, "#online-state").await?;
+                let pending = text_of(&client, "#pending-count").await?;
+                (online.contains("Offline") && pending == "2").then_some(())
+            }
+        },
+    )
+    .await;
+
+    // The app is killed (SIGKILL) mid-session while offline, and started again: the saved
+    // session resumes from the local store, the two answers still pending.
+    let status = Command::new("pkill")
+        .args(["-KILL", "-f"])
+        .arg(&app)
+        .status()
+        .expect("pkill");
+    assert!(status.success(), "the app was running and got killed");
+    // End the dead app's WebDriver session so the driver takes a new one.
+    let _ = tokio::time::timeout(Duration::from_secs(10), client.close()).await;
+    let client = connect(&caps, &driver_url).await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("#task-text"))
+        .await
+        .expect("the restarted app resumes the session without signing in");
+    eventually(
+        Duration::from_secs(30),
+        "2 pending after the restart, offline",
         || {
             let client = client.clone();
             async move {

@@ -329,30 +329,48 @@ pub(crate) fn run_em(
 /// so a fit gives bit-identical results on any number of cores.
 const CHUNK: usize = 16_384;
 
-/// `f` applied to each work item, the items spread over the machine's cores in contiguous
-/// groups; results in item order.
+/// `f` applied to each work item on the machine's cores, each thread taking the next item
+/// as it finishes one (so a slow core or a short last chunk does not hold the others back);
+/// results in item order, whatever thread computed them.
 fn par_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads < 2 || items.len() < 2 {
         return items.into_iter().map(f).collect();
     }
-    let per_thread = items.len().div_ceil(threads);
-    let mut groups: Vec<Vec<T>> = Vec::new();
-    let mut items = items.into_iter().peekable();
-    while items.peek().is_some() {
-        groups.push(items.by_ref().take(per_thread).collect());
-    }
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = groups
-            .into_iter()
-            .map(|group| scope.spawn(move || group.into_iter().map(f).collect::<Vec<R>>()))
+    let n = items.len();
+    let slots: Vec<std::sync::Mutex<Option<T>>> = items
+        .into_iter()
+        .map(|item| std::sync::Mutex::new(Some(item)))
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (f, slots, next) = (&f, &slots, &next);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads.min(n))
+            .map(|_| {
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(slot) = slots.get(i) else { break };
+                        let item = slot
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .take();
+                        if let Some(item) = item {
+                            done.push((i, f(item)));
+                        }
+                    }
+                    done
+                })
+            })
             .collect();
         handles
             .into_iter()
             .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
-    })
+    });
+    results.sort_unstable_by_key(|&(i, _)| i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 /// `f(first_task, rows, scratch)` on each chunk of [`CHUNK`] rows of `posteriors`, in
