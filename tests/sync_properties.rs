@@ -1,7 +1,8 @@
 //! Property: whatever the interleaving of pushes, duplicates, reordered batches, crashes
 //! between the server's acknowledgement and the device's bookkeeping, and pulls, once the
 //! device finally syncs cleanly the server holds the same state — each task's answer at its
-//! latest revision, once. Against a real server (SQLite) over a real socket.
+//! latest revision, once. Against a real server (SQLite) over a real socket. And device clocks
+//! never decide the order (on both backends).
 
 use std::collections::BTreeMap;
 
@@ -172,4 +173,78 @@ proptest! {
         let (state, expected) = runtime.block_on(server_state_after(&steps));
         prop_assert_eq!(state, expected);
     }
+}
+
+/// Device clocks are data, not order: a revision stamped a year in the past still replaces
+/// one stamped a year in the future, and both stamps are kept as the device wrote them.
+async fn device_clocks_do_not_order_answers(backend: tessera_tests::Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, _) = server.user(Role::Requester, "rita").await;
+    let project = requester
+        .create_project(
+            "skew",
+            LabelSchema::from_json(SENTIMENT_SCHEMA).expect("schema"),
+        )
+        .await
+        .expect("project");
+    requester
+        .upload(project.id, UploadFormat::Jsonl, sample_jsonl(1))
+        .await
+        .expect("upload");
+    let (annotator, _) = server.user(Role::Annotator, "ann").await;
+    let home = tempfile::tempdir().expect("tempdir");
+    let store = LocalStore::open(&home.path().join("device.db")).expect("store");
+    checkout(&annotator, &store, project.id, 1, None)
+        .await
+        .expect("checkout");
+    let task = store
+        .next_task(Some(project.id))
+        .expect("next")
+        .expect("task");
+    let year = chrono::Duration::days(365);
+    let ahead = store
+        .record_answer(task.id, vec!["positive".into()], false, Utc::now() + year)
+        .expect("first answer, clock ahead");
+    let behind = store
+        .record_answer(task.id, vec!["negative".into()], false, Utc::now() - year)
+        .expect("revision, clock behind");
+    assert_eq!((ahead.revision, behind.revision), (1, 2));
+    sync_once(&annotator, &store, |_, _| {})
+        .await
+        .expect("sync");
+    let export = requester
+        .export(project.id, "jsonl")
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("body");
+    let record: ExportRecord =
+        serde_json::from_str(export.lines().next().expect("one task")).expect("record");
+    let answer = &record.answers[..];
+    assert_eq!(answer.len(), 1, "{backend:?}: one current answer");
+    assert_eq!(
+        (
+            answer[0].labels.clone(),
+            answer[0].revision,
+            answer[0].answered_at
+        ),
+        (vec!["negative".to_owned()], 2, behind.answered_at),
+        "{backend:?}: the later revision wins, its device time kept"
+    );
+    let received = answer[0].received_at - Utc::now();
+    assert!(
+        received.num_minutes().abs() < 60,
+        "{backend:?}: the server stamps arrival with its own clock ({received})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn device_clocks_do_not_order_answers_on_sqlite() {
+    device_clocks_do_not_order_answers(tessera_tests::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn device_clocks_do_not_order_answers_on_postgres() {
+    device_clocks_do_not_order_answers(tessera_tests::Backend::Postgres).await;
 }
