@@ -76,23 +76,7 @@ fn numeric(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     if distinct.len() <= 20 {
         return Ok(());
     }
-    let gold = NumericDataset::from_csv(
-        &std::fs::read_to_string(dir.join("gold.csv"))?
-            .replacen("task,label", "task,worker,label", 1)
-            .lines()
-            .enumerate()
-            .map(|(i, l)| {
-                if i == 0 {
-                    l.to_owned()
-                } else {
-                    l.replacen(',', ",gold,", 1)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )?;
-    let index: std::collections::HashMap<&str, usize> =
-        data.tasks.iter().enumerate().map(|(i, t)| (t, i)).collect();
+    let gold = data.read_gold_csv(&std::fs::read_to_string(dir.join("gold.csv"))?)?;
     for method in [
         NumericMethod::Mean,
         NumericMethod::Median,
@@ -100,9 +84,9 @@ fn numeric(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     ] {
         let fit = method.fit(&data);
         let (mut abs, mut sq, mut n) = (0.0, 0.0, 0.0);
-        for &(t, _, truth) in &gold.answers {
-            if let Some(&i) = index.get(&gold.tasks[t as usize]) {
-                let e = fit.values[i] - truth;
+        for (value, truth) in fit.values.iter().zip(&gold) {
+            if let Some(truth) = truth {
+                let e = value - truth;
                 abs += e.abs();
                 sq += e * e;
                 n += 1.0;

@@ -51,20 +51,43 @@ impl NumericDataset {
             text,
             ["task", "worker", "label"],
             |line, [task, worker, label]| {
-                let value = label
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|v| v.is_finite())
-                    .ok_or_else(|| DatasetError::Line {
-                        line,
-                        message: format!("label {label:?} is not a number"),
-                    })?;
-                builder.push(task, worker, value);
+                builder.push(task, worker, parse_value(line, label)?);
                 Ok(())
             },
         )?;
         builder.finish()
     }
+}
+
+impl NumericDataset {
+    /// Known true values from a `task,label` CSV, by task index (`None` for tasks it does
+    /// not name; tasks without answers are ignored). A label that is not a finite number is
+    /// an error naming its line.
+    pub fn read_gold_csv(&self, text: &str) -> Result<Vec<Option<f64>>, DatasetError> {
+        let index: std::collections::HashMap<&str, usize> =
+            self.tasks.iter().enumerate().map(|(i, t)| (t, i)).collect();
+        let mut gold = vec![None; self.tasks.len()];
+        read_records(text, ["task", "label"], |line, [task, label]| {
+            let value = parse_value(line, label)?;
+            if let Some(&t) = index.get(task) {
+                gold[t] = Some(value);
+            }
+            Ok(())
+        })?;
+        Ok(gold)
+    }
+}
+
+/// A label as a finite number, or an error naming its line.
+fn parse_value(line: usize, label: &str) -> Result<f64, DatasetError> {
+    label
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| DatasetError::Line {
+            line,
+            message: format!("label {label:?} is not a number"),
+        })
 }
 
 #[derive(Default)]
@@ -231,6 +254,23 @@ fn skill_weights(by_task: &[Vec<(u32, f64)>], weights: &[f64]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gold_values_are_read_by_task_and_bad_ones_name_their_line() {
+        let data =
+            NumericDataset::from_triples([("t1", "a", 1.0), ("t2", "a", 2.0)]).expect("data");
+        let gold = data
+            .read_gold_csv("task,label\nt2,7.5\nunknown,1\n")
+            .expect("gold");
+        assert_eq!(gold, [None, Some(7.5)]);
+        assert_eq!(
+            data.read_gold_csv("task,label\nt1,1\nt2,many\n"),
+            Err(DatasetError::Line {
+                line: 3,
+                message: "label \"many\" is not a number".into()
+            })
+        );
+    }
 
     #[test]
     fn weighted_median_handles_halves_and_weights() {
