@@ -21,7 +21,8 @@ on_both_backends!(
     an_expired_lease_returns_the_task_and_a_late_answer_still_counts,
     a_bad_upload_names_the_line_and_stores_nothing,
     roles_are_enforced_with_json_errors,
-    the_latest_revision_wins_and_every_revision_is_in_the_change_feed
+    the_latest_revision_wins_and_every_revision_is_in_the_change_feed,
+    one_lease_answered_on_two_devices_is_reported_and_counted_once
 );
 
 use chrono::{Duration, Utc};
@@ -45,6 +46,7 @@ fn answer(task_id: i64, label: &str) -> AnswerPush {
         labels: vec![label.to_owned()],
         skipped: false,
         answered_at: Utc::now(),
+        device_id: None,
     }
 }
 
@@ -485,4 +487,40 @@ async fn concurrent_leases_never_over_assign(backend: Backend) {
     // Leasing again returns the leases held, so after two rounds: 20 tasks × overlap 2 = 40
     // slots for 120 requested are all taken, none twice.
     assert_eq!(per_task.values().sum::<usize>(), 40, "{per_task:?}");
+}
+
+async fn one_lease_answered_on_two_devices_is_reported_and_counted_once(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, project) = project_with_tasks(&server, 2, 1).await;
+    let (annotator, _) = server.user(Role::Annotator, "ann").await;
+    let leased = annotator.lease(project, 1, None).await.expect("lease");
+    let task = leased.tasks[0].task_id;
+    let (laptop, phone) = (Uuid::now_v7(), Uuid::now_v7());
+    let on = |device: Uuid, revision: u32, label: &str| AnswerPush {
+        revision,
+        device_id: Some(device),
+        ..answer(task, label)
+    };
+    let push = |a: AnswerPush| {
+        let annotator = annotator.clone();
+        async move {
+            let result = annotator.push(vec![a]).await.expect("push").results;
+            assert_eq!(result[0].status, PushStatus::Accepted, "{result:?}");
+            result[0].other_device
+        }
+    };
+    // Both devices held the lease offline and answered it, each at revision 1.
+    assert!(!push(on(laptop, 1, "positive")).await);
+    assert!(
+        push(on(phone, 1, "negative")).await,
+        "{backend:?}: the second device's answer is reported"
+    );
+    // The laptop, having pulled the phone's answer, revises it: no clash.
+    assert!(!push(on(laptop, 2, "neutral")).await);
+    let status = requester.status(project).await.expect("status");
+    assert_eq!(
+        (status.answers, status.device_conflicts),
+        (1, 1),
+        "{backend:?}: counted once, one clash reported"
+    );
 }

@@ -136,6 +136,10 @@ pub struct AnswerPush {
     pub skipped: bool,
     /// The device's clock, kept as data; the server orders answers by its own sequence.
     pub answered_at: DateTime<Utc>,
+    /// The device that recorded it (made once per local store), so the server can tell
+    /// one annotator's two devices apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<Uuid>,
 }
 
 /// `POST /api/answers` (annotator).
@@ -162,6 +166,12 @@ pub struct PushResult {
     pub status: PushStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorBody>,
+    /// Accepted, but the annotator's other device had already answered this task at the same
+    /// or a later revision (two devices answered one lease without seeing each other). The
+    /// latest revision still counts once; the clash is reported, here and in the project's
+    /// status.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub other_device: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,6 +225,9 @@ pub struct ProjectStatus {
     /// Leases that have not expired and are not answered yet.
     pub leased: u64,
     pub annotators: u64,
+    /// Answers that clashed with the same annotator's answer from another device.
+    #[serde(default)]
+    pub device_conflicts: u64,
 }
 
 /// One annotator's current answer to a task, as exported.

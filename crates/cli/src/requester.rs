@@ -129,6 +129,13 @@ pub async fn status(project: i64, json: bool, remote: &Remote) -> Result<()> {
             "answers: {}   active leases: {}   annotators: {}",
             s.answers, s.leased, s.annotators
         );
+        if s.device_conflicts > 0 {
+            println!(
+                "{} answers clashed with the same annotator's answer from another device \
+                 (the latest revision counts, once)",
+                s.device_conflicts
+            );
+        }
     }
     Ok(())
 }

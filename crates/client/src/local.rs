@@ -58,6 +58,8 @@ pub struct LocalCounts {
 
 pub struct LocalStore {
     conn: Mutex<Connection>,
+    /// This store's device id, made on first open; every answer recorded here carries it.
+    device: Option<Uuid>,
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -72,9 +74,28 @@ impl LocalStore {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> LocalResult<Self> {
         let conn = tessera_sqlite::open(path, MIGRATIONS)?;
+        // Two processes opening a new store at once agree: the first insert wins.
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('device_id', ?1)",
+            [Uuid::now_v7().to_string()],
+        )?;
+        let device: String =
+            conn.query_row("SELECT value FROM meta WHERE key = 'device_id'", [], |r| {
+                r.get(0)
+            })?;
+        let device = device.parse().ok();
+        if device.is_none() {
+            tracing::error!("unreadable device id in the local store; answers go without one");
+        }
         Ok(Self {
             conn: Mutex::new(conn),
+            device,
         })
+    }
+
+    /// This device's id (one per local store).
+    pub fn device_id(&self) -> Option<Uuid> {
+        self.device
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Connection) -> LocalResult<R>) -> LocalResult<R> {
@@ -227,6 +248,7 @@ impl LocalStore {
                 labels: if skipped { Vec::new() } else { labels },
                 skipped,
                 answered_at: now,
+                device_id: self.device,
             };
             tx.execute(
                 "INSERT INTO answers (id, task_id, revision, labels, skipped, answered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -323,6 +345,7 @@ impl LocalStore {
                     labels: serde_json::from_str(&labels)?,
                     skipped,
                     answered_at: parse_ts(&answered_at),
+                    device_id: self.device,
                 });
             }
             Ok(out)
@@ -337,6 +360,12 @@ impl LocalStore {
                 let id = r.id.to_string();
                 match r.status {
                     PushStatus::Accepted | PushStatus::Duplicate => {
+                        if r.other_device {
+                            tracing::warn!(
+                                answer = %id,
+                                "this task was also answered on another of your devices; the latest revision counts"
+                            );
+                        }
                         tx.execute("UPDATE answers SET synced = 1 WHERE id = ?1", [&id])?;
                     }
                     PushStatus::Rejected => {
@@ -474,6 +503,20 @@ mod tests {
     use chrono::Duration;
     use tessera_core::SchemaKind;
 
+    #[test]
+    fn a_store_keeps_its_device_id() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("client.db");
+        let first = LocalStore::open(&path).expect("open").device_id();
+        let again = LocalStore::open(&path).expect("reopen").device_id();
+        let other = LocalStore::open(&dir.path().join("other.db"))
+            .expect("open")
+            .device_id();
+        assert!(first.is_some());
+        assert_eq!(first, again, "the same store, the same device");
+        assert_ne!(first, other, "another store, another device");
+    }
+
     fn store() -> (tempfile::TempDir, LocalStore) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = store_at(&dir.path().join("client.db"));
@@ -583,11 +626,13 @@ mod tests {
                 id: a.id,
                 status: PushStatus::Duplicate,
                 error: None,
+                other_device: false,
             },
             PushResult {
                 id: b.id,
                 status: PushStatus::Rejected,
                 error: None,
+                other_device: false,
             },
         ])
         .expect("mark");

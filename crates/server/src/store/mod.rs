@@ -127,6 +127,7 @@ pub(crate) fn rejected(id: uuid::Uuid, code: &str, message: String) -> PushResul
             line: None,
             column: None,
         }),
+        other_device: false,
     }
 }
 

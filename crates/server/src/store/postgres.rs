@@ -27,7 +27,10 @@ use uuid::Uuid;
 
 use super::{LeaseQuery, Store, StoreError, StoreResult, User, rejected};
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0002_devices.sql"),
+];
 /// Advisory lock key under which migrations run, so replicas starting together do not race.
 const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261; // "tessera"
 
@@ -230,6 +233,7 @@ fn duplicate(id: Uuid) -> PushResult {
         id,
         status: PushStatus::Duplicate,
         error: None,
+        other_device: false,
     }
 }
 
@@ -283,32 +287,59 @@ fn judge(
     Ok(project_id)
 }
 
-/// Inserts `accepted` answers in order (their `seq` follows the push order) and returns the
-/// ids actually inserted: an id a concurrent push on another replica stored first is not.
+/// What [`insert_answers`] stored: the ids actually inserted (an id a concurrent push on
+/// another replica stored first is not), and those that clashed with another device.
+struct Inserted {
+    ids: HashSet<Uuid>,
+    other_device: HashSet<Uuid>,
+}
+
+/// Inserts `accepted` answers in order (their `seq` follows the push order).
 async fn insert_answers(
     tx: &deadpool_postgres::Transaction<'_>,
     annotator: &User,
     accepted: &[&AnswerPush],
     now: DateTime<Utc>,
-) -> StoreResult<HashSet<Uuid>> {
+) -> StoreResult<Inserted> {
     let ids: Vec<Uuid> = accepted.iter().map(|a| a.id).collect();
     let tasks: Vec<i64> = accepted.iter().map(|a| a.task_id).collect();
     let revisions: Vec<i32> = accepted
         .iter()
         .map(|a| i32::try_from(a.revision).unwrap_or(i32::MAX))
         .collect();
+    let devices: Vec<Option<Uuid>> = accepted.iter().map(|a| a.device_id).collect();
+    // Another device of this annotator answered the task at this revision or later, without
+    // having seen this answer: both devices answered one lease.
+    let other_device: HashSet<Uuid> = tx
+        .query(
+            "SELECT u.id FROM UNNEST($1::uuid[], $2::bigint[], $3::int[], $4::uuid[])
+                 AS u(id, task_id, revision, device_id)
+             WHERE u.device_id IS NOT NULL AND EXISTS (SELECT 1 FROM answers a
+                 WHERE a.task_id = u.task_id AND a.annotator_id = $5 AND a.device_id IS NOT NULL
+                   AND a.device_id <> u.device_id AND a.revision >= u.revision)",
+            &[&ids, &tasks, &revisions, &devices, &annotator.id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let conflicts: Vec<bool> = ids.iter().map(|id| other_device.contains(id)).collect();
     let labels: Vec<Json<&Vec<String>>> = accepted.iter().map(|a| Json(&a.labels)).collect();
     let skipped: Vec<bool> = accepted.iter().map(|a| a.skipped).collect();
     let answered_at: Vec<DateTime<Utc>> = accepted.iter().map(|a| a.answered_at).collect();
     let rows = tx
         .query(
-            "INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at)
-             SELECT u.id, u.task_id, $7, u.revision, u.labels, u.skipped, u.answered_at, $8
-             FROM UNNEST($1::uuid[], $2::bigint[], $3::int[], $4::jsonb[], $5::bool[], $6::timestamptz[])
-                  WITH ORDINALITY AS u(id, task_id, revision, labels, skipped, answered_at, n)
+            "INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at,
+                                  device_id, device_conflict)
+             SELECT u.id, u.task_id, $7, u.revision, u.labels, u.skipped, u.answered_at, $8,
+                    u.device_id, u.device_conflict
+             FROM UNNEST($1::uuid[], $2::bigint[], $3::int[], $4::jsonb[], $5::bool[], $6::timestamptz[],
+                         $9::uuid[], $10::bool[])
+                  WITH ORDINALITY AS u(id, task_id, revision, labels, skipped, answered_at, device_id,
+                                       device_conflict, n)
              ORDER BY u.n
              ON CONFLICT (id) DO NOTHING RETURNING id",
-            &[&ids, &tasks, &revisions, &labels, &skipped, &answered_at, &annotator.id, &now],
+            &[&ids, &tasks, &revisions, &labels, &skipped, &answered_at, &annotator.id, &now, &devices, &conflicts],
         )
         .await?;
     let inserted: HashSet<Uuid> = rows
@@ -336,7 +367,10 @@ async fn insert_answers(
         &[&annotator.id, &tasks],
     )
     .await?;
-    Ok(inserted)
+    Ok(Inserted {
+        ids: inserted,
+        other_device,
+    })
 }
 
 /// Recomputes the consensus of `tasks` (locked in id order first, so concurrent pushes
@@ -664,12 +698,13 @@ impl Store for PostgresStore {
         let mut results = Vec::with_capacity(answers.len());
         for (answer, verdict) in answers.iter().zip(verdicts) {
             results.push(match verdict {
-                Ok(project) if inserted.contains(&answer.id) => {
+                Ok(project) if inserted.ids.contains(&answer.id) => {
                     touched.push((answer.task_id, project));
                     PushResult {
                         id: answer.id,
                         status: PushStatus::Accepted,
                         error: None,
+                        other_device: inserted.other_device.contains(&answer.id),
                     }
                 }
                 Ok(_) => duplicate(answer.id), // another replica stored it first
@@ -773,13 +808,14 @@ impl Store for PostgresStore {
             )
             .await?
             .try_get(0)?;
-        let annotators: i64 = c
+        let row = c
             .query_one(
-                "SELECT COUNT(DISTINCT a.annotator_id) FROM answers a JOIN tasks t ON t.id = a.task_id WHERE t.project_id = $1",
+                "SELECT COUNT(DISTINCT a.annotator_id), COUNT(*) FILTER (WHERE a.device_conflict)
+                 FROM answers a JOIN tasks t ON t.id = a.task_id WHERE t.project_id = $1",
                 &[&project_id],
             )
-            .await?
-            .try_get(0)?;
+            .await?;
+        let (annotators, device_conflicts): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
         Ok(ProjectStatus {
             project_id,
             tasks: tasks as u64,
@@ -787,6 +823,7 @@ impl Store for PostgresStore {
             complete: complete as u64,
             leased: leased as u64,
             annotators: annotators as u64,
+            device_conflicts: device_conflicts as u64,
         })
     }
 

@@ -17,7 +17,10 @@ use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput};
 
 use super::{LeaseQuery, Store, StoreError, StoreResult, User, parse_ts, rejected, ts};
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_devices.sql"),
+];
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -145,6 +148,7 @@ fn push_one(
                 id: answer.id,
                 status: PushStatus::Duplicate,
                 error: None,
+                other_device: false,
             });
         }
         Some(_) => {
@@ -191,9 +195,22 @@ fn push_one(
             format!("task {} was never leased to you", answer.task_id),
         ));
     }
+    // Another device of this annotator answered the task at this revision or later, without
+    // having seen this answer: both devices answered one lease.
+    let device = answer.device_id.map(|d| d.to_string());
+    let other_device: bool = match &device {
+        Some(device) => tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM answers WHERE task_id = ?1 AND annotator_id = ?2
+                 AND device_id IS NOT NULL AND device_id <> ?3 AND revision >= ?4)",
+            params![answer.task_id, annotator.id, device, answer.revision],
+            |r| r.get(0),
+        )?,
+        None => false,
+    };
     tx.execute(
-        "INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at,
+                              device_id, device_conflict)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             id,
             answer.task_id,
@@ -202,7 +219,9 @@ fn push_one(
             serde_json::to_string(&answer.labels)?,
             answer.skipped,
             ts(answer.answered_at),
-            now
+            now,
+            device,
+            other_device
         ],
     )?;
     tx.execute(
@@ -232,6 +251,7 @@ fn push_one(
         id: answer.id,
         status: PushStatus::Accepted,
         error: None,
+        other_device,
     })
 }
 
@@ -596,11 +616,11 @@ impl Store for SqliteStore {
                 params![project_id, ts(now)],
                 |r| r.get(0),
             )?;
-            let annotators: i64 = c.query_row(
-                "SELECT COUNT(DISTINCT a.annotator_id) FROM answers a JOIN tasks t ON t.id = a.task_id
-                 WHERE t.project_id = ?1",
+            let (annotators, device_conflicts): (i64, i64) = c.query_row(
+                "SELECT COUNT(DISTINCT a.annotator_id), COALESCE(SUM(a.device_conflict), 0)
+                 FROM answers a JOIN tasks t ON t.id = a.task_id WHERE t.project_id = ?1",
                 [project_id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             Ok(ProjectStatus {
                 project_id,
@@ -609,6 +629,7 @@ impl Store for SqliteStore {
                 complete: complete as u64,
                 leased: leased as u64,
                 annotators: annotators as u64,
+                device_conflicts: device_conflicts as u64,
             })
         })
         .await

@@ -1,0 +1,4 @@
+-- The device that recorded each answer, and whether it clashed with the same annotator's
+-- answer from another device.
+ALTER TABLE answers ADD COLUMN device_id UUID;
+ALTER TABLE answers ADD COLUMN device_conflict BOOLEAN NOT NULL DEFAULT FALSE;
