@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tessera_api::{ExportRecord, Role};
-use tessera_core::{LabelSchema, UploadFormat};
-use tessera_tests::{Backend, SENTIMENT_SCHEMA, TestServer, built_binary, sample_jsonl};
+use tessera_api::Role;
+use tessera_tests::{Backend, TestServer, answers_of, built_binary, sentiment_project};
 use tokio::process::Command;
 
 /// Processes killed while still running, per backend: 100 (both backends: 200 in all), or
@@ -71,17 +70,7 @@ async fn acknowledged_answers_survive_kills(backend: Backend, seed: u64) {
     let tasks = wanted * 4;
     let server = TestServer::start_on(backend).await;
     let (requester, _) = server.user(Role::Requester, "rita").await;
-    let project = requester
-        .create_project(
-            "crash",
-            LabelSchema::from_json(SENTIMENT_SCHEMA).expect("schema"),
-        )
-        .await
-        .expect("project");
-    requester
-        .upload(project.id, UploadFormat::Jsonl, sample_jsonl(tasks))
-        .await
-        .expect("upload");
+    let project = sentiment_project(&requester, "crash", tasks).await;
     let (_, token) = server.user(Role::Annotator, "ann").await;
     let home = tempfile::tempdir().expect("tempdir");
     let device = Device {
@@ -89,7 +78,7 @@ async fn acknowledged_answers_survive_kills(backend: Backend, seed: u64) {
         home: home.path(),
         token: &token,
     };
-    let project_id = project.id.to_string();
+    let project_id = project.to_string();
     assert!(
         device
             .run(&[
@@ -148,31 +137,11 @@ async fn acknowledged_answers_survive_kills(backend: Backend, seed: u64) {
         serde_json::from_str(&device.run(&["work", "status", "--json"]).await).expect("json");
     assert_eq!(status["pending"].as_u64(), Some(0), "nothing left to sync");
 
-    let export = requester
-        .export(project.id, "jsonl")
+    let on_server: BTreeMap<i64, String> = answers_of(&requester, project, "ann")
         .await
-        .expect("export")
-        .text()
-        .await
-        .expect("export body");
-    let mut on_server: BTreeMap<i64, String> = BTreeMap::new();
-    for line in export.lines() {
-        let record: ExportRecord = serde_json::from_str(line).expect("record");
-        let mine: Vec<_> = record
-            .answers
-            .iter()
-            .filter(|a| a.annotator == "ann")
-            .collect();
-        assert!(
-            mine.len() <= 1,
-            "task {} answered {} times",
-            record.task_id,
-            mine.len()
-        );
-        if let Some(a) = mine.first() {
-            on_server.insert(record.task_id, a.labels.join("|"));
-        }
-    }
+        .into_iter()
+        .map(|(task, (labels, _))| (task, labels))
+        .collect();
     for (task, label) in &acknowledged {
         assert_eq!(
             on_server.get(task),

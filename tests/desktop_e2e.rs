@@ -12,10 +12,7 @@ use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use tessera_api::{ExportRecord, Role};
-use tessera_core::{LabelSchema, UploadFormat};
-use tessera_tests::{
-    SENTIMENT_SCHEMA, TestServer, built_binary, eventually, free_port, sample_jsonl,
-};
+use tessera_tests::{TestServer, built_binary, eventually, free_port, sentiment_project};
 
 /// Child processes, each leading its own process group, killed with their groups on drop: a
 /// failing test leaves nothing running, and WebKitWebDriver (tauri-driver's child) does not
@@ -112,17 +109,7 @@ async fn annotator_labels_three_tasks_with_the_keyboard_and_they_sync() {
     let app = built_binary("tessera-desktop");
     let mut server = TestServer::start().await;
     let (requester, _) = server.user(Role::Requester, "rita").await;
-    let project = requester
-        .create_project(
-            "desktop e2e",
-            LabelSchema::from_json(SENTIMENT_SCHEMA).expect("schema"),
-        )
-        .await
-        .expect("project");
-    requester
-        .upload(project.id, UploadFormat::Jsonl, sample_jsonl(12))
-        .await
-        .expect("upload");
+    let project = sentiment_project(&requester, "desktop e2e", 12).await;
     let (_, token) = server.user(Role::Annotator, "dana").await;
 
     let home = tempfile::tempdir().expect("tempdir");
@@ -315,7 +302,7 @@ async fn annotator_labels_three_tasks_with_the_keyboard_and_they_sync() {
     client.close().await.expect("close session");
 
     let body = requester
-        .export(project.id, "jsonl")
+        .export(project, "jsonl")
         .await
         .expect("export")
         .text()

@@ -228,6 +228,61 @@ pub async fn wait_up(server: &str) {
     .await;
 }
 
+/// A sentiment project named `name` holding `n` sample tasks, made by `requester`; its id.
+pub async fn sentiment_project(requester: &ApiClient, name: &str, n: usize) -> i64 {
+    let project = requester
+        .create_project(
+            name,
+            tessera_core::LabelSchema::from_json(SENTIMENT_SCHEMA).expect("schema"),
+        )
+        .await
+        .expect("project");
+    requester
+        .upload(
+            project.id,
+            tessera_core::UploadFormat::Jsonl,
+            sample_jsonl(n),
+        )
+        .await
+        .expect("upload");
+    project.id
+}
+
+/// From the project's export, `annotator`'s current answer to each task they answered:
+/// (labels joined by `|`, revision). Fails when a task holds two answers of theirs.
+pub async fn answers_of(
+    requester: &ApiClient,
+    project: i64,
+    annotator: &str,
+) -> std::collections::BTreeMap<i64, (String, u32)> {
+    let export = requester
+        .export(project, "jsonl")
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("export body");
+    let mut answers = std::collections::BTreeMap::new();
+    for line in export.lines() {
+        let record: tessera_api::ExportRecord = serde_json::from_str(line).expect("record");
+        let mine: Vec<_> = record
+            .answers
+            .iter()
+            .filter(|a| a.annotator == annotator)
+            .collect();
+        assert!(
+            mine.len() <= 1,
+            "task {} holds {} answers of {annotator}",
+            record.task_id,
+            mine.len()
+        );
+        if let Some(a) = mine.first() {
+            answers.insert(record.task_id, (a.labels.join("|"), a.revision));
+        }
+    }
+    answers
+}
+
 /// JSONL of `n` sentiment tasks with predictions, ids `t1..tn`.
 pub fn sample_jsonl(n: usize) -> String {
     let labels = ["positive", "negative", "neutral"];

@@ -6,12 +6,11 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use tessera_api::{ExportRecord, Role};
+use tessera_api::Role;
 use tessera_client::sync::{checkout, sync_once};
 use tessera_client::{ApiClient, LocalStore};
-use tessera_core::{LabelSchema, UploadFormat};
 use tessera_tests::proxy::FaultProxy;
-use tessera_tests::{Backend, SENTIMENT_SCHEMA, TestServer, sample_jsonl};
+use tessera_tests::{Backend, TestServer, answers_of, sentiment_project};
 
 /// Answers made offline (one checkout's worth), in rounds with a sync after each.
 const ANSWERS: usize = 1_000;
@@ -22,23 +21,13 @@ const REVISED_PER_ROUND: usize = 8;
 async fn answers_survive_a_breaking_network(backend: Backend, seed: u64) {
     let server = TestServer::start_on(backend).await;
     let (requester, _) = server.user(Role::Requester, "rita").await;
-    let project = requester
-        .create_project(
-            "faults",
-            LabelSchema::from_json(SENTIMENT_SCHEMA).expect("schema"),
-        )
-        .await
-        .expect("project");
-    requester
-        .upload(project.id, UploadFormat::Jsonl, sample_jsonl(ANSWERS))
-        .await
-        .expect("upload");
+    let project = sentiment_project(&requester, "faults", ANSWERS).await;
     let (annotator, token) = server.user(Role::Annotator, "ann").await;
 
     // Check out every task over the good network.
     let home = tempfile::tempdir().expect("tempdir");
     let store = LocalStore::open(&home.path().join("local.db")).expect("local store");
-    let leased = checkout(&annotator, &store, project.id, ANSWERS as u32, Some(3600))
+    let leased = checkout(&annotator, &store, project, ANSWERS as u32, Some(3600))
         .await
         .expect("checkout");
     assert_eq!(leased, ANSWERS);
@@ -53,7 +42,7 @@ async fn answers_survive_a_breaking_network(backend: Backend, seed: u64) {
         let earlier: Vec<i64> = expected.keys().copied().collect();
         for i in 0..ANSWERS / ROUNDS {
             let task = store
-                .next_task(Some(project.id))
+                .next_task(Some(project))
                 .expect("next")
                 .expect("a leased task");
             let label = labels[(round + i) % 3];
@@ -119,33 +108,9 @@ async fn answers_survive_a_breaking_network(backend: Backend, seed: u64) {
     }
 
     // The server, asked directly: every answer once, at its latest revision.
-    let export = requester
-        .export(project.id, "jsonl")
-        .await
-        .expect("export")
-        .text()
-        .await
-        .expect("export body");
-    let mut got: BTreeMap<i64, (String, u32)> = BTreeMap::new();
-    for line in export.lines() {
-        let record: ExportRecord = serde_json::from_str(line).expect("record");
-        let mine: Vec<_> = record
-            .answers
-            .iter()
-            .filter(|a| a.annotator == "ann")
-            .collect();
-        assert!(
-            mine.len() <= 1,
-            "task {} holds {} answers of one annotator",
-            record.task_id,
-            mine.len()
-        );
-        if let Some(a) = mine.first() {
-            got.insert(record.task_id, (a.labels.join("|"), a.revision));
-        }
-    }
+    let got = answers_of(&requester, project, "ann").await;
     assert_eq!(got, expected, "{backend:?}: after {attempts} attempts");
-    let status = requester.status(project.id).await.expect("status");
+    let status = requester.status(project).await.expect("status");
     assert_eq!(status.answers as usize, ANSWERS, "{backend:?}");
 }
 

@@ -12,12 +12,11 @@ use std::time::Duration;
 use chrono::Utc;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tessera_api::{ExportRecord, Role};
+use tessera_api::Role;
 use tessera_client::sync::{checkout, sync_once};
 use tessera_client::{ApiClient, LocalStore};
-use tessera_core::{LabelSchema, UploadFormat};
 use tessera_tests::{
-    Backend, SENTIMENT_SCHEMA, built_binary, free_port, fresh_postgres_database, sample_jsonl,
+    Backend, answers_of, built_binary, free_port, fresh_postgres_database, sentiment_project,
     wait_up,
 };
 use tokio::process::{Child, Command};
@@ -69,20 +68,10 @@ async fn acknowledged_answers_survive_server_kills(backend: Backend, seed: u64) 
             .expect("token")
             .token,
     );
-    let project = requester
-        .create_project(
-            "server crash",
-            LabelSchema::from_json(SENTIMENT_SCHEMA).expect("schema"),
-        )
-        .await
-        .expect("project");
     let tasks = ROUNDS * PER_ROUND;
-    requester
-        .upload(project.id, UploadFormat::Jsonl, sample_jsonl(tasks))
-        .await
-        .expect("upload");
+    let project = sentiment_project(&requester, "server crash", tasks).await;
     let store = LocalStore::open(&tmp.path().join("device.db")).expect("local store");
-    let leased = checkout(&annotator, &store, project.id, tasks as u32, Some(86_400))
+    let leased = checkout(&annotator, &store, project, tasks as u32, Some(86_400))
         .await
         .expect("checkout");
     assert_eq!(leased, tasks);
@@ -94,7 +83,7 @@ async fn acknowledged_answers_survive_server_kills(backend: Backend, seed: u64) 
     for round in 0..ROUNDS {
         for i in 0..PER_ROUND {
             let task = store
-                .next_task(Some(project.id))
+                .next_task(Some(project))
                 .expect("next")
                 .expect("a leased task");
             let label = labels[(round + i) % 3];
@@ -137,26 +126,11 @@ async fn acknowledged_answers_survive_server_kills(backend: Backend, seed: u64) 
         "nothing pending"
     );
 
-    let export = requester
-        .export(project.id, "jsonl")
+    let on_server: BTreeMap<i64, String> = answers_of(&requester, project, "ann")
         .await
-        .expect("export")
-        .text()
-        .await
-        .expect("export body");
-    let mut on_server: BTreeMap<i64, String> = BTreeMap::new();
-    for line in export.lines() {
-        let record: ExportRecord = serde_json::from_str(line).expect("record");
-        let mine: Vec<_> = record
-            .answers
-            .iter()
-            .filter(|a| a.annotator == "ann")
-            .collect();
-        assert!(mine.len() <= 1, "task {} answered twice", record.task_id);
-        if let Some(a) = mine.first() {
-            on_server.insert(record.task_id, a.labels.join("|"));
-        }
-    }
+        .into_iter()
+        .map(|(task, (labels, _))| (task, labels))
+        .collect();
     assert_eq!(on_server, expected, "{backend:?}");
     assert!(
         killed_mid_sync >= ROUNDS / 2,

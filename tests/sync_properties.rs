@@ -11,8 +11,7 @@ use proptest::prelude::*;
 use tessera_api::{AnswerPush, ExportRecord, Role};
 use tessera_client::LocalStore;
 use tessera_client::sync::{checkout, sync_once};
-use tessera_core::{LabelSchema, UploadFormat};
-use tessera_tests::{SENTIMENT_SCHEMA, TestServer, sample_jsonl};
+use tessera_tests::{TestServer, answers_of, sentiment_project};
 
 const TASKS: usize = 6;
 const LABELS: [&str; 3] = ["positive", "negative", "neutral"];
@@ -54,26 +53,16 @@ type State = BTreeMap<i64, (String, u32)>;
 async fn server_state_after(steps: &[Step]) -> (State, State) {
     let server = TestServer::start().await;
     let (requester, _) = server.user(Role::Requester, "rita").await;
-    let project = requester
-        .create_project(
-            "p",
-            LabelSchema::from_json(SENTIMENT_SCHEMA).expect("schema"),
-        )
-        .await
-        .expect("project");
-    requester
-        .upload(project.id, UploadFormat::Jsonl, sample_jsonl(TASKS))
-        .await
-        .expect("upload");
+    let project = sentiment_project(&requester, "p", TASKS).await;
     let (annotator, _) = server.user(Role::Annotator, "ann").await;
     let home = tempfile::tempdir().expect("tempdir");
     let path = home.path().join("device.db");
     let mut store = LocalStore::open(&path).expect("store");
-    checkout(&annotator, &store, project.id, TASKS as u32, Some(86_400))
+    checkout(&annotator, &store, project, TASKS as u32, Some(86_400))
         .await
         .expect("checkout");
     let mut ids: Vec<i64> = Vec::new();
-    while let Some(task) = store.next_task(Some(project.id)).expect("next") {
+    while let Some(task) = store.next_task(Some(project)).expect("next") {
         // Answering marks it done locally; note the id, answer later as the steps say.
         ids.push(task.id);
         store
@@ -136,26 +125,7 @@ async fn server_state_after(steps: &[Step]) -> (State, State) {
     sync_once(&annotator, &store, |_, _| {})
         .await
         .expect("final sync");
-    let export = requester
-        .export(project.id, "jsonl")
-        .await
-        .expect("export")
-        .text()
-        .await
-        .expect("body");
-    let mut state = BTreeMap::new();
-    for line in export.lines() {
-        let record: ExportRecord = serde_json::from_str(line).expect("record");
-        let mine: Vec<_> = record
-            .answers
-            .iter()
-            .filter(|a| a.annotator == "ann")
-            .collect();
-        assert!(mine.len() <= 1, "task {} answered twice", record.task_id);
-        if let Some(a) = mine.first() {
-            state.insert(record.task_id, (a.labels.join("|"), a.revision));
-        }
-    }
+    let state = answers_of(&requester, project, "ann").await;
     (state, expected)
 }
 
@@ -180,27 +150,14 @@ proptest! {
 async fn device_clocks_do_not_order_answers(backend: tessera_tests::Backend) {
     let server = TestServer::start_on(backend).await;
     let (requester, _) = server.user(Role::Requester, "rita").await;
-    let project = requester
-        .create_project(
-            "skew",
-            LabelSchema::from_json(SENTIMENT_SCHEMA).expect("schema"),
-        )
-        .await
-        .expect("project");
-    requester
-        .upload(project.id, UploadFormat::Jsonl, sample_jsonl(1))
-        .await
-        .expect("upload");
+    let project = sentiment_project(&requester, "skew", 1).await;
     let (annotator, _) = server.user(Role::Annotator, "ann").await;
     let home = tempfile::tempdir().expect("tempdir");
     let store = LocalStore::open(&home.path().join("device.db")).expect("store");
-    checkout(&annotator, &store, project.id, 1, None)
+    checkout(&annotator, &store, project, 1, None)
         .await
         .expect("checkout");
-    let task = store
-        .next_task(Some(project.id))
-        .expect("next")
-        .expect("task");
+    let task = store.next_task(Some(project)).expect("next").expect("task");
     let year = chrono::Duration::days(365);
     let ahead = store
         .record_answer(task.id, vec!["positive".into()], false, Utc::now() + year)
@@ -213,7 +170,7 @@ async fn device_clocks_do_not_order_answers(backend: tessera_tests::Backend) {
         .await
         .expect("sync");
     let export = requester
-        .export(project.id, "jsonl")
+        .export(project, "jsonl")
         .await
         .expect("export")
         .text()

@@ -16,8 +16,7 @@ use chrono::Utc;
 use tessera_api::Role;
 use tessera_client::LocalStore;
 use tessera_client::sync::{checkout, sync_once};
-use tessera_core::{LabelSchema, UploadFormat};
-use tessera_tests::{Backend, SENTIMENT_SCHEMA, TestServer, sample_jsonl};
+use tessera_tests::{Backend, TestServer, sentiment_project};
 
 const ANSWERS: usize = 10_000;
 
@@ -26,28 +25,18 @@ const ANSWERS: usize = 10_000;
 async fn sync_seconds(backend: Backend) -> (f64, f64) {
     let server = TestServer::start_on(backend).await;
     let (requester, _) = server.user(Role::Requester, "rita").await;
-    let project = requester
-        .create_project(
-            "bench",
-            LabelSchema::from_json(SENTIMENT_SCHEMA).expect("schema"),
-        )
-        .await
-        .expect("project");
-    requester
-        .upload(project.id, UploadFormat::Jsonl, sample_jsonl(ANSWERS))
-        .await
-        .expect("upload");
+    let project = sentiment_project(&requester, "bench", ANSWERS).await;
     let (annotator, _) = server.user(Role::Annotator, "ann").await;
     let home = tempfile::tempdir().expect("tempdir");
     let store = LocalStore::open(&home.path().join("local.db")).expect("local store");
-    let leased = checkout(&annotator, &store, project.id, ANSWERS as u32, Some(86_400))
+    let leased = checkout(&annotator, &store, project, ANSWERS as u32, Some(86_400))
         .await
         .expect("checkout");
     assert_eq!(leased, ANSWERS, "the offline checkout");
     let labels = ["positive", "negative", "neutral"];
     for i in 0..ANSWERS {
         let task = store
-            .next_task(Some(project.id))
+            .next_task(Some(project))
             .expect("next")
             .expect("a leased task");
         store
@@ -63,7 +52,7 @@ async fn sync_seconds(backend: Backend) -> (f64, f64) {
     .expect("sync");
     let seconds = start.elapsed().as_secs_f64();
     assert_eq!((report.pushed, report.rejected), (ANSWERS, 0));
-    let status = requester.status(project.id).await.expect("status");
+    let status = requester.status(project).await.expect("status");
     assert_eq!(status.answers as usize, ANSWERS, "every answer arrived");
     (seconds, pushed_at)
 }

@@ -81,12 +81,17 @@ pub(crate) fn read_records_parallel<const N: usize, B: Send>(
 ) -> Result<Vec<B>, DatasetError> {
     const MIN_PIECE: usize = 1 << 20;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if text.contains('"') || threads < 2 || text.len() < 2 * MIN_PIECE {
+    if text.contains('"') {
         let mut one = make(text.len());
-        read_records(text, names, |line, fields| row(&mut one, line, fields))?;
+        read_quoted(text, names, |line, fields| row(&mut one, line, fields))?;
         return Ok(vec![one]);
     }
     let (header, body) = plain_header(text, names)?;
+    if threads < 2 || text.len() < 2 * MIN_PIECE {
+        let mut one = make(text.len());
+        header.rows(body, 2, &mut |line, fields| row(&mut one, line, fields))?;
+        return Ok(vec![one]);
+    }
     // (offset in `text`, piece)
     let mut pieces: Vec<(usize, &str)> = Vec::with_capacity(threads);
     let mut rest = body;
