@@ -11,8 +11,10 @@ use std::time::Duration;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
-use tessera_api::{ExportRecord, Role};
-use tessera_tests::{TestServer, built_binary, eventually, free_port, sentiment_project};
+use tessera_api::Role;
+use tessera_tests::{
+    TestServer, built_binary, eventually, export_records, free_port, sentiment_project,
+};
 
 /// Child processes, each leading its own process group, killed with their groups on drop: a
 /// failing test leaves nothing running, and WebKitWebDriver (tauri-driver's child) does not
@@ -301,17 +303,7 @@ async fn annotator_labels_three_tasks_with_the_keyboard_and_they_sync() {
     }
     client.close().await.expect("close session");
 
-    let body = requester
-        .export(project, "jsonl")
-        .await
-        .expect("export")
-        .text()
-        .await
-        .expect("body");
-    let records: Vec<ExportRecord> = body
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("record"))
-        .collect();
+    let records = export_records(&requester, project).await;
     for (id, label) in answered {
         let record = records
             .iter()

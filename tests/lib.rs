@@ -248,6 +248,20 @@ pub async fn sentiment_project(requester: &ApiClient, name: &str, n: usize) -> i
     project.id
 }
 
+/// The project's JSONL export, one record per task.
+pub async fn export_records(requester: &ApiClient, project: i64) -> Vec<tessera_api::ExportRecord> {
+    requester
+        .export(project, "jsonl")
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("export body")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("record"))
+        .collect()
+}
+
 /// From the project's export, `annotator`'s current answer to each task they answered:
 /// (labels joined by `|`, revision). Fails when a task holds two answers of theirs.
 pub async fn answers_of(
@@ -255,16 +269,8 @@ pub async fn answers_of(
     project: i64,
     annotator: &str,
 ) -> std::collections::BTreeMap<i64, (String, u32)> {
-    let export = requester
-        .export(project, "jsonl")
-        .await
-        .expect("export")
-        .text()
-        .await
-        .expect("export body");
     let mut answers = std::collections::BTreeMap::new();
-    for line in export.lines() {
-        let record: tessera_api::ExportRecord = serde_json::from_str(line).expect("record");
+    for record in export_records(requester, project).await {
         let mine: Vec<_> = record
             .answers
             .iter()

@@ -29,7 +29,7 @@ use chrono::{Duration, Utc};
 use tessera_api::{AnswerPush, Change, PushStatus, Role};
 use tessera_client::{ApiClient, ClientError};
 use tessera_core::{LabelSchema, UploadFormat};
-use tessera_tests::{Backend, SENTIMENT_SCHEMA, TestServer, sample_jsonl};
+use tessera_tests::{Backend, SENTIMENT_SCHEMA, TestServer, export_records, sample_jsonl};
 use uuid::Uuid;
 
 fn schema(overlap: u32) -> LabelSchema {
@@ -158,17 +158,7 @@ async fn upload_lease_push_status_export(backend: Backend) {
     open.sort_unstable();
     assert_eq!(carol_ids, open);
 
-    let body = requester
-        .export(project, "jsonl")
-        .await
-        .expect("export")
-        .text()
-        .await
-        .expect("body");
-    let records: Vec<tessera_api::ExportRecord> = body
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("record"))
-        .collect();
+    let records = export_records(&requester, project).await;
     assert_eq!(records.len(), 5);
     let first = records
         .iter()
@@ -403,16 +393,9 @@ async fn the_latest_revision_wins_and_every_revision_is_in_the_change_feed(backe
     alice.push(vec![second.clone()]).await.expect("push");
     alice.push(vec![first.clone()]).await.expect("push");
 
-    let body = requester
-        .export(project, "jsonl")
+    let record = export_records(&requester, project)
         .await
-        .expect("export")
-        .text()
-        .await
-        .expect("body");
-    let record: tessera_api::ExportRecord = body
-        .lines()
-        .map(|l| serde_json::from_str::<tessera_api::ExportRecord>(l).expect("record"))
+        .into_iter()
         .find(|r| r.task_id == task)
         .expect("task");
     assert_eq!(record.answers.len(), 1);

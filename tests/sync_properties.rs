@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use proptest::prelude::*;
-use tessera_api::{AnswerPush, ExportRecord, Role};
+use tessera_api::{AnswerPush, Role};
 use tessera_client::LocalStore;
 use tessera_client::sync::{checkout, sync_once};
-use tessera_tests::{TestServer, answers_of, sentiment_project};
+use tessera_tests::{TestServer, answers_of, export_records, sentiment_project};
 
 const TASKS: usize = 6;
 const LABELS: [&str; 3] = ["positive", "negative", "neutral"];
@@ -169,15 +169,8 @@ async fn device_clocks_do_not_order_answers(backend: tessera_tests::Backend) {
     sync_once(&annotator, &store, |_, _| {})
         .await
         .expect("sync");
-    let export = requester
-        .export(project, "jsonl")
-        .await
-        .expect("export")
-        .text()
-        .await
-        .expect("body");
-    let record: ExportRecord =
-        serde_json::from_str(export.lines().next().expect("one task")).expect("record");
+    let records = export_records(&requester, project).await;
+    let record = records.first().expect("one task");
     let answer = &record.answers[..];
     assert_eq!(answer.len(), 1, "{backend:?}: one current answer");
     assert_eq!(
