@@ -1,6 +1,7 @@
 //! The offline scenario with real processes: `tessera serve` and `tessera work`. Check out 20
-//! tasks, stop the server, answer all 20, restart it, sync: the export holds those 20 answers
-//! exactly once.
+//! tasks for offline work (the project's quota), the requester cancels two of them, the server
+//! stops, all 20 are answered, the server restarts, sync: the export holds those 20 answers
+//! exactly once, 18 counted and the 2 on cancelled tasks kept apart.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -89,7 +90,9 @@ async fn answers_made_while_the_server_is_down_sync_exactly_once() {
     }
 
     // Requester side, with the admin token the server wrote.
-    let schema = write(tmp.path(), "schema.json", SENTIMENT_SCHEMA);
+    let mut schema: serde_json::Value = serde_json::from_str(SENTIMENT_SCHEMA).expect("schema");
+    schema["offline_quota"] = 20.into();
+    let schema = write(tmp.path(), "schema.json", &schema.to_string());
     let project = cli
         .ok(
             None,
@@ -109,10 +112,21 @@ async fn answers_made_while_the_server_is_down_sync_exactly_once() {
     assert!(token.starts_with("tsr_"));
 
     let t = Some(token.as_str());
-    assert!(
-        cli.ok(t, &["work", "checkout", &project, "--limit", "20"])
-            .contains("20")
+    let checkout = cli.ok(
+        t,
+        &["work", "checkout", &project, "--limit", "25", "--offline"],
     );
+    assert!(
+        checkout
+            .contains("20 tasks checked out for offline work (the project's offline quota is 20)"),
+        "{checkout}"
+    );
+    // The requester withdraws two of them while Olga is away (she does not sync again).
+    let cancel = cli.ok(None, &["cancel", &project, "t1", "t2"]);
+    assert!(cancel.contains("2 tasks cancelled"), "{cancel}");
+    let unknown = cli.run(None, &["cancel", &project, "t999"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("t999"));
 
     kill(&mut server);
     assert!(
@@ -162,6 +176,20 @@ async fn answers_made_while_the_server_is_down_sync_exactly_once() {
                 .map(move |a| (r.task_id, a.labels.join("|")))
         })
         .collect();
+    let mut olga_uncounted: Vec<(i64, String)> = records
+        .iter()
+        .flat_map(|r| {
+            r.uncounted_answers
+                .iter()
+                .map(move |a| (r.task_id, a.labels.join("|")))
+        })
+        .collect();
+    assert_eq!(
+        olga_uncounted.len(),
+        2,
+        "the answers to the cancelled tasks are kept"
+    );
+    olga.append(&mut olga_uncounted);
     olga.sort();
     let mut expected: Vec<(i64, String)> = answered
         .iter()
@@ -173,7 +201,14 @@ async fn answers_made_while_the_server_is_down_sync_exactly_once() {
         serde_json::from_str(&cli.ok(None, &["status", &project, "--json"])).expect("json");
     assert_eq!(
         (status["tasks"].as_u64(), status["answers"].as_u64()),
-        (Some(30), Some(20))
+        (Some(30), Some(18))
+    );
+    assert_eq!(
+        (
+            status["cancelled"].as_u64(),
+            status["uncounted_answers"].as_u64()
+        ),
+        (Some(2), Some(2))
     );
     kill(&mut server);
 }

@@ -22,13 +22,16 @@ on_both_backends!(
     a_bad_upload_names_the_line_and_stores_nothing,
     roles_are_enforced_with_json_errors,
     the_latest_revision_wins_and_every_revision_is_in_the_change_feed,
-    one_lease_answered_on_two_devices_is_reported_and_counted_once
+    one_lease_answered_on_two_devices_is_reported_and_counted_once,
+    a_cancelled_task_is_leased_no_more_and_late_answers_are_kept_not_counted,
+    an_offline_checkout_is_capped_by_the_quota_and_holds_its_overlap_slots
 );
 
 use chrono::{Duration, Utc};
-use tessera_api::{AnswerPush, Change, PushStatus, Role};
+use tessera_api::{AnswerPush, CancelTasksRequest, Change, LeaseRequest, PushStatus, Role};
 use tessera_client::{ApiClient, ClientError};
 use tessera_core::{LabelSchema, UploadFormat};
+use tessera_server::clock::Clock;
 use tessera_tests::{Backend, SENTIMENT_SCHEMA, TestServer, export_records, sample_jsonl};
 use uuid::Uuid;
 
@@ -419,7 +422,7 @@ async fn the_latest_revision_wins_and_every_revision_is_in_the_change_feed(backe
         .chain(&rest.changes)
         .filter_map(|c| match c {
             Change::Answer { answer_id, .. } => Some(*answer_id),
-            Change::Lease { .. } => None,
+            Change::Lease { .. } | Change::Cancel { .. } => None,
         })
         .collect();
     assert_eq!(answer_ids, [second.id, first.id]);
@@ -506,4 +509,243 @@ async fn one_lease_answered_on_two_devices_is_reported_and_counted_once(backend:
         (1, 1),
         "{backend:?}: counted once, one clash reported"
     );
+}
+
+async fn a_cancelled_task_is_leased_no_more_and_late_answers_are_kept_not_counted(
+    backend: Backend,
+) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, project) = project_with_tasks(&server, 2, 3).await;
+    let (alice, _) = server.user(Role::Annotator, "alice").await;
+    let (bob, _) = server.user(Role::Annotator, "bob").await;
+    let (carol, _) = server.user(Role::Annotator, "carol").await;
+    let held = alice.lease(project, 3, None).await.expect("lease").tasks;
+    let ids: Vec<i64> = held.iter().map(|t| t.task_id).collect();
+    assert_eq!(ids.len(), 3);
+    // Bob answers t1 before it is cancelled: that answer counts and stays the consensus.
+    let bob_task = bob.lease(project, 1, None).await.expect("lease").tasks;
+    assert_eq!(bob_task[0].task_id, ids[0]);
+    let before = bob
+        .push(vec![answer(ids[0], "positive")])
+        .await
+        .expect("push");
+    assert!(!before.results[0].task_cancelled);
+
+    let cancel = CancelTasksRequest {
+        task_ids: vec![ids[1]],
+        external_ids: vec!["t1".to_owned(), "t1".to_owned()],
+    };
+    let done = requester
+        .cancel_tasks(project, &cancel)
+        .await
+        .expect("cancel");
+    assert_eq!((done.cancelled, done.already_cancelled), (2, 0));
+    let again = requester
+        .cancel_tasks(project, &cancel)
+        .await
+        .expect("cancel twice");
+    assert_eq!((again.cancelled, again.already_cancelled), (0, 2));
+
+    // Nobody gets a cancelled task again, not even its holder.
+    let carol_tasks = carol.lease(project, 3, None).await.expect("lease").tasks;
+    assert_eq!(
+        carol_tasks.iter().map(|t| t.task_id).collect::<Vec<_>>(),
+        [ids[2]]
+    );
+    let alice_again = alice.lease(project, 3, None).await.expect("lease").tasks;
+    assert_eq!(
+        alice_again.iter().map(|t| t.task_id).collect::<Vec<_>>(),
+        [ids[2]]
+    );
+    // Holders hear of it in their change feed; Bob, who answered t1, does not hold it.
+    let cancelled_in_feed = |page: tessera_api::ChangesPage| -> Vec<i64> {
+        page.changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Cancel { task_id, .. } => Some(*task_id),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut alice_heard = cancelled_in_feed(alice.changes(0, 100).await.expect("changes"));
+    alice_heard.sort_unstable();
+    assert_eq!(alice_heard, [ids[0], ids[1]]);
+    assert!(
+        cancelled_in_feed(bob.changes(0, 100).await.expect("changes")).is_empty(),
+        "Bob answered his task before it was cancelled"
+    );
+
+    // Alice was offline: her answers arrive after the cancel. Stored and reported, not counted.
+    let late = alice
+        .push(vec![
+            answer(ids[0], "negative"),
+            answer(ids[1], "neutral"),
+            answer(ids[2], "neutral"),
+        ])
+        .await
+        .expect("push");
+    let flags: Vec<(PushStatus, bool)> = late
+        .results
+        .iter()
+        .map(|r| (r.status, r.task_cancelled))
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            (PushStatus::Accepted, true),
+            (PushStatus::Accepted, true),
+            (PushStatus::Accepted, false)
+        ]
+    );
+    let status = requester.status(project).await.expect("status");
+    assert_eq!(
+        (status.cancelled, status.uncounted_answers, status.answers),
+        (2, 2, 2)
+    );
+    let records = export_records(&requester, project).await;
+    let t1 = records.iter().find(|r| r.task_id == ids[0]).expect("t1");
+    assert!(t1.cancelled_at.is_some());
+    assert_eq!(
+        t1.consensus.as_ref().and_then(|c| c.label.as_deref()),
+        Some("positive")
+    );
+    assert_eq!(t1.answers.len(), 1);
+    assert_eq!(t1.uncounted_answers.len(), 1);
+    assert_eq!(t1.uncounted_answers[0].annotator, "alice");
+    assert_eq!(t1.uncounted_answers[0].labels, ["negative"]);
+    let t2 = records.iter().find(|r| r.task_id == ids[1]).expect("t2");
+    assert!(t2.consensus.is_none() && t2.answers.is_empty());
+    let t3 = records.iter().find(|r| r.task_id == ids[2]).expect("t3");
+    assert!(t3.cancelled_at.is_none() && t3.uncounted_answers.is_empty());
+    assert_eq!(t3.answers.len(), 1);
+
+    let csv = requester
+        .export(project, "csv")
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("body");
+    let header = csv.lines().next().expect("header");
+    assert!(
+        header.ends_with(",cancelled_at,uncounted_answers"),
+        "{header}"
+    );
+    let t1_row = csv
+        .lines()
+        .find(|l| l.starts_with(&format!("{},t1,", ids[0])))
+        .expect("t1 row");
+    assert!(
+        // Only Alice's uncounted answer names her; Bob's counted one is in `answers`.
+        t1_row.contains("alice") && t1_row.contains("bob"),
+        "{t1_row}"
+    );
+
+    // Unknown ids fail the whole request and cancel nothing; annotators may not cancel.
+    let unknown = CancelTasksRequest {
+        task_ids: vec![ids[2]],
+        external_ids: vec!["no-such-task".to_owned()],
+    };
+    let (code, body) = api_error(
+        requester
+            .cancel_tasks(project, &unknown)
+            .await
+            .expect_err("404"),
+    );
+    assert_eq!((code, body.code.as_str()), (404, "not_found"));
+    assert!(body.message.contains("no-such-task"), "{}", body.message);
+    assert_eq!(
+        requester.status(project).await.expect("status").cancelled,
+        2
+    );
+    let (code, _) = api_error(alice.cancel_tasks(project, &cancel).await.expect_err("403"));
+    assert_eq!(code, 403);
+    let empty = CancelTasksRequest::default();
+    let (code, _) = api_error(
+        requester
+            .cancel_tasks(project, &empty)
+            .await
+            .expect_err("400"),
+    );
+    assert_eq!(code, 400);
+}
+
+async fn an_offline_checkout_is_capped_by_the_quota_and_holds_its_overlap_slots(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, _) = server.user(Role::Requester, "rita").await;
+    let mut schema = schema(1);
+    schema.offline_quota = 3;
+    let project = requester
+        .create_project("offline", schema)
+        .await
+        .expect("project")
+        .id;
+    requester
+        .upload(project, UploadFormat::Jsonl, sample_jsonl(5))
+        .await
+        .expect("upload");
+    let (alice, _) = server.user(Role::Annotator, "alice").await;
+    let (bob, _) = server.user(Role::Annotator, "bob").await;
+    let offline = |limit| LeaseRequest {
+        limit,
+        ttl_seconds: None,
+        offline: true,
+    };
+
+    let now = server.clock.now();
+    let taken = alice
+        .lease_with(project, &offline(10))
+        .await
+        .expect("checkout")
+        .tasks;
+    assert_eq!(taken.len(), 3, "capped by the offline quota");
+    let offline_ids: Vec<i64> = taken.iter().map(|t| t.task_id).collect();
+    assert!(
+        taken
+            .iter()
+            .all(|t| t.expires_at >= now + Duration::days(2)),
+        "a long lease"
+    );
+    // Asking again hands out the same tasks: the quota caps what is held, not each request.
+    let again = alice
+        .lease_with(project, &offline(10))
+        .await
+        .expect("checkout")
+        .tasks;
+    assert_eq!(
+        again.iter().map(|t| t.task_id).collect::<Vec<_>>(),
+        offline_ids
+    );
+    // An online lease afterwards neither shortens the offline leases nor adds to them.
+    let online = alice
+        .lease(project, 4, Some(60))
+        .await
+        .expect("lease")
+        .tasks;
+    assert_eq!(online.len(), 4);
+    assert!(
+        online
+            .iter()
+            .filter(|t| offline_ids.contains(&t.task_id))
+            .all(|t| t.expires_at >= now + Duration::days(2))
+    );
+    // With overlap 1 the checked-out tasks are nobody else's while Alice is away.
+    let bob_tasks = bob.lease(project, 10, None).await.expect("lease").tasks;
+    assert_eq!(bob_tasks.len(), 1);
+    assert!(!offline_ids.contains(&bob_tasks[0].task_id));
+
+    // Once the offline leases run out, the tasks go back to the pool; Alice's late answer still counts.
+    server.clock.advance(Duration::days(4));
+    let bob_tasks = bob.lease(project, 10, None).await.expect("lease").tasks;
+    assert_eq!(
+        bob_tasks.len(),
+        5,
+        "every lease ran out, the offline ones too"
+    );
+    let late = alice
+        .push(vec![answer(offline_ids[0], "positive")])
+        .await
+        .expect("push");
+    assert_eq!(late.results[0].status, PushStatus::Accepted);
+    assert_eq!(requester.status(project).await.expect("status").answers, 1);
 }

@@ -103,6 +103,11 @@ pub struct LeaseRequest {
     /// Lease length; the server clamps it to its own bounds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_seconds: Option<u32>,
+    /// Checkout for offline work: the longer offline lease, and at most the project's
+    /// `offline_quota` tasks held at once. Offline leases hold their overlap slots like any
+    /// other, so the tasks are not over-assigned while the device is away.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub offline: bool,
 }
 
 /// A task leased to the calling annotator: what they need to answer it, and nothing else
@@ -172,6 +177,10 @@ pub struct PushResult {
     /// status.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub other_device: bool,
+    /// Accepted and stored, but the requester cancelled the task before it arrived: the answer
+    /// is kept and reported in the export, and does not count towards the consensus.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub task_cancelled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,14 +203,37 @@ pub enum Change {
         labels: Vec<String>,
         skipped: bool,
     },
+    /// The requester cancelled a task this annotator holds: drop it unless already answered.
+    Cancel { seq: i64, task_id: i64 },
 }
 
 impl Change {
     pub fn seq(&self) -> i64 {
         match self {
-            Change::Lease { seq, .. } | Change::Answer { seq, .. } => *seq,
+            Change::Lease { seq, .. } | Change::Answer { seq, .. } | Change::Cancel { seq, .. } => {
+                *seq
+            }
         }
     }
+}
+
+/// `POST /api/projects/{id}/tasks/cancel` (requester): withdraw tasks, named by server id or
+/// by the requester's own id from the upload. Unknown ids fail the whole request.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelTasksRequest {
+    #[serde(default)]
+    pub task_ids: Vec<i64>,
+    #[serde(default)]
+    pub external_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelTasksResponse {
+    /// Tasks cancelled by this request.
+    pub cancelled: u64,
+    /// Tasks that were already cancelled (cancelling is idempotent).
+    pub already_cancelled: u64,
 }
 
 /// `GET /api/changes?since=CURSOR&limit=N` (annotator).
@@ -228,6 +260,12 @@ pub struct ProjectStatus {
     /// Answers that clashed with the same annotator's answer from another device.
     #[serde(default)]
     pub device_conflicts: u64,
+    /// Tasks the requester cancelled.
+    #[serde(default)]
+    pub cancelled: u64,
+    /// Answers that arrived after their task was cancelled: stored, not counted.
+    #[serde(default)]
+    pub uncounted_answers: u64,
 }
 
 /// One annotator's current answer to a task, as exported.
@@ -261,4 +299,11 @@ pub struct ExportRecord {
     pub answers: Vec<ExportAnswer>,
     pub consensus: Option<ExportConsensus>,
     pub complete: bool,
+    /// When the requester cancelled the task; its consensus is what it was then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<DateTime<Utc>>,
+    /// Answers that arrived after the task was cancelled (latest revision per annotator):
+    /// kept for the record, not counted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uncounted_answers: Vec<ExportAnswer>,
 }

@@ -90,6 +90,18 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Cancel tasks: they are leased no more; answers that arrive later are kept, not counted.
+    Cancel {
+        project: i64,
+        /// Task ids from the uploaded batch (the `id` of each JSONL line or CSV row).
+        #[arg(required_unless_present = "task_id")]
+        ids: Vec<String>,
+        /// Server task ids instead (repeatable).
+        #[arg(long = "task-id")]
+        task_id: Vec<i64>,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Show a project's progress.
     Status {
         project: i64,
@@ -166,6 +178,12 @@ async fn run(cli: Cli) -> Result<()> {
             file,
             remote,
         } => requester::upload(project, &file, &remote).await,
+        Command::Cancel {
+            project,
+            ids,
+            task_id,
+            remote,
+        } => requester::cancel(project, ids, task_id, &remote).await,
         Command::Status {
             project,
             json,

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use tessera_api::Role;
+use tessera_api::{CancelTasksRequest, Role};
 use tessera_core::{LabelSchema, UploadFormat};
 use tokio::io::AsyncWriteExt;
 
@@ -111,6 +111,24 @@ pub async fn upload(project: i64, file: &Path, remote: &Remote) -> Result<()> {
     Ok(())
 }
 
+pub async fn cancel(
+    project: i64,
+    external_ids: Vec<String>,
+    task_ids: Vec<i64>,
+    remote: &Remote,
+) -> Result<()> {
+    let request = CancelTasksRequest {
+        task_ids,
+        external_ids,
+    };
+    let done = remote.client()?.cancel_tasks(project, &request).await?;
+    println!(
+        "{} tasks cancelled ({} were already)",
+        done.cancelled, done.already_cancelled
+    );
+    Ok(())
+}
+
 pub async fn status(project: i64, json: bool, remote: &Remote) -> Result<()> {
     let s = remote.client()?.status(project).await?;
     if json {
@@ -129,6 +147,13 @@ pub async fn status(project: i64, json: bool, remote: &Remote) -> Result<()> {
             "answers: {}   active leases: {}   annotators: {}",
             s.answers, s.leased, s.annotators
         );
+        if s.cancelled > 0 {
+            println!(
+                "cancelled: {} tasks; {} answers arrived after their task was cancelled \
+                 (kept in the export, not counted)",
+                s.cancelled, s.uncounted_answers
+            );
+        }
         if s.device_conflicts > 0 {
             println!(
                 "{} answers clashed with the same annotator's answer from another device \

@@ -7,8 +7,9 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
+use tessera_api::LeaseRequest;
 use tessera_client::LocalStore;
-use tessera_client::sync::{checkout, sync_once};
+use tessera_client::sync::{checkout_with, sync_once};
 
 use crate::Remote;
 
@@ -19,9 +20,12 @@ pub enum WorkCommand {
         project: i64,
         #[arg(long, default_value_t = 20)]
         limit: u32,
-        /// Lease length in seconds (longer for offline work).
+        /// Lease length in seconds (the server's default: 30 minutes, 3 days offline).
         #[arg(long)]
         ttl: Option<u32>,
+        /// Take the tasks for offline work: a long lease, up to the project's offline quota.
+        #[arg(long)]
+        offline: bool,
     },
     /// Show the next unanswered local task.
     Next {
@@ -72,10 +76,26 @@ pub async fn run(command: WorkCommand, remote: &Remote) -> Result<()> {
             project,
             limit,
             ttl,
+            offline,
         } => {
             let api = remote.annotator_client()?;
-            let held = checkout(&api, &store, project, limit, ttl).await?;
-            println!("{held} tasks checked out");
+            let request = LeaseRequest {
+                limit,
+                ttl_seconds: ttl,
+                offline,
+            };
+            let held = checkout_with(&api, &store, project, &request).await?;
+            if offline {
+                let quota = store.schema(project)?.offline_quota;
+                let capped = if limit > quota {
+                    format!(" (the project's offline quota is {quota})")
+                } else {
+                    String::new()
+                };
+                println!("{held} tasks checked out for offline work{capped}");
+            } else {
+                println!("{held} tasks checked out");
+            }
         }
         WorkCommand::Next { json, project } => {
             let task = store.next_task(project)?;

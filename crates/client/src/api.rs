@@ -6,9 +6,9 @@ use reqwest::{Body, Method, RequestBuilder, Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tessera_api::{
-    AnswerPush, ChangesPage, CreateProjectRequest, CreateTokenRequest, CreateTokenResponse,
-    ErrorBody, LeaseRequest, LeaseResponse, Me, Project, ProjectStatus, PushAnswersRequest,
-    PushAnswersResponse, Role, UploadResponse,
+    AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage, CreateProjectRequest,
+    CreateTokenRequest, CreateTokenResponse, ErrorBody, LeaseRequest, LeaseResponse, Me, Project,
+    ProjectStatus, PushAnswersRequest, PushAnswersResponse, Role, UploadResponse,
 };
 use tessera_core::{LabelSchema, UploadFormat};
 
@@ -189,17 +189,38 @@ impl ApiClient {
         self.json(req).await
     }
 
+    /// Leases up to `limit` tasks for online work.
     pub async fn lease(
         &self,
         project: i64,
         limit: u32,
         ttl_seconds: Option<u32>,
     ) -> Result<LeaseResponse, ClientError> {
-        self.post(
-            &format!("/api/projects/{project}/leases"),
-            &LeaseRequest { limit, ttl_seconds },
-        )
-        .await
+        let request = LeaseRequest {
+            limit,
+            ttl_seconds,
+            offline: false,
+        };
+        self.lease_with(project, &request).await
+    }
+
+    /// Leases with every option of the request (offline checkout).
+    pub async fn lease_with(
+        &self,
+        project: i64,
+        request: &LeaseRequest,
+    ) -> Result<LeaseResponse, ClientError> {
+        self.post(&format!("/api/projects/{project}/leases"), request)
+            .await
+    }
+
+    pub async fn cancel_tasks(
+        &self,
+        project: i64,
+        request: &CancelTasksRequest,
+    ) -> Result<CancelTasksResponse, ClientError> {
+        self.post(&format!("/api/projects/{project}/tasks/cancel"), request)
+            .await
     }
 
     pub async fn push(&self, answers: Vec<AnswerPush>) -> Result<PushAnswersResponse, ClientError> {

@@ -14,7 +14,10 @@ use tessera_api::{AnswerPush, Change, LeasedTask, Project, PushResult, PushStatu
 use tessera_core::{LabelSchema, Prediction, SchemaError};
 use uuid::Uuid;
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_local.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_local.sql"),
+    include_str!("../migrations/0002_cancelled.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -190,7 +193,7 @@ impl LocalStore {
         self.with(|c| {
             let id: Option<i64> = c
                 .query_row(
-                    "SELECT id FROM tasks WHERE state = 'open' AND (?1 IS NULL OR project_id = ?1)
+                    "SELECT id FROM tasks WHERE state = 'open' AND NOT cancelled AND (?1 IS NULL OR project_id = ?1)
                      ORDER BY leased_at, id LIMIT 1",
                     [project_id],
                     |r| r.get(0),
@@ -208,7 +211,7 @@ impl LocalStore {
     pub fn upcoming(&self, project_id: i64, limit: u32) -> LocalResult<Vec<LocalTask>> {
         self.with(|c| {
             let ids: Vec<i64> = c
-                .prepare("SELECT id FROM tasks WHERE state = 'open' AND project_id = ?1 ORDER BY leased_at, id LIMIT ?2")?
+                .prepare("SELECT id FROM tasks WHERE state = 'open' AND NOT cancelled AND project_id = ?1 ORDER BY leased_at, id LIMIT ?2")?
                 .query_map(params![project_id, limit], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             ids.into_iter().map(|id| task(c, id)).collect()
@@ -366,6 +369,12 @@ impl LocalStore {
                                 "this task was also answered on another of your devices; the latest revision counts"
                             );
                         }
+                        if r.task_cancelled {
+                            tracing::info!(
+                                answer = %id,
+                                "the requester cancelled this task; the answer is kept but not counted"
+                            );
+                        }
                         tx.execute("UPDATE answers SET synced = 1 WHERE id = ?1", [&id])?;
                     }
                     PushStatus::Rejected => {
@@ -403,6 +412,9 @@ impl LocalStore {
                         if known {
                             save_lease(&tx, task, now)?;
                         }
+                    }
+                    Change::Cancel { task_id, .. } => {
+                        tx.execute("UPDATE tasks SET cancelled = 1 WHERE id = ?1", [task_id])?;
                     }
                     Change::Answer { task_id, answer_id, revision, labels, skipped, .. } => {
                         let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM tasks WHERE id = ?1)", [task_id], |r| r.get(0))?;
@@ -447,7 +459,7 @@ impl LocalStore {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             let leased: u32 = c.query_row(
-                "SELECT COUNT(*) FROM tasks WHERE state = 'open' AND (?1 IS NULL OR project_id = ?1)",
+                "SELECT COUNT(*) FROM tasks WHERE state = 'open' AND NOT cancelled AND (?1 IS NULL OR project_id = ?1)",
                 [project_id],
                 |r| r.get(0),
             )?;
@@ -534,6 +546,7 @@ mod tests {
                 overlap: 3,
                 multiple: false,
                 instructions: None,
+                offline_quota: 1_000,
             },
             created_at: Utc::now(),
         };
@@ -627,12 +640,14 @@ mod tests {
                 status: PushStatus::Duplicate,
                 error: None,
                 other_device: false,
+                task_cancelled: false,
             },
             PushResult {
                 id: b.id,
                 status: PushStatus::Rejected,
                 error: None,
                 other_device: false,
+                task_cancelled: false,
             },
         ])
         .expect("mark");
@@ -659,6 +674,20 @@ mod tests {
         assert_eq!(s.cursor().expect("cursor"), 9);
         assert_eq!(s.next_task(Some(1)).expect("q").map(|t| t.id), Some(2));
         assert!(s.pending(10).expect("pending").is_empty());
+    }
+
+    #[test]
+    fn a_cancelled_task_is_offered_no_more_but_an_answer_to_it_is_still_kept() {
+        let (_d, s) = store();
+        let cancel = Change::Cancel { seq: 4, task_id: 1 };
+        s.apply_changes(&[cancel], 4, Utc::now()).expect("apply");
+        assert_eq!(s.next_task(Some(1)).expect("q").map(|t| t.id), Some(2));
+        assert_eq!(s.counts(Some(1), Utc::now()).expect("counts").leased, 2);
+        // The annotator had it on screen: the answer is saved and will be synced.
+        let a = s
+            .record_answer(1, vec!["pos".into()], false, Utc::now())
+            .expect("answer");
+        assert_eq!(s.pending(10).expect("pending"), vec![a]);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use tessera_api::LeaseRequest;
 use tokio::sync::{Notify, watch};
 
 use crate::api::{ApiClient, ClientError};
@@ -92,7 +93,23 @@ pub async fn checkout(
     limit: u32,
     ttl_seconds: Option<u32>,
 ) -> Result<usize, SyncError> {
-    let response = api.lease(project, limit, ttl_seconds).await?;
+    let request = LeaseRequest {
+        limit,
+        ttl_seconds,
+        offline: false,
+    };
+    checkout_with(api, store, project, &request).await
+}
+
+/// Leases as `request` says (e.g. an offline checkout) into the local store; returns how many
+/// are held.
+pub async fn checkout_with(
+    api: &ApiClient,
+    store: &LocalStore,
+    project: i64,
+    request: &LeaseRequest,
+) -> Result<usize, SyncError> {
+    let response = api.lease_with(project, request).await?;
     store.save_project(&response.project)?;
     store.save_leases(&response.tasks, Utc::now())?;
     Ok(response.tasks.len())

@@ -99,6 +99,7 @@ mod tests {
             overlap: 3,
             multiple,
             instructions: None,
+            offline_quota: 1_000,
         }
     }
 

@@ -28,11 +28,23 @@ pub struct LabelSchema {
     /// Instructions shown to annotators above each task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<String>,
+    /// Most tasks one annotator may hold at once for offline work (a checkout with a long
+    /// lease); those tasks hold their overlap slots until answered or expired.
+    #[serde(default = "default_offline_quota")]
+    pub offline_quota: u32,
 }
 
 fn default_overlap() -> u32 {
     3
 }
+
+/// A long day's worth of quick judgements.
+fn default_offline_quota() -> u32 {
+    1_000
+}
+
+/// The largest offline quota a project may set: one checkout's worth.
+pub const MAX_OFFLINE_QUOTA: u32 = 10_000;
 
 /// Why a schema or an answer does not fit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +57,8 @@ pub enum SchemaError {
     EmptyLabel,
     #[error("overlap must be between 1 and {max}, got {got}")]
     Overlap { got: u32, max: u32 },
+    #[error("offline_quota must be between 1 and {max}, got {got}")]
+    OfflineQuota { got: u32, max: u32 },
     #[error("{0:?} is not one of the project's labels")]
     UnknownLabel(String),
     #[error("an answer needs at least one label")]
@@ -81,6 +95,12 @@ impl LabelSchema {
             return Err(SchemaError::Overlap {
                 got: self.overlap,
                 max: MAX_OVERLAP,
+            });
+        }
+        if self.offline_quota == 0 || self.offline_quota > MAX_OFFLINE_QUOTA {
+            return Err(SchemaError::OfflineQuota {
+                got: self.offline_quota,
+                max: MAX_OFFLINE_QUOTA,
             });
         }
         Ok(())
@@ -139,6 +159,10 @@ mod tests {
             (
                 r#"{"kind":"classification","labels":["a","b"],"overlap":0}"#,
                 "overlap",
+            ),
+            (
+                r#"{"kind":"classification","labels":["a","b"],"offline_quota":0}"#,
+                "offline_quota",
             ),
             (
                 r#"{"kind":"classification","labels":["a","b"],"colour":1}"#,

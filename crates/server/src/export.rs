@@ -44,6 +44,8 @@ fn render_csv(records: &[ExportRecord]) -> Result<Vec<u8>, ExportError> {
         "complete",
         "answer_count",
         "answers",
+        "cancelled_at",
+        "uncounted_answers",
     ])?;
     for r in records {
         let field = |k: &str| {
@@ -53,11 +55,12 @@ fn render_csv(records: &[ExportRecord]) -> Result<Vec<u8>, ExportError> {
                 .unwrap_or("")
                 .to_owned()
         };
-        let answers: Vec<serde_json::Value> = r
-            .answers
-            .iter()
-            .map(|a| serde_json::json!({"annotator": a.annotator, "labels": a.labels, "answered_at": a.answered_at}))
-            .collect();
+        let as_json = |answers: &[tessera_api::ExportAnswer]| -> Vec<serde_json::Value> {
+            answers
+                .iter()
+                .map(|a| serde_json::json!({"annotator": a.annotator, "labels": a.labels, "answered_at": a.answered_at}))
+                .collect()
+        };
         w.write_record([
             r.task_id.to_string(),
             r.external_id.clone().unwrap_or_default(),
@@ -87,7 +90,13 @@ fn render_csv(records: &[ExportRecord]) -> Result<Vec<u8>, ExportError> {
                 .unwrap_or_default(),
             r.complete.to_string(),
             r.answers.len().to_string(),
-            serde_json::to_string(&answers)?,
+            serde_json::to_string(&as_json(&r.answers))?,
+            r.cancelled_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            if r.uncounted_answers.is_empty() {
+                String::new()
+            } else {
+                serde_json::to_string(&as_json(&r.uncounted_answers))?
+            },
         ])?;
     }
     w.into_inner()

@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 use serde::Deserialize;
 use tessera_api::{
-    AnswerPush, ChangesPage, CreateProjectRequest, CreateTokenRequest, CreateTokenResponse,
-    LeaseRequest, LeaseResponse, Me, Project, ProjectStatus, PushAnswersRequest,
-    PushAnswersResponse, Role,
+    AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage, CreateProjectRequest,
+    CreateTokenRequest, CreateTokenResponse, LeaseRequest, LeaseResponse, Me, Project,
+    ProjectStatus, PushAnswersRequest, PushAnswersResponse, Role,
 };
 use tessera_core::{UploadFormat, parse_upload};
 
@@ -30,6 +30,8 @@ use crate::store::LeaseQuery;
 pub const MAX_LEASE_LIMIT: u32 = 10_000;
 /// Most answers one push may carry.
 pub const MAX_PUSH_ANSWERS: usize = 1000;
+/// Most tasks one cancel request may name.
+pub const MAX_CANCEL_TASKS: usize = 100_000;
 /// Most changes one page of the change feed holds.
 pub const MAX_CHANGES_PAGE: u32 = 1000;
 
@@ -181,22 +183,58 @@ pub async fn lease_tasks(
         )));
     }
     let project = state.store.project(id).await?;
+    let default_ttl = if req.offline {
+        state.config.offline_lease_ttl
+    } else {
+        state.config.lease_ttl
+    };
     let ttl = req
         .ttl_seconds
-        .map_or(state.config.lease_ttl, |s| Duration::seconds(i64::from(s)))
+        .map_or(default_ttl, |s| Duration::seconds(i64::from(s)))
         .clamp(Duration::seconds(10), state.config.max_lease_ttl);
+    // An offline checkout holds at most the project's quota (its held offline leases are
+    // handed out first, so capping the request caps the total).
+    let limit = if req.offline {
+        req.limit.min(project.schema.offline_quota)
+    } else {
+        req.limit
+    };
     let now = state.clock.now();
     let tasks = state
         .store
         .lease(LeaseQuery {
             project_id: id,
             annotator_id: user.id,
-            limit: req.limit,
+            limit,
             now,
             expires_at: now + ttl,
+            offline: req.offline,
         })
         .await?;
     Ok(Json(LeaseResponse { project, tasks }))
+}
+
+pub async fn cancel_tasks(
+    State(state): Shared,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(req): ApiJson<CancelTasksRequest>,
+) -> Result<Json<CancelTasksResponse>, ApiError> {
+    caller.require(&[Role::Requester])?;
+    let named = req.task_ids.len() + req.external_ids.len();
+    if named == 0 || named > MAX_CANCEL_TASKS {
+        return Err(ApiError::BadRequest(format!(
+            "name 1 to {MAX_CANCEL_TASKS} tasks in task_ids and external_ids"
+        )));
+    }
+    let response = state.store.cancel_tasks(id, req, state.clock.now()).await?;
+    tracing::info!(
+        project_id = id,
+        cancelled = response.cancelled,
+        already_cancelled = response.already_cancelled,
+        "tasks cancelled"
+    );
+    Ok(Json(response))
 }
 
 pub async fn push_answers(

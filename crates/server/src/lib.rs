@@ -31,7 +31,9 @@ use crate::store::{Store, StoreError};
 pub struct ServerConfig {
     /// Lease length when the client does not ask for one.
     pub lease_ttl: Duration,
-    /// The longest lease a client may ask for (offline checkout).
+    /// Lease length of an offline checkout when the client does not ask for one.
+    pub offline_lease_ttl: Duration,
+    /// The longest lease a client may ask for.
     pub max_lease_ttl: Duration,
     /// Largest request body (uploads are the big ones).
     pub max_body_bytes: usize,
@@ -41,6 +43,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             lease_ttl: Duration::minutes(30),
+            offline_lease_ttl: Duration::days(3),
             max_lease_ttl: Duration::days(7),
             max_body_bytes: 512 * 1024 * 1024,
         }
@@ -79,6 +82,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/projects/{id}", get(handlers::get_project))
         .route("/api/projects/{id}/batches", post(handlers::upload_batch))
         .route("/api/projects/{id}/leases", post(handlers::lease_tasks))
+        .route(
+            "/api/projects/{id}/tasks/cancel",
+            post(handlers::cancel_tasks),
+        )
         .route("/api/projects/{id}/status", get(handlers::get_status))
         .route("/api/projects/{id}/export", get(handlers::export_project))
         .route("/api/answers", post(handlers::push_answers))

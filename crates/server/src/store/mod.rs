@@ -11,8 +11,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tessera_api::{
-    AnswerPush, ChangesPage, ExportRecord, LeasedTask, Project, ProjectStatus, PushResult, Role,
-    UploadResponse,
+    AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage, ExportRecord, LeasedTask,
+    Project, ProjectStatus, PushResult, Role, UploadResponse,
 };
 use tessera_core::{ConsensusMethod, LabelSchema, TaskInput};
 
@@ -49,6 +49,9 @@ pub struct LeaseQuery {
     pub limit: u32,
     pub now: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// An offline checkout: the leases are marked offline (the annotator's offline leases
+    /// are handed out again first, so `limit` caps how many are held) and never shortened.
+    pub offline: bool,
 }
 
 #[async_trait]
@@ -80,7 +83,17 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<UploadResponse>;
 
+    /// Withdraws tasks: they are leased no more, their consensus stays as it was, answers that
+    /// arrive later are stored but not counted, and annotators holding one get a cancel change.
+    async fn cancel_tasks(
+        &self,
+        project_id: i64,
+        request: CancelTasksRequest,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CancelTasksResponse>;
+
     /// The annotator's unexpired leases in the project, topped up with new ones to `limit`.
+    /// Held leases are extended, never shortened.
     async fn lease(&self, query: LeaseQuery) -> StoreResult<Vec<LeasedTask>>;
 
     /// Stores answers idempotently by id and updates each touched task's consensus.
@@ -128,7 +141,13 @@ pub(crate) fn rejected(id: uuid::Uuid, code: &str, message: String) -> PushResul
             column: None,
         }),
         other_device: false,
+        task_cancelled: false,
     }
+}
+
+/// The error for a task id that names no task of the project.
+pub(crate) fn unknown_task(project_id: i64, id: &dyn std::fmt::Debug) -> StoreError {
+    StoreError::NotFound(format!("task {id:?} in project {project_id}"))
 }
 
 /// Timestamps are stored as fixed-width RFC 3339 UTC text so that they sort as strings.

@@ -17,19 +17,21 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde_json::{Map, Value};
 use tessera_api::{
-    AnswerPush, Change, ChangesPage, ExportAnswer, ExportConsensus, ExportRecord, LeasedTask,
-    Project, ProjectStatus, PushResult, PushStatus, Role, UploadResponse,
+    AnswerPush, CancelTasksRequest, CancelTasksResponse, Change, ChangesPage, ExportAnswer,
+    ExportConsensus, ExportRecord, LeasedTask, Project, ProjectStatus, PushResult, PushStatus,
+    Role, UploadResponse,
 };
 use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput};
 use tokio_postgres::types::Json;
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
-use super::{LeaseQuery, Store, StoreError, StoreResult, User, rejected};
+use super::{LeaseQuery, Store, StoreError, StoreResult, User, rejected, unknown_task};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_devices.sql"),
+    include_str!("../../migrations/postgres/0003_cancel_offline.sql"),
 ];
 /// Advisory lock key under which migrations run, so replicas starting together do not race.
 const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261; // "tessera"
@@ -156,16 +158,97 @@ async fn leased_tasks(
     Ok(tasks)
 }
 
-/// The current (latest-revision, not skipped) answers to a task, one per annotator.
-async fn current_answers(c: &impl GenericClient, task_id: i64) -> StoreResult<Vec<Row>> {
+/// The current (latest-revision, not skipped) answers to a task, one per annotator: among the
+/// counted answers, or among those that arrived after the task was cancelled.
+async fn current_answers(
+    c: &impl GenericClient,
+    task_id: i64,
+    counted: bool,
+) -> StoreResult<Vec<Row>> {
     Ok(c.query(
         "SELECT * FROM (
              SELECT DISTINCT ON (annotator_id) annotator_id, labels, revision, skipped, answered_at, received_at
-             FROM answers WHERE task_id = $1 ORDER BY annotator_id, revision DESC, seq DESC
+             FROM answers WHERE task_id = $1 AND counted = $2
+             ORDER BY annotator_id, revision DESC, seq DESC
          ) current WHERE NOT skipped ORDER BY annotator_id",
-        &[&task_id],
+        &[&task_id, &counted],
     )
     .await?)
+}
+
+/// A task's current answers (see [`current_answers`]) as the export shows them.
+async fn exported_answers(
+    c: &impl GenericClient,
+    task_id: i64,
+    counted: bool,
+    names: &HashMap<i64, String>,
+) -> StoreResult<Vec<ExportAnswer>> {
+    let mut out = Vec::new();
+    for a in current_answers(c, task_id, counted).await? {
+        let annotator: i64 = a.try_get("annotator_id")?;
+        let Json(labels): Json<Vec<String>> = a.try_get("labels")?;
+        let revision: i32 = a.try_get("revision")?;
+        out.push(ExportAnswer {
+            annotator: names
+                .get(&annotator)
+                .cloned()
+                .unwrap_or_else(|| annotator.to_string()),
+            labels,
+            revision: revision.max(0) as u32,
+            answered_at: a.try_get("answered_at")?,
+            received_at: a.try_get("received_at")?,
+        });
+    }
+    Ok(out)
+}
+
+/// The ids of the tasks a cancel request names, sorted; an unknown one fails the request.
+async fn named_tasks(
+    c: &impl GenericClient,
+    project_id: i64,
+    request: &CancelTasksRequest,
+) -> StoreResult<Vec<i64>> {
+    let mut ids = HashSet::new();
+    let mut externals = HashSet::new();
+    for row in c
+        .query(
+            "SELECT id, external_id FROM tasks
+             WHERE project_id = $1 AND (id = ANY($2) OR external_id = ANY($3))",
+            &[&project_id, &request.task_ids, &request.external_ids],
+        )
+        .await?
+    {
+        ids.insert(row.try_get::<_, i64>(0)?);
+        if let Some(external) = row.try_get::<_, Option<String>>(1)? {
+            externals.insert(external);
+        }
+    }
+    if let Some(id) = request.task_ids.iter().find(|id| !ids.contains(id)) {
+        return Err(unknown_task(project_id, id));
+    }
+    if let Some(external) = request
+        .external_ids
+        .iter()
+        .find(|e| !externals.contains(*e))
+    {
+        return Err(unknown_task(project_id, external));
+    }
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Annotators holding an unanswered lease on any of `tasks`, sorted.
+async fn active_holders(c: &impl GenericClient, tasks: &[i64]) -> StoreResult<Vec<i64>> {
+    c.query(
+        "SELECT DISTINCT annotator_id FROM leases
+         WHERE task_id = ANY($1) AND state = 'active' ORDER BY annotator_id",
+        &[&tasks],
+    )
+    .await?
+    .iter()
+    .map(|r| r.try_get(0).map_err(StoreError::from))
+    .collect()
 }
 
 async fn lock_feed(c: &impl GenericClient, annotator_id: i64) -> StoreResult<()> {
@@ -180,6 +263,8 @@ struct PushContext {
     owners: HashMap<Uuid, i64>,
     /// Project of each existing task.
     projects: HashMap<i64, i64>,
+    /// Those of the tasks the requester cancelled.
+    cancelled: HashSet<i64>,
     /// Tasks ever leased to the pushing annotator.
     leased: HashSet<i64>,
 }
@@ -202,14 +287,19 @@ async fn push_context(
         owners.insert(row.try_get(0)?, row.try_get(1)?);
     }
     let mut projects = HashMap::new();
+    let mut cancelled = HashSet::new();
     for row in tx
         .query(
-            "SELECT id, project_id FROM tasks WHERE id = ANY($1)",
+            "SELECT id, project_id, cancelled_at IS NOT NULL FROM tasks WHERE id = ANY($1)",
             &[&tasks],
         )
         .await?
     {
-        projects.insert(row.try_get(0)?, row.try_get(1)?);
+        let id: i64 = row.try_get(0)?;
+        projects.insert(id, row.try_get(1)?);
+        if row.try_get(2)? {
+            cancelled.insert(id);
+        }
     }
     let mut leased = HashSet::new();
     for row in tx
@@ -224,6 +314,7 @@ async fn push_context(
     Ok(PushContext {
         owners,
         projects,
+        cancelled,
         leased,
     })
 }
@@ -234,6 +325,7 @@ fn duplicate(id: Uuid) -> PushResult {
         status: PushStatus::Duplicate,
         error: None,
         other_device: false,
+        task_cancelled: false,
     }
 }
 
@@ -299,6 +391,7 @@ async fn insert_answers(
     tx: &deadpool_postgres::Transaction<'_>,
     annotator: &User,
     accepted: &[&AnswerPush],
+    cancelled: &HashSet<i64>,
     now: DateTime<Utc>,
 ) -> StoreResult<Inserted> {
     let ids: Vec<Uuid> = accepted.iter().map(|a| a.id).collect();
@@ -327,19 +420,24 @@ async fn insert_answers(
     let labels: Vec<Json<&Vec<String>>> = accepted.iter().map(|a| Json(&a.labels)).collect();
     let skipped: Vec<bool> = accepted.iter().map(|a| a.skipped).collect();
     let answered_at: Vec<DateTime<Utc>> = accepted.iter().map(|a| a.answered_at).collect();
+    let counted: Vec<bool> = accepted
+        .iter()
+        .map(|a| !cancelled.contains(&a.task_id))
+        .collect();
     let rows = tx
         .query(
             "INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at,
-                                  device_id, device_conflict)
+                                  device_id, device_conflict, counted)
              SELECT u.id, u.task_id, $7, u.revision, u.labels, u.skipped, u.answered_at, $8,
-                    u.device_id, u.device_conflict
+                    u.device_id, u.device_conflict, u.counted
              FROM UNNEST($1::uuid[], $2::bigint[], $3::int[], $4::jsonb[], $5::bool[], $6::timestamptz[],
-                         $9::uuid[], $10::bool[])
+                         $9::uuid[], $10::bool[], $11::bool[])
                   WITH ORDINALITY AS u(id, task_id, revision, labels, skipped, answered_at, device_id,
-                                       device_conflict, n)
+                                       device_conflict, counted, n)
              ORDER BY u.n
              ON CONFLICT (id) DO NOTHING RETURNING id",
-            &[&ids, &tasks, &revisions, &labels, &skipped, &answered_at, &annotator.id, &now, &devices, &conflicts],
+            &[&ids, &tasks, &revisions, &labels, &skipped, &answered_at, &annotator.id, &now, &devices, &conflicts,
+              &counted],
         )
         .await?;
     let inserted: HashSet<Uuid> = rows
@@ -392,7 +490,7 @@ async fn update_consensus(
         .query(
             "SELECT task_id, labels FROM (
                  SELECT DISTINCT ON (task_id, annotator_id) task_id, annotator_id, labels, skipped
-                 FROM answers WHERE task_id = ANY($1)
+                 FROM answers WHERE task_id = ANY($1) AND counted
                  ORDER BY task_id, annotator_id, revision DESC, seq DESC
              ) current WHERE NOT skipped ORDER BY task_id, annotator_id",
             &[&ids],
@@ -574,6 +672,64 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn cancel_tasks(
+        &self,
+        project_id: i64,
+        request: CancelTasksRequest,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CancelTasksResponse> {
+        let mut c = self.pool.get().await?;
+        // Lock order as in push and lease: the holders' feed locks first, then the task rows.
+        // A lease taken between reading the holders and locking the rows means one more
+        // feed to lock: start again (rare; bounded).
+        for _ in 0..8 {
+            let tx = c.transaction().await?;
+            project_row(&tx, project_id).await?;
+            let named = named_tasks(&tx, project_id, &request).await?;
+            let holders = active_holders(&tx, &named).await?;
+            for &annotator in &holders {
+                lock_feed(&tx, annotator).await?;
+            }
+            tx.execute(
+                "SELECT 1 FROM tasks WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                &[&named],
+            )
+            .await?;
+            let now_holding = active_holders(&tx, &named).await?;
+            if !now_holding.iter().all(|a| holders.binary_search(a).is_ok()) {
+                tx.rollback().await?;
+                continue;
+            }
+            let cancelled: Vec<i64> = tx
+                .query(
+                    "UPDATE tasks SET cancelled_at = $2 WHERE id = ANY($1) AND cancelled_at IS NULL
+                     RETURNING id",
+                    &[&named, &now],
+                )
+                .await?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<_, _>>()?;
+            // Whoever still holds one (even past its expiry, on a device that was away)
+            // hears that it is withdrawn.
+            tx.execute(
+                "INSERT INTO changes (annotator_id, kind, task_id)
+                 SELECT annotator_id, 'cancel', task_id FROM leases
+                 WHERE task_id = ANY($1) AND state = 'active' ORDER BY task_id, annotator_id",
+                &[&cancelled],
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(CancelTasksResponse {
+                cancelled: cancelled.len() as u64,
+                already_cancelled: (named.len() - cancelled.len()) as u64,
+            });
+        }
+        Err(StoreError::Conflict(
+            "the tasks kept being leased while cancelling them; try again".to_owned(),
+        ))
+    }
+
     async fn lease(&self, q: LeaseQuery) -> StoreResult<Vec<LeasedTask>> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
@@ -584,16 +740,18 @@ impl Store for PostgresStore {
             .query(
                 "SELECT l.task_id FROM leases l JOIN tasks t ON t.id = l.task_id
                  WHERE l.annotator_id = $1 AND t.project_id = $2 AND l.state = 'active' AND l.expires_at > $3
-                 ORDER BY l.leased_at, l.task_id LIMIT $4",
-                &[&q.annotator_id, &q.project_id, &q.now, &limit],
+                   AND t.cancelled_at IS NULL
+                 ORDER BY $5 AND l.offline DESC, l.leased_at, l.task_id LIMIT $4",
+                &[&q.annotator_id, &q.project_id, &q.now, &limit, &q.offline],
             )
             .await?
             .iter()
             .map(|r| r.get(0))
             .collect();
         tx.execute(
-            "UPDATE leases SET expires_at = $3 WHERE annotator_id = $1 AND task_id = ANY($2)",
-            &[&q.annotator_id, &held, &q.expires_at],
+            "UPDATE leases SET expires_at = GREATEST(expires_at, $3), offline = offline OR $4
+             WHERE annotator_id = $1 AND task_id = ANY($2)",
+            &[&q.annotator_id, &held, &q.expires_at, &q.offline],
         )
         .await?;
         let wanted = limit - held.len() as i64;
@@ -601,7 +759,7 @@ impl Store for PostgresStore {
             let candidates: Vec<i64> = tx
                 .query(
                     "SELECT t.id FROM tasks t
-                     WHERE t.project_id = $1 AND NOT t.complete
+                     WHERE t.project_id = $1 AND NOT t.complete AND t.cancelled_at IS NULL
                        AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = $2
                                        AND (l.state <> 'active' OR l.expires_at > $3))
                        AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
@@ -631,11 +789,12 @@ impl Store for PostgresStore {
                 .collect();
             // All the new leases, and their changes in lease order, in two statements.
             tx.execute(
-                "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at)
-                 SELECT u.id, $2, 'active', $3, $4 FROM UNNEST($1::bigint[]) WITH ORDINALITY AS u(id, n)
+                "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
+                 SELECT u.id, $2, 'active', $3, $4, $5 FROM UNNEST($1::bigint[]) WITH ORDINALITY AS u(id, n)
                  ORDER BY u.n
-                 ON CONFLICT (task_id, annotator_id) DO UPDATE SET state = 'active', expires_at = $3, leased_at = $4",
-                &[&fresh, &q.annotator_id, &q.expires_at, &q.now],
+                 ON CONFLICT (task_id, annotator_id) DO UPDATE
+                 SET state = 'active', expires_at = $3, leased_at = $4, offline = $5",
+                &[&fresh, &q.annotator_id, &q.expires_at, &q.now, &q.offline],
             )
             .await?;
             tx.execute(
@@ -693,7 +852,7 @@ impl Store for PostgresStore {
             .filter(|(_, v)| v.is_ok())
             .map(|(a, _)| a)
             .collect();
-        let inserted = insert_answers(&tx, annotator, &accepted, now).await?;
+        let inserted = insert_answers(&tx, annotator, &accepted, &context.cancelled, now).await?;
         let mut touched: Vec<(i64, i64)> = Vec::new();
         let mut results = Vec::with_capacity(answers.len());
         for (answer, verdict) in answers.iter().zip(verdicts) {
@@ -705,6 +864,7 @@ impl Store for PostgresStore {
                         status: PushStatus::Accepted,
                         error: None,
                         other_device: inserted.other_device.contains(&answer.id),
+                        task_cancelled: context.cancelled.contains(&answer.task_id),
                     }
                 }
                 Ok(_) => duplicate(answer.id), // another replica stored it first
@@ -750,6 +910,7 @@ impl Store for PostgresStore {
                         StoreError::Backend(format!("change {seq} names a task not leased"))
                     })?,
                 },
+                "cancel" => Change::Cancel { seq, task_id },
                 "answer" => {
                     let answer_id: Option<Uuid> = row.try_get(3)?;
                     let revision: Option<i32> = row.try_get(4)?;
@@ -794,12 +955,18 @@ impl Store for PostgresStore {
         project_row(&c, project_id).await?;
         let row = c
             .query_one(
-                "SELECT COUNT(*), COALESCE(SUM(answer_count), 0)::BIGINT, COUNT(*) FILTER (WHERE complete) FROM tasks WHERE project_id = $1",
+                "SELECT COUNT(*), COALESCE(SUM(answer_count), 0)::BIGINT, COUNT(*) FILTER (WHERE complete),
+                        COUNT(cancelled_at)
+                 FROM tasks WHERE project_id = $1",
                 &[&project_id],
             )
             .await?;
-        let (tasks, answers, complete): (i64, i64, i64) =
-            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let (tasks, answers, complete, cancelled): (i64, i64, i64, i64) = (
+            row.try_get(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            row.try_get(3)?,
+        );
         let leased: i64 = c
             .query_one(
                 "SELECT COUNT(*) FROM leases l JOIN tasks t ON t.id = l.task_id
@@ -810,12 +977,14 @@ impl Store for PostgresStore {
             .try_get(0)?;
         let row = c
             .query_one(
-                "SELECT COUNT(DISTINCT a.annotator_id), COUNT(*) FILTER (WHERE a.device_conflict)
+                "SELECT COUNT(DISTINCT a.annotator_id), COUNT(*) FILTER (WHERE a.device_conflict),
+                        COUNT(*) FILTER (WHERE NOT a.counted)
                  FROM answers a JOIN tasks t ON t.id = a.task_id WHERE t.project_id = $1",
                 &[&project_id],
             )
             .await?;
-        let (annotators, device_conflicts): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        let (annotators, device_conflicts, uncounted): (i64, i64, i64) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
         Ok(ProjectStatus {
             project_id,
             tasks: tasks as u64,
@@ -824,6 +993,8 @@ impl Store for PostgresStore {
             leased: leased as u64,
             annotators: annotators as u64,
             device_conflicts: device_conflicts as u64,
+            cancelled: cancelled as u64,
+            uncounted_answers: uncounted as u64,
         })
     }
 
@@ -838,7 +1009,8 @@ impl Store for PostgresStore {
             .collect();
         let rows = c
             .query(
-                "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count
+                "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
+                        cancelled_at
                  FROM tasks WHERE project_id = $1 ORDER BY id",
                 &[&project_id],
             )
@@ -847,24 +1019,17 @@ impl Store for PostgresStore {
         for r in rows {
             let task_id: i64 = r.try_get(0)?;
             let answer_count: i32 = r.try_get(8)?;
-            let mut answers = Vec::new();
-            if answer_count > 0 {
-                for a in current_answers(&c, task_id).await? {
-                    let annotator: i64 = a.try_get("annotator_id")?;
-                    let Json(labels): Json<Vec<String>> = a.try_get("labels")?;
-                    let revision: i32 = a.try_get("revision")?;
-                    answers.push(ExportAnswer {
-                        annotator: names
-                            .get(&annotator)
-                            .cloned()
-                            .unwrap_or_else(|| annotator.to_string()),
-                        labels,
-                        revision: revision.max(0) as u32,
-                        answered_at: a.try_get("answered_at")?,
-                        received_at: a.try_get("received_at")?,
-                    });
-                }
-            }
+            let cancelled_at: Option<DateTime<Utc>> = r.try_get(9)?;
+            let answers = if answer_count > 0 {
+                exported_answers(&c, task_id, true, &names).await?
+            } else {
+                Vec::new()
+            };
+            let uncounted_answers = if cancelled_at.is_some() {
+                exported_answers(&c, task_id, false, &names).await?
+            } else {
+                Vec::new()
+            };
             let consensus: Option<Json<Vec<String>>> = r.try_get(4)?;
             let confidence: Option<f64> = r.try_get(5)?;
             let consensus = match (consensus, confidence) {
@@ -886,6 +1051,8 @@ impl Store for PostgresStore {
                 answers,
                 consensus,
                 complete: r.try_get(7)?,
+                cancelled_at,
+                uncounted_answers,
             });
         }
         Ok(out)

@@ -10,16 +10,20 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 use tessera_api::{
-    AnswerPush, Change, ChangesPage, ExportAnswer, ExportConsensus, ExportRecord, LeasedTask,
-    Project, ProjectStatus, PushResult, PushStatus, Role, UploadResponse,
+    AnswerPush, CancelTasksRequest, CancelTasksResponse, Change, ChangesPage, ExportAnswer,
+    ExportConsensus, ExportRecord, LeasedTask, Project, ProjectStatus, PushResult, PushStatus,
+    Role, UploadResponse,
 };
 use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput};
 
-use super::{LeaseQuery, Store, StoreError, StoreResult, User, parse_ts, rejected, ts};
+use super::{
+    LeaseQuery, Store, StoreError, StoreResult, User, parse_ts, rejected, ts, unknown_task,
+};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_devices.sql"),
+    include_str!("../../migrations/sqlite/0003_cancel_offline.sql"),
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -149,6 +153,7 @@ fn push_one(
                 status: PushStatus::Duplicate,
                 error: None,
                 other_device: false,
+                task_cancelled: false,
             });
         }
         Some(_) => {
@@ -160,14 +165,14 @@ fn push_one(
         }
         None => {}
     }
-    let project_id: Option<i64> = tx
+    let task: Option<(i64, bool)> = tx
         .query_row(
-            "SELECT project_id FROM tasks WHERE id = ?1",
+            "SELECT project_id, cancelled_at IS NOT NULL FROM tasks WHERE id = ?1",
             [answer.task_id],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let Some(project_id) = project_id else {
+    let Some((project_id, cancelled)) = task else {
         return Ok(rejected(
             answer.id,
             "not_found",
@@ -209,8 +214,8 @@ fn push_one(
     };
     tx.execute(
         "INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at,
-                              device_id, device_conflict)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                              device_id, device_conflict, counted)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             id,
             answer.task_id,
@@ -221,7 +226,8 @@ fn push_one(
             ts(answer.answered_at),
             now,
             device,
-            other_device
+            other_device,
+            !cancelled
         ],
     )?;
     tx.execute(
@@ -252,6 +258,7 @@ fn push_one(
         status: PushStatus::Accepted,
         error: None,
         other_device,
+        task_cancelled: cancelled,
     })
 }
 
@@ -264,15 +271,20 @@ struct CurrentAnswer {
     received_at: String,
 }
 
-/// The current (latest-revision, not skipped) answers to a task, one per annotator.
-fn current_answers(tx: &Connection, task_id: i64) -> StoreResult<Vec<CurrentAnswer>> {
+/// The current (latest-revision, not skipped) answers to a task, one per annotator: among the
+/// counted answers, or among those that arrived after the task was cancelled.
+fn current_answers(
+    tx: &Connection,
+    task_id: i64,
+    counted: bool,
+) -> StoreResult<Vec<CurrentAnswer>> {
     let mut stmt = tx.prepare_cached(
         "SELECT a.annotator_id, a.labels, a.revision, a.answered_at, a.received_at, a.skipped
          FROM answers a
-         WHERE a.task_id = ?1
+         WHERE a.task_id = ?1 AND a.counted = ?2
          ORDER BY a.annotator_id, a.revision DESC, a.seq DESC",
     )?;
-    let mut rows = stmt.query([task_id])?;
+    let mut rows = stmt.query(params![task_id, counted])?;
     let mut out = Vec::new();
     let mut last = None;
     while let Some(r) = rows.next()? {
@@ -302,7 +314,7 @@ fn update_consensus(
     schema: &LabelSchema,
     method: &dyn ConsensusMethod,
 ) -> StoreResult<()> {
-    let answers: Vec<Vec<String>> = current_answers(tx, task_id)?
+    let answers: Vec<Vec<String>> = current_answers(tx, task_id, true)?
         .into_iter()
         .map(|a| a.labels)
         .collect();
@@ -453,25 +465,84 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn cancel_tasks(
+        &self,
+        project_id: i64,
+        request: CancelTasksRequest,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CancelTasksResponse> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            project_row(&tx, project_id)?;
+            // (task id, already cancelled) for every named task; an unknown one fails all.
+            let mut named: Vec<(i64, bool)> = Vec::new();
+            {
+                let mut by_id = tx.prepare(
+                    "SELECT id, cancelled_at IS NOT NULL FROM tasks WHERE id = ?1 AND project_id = ?2",
+                )?;
+                for id in &request.task_ids {
+                    let row = by_id
+                        .query_row(params![id, project_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()?;
+                    named.push(row.ok_or_else(|| unknown_task(project_id, id))?);
+                }
+                let mut by_external = tx.prepare(
+                    "SELECT id, cancelled_at IS NOT NULL FROM tasks WHERE project_id = ?1 AND external_id = ?2",
+                )?;
+                for external in &request.external_ids {
+                    let row = by_external
+                        .query_row(params![project_id, external], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()?;
+                    named.push(row.ok_or_else(|| unknown_task(project_id, external))?);
+                }
+            }
+            named.sort_unstable();
+            named.dedup();
+            let now = ts(now);
+            let mut response = CancelTasksResponse { cancelled: 0, already_cancelled: 0 };
+            for (id, already) in named {
+                if already {
+                    response.already_cancelled += 1;
+                    continue;
+                }
+                tx.execute("UPDATE tasks SET cancelled_at = ?2 WHERE id = ?1", params![id, now])?;
+                // Whoever still holds it (even past its expiry, on a device that was away)
+                // hears that it is withdrawn.
+                tx.execute(
+                    "INSERT INTO changes (annotator_id, kind, task_id)
+                     SELECT annotator_id, 'cancel', task_id FROM leases
+                     WHERE task_id = ?1 AND state = 'active' ORDER BY annotator_id",
+                    [id],
+                )?;
+                response.cancelled += 1;
+            }
+            tx.commit()?;
+            Ok(response)
+        })
+        .await
+    }
+
     async fn lease(&self, q: LeaseQuery) -> StoreResult<Vec<LeasedTask>> {
         self.call(move |c| {
             let tx = c.transaction()?;
             let overlap = project_row(&tx, q.project_id)?.schema.overlap;
             let (now, expires) = (ts(q.now), ts(q.expires_at));
             // Leases this annotator still holds are handed out again (a lost response is
-            // harmless) and extended.
+            // harmless) and extended; an offline checkout takes its offline ones first.
             let mut held: Vec<i64> = tx
                 .prepare(
                     "SELECT l.task_id FROM leases l JOIN tasks t ON t.id = l.task_id
                      WHERE l.annotator_id = ?1 AND t.project_id = ?2 AND l.state = 'active' AND l.expires_at > ?3
-                     ORDER BY l.leased_at, l.task_id LIMIT ?4",
+                       AND t.cancelled_at IS NULL
+                     ORDER BY CASE WHEN ?5 THEN l.offline ELSE 0 END DESC, l.leased_at, l.task_id LIMIT ?4",
                 )?
-                .query_map(params![q.annotator_id, q.project_id, now, q.limit], |r| r.get(0))?
+                .query_map(params![q.annotator_id, q.project_id, now, q.limit, q.offline], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             for id in &held {
                 tx.execute(
-                    "UPDATE leases SET expires_at = ?3 WHERE task_id = ?1 AND annotator_id = ?2",
-                    params![id, q.annotator_id, expires],
+                    "UPDATE leases SET expires_at = MAX(expires_at, ?3), offline = offline OR ?4
+                     WHERE task_id = ?1 AND annotator_id = ?2",
+                    params![id, q.annotator_id, expires, q.offline],
                 )?;
             }
             let wanted = q.limit as usize - held.len().min(q.limit as usize);
@@ -480,7 +551,7 @@ impl Store for SqliteStore {
             } else {
                 tx.prepare(
                     "SELECT t.id FROM tasks t
-                     WHERE t.project_id = ?1 AND t.complete = 0
+                     WHERE t.project_id = ?1 AND t.complete = 0 AND t.cancelled_at IS NULL
                        AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = ?2
                                        AND (l.state <> 'active' OR l.expires_at > ?3))
                        AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
@@ -493,9 +564,11 @@ impl Store for SqliteStore {
             };
             for id in &fresh {
                 tx.execute(
-                    "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at) VALUES (?1, ?2, 'active', ?3, ?4)
-                     ON CONFLICT (task_id, annotator_id) DO UPDATE SET state = 'active', expires_at = ?3, leased_at = ?4",
-                    params![id, q.annotator_id, expires, now],
+                    "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
+                     VALUES (?1, ?2, 'active', ?3, ?4, ?5)
+                     ON CONFLICT (task_id, annotator_id) DO UPDATE
+                     SET state = 'active', expires_at = ?3, leased_at = ?4, offline = ?5",
+                    params![id, q.annotator_id, expires, now, q.offline],
                 )?;
                 tx.execute(
                     "INSERT INTO changes (annotator_id, kind, task_id) VALUES (?1, 'lease', ?2)",
@@ -567,6 +640,7 @@ impl Store for SqliteStore {
                         seq,
                         task: leased_task(c, task_id, annotator_id)?,
                     },
+                    ("cancel", _) => Change::Cancel { seq, task_id },
                     ("answer", Some(answer_id)) => {
                         let (revision, labels, skipped): (u32, String, bool) = c.query_row(
                             "SELECT revision, labels, skipped FROM answers WHERE id = ?1",
@@ -616,11 +690,17 @@ impl Store for SqliteStore {
                 params![project_id, ts(now)],
                 |r| r.get(0),
             )?;
-            let (annotators, device_conflicts): (i64, i64) = c.query_row(
-                "SELECT COUNT(DISTINCT a.annotator_id), COALESCE(SUM(a.device_conflict), 0)
+            let (annotators, device_conflicts, uncounted): (i64, i64, i64) = c.query_row(
+                "SELECT COUNT(DISTINCT a.annotator_id), COALESCE(SUM(a.device_conflict), 0),
+                        COALESCE(SUM(NOT a.counted), 0)
                  FROM answers a JOIN tasks t ON t.id = a.task_id WHERE t.project_id = ?1",
                 [project_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            let cancelled: i64 = c.query_row(
+                "SELECT COUNT(*) FROM tasks WHERE project_id = ?1 AND cancelled_at IS NOT NULL",
+                [project_id],
+                |r| r.get(0),
             )?;
             Ok(ProjectStatus {
                 project_id,
@@ -630,6 +710,8 @@ impl Store for SqliteStore {
                 leased: leased as u64,
                 annotators: annotators as u64,
                 device_conflicts: device_conflicts as u64,
+                cancelled: cancelled as u64,
+                uncounted_answers: uncounted as u64,
             })
         })
         .await
@@ -643,7 +725,8 @@ impl Store for SqliteStore {
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?;
             let mut stmt = c.prepare(
-                "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count
+                "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
+                        cancelled_at
                  FROM tasks WHERE project_id = ?1 ORDER BY id",
             )?;
             let mut rows = stmt.query([project_id])?;
@@ -651,10 +734,9 @@ impl Store for SqliteStore {
             while let Some(r) = rows.next()? {
                 let task_id: i64 = r.get(0)?;
                 let answer_count: i64 = r.get(8)?;
-                let answers = if answer_count == 0 {
-                    Vec::new()
-                } else {
-                    current_answers(c, task_id)?
+                let cancelled_at = r.get::<_, Option<String>>(9)?.as_deref().map(parse_ts).transpose()?;
+                let exported = |counted: bool| -> StoreResult<Vec<ExportAnswer>> {
+                    current_answers(c, task_id, counted)?
                         .into_iter()
                         .map(|a| {
                             Ok(ExportAnswer {
@@ -668,8 +750,10 @@ impl Store for SqliteStore {
                                 received_at: parse_ts(&a.received_at)?,
                             })
                         })
-                        .collect::<StoreResult<Vec<_>>>()?
+                        .collect()
                 };
+                let answers = if answer_count == 0 { Vec::new() } else { exported(true)? };
+                let uncounted_answers = if cancelled_at.is_some() { exported(false)? } else { Vec::new() };
                 let consensus = match (r.get::<_, Option<String>>(4)?, r.get::<_, Option<f64>>(5)?) {
                     (Some(labels), Some(confidence)) => {
                         let labels: Vec<String> = serde_json::from_str(&labels)?;
@@ -690,6 +774,8 @@ impl Store for SqliteStore {
                     answers,
                     consensus,
                     complete: r.get(7)?,
+                    cancelled_at,
+                    uncounted_answers,
                 });
             }
             Ok(out)
