@@ -113,3 +113,57 @@ async fn a_session_labels_revises_and_resumes_offline() {
     // first (revised), and the offline answer; the skip is not an answer.
     assert_eq!(status.answers, 2);
 }
+
+/// The status bar's sync progress comes from the background engine: while a long offline
+/// session's answers are pushed, page by page, the engine reports how far it got.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_engine_reports_progress_while_pushing_a_long_offline_session() {
+    const ANSWERS: usize = 1500;
+    let server = TestServer::start().await;
+    let (requester, _) = server.user(Role::Requester, "rita").await;
+    let project = tessera_tests::sentiment_project(&requester, "progress", ANSWERS).await;
+    let (annotator, _) = server.user(Role::Annotator, "ann").await;
+    let home = tempfile::tempdir().expect("tempdir");
+    let store = std::sync::Arc::new(
+        tessera_client::LocalStore::open(&home.path().join("client.db")).expect("store"),
+    );
+    let held = tessera_client::sync::checkout(&annotator, &store, project, ANSWERS as u32, None)
+        .await
+        .expect("checkout");
+    assert_eq!(held, ANSWERS);
+    while let Some(task) = store.next_task(Some(project)).expect("next") {
+        store
+            .record_answer(task.id, vec!["neutral".into()], false, chrono::Utc::now())
+            .expect("answer");
+    }
+    assert_eq!(store.pending(10_000).expect("pending").len(), ANSWERS);
+
+    let engine = tessera_client::sync::SyncEngine::spawn(
+        annotator,
+        std::sync::Arc::clone(&store),
+        tessera_client::sync::EngineConfig::default(),
+    );
+    let mut states = engine.subscribe();
+    let mut seen = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            states.changed().await.expect("engine alive");
+            let state = states.borrow_and_update().clone();
+            if let Some(progress) = state.progress {
+                seen.push(progress);
+            } else if state.online && store.pending(1).expect("pending").is_empty() {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the engine pushes everything within a minute");
+    assert!(!seen.is_empty(), "no progress was reported");
+    assert!(seen.iter().all(|&(_, total)| total == ANSWERS), "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|&(pushed, _)| pushed > 0 && pushed <= ANSWERS),
+        "{seen:?}"
+    );
+}

@@ -17,6 +17,8 @@ export type TaskView = { task_id: number, text: string | null, image: string | n
  */
 answer: Array<string> | null, };
 
+export type SyncProgress = { pushed: number, total: number, };
+
 export type SyncStatus = { online: boolean, 
 /**
  * Answers written locally and not yet acknowledged by the server.
@@ -29,6 +31,10 @@ remaining: number,
 /**
  * Answers made on this device today.
  */
-done_today: number, last_error: string | null, };
+done_today: number, last_error: string | null, 
+/**
+ * Set while a sync with answers to push is under way.
+ */
+syncing: SyncProgress | null, };
 
 export type CommandError = { kind: string, message: string, };

@@ -318,6 +318,17 @@ function paintStatus(s: SyncStatus) {
     h("span", {}, h("span", { id: "remaining-count" }, String(s.remaining)), " tasks in hand"),
     h("span", {}, h("span", { id: "done-today" }, String(s.done_today)), " done today"),
   ];
+  if (s.syncing) {
+    const { pushed, total } = s.syncing;
+    parts.push(
+      h(
+        "span",
+        { id: "sync-progress" },
+        h("progress", { max: String(total), value: String(pushed), "aria-label": "sync progress" }),
+        ` syncing ${pushed} of ${total}`,
+      ),
+    );
+  }
   if (s.last_error && !s.online) parts.push(h("span", { class: "muted", title: s.last_error }, "retrying…"));
   statusBar.replaceChildren(...parts);
 }

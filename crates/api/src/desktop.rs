@@ -48,6 +48,13 @@ pub struct TaskView {
     pub answer: Option<Vec<String>>,
 }
 
+/// A sync under way: answers pushed so far of those pending when it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SyncProgress {
+    pub pushed: u32,
+    pub total: u32,
+}
+
 /// What the status bar shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct SyncStatus {
@@ -59,6 +66,8 @@ pub struct SyncStatus {
     /// Answers made on this device today.
     pub done_today: u32,
     pub last_error: Option<String>,
+    /// Set while a sync with answers to push is under way.
+    pub syncing: Option<SyncProgress>,
 }
 
 /// An error as the UI receives it: a stable kind plus a human message.
@@ -76,6 +85,7 @@ pub fn typescript_bindings() -> String {
         SessionInfo::decl(&cfg),
         PredictionView::decl(&cfg),
         TaskView::decl(&cfg),
+        SyncProgress::decl(&cfg),
         SyncStatus::decl(&cfg),
         CommandError::decl(&cfg),
     ];

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use tessera_api::Role;
-use tessera_api::desktop::{PredictionView, ProjectChoice, SessionInfo, SyncStatus, TaskView};
+use tessera_api::desktop::{
+    PredictionView, ProjectChoice, SessionInfo, SyncProgress, SyncStatus, TaskView,
+};
 
 use crate::api::{ApiClient, ClientError};
 use crate::local::{LocalError, LocalStore, LocalTask};
@@ -276,6 +278,10 @@ impl Session {
             remaining: counts.leased,
             done_today: counts.done_today,
             last_error: engine.last_error,
+            syncing: engine.progress.map(|(pushed, total)| SyncProgress {
+                pushed: u32::try_from(pushed).unwrap_or(u32::MAX),
+                total: u32::try_from(total).unwrap_or(u32::MAX),
+            }),
         })
     }
 

@@ -120,6 +120,8 @@ pub async fn checkout_with(
 pub struct EngineState {
     pub online: bool,
     pub last_error: Option<String>,
+    /// While answers are being pushed: (pushed so far, pending when the sync started).
+    pub progress: Option<(usize, usize)>,
 }
 
 /// Settings of the background engine.
@@ -189,8 +191,12 @@ async fn round(
     api: &ApiClient,
     store: &LocalStore,
     config: &EngineConfig,
+    state: &watch::Sender<EngineState>,
 ) -> Result<(), SyncError> {
-    sync_once(api, store, |_, _| {}).await?;
+    sync_once(api, store, |pushed, total| {
+        state.send_modify(|s| s.progress = Some((pushed, total)));
+    })
+    .await?;
     if let Some(project) = config.project
         && store.counts(Some(project), Utc::now())?.leased < config.low_water
     {
@@ -208,12 +214,13 @@ async fn run(
 ) {
     let mut backoff = Duration::ZERO;
     loop {
-        let pause = match round(&api, &store, &config).await {
+        let pause = match round(&api, &store, &config, &state).await {
             Ok(()) => {
                 backoff = Duration::ZERO;
                 state.send_replace(EngineState {
                     online: true,
                     last_error: None,
+                    progress: None,
                 });
                 config.interval
             }
@@ -224,6 +231,7 @@ async fn run(
                 state.send_replace(EngineState {
                     online,
                     last_error: Some(e.to_string()),
+                    progress: None,
                 });
                 backoff
             }
