@@ -14,13 +14,13 @@ use tessera_api::Role;
 use tessera_tests::{Backend, TestServer, answers_of, built_binary, sentiment_project};
 use tokio::process::Command;
 
-/// Processes killed while still running, per backend: 100 (both backends: 200 in all), or
-/// `TESSERA_CRASH_KILLS` for a longer run.
+/// Processes killed while still running, per backend: 200 (so at least 200 on each backend in
+/// every CI run), or `TESSERA_CRASH_KILLS` for a longer run.
 fn kills_wanted() -> usize {
     std::env::var("TESSERA_CRASH_KILLS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100)
+        .unwrap_or(200)
 }
 
 struct Device<'a> {
