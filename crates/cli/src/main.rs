@@ -1,6 +1,7 @@
 //! `tessera`: the queue server, the requester's tools and a headless annotator in one binary.
 
 mod aggregate;
+mod bench;
 mod requester;
 mod serve;
 mod work;
@@ -121,6 +122,11 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Load generators: `tessera bench queue` measures the queue server.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
     /// Consensus labels for an answers file (task,worker,label), as CSV on stdout.
     Aggregate(aggregate::AggregateArgs),
     /// Work as an annotator from the terminal (offline-capable, same engine as the desktop app).
@@ -197,5 +203,6 @@ async fn run(cli: Cli) -> Result<()> {
         } => requester::export(project, &format, output.as_deref(), &remote).await,
         Command::Work { command, remote } => work::run(command, &remote).await,
         Command::Aggregate(args) => aggregate::run(&args),
+        Command::Bench { command } => bench::run(command).await,
     }
 }

@@ -34,6 +34,34 @@ pub fn hash_token(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Recently seen token hashes and their users, so that a busy annotator's every request does
+/// not wait for the database to say who it is. Entries live a minute; only known tokens are
+/// kept, and the map is emptied when it grows past a bound.
+#[derive(Default)]
+pub struct TokenCache {
+    seen: std::sync::Mutex<std::collections::HashMap<String, (User, std::time::Instant)>>,
+}
+
+impl TokenCache {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(60);
+    const MAX_ENTRIES: usize = 100_000;
+
+    fn get(&self, hash: &str) -> Option<User> {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.get(hash)
+            .filter(|(_, at)| at.elapsed() < Self::TTL)
+            .map(|(user, _)| user.clone())
+    }
+
+    fn put(&self, hash: String, user: User) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= Self::MAX_ENTRIES {
+            seen.clear();
+        }
+        seen.insert(hash, (user, std::time::Instant::now()));
+    }
+}
+
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Caller(pub User);
@@ -71,11 +99,16 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthenticated)?;
+        let hash = hash_token(token);
+        if let Some(user) = state.tokens.get(&hash) {
+            return Ok(Caller(user));
+        }
         let user = state
             .store
-            .user_by_token_hash(&hash_token(token))
+            .user_by_token_hash(&hash)
             .await?
             .ok_or(ApiError::InvalidToken)?;
+        state.tokens.put(hash, user.clone());
         Ok(Caller(user))
     }
 }

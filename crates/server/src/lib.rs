@@ -55,6 +55,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub consensus: Arc<dyn ConsensusMethod>,
     pub config: ServerConfig,
+    pub tokens: auth::TokenCache,
 }
 
 impl AppState {
@@ -64,6 +65,7 @@ impl AppState {
             clock: Arc::new(SystemClock),
             consensus: Arc::new(MajorityVote),
             config: ServerConfig::default(),
+            tokens: auth::TokenCache::default(),
         }
     }
 }

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_devices.sql"),
     include_str!("../../migrations/postgres/0003_cancel_offline.sql"),
+    include_str!("../../migrations/postgres/0004_queue_index.sql"),
 ];
 /// Advisory lock key under which migrations run, so replicas starting together do not race.
 const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261; // "tessera"

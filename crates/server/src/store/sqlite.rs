@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 use tessera_api::{
     AnswerPush, CancelTasksRequest, CancelTasksResponse, Change, ChangesPage, ExportAnswer,
@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_devices.sql"),
     include_str!("../../migrations/sqlite/0003_cancel_offline.sql"),
+    include_str!("../../migrations/sqlite/0004_queue_index.sql"),
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -38,31 +39,112 @@ impl From<serde_json::Error> for StoreError {
     }
 }
 
+/// Writes go to one writer thread that commits them in groups: it takes every request
+/// waiting, runs each in its own savepoint (a failing one undoes only itself), commits once
+/// and only then replies. One fsync then covers many requests, and nothing is acknowledged
+/// before it is durable. Reads use their own connection (WAL lets it read beside the writer).
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    jobs: std::sync::mpsc::Sender<Job>,
+    reader: Arc<Mutex<Connection>>,
 }
+
+/// A write to run inside the writer's open transaction; what it returns delivers its result
+/// once the commit's outcome is known (`Some(error)` when the commit failed).
+type Job = Box<dyn FnOnce(&mut Connection) -> Delivery + Send>;
+type Delivery = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+
+/// Most requests one commit covers.
+const MAX_GROUP: usize = 256;
 
 impl SqliteStore {
     pub fn open(path: &str) -> StoreResult<Self> {
-        let conn = tessera_sqlite::open(std::path::Path::new(path), MIGRATIONS)?;
+        let path = std::path::Path::new(path);
+        let writer = tessera_sqlite::open(path, MIGRATIONS)?;
+        let reader = tessera_sqlite::open(path, &[])?;
+        // Every statement of the hot paths stays compiled (rusqlite keeps 16 by default).
+        writer.set_prepared_statement_cache_capacity(128);
+        reader.set_prepared_statement_cache_capacity(64);
+        let (jobs, queue) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("tessera-sqlite-writer".to_owned())
+            .spawn(move || write_loop(writer, &queue))
+            .map_err(|e| StoreError::Backend(format!("cannot start the database writer: {e}")))?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            jobs,
+            reader: Arc::new(Mutex::new(reader)),
         })
     }
 
-    async fn call<R, F>(&self, f: F) -> StoreResult<R>
+    /// Runs `f` in the writer's next group commit; returns once that commit is on disk.
+    async fn write<R, F>(&self, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> StoreResult<R> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
+        let (reply, replied) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            // Each write opens its own savepoint (`Connection::savepoint`), so a failure undoes
+            // that write alone and the group's other writes still commit.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+                .unwrap_or_else(|_| {
+                    Err(StoreError::Backend("a database write panicked".to_owned()))
+                });
+            Box::new(move |commit_error: Option<&StoreError>| {
+                let outcome = match commit_error {
+                    Some(e) => Err(StoreError::Backend(format!("commit failed: {e}"))),
+                    None => result,
+                };
+                let _ = reply.send(outcome);
+            })
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| StoreError::Backend("the database writer has stopped".to_owned()))?;
+        replied
+            .await
+            .map_err(|_| StoreError::Backend("the database writer dropped a request".to_owned()))?
+    }
+
+    /// Runs `f` on the read connection.
+    async fn read<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<R> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.reader);
         tokio::task::spawn_blocking(move || {
             let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
             f(&mut guard)
         })
         .await
         .map_err(|e| StoreError::Backend(format!("database thread failed: {e}")))?
+    }
+}
+
+/// The writer thread: one transaction per group of waiting jobs.
+fn write_loop(mut conn: Connection, queue: &std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            // The group's jobs are dropped unrun: their callers get an error, nothing is written.
+            tracing::error!(error = %e, "cannot begin a write transaction");
+            continue;
+        }
+        let deliveries: Vec<Delivery> = group.into_iter().map(|job| job(&mut conn)).collect();
+        let committed = conn.execute_batch("COMMIT").map_err(StoreError::from);
+        if committed.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for deliver in deliveries {
+            deliver(committed.as_ref().err());
+        }
     }
 }
 
@@ -107,20 +189,20 @@ fn prediction(s: Option<String>) -> StoreResult<Option<Prediction>> {
 }
 
 fn leased_task(tx: &Connection, task_id: i64, annotator_id: i64) -> StoreResult<LeasedTask> {
-    let (project_id, data, pred, expires_at) = tx.query_row(
-        "SELECT t.project_id, t.data, t.prediction, l.expires_at
+    let (project_id, data, pred, expires_at) = tx
+        .prepare_cached(
+            "SELECT t.project_id, t.data, t.prediction, l.expires_at
          FROM tasks t JOIN leases l ON l.task_id = t.id AND l.annotator_id = ?2
          WHERE t.id = ?1",
-        params![task_id, annotator_id],
-        |r| {
+        )?
+        .query_row(params![task_id, annotator_id], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, Option<String>>(2)?,
                 r.get::<_, String>(3)?,
             ))
-        },
-    )?;
+        })?;
     Ok(LeasedTask {
         task_id,
         project_id,
@@ -132,7 +214,7 @@ fn leased_task(tx: &Connection, task_id: i64, annotator_id: i64) -> StoreResult<
 
 /// Stores one pushed answer inside the push's transaction.
 fn push_one(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     annotator: &User,
     answer: &AnswerPush,
     now: &str,
@@ -188,11 +270,11 @@ fn push_one(
     {
         return Ok(rejected(answer.id, "invalid_answer", e.to_string()));
     }
-    let leased: bool = tx.query_row(
-        "SELECT EXISTS(SELECT 1 FROM leases WHERE task_id = ?1 AND annotator_id = ?2)",
-        params![answer.task_id, annotator.id],
-        |r| r.get(0),
-    )?;
+    let leased: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM leases WHERE task_id = ?1 AND annotator_id = ?2)",
+        )?
+        .query_row(params![answer.task_id, annotator.id], |r| r.get(0))?;
     if !leased {
         return Ok(rejected(
             answer.id,
@@ -204,18 +286,20 @@ fn push_one(
     // having seen this answer: both devices answered one lease.
     let device = answer.device_id.map(|d| d.to_string());
     let other_device: bool = match &device {
-        Some(device) => tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM answers WHERE task_id = ?1 AND annotator_id = ?2
+        Some(device) => tx
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM answers WHERE task_id = ?1 AND annotator_id = ?2
                  AND device_id IS NOT NULL AND device_id <> ?3 AND revision >= ?4)",
-            params![answer.task_id, annotator.id, device, answer.revision],
-            |r| r.get(0),
-        )?,
+            )?
+            .query_row(
+                params![answer.task_id, annotator.id, device, answer.revision],
+                |r| r.get(0),
+            )?,
         None => false,
     };
-    tx.execute(
-        "INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at,
+    tx.prepare_cached("INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at,
                               device_id, device_conflict, counted)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?.execute(
         params![
             id,
             answer.task_id,
@@ -230,20 +314,18 @@ fn push_one(
             !cancelled
         ],
     )?;
-    tx.execute(
-        "INSERT INTO changes (annotator_id, kind, task_id, answer_id) VALUES (?1, 'answer', ?2, ?3)",
+    tx.prepare_cached("INSERT INTO changes (annotator_id, kind, task_id, answer_id) VALUES (?1, 'answer', ?2, ?3)")?.execute(
         params![annotator.id, answer.task_id, id],
     )?;
     // The current answer decides the lease's state: a revision may turn a skip into an answer.
-    let current_skipped: bool = tx.query_row(
-        "SELECT skipped FROM answers WHERE task_id = ?1 AND annotator_id = ?2
+    let current_skipped: bool = tx
+        .prepare_cached(
+            "SELECT skipped FROM answers WHERE task_id = ?1 AND annotator_id = ?2
          ORDER BY revision DESC, seq DESC LIMIT 1",
-        params![answer.task_id, annotator.id],
-        |r| r.get(0),
-    )?;
-    tx.execute(
-        "UPDATE leases SET state = ?3 WHERE task_id = ?1 AND annotator_id = ?2",
-        params![
+        )?
+        .query_row(params![answer.task_id, annotator.id], |r| r.get(0))?;
+    tx.prepare_cached("UPDATE leases SET state = ?3 WHERE task_id = ?1 AND annotator_id = ?2")?
+        .execute(params![
             answer.task_id,
             annotator.id,
             if current_skipped {
@@ -251,8 +333,7 @@ fn push_one(
             } else {
                 "answered"
             }
-        ],
-    )?;
+        ])?;
     Ok(PushResult {
         id: answer.id,
         status: PushStatus::Accepted,
@@ -320,9 +401,8 @@ fn update_consensus(
         .collect();
     let consensus = method.aggregate(schema, &answers);
     let complete = answers.len() as u32 >= schema.overlap;
-    tx.execute(
-        "UPDATE tasks SET answer_count = ?2, consensus = ?3, confidence = ?4, consensus_method = ?5, complete = ?6
-         WHERE id = ?1",
+    tx.prepare_cached("UPDATE tasks SET answer_count = ?2, consensus = ?3, confidence = ?4, consensus_method = ?5, complete = ?6
+         WHERE id = ?1")?.execute(
         params![
             task_id,
             answers.len() as i64,
@@ -338,11 +418,10 @@ fn update_consensus(
 #[async_trait]
 impl Store for SqliteStore {
     async fn count_admins(&self) -> StoreResult<u64> {
-        self.call(|c| {
-            let n: i64 =
-                c.query_row("SELECT COUNT(*) FROM users WHERE role = 'admin'", [], |r| {
-                    r.get(0)
-                })?;
+        self.read(|c| {
+            let n: i64 = c
+                .prepare_cached("SELECT COUNT(*) FROM users WHERE role = 'admin'")?
+                .query_row([], |r| r.get(0))?;
             Ok(n as u64)
         })
         .await
@@ -356,11 +435,11 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<User> {
         let (name, hash) = (name.to_owned(), token_hash.to_owned());
-        self.call(move |c| {
-            c.execute(
+        self.write(move |c| {
+            c.prepare_cached(
                 "INSERT INTO users (name, role, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![name, role.as_str(), hash, ts(now)],
-            )?;
+            )?
+            .execute(params![name, role.as_str(), hash, ts(now)])?;
             Ok(User {
                 id: c.last_insert_rowid(),
                 name,
@@ -372,7 +451,7 @@ impl Store for SqliteStore {
 
     async fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>> {
         let hash = token_hash.to_owned();
-        self.call(move |c| {
+        self.read(move |c| {
             let row = c
                 .query_row(
                     "SELECT id, name, role FROM users WHERE token_hash = ?1",
@@ -400,18 +479,18 @@ impl Store for SqliteStore {
     ) -> StoreResult<Project> {
         let name = name.to_owned();
         let schema_json = serde_json::to_string(schema)?;
-        self.call(move |c| {
-            c.execute(
+        self.write(move |c| {
+            c.prepare_cached(
                 "INSERT INTO projects (name, schema, created_at) VALUES (?1, ?2, ?3)",
-                params![name, schema_json, ts(now)],
-            )?;
+            )?
+            .execute(params![name, schema_json, ts(now)])?;
             project_row(c, c.last_insert_rowid())
         })
         .await
     }
 
     async fn projects(&self) -> StoreResult<Vec<Project>> {
-        self.call(|c| {
+        self.read(|c| {
             let ids: Vec<i64> = c
                 .prepare("SELECT id FROM projects ORDER BY id")?
                 .query_map([], |r| r.get(0))?
@@ -422,7 +501,7 @@ impl Store for SqliteStore {
     }
 
     async fn project(&self, id: i64) -> StoreResult<Project> {
-        self.call(move |c| project_row(c, id)).await
+        self.read(move |c| project_row(c, id)).await
     }
 
     async fn insert_batch(
@@ -431,17 +510,16 @@ impl Store for SqliteStore {
         tasks: Vec<TaskInput>,
         now: DateTime<Utc>,
     ) -> StoreResult<UploadResponse> {
-        self.call(move |c| {
-            let tx = c.transaction()?;
+        self.write(move |c| {
+            let tx = c.savepoint()?;
             project_row(&tx, project_id)?;
             let now = ts(now);
-            tx.execute(
-                "INSERT INTO batches (project_id, task_count, created_at) VALUES (?1, ?2, ?3)",
+            tx.prepare_cached("INSERT INTO batches (project_id, task_count, created_at) VALUES (?1, ?2, ?3)")?.execute(
                 params![project_id, tasks.len() as i64, now],
             )?;
             let batch_id = tx.last_insert_rowid();
             {
-                let mut insert = tx.prepare(
+                let mut insert = tx.prepare_cached(
                     "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?;
@@ -471,13 +549,13 @@ impl Store for SqliteStore {
         request: CancelTasksRequest,
         now: DateTime<Utc>,
     ) -> StoreResult<CancelTasksResponse> {
-        self.call(move |c| {
-            let tx = c.transaction()?;
+        self.write(move |c| {
+            let tx = c.savepoint()?;
             project_row(&tx, project_id)?;
             // (task id, already cancelled) for every named task; an unknown one fails all.
             let mut named: Vec<(i64, bool)> = Vec::new();
             {
-                let mut by_id = tx.prepare(
+                let mut by_id = tx.prepare_cached(
                     "SELECT id, cancelled_at IS NOT NULL FROM tasks WHERE id = ?1 AND project_id = ?2",
                 )?;
                 for id in &request.task_ids {
@@ -486,7 +564,7 @@ impl Store for SqliteStore {
                         .optional()?;
                     named.push(row.ok_or_else(|| unknown_task(project_id, id))?);
                 }
-                let mut by_external = tx.prepare(
+                let mut by_external = tx.prepare_cached(
                     "SELECT id, cancelled_at IS NOT NULL FROM tasks WHERE project_id = ?1 AND external_id = ?2",
                 )?;
                 for external in &request.external_ids {
@@ -505,13 +583,12 @@ impl Store for SqliteStore {
                     response.already_cancelled += 1;
                     continue;
                 }
-                tx.execute("UPDATE tasks SET cancelled_at = ?2 WHERE id = ?1", params![id, now])?;
+                tx.prepare_cached("UPDATE tasks SET cancelled_at = ?2 WHERE id = ?1")?.execute( params![id, now])?;
                 // Whoever still holds it (even past its expiry, on a device that was away)
                 // hears that it is withdrawn.
-                tx.execute(
-                    "INSERT INTO changes (annotator_id, kind, task_id)
+                tx.prepare_cached("INSERT INTO changes (annotator_id, kind, task_id)
                      SELECT annotator_id, 'cancel', task_id FROM leases
-                     WHERE task_id = ?1 AND state = 'active' ORDER BY annotator_id",
+                     WHERE task_id = ?1 AND state = 'active' ORDER BY annotator_id")?.execute(
                     [id],
                 )?;
                 response.cancelled += 1;
@@ -523,8 +600,8 @@ impl Store for SqliteStore {
     }
 
     async fn lease(&self, q: LeaseQuery) -> StoreResult<Vec<LeasedTask>> {
-        self.call(move |c| {
-            let tx = c.transaction()?;
+        self.write(move |c| {
+            let tx = c.savepoint()?;
             let overlap = project_row(&tx, q.project_id)?.schema.overlap;
             let (now, expires) = (ts(q.now), ts(q.expires_at));
             // Leases this annotator still holds are handed out again (a lost response is
@@ -539,9 +616,8 @@ impl Store for SqliteStore {
                 .query_map(params![q.annotator_id, q.project_id, now, q.limit, q.offline], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             for id in &held {
-                tx.execute(
-                    "UPDATE leases SET expires_at = MAX(expires_at, ?3), offline = offline OR ?4
-                     WHERE task_id = ?1 AND annotator_id = ?2",
+                tx.prepare_cached("UPDATE leases SET expires_at = MAX(expires_at, ?3), offline = offline OR ?4
+                     WHERE task_id = ?1 AND annotator_id = ?2")?.execute(
                     params![id, q.annotator_id, expires, q.offline],
                 )?;
             }
@@ -549,7 +625,7 @@ impl Store for SqliteStore {
             let fresh: Vec<i64> = if wanted == 0 {
                 Vec::new()
             } else {
-                tx.prepare(
+                tx.prepare_cached(
                     "SELECT t.id FROM tasks t
                      WHERE t.project_id = ?1 AND t.complete = 0 AND t.cancelled_at IS NULL
                        AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = ?2
@@ -563,15 +639,13 @@ impl Store for SqliteStore {
                 .collect::<Result<_, _>>()?
             };
             for id in &fresh {
-                tx.execute(
-                    "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
+                tx.prepare_cached("INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
                      VALUES (?1, ?2, 'active', ?3, ?4, ?5)
                      ON CONFLICT (task_id, annotator_id) DO UPDATE
-                     SET state = 'active', expires_at = ?3, leased_at = ?4, offline = ?5",
+                     SET state = 'active', expires_at = ?3, leased_at = ?4, offline = ?5")?.execute(
                     params![id, q.annotator_id, expires, now, q.offline],
                 )?;
-                tx.execute(
-                    "INSERT INTO changes (annotator_id, kind, task_id) VALUES (?1, 'lease', ?2)",
+                tx.prepare_cached("INSERT INTO changes (annotator_id, kind, task_id) VALUES (?1, 'lease', ?2)")?.execute(
                     params![q.annotator_id, id],
                 )?;
             }
@@ -594,8 +668,8 @@ impl Store for SqliteStore {
         method: Arc<dyn ConsensusMethod>,
     ) -> StoreResult<Vec<PushResult>> {
         let annotator = annotator.clone();
-        self.call(move |c| {
-            let tx = c.transaction()?;
+        self.write(move |c| {
+            let tx = c.savepoint()?;
             let now = ts(now);
             let mut schemas = HashMap::new();
             let mut touched = Vec::new();
@@ -608,11 +682,9 @@ impl Store for SqliteStore {
                 results.push(result);
             }
             for task_id in touched {
-                let project_id: i64 = tx.query_row(
-                    "SELECT project_id FROM tasks WHERE id = ?1",
-                    [task_id],
-                    |r| r.get(0),
-                )?;
+                let project_id: i64 = tx
+                    .prepare_cached("SELECT project_id FROM tasks WHERE id = ?1")?
+                    .query_row([task_id], |r| r.get(0))?;
                 update_consensus(&tx, task_id, &schemas[&project_id], method.as_ref())?;
             }
             tx.commit()?;
@@ -622,7 +694,7 @@ impl Store for SqliteStore {
     }
 
     async fn changes(&self, annotator_id: i64, since: i64, limit: u32) -> StoreResult<ChangesPage> {
-        self.call(move |c| {
+        self.read(move |c| {
             let rows: Vec<(i64, String, i64, Option<String>)> = c
                 .prepare(
                     "SELECT seq, kind, task_id, answer_id FROM changes
@@ -642,11 +714,11 @@ impl Store for SqliteStore {
                     },
                     ("cancel", _) => Change::Cancel { seq, task_id },
                     ("answer", Some(answer_id)) => {
-                        let (revision, labels, skipped): (u32, String, bool) = c.query_row(
-                            "SELECT revision, labels, skipped FROM answers WHERE id = ?1",
-                            [&answer_id],
-                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                        )?;
+                        let (revision, labels, skipped): (u32, String, bool) = c
+                            .prepare_cached(
+                                "SELECT revision, labels, skipped FROM answers WHERE id = ?1",
+                            )?
+                            .query_row([&answer_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
                         Change::Answer {
                             seq,
                             task_id,
@@ -677,28 +749,24 @@ impl Store for SqliteStore {
     }
 
     async fn status(&self, project_id: i64, now: DateTime<Utc>) -> StoreResult<ProjectStatus> {
-        self.call(move |c| {
+        self.read(move |c| {
             project_row(c, project_id)?;
-            let (tasks, answers, complete): (i64, i64, i64) = c.query_row(
-                "SELECT COUNT(*), COALESCE(SUM(answer_count), 0), COALESCE(SUM(complete), 0) FROM tasks WHERE project_id = ?1",
+            let (tasks, answers, complete): (i64, i64, i64) = c.prepare_cached("SELECT COUNT(*), COALESCE(SUM(answer_count), 0), COALESCE(SUM(complete), 0) FROM tasks WHERE project_id = ?1")?.query_row(
                 [project_id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?;
-            let leased: i64 = c.query_row(
-                "SELECT COUNT(*) FROM leases l JOIN tasks t ON t.id = l.task_id
-                 WHERE t.project_id = ?1 AND l.state = 'active' AND l.expires_at > ?2",
+            let leased: i64 = c.prepare_cached("SELECT COUNT(*) FROM leases l JOIN tasks t ON t.id = l.task_id
+                 WHERE t.project_id = ?1 AND l.state = 'active' AND l.expires_at > ?2")?.query_row(
                 params![project_id, ts(now)],
                 |r| r.get(0),
             )?;
-            let (annotators, device_conflicts, uncounted): (i64, i64, i64) = c.query_row(
-                "SELECT COUNT(DISTINCT a.annotator_id), COALESCE(SUM(a.device_conflict), 0),
+            let (annotators, device_conflicts, uncounted): (i64, i64, i64) = c.prepare_cached("SELECT COUNT(DISTINCT a.annotator_id), COALESCE(SUM(a.device_conflict), 0),
                         COALESCE(SUM(NOT a.counted), 0)
-                 FROM answers a JOIN tasks t ON t.id = a.task_id WHERE t.project_id = ?1",
+                 FROM answers a JOIN tasks t ON t.id = a.task_id WHERE t.project_id = ?1")?.query_row(
                 [project_id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?;
-            let cancelled: i64 = c.query_row(
-                "SELECT COUNT(*) FROM tasks WHERE project_id = ?1 AND cancelled_at IS NOT NULL",
+            let cancelled: i64 = c.prepare_cached("SELECT COUNT(*) FROM tasks WHERE project_id = ?1 AND cancelled_at IS NOT NULL")?.query_row(
                 [project_id],
                 |r| r.get(0),
             )?;
@@ -718,13 +786,13 @@ impl Store for SqliteStore {
     }
 
     async fn export(&self, project_id: i64) -> StoreResult<Vec<ExportRecord>> {
-        self.call(move |c| {
+        self.read(move |c| {
             project_row(c, project_id)?;
             let names: HashMap<i64, String> = c
                 .prepare("SELECT id, name FROM users")?
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?;
-            let mut stmt = c.prepare(
+            let mut stmt = c.prepare_cached(
                 "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
                         cancelled_at
                  FROM tasks WHERE project_id = ?1 ORDER BY id",
