@@ -188,28 +188,56 @@ fn prediction(s: Option<String>) -> StoreResult<Option<Prediction>> {
     })
 }
 
-fn leased_task(tx: &Connection, task_id: i64, annotator_id: i64) -> StoreResult<LeasedTask> {
-    let (project_id, data, pred, expires_at) = tx
-        .prepare_cached(
-            "SELECT t.project_id, t.data, t.prediction, l.expires_at
-         FROM tasks t JOIN leases l ON l.task_id = t.id AND l.annotator_id = ?2
-         WHERE t.id = ?1",
-        )?
-        .query_row(params![task_id, annotator_id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, String>(3)?,
-            ))
-        })?;
-    Ok(LeasedTask {
-        task_id,
-        project_id,
-        data: json_map(&data)?,
-        prediction: prediction(pred)?,
-        expires_at: parse_ts(&expires_at)?,
-    })
+/// The tasks `task_ids` as leased to the annotator, by id, in one statement (per-task lookups
+/// joined with a bound id are recompiled on every call by SQLite).
+fn leased_tasks(
+    c: &Connection,
+    task_ids: &[i64],
+    annotator_id: i64,
+) -> StoreResult<HashMap<i64, LeasedTask>> {
+    if task_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids = serde_json::to_string(task_ids)?;
+    let mut stmt = c.prepare_cached(
+        "SELECT t.id, t.project_id, t.data, t.prediction, l.expires_at
+         FROM json_each(?1) j
+         JOIN leases l ON l.task_id = j.value AND l.annotator_id = ?2
+         JOIN tasks t ON t.id = j.value",
+    )?;
+    let mut rows = stmt.query(params![ids, annotator_id])?;
+    let mut out = HashMap::with_capacity(task_ids.len());
+    while let Some(r) = rows.next()? {
+        let task_id: i64 = r.get(0)?;
+        out.insert(
+            task_id,
+            LeasedTask {
+                task_id,
+                project_id: r.get(1)?,
+                data: json_map(&r.get::<_, String>(2)?)?,
+                prediction: prediction(r.get(3)?)?,
+                expires_at: parse_ts(&r.get::<_, String>(4)?)?,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// [`leased_tasks`] in the order of `task_ids`; every one must be leased.
+fn leased_in_order(
+    c: &Connection,
+    task_ids: &[i64],
+    annotator_id: i64,
+) -> StoreResult<Vec<LeasedTask>> {
+    let mut by_id = leased_tasks(c, task_ids, annotator_id)?;
+    task_ids
+        .iter()
+        .map(|id| {
+            by_id.remove(id).ok_or_else(|| {
+                StoreError::Backend(format!("task {id} is not leased to {annotator_id}"))
+            })
+        })
+        .collect()
 }
 
 /// Stores one pushed answer inside the push's transaction.
@@ -219,7 +247,7 @@ fn push_one(
     answer: &AnswerPush,
     now: &str,
     schemas: &mut HashMap<i64, LabelSchema>,
-) -> StoreResult<PushResult> {
+) -> StoreResult<Pushed> {
     let id = answer.id.to_string();
     let owner: Option<i64> = tx
         .query_row(
@@ -230,20 +258,20 @@ fn push_one(
         .optional()?;
     match owner {
         Some(owner) if owner == annotator.id => {
-            return Ok(PushResult {
+            return Ok(Pushed::refused(PushResult {
                 id: answer.id,
                 status: PushStatus::Duplicate,
                 error: None,
                 other_device: false,
                 task_cancelled: false,
-            });
+            }));
         }
         Some(_) => {
-            return Ok(rejected(
+            return Ok(Pushed::refused(rejected(
                 answer.id,
                 "answer_id_taken",
                 "this answer id belongs to another annotator".to_owned(),
-            ));
+            )));
         }
         None => {}
     }
@@ -255,11 +283,11 @@ fn push_one(
         )
         .optional()?;
     let Some((project_id, cancelled)) = task else {
-        return Ok(rejected(
+        return Ok(Pushed::refused(rejected(
             answer.id,
             "not_found",
             format!("task {} does not exist", answer.task_id),
-        ));
+        )));
     };
     let schema = match schemas.entry(project_id) {
         Entry::Occupied(e) => e.into_mut(),
@@ -268,7 +296,11 @@ fn push_one(
     if !answer.skipped
         && let Err(e) = schema.check_answer(&answer.labels)
     {
-        return Ok(rejected(answer.id, "invalid_answer", e.to_string()));
+        return Ok(Pushed::refused(rejected(
+            answer.id,
+            "invalid_answer",
+            e.to_string(),
+        )));
     }
     let leased: bool = tx
         .prepare_cached(
@@ -276,11 +308,11 @@ fn push_one(
         )?
         .query_row(params![answer.task_id, annotator.id], |r| r.get(0))?;
     if !leased {
-        return Ok(rejected(
+        return Ok(Pushed::refused(rejected(
             answer.id,
             "not_leased",
             format!("task {} was never leased to you", answer.task_id),
-        ));
+        )));
     }
     // Another device of this annotator answered the task at this revision or later, without
     // having seen this answer: both devices answered one lease.
@@ -318,29 +350,38 @@ fn push_one(
         params![annotator.id, answer.task_id, id],
     )?;
     // The current answer decides the lease's state: a revision may turn a skip into an answer.
-    let current_skipped: bool = tx
-        .prepare_cached(
-            "SELECT skipped FROM answers WHERE task_id = ?1 AND annotator_id = ?2
-         ORDER BY revision DESC, seq DESC LIMIT 1",
-        )?
-        .query_row(params![answer.task_id, annotator.id], |r| r.get(0))?;
-    tx.prepare_cached("UPDATE leases SET state = ?3 WHERE task_id = ?1 AND annotator_id = ?2")?
-        .execute(params![
-            answer.task_id,
-            annotator.id,
-            if current_skipped {
-                "skipped"
-            } else {
-                "answered"
-            }
-        ])?;
-    Ok(PushResult {
-        id: answer.id,
-        status: PushStatus::Accepted,
-        error: None,
-        other_device,
-        task_cancelled: cancelled,
+    tx.prepare_cached(
+        "UPDATE leases SET state = CASE WHEN (SELECT skipped FROM answers
+             WHERE task_id = ?1 AND annotator_id = ?2 ORDER BY revision DESC, seq DESC LIMIT 1)
+             THEN 'skipped' ELSE 'answered' END
+         WHERE task_id = ?1 AND annotator_id = ?2",
+    )?
+    .execute(params![answer.task_id, annotator.id])?;
+    Ok(Pushed {
+        reply: PushResult {
+            id: answer.id,
+            status: PushStatus::Accepted,
+            error: None,
+            other_device,
+            task_cancelled: cancelled,
+        },
+        accepted_in: Some(project_id),
     })
+}
+
+/// One pushed answer's outcome; when it was stored, the project of its task.
+struct Pushed {
+    reply: PushResult,
+    accepted_in: Option<i64>,
+}
+
+impl Pushed {
+    fn refused(reply: PushResult) -> Self {
+        Self {
+            reply,
+            accepted_in: None,
+        }
+    }
 }
 
 /// One annotator's current answer to a task, as stored.
@@ -650,10 +691,7 @@ impl Store for SqliteStore {
                 )?;
             }
             held.extend(fresh);
-            let tasks = held
-                .iter()
-                .map(|&id| leased_task(&tx, id, q.annotator_id))
-                .collect::<StoreResult<Vec<_>>>()?;
+            let tasks = leased_in_order(&tx, &held, q.annotator_id)?;
             tx.commit()?;
             Ok(tasks)
         })
@@ -672,19 +710,20 @@ impl Store for SqliteStore {
             let tx = c.savepoint()?;
             let now = ts(now);
             let mut schemas = HashMap::new();
-            let mut touched = Vec::new();
+            // Tasks whose answers changed, with their project.
+            let mut touched: Vec<(i64, i64)> = Vec::new();
             let mut results = Vec::with_capacity(answers.len());
             for answer in &answers {
                 let result = push_one(&tx, &annotator, answer, &now, &mut schemas)?;
-                if result.status == PushStatus::Accepted && !touched.contains(&answer.task_id) {
-                    touched.push(answer.task_id);
+                if let Some(project_id) = result.accepted_in
+                    && !touched.iter().any(|&(t, _)| t == answer.task_id)
+                {
+                    touched.push((answer.task_id, project_id));
                 }
+                let result = result.reply;
                 results.push(result);
             }
-            for task_id in touched {
-                let project_id: i64 = tx
-                    .prepare_cached("SELECT project_id FROM tasks WHERE id = ?1")?
-                    .query_row([task_id], |r| r.get(0))?;
+            for (task_id, project_id) in touched {
                 update_consensus(&tx, task_id, &schemas[&project_id], method.as_ref())?;
             }
             tx.commit()?;
@@ -696,7 +735,7 @@ impl Store for SqliteStore {
     async fn changes(&self, annotator_id: i64, since: i64, limit: u32) -> StoreResult<ChangesPage> {
         self.read(move |c| {
             let rows: Vec<(i64, String, i64, Option<String>)> = c
-                .prepare(
+                .prepare_cached(
                     "SELECT seq, kind, task_id, answer_id FROM changes
                      WHERE annotator_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
                 )?
@@ -705,12 +744,22 @@ impl Store for SqliteStore {
                 })?
                 .collect::<Result<_, _>>()?;
             let has_more = rows.len() > limit as usize;
+            let rows = &rows[..rows.len().min(limit as usize)];
+            // The page's leased tasks in one statement.
+            let lease_ids: Vec<i64> = rows
+                .iter()
+                .filter(|r| r.1 == "lease")
+                .map(|r| r.2)
+                .collect();
+            let leased = leased_tasks(c, &lease_ids, annotator_id)?;
             let mut changes = Vec::with_capacity(rows.len());
-            for (seq, kind, task_id, answer_id) in rows.into_iter().take(limit as usize) {
+            for (seq, kind, task_id, answer_id) in rows.iter().cloned() {
                 let change = match (kind.as_str(), answer_id) {
                     ("lease", _) => Change::Lease {
                         seq,
-                        task: leased_task(c, task_id, annotator_id)?,
+                        task: leased.get(&task_id).cloned().ok_or_else(|| {
+                            StoreError::Backend(format!("change {seq} names a task not leased"))
+                        })?,
                     },
                     ("cancel", _) => Change::Cancel { seq, task_id },
                     ("answer", Some(answer_id)) => {
