@@ -1,11 +1,15 @@
 //! The PostgreSQL backend, for any number of stateless server replicas on one database.
 //!
 //! Concurrency rules:
-//! - Leasing locks candidate task rows with `FOR UPDATE SKIP LOCKED`, then re-counts each
-//!   locked task's leases in a fresh statement: anyone adding a lease to a task holds its row
-//!   lock, so the re-count is exact and no task is ever over-assigned.
-//! - Pushing answers locks each touched task row before recomputing its consensus, so two
-//!   replicas storing answers to one task never overwrite each other's consensus.
+//! - Leasing locks candidate task rows with `FOR NO KEY UPDATE SKIP LOCKED`, then re-counts
+//!   each locked task's leases in a fresh statement: anyone adding a lease to a task holds its
+//!   row lock, so the re-count is exact and no task is ever over-assigned.
+//! - Pushing answers locks each touched task row (`FOR NO KEY UPDATE`, in id order) before
+//!   recomputing its consensus, so two replicas storing answers to one task never overwrite
+//!   each other's consensus.
+//! - Task rows are never locked `FOR UPDATE`: that conflicts with the key-share locks the
+//!   foreign keys of inserted answers and leases take, and concurrent pushes deadlocked on it
+//!   (found by `tessera bench queue`). `NO KEY UPDATE` excludes the same writers and not those.
 //! - Every transaction that writes an annotator's change feed holds that annotator's advisory
 //!   lock until it commits, so within a feed, sequence order is commit order and a cursor
 //!   never skips a change committed late.
@@ -39,7 +43,11 @@ const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261; // "tessera"
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        StoreError::Backend(e.to_string())
+        // The server's own message (e.g. "deadlock detected") is the useful part.
+        match e.as_db_error() {
+            Some(db) => StoreError::Backend(format!("{}: {}", db.code().code(), db.message())),
+            None => StoreError::Backend(e.to_string()),
+        }
     }
 }
 
@@ -251,6 +259,9 @@ async fn active_holders(c: &impl GenericClient, tasks: &[i64]) -> StoreResult<Ve
     .map(|r| r.try_get(0).map_err(StoreError::from))
     .collect()
 }
+
+/// Candidate rounds one lease request may take before settling for fewer tasks.
+const MAX_LEASE_ROUNDS: usize = 4;
 
 async fn lock_feed(c: &impl GenericClient, annotator_id: i64) -> StoreResult<()> {
     c.execute("SELECT pg_advisory_xact_lock($1)", &[&annotator_id])
@@ -482,7 +493,7 @@ async fn update_consensus(
 ) -> StoreResult<()> {
     let ids: Vec<i64> = tasks.iter().map(|&(t, _)| t).collect();
     tx.execute(
-        "SELECT 1 FROM tasks WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        "SELECT 1 FROM tasks WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
         &[&ids],
     )
     .await?;
@@ -692,7 +703,7 @@ impl Store for PostgresStore {
                 lock_feed(&tx, annotator).await?;
             }
             tx.execute(
-                "SELECT 1 FROM tasks WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                "SELECT 1 FROM tasks WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
                 &[&named],
             )
             .await?;
@@ -755,25 +766,36 @@ impl Store for PostgresStore {
             &[&q.annotator_id, &held, &q.expires_at, &q.offline],
         )
         .await?;
-        let wanted = limit - held.len() as i64;
-        if wanted > 0 {
+        // Concurrent leasers see the same candidates: some are locked by others (skipped),
+        // some turn out full once locked. Another round looks further down the queue, so an
+        // annotator never hears "no tasks" while suitable tasks remain.
+        let mut full: Vec<i64> = Vec::new();
+        for _round in 0..MAX_LEASE_ROUNDS {
+            let wanted = limit - held.len() as i64;
+            if wanted <= 0 {
+                break;
+            }
             let candidates: Vec<i64> = tx
                 .query(
                     "SELECT t.id FROM tasks t
                      WHERE t.project_id = $1 AND NOT t.complete AND t.cancelled_at IS NULL
+                       AND t.id <> ALL($6)
                        AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = $2
                                        AND (l.state <> 'active' OR l.expires_at > $3))
                        AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
                             AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > $3))) < $4
                      ORDER BY t.answer_count DESC, t.id
                      LIMIT $5
-                     FOR UPDATE OF t SKIP LOCKED",
-                    &[&q.project_id, &q.annotator_id, &q.now, &overlap, &wanted],
+                     FOR NO KEY UPDATE OF t SKIP LOCKED",
+                    &[&q.project_id, &q.annotator_id, &q.now, &overlap, &wanted, &full],
                 )
                 .await?
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
+            if candidates.is_empty() {
+                break;
+            }
             // Re-count under the row locks with a fresh snapshot: leases committed by other
             // replicas since the candidate query started are seen now.
             let fresh: Vec<i64> = tx
@@ -788,7 +810,8 @@ impl Store for PostgresStore {
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
-            // All the new leases, and their changes in lease order, in two statements.
+            full.extend(candidates.iter().filter(|id| !fresh.contains(id)));
+            // The round's new leases, and their changes in lease order, in two statements.
             tx.execute(
                 "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
                  SELECT u.id, $2, 'active', $3, $4, $5 FROM UNNEST($1::bigint[]) WITH ORDINALITY AS u(id, n)
