@@ -3,7 +3,6 @@
 //! An upload is all-or-nothing: the first bad line stops the parse with its line number, the
 //! column when one is known, and the reason.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -95,30 +94,110 @@ pub fn parse_upload(
     Ok(tasks)
 }
 
-/// Remembers each external id's line so a repeated id names both lines.
-#[derive(Default)]
-struct SeenIds(HashMap<String, usize>);
-
-impl SeenIds {
-    fn check(&mut self, id: &Option<String>, line: usize) -> Result<(), UploadError> {
-        if let Some(id) = id
-            && let Some(first) = self.0.insert(id.clone(), line)
-        {
-            return Err(err(
-                line,
-                None,
-                format!("task id {id:?} was already used on line {first}"),
-            ));
+/// Fails on the first line (in file order) whose task id an earlier line already used, naming
+/// both lines. `lines[i]` is the line of `tasks[i]`. Sorting references instead of hashing
+/// copies keeps this cheap for million-task batches.
+fn check_unique_ids(tasks: &[TaskInput], lines: &[usize]) -> Result<(), UploadError> {
+    let mut ids: Vec<(&str, usize)> = tasks
+        .iter()
+        .zip(lines)
+        .filter_map(|(t, &line)| t.external_id.as_deref().map(|id| (id, line)))
+        .collect();
+    ids.sort_unstable();
+    // Sorted by id then line, the second entry of each run of one id is that id's first
+    // repeat; the earliest of those is the first bad line, and its run's head the first use.
+    let mut first_repeat: Option<(usize, usize, &str)> = None;
+    for pair in ids.windows(2) {
+        let ((id, _), (next, line)) = (pair[0], pair[1]);
+        if id == next && first_repeat.is_none_or(|(l, _, _)| line < l) {
+            let first = ids
+                .partition_point(|&(other, _)| other < id)
+                .min(ids.len() - 1);
+            first_repeat = Some((line, ids[first].1, id));
         }
-        Ok(())
+    }
+    match first_repeat {
+        None => Ok(()),
+        Some((line, first, id)) => Err(err(
+            line,
+            None,
+            format!("task id {id:?} was already used on line {first}"),
+        )),
     }
 }
 
+/// One piece's tasks and the line of each, or its first bad line.
+type ParsedPiece = Result<(Vec<TaskInput>, Vec<usize>), UploadError>;
+
+/// JSONL bodies above this size are parsed on all cores, in line-aligned pieces.
+const PARALLEL_JSONL_BYTES: usize = 4 << 20;
+
 fn parse_jsonl(text: &str, schema: &LabelSchema) -> Result<Vec<TaskInput>, UploadError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let pieces = if text.len() >= PARALLEL_JSONL_BYTES && threads > 1 {
+        line_aligned_pieces(text, threads)
+    } else {
+        vec![(text, 1)]
+    };
+    let parsed: Vec<ParsedPiece> = if pieces.len() == 1 {
+        vec![parse_jsonl_piece(text, 1, schema)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = pieces
+                .iter()
+                .map(|&(piece, first_line)| {
+                    scope.spawn(move || parse_jsonl_piece(piece, first_line, schema))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(err(1, None, "the upload parser failed")))
+                })
+                .collect()
+        })
+    };
+    // Pieces are in file order, so the first error met is the first bad line.
     let mut tasks = Vec::new();
-    let mut seen = SeenIds::default();
+    let mut lines = Vec::new();
+    for piece in parsed {
+        let (t, l) = piece?;
+        tasks.extend(t);
+        lines.extend(l);
+    }
+    check_unique_ids(&tasks, &lines)?;
+    Ok(tasks)
+}
+
+/// Splits `text` into about `n` pieces that end at line ends, each with its first line number.
+fn line_aligned_pieces(text: &str, n: usize) -> Vec<(&str, usize)> {
+    let bytes = text.as_bytes();
+    let mut pieces = Vec::with_capacity(n);
+    let (mut start, mut first_line) = (0, 1);
+    for k in 1..=n {
+        let target = (text.len() * k / n).max(start);
+        let end = if k == n {
+            text.len()
+        } else {
+            memchr::memchr(b'\n', &bytes[target..]).map_or(text.len(), |i| target + i + 1)
+        };
+        if end > start {
+            pieces.push((&text[start..end], first_line));
+            first_line += memchr::memchr_iter(b'\n', &bytes[start..end]).count();
+            start = end;
+        }
+    }
+    pieces
+}
+
+/// Parses one piece of a JSONL body whose first line is `first_line`; returns the tasks and
+/// the line of each.
+fn parse_jsonl_piece(text: &str, first_line: usize, schema: &LabelSchema) -> ParsedPiece {
+    let mut tasks = Vec::new();
+    let mut lines = Vec::new();
     for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
+        let line = first_line + i;
         let raw = raw.strip_prefix('\u{feff}').unwrap_or(raw);
         if raw.trim().is_empty() {
             continue;
@@ -126,10 +205,10 @@ fn parse_jsonl(text: &str, schema: &LabelSchema) -> Result<Vec<TaskInput>, Uploa
         let value: Value = serde_json::from_str(raw)
             .map_err(|e| err(line, Some(e.column().max(1)), format!("invalid JSON: {e}")))?;
         let task = jsonl_task(value, schema).map_err(|m| err(line, None, m))?;
-        seen.check(&task.external_id, line)?;
         tasks.push(task);
+        lines.push(line);
     }
-    Ok(tasks)
+    Ok((tasks, lines))
 }
 
 fn jsonl_task(value: Value, schema: &LabelSchema) -> Result<TaskInput, String> {
@@ -267,7 +346,7 @@ fn parse_csv(text: &str, schema: &LabelSchema) -> Result<Vec<TaskInput>, UploadE
         }
     }
     let mut tasks = Vec::new();
-    let mut seen = SeenIds::default();
+    let mut lines = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| csv_err(&e, 0))?;
         let line = record.position().map_or(0, |p| p.line() as usize);
@@ -275,9 +354,10 @@ fn parse_csv(text: &str, schema: &LabelSchema) -> Result<Vec<TaskInput>, UploadE
             continue;
         }
         let task = csv_task(&headers, &record, schema, line)?;
-        seen.check(&task.external_id, line)?;
         tasks.push(task);
+        lines.push(line);
     }
+    check_unique_ids(&tasks, &lines)?;
     Ok(tasks)
 }
 
@@ -368,6 +448,41 @@ mod tests {
             r#"{"kind":"classification","labels":["positive","negative","neutral"]}"#,
         )
         .expect("valid schema")
+    }
+
+    /// A body big enough to be parsed in pieces on several threads.
+    fn big_jsonl(lines: usize) -> Vec<String> {
+        (1..=lines)
+            .map(|i| format!(r#"{{"id":"t{i}","data":{{"text":"sentence number {i} of a big upload, long enough"}}}}"#))
+            .collect()
+    }
+
+    #[test]
+    fn a_big_upload_parsed_in_pieces_names_lines_as_if_read_whole() {
+        let mut lines = big_jsonl(60_000);
+        let whole = lines.join("\n");
+        assert!(
+            whole.len() >= PARALLEL_JSONL_BYTES,
+            "the test must cover the parallel path"
+        );
+        let tasks = parse_upload(&whole, UploadFormat::Jsonl, &schema()).expect("valid");
+        assert_eq!(tasks.len(), 60_000);
+        assert_eq!(tasks[59_999].external_id.as_deref(), Some("t60000"));
+
+        lines[49_999] = lines[9].clone();
+        let e = parse_upload(&lines.join("\n"), UploadFormat::Jsonl, &schema()).expect_err("dup");
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (50_000, "task id \"t10\" was already used on line 10")
+        );
+
+        lines[44_999] = r#"{"id":"t45000","data":{"text":"x"},}"#.to_owned();
+        let e = parse_upload(&lines.join("\r\n"), UploadFormat::Jsonl, &schema()).expect_err("bad");
+        assert_eq!(e.line, 45_000, "{e}");
+        assert!(
+            e.column.is_some() && e.message.contains("invalid JSON"),
+            "{e}"
+        );
     }
 
     #[test]
