@@ -24,7 +24,8 @@ on_both_backends!(
     the_latest_revision_wins_and_every_revision_is_in_the_change_feed,
     one_lease_answered_on_two_devices_is_reported_and_counted_once,
     a_cancelled_task_is_leased_no_more_and_late_answers_are_kept_not_counted,
-    an_offline_checkout_is_capped_by_the_quota_and_holds_its_overlap_slots
+    an_offline_checkout_is_capped_by_the_quota_and_holds_its_overlap_slots,
+    metrics_count_leases_answers_and_errors
 );
 
 use chrono::{Duration, Utc};
@@ -748,4 +749,51 @@ async fn an_offline_checkout_is_capped_by_the_quota_and_holds_its_overlap_slots(
         .expect("push");
     assert_eq!(late.results[0].status, PushStatus::Accepted);
     assert_eq!(requester.status(project).await.expect("status").answers, 1);
+}
+
+async fn metrics_count_leases_answers_and_errors(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, project) = project_with_tasks(&server, 2, 4).await;
+    let (alice, _) = server.user(Role::Annotator, "alice").await;
+    let leased = alice.lease(project, 3, None).await.expect("lease").tasks;
+    let first = answer(leased[0].task_id, "positive");
+    alice.push(vec![first.clone()]).await.expect("push");
+    alice
+        .push(vec![first, answer(leased[1].task_id, "banana")])
+        .await
+        .expect("push again");
+    api_error(requester.lease(project, 1, None).await.expect_err("403"));
+
+    let response = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .expect("GET /metrics");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("text/plain")),
+        "{:?}",
+        response.headers()
+    );
+    let text = response.text().await.expect("body");
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("{name} missing from:\n{text}"))
+            .parse()
+            .expect("a number")
+    };
+    assert_eq!(value("tessera_tasks_uploaded_total"), 4.0);
+    assert_eq!(value("tessera_tasks_leased_total"), 3.0);
+    assert_eq!(value("tessera_answers_total{status=\"accepted\"}"), 1.0);
+    assert_eq!(value("tessera_answers_total{status=\"duplicate\"}"), 1.0);
+    assert_eq!(value("tessera_answers_total{status=\"rejected\"}"), 1.0);
+    assert_eq!(value("tessera_lease_duration_seconds_count"), 1.0);
+    assert_eq!(value("tessera_push_duration_seconds_count"), 2.0);
+    assert_eq!(
+        value("tessera_push_duration_seconds_bucket{le=\"+Inf\"}"),
+        2.0
+    );
+    assert!(value("tessera_http_errors_total{class=\"4xx\"}") >= 1.0);
+    assert_eq!(value("tessera_http_errors_total{class=\"5xx\"}"), 0.0);
 }

@@ -2,6 +2,7 @@
 //! the server's policy (limits, TTLs) and leave storage rules to the [`Store`](crate::store::Store).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -15,7 +16,7 @@ use serde::Deserialize;
 use tessera_api::{
     AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage, CreateProjectRequest,
     CreateTokenRequest, CreateTokenResponse, LeaseRequest, LeaseResponse, Me, Project,
-    ProjectStatus, PushAnswersRequest, PushAnswersResponse, Role,
+    ProjectStatus, PushAnswersRequest, PushAnswersResponse, PushStatus, Role,
 };
 use tessera_core::{UploadFormat, parse_upload};
 
@@ -23,6 +24,7 @@ use crate::AppState;
 use crate::auth::{Caller, generate_token, hash_token};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::export::render_export;
+use crate::metrics::Metrics;
 use crate::store::LeaseQuery;
 
 /// Most tasks one lease request may take: a long offline session's worth (a day of quick
@@ -36,6 +38,18 @@ pub const MAX_CANCEL_TASKS: usize = 100_000;
 pub const MAX_CHANGES_PAGE: u32 = 1000;
 
 type Shared = State<Arc<AppState>>;
+
+/// Prometheus text exposition; counts only, nothing about tasks or people.
+pub async fn get_metrics(State(state): Shared) -> Response {
+    (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
 
 pub async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
@@ -162,6 +176,7 @@ pub async fn upload_batch(
         .store
         .insert_batch(id, tasks, state.clock.now())
         .await?;
+    Metrics::add(&state.metrics.tasks_uploaded, response.tasks_added as u64);
     tracing::info!(
         project_id = id,
         tasks = response.tasks_added,
@@ -200,6 +215,7 @@ pub async fn lease_tasks(
         req.limit
     };
     let now = state.clock.now();
+    let started = Instant::now();
     let tasks = state
         .store
         .lease(LeaseQuery {
@@ -211,6 +227,8 @@ pub async fn lease_tasks(
             offline: req.offline,
         })
         .await?;
+    state.metrics.lease_seconds.observe(started.elapsed());
+    Metrics::add(&state.metrics.tasks_leased, tasks.len() as u64);
     Ok(Json(LeaseResponse { project, tasks }))
 }
 
@@ -228,6 +246,7 @@ pub async fn cancel_tasks(
         )));
     }
     let response = state.store.cancel_tasks(id, req, state.clock.now()).await?;
+    Metrics::add(&state.metrics.tasks_cancelled, response.cancelled);
     tracing::info!(
         project_id = id,
         cancelled = response.cancelled,
@@ -249,6 +268,7 @@ pub async fn push_answers(
         )));
     }
     let answers: Vec<AnswerPush> = req.answers;
+    let started = Instant::now();
     let results = state
         .store
         .push_answers(
@@ -258,6 +278,15 @@ pub async fn push_answers(
             Arc::clone(&state.consensus),
         )
         .await?;
+    state.metrics.push_seconds.observe(started.elapsed());
+    for result in &results {
+        let counter = match result.status {
+            PushStatus::Accepted => &state.metrics.answers_accepted,
+            PushStatus::Duplicate => &state.metrics.answers_duplicate,
+            PushStatus::Rejected => &state.metrics.answers_rejected,
+        };
+        Metrics::add(counter, 1);
+    }
     Ok(Json(PushAnswersResponse { results }))
 }
 

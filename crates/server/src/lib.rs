@@ -8,6 +8,7 @@ pub mod clock;
 pub mod error;
 mod export;
 mod handlers;
+pub mod metrics;
 pub mod store;
 
 use std::future::Future;
@@ -56,6 +57,7 @@ pub struct AppState {
     pub consensus: Arc<dyn ConsensusMethod>,
     pub config: ServerConfig,
     pub tokens: auth::TokenCache,
+    pub metrics: metrics::Metrics,
 }
 
 impl AppState {
@@ -66,11 +68,28 @@ impl AppState {
             consensus: Arc::new(MajorityVote),
             config: ServerConfig::default(),
             tokens: auth::TokenCache::default(),
+            metrics: metrics::Metrics::default(),
         }
     }
 }
 
-/// The HTTP API under `/api`.
+/// Counts error responses by class for `/metrics`.
+async fn count_errors(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if status.is_client_error() {
+        metrics::Metrics::add(&state.metrics.responses_4xx, 1);
+    } else if status.is_server_error() {
+        metrics::Metrics::add(&state.metrics.responses_5xx, 1);
+    }
+    response
+}
+
+/// The HTTP API under `/api`, and `/metrics`.
 pub fn app(state: Arc<AppState>) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
@@ -92,9 +111,14 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/projects/{id}/export", get(handlers::export_project))
         .route("/api/answers", post(handlers::push_answers))
         .route("/api/changes", get(handlers::list_changes))
+        .route("/metrics", get(handlers::get_metrics))
         .fallback(|| async { error::ApiError::NotFound("no such endpoint".to_owned()) })
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            count_errors,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
