@@ -25,11 +25,14 @@ on_both_backends!(
     one_lease_answered_on_two_devices_is_reported_and_counted_once,
     a_cancelled_task_is_leased_no_more_and_late_answers_are_kept_not_counted,
     an_offline_checkout_is_capped_by_the_quota_and_holds_its_overlap_slots,
-    metrics_count_leases_answers_and_errors
+    metrics_count_leases_answers_and_errors,
+    adaptive_overlap_stops_on_agreement_and_sends_doubt_to_review
 );
 
 use chrono::{Duration, Utc};
-use tessera_api::{AnswerPush, CancelTasksRequest, Change, LeaseRequest, PushStatus, Role};
+use tessera_api::{
+    AnswerPush, CancelTasksRequest, Change, LeaseRequest, PushStatus, ReviewRequest, Role,
+};
 use tessera_client::{ApiClient, ClientError};
 use tessera_core::{LabelSchema, UploadFormat};
 use tessera_server::clock::Clock;
@@ -629,7 +632,7 @@ async fn a_cancelled_task_is_leased_no_more_and_late_answers_are_kept_not_counte
         .expect("body");
     let header = csv.lines().next().expect("header");
     assert!(
-        header.ends_with(",cancelled_at,uncounted_answers"),
+        header.ends_with(",cancelled_at,uncounted_answers,needs_review,review,reviewer"),
         "{header}"
     );
     let t1_row = csv
@@ -796,4 +799,127 @@ async fn metrics_count_leases_answers_and_errors(backend: Backend) {
     );
     assert!(value("tessera_http_errors_total{class=\"4xx\"}") >= 1.0);
     assert_eq!(value("tessera_http_errors_total{class=\"5xx\"}"), 0.0);
+}
+
+async fn adaptive_overlap_stops_on_agreement_and_sends_doubt_to_review(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, _) = server.user(Role::Requester, "rita").await;
+    let mut schema = schema(4);
+    schema.min_overlap = Some(2);
+    schema.confidence_target = Some(0.75);
+    let project = requester
+        .create_project("adaptive", schema)
+        .await
+        .expect("project")
+        .id;
+    requester
+        .upload(project, UploadFormat::Jsonl, sample_jsonl(2))
+        .await
+        .expect("upload");
+    let mut people = Vec::new();
+    for name in ["a", "b", "c", "d", "e"] {
+        people.push(server.user(Role::Annotator, name).await.0);
+    }
+    let lease = |who: usize| {
+        let client = people[who].clone();
+        async move {
+            let tasks = client.lease(project, 10, None).await.expect("lease").tasks;
+            tasks.iter().map(|t| t.task_id).collect::<Vec<i64>>()
+        }
+    };
+    // Two annotators first, on both tasks; a third finds nothing yet.
+    let both = lease(0).await;
+    assert_eq!(both.len(), 2);
+    assert_eq!(lease(1).await, both);
+    assert!(
+        lease(2).await.is_empty(),
+        "only min_overlap annotators at first"
+    );
+    let (t1, t2) = (both[0], both[1]);
+    people[0]
+        .push(vec![answer(t1, "positive"), answer(t2, "positive")])
+        .await
+        .expect("push");
+    people[1]
+        .push(vec![answer(t1, "positive"), answer(t2, "negative")])
+        .await
+        .expect("push");
+    // t1: two agree, done at two answers. t2: a split, one more annotator at a time.
+    assert_eq!(lease(2).await, [t2]);
+    assert!(lease(3).await.is_empty(), "one more at a time");
+    people[2]
+        .push(vec![answer(t2, "negative")])
+        .await
+        .expect("push");
+    assert_eq!(lease(3).await, [t2], "2 of 3 is still below 0.75");
+    people[3]
+        .push(vec![answer(t2, "positive")])
+        .await
+        .expect("push");
+    assert!(lease(4).await.is_empty(), "the maximum overlap is reached");
+    let status = requester.status(project).await.expect("status");
+    assert_eq!(
+        (status.complete, status.answers, status.needs_review),
+        (2, 6, 1)
+    );
+
+    // The review queue shows every answer and the consensus; the verdict is the final label.
+    let queue = requester.review_queue(project, 10).await.expect("queue");
+    assert_eq!(queue.iter().map(|r| r.task_id).collect::<Vec<_>>(), [t2]);
+    assert_eq!(queue[0].answers.len(), 4);
+    assert!(queue[0].needs_review && queue[0].review.is_none());
+    let verdict = ReviewRequest {
+        task_id: t2,
+        labels: vec!["neutral".to_owned()],
+    };
+    requester.review(project, &verdict).await.expect("review");
+    assert!(
+        requester
+            .review_queue(project, 10)
+            .await
+            .expect("queue")
+            .is_empty()
+    );
+    let status = requester.status(project).await.expect("status");
+    assert_eq!((status.needs_review, status.reviewed), (0, 1));
+    let records = export_records(&requester, project).await;
+    let reviewed = records.iter().find(|r| r.task_id == t2).expect("t2");
+    let review = reviewed.review.as_ref().expect("the verdict is exported");
+    assert_eq!(
+        (review.labels.as_slice(), review.reviewer.as_str()),
+        (&["neutral".to_owned()][..], "rita")
+    );
+    assert!(
+        reviewed.consensus.is_some(),
+        "the crowd consensus is kept beside it"
+    );
+    let agreed = records.iter().find(|r| r.task_id == t1).expect("t1");
+    assert!(agreed.complete && !agreed.needs_review && agreed.review.is_none());
+    assert_eq!(agreed.answers.len(), 2);
+
+    // Verdicts must fit the schema and name a task of the project; annotators may not review.
+    let bad = ReviewRequest {
+        task_id: t1,
+        labels: vec!["banana".to_owned()],
+    };
+    assert_eq!(
+        api_error(requester.review(project, &bad).await.expect_err("400")).0,
+        400
+    );
+    let unknown = ReviewRequest {
+        task_id: 999_999,
+        labels: vec!["neutral".to_owned()],
+    };
+    assert_eq!(
+        api_error(requester.review(project, &unknown).await.expect_err("404")).0,
+        404
+    );
+    assert_eq!(
+        api_error(people[0].review(project, &verdict).await.expect_err("403")).0,
+        403
+    );
+    assert_eq!(
+        api_error(people[0].review_queue(project, 5).await.expect_err("403")).0,
+        403
+    );
 }

@@ -266,6 +266,12 @@ pub struct ProjectStatus {
     /// Answers that arrived after their task was cancelled: stored, not counted.
     #[serde(default)]
     pub uncounted_answers: u64,
+    /// Tasks waiting in the review queue.
+    #[serde(default)]
+    pub needs_review: u64,
+    /// Tasks with a reviewer's verdict.
+    #[serde(default)]
+    pub reviewed: u64,
 }
 
 /// One annotator's current answer to a task, as exported.
@@ -306,4 +312,25 @@ pub struct ExportRecord {
     /// kept for the record, not counted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uncounted_answers: Vec<ExportAnswer>,
+    /// Still below the project's confidence target after its maximum overlap.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_review: bool,
+    /// A reviewer's verdict: the task's final label, with the crowd consensus kept beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<ExportReview>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportReview {
+    pub labels: Vec<String>,
+    pub reviewer: String,
+    pub reviewed_at: DateTime<Utc>,
+}
+
+/// `POST /api/projects/{id}/review` (requester): a reviewer's verdict on one task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    pub task_id: i64,
+    pub labels: Vec<String>,
 }

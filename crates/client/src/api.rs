@@ -7,8 +7,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tessera_api::{
     AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage, CreateProjectRequest,
-    CreateTokenRequest, CreateTokenResponse, ErrorBody, LeaseRequest, LeaseResponse, Me, Project,
-    ProjectStatus, PushAnswersRequest, PushAnswersResponse, Role, UploadResponse,
+    CreateTokenRequest, CreateTokenResponse, ErrorBody, ExportRecord, LeaseRequest, LeaseResponse,
+    Me, Project, ProjectStatus, PushAnswersRequest, PushAnswersResponse, ReviewRequest, Role,
+    UploadResponse,
 };
 use tessera_core::{LabelSchema, UploadFormat};
 
@@ -230,6 +231,26 @@ impl ApiClient {
 
     pub async fn changes(&self, since: i64, limit: u32) -> Result<ChangesPage, ClientError> {
         self.get(&format!("/api/changes?since={since}&limit={limit}"))
+            .await
+    }
+
+    /// The project's review queue: tasks waiting for a reviewer's verdict.
+    pub async fn review_queue(
+        &self,
+        project: i64,
+        limit: u32,
+    ) -> Result<Vec<ExportRecord>, ClientError> {
+        self.get(&format!("/api/projects/{project}/review?limit={limit}"))
+            .await
+    }
+
+    /// Records a reviewer's verdict on a task: its final label.
+    pub async fn review(
+        &self,
+        project: i64,
+        review: &ReviewRequest,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.post(&format!("/api/projects/{project}/review"), review)
             .await
     }
 

@@ -547,6 +547,8 @@ mod tests {
                 multiple: false,
                 instructions: None,
                 offline_quota: 1_000,
+                min_overlap: None,
+                confidence_target: None,
             },
             created_at: Utc::now(),
         };

@@ -100,6 +100,8 @@ mod tests {
             multiple,
             instructions: None,
             offline_quota: 1_000,
+            min_overlap: None,
+            confidence_target: None,
         }
     }
 

@@ -10,6 +10,6 @@ pub mod task;
 pub mod upload;
 
 pub use consensus::{Consensus, ConsensusMethod, MajorityVote};
-pub use schema::{LabelSchema, MAX_OFFLINE_QUOTA, SchemaError, SchemaKind};
+pub use schema::{LabelSchema, MAX_OFFLINE_QUOTA, Progress, SchemaError, SchemaKind};
 pub use task::{Prediction, TaskInput};
 pub use upload::{UploadError, UploadFormat, parse_upload};

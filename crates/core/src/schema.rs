@@ -19,9 +19,18 @@ pub enum SchemaKind {
 pub struct LabelSchema {
     pub kind: SchemaKind,
     pub labels: Vec<String>,
-    /// How many distinct annotators answer each task.
+    /// How many distinct annotators answer each task — at most, when a confidence target
+    /// lets a task finish earlier.
     #[serde(default = "default_overlap")]
     pub overlap: u32,
+    /// Adaptive overlap: ask this many annotators first; more (one at a time, up to
+    /// `overlap`) only while the consensus is below `confidence_target`. Needs a target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_overlap: Option<u32>,
+    /// The consensus confidence at which a task is done. A task still below it after
+    /// `overlap` answers goes to review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence_target: Option<f64>,
     /// Whether an answer may hold several labels.
     #[serde(default)]
     pub multiple: bool,
@@ -46,6 +55,17 @@ fn default_offline_quota() -> u32 {
 /// The largest offline quota a project may set: one checkout's worth.
 pub const MAX_OFFLINE_QUOTA: u32 = 10_000;
 
+/// A task's standing under its project's assignment policy (see [`LabelSchema::progress`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// No more answers are wanted.
+    pub complete: bool,
+    /// How many answers (and live leases) the task may hold now.
+    pub wanted: u32,
+    /// Complete at the maximum overlap and still below the confidence target.
+    pub needs_review: bool,
+}
+
 /// Why a schema or an answer does not fit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SchemaError {
@@ -57,6 +77,12 @@ pub enum SchemaError {
     EmptyLabel,
     #[error("overlap must be between 1 and {max}, got {got}")]
     Overlap { got: u32, max: u32 },
+    #[error("min_overlap must be between 1 and overlap ({overlap}), got {got}")]
+    MinOverlap { got: u32, overlap: u32 },
+    #[error("min_overlap needs a confidence_target: it says when fewer answers are enough")]
+    MinOverlapWithoutTarget,
+    #[error("confidence_target must be above 0 and at most 1, got {0}")]
+    ConfidenceTarget(String),
     #[error("offline_quota must be between 1 and {max}, got {got}")]
     OfflineQuota { got: u32, max: u32 },
     #[error("{0:?} is not one of the project's labels")]
@@ -97,6 +123,22 @@ impl LabelSchema {
                 max: MAX_OVERLAP,
             });
         }
+        if let Some(min) = self.min_overlap {
+            if min == 0 || min > self.overlap {
+                return Err(SchemaError::MinOverlap {
+                    got: min,
+                    overlap: self.overlap,
+                });
+            }
+            if self.confidence_target.is_none() {
+                return Err(SchemaError::MinOverlapWithoutTarget);
+            }
+        }
+        if let Some(t) = self.confidence_target
+            && !(t > 0.0 && t <= 1.0)
+        {
+            return Err(SchemaError::ConfidenceTarget(t.to_string()));
+        }
         if self.offline_quota == 0 || self.offline_quota > MAX_OFFLINE_QUOTA {
             return Err(SchemaError::OfflineQuota {
                 got: self.offline_quota,
@@ -104,6 +146,45 @@ impl LabelSchema {
             });
         }
         Ok(())
+    }
+
+    /// Where a task stands under the project's assignment policy, given its current answers
+    /// and their consensus confidence.
+    ///
+    /// ```
+    /// use tessera_core::LabelSchema;
+    /// let s = LabelSchema::from_json(
+    ///     r#"{"kind":"classification","labels":["a","b"],"overlap":5,"min_overlap":2,"confidence_target":0.8}"#,
+    /// ).unwrap();
+    /// assert_eq!(s.progress(0, None).wanted, 2); // ask two annotators first
+    /// assert!(s.progress(2, Some(1.0)).complete); // they agree: done
+    /// assert_eq!(s.progress(2, Some(0.5)).wanted, 3); // they disagree: one more
+    /// assert!(s.progress(5, Some(0.6)).needs_review); // still unsure at the maximum
+    /// ```
+    pub fn progress(&self, answers: u32, confidence: Option<f64>) -> Progress {
+        let max = self.overlap;
+        let confident = |target: f64| confidence.is_some_and(|c| c >= target - 1e-9);
+        match self.confidence_target {
+            _ if answers >= max => Progress {
+                complete: true,
+                wanted: max,
+                needs_review: self.confidence_target.is_some_and(|t| !confident(t)),
+            },
+            Some(target) if answers >= self.min_overlap.unwrap_or(max) => Progress {
+                complete: confident(target),
+                wanted: if confident(target) {
+                    answers
+                } else {
+                    answers + 1
+                },
+                needs_review: false,
+            },
+            _ => Progress {
+                complete: false,
+                wanted: self.min_overlap.unwrap_or(max),
+                needs_review: false,
+            },
+        }
     }
 
     /// Position of a label in the schema's list, which is also the tie-break order.
@@ -144,6 +225,40 @@ mod tests {
     }
 
     #[test]
+    fn a_fixed_overlap_completes_at_overlap_and_never_goes_to_review() {
+        let s =
+            LabelSchema::from_json(r#"{"kind":"classification","labels":["a","b"],"overlap":3}"#)
+                .expect("valid");
+        let steps: Vec<(bool, u32, bool)> = (0..=3)
+            .map(|n| {
+                let p = s.progress(n, Some(0.34));
+                (p.complete, p.wanted, p.needs_review)
+            })
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                (false, 3, false),
+                (false, 3, false),
+                (false, 3, false),
+                (true, 3, false)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_confidence_target_without_min_still_asks_everyone_but_flags_doubt() {
+        let s = LabelSchema::from_json(
+            r#"{"kind":"classification","labels":["a","b"],"overlap":3,"confidence_target":0.9}"#,
+        )
+        .expect("valid");
+        assert_eq!(s.progress(2, Some(1.0)).wanted, 3);
+        assert!(!s.progress(2, Some(1.0)).complete);
+        assert!(s.progress(3, Some(0.67)).needs_review);
+        assert!(!s.progress(3, Some(1.0)).needs_review);
+    }
+
+    #[test]
     fn overlap_defaults_to_three() {
         let s = LabelSchema::from_json(r#"{"kind":"classification","labels":["a","b"]}"#)
             .expect("valid");
@@ -163,6 +278,18 @@ mod tests {
             (
                 r#"{"kind":"classification","labels":["a","b"],"offline_quota":0}"#,
                 "offline_quota",
+            ),
+            (
+                r#"{"kind":"classification","labels":["a","b"],"overlap":3,"min_overlap":2}"#,
+                "needs a confidence_target",
+            ),
+            (
+                r#"{"kind":"classification","labels":["a","b"],"overlap":3,"min_overlap":4,"confidence_target":0.8}"#,
+                "min_overlap",
+            ),
+            (
+                r#"{"kind":"classification","labels":["a","b"],"confidence_target":1.5}"#,
+                "confidence_target",
             ),
             (
                 r#"{"kind":"classification","labels":["a","b"],"colour":1}"#,

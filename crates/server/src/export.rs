@@ -46,6 +46,9 @@ fn render_csv(records: &[ExportRecord]) -> Result<Vec<u8>, ExportError> {
         "answers",
         "cancelled_at",
         "uncounted_answers",
+        "needs_review",
+        "review",
+        "reviewer",
     ])?;
     for r in records {
         let field = |k: &str| {
@@ -97,6 +100,15 @@ fn render_csv(records: &[ExportRecord]) -> Result<Vec<u8>, ExportError> {
             } else {
                 serde_json::to_string(&as_json(&r.uncounted_answers))?
             },
+            r.needs_review.to_string(),
+            r.review
+                .as_ref()
+                .map(|v| v.labels.join("|"))
+                .unwrap_or_default(),
+            r.review
+                .as_ref()
+                .map(|v| v.reviewer.clone())
+                .unwrap_or_default(),
         ])?;
     }
     w.into_inner()

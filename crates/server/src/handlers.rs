@@ -15,8 +15,9 @@ use chrono::Duration;
 use serde::Deserialize;
 use tessera_api::{
     AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage, CreateProjectRequest,
-    CreateTokenRequest, CreateTokenResponse, LeaseRequest, LeaseResponse, Me, Project,
-    ProjectStatus, PushAnswersRequest, PushAnswersResponse, PushStatus, Role,
+    CreateTokenRequest, CreateTokenResponse, ExportRecord, LeaseRequest, LeaseResponse, Me,
+    Project, ProjectStatus, PushAnswersRequest, PushAnswersResponse, PushStatus, ReviewRequest,
+    Role,
 };
 use tessera_core::{UploadFormat, parse_upload};
 
@@ -315,6 +316,54 @@ pub async fn get_status(
 ) -> Result<Json<ProjectStatus>, ApiError> {
     caller.require(&[Role::Requester])?;
     Ok(Json(state.store.status(id, state.clock.now()).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewQuery {
+    limit: Option<u32>,
+}
+
+/// The review queue: tasks still below the confidence target after the maximum overlap, with
+/// every answer and the consensus (requesters; a reviewer role is not there yet).
+pub async fn get_review_queue(
+    State(state): Shared,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<ReviewQuery>,
+) -> Result<Json<Vec<ExportRecord>>, ApiError> {
+    caller.require(&[Role::Requester])?;
+    let limit = q.limit.unwrap_or(50).clamp(1, MAX_CHANGES_PAGE);
+    Ok(Json(state.store.review_queue(id, limit).await?))
+}
+
+/// A reviewer's verdict: the task's final label, kept beside the crowd consensus.
+pub async fn post_review(
+    State(state): Shared,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(review): ApiJson<ReviewRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = caller.require(&[Role::Requester])?;
+    let project = state.store.project(id).await?;
+    project
+        .schema
+        .check_answer(&review.labels)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let task_id = review.task_id;
+    state
+        .store
+        .record_review(id, review, user, state.clock.now())
+        .await?;
+    tracing::info!(
+        project_id = id,
+        task_id,
+        reviewer = user.id,
+        "review recorded"
+    );
+    Ok(Json(
+        serde_json::json!({ "task_id": task_id, "status": "reviewed" }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

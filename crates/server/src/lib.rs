@@ -108,6 +108,10 @@ pub fn app(state: Arc<AppState>) -> Router {
             post(handlers::cancel_tasks),
         )
         .route("/api/projects/{id}/status", get(handlers::get_status))
+        .route(
+            "/api/projects/{id}/review",
+            get(handlers::get_review_queue).post(handlers::post_review),
+        )
         .route("/api/projects/{id}/export", get(handlers::export_project))
         .route("/api/answers", post(handlers::push_answers))
         .route("/api/changes", get(handlers::list_changes))

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tessera_api::{
     AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage, ExportRecord, LeasedTask,
-    Project, ProjectStatus, PushResult, Role, UploadResponse,
+    Project, ProjectStatus, PushResult, ReviewRequest, Role, UploadResponse,
 };
 use tessera_core::{ConsensusMethod, LabelSchema, TaskInput};
 
@@ -111,6 +111,19 @@ pub trait Store: Send + Sync {
     async fn status(&self, project_id: i64, now: DateTime<Utc>) -> StoreResult<ProjectStatus>;
 
     async fn export(&self, project_id: i64) -> StoreResult<Vec<ExportRecord>>;
+
+    /// The first `limit` tasks waiting for a reviewer's verdict (still below the confidence
+    /// target after the maximum overlap), oldest first, with every answer and the consensus.
+    async fn review_queue(&self, project_id: i64, limit: u32) -> StoreResult<Vec<ExportRecord>>;
+
+    /// Records a reviewer's verdict on a task of the project: its final label.
+    async fn record_review(
+        &self,
+        project_id: i64,
+        review: ReviewRequest,
+        reviewer: &User,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 }
 
 /// Opens the backend a database URL names: `postgres://…` / `postgresql://…`, or SQLite as

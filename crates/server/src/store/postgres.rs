@@ -22,8 +22,8 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMe
 use serde_json::{Map, Value};
 use tessera_api::{
     AnswerPush, CancelTasksRequest, CancelTasksResponse, Change, ChangesPage, ExportAnswer,
-    ExportConsensus, ExportRecord, LeasedTask, Project, ProjectStatus, PushResult, PushStatus,
-    Role, UploadResponse,
+    ExportConsensus, ExportRecord, ExportReview, LeasedTask, Project, ProjectStatus, PushResult,
+    PushStatus, ReviewRequest, Role, UploadResponse,
 };
 use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput};
 use tokio_postgres::types::Json;
@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0002_devices.sql"),
     include_str!("../../migrations/postgres/0003_cancel_offline.sql"),
     include_str!("../../migrations/postgres/0004_queue_index.sql"),
+    include_str!("../../migrations/postgres/0005_adaptive_overlap_review.sql"),
 ];
 /// Advisory lock key under which migrations run, so replicas starting together do not race.
 const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261; // "tessera"
@@ -514,6 +515,7 @@ async fn update_consensus(
     }
     let (mut counts, mut consensus, mut confidence, mut names, mut complete) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut wanted, mut needs_review) = (Vec::new(), Vec::new());
     let mut updated = Vec::new();
     for &(task, project) in tasks {
         let Some(schema) = schemas.get(&project) else {
@@ -523,16 +525,21 @@ async fn update_consensus(
         let result = method.aggregate(schema, &answers);
         updated.push(task);
         counts.push(answers.len() as i32);
-        complete.push(answers.len() as u32 >= schema.overlap);
+        let progress = schema.progress(answers.len() as u32, result.as_ref().map(|c| c.confidence));
+        complete.push(progress.complete);
+        wanted.push(i32::try_from(progress.wanted).unwrap_or(i32::MAX));
+        needs_review.push(progress.needs_review);
         names.push(result.as_ref().map(|_| method.name()));
         confidence.push(result.as_ref().map(|c| c.confidence));
         consensus.push(result.map(|c| Json(c.labels)));
     }
     tx.execute(
         "UPDATE tasks t SET answer_count = u.answer_count, consensus = u.consensus,
-             confidence = u.confidence, consensus_method = u.method, complete = u.complete
-         FROM UNNEST($1::bigint[], $2::int[], $3::jsonb[], $4::float8[], $5::text[], $6::bool[])
-              AS u(id, answer_count, consensus, confidence, method, complete)
+             confidence = u.confidence, consensus_method = u.method, complete = u.complete,
+             wanted = u.wanted, needs_review = u.needs_review
+         FROM UNNEST($1::bigint[], $2::int[], $3::jsonb[], $4::float8[], $5::text[], $6::bool[],
+                     $7::int[], $8::bool[])
+              AS u(id, answer_count, consensus, confidence, method, complete, wanted, needs_review)
          WHERE t.id = u.id",
         &[
             &updated,
@@ -541,6 +548,8 @@ async fn update_consensus(
             &confidence,
             &names,
             &complete,
+            &wanted,
+            &needs_review,
         ],
     )
     .await?;
@@ -745,7 +754,14 @@ impl Store for PostgresStore {
     async fn lease(&self, q: LeaseQuery) -> StoreResult<Vec<LeasedTask>> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
-        let overlap = i64::from(project_row(&tx, q.project_id).await?.schema.overlap);
+        // A task's capacity: what its answers so far want, or the schema's first ask.
+        let first_ask = i64::from(
+            project_row(&tx, q.project_id)
+                .await?
+                .schema
+                .progress(0, None)
+                .wanted,
+        );
         lock_feed(&tx, q.annotator_id).await?;
         let limit = i64::from(q.limit);
         let mut held: Vec<i64> = tx
@@ -783,11 +799,12 @@ impl Store for PostgresStore {
                        AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = $2
                                        AND (l.state <> 'active' OR l.expires_at > $3))
                        AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
-                            AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > $3))) < $4
+                            AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > $3)))
+                           < COALESCE(t.wanted::bigint, $4)
                      ORDER BY t.answer_count DESC, t.id
                      LIMIT $5
                      FOR NO KEY UPDATE OF t SKIP LOCKED",
-                    &[&q.project_id, &q.annotator_id, &q.now, &overlap, &wanted, &full],
+                    &[&q.project_id, &q.annotator_id, &q.now, &first_ask, &wanted, &full],
                 )
                 .await?
                 .iter()
@@ -802,9 +819,10 @@ impl Store for PostgresStore {
                 .query(
                     "SELECT t.id FROM tasks t WHERE t.id = ANY($1)
                        AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
-                            AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > $2))) < $3
+                            AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > $2)))
+                           < COALESCE(t.wanted::bigint, $3)
                      ORDER BY t.answer_count DESC, t.id",
-                    &[&candidates, &q.now, &overlap],
+                    &[&candidates, &q.now, &first_ask],
                 )
                 .await?
                 .iter()
@@ -980,7 +998,8 @@ impl Store for PostgresStore {
         let row = c
             .query_one(
                 "SELECT COUNT(*), COALESCE(SUM(answer_count), 0)::BIGINT, COUNT(*) FILTER (WHERE complete),
-                        COUNT(cancelled_at)
+                        COUNT(cancelled_at), COUNT(*) FILTER (WHERE needs_review AND review_labels IS NULL),
+                        COUNT(review_labels)
                  FROM tasks WHERE project_id = $1",
                 &[&project_id],
             )
@@ -991,6 +1010,7 @@ impl Store for PostgresStore {
             row.try_get(2)?,
             row.try_get(3)?,
         );
+        let (needs_review, reviewed): (i64, i64) = (row.try_get(4)?, row.try_get(5)?);
         let leased: i64 = c
             .query_one(
                 "SELECT COUNT(*) FROM leases l JOIN tasks t ON t.id = l.task_id
@@ -1019,66 +1039,126 @@ impl Store for PostgresStore {
             device_conflicts: device_conflicts as u64,
             cancelled: cancelled as u64,
             uncounted_answers: uncounted as u64,
+            needs_review: needs_review as u64,
+            reviewed: reviewed as u64,
         })
     }
 
     async fn export(&self, project_id: i64) -> StoreResult<Vec<ExportRecord>> {
         let c = self.pool.get().await?;
-        project_row(&c, project_id).await?;
-        let names: HashMap<i64, String> = c
-            .query("SELECT id, name FROM users", &[])
-            .await?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
-        let rows = c
-            .query(
-                "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
-                        cancelled_at
-                 FROM tasks WHERE project_id = $1 ORDER BY id",
-                &[&project_id],
+        export_tasks(&c, project_id, None).await
+    }
+
+    async fn review_queue(&self, project_id: i64, limit: u32) -> StoreResult<Vec<ExportRecord>> {
+        let c = self.pool.get().await?;
+        export_tasks(&c, project_id, Some(i64::from(limit))).await
+    }
+
+    async fn record_review(
+        &self,
+        project_id: i64,
+        review: ReviewRequest,
+        reviewer: &User,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let c = self.pool.get().await?;
+        let updated = c
+            .execute(
+                "UPDATE tasks SET review_labels = $3, reviewed_by = $4, reviewed_at = $5
+                 WHERE id = $1 AND project_id = $2",
+                &[
+                    &review.task_id,
+                    &project_id,
+                    &Json(&review.labels),
+                    &reviewer.id,
+                    &now,
+                ],
             )
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let task_id: i64 = r.try_get(0)?;
-            let answer_count: i32 = r.try_get(8)?;
-            let cancelled_at: Option<DateTime<Utc>> = r.try_get(9)?;
-            let answers = if answer_count > 0 {
-                exported_answers(&c, task_id, true, &names).await?
-            } else {
-                Vec::new()
-            };
-            let uncounted_answers = if cancelled_at.is_some() {
-                exported_answers(&c, task_id, false, &names).await?
-            } else {
-                Vec::new()
-            };
-            let consensus: Option<Json<Vec<String>>> = r.try_get(4)?;
-            let confidence: Option<f64> = r.try_get(5)?;
-            let consensus = match (consensus, confidence) {
-                (Some(Json(labels)), Some(confidence)) => Some(ExportConsensus {
-                    label: labels.first().cloned(),
-                    labels,
-                    confidence,
-                    method: r.try_get::<_, Option<String>>(6)?.unwrap_or_default(),
-                }),
-                _ => None,
-            };
-            let Json(data): Json<Map<String, Value>> = r.try_get(2)?;
-            let prediction: Option<Json<Prediction>> = r.try_get(3)?;
-            out.push(ExportRecord {
-                task_id,
-                external_id: r.try_get(1)?,
-                data,
-                prediction: prediction.map(|Json(p)| p),
-                answers,
-                consensus,
-                complete: r.try_get(7)?,
-                cancelled_at,
-                uncounted_answers,
-            });
+        if updated == 0 {
+            return Err(unknown_task(project_id, &review.task_id));
         }
-        Ok(out)
+        Ok(())
     }
+}
+
+/// A project's tasks as exported, in id order; with `review_limit`, only the first tasks
+/// waiting for review.
+async fn export_tasks(
+    c: &impl GenericClient,
+    project_id: i64,
+    review_limit: Option<i64>,
+) -> StoreResult<Vec<ExportRecord>> {
+    project_row(c, project_id).await?;
+    let names: HashMap<i64, String> = c
+        .query("SELECT id, name FROM users", &[])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let name = |id: i64| names.get(&id).cloned().unwrap_or_else(|| id.to_string());
+    let rows = c
+        .query(
+            "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
+                    cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at
+             FROM tasks
+             WHERE project_id = $1 AND ($2::bigint IS NULL OR (needs_review AND review_labels IS NULL))
+             ORDER BY id LIMIT $2",
+            &[&project_id, &review_limit],
+        )
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let task_id: i64 = r.try_get(0)?;
+        let answer_count: i32 = r.try_get(8)?;
+        let cancelled_at: Option<DateTime<Utc>> = r.try_get(9)?;
+        let answers = if answer_count > 0 {
+            exported_answers(c, task_id, true, &names).await?
+        } else {
+            Vec::new()
+        };
+        let uncounted_answers = if cancelled_at.is_some() {
+            exported_answers(c, task_id, false, &names).await?
+        } else {
+            Vec::new()
+        };
+        let consensus: Option<Json<Vec<String>>> = r.try_get(4)?;
+        let confidence: Option<f64> = r.try_get(5)?;
+        let consensus = match (consensus, confidence) {
+            (Some(Json(labels)), Some(confidence)) => Some(ExportConsensus {
+                label: labels.first().cloned(),
+                labels,
+                confidence,
+                method: r.try_get::<_, Option<String>>(6)?.unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        let review_labels: Option<Json<Vec<String>>> = r.try_get(11)?;
+        let reviewer: Option<i64> = r.try_get(12)?;
+        let reviewed_at: Option<DateTime<Utc>> = r.try_get(13)?;
+        let review = match (review_labels, reviewer, reviewed_at) {
+            (Some(Json(labels)), Some(reviewer), Some(reviewed_at)) => Some(ExportReview {
+                labels,
+                reviewer: name(reviewer),
+                reviewed_at,
+            }),
+            _ => None,
+        };
+        let Json(data): Json<Map<String, Value>> = r.try_get(2)?;
+        let prediction: Option<Json<Prediction>> = r.try_get(3)?;
+        out.push(ExportRecord {
+            task_id,
+            external_id: r.try_get(1)?,
+            data,
+            prediction: prediction.map(|Json(p)| p),
+            answers,
+            consensus,
+            complete: r.try_get(7)?,
+            cancelled_at,
+            uncounted_answers,
+            needs_review: r.try_get(10)?,
+            review,
+        });
+    }
+    Ok(out)
 }

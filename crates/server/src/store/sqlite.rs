@@ -11,8 +11,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 use tessera_api::{
     AnswerPush, CancelTasksRequest, CancelTasksResponse, Change, ChangesPage, ExportAnswer,
-    ExportConsensus, ExportRecord, LeasedTask, Project, ProjectStatus, PushResult, PushStatus,
-    Role, UploadResponse,
+    ExportConsensus, ExportRecord, ExportReview, LeasedTask, Project, ProjectStatus, PushResult,
+    PushStatus, ReviewRequest, Role, UploadResponse,
 };
 use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput};
 
@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_devices.sql"),
     include_str!("../../migrations/sqlite/0003_cancel_offline.sql"),
     include_str!("../../migrations/sqlite/0004_queue_index.sql"),
+    include_str!("../../migrations/sqlite/0005_adaptive_overlap_review.sql"),
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -441,18 +442,25 @@ fn update_consensus(
         .map(|a| a.labels)
         .collect();
     let consensus = method.aggregate(schema, &answers);
-    let complete = answers.len() as u32 >= schema.overlap;
-    tx.prepare_cached("UPDATE tasks SET answer_count = ?2, consensus = ?3, confidence = ?4, consensus_method = ?5, complete = ?6
-         WHERE id = ?1")?.execute(
-        params![
-            task_id,
-            answers.len() as i64,
-            consensus.as_ref().map(|c| serde_json::to_string(&c.labels)).transpose()?,
-            consensus.as_ref().map(|c| c.confidence),
-            consensus.as_ref().map(|_| method.name()),
-            complete
-        ],
-    )?;
+    let progress = schema.progress(
+        answers.len() as u32,
+        consensus.as_ref().map(|c| c.confidence),
+    );
+    tx.prepare_cached(
+        "UPDATE tasks SET answer_count = ?2, consensus = ?3, confidence = ?4, consensus_method = ?5, complete = ?6,
+             wanted = ?7, needs_review = ?8
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        task_id,
+        answers.len() as i64,
+        consensus.as_ref().map(|c| serde_json::to_string(&c.labels)).transpose()?,
+        consensus.as_ref().map(|c| c.confidence),
+        consensus.as_ref().map(|_| method.name()),
+        progress.complete,
+        progress.wanted,
+        progress.needs_review
+    ])?;
     Ok(())
 }
 
@@ -643,7 +651,8 @@ impl Store for SqliteStore {
     async fn lease(&self, q: LeaseQuery) -> StoreResult<Vec<LeasedTask>> {
         self.write(move |c| {
             let tx = c.savepoint()?;
-            let overlap = project_row(&tx, q.project_id)?.schema.overlap;
+            // A task's capacity: what its answers so far want, or the schema's first ask.
+            let first_ask = project_row(&tx, q.project_id)?.schema.progress(0, None).wanted;
             let (now, expires) = (ts(q.now), ts(q.expires_at));
             // Leases this annotator still holds are handed out again (a lost response is
             // harmless) and extended; an offline checkout takes its offline ones first.
@@ -672,11 +681,12 @@ impl Store for SqliteStore {
                        AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = ?2
                                        AND (l.state <> 'active' OR l.expires_at > ?3))
                        AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
-                            AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > ?3))) < ?4
+                            AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > ?3)))
+                           < COALESCE(t.wanted, ?4)
                      ORDER BY t.answer_count DESC, t.id
                      LIMIT ?5",
                 )?
-                .query_map(params![q.project_id, q.annotator_id, now, overlap, wanted as i64], |r| r.get(0))?
+                .query_map(params![q.project_id, q.annotator_id, now, first_ask, wanted as i64], |r| r.get(0))?
                 .collect::<Result<_, _>>()?
             };
             for id in &fresh {
@@ -815,10 +825,13 @@ impl Store for SqliteStore {
                 [project_id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?;
-            let cancelled: i64 = c.prepare_cached("SELECT COUNT(*) FROM tasks WHERE project_id = ?1 AND cancelled_at IS NOT NULL")?.query_row(
-                [project_id],
-                |r| r.get(0),
-            )?;
+            let (cancelled, needs_review, reviewed): (i64, i64, i64) = c
+                .prepare_cached(
+                    "SELECT COUNT(cancelled_at), COALESCE(SUM(needs_review AND review_labels IS NULL), 0),
+                            COUNT(review_labels)
+                     FROM tasks WHERE project_id = ?1",
+                )?
+                .query_row([project_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             Ok(ProjectStatus {
                 project_id,
                 tasks: tasks as u64,
@@ -829,74 +842,144 @@ impl Store for SqliteStore {
                 device_conflicts: device_conflicts as u64,
                 cancelled: cancelled as u64,
                 uncounted_answers: uncounted as u64,
+                needs_review: needs_review as u64,
+                reviewed: reviewed as u64,
             })
         })
         .await
     }
 
     async fn export(&self, project_id: i64) -> StoreResult<Vec<ExportRecord>> {
-        self.read(move |c| {
-            project_row(c, project_id)?;
-            let names: HashMap<i64, String> = c
-                .prepare("SELECT id, name FROM users")?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            let mut stmt = c.prepare_cached(
-                "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
-                        cancelled_at
-                 FROM tasks WHERE project_id = ?1 ORDER BY id",
-            )?;
-            let mut rows = stmt.query([project_id])?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next()? {
-                let task_id: i64 = r.get(0)?;
-                let answer_count: i64 = r.get(8)?;
-                let cancelled_at = r.get::<_, Option<String>>(9)?.as_deref().map(parse_ts).transpose()?;
-                let exported = |counted: bool| -> StoreResult<Vec<ExportAnswer>> {
-                    current_answers(c, task_id, counted)?
-                        .into_iter()
-                        .map(|a| {
-                            Ok(ExportAnswer {
-                                annotator: names
-                                    .get(&a.annotator_id)
-                                    .cloned()
-                                    .unwrap_or_else(|| a.annotator_id.to_string()),
-                                labels: a.labels,
-                                revision: a.revision,
-                                answered_at: parse_ts(&a.answered_at)?,
-                                received_at: parse_ts(&a.received_at)?,
-                            })
-                        })
-                        .collect()
-                };
-                let answers = if answer_count == 0 { Vec::new() } else { exported(true)? };
-                let uncounted_answers = if cancelled_at.is_some() { exported(false)? } else { Vec::new() };
-                let consensus = match (r.get::<_, Option<String>>(4)?, r.get::<_, Option<f64>>(5)?) {
-                    (Some(labels), Some(confidence)) => {
-                        let labels: Vec<String> = serde_json::from_str(&labels)?;
-                        Some(ExportConsensus {
-                            label: labels.first().cloned(),
-                            labels,
-                            confidence,
-                            method: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
-                        })
-                    }
-                    _ => None,
-                };
-                out.push(ExportRecord {
-                    task_id,
-                    external_id: r.get(1)?,
-                    data: json_map(&r.get::<_, String>(2)?)?,
-                    prediction: prediction(r.get(3)?)?,
-                    answers,
-                    consensus,
-                    complete: r.get(7)?,
-                    cancelled_at,
-                    uncounted_answers,
-                });
+        self.read(move |c| export_tasks(c, project_id, None)).await
+    }
+
+    async fn review_queue(&self, project_id: i64, limit: u32) -> StoreResult<Vec<ExportRecord>> {
+        self.read(move |c| export_tasks(c, project_id, Some(limit)))
+            .await
+    }
+
+    async fn record_review(
+        &self,
+        project_id: i64,
+        review: ReviewRequest,
+        reviewer: &User,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let reviewer = reviewer.id;
+        self.write(move |c| {
+            let labels = serde_json::to_string(&review.labels)?;
+            let updated = c
+                .prepare_cached(
+                    "UPDATE tasks SET review_labels = ?3, reviewed_by = ?4, reviewed_at = ?5
+                     WHERE id = ?1 AND project_id = ?2",
+                )?
+                .execute(params![
+                    review.task_id,
+                    project_id,
+                    labels,
+                    reviewer,
+                    ts(now)
+                ])?;
+            if updated == 0 {
+                return Err(unknown_task(project_id, &review.task_id));
             }
-            Ok(out)
+            Ok(())
         })
         .await
     }
+}
+
+/// A project's tasks as exported, in id order; with `review_limit`, only the first tasks
+/// waiting for review.
+fn export_tasks(
+    c: &mut Connection,
+    project_id: i64,
+    review_limit: Option<u32>,
+) -> StoreResult<Vec<ExportRecord>> {
+    project_row(c, project_id)?;
+    let names: HashMap<i64, String> = c
+        .prepare_cached("SELECT id, name FROM users")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let name = |id: i64| names.get(&id).cloned().unwrap_or_else(|| id.to_string());
+    let mut stmt = c.prepare_cached(
+        "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
+                cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at
+         FROM tasks
+         WHERE project_id = ?1 AND (?2 IS NULL OR (needs_review = 1 AND review_labels IS NULL))
+         ORDER BY id LIMIT COALESCE(?2, -1)",
+    )?;
+    let mut rows = stmt.query(params![project_id, review_limit])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let task_id: i64 = r.get(0)?;
+        let answer_count: i64 = r.get(8)?;
+        let cancelled_at = r
+            .get::<_, Option<String>>(9)?
+            .as_deref()
+            .map(parse_ts)
+            .transpose()?;
+        let exported = |counted: bool| -> StoreResult<Vec<ExportAnswer>> {
+            current_answers(c, task_id, counted)?
+                .into_iter()
+                .map(|a| {
+                    Ok(ExportAnswer {
+                        annotator: name(a.annotator_id),
+                        labels: a.labels,
+                        revision: a.revision,
+                        answered_at: parse_ts(&a.answered_at)?,
+                        received_at: parse_ts(&a.received_at)?,
+                    })
+                })
+                .collect()
+        };
+        let answers = if answer_count == 0 {
+            Vec::new()
+        } else {
+            exported(true)?
+        };
+        let uncounted_answers = if cancelled_at.is_some() {
+            exported(false)?
+        } else {
+            Vec::new()
+        };
+        let consensus = match (r.get::<_, Option<String>>(4)?, r.get::<_, Option<f64>>(5)?) {
+            (Some(labels), Some(confidence)) => {
+                let labels: Vec<String> = serde_json::from_str(&labels)?;
+                Some(ExportConsensus {
+                    label: labels.first().cloned(),
+                    labels,
+                    confidence,
+                    method: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                })
+            }
+            _ => None,
+        };
+        let review = match (
+            r.get::<_, Option<String>>(11)?,
+            r.get::<_, Option<i64>>(12)?,
+            r.get::<_, Option<String>>(13)?,
+        ) {
+            (Some(labels), Some(reviewer), Some(at)) => Some(ExportReview {
+                labels: serde_json::from_str(&labels)?,
+                reviewer: name(reviewer),
+                reviewed_at: parse_ts(&at)?,
+            }),
+            _ => None,
+        };
+        out.push(ExportRecord {
+            task_id,
+            external_id: r.get(1)?,
+            data: json_map(&r.get::<_, String>(2)?)?,
+            prediction: prediction(r.get(3)?)?,
+            answers,
+            consensus,
+            complete: r.get(7)?,
+            cancelled_at,
+            uncounted_answers,
+            needs_review: r.get(10)?,
+            review,
+        });
+    }
+    Ok(out)
 }
