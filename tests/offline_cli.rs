@@ -210,5 +210,25 @@ async fn answers_made_while_the_server_is_down_sync_exactly_once() {
         ),
         (Some(2), Some(2))
     );
+    // A requester's verdict from the command line becomes the task's final label.
+    assert!(
+        cli.ok(None, &["review", &project])
+            .contains("no task is waiting")
+    );
+    let reviewed_id = answered[0].0.to_string();
+    assert!(
+        cli.ok(None, &["review", &project, &reviewed_id, "neutral"])
+            .contains("reviewed")
+    );
+    let export = cli.ok(None, &["export", &project]);
+    let record: ExportRecord = export
+        .lines()
+        .map(|l| serde_json::from_str::<ExportRecord>(l).expect("record"))
+        .find(|r| r.task_id == answered[0].0)
+        .expect("the reviewed task");
+    assert_eq!(
+        record.review.map(|r| r.labels),
+        Some(vec!["neutral".to_owned()])
+    );
     kill(&mut server);
 }

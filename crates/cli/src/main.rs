@@ -103,6 +103,18 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// The review queue: without TASK, list tasks waiting for a verdict (every answer and the
+    /// consensus); with TASK and LABEL(s), record the verdict, the task's final label.
+    Review {
+        project: i64,
+        task: Option<i64>,
+        labels: Vec<String>,
+        /// How many waiting tasks to list.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Show a project's progress.
     Status {
         project: i64,
@@ -190,6 +202,13 @@ async fn run(cli: Cli) -> Result<()> {
             task_id,
             remote,
         } => requester::cancel(project, ids, task_id, &remote).await,
+        Command::Review {
+            project,
+            task,
+            labels,
+            limit,
+            remote,
+        } => requester::review(project, task, labels, limit, &remote).await,
         Command::Status {
             project,
             json,

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use tessera_api::{CancelTasksRequest, Role};
+use tessera_api::{CancelTasksRequest, ReviewRequest, Role};
 use tessera_core::{LabelSchema, UploadFormat};
 use tokio::io::AsyncWriteExt;
 
@@ -129,6 +129,42 @@ pub async fn cancel(
     Ok(())
 }
 
+pub async fn review(
+    project: i64,
+    task: Option<i64>,
+    labels: Vec<String>,
+    limit: u32,
+    remote: &Remote,
+) -> Result<()> {
+    let client = remote.client()?;
+    let Some(task_id) = task else {
+        let queue = client.review_queue(project, limit).await?;
+        if queue.is_empty() {
+            println!("no task is waiting for review");
+        }
+        for record in queue {
+            let id = record.external_id.as_deref().unwrap_or("-");
+            let consensus = record.consensus.as_ref().map_or_else(
+                || "none".to_owned(),
+                |c| format!("{} ({:.2})", c.labels.join("|"), c.confidence),
+            );
+            println!("task {} ({id}): consensus {consensus}", record.task_id);
+            for answer in &record.answers {
+                println!("  {}: {}", answer.annotator, answer.labels.join("|"));
+            }
+        }
+        return Ok(());
+    };
+    if labels.is_empty() {
+        anyhow::bail!("give the verdict's label(s) after the task id");
+    }
+    client
+        .review(project, &ReviewRequest { task_id, labels })
+        .await?;
+    println!("task {task_id} reviewed");
+    Ok(())
+}
+
 pub async fn status(project: i64, json: bool, remote: &Remote) -> Result<()> {
     let s = remote.client()?.status(project).await?;
     if json {
@@ -147,6 +183,12 @@ pub async fn status(project: i64, json: bool, remote: &Remote) -> Result<()> {
             "answers: {}   active leases: {}   annotators: {}",
             s.answers, s.leased, s.annotators
         );
+        if s.needs_review > 0 || s.reviewed > 0 {
+            println!(
+                "review: {} tasks waiting (`tessera review {}`), {} reviewed",
+                s.needs_review, s.project_id, s.reviewed
+            );
+        }
         if s.cancelled > 0 {
             println!(
                 "cancelled: {} tasks; {} answers arrived after their task was cancelled \
