@@ -13,7 +13,7 @@ use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use tessera_api::Role;
 use tessera_tests::{
-    TestServer, built_binary, eventually, export_records, free_port, sentiment_project,
+    Backend, TestServer, built_binary, eventually, export_records, free_port, sentiment_project,
 };
 
 /// Child processes, each leading its own process group, killed with their groups on drop: a
@@ -106,10 +106,17 @@ async fn connect(caps: &serde_json::Map<String, serde_json::Value>, driver_url: 
     .await
 }
 
+/// One window at a time (one display, one WebDriver): the same session on each backend.
 #[tokio::test(flavor = "multi_thread")]
 async fn annotator_labels_three_tasks_with_the_keyboard_and_they_sync() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        labelling_session(backend).await;
+    }
+}
+
+async fn labelling_session(backend: Backend) {
     let app = built_binary("tessera-desktop");
-    let mut server = TestServer::start().await;
+    let mut server = TestServer::start_on(backend).await;
     let (requester, _) = server.user(Role::Requester, "rita").await;
     let project = sentiment_project(&requester, "desktop e2e", 12).await;
     let (_, token) = server.user(Role::Annotator, "dana").await;
