@@ -26,7 +26,8 @@ on_both_backends!(
     a_cancelled_task_is_leased_no_more_and_late_answers_are_kept_not_counted,
     an_offline_checkout_is_capped_by_the_quota_and_holds_its_overlap_slots,
     metrics_count_leases_answers_and_errors,
-    adaptive_overlap_stops_on_agreement_and_sends_doubt_to_review
+    adaptive_overlap_stops_on_agreement_and_sends_doubt_to_review,
+    gold_is_mixed_in_never_shown_and_suspends_the_careless
 );
 
 use chrono::{Duration, Utc};
@@ -632,7 +633,7 @@ async fn a_cancelled_task_is_leased_no_more_and_late_answers_are_kept_not_counte
         .expect("body");
     let header = csv.lines().next().expect("header");
     assert!(
-        header.ends_with(",cancelled_at,uncounted_answers,needs_review,review,reviewer"),
+        header.ends_with(",cancelled_at,uncounted_answers,needs_review,review,reviewer,gold"),
         "{header}"
     );
     let t1_row = csv
@@ -920,6 +921,148 @@ async fn adaptive_overlap_stops_on_agreement_and_sends_doubt_to_review(backend: 
     );
     assert_eq!(
         api_error(people[0].review_queue(project, 5).await.expect_err("403")).0,
+        403
+    );
+}
+
+async fn gold_is_mixed_in_never_shown_and_suspends_the_careless(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, _) = server.user(Role::Requester, "rita").await;
+    let mut schema = schema(1);
+    schema.gold_rate = 1.0;
+    schema.suspend_below = Some(0.5);
+    schema.gold_min_answers = 2;
+    let project = requester
+        .create_project("gold", schema)
+        .await
+        .expect("project")
+        .id;
+    // Two gold tasks (no prediction, so nothing hints at the answer) and four ordinary ones.
+    let gold = concat!(
+        r#"{"id":"g1","data":{"text":"I love it"},"gold":"positive"}"#,
+        "\n",
+        r#"{"id":"g2","data":{"text":"I hate it"},"gold":["negative"]}"#,
+        "\n",
+    );
+    requester
+        .upload(project, UploadFormat::Jsonl, gold)
+        .await
+        .expect("gold upload");
+    requester
+        .upload(project, UploadFormat::Jsonl, sample_jsonl(4))
+        .await
+        .expect("upload");
+    let bad_gold = r#"{"id":"g3","data":{"text":"x"},"gold":"banana"}"#;
+    let (code, body) = api_error(
+        requester
+            .upload(project, UploadFormat::Jsonl, bad_gold)
+            .await
+            .expect_err("422"),
+    );
+    assert_eq!((code, body.line), (422, Some(1)));
+    assert!(body.message.contains("gold"), "{}", body.message);
+
+    let (careless, careless_token) = server.user(Role::Annotator, "carl").await;
+    let (careful, _) = server.user(Role::Annotator, "cora").await;
+    // At rate 1 every slot is gold while gold lasts: both gold tasks, then ordinary ones.
+    let raw = reqwest::Client::new()
+        .post(format!("{}/api/projects/{project}/leases", server.url))
+        .bearer_auth(&careless_token)
+        .json(&serde_json::json!({"limit": 3}))
+        .send()
+        .await
+        .expect("lease")
+        .text()
+        .await
+        .expect("body");
+    assert!(!raw.contains("\"gold\":"), "{raw}");
+    let leased: tessera_api::LeaseResponse = serde_json::from_str(&raw).expect("lease response");
+    assert_eq!(leased.tasks.len(), 3);
+    let texts: Vec<&str> = leased
+        .tasks
+        .iter()
+        .filter_map(|t| t.data["text"].as_str())
+        .collect();
+    assert!(
+        texts.contains(&"I love it") && texts.contains(&"I hate it"),
+        "{texts:?}"
+    );
+    let id_of = |text: &str| {
+        leased
+            .tasks
+            .iter()
+            .find(|t| t.data["text"] == text)
+            .map(|t| t.task_id)
+            .expect("task")
+    };
+    let (g1, g2) = (id_of("I love it"), id_of("I hate it"));
+    for task in leased
+        .tasks
+        .iter()
+        .filter(|t| [g1, g2].contains(&t.task_id))
+    {
+        assert!(
+            task.prediction.is_none() && task.data.len() == 1,
+            "{task:?}"
+        );
+    }
+    // Gold tasks go to everyone, whatever the overlap (1 here).
+    let cora_tasks = careful.lease(project, 2, None).await.expect("lease").tasks;
+    assert!(
+        cora_tasks.iter().any(|t| t.task_id == g1) && cora_tasks.iter().any(|t| t.task_id == g2)
+    );
+
+    careless
+        .push(vec![answer(g1, "negative"), answer(g2, "positive")])
+        .await
+        .expect("push");
+    careful
+        .push(vec![answer(g1, "positive"), answer(g2, "negative")])
+        .await
+        .expect("push");
+    let (code, body) = api_error(
+        careless
+            .lease(project, 1, None)
+            .await
+            .expect_err("suspended"),
+    );
+    assert_eq!((code, body.code.as_str()), (403, "suspended"));
+    assert!(
+        !careful
+            .lease(project, 1, None)
+            .await
+            .expect("lease")
+            .tasks
+            .is_empty()
+    );
+
+    let skills = requester.annotators(project).await.expect("annotators");
+    let of = |name: &str| {
+        skills
+            .iter()
+            .find(|s| s.annotator == name)
+            .expect("annotator")
+            .clone()
+    };
+    let (carl, cora) = (of("carl"), of("cora"));
+    assert_eq!(
+        (carl.gold_answers, carl.gold_correct, carl.suspended),
+        (2, 0, true)
+    );
+    assert_eq!(
+        (cora.gold_answers, cora.gold_correct, cora.suspended),
+        (2, 2, false)
+    );
+    assert_eq!(cora.gold_accuracy, Some(1.0));
+    // The requester sees the gold answers in the export; annotators may not list skills.
+    let records = export_records(&requester, project).await;
+    let g1_record = records.iter().find(|r| r.task_id == g1).expect("g1");
+    assert_eq!(
+        g1_record.gold.as_deref(),
+        Some(&["positive".to_owned()][..])
+    );
+    assert_eq!(
+        api_error(careful.annotators(project).await.expect_err("403")).0,
         403
     );
 }

@@ -318,6 +318,24 @@ pub struct ExportRecord {
     /// A reviewer's verdict: the task's final label, with the crowd consensus kept beside it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<ExportReview>,
+    /// The known answer of a gold task (requesters only; never sent to annotators).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gold: Option<Vec<String>>,
+}
+
+/// `GET /api/projects/{id}/annotators` (requester): each annotator's skill on gold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnnotatorSkill {
+    pub annotator: String,
+    /// Tasks answered (skips excluded), gold included.
+    pub answers: u64,
+    pub gold_answers: u64,
+    pub gold_correct: u64,
+    /// `gold_correct / gold_answers`, once there is a gold answer.
+    pub gold_accuracy: Option<f64>,
+    /// Below the project's `suspend_below` after `gold_min_answers` gold answers: leases are
+    /// refused.
+    pub suspended: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

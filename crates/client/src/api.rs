@@ -6,10 +6,10 @@ use reqwest::{Body, Method, RequestBuilder, Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tessera_api::{
-    AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage, CreateProjectRequest,
-    CreateTokenRequest, CreateTokenResponse, ErrorBody, ExportRecord, LeaseRequest, LeaseResponse,
-    Me, Project, ProjectStatus, PushAnswersRequest, PushAnswersResponse, ReviewRequest, Role,
-    UploadResponse,
+    AnnotatorSkill, AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage,
+    CreateProjectRequest, CreateTokenRequest, CreateTokenResponse, ErrorBody, ExportRecord,
+    LeaseRequest, LeaseResponse, Me, Project, ProjectStatus, PushAnswersRequest,
+    PushAnswersResponse, ReviewRequest, Role, UploadResponse,
 };
 use tessera_core::{LabelSchema, UploadFormat};
 
@@ -231,6 +231,12 @@ impl ApiClient {
 
     pub async fn changes(&self, since: i64, limit: u32) -> Result<ChangesPage, ClientError> {
         self.get(&format!("/api/changes?since={since}&limit={limit}"))
+            .await
+    }
+
+    /// Each annotator's answers and accuracy on gold (requester).
+    pub async fn annotators(&self, project: i64) -> Result<Vec<AnnotatorSkill>, ClientError> {
+        self.get(&format!("/api/projects/{project}/annotators"))
             .await
     }
 

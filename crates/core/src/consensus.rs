@@ -102,6 +102,9 @@ mod tests {
             offline_quota: 1_000,
             min_overlap: None,
             confidence_target: None,
+            gold_rate: 0.0,
+            suspend_below: None,
+            gold_min_answers: 10,
         }
     }
 

@@ -41,6 +41,23 @@ pub struct LabelSchema {
     /// lease); those tasks hold their overlap slots until answered or expired.
     #[serde(default = "default_offline_quota")]
     pub offline_quota: u32,
+    /// Share of each annotator's leased tasks drawn from the gold tasks (0 to 1).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gold_rate: f64,
+    /// Suspend an annotator whose accuracy on gold falls below this, once they answered
+    /// `gold_min_answers` gold tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspend_below: Option<f64>,
+    #[serde(default = "default_gold_min_answers")]
+    pub gold_min_answers: u32,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+fn default_gold_min_answers() -> u32 {
+    10
 }
 
 fn default_overlap() -> u32 {
@@ -83,6 +100,10 @@ pub enum SchemaError {
     MinOverlapWithoutTarget,
     #[error("confidence_target must be above 0 and at most 1, got {0}")]
     ConfidenceTarget(String),
+    #[error("gold_rate must be between 0 and 1, got {0}")]
+    GoldRate(String),
+    #[error("suspend_below must be above 0 and at most 1, got {0}")]
+    SuspendBelow(String),
     #[error("offline_quota must be between 1 and {max}, got {got}")]
     OfflineQuota { got: u32, max: u32 },
     #[error("{0:?} is not one of the project's labels")]
@@ -138,6 +159,14 @@ impl LabelSchema {
             && !(t > 0.0 && t <= 1.0)
         {
             return Err(SchemaError::ConfidenceTarget(t.to_string()));
+        }
+        if !(0.0..=1.0).contains(&self.gold_rate) {
+            return Err(SchemaError::GoldRate(self.gold_rate.to_string()));
+        }
+        if let Some(t) = self.suspend_below
+            && !(t > 0.0 && t <= 1.0)
+        {
+            return Err(SchemaError::SuspendBelow(t.to_string()));
         }
         if self.offline_quota == 0 || self.offline_quota > MAX_OFFLINE_QUOTA {
             return Err(SchemaError::OfflineQuota {

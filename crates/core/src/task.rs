@@ -23,6 +23,9 @@ pub struct TaskInput {
     /// The task's data fields: at least `text` or `image`.
     pub data: Map<String, Value>,
     pub prediction: Option<Prediction>,
+    /// The known answer of a gold task: mixed into annotators' streams to measure them,
+    /// never shown to them.
+    pub gold: Option<Vec<String>>,
 }
 
 /// The data fields a classification task may show.

@@ -218,10 +218,10 @@ fn jsonl_task(value: Value, schema: &LabelSchema) -> Result<TaskInput, String> {
     for key in obj.keys() {
         if !matches!(
             key.as_str(),
-            "id" | "data" | "predictions" | "meta" | "annotations"
+            "id" | "data" | "predictions" | "gold" | "meta" | "annotations"
         ) {
             return Err(format!(
-                "unknown field {key:?} (expected \"id\", \"data\", \"predictions\")"
+                "unknown field {key:?} (expected \"id\", \"data\", \"predictions\", \"gold\")"
             ));
         }
     }
@@ -247,10 +247,21 @@ fn jsonl_task(value: Value, schema: &LabelSchema) -> Result<TaskInput, String> {
         },
         Some(_) => return Err("\"predictions\" must be an array".to_owned()),
     };
+    let gold = match obj.remove("gold") {
+        None | Some(Value::Null) => None,
+        Some(value) => {
+            let labels = result_labels(value).map_err(|m| format!("gold: {m}"))?;
+            schema
+                .check_answer(&labels)
+                .map_err(|e| format!("gold: {e}"))?;
+            Some(labels)
+        }
+    };
     Ok(TaskInput {
         external_id,
         data,
         prediction,
+        gold,
     })
 }
 
@@ -387,6 +398,7 @@ fn csv_task(
     let mut labels: Option<(usize, Vec<String>)> = None;
     let mut score = None;
     let mut model_version = None;
+    let mut gold = None;
     for (i, (name, field)) in headers.iter().zip(record.iter()).enumerate() {
         let column = Some(i + 1);
         let field = field.trim();
@@ -403,7 +415,14 @@ fn csv_task(
                 score = Some(check_score(value).map_err(|m| err(line, column, m))?);
             }
             "prediction_model" if !field.is_empty() => model_version = Some(field.to_owned()),
-            "prediction" | "prediction_score" | "prediction_model" => {}
+            "gold" if !field.is_empty() => {
+                let labels: Vec<String> = field.split('|').map(|s| s.trim().to_owned()).collect();
+                schema
+                    .check_answer(&labels)
+                    .map_err(|e| err(line, column, format!("gold: {e}")))?;
+                gold = Some(labels);
+            }
+            "prediction" | "prediction_score" | "prediction_model" | "gold" => {}
             _ => {
                 if !field.is_empty() {
                     data.insert(name.clone(), Value::String(field.to_owned()));
@@ -436,6 +455,7 @@ fn csv_task(
         external_id,
         data,
         prediction,
+        gold,
     })
 }
 

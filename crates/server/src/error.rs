@@ -20,6 +20,9 @@ pub enum ApiError {
     InvalidToken,
     #[error("{0}")]
     Forbidden(String),
+    /// The annotator's accuracy on gold fell below the project's bar.
+    #[error("{0}")]
+    Suspended(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -44,7 +47,7 @@ impl ApiError {
     pub fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Unauthenticated | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Suspended(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidUpload(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -62,6 +65,7 @@ impl ApiError {
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::InvalidToken => "invalid_token",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::Suspended(_) => "suspended",
             ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::InvalidJson(_) => "invalid_json",

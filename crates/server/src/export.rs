@@ -49,6 +49,7 @@ fn render_csv(records: &[ExportRecord]) -> Result<Vec<u8>, ExportError> {
         "needs_review",
         "review",
         "reviewer",
+        "gold",
     ])?;
     for r in records {
         let field = |k: &str| {
@@ -109,6 +110,7 @@ fn render_csv(records: &[ExportRecord]) -> Result<Vec<u8>, ExportError> {
                 .as_ref()
                 .map(|v| v.reviewer.clone())
                 .unwrap_or_default(),
+            r.gold.as_ref().map(|g| g.join("|")).unwrap_or_default(),
         ])?;
     }
     w.into_inner()

@@ -14,10 +14,10 @@ use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 use serde::Deserialize;
 use tessera_api::{
-    AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage, CreateProjectRequest,
-    CreateTokenRequest, CreateTokenResponse, ExportRecord, LeaseRequest, LeaseResponse, Me,
-    Project, ProjectStatus, PushAnswersRequest, PushAnswersResponse, PushStatus, ReviewRequest,
-    Role,
+    AnnotatorSkill, AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage,
+    CreateProjectRequest, CreateTokenRequest, CreateTokenResponse, ExportRecord, LeaseRequest,
+    LeaseResponse, Me, Project, ProjectStatus, PushAnswersRequest, PushAnswersResponse, PushStatus,
+    ReviewRequest, Role,
 };
 use tessera_core::{UploadFormat, parse_upload};
 
@@ -26,7 +26,7 @@ use crate::auth::{Caller, generate_token, hash_token};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::export::render_export;
 use crate::metrics::Metrics;
-use crate::store::LeaseQuery;
+use crate::store::{LeaseQuery, gold_tally};
 
 /// Most tasks one lease request may take: a long offline session's worth (a day of quick
 /// judgements), checked out at once before going offline.
@@ -39,6 +39,61 @@ pub const MAX_CANCEL_TASKS: usize = 100_000;
 pub const MAX_CHANGES_PAGE: u32 = 1000;
 
 type Shared = State<Arc<AppState>>;
+
+/// How many of a lease's `limit` slots go to gold: each slot is gold with probability `rate`,
+/// so where gold sits in an annotator's stream cannot be predicted.
+fn gold_slots(limit: u32, rate: f64) -> u32 {
+    if rate <= 0.0 {
+        return 0;
+    }
+    let mut rng = rand::rng();
+    (0..limit)
+        .filter(|_| rand::Rng::random::<f64>(&mut rng) < rate)
+        .count() as u32
+}
+
+/// Below the bar after enough gold answers.
+fn is_suspended(answered: u64, correct: u64, min_answers: u32, bar: f64) -> bool {
+    answered > 0 && answered >= u64::from(min_answers) && (correct as f64) < bar * answered as f64
+}
+
+/// Each annotator's answers and accuracy on gold, and whether they are suspended.
+pub async fn get_annotators(
+    State(state): Shared,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<AnnotatorSkill>>, ApiError> {
+    caller.require(&[Role::Requester])?;
+    let project = state.store.project(id).await?;
+    let tally = gold_tally(&state.store.gold_answers(id, None).await?);
+    let skills = state
+        .store
+        .answer_counts(id)
+        .await?
+        .into_iter()
+        .map(|(annotator_id, annotator, answers)| {
+            let (gold_answers, gold_correct) =
+                tally.get(&annotator_id).copied().unwrap_or_default();
+            AnnotatorSkill {
+                annotator,
+                answers,
+                gold_answers,
+                gold_correct,
+                gold_accuracy: (gold_answers > 0)
+                    .then(|| gold_correct as f64 / gold_answers as f64),
+                suspended: project.schema.suspend_below.is_some_and(|bar| {
+                    is_suspended(
+                        gold_answers,
+                        gold_correct,
+                        project.schema.gold_min_answers,
+                        bar,
+                    )
+                }),
+            }
+        })
+        .collect();
+    Ok(Json(skills))
+}
 
 /// Prometheus text exposition; counts only, nothing about tasks or people.
 pub async fn get_metrics(State(state): Shared) -> Response {
@@ -199,6 +254,19 @@ pub async fn lease_tasks(
         )));
     }
     let project = state.store.project(id).await?;
+    if let Some(bar) = project.schema.suspend_below {
+        let answers = state.store.gold_answers(id, Some(user.id)).await?;
+        let (answered, correct) = gold_tally(&answers)
+            .get(&user.id)
+            .copied()
+            .unwrap_or_default();
+        if is_suspended(answered, correct, project.schema.gold_min_answers, bar) {
+            return Err(ApiError::Suspended(format!(
+                "suspended: {correct} of {answered} checked answers were right, below this \
+                 project's bar of {bar}; ask the requester"
+            )));
+        }
+    }
     let default_ttl = if req.offline {
         state.config.offline_lease_ttl
     } else {
@@ -226,6 +294,7 @@ pub async fn lease_tasks(
             now,
             expires_at: now + ttl,
             offline: req.offline,
+            gold_slots: gold_slots(limit, project.schema.gold_rate),
         })
         .await?;
     state.metrics.lease_seconds.observe(started.elapsed());

@@ -109,6 +109,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route("/api/projects/{id}/status", get(handlers::get_status))
         .route(
+            "/api/projects/{id}/annotators",
+            get(handlers::get_annotators),
+        )
+        .route(
             "/api/projects/{id}/review",
             get(handlers::get_review_queue).post(handlers::post_review),
         )

@@ -49,6 +49,9 @@ pub struct LeaseQuery {
     pub limit: u32,
     pub now: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// How many of the new leases to fill from gold tasks the annotator never had (drawn by
+    /// the handler at the project's gold rate).
+    pub gold_slots: u32,
     /// An offline checkout: the leases are marked offline (the annotator's offline leases
     /// are handed out again first, so `limit` caps how many are held) and never shortened.
     pub offline: bool,
@@ -112,6 +115,17 @@ pub trait Store: Send + Sync {
 
     async fn export(&self, project_id: i64) -> StoreResult<Vec<ExportRecord>>;
 
+    /// Answers on the project's gold tasks — of one annotator, or of all — sorted by
+    /// annotator, task, newest revision first (see [`gold_tally`]).
+    async fn gold_answers(
+        &self,
+        project_id: i64,
+        annotator_id: Option<i64>,
+    ) -> StoreResult<Vec<GoldAnswer>>;
+
+    /// Each annotator's number of answered (not skipped) tasks in the project: (id, name, n).
+    async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>>;
+
     /// The first `limit` tasks waiting for a reviewer's verdict (still below the confidence
     /// target after the maximum overlap), oldest first, with every answer and the consensus.
     async fn review_queue(&self, project_id: i64, limit: u32) -> StoreResult<Vec<ExportRecord>>;
@@ -124,6 +138,39 @@ pub trait Store: Send + Sync {
         reviewer: &User,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+}
+
+/// One stored answer (any revision) on a gold task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoldAnswer {
+    pub annotator_id: i64,
+    pub task_id: i64,
+    pub gold: Vec<String>,
+    pub labels: Vec<String>,
+    pub skipped: bool,
+}
+
+/// Per annotator: (gold tasks answered, answered correctly), counting each task's latest
+/// revision and ignoring skips. `answers` must be sorted by annotator, task, newest first.
+pub fn gold_tally(answers: &[GoldAnswer]) -> std::collections::BTreeMap<i64, (u64, u64)> {
+    let mut tally = std::collections::BTreeMap::new();
+    let mut last = None;
+    for a in answers {
+        if last == Some((a.annotator_id, a.task_id)) {
+            continue; // an older revision
+        }
+        last = Some((a.annotator_id, a.task_id));
+        if a.skipped {
+            continue;
+        }
+        let (answered, correct) = tally.entry(a.annotator_id).or_insert((0, 0));
+        *answered += 1;
+        let (mut given, mut known) = (a.labels.clone(), a.gold.clone());
+        given.sort_unstable();
+        known.sort_unstable();
+        *correct += u64::from(given == known);
+    }
+    tally
 }
 
 /// Opens the backend a database URL names: `postgres://…` / `postgresql://…`, or SQLite as
@@ -172,4 +219,33 @@ pub(crate) fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StoreError::Backend(format!("bad timestamp {s:?} in database: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gold(annotator_id: i64, task_id: i64, labels: &[&str], skipped: bool) -> GoldAnswer {
+        GoldAnswer {
+            annotator_id,
+            task_id,
+            gold: vec!["b".to_owned(), "a".to_owned()],
+            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+            skipped,
+        }
+    }
+
+    #[test]
+    fn the_latest_revision_counts_skips_do_not_and_label_order_does_not_matter() {
+        let answers = [
+            gold(1, 10, &["a", "b"], false), // newest revision: right, in another order
+            gold(1, 10, &["a"], false),      // older revision: ignored
+            gold(1, 11, &["a"], false),      // wrong
+            gold(2, 10, &[], true),          // a skip: not an answer
+            gold(2, 11, &["b", "a"], false),
+        ];
+        let tally = gold_tally(&answers);
+        assert_eq!(tally.get(&1), Some(&(2, 1)));
+        assert_eq!(tally.get(&2), Some(&(1, 1)));
+    }
 }

@@ -30,7 +30,7 @@ use tokio_postgres::types::Json;
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
-use super::{LeaseQuery, Store, StoreError, StoreResult, User, rejected, unknown_task};
+use super::{GoldAnswer, LeaseQuery, Store, StoreError, StoreResult, User, rejected, unknown_task};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0003_cancel_offline.sql"),
     include_str!("../../migrations/postgres/0004_queue_index.sql"),
     include_str!("../../migrations/postgres/0005_adaptive_overlap_review.sql"),
+    include_str!("../../migrations/postgres/0006_gold.sql"),
 ];
 /// Advisory lock key under which migrations run, so replicas starting together do not race.
 const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261; // "tessera"
@@ -259,6 +260,32 @@ async fn active_holders(c: &impl GenericClient, tasks: &[i64]) -> StoreResult<Ve
     .iter()
     .map(|r| r.try_get(0).map_err(StoreError::from))
     .collect()
+}
+
+/// New leases of `tasks` for the query's annotator, and their changes in lease order, in two
+/// statements.
+async fn insert_leases(
+    tx: &deadpool_postgres::Transaction<'_>,
+    q: &LeaseQuery,
+    tasks: &[i64],
+) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
+         SELECT u.id, $2, 'active', $3, $4, $5 FROM UNNEST($1::bigint[]) WITH ORDINALITY AS u(id, n)
+         ORDER BY u.n
+         ON CONFLICT (task_id, annotator_id) DO UPDATE
+         SET state = 'active', expires_at = $3, leased_at = $4, offline = $5",
+        &[&tasks, &q.annotator_id, &q.expires_at, &q.now, &q.offline],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO changes (annotator_id, kind, task_id)
+         SELECT $1, 'lease', u.id FROM UNNEST($2::bigint[]) WITH ORDINALITY AS u(id, n)
+         ORDER BY u.n",
+        &[&q.annotator_id, &tasks],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Candidate rounds one lease request may take before settling for fewer tasks.
@@ -535,8 +562,9 @@ async fn update_consensus(
     }
     tx.execute(
         "UPDATE tasks t SET answer_count = u.answer_count, consensus = u.consensus,
-             confidence = u.confidence, consensus_method = u.method, complete = u.complete,
-             wanted = u.wanted, needs_review = u.needs_review
+             confidence = u.confidence, consensus_method = u.method,
+             complete = (t.gold IS NOT NULL OR u.complete), wanted = u.wanted,
+             needs_review = (t.gold IS NULL AND u.needs_review)
          FROM UNNEST($1::bigint[], $2::int[], $3::jsonb[], $4::float8[], $5::text[], $6::bool[],
                      $7::int[], $8::bool[])
               AS u(id, answer_count, consensus, confidence, method, complete, wanted, needs_review)
@@ -657,12 +685,13 @@ impl Store for PostgresStore {
             .get(0);
         let insert = tx
             .prepare(
-                "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7::jsonb IS NOT NULL)",
             )
             .await?;
         for task in &tasks {
             let prediction = task.prediction.as_ref().map(Json);
+            let gold = task.gold.as_ref().map(Json);
             tx.execute(
                 &insert,
                 &[
@@ -672,6 +701,7 @@ impl Store for PostgresStore {
                     &Json(&task.data),
                     &prediction,
                     &now,
+                    &gold,
                 ],
             )
             .await
@@ -785,6 +815,25 @@ impl Store for PostgresStore {
         // Concurrent leasers see the same candidates: some are locked by others (skipped),
         // some turn out full once locked. Another round looks further down the queue, so an
         // annotator never hears "no tasks" while suitable tasks remain.
+        // Gold first (as many as the handler drew), from those this annotator never had; they
+        // have no overlap to respect, so no row locks.
+        let room = limit - held.len() as i64;
+        if q.gold_slots > 0 && room > 0 {
+            let gold: Vec<i64> = tx
+                .query(
+                    "SELECT t.id FROM tasks t
+                     WHERE t.project_id = $1 AND t.gold IS NOT NULL AND t.cancelled_at IS NULL
+                       AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = $2)
+                     ORDER BY t.id LIMIT $3",
+                    &[&q.project_id, &q.annotator_id, &room.min(i64::from(q.gold_slots))],
+                )
+                .await?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<_, _>>()?;
+            insert_leases(&tx, &q, &gold).await?;
+            held.extend(gold);
+        }
         let mut full: Vec<i64> = Vec::new();
         for _round in 0..MAX_LEASE_ROUNDS {
             let wanted = limit - held.len() as i64;
@@ -829,23 +878,7 @@ impl Store for PostgresStore {
                 .map(|r| r.get(0))
                 .collect();
             full.extend(candidates.iter().filter(|id| !fresh.contains(id)));
-            // The round's new leases, and their changes in lease order, in two statements.
-            tx.execute(
-                "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
-                 SELECT u.id, $2, 'active', $3, $4, $5 FROM UNNEST($1::bigint[]) WITH ORDINALITY AS u(id, n)
-                 ORDER BY u.n
-                 ON CONFLICT (task_id, annotator_id) DO UPDATE
-                 SET state = 'active', expires_at = $3, leased_at = $4, offline = $5",
-                &[&fresh, &q.annotator_id, &q.expires_at, &q.now, &q.offline],
-            )
-            .await?;
-            tx.execute(
-                "INSERT INTO changes (annotator_id, kind, task_id)
-                 SELECT $1, 'lease', u.id FROM UNNEST($2::bigint[]) WITH ORDINALITY AS u(id, n)
-                 ORDER BY u.n",
-                &[&q.annotator_id, &fresh],
-            )
-            .await?;
+            insert_leases(&tx, &q, &fresh).await?;
             held.extend(fresh);
         }
         let mut by_id = leased_tasks(&tx, &held, q.annotator_id).await?;
@@ -1049,6 +1082,51 @@ impl Store for PostgresStore {
         export_tasks(&c, project_id, None).await
     }
 
+    async fn gold_answers(
+        &self,
+        project_id: i64,
+        annotator_id: Option<i64>,
+    ) -> StoreResult<Vec<GoldAnswer>> {
+        let c = self.pool.get().await?;
+        c.query(
+            "SELECT a.annotator_id, t.id, t.gold, a.labels, a.skipped
+             FROM tasks t JOIN answers a ON a.task_id = t.id
+             WHERE t.project_id = $1 AND t.gold IS NOT NULL
+               AND ($2::bigint IS NULL OR a.annotator_id = $2)
+             ORDER BY a.annotator_id, t.id, a.revision DESC, a.seq DESC",
+            &[&project_id, &annotator_id],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let Json(gold): Json<Vec<String>> = r.try_get(2)?;
+            let Json(labels): Json<Vec<String>> = r.try_get(3)?;
+            Ok(GoldAnswer {
+                annotator_id: r.try_get(0)?,
+                task_id: r.try_get(1)?,
+                gold,
+                labels,
+                skipped: r.try_get(4)?,
+            })
+        })
+        .collect()
+    }
+
+    async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>> {
+        let c = self.pool.get().await?;
+        c.query(
+            "SELECT u.id, u.name, COUNT(DISTINCT a.task_id)
+             FROM answers a JOIN tasks t ON t.id = a.task_id JOIN users u ON u.id = a.annotator_id
+             WHERE t.project_id = $1 AND NOT a.skipped
+             GROUP BY u.id, u.name ORDER BY u.id",
+            &[&project_id],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get::<_, i64>(2)? as u64)))
+        .collect()
+    }
+
     async fn review_queue(&self, project_id: i64, limit: u32) -> StoreResult<Vec<ExportRecord>> {
         let c = self.pool.get().await?;
         export_tasks(&c, project_id, Some(i64::from(limit))).await
@@ -1100,7 +1178,7 @@ async fn export_tasks(
     let rows = c
         .query(
             "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
-                    cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at
+                    cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at, gold
              FROM tasks
              WHERE project_id = $1 AND ($2::bigint IS NULL OR (needs_review AND review_labels IS NULL))
              ORDER BY id LIMIT $2",
@@ -1158,6 +1236,9 @@ async fn export_tasks(
             uncounted_answers,
             needs_review: r.try_get(10)?,
             review,
+            gold: r
+                .try_get::<_, Option<Json<Vec<String>>>>(14)?
+                .map(|Json(g)| g),
         });
     }
     Ok(out)

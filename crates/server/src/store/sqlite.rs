@@ -17,7 +17,8 @@ use tessera_api::{
 use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput};
 
 use super::{
-    LeaseQuery, Store, StoreError, StoreResult, User, parse_ts, rejected, ts, unknown_task,
+    GoldAnswer, LeaseQuery, Store, StoreError, StoreResult, User, parse_ts, rejected, ts,
+    unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -26,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0003_cancel_offline.sql"),
     include_str!("../../migrations/sqlite/0004_queue_index.sql"),
     include_str!("../../migrations/sqlite/0005_adaptive_overlap_review.sql"),
+    include_str!("../../migrations/sqlite/0006_gold.sql"),
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -447,8 +449,8 @@ fn update_consensus(
         consensus.as_ref().map(|c| c.confidence),
     );
     tx.prepare_cached(
-        "UPDATE tasks SET answer_count = ?2, consensus = ?3, confidence = ?4, consensus_method = ?5, complete = ?6,
-             wanted = ?7, needs_review = ?8
+        "UPDATE tasks SET answer_count = ?2, consensus = ?3, confidence = ?4, consensus_method = ?5,
+             complete = (gold IS NOT NULL OR ?6), wanted = ?7, needs_review = (gold IS NULL AND ?8)
          WHERE id = ?1",
     )?
     .execute(params![
@@ -569,14 +571,15 @@ impl Store for SqliteStore {
             let batch_id = tx.last_insert_rowid();
             {
                 let mut insert = tx.prepare_cached(
-                    "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7 IS NOT NULL)",
                 )?;
                 for task in &tasks {
                     let pred = task.prediction.as_ref().map(serde_json::to_string).transpose()?;
                     let data = serde_json::to_string(&task.data)?;
+                    let gold = task.gold.as_ref().map(serde_json::to_string).transpose()?;
                     insert
-                        .execute(params![project_id, batch_id, task.external_id, data, pred, now])
+                        .execute(params![project_id, batch_id, task.external_id, data, pred, now, gold])
                         .map_err(|e| match e.sqlite_error_code() {
                             Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(format!(
                                 "task id {:?} already exists in this project",
@@ -671,8 +674,25 @@ impl Store for SqliteStore {
                     params![id, q.annotator_id, expires, q.offline],
                 )?;
             }
-            let wanted = q.limit as usize - held.len().min(q.limit as usize);
-            let fresh: Vec<i64> = if wanted == 0 {
+            let mut wanted = q.limit as usize - held.len().min(q.limit as usize);
+            // Gold first (as many as the handler drew), from those this annotator never had.
+            let gold: Vec<i64> = if q.gold_slots == 0 || wanted == 0 {
+                Vec::new()
+            } else {
+                tx.prepare_cached(
+                    "SELECT t.id FROM tasks t
+                     WHERE t.project_id = ?1 AND t.gold IS NOT NULL AND t.cancelled_at IS NULL
+                       AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = ?2)
+                     ORDER BY t.id LIMIT ?3",
+                )?
+                .query_map(
+                    params![q.project_id, q.annotator_id, q.gold_slots.min(wanted as u32)],
+                    |r| r.get(0),
+                )?
+                .collect::<Result<_, _>>()?
+            };
+            wanted -= gold.len();
+            let mut fresh: Vec<i64> = if wanted == 0 {
                 Vec::new()
             } else {
                 tx.prepare_cached(
@@ -689,6 +709,7 @@ impl Store for SqliteStore {
                 .query_map(params![q.project_id, q.annotator_id, now, first_ask, wanted as i64], |r| r.get(0))?
                 .collect::<Result<_, _>>()?
             };
+            fresh.extend(gold);
             for id in &fresh {
                 tx.prepare_cached("INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
                      VALUES (?1, ?2, 'active', ?3, ?4, ?5)
@@ -853,6 +874,50 @@ impl Store for SqliteStore {
         self.read(move |c| export_tasks(c, project_id, None)).await
     }
 
+    async fn gold_answers(
+        &self,
+        project_id: i64,
+        annotator_id: Option<i64>,
+    ) -> StoreResult<Vec<GoldAnswer>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT a.annotator_id, t.id, t.gold, a.labels, a.skipped
+                 FROM tasks t JOIN answers a ON a.task_id = t.id
+                 WHERE t.project_id = ?1 AND t.gold IS NOT NULL AND (?2 IS NULL OR a.annotator_id = ?2)
+                 ORDER BY a.annotator_id, t.id, a.revision DESC, a.seq DESC",
+            )?;
+            let mut rows = stmt.query(params![project_id, annotator_id])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(GoldAnswer {
+                    annotator_id: r.get(0)?,
+                    task_id: r.get(1)?,
+                    gold: serde_json::from_str(&r.get::<_, String>(2)?)?,
+                    labels: serde_json::from_str(&r.get::<_, String>(3)?)?,
+                    skipped: r.get(4)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>> {
+        self.read(move |c| {
+            let rows = c
+                .prepare_cached(
+                    "SELECT u.id, u.name, COUNT(DISTINCT a.task_id)
+                     FROM answers a JOIN tasks t ON t.id = a.task_id JOIN users u ON u.id = a.annotator_id
+                     WHERE t.project_id = ?1 AND NOT a.skipped
+                     GROUP BY u.id, u.name ORDER BY u.id",
+                )?
+                .query_map([project_id], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
     async fn review_queue(&self, project_id: i64, limit: u32) -> StoreResult<Vec<ExportRecord>> {
         self.read(move |c| export_tasks(c, project_id, Some(limit)))
             .await
@@ -904,7 +969,7 @@ fn export_tasks(
     let name = |id: i64| names.get(&id).cloned().unwrap_or_else(|| id.to_string());
     let mut stmt = c.prepare_cached(
         "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
-                cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at
+                cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at, gold
          FROM tasks
          WHERE project_id = ?1 AND (?2 IS NULL OR (needs_review = 1 AND review_labels IS NULL))
          ORDER BY id LIMIT COALESCE(?2, -1)",
@@ -979,6 +1044,10 @@ fn export_tasks(
             uncounted_answers,
             needs_review: r.get(10)?,
             review,
+            gold: r
+                .get::<_, Option<String>>(14)?
+                .map(|g| serde_json::from_str(&g))
+                .transpose()?,
         });
     }
     Ok(out)
