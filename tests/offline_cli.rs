@@ -43,7 +43,7 @@ impl Cli {
 
     fn serve(&self, listen: &str) -> Child {
         Command::new(&self.bin)
-            .args(["serve", "--listen", listen])
+            .args(["serve", "--listen", listen, "--refit-every", "1"])
             .arg("--data-dir")
             .arg(&self.data_dir)
             .stdout(Stdio::null())
@@ -210,6 +210,23 @@ async fn answers_made_while_the_server_is_down_sync_exactly_once() {
         ),
         (Some(2), Some(2))
     );
+    // The server re-fits consensus on its schedule (every second here): the majority vote
+    // made on each push gives way to the aggregator's default method.
+    tessera_tests::eventually(
+        std::time::Duration::from_secs(20),
+        "a scheduled re-fit",
+        || async {
+            let export = cli.ok(None, &["export", &project]);
+            export
+                .lines()
+                .filter_map(|l| serde_json::from_str::<ExportRecord>(l).ok())
+                .filter_map(|r| r.consensus)
+                .any(|c| c.method == "auto")
+                .then_some(())
+        },
+    )
+    .await;
+
     // A requester's verdict from the command line becomes the task's final label.
     assert!(
         cli.ok(None, &["review", &project])

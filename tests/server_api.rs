@@ -27,7 +27,8 @@ on_both_backends!(
     an_offline_checkout_is_capped_by_the_quota_and_holds_its_overlap_slots,
     metrics_count_leases_answers_and_errors,
     adaptive_overlap_stops_on_agreement_and_sends_doubt_to_review,
-    gold_is_mixed_in_never_shown_and_suspends_the_careless
+    gold_is_mixed_in_never_shown_and_suspends_the_careless,
+    a_refit_weighs_annotators_and_clamps_gold
 );
 
 use chrono::{Duration, Utc};
@@ -1063,6 +1064,109 @@ async fn gold_is_mixed_in_never_shown_and_suspends_the_careless(backend: Backend
     );
     assert_eq!(
         api_error(careful.annotators(project).await.expect_err("403")).0,
+        403
+    );
+}
+
+async fn a_refit_weighs_annotators_and_clamps_gold(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, _) = server.user(Role::Requester, "rita").await;
+    let mut schema = schema(3);
+    schema.gold_rate = 1.0;
+    let project = requester
+        .create_project("refit", schema)
+        .await
+        .expect("project")
+        .id;
+    let gold = r#"{"id":"g1","data":{"text":"I love it"},"gold":"positive"}"#;
+    requester
+        .upload(project, UploadFormat::Jsonl, gold)
+        .await
+        .expect("gold");
+    requester
+        .upload(project, UploadFormat::Jsonl, sample_jsonl(3))
+        .await
+        .expect("upload");
+    let mut answered = Vec::new();
+    for (name, split) in [("a", "negative"), ("b", "negative"), ("c", "positive")] {
+        let (annotator, _) = server.user(Role::Annotator, name).await;
+        let tasks = annotator
+            .lease(project, 4, None)
+            .await
+            .expect("lease")
+            .tasks;
+        assert_eq!(tasks.len(), 4);
+        let pushes = tasks
+            .iter()
+            .map(|t| {
+                let label = match t.data["text"].as_str() {
+                    Some("I love it") => "negative", // everyone is wrong on the gold task
+                    Some("sample sentence number 1") => "positive",
+                    Some("sample sentence number 2") => "neutral",
+                    _ => split,
+                };
+                answer(t.task_id, label)
+            })
+            .collect();
+        annotator.push(pushes).await.expect("push");
+        answered.push(name);
+    }
+    let before = export_records(&requester, project).await;
+    let majority = |records: &[tessera_api::ExportRecord], text: &str| {
+        records
+            .iter()
+            .find(|r| r.data["text"] == text)
+            .and_then(|r| r.consensus.clone())
+            .expect("consensus")
+    };
+    assert_eq!(
+        majority(&before, "I love it").label.as_deref(),
+        Some("negative")
+    );
+
+    let done = requester.refit(project).await.expect("refit");
+    assert_eq!((done.tasks, done.method.as_str()), (4, "auto"));
+    let after = export_records(&requester, project).await;
+    let gold_task = majority(&after, "I love it");
+    assert_eq!(
+        (gold_task.label.as_deref(), gold_task.method.as_str()),
+        (Some("positive"), "auto")
+    );
+    assert_eq!(
+        majority(&after, "sample sentence number 1")
+            .label
+            .as_deref(),
+        Some("positive")
+    );
+    assert_eq!(
+        majority(&after, "sample sentence number 2")
+            .label
+            .as_deref(),
+        Some("neutral")
+    );
+    for record in &after {
+        let c = record
+            .consensus
+            .as_ref()
+            .expect("every answered task has a consensus");
+        assert!(c.confidence > 0.0 && c.confidence <= 1.0, "{c:?}");
+    }
+
+    // Several labels per answer cannot be re-fitted; annotators may not ask.
+    let mut multi = LabelSchema::from_json(SENTIMENT_SCHEMA).expect("schema");
+    multi.multiple = true;
+    let other = requester
+        .create_project("multi", multi)
+        .await
+        .expect("project")
+        .id;
+    assert_eq!(
+        api_error(requester.refit(other).await.expect_err("409")).0,
+        409
+    );
+    let (annotator, _) = server.user(Role::Annotator, "d").await;
+    assert_eq!(
+        api_error(annotator.refit(project).await.expect_err("403")).0,
         403
     );
 }

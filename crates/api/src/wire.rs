@@ -323,6 +323,15 @@ pub struct ExportRecord {
     pub gold: Option<Vec<String>>,
 }
 
+/// `POST /api/projects/{id}/consensus/refit` (requester): what a re-fit did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefitResponse {
+    /// Tasks whose consensus was re-fitted.
+    pub tasks: usize,
+    pub method: String,
+    pub seconds: f64,
+}
+
 /// `GET /api/projects/{id}/annotators` (requester): each annotator's skill on gold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnnotatorSkill {

@@ -22,6 +22,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "TESSERA_LISTEN", default_value = "127.0.0.1:7450")]
     listen: SocketAddr,
+    /// Re-fit every project's consensus with the aggregator this often (seconds); off when
+    /// not given. Requesters can also ask for a re-fit at any time.
+    #[arg(long, env = "TESSERA_REFIT_EVERY")]
+    refit_every: Option<u64>,
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
@@ -41,6 +45,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             token_path.display()
         );
     }
+    if let Some(seconds) = args.refit_every.filter(|&s| s > 0) {
+        tokio::spawn(refit_on_schedule(
+            Arc::clone(&state),
+            std::time::Duration::from_secs(seconds),
+        ));
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -49,6 +59,29 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     tessera_server::serve(listener, state, shutdown_signal()).await?;
     eprintln!("tessera server stopped");
     Ok(())
+}
+
+/// Re-fits each project's consensus, then waits `every`, for as long as the server runs.
+async fn refit_on_schedule(state: Arc<AppState>, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.tick().await; // the first tick is immediate: start after one period
+    loop {
+        ticks.tick().await;
+        let projects = match state.store.projects().await {
+            Ok(projects) => projects,
+            Err(e) => {
+                tracing::warn!(error = %e, "scheduled re-fit: cannot list projects");
+                continue;
+            }
+        };
+        for project in projects.iter().filter(|p| !p.schema.multiple) {
+            if let Err(e) =
+                tessera_server::refit::refit_project(state.store.as_ref(), project.id).await
+            {
+                tracing::warn!(project_id = project.id, error = %e, "scheduled re-fit failed");
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

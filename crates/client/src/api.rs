@@ -9,7 +9,7 @@ use tessera_api::{
     AnnotatorSkill, AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage,
     CreateProjectRequest, CreateTokenRequest, CreateTokenResponse, ErrorBody, ExportRecord,
     LeaseRequest, LeaseResponse, Me, Project, ProjectStatus, PushAnswersRequest,
-    PushAnswersResponse, ReviewRequest, Role, UploadResponse,
+    PushAnswersResponse, RefitResponse, ReviewRequest, Role, UploadResponse,
 };
 use tessera_core::{LabelSchema, UploadFormat};
 
@@ -232,6 +232,15 @@ impl ApiClient {
     pub async fn changes(&self, since: i64, limit: u32) -> Result<ChangesPage, ClientError> {
         self.get(&format!("/api/changes?since={since}&limit={limit}"))
             .await
+    }
+
+    /// Re-fits the project's consensus with the aggregator's default method (requester).
+    pub async fn refit(&self, project: i64) -> Result<RefitResponse, ClientError> {
+        self.post(
+            &format!("/api/projects/{project}/consensus/refit"),
+            &serde_json::json!({}),
+        )
+        .await
     }
 
     /// Each annotator's answers and accuracy on gold (requester).

@@ -17,7 +17,7 @@ use tessera_api::{
     AnnotatorSkill, AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage,
     CreateProjectRequest, CreateTokenRequest, CreateTokenResponse, ExportRecord, LeaseRequest,
     LeaseResponse, Me, Project, ProjectStatus, PushAnswersRequest, PushAnswersResponse, PushStatus,
-    ReviewRequest, Role,
+    RefitResponse, ReviewRequest, Role,
 };
 use tessera_core::{UploadFormat, parse_upload};
 
@@ -26,6 +26,7 @@ use crate::auth::{Caller, generate_token, hash_token};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::export::render_export;
 use crate::metrics::Metrics;
+use crate::refit::refit_project;
 use crate::store::{LeaseQuery, gold_tally};
 
 /// Most tasks one lease request may take: a long offline session's worth (a day of quick
@@ -55,6 +56,16 @@ fn gold_slots(limit: u32, rate: f64) -> u32 {
 /// Below the bar after enough gold answers.
 fn is_suspended(answered: u64, correct: u64, min_answers: u32, bar: f64) -> bool {
     answered > 0 && answered >= u64::from(min_answers) && (correct as f64) < bar * answered as f64
+}
+
+/// Re-fits the project's consensus with the aggregator's default method now.
+pub async fn refit_consensus(
+    State(state): Shared,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<RefitResponse>, ApiError> {
+    caller.require(&[Role::Requester])?;
+    Ok(Json(refit_project(state.store.as_ref(), id).await?))
 }
 
 /// Each annotator's answers and accuracy on gold, and whether they are suspended.

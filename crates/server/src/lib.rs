@@ -9,6 +9,7 @@ pub mod error;
 mod export;
 mod handlers;
 pub mod metrics;
+pub mod refit;
 pub mod store;
 
 use std::future::Future;
@@ -108,6 +109,10 @@ pub fn app(state: Arc<AppState>) -> Router {
             post(handlers::cancel_tasks),
         )
         .route("/api/projects/{id}/status", get(handlers::get_status))
+        .route(
+            "/api/projects/{id}/consensus/refit",
+            post(handlers::refit_consensus),
+        )
         .route(
             "/api/projects/{id}/annotators",
             get(handlers::get_annotators),

@@ -123,6 +123,18 @@ pub trait Store: Send + Sync {
         annotator_id: Option<i64>,
     ) -> StoreResult<Vec<GoldAnswer>>;
 
+    /// Every task's current counted answers (latest revision per annotator, skips excluded;
+    /// the first label of each) and the gold tasks' known labels: what a re-fit reads.
+    async fn consensus_inputs(&self, project_id: i64) -> StoreResult<ConsensusInputs>;
+
+    /// Stores re-fitted consensus (cancelled tasks keep theirs; gold tasks stay complete).
+    async fn write_consensus(
+        &self,
+        project_id: i64,
+        updates: Vec<ConsensusUpdate>,
+        method: &str,
+    ) -> StoreResult<()>;
+
     /// Each annotator's number of answered (not skipped) tasks in the project: (id, name, n).
     async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>>;
 
@@ -138,6 +150,45 @@ pub trait Store: Send + Sync {
         reviewer: &User,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+}
+
+/// A project's answers as a re-fit reads them.
+#[derive(Debug, Clone, Default)]
+pub struct ConsensusInputs {
+    /// (task, annotator, label), one per annotator and task.
+    pub answers: Vec<(i64, i64, String)>,
+    /// Gold tasks' known label.
+    pub gold: std::collections::HashMap<i64, String>,
+}
+
+/// One task's re-fitted consensus and what it means for its assignment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsensusUpdate {
+    pub task_id: i64,
+    pub labels: Vec<String>,
+    pub confidence: f64,
+    pub complete: bool,
+    pub wanted: u32,
+    pub needs_review: bool,
+}
+
+/// Keeps the first row of each (task, annotator) of rows sorted by task, annotator, newest
+/// revision first; drops skips; takes each answer's first label.
+pub(crate) fn latest_answers(
+    rows: impl IntoIterator<Item = (i64, i64, Vec<String>, bool)>,
+) -> Vec<(i64, i64, String)> {
+    let mut out = Vec::new();
+    let mut last = None;
+    for (task, annotator, labels, skipped) in rows {
+        if last == Some((task, annotator)) {
+            continue;
+        }
+        last = Some((task, annotator));
+        if let (false, Some(label)) = (skipped, labels.into_iter().next()) {
+            out.push((task, annotator, label));
+        }
+    }
+    out
 }
 
 /// One stored answer (any revision) on a gold task.

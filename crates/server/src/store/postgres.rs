@@ -30,7 +30,10 @@ use tokio_postgres::types::Json;
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
-use super::{GoldAnswer, LeaseQuery, Store, StoreError, StoreResult, User, rejected, unknown_task};
+use super::{
+    ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, Store, StoreError, StoreResult, User,
+    latest_answers, rejected, unknown_task,
+};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
@@ -1110,6 +1113,70 @@ impl Store for PostgresStore {
             })
         })
         .collect()
+    }
+
+    async fn consensus_inputs(&self, project_id: i64) -> StoreResult<ConsensusInputs> {
+        let c = self.pool.get().await?;
+        let mut raw = Vec::new();
+        for r in c
+            .query(
+                "SELECT a.task_id, a.annotator_id, a.labels, a.skipped
+                 FROM answers a JOIN tasks t ON t.id = a.task_id
+                 WHERE t.project_id = $1 AND a.counted
+                 ORDER BY a.task_id, a.annotator_id, a.revision DESC, a.seq DESC",
+                &[&project_id],
+            )
+            .await?
+        {
+            let Json(labels): Json<Vec<String>> = r.try_get(2)?;
+            raw.push((r.try_get(0)?, r.try_get(1)?, labels, r.try_get(3)?));
+        }
+        let mut gold = HashMap::new();
+        for r in c
+            .query(
+                "SELECT id, gold FROM tasks WHERE project_id = $1 AND gold IS NOT NULL",
+                &[&project_id],
+            )
+            .await?
+        {
+            let Json(labels): Json<Vec<String>> = r.try_get(1)?;
+            if let Some(label) = labels.into_iter().next() {
+                gold.insert(r.try_get(0)?, label);
+            }
+        }
+        Ok(ConsensusInputs {
+            answers: latest_answers(raw),
+            gold,
+        })
+    }
+
+    async fn write_consensus(
+        &self,
+        project_id: i64,
+        updates: Vec<ConsensusUpdate>,
+        method: &str,
+    ) -> StoreResult<()> {
+        let c = self.pool.get().await?;
+        let ids: Vec<i64> = updates.iter().map(|u| u.task_id).collect();
+        let labels: Vec<Json<&Vec<String>>> = updates.iter().map(|u| Json(&u.labels)).collect();
+        let confidence: Vec<f64> = updates.iter().map(|u| u.confidence).collect();
+        let complete: Vec<bool> = updates.iter().map(|u| u.complete).collect();
+        let wanted: Vec<i32> = updates
+            .iter()
+            .map(|u| i32::try_from(u.wanted).unwrap_or(i32::MAX))
+            .collect();
+        let needs_review: Vec<bool> = updates.iter().map(|u| u.needs_review).collect();
+        c.execute(
+            "UPDATE tasks t SET consensus = u.consensus, confidence = u.confidence, consensus_method = $7,
+                 complete = (t.gold IS NOT NULL OR u.complete), wanted = u.wanted,
+                 needs_review = (t.gold IS NULL AND u.needs_review)
+             FROM UNNEST($1::bigint[], $2::jsonb[], $3::float8[], $4::bool[], $5::int[], $6::bool[])
+                  AS u(id, consensus, confidence, complete, wanted, needs_review)
+             WHERE t.id = u.id AND t.project_id = $8 AND t.cancelled_at IS NULL",
+            &[&ids, &labels, &confidence, &complete, &wanted, &needs_review, &method, &project_id],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>> {

@@ -17,8 +17,8 @@ use tessera_api::{
 use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput};
 
 use super::{
-    GoldAnswer, LeaseQuery, Store, StoreError, StoreResult, User, parse_ts, rejected, ts,
-    unknown_task,
+    ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, Store, StoreError, StoreResult, User,
+    latest_answers, parse_ts, rejected, ts, unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -898,6 +898,74 @@ impl Store for SqliteStore {
                 });
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn consensus_inputs(&self, project_id: i64) -> StoreResult<ConsensusInputs> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT a.task_id, a.annotator_id, a.labels, a.skipped
+                 FROM answers a JOIN tasks t ON t.id = a.task_id
+                 WHERE t.project_id = ?1 AND a.counted = 1
+                 ORDER BY a.task_id, a.annotator_id, a.revision DESC, a.seq DESC",
+            )?;
+            let mut rows = stmt.query([project_id])?;
+            let mut raw = Vec::new();
+            while let Some(r) = rows.next()? {
+                let labels: Vec<String> = serde_json::from_str(&r.get::<_, String>(2)?)?;
+                raw.push((r.get(0)?, r.get(1)?, labels, r.get(3)?));
+            }
+            let mut gold = HashMap::new();
+            let mut stmt = c.prepare_cached(
+                "SELECT id, gold FROM tasks WHERE project_id = ?1 AND gold IS NOT NULL",
+            )?;
+            let mut rows = stmt.query([project_id])?;
+            while let Some(r) = rows.next()? {
+                let labels: Vec<String> = serde_json::from_str(&r.get::<_, String>(1)?)?;
+                if let Some(label) = labels.into_iter().next() {
+                    gold.insert(r.get(0)?, label);
+                }
+            }
+            Ok(ConsensusInputs {
+                answers: latest_answers(raw),
+                gold,
+            })
+        })
+        .await
+    }
+
+    async fn write_consensus(
+        &self,
+        project_id: i64,
+        updates: Vec<ConsensusUpdate>,
+        method: &str,
+    ) -> StoreResult<()> {
+        let method = method.to_owned();
+        self.write(move |c| {
+            let tx = c.savepoint()?;
+            {
+                let mut update = tx.prepare_cached(
+                    "UPDATE tasks SET consensus = ?3, confidence = ?4, consensus_method = ?5,
+                         complete = (gold IS NOT NULL OR ?6), wanted = ?7,
+                         needs_review = (gold IS NULL AND ?8)
+                     WHERE id = ?1 AND project_id = ?2 AND cancelled_at IS NULL",
+                )?;
+                for u in &updates {
+                    update.execute(params![
+                        u.task_id,
+                        project_id,
+                        serde_json::to_string(&u.labels)?,
+                        u.confidence,
+                        method,
+                        u.complete,
+                        u.wanted,
+                        u.needs_review
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
         })
         .await
     }

@@ -1,0 +1,104 @@
+//! Consensus re-fit: the whole project's current answers through the aggregator's default
+//! method (the Dawid–Skene family, gold tasks clamped), on demand and on a schedule. The
+//! per-answer update on push stays majority vote; a re-fit replaces it with posteriors that
+//! weigh each annotator by their estimated skill.
+
+use std::collections::HashMap;
+
+use tessera_api::RefitResponse;
+use tessera_core::aggregate::{Aggregator, Dataset, DawidSkene, argmax};
+
+use crate::store::{ConsensusUpdate, Store, StoreError, StoreResult};
+
+/// The name re-fitted consensus carries in exports.
+pub const METHOD: &str = "auto";
+
+/// Re-fits one project's consensus and stores it. Single-choice projects only.
+pub async fn refit_project(store: &dyn Store, project_id: i64) -> StoreResult<RefitResponse> {
+    let started = std::time::Instant::now();
+    let project = store.project(project_id).await?;
+    if project.schema.multiple {
+        return Err(StoreError::Conflict(
+            "re-fitting needs a single-choice project (this one takes several labels per answer)"
+                .to_owned(),
+        ));
+    }
+    let inputs = store.consensus_inputs(project_id).await?;
+    if inputs.answers.is_empty() {
+        return Ok(RefitResponse {
+            tasks: 0,
+            method: METHOD.to_owned(),
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    let schema = project.schema.clone();
+    let updates = tokio::task::spawn_blocking(move || fit(&inputs, &schema))
+        .await
+        .map_err(|e| StoreError::Backend(format!("re-fit failed: {e}")))??;
+    let tasks = updates.len();
+    store.write_consensus(project_id, updates, METHOD).await?;
+    tracing::info!(project_id, tasks, elapsed = ?started.elapsed(), "consensus re-fitted");
+    Ok(RefitResponse {
+        tasks,
+        method: METHOD.to_owned(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The fitted consensus of every answered task.
+fn fit(
+    inputs: &crate::store::ConsensusInputs,
+    schema: &tessera_core::LabelSchema,
+) -> StoreResult<Vec<ConsensusUpdate>> {
+    let ids: Vec<(String, String)> = inputs
+        .answers
+        .iter()
+        .map(|(task, annotator, _)| (task.to_string(), annotator.to_string()))
+        .collect();
+    let mut data = Dataset::from_triples(
+        ids.iter()
+            .zip(&inputs.answers)
+            .map(|((t, w), (_, _, label))| (t.as_str(), w.as_str(), label.as_str())),
+    )
+    .map_err(|e| StoreError::Backend(format!("re-fit input: {e}")))?;
+    // Gold tasks are clamped to their known answer while fitting.
+    let label_index: HashMap<&str, u16> = (0..data.labels.len())
+        .filter_map(|i| data.labels.get(i).map(|l| (l, i as u16)))
+        .collect();
+    let gold: Vec<(usize, u16)> = (0..data.tasks.len())
+        .filter_map(|t| {
+            let id: i64 = data.tasks.get(t)?.parse().ok()?;
+            let label = inputs.gold.get(&id)?;
+            Some((t, *label_index.get(label.as_str())?))
+        })
+        .collect();
+    for (t, l) in gold {
+        data.gold[t] = Some(l);
+    }
+    let fitted = DawidSkene::auto().fit(&data);
+    let mut counts: HashMap<i64, u32> = HashMap::new();
+    for (task, _, _) in &inputs.answers {
+        *counts.entry(*task).or_default() += 1;
+    }
+    let mut updates = Vec::with_capacity(data.tasks.len());
+    for (t, posterior) in fitted.posteriors.iter().enumerate() {
+        let (Some(id), Some(label)) = (
+            data.tasks.get(t).and_then(|s| s.parse::<i64>().ok()),
+            data.labels.get(argmax(posterior)),
+        ) else {
+            continue;
+        };
+        let confidence = posterior[argmax(posterior)];
+        let answers = counts.get(&id).copied().unwrap_or(0);
+        let progress = schema.progress(answers, Some(confidence));
+        updates.push(ConsensusUpdate {
+            task_id: id,
+            labels: vec![label.to_owned()],
+            confidence,
+            complete: progress.complete,
+            wanted: progress.wanted,
+            needs_review: progress.needs_review,
+        });
+    }
+    Ok(updates)
+}
