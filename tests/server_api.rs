@@ -28,7 +28,8 @@ on_both_backends!(
     metrics_count_leases_answers_and_errors,
     adaptive_overlap_stops_on_agreement_and_sends_doubt_to_review,
     gold_is_mixed_in_never_shown_and_suspends_the_careless,
-    a_refit_weighs_annotators_and_clamps_gold
+    a_refit_weighs_annotators_and_clamps_gold,
+    the_annotators_view_flags_a_one_label_clicker
 );
 
 use chrono::{Duration, Utc};
@@ -1169,4 +1170,44 @@ async fn a_refit_weighs_annotators_and_clamps_gold(backend: Backend) {
         api_error(annotator.refit(project).await.expect_err("403")).0,
         403
     );
+}
+
+async fn the_annotators_view_flags_a_one_label_clicker(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, project) = project_with_tasks(&server, 2, 25).await;
+    let labels = ["positive", "negative", "neutral"];
+    let start = Utc::now() - Duration::hours(1);
+    for (name, varied) in [("xena", false), ("yuri", true)] {
+        let (annotator, _) = server.user(Role::Annotator, name).await;
+        let tasks = annotator
+            .lease(project, 25, None)
+            .await
+            .expect("lease")
+            .tasks;
+        assert_eq!(tasks.len(), 25);
+        let pushes = tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let label = if varied { labels[i % 3] } else { "positive" };
+                let mut a = answer(t.task_id, label);
+                a.answered_at = start + Duration::seconds(20 * i as i64);
+                a
+            })
+            .collect();
+        annotator.push(pushes).await.expect("push");
+    }
+    let skills = requester.annotators(project).await.expect("annotators");
+    let of = |name: &str| {
+        skills
+            .iter()
+            .find(|s| s.annotator == name)
+            .expect("annotator")
+            .clone()
+    };
+    let (xena, yuri) = (of("xena"), of("yuri"));
+    assert_eq!(xena.flags, ["one_label"]);
+    assert_eq!(xena.top_label_share, Some(1.0));
+    assert!(yuri.flags.is_empty(), "{yuri:?}");
+    assert_eq!((xena.median_seconds, xena.answers), (Some(20.0), 25));
 }

@@ -345,6 +345,13 @@ pub struct AnnotatorSkill {
     /// Below the project's `suspend_below` after `gold_min_answers` gold answers: leases are
     /// refused.
     pub suspended: bool,
+    /// Median seconds between consecutive answers (device clock; breaks excluded).
+    pub median_seconds: Option<f64>,
+    /// Share of the annotator's answers carrying their most common label.
+    pub top_label_share: Option<f64>,
+    /// Anomalies for the requester to look at: `fast` (median time under a third of the
+    /// project's), `one_label` (95% or more of 20+ answers alike).
+    pub flags: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

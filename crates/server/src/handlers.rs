@@ -26,6 +26,7 @@ use crate::auth::{Caller, generate_token, hash_token};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::export::render_export;
 use crate::metrics::Metrics;
+use crate::quality::flag_annotators;
 use crate::refit::refit_project;
 use crate::store::{LeaseQuery, gold_tally};
 
@@ -77,6 +78,7 @@ pub async fn get_annotators(
     caller.require(&[Role::Requester])?;
     let project = state.store.project(id).await?;
     let tally = gold_tally(&state.store.gold_answers(id, None).await?);
+    let mut paces = flag_annotators(&state.store.answer_times(id).await?);
     let skills = state
         .store
         .answer_counts(id)
@@ -85,6 +87,7 @@ pub async fn get_annotators(
         .map(|(annotator_id, annotator, answers)| {
             let (gold_answers, gold_correct) =
                 tally.get(&annotator_id).copied().unwrap_or_default();
+            let pace = paces.remove(&annotator_id).unwrap_or_default();
             AnnotatorSkill {
                 annotator,
                 answers,
@@ -100,6 +103,9 @@ pub async fn get_annotators(
                         bar,
                     )
                 }),
+                median_seconds: pace.median_seconds,
+                top_label_share: pace.top_label_share,
+                flags: pace.flags,
             }
         })
         .collect();

@@ -9,6 +9,7 @@ pub mod error;
 mod export;
 mod handlers;
 pub mod metrics;
+pub mod quality;
 pub mod refit;
 pub mod store;
 

@@ -16,6 +16,8 @@ use tessera_api::{
 };
 use tessera_core::{ConsensusMethod, LabelSchema, TaskInput};
 
+use crate::quality::TimedAnswer;
+
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -135,6 +137,10 @@ pub trait Store: Send + Sync {
         method: &str,
     ) -> StoreResult<()>;
 
+    /// Every first answer (lowest revision, skips excluded) of the project with its device
+    /// time and first label, for the anomaly flags.
+    async fn answer_times(&self, project_id: i64) -> StoreResult<Vec<TimedAnswer>>;
+
     /// Each annotator's number of answered (not skipped) tasks in the project: (id, name, n).
     async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>>;
 
@@ -186,6 +192,25 @@ pub(crate) fn latest_answers(
         last = Some((task, annotator));
         if let (false, Some(label)) = (skipped, labels.into_iter().next()) {
             out.push((task, annotator, label));
+        }
+    }
+    out
+}
+
+/// Keeps each (task, annotator)'s first row of rows sorted by task, annotator, lowest
+/// revision first; drops skips.
+pub(crate) fn first_answers(
+    rows: impl IntoIterator<Item = (i64, i64, TimedAnswer, bool)>,
+) -> Vec<TimedAnswer> {
+    let mut out = Vec::new();
+    let mut last = None;
+    for (task, annotator, answer, skipped) in rows {
+        if last == Some((task, annotator)) {
+            continue;
+        }
+        last = Some((task, annotator));
+        if !skipped {
+            out.push(answer);
         }
     }
     out

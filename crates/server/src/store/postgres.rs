@@ -26,13 +26,15 @@ use tessera_api::{
     PushStatus, ReviewRequest, Role, UploadResponse,
 };
 use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput};
+
+use crate::quality::TimedAnswer;
 use tokio_postgres::types::Json;
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
 use super::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, Store, StoreError, StoreResult, User,
-    latest_answers, rejected, unknown_task,
+    first_answers, latest_answers, rejected, unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -1177,6 +1179,35 @@ impl Store for PostgresStore {
         )
         .await?;
         Ok(())
+    }
+
+    async fn answer_times(&self, project_id: i64) -> StoreResult<Vec<TimedAnswer>> {
+        let c = self.pool.get().await?;
+        let mut raw = Vec::new();
+        for r in c
+            .query(
+                "SELECT a.task_id, a.annotator_id, a.answered_at, a.labels, a.skipped
+                 FROM answers a JOIN tasks t ON t.id = a.task_id
+                 WHERE t.project_id = $1 AND a.counted
+                 ORDER BY a.task_id, a.annotator_id, a.revision, a.seq",
+                &[&project_id],
+            )
+            .await?
+        {
+            let Json(labels): Json<Vec<String>> = r.try_get(3)?;
+            let annotator_id: i64 = r.try_get(1)?;
+            raw.push((
+                r.try_get::<_, i64>(0)?,
+                annotator_id,
+                TimedAnswer {
+                    annotator_id,
+                    answered_at: r.try_get(2)?,
+                    label: labels.into_iter().next().unwrap_or_default(),
+                },
+                r.try_get::<_, bool>(4)?,
+            ));
+        }
+        Ok(first_answers(raw))
     }
 
     async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>> {

@@ -16,9 +16,11 @@ use tessera_api::{
 };
 use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput};
 
+use crate::quality::TimedAnswer;
+
 use super::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, Store, StoreError, StoreResult, User,
-    latest_answers, parse_ts, rejected, ts, unknown_task,
+    first_answers, latest_answers, parse_ts, rejected, ts, unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -966,6 +968,35 @@ impl Store for SqliteStore {
             }
             tx.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn answer_times(&self, project_id: i64) -> StoreResult<Vec<TimedAnswer>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT a.task_id, a.annotator_id, a.answered_at, a.labels, a.skipped
+                 FROM answers a JOIN tasks t ON t.id = a.task_id
+                 WHERE t.project_id = ?1 AND a.counted = 1
+                 ORDER BY a.task_id, a.annotator_id, a.revision, a.seq",
+            )?;
+            let mut rows = stmt.query([project_id])?;
+            let mut raw = Vec::new();
+            while let Some(r) = rows.next()? {
+                let labels: Vec<String> = serde_json::from_str(&r.get::<_, String>(3)?)?;
+                let annotator_id: i64 = r.get(1)?;
+                raw.push((
+                    r.get::<_, i64>(0)?,
+                    annotator_id,
+                    TimedAnswer {
+                        annotator_id,
+                        answered_at: parse_ts(&r.get::<_, String>(2)?)?,
+                        label: labels.into_iter().next().unwrap_or_default(),
+                    },
+                    r.get::<_, bool>(4)?,
+                ));
+            }
+            Ok(first_answers(raw))
         })
         .await
     }
