@@ -4,11 +4,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tessera_core::{LabelSchema, Prediction};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Every error response carries this body: a stable machine `code` and a human `message`.
 /// Upload errors also name the offending `line` (and `column` when known).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
@@ -19,7 +20,7 @@ pub struct ErrorBody {
 }
 
 /// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
@@ -47,7 +48,7 @@ impl Role {
 }
 
 /// `GET /api/me`: who a token belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Me {
     pub user_id: i64,
     pub name: String,
@@ -55,7 +56,7 @@ pub struct Me {
 }
 
 /// `POST /api/tokens` (admin).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
     pub name: String,
@@ -63,7 +64,7 @@ pub struct CreateTokenRequest {
 }
 
 /// The new token, shown only once; the server keeps only its hash.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CreateTokenResponse {
     pub user_id: i64,
     pub name: String,
@@ -72,14 +73,14 @@ pub struct CreateTokenResponse {
 }
 
 /// `POST /api/projects` (admin, requester).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProjectRequest {
     pub name: String,
     pub schema: LabelSchema,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Project {
     pub id: i64,
     pub name: String,
@@ -89,14 +90,14 @@ pub struct Project {
 
 /// `POST /api/projects/{id}/batches`: the body is the file itself (JSONL or CSV, by
 /// `Content-Type`); the answer says what was stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UploadResponse {
     pub batch_id: i64,
     pub tasks_added: usize,
 }
 
 /// `POST /api/projects/{id}/leases` (annotator): lease up to `limit` tasks.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeaseRequest {
     pub limit: u32,
@@ -112,17 +113,18 @@ pub struct LeaseRequest {
 
 /// A task leased to the calling annotator: what they need to answer it, and nothing else
 /// (never gold answers, never other annotators' answers).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LeasedTask {
     pub task_id: i64,
     pub project_id: i64,
+    #[schema(value_type = Object)]
     pub data: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prediction: Option<Prediction>,
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LeaseResponse {
     pub project: Project,
     pub tasks: Vec<LeasedTask>,
@@ -130,7 +132,7 @@ pub struct LeaseResponse {
 
 /// One answer (or skip) as the device recorded it. `id` is a UUIDv7 made on the device, so a
 /// push can be retried any number of times; `revision` grows when the annotator revises.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerPush {
     pub id: Uuid,
@@ -148,13 +150,13 @@ pub struct AnswerPush {
 }
 
 /// `POST /api/answers` (annotator).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushAnswersRequest {
     pub answers: Vec<AnswerPush>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PushStatus {
     /// Stored now.
@@ -165,7 +167,7 @@ pub enum PushStatus {
     Rejected,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PushResult {
     pub id: Uuid,
     pub status: PushStatus,
@@ -183,13 +185,13 @@ pub struct PushResult {
     pub task_cancelled: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PushAnswersResponse {
     pub results: Vec<PushResult>,
 }
 
 /// One entry of an annotator's change feed, in server sequence order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
     /// A task was leased to this annotator (possibly from another device).
@@ -219,7 +221,7 @@ impl Change {
 
 /// `POST /api/projects/{id}/tasks/cancel` (requester): withdraw tasks, named by server id or
 /// by the requester's own id from the upload. Unknown ids fail the whole request.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelTasksRequest {
     #[serde(default)]
@@ -228,7 +230,7 @@ pub struct CancelTasksRequest {
     pub external_ids: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CancelTasksResponse {
     /// Tasks cancelled by this request.
     pub cancelled: u64,
@@ -237,7 +239,7 @@ pub struct CancelTasksResponse {
 }
 
 /// `GET /api/changes?since=CURSOR&limit=N` (annotator).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ChangesPage {
     pub changes: Vec<Change>,
     /// Pass as `since` for the next page.
@@ -246,7 +248,7 @@ pub struct ChangesPage {
 }
 
 /// `GET /api/projects/{id}/status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ProjectStatus {
     pub project_id: i64,
     pub tasks: u64,
@@ -275,7 +277,7 @@ pub struct ProjectStatus {
 }
 
 /// One annotator's current answer to a task, as exported.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ExportAnswer {
     pub annotator: String,
     pub labels: Vec<String>,
@@ -284,7 +286,7 @@ pub struct ExportAnswer {
     pub received_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ExportConsensus {
     /// The first (for single choice: the only) consensus label.
     pub label: Option<String>,
@@ -294,11 +296,12 @@ pub struct ExportConsensus {
 }
 
 /// `GET /api/projects/{id}/export`: one JSON object per line, one line per task.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ExportRecord {
     pub task_id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    #[schema(value_type = Object)]
     pub data: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prediction: Option<Prediction>,
@@ -324,7 +327,7 @@ pub struct ExportRecord {
 }
 
 /// `POST /api/projects/{id}/consensus/refit` (requester): what a re-fit did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RefitResponse {
     /// Tasks whose consensus was re-fitted.
     pub tasks: usize,
@@ -333,7 +336,7 @@ pub struct RefitResponse {
 }
 
 /// `GET /api/projects/{id}/annotators` (requester): each annotator's skill on gold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AnnotatorSkill {
     pub annotator: String,
     /// Tasks answered (skips excluded), gold included.
@@ -354,7 +357,7 @@ pub struct AnnotatorSkill {
     pub flags: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ExportReview {
     pub labels: Vec<String>,
     pub reviewer: String,
@@ -362,7 +365,7 @@ pub struct ExportReview {
 }
 
 /// `POST /api/projects/{id}/review` (requester): a reviewer's verdict on one task.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewRequest {
     pub task_id: i64,

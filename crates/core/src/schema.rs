@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The kinds of labeling work a project can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SchemaKind {
     /// Pick one (or, with `multiple`, several) labels from a fixed list.
@@ -15,6 +16,7 @@ pub enum SchemaKind {
 /// `{"kind": "classification", "labels": ["positive", "negative", "neutral"], "overlap": 3}`
 /// is the smallest complete schema; unknown fields are rejected so a typo never passes silently.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LabelSchema {
     pub kind: SchemaKind,

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 /// A machine's suggested answer for a task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Prediction {
     /// Suggested label(s), each one of the schema's labels.
     pub labels: Vec<String>,

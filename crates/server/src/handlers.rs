@@ -15,9 +15,9 @@ use chrono::Duration;
 use serde::Deserialize;
 use tessera_api::{
     AnnotatorSkill, AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage,
-    CreateProjectRequest, CreateTokenRequest, CreateTokenResponse, ExportRecord, LeaseRequest,
-    LeaseResponse, Me, Project, ProjectStatus, PushAnswersRequest, PushAnswersResponse, PushStatus,
-    RefitResponse, ReviewRequest, Role,
+    CreateProjectRequest, CreateTokenRequest, CreateTokenResponse, ErrorBody, ExportRecord,
+    LeaseRequest, LeaseResponse, Me, Project, ProjectStatus, PushAnswersRequest,
+    PushAnswersResponse, PushStatus, RefitResponse, ReviewRequest, Role, UploadResponse,
 };
 use tessera_core::{UploadFormat, parse_upload};
 
@@ -60,6 +60,7 @@ fn is_suspended(answered: u64, correct: u64, min_answers: u32, bar: f64) -> bool
 }
 
 /// Re-fits the project's consensus with the aggregator's default method now.
+#[utoipa::path(post, path = "/api/projects/{id}/consensus/refit", tag = "consensus", params(("id" = i64, Path, description = "project id")), responses((status = 200, body = RefitResponse), (status = 409, description = "a multiple-choice project", body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn refit_consensus(
     State(state): Shared,
     caller: Caller,
@@ -70,6 +71,7 @@ pub async fn refit_consensus(
 }
 
 /// Each annotator's answers and accuracy on gold, and whether they are suspended.
+#[utoipa::path(get, path = "/api/projects/{id}/annotators", tag = "quality", params(("id" = i64, Path, description = "project id")), responses((status = 200, body = [AnnotatorSkill]), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn get_annotators(
     State(state): Shared,
     caller: Caller,
@@ -113,6 +115,7 @@ pub async fn get_annotators(
 }
 
 /// Prometheus text exposition; counts only, nothing about tasks or people.
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()), responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 pub async fn get_metrics(State(state): Shared) -> Response {
     (
         [(
@@ -124,10 +127,12 @@ pub async fn get_metrics(State(state): Shared) -> Response {
         .into_response()
 }
 
+#[utoipa::path(get, path = "/api/health", tag = "operations", security(()), responses((status = 200, description = "the server is up", body = Object)))]
 pub async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+#[utoipa::path(get, path = "/api/me", tag = "auth", responses((status = 200, body = Me), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn get_me(caller: Caller) -> Json<Me> {
     let u = caller.0;
     Json(Me {
@@ -148,6 +153,7 @@ fn checked_name(name: &str) -> Result<&str, ApiError> {
     Ok(name)
 }
 
+#[utoipa::path(post, path = "/api/tokens", tag = "auth", request_body = CreateTokenRequest, responses((status = 200, body = CreateTokenResponse), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn create_token(
     State(state): Shared,
     caller: Caller,
@@ -173,6 +179,7 @@ pub async fn create_token(
     }))
 }
 
+#[utoipa::path(post, path = "/api/projects", tag = "projects", request_body = CreateProjectRequest, responses((status = 200, body = Project), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn create_project(
     State(state): Shared,
     caller: Caller,
@@ -191,6 +198,7 @@ pub async fn create_project(
     Ok(Json(project))
 }
 
+#[utoipa::path(get, path = "/api/projects", tag = "projects", responses((status = 200, body = [Project]), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn list_projects(
     State(state): Shared,
     _caller: Caller,
@@ -198,6 +206,7 @@ pub async fn list_projects(
     Ok(Json(state.store.projects().await?))
 }
 
+#[utoipa::path(get, path = "/api/projects/{id}", tag = "projects", params(("id" = i64, Path, description = "project id")), responses((status = 200, body = Project), (status = 404, body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn get_project(
     State(state): Shared,
     _caller: Caller,
@@ -206,6 +215,7 @@ pub async fn get_project(
     Ok(Json(state.store.project(id).await?))
 }
 
+#[utoipa::path(post, path = "/api/projects/{id}/batches", tag = "projects", params(("id" = i64, Path, description = "project id")), request_body(content = String, description = "the batch file: JSONL (application/x-ndjson) or CSV (text/csv)", content_type = "application/x-ndjson"), responses((status = 200, body = UploadResponse), (status = 422, description = "a bad line, named with its line and column", body = ErrorBody), (status = 413, body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn upload_batch(
     State(state): Shared,
     caller: Caller,
@@ -258,6 +268,7 @@ pub async fn upload_batch(
     Ok(Json(response))
 }
 
+#[utoipa::path(post, path = "/api/projects/{id}/leases", tag = "annotation", params(("id" = i64, Path, description = "project id")), request_body = LeaseRequest, responses((status = 200, body = LeaseResponse), (status = 403, description = "wrong role, or suspended", body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn lease_tasks(
     State(state): Shared,
     caller: Caller,
@@ -319,6 +330,7 @@ pub async fn lease_tasks(
     Ok(Json(LeaseResponse { project, tasks }))
 }
 
+#[utoipa::path(post, path = "/api/projects/{id}/tasks/cancel", tag = "projects", params(("id" = i64, Path, description = "project id")), request_body = CancelTasksRequest, responses((status = 200, body = CancelTasksResponse), (status = 404, body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn cancel_tasks(
     State(state): Shared,
     caller: Caller,
@@ -343,6 +355,7 @@ pub async fn cancel_tasks(
     Ok(Json(response))
 }
 
+#[utoipa::path(post, path = "/api/answers", tag = "annotation", request_body = PushAnswersRequest, responses((status = 200, body = PushAnswersResponse), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn push_answers(
     State(state): Shared,
     caller: Caller,
@@ -385,6 +398,7 @@ pub struct ChangesQuery {
     limit: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/api/changes", tag = "annotation", params(("since" = Option<i64>, Query, description = "cursor from the previous page"), ("limit" = Option<u32>, Query, description = "changes per page")), responses((status = 200, body = ChangesPage), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn list_changes(
     State(state): Shared,
     caller: Caller,
@@ -395,6 +409,7 @@ pub async fn list_changes(
     Ok(Json(state.store.changes(user.id, q.since, limit).await?))
 }
 
+#[utoipa::path(get, path = "/api/projects/{id}/status", tag = "projects", params(("id" = i64, Path, description = "project id")), responses((status = 200, body = ProjectStatus), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn get_status(
     State(state): Shared,
     caller: Caller,
@@ -412,6 +427,7 @@ pub struct ReviewQuery {
 
 /// The review queue: tasks still below the confidence target after the maximum overlap, with
 /// every answer and the consensus (requesters; a reviewer role is not there yet).
+#[utoipa::path(get, path = "/api/projects/{id}/review", tag = "review", params(("id" = i64, Path, description = "project id"), ("limit" = Option<u32>, Query, description = "tasks to list")), responses((status = 200, body = [ExportRecord]), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn get_review_queue(
     State(state): Shared,
     caller: Caller,
@@ -424,6 +440,7 @@ pub async fn get_review_queue(
 }
 
 /// A reviewer's verdict: the task's final label, kept beside the crowd consensus.
+#[utoipa::path(post, path = "/api/projects/{id}/review", tag = "review", params(("id" = i64, Path, description = "project id")), request_body = ReviewRequest, responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn post_review(
     State(state): Shared,
     caller: Caller,
@@ -458,6 +475,7 @@ pub struct ExportQuery {
     format: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/projects/{id}/export", tag = "projects", params(("id" = i64, Path, description = "project id"), ("format" = Option<String>, Query, description = "jsonl (default) or csv")), responses((status = 200, description = "one ExportRecord per line (JSONL), or CSV", body = [ExportRecord], content_type = "application/x-ndjson"), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn export_project(
     State(state): Shared,
     caller: Caller,

@@ -9,6 +9,7 @@ pub mod error;
 mod export;
 mod handlers;
 pub mod metrics;
+pub mod openapi;
 pub mod quality;
 pub mod refit;
 pub mod store;
@@ -126,6 +127,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/answers", post(handlers::push_answers))
         .route("/api/changes", get(handlers::list_changes))
         .route("/metrics", get(handlers::get_metrics))
+        .route(
+            "/api/openapi.json",
+            get(|| async { axum::Json(<openapi::ApiDoc as utoipa::OpenApi>::openapi()) }),
+        )
         .fallback(|| async { error::ApiError::NotFound("no such endpoint".to_owned()) })
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))
