@@ -16,9 +16,9 @@ use crate::api::{ApiClient, ClientError};
 use crate::local::{LocalError, LocalStore};
 
 /// Answers per push request.
-pub const PUSH_PAGE: u32 = 500;
+pub const PUSH_PAGE: u32 = 1000;
 /// Changes per pull request.
-pub const PULL_PAGE: u32 = 500;
+pub const PULL_PAGE: u32 = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
