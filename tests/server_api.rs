@@ -1282,3 +1282,159 @@ async fn the_openapi_document_lists_every_endpoint() {
         "bearer"
     );
 }
+
+/// Who may call what: every endpoint × no token, annotator, requester and admin. Allowed
+/// calls never answer 401/403; forbidden ones answer 403 with the JSON code `forbidden`;
+/// without a token, 401 `unauthenticated`. And what annotators may read never carries a gold
+/// answer or another annotator's answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_answers() {
+    let server = TestServer::start().await;
+    let (requester, requester_token) = server.user(Role::Requester, "rita").await;
+    let mut schema = schema(2);
+    schema.gold_rate = 0.5;
+    let project = requester
+        .create_project("matrix", schema)
+        .await
+        .expect("project")
+        .id;
+    let gold = r#"{"id":"g1","data":{"text":"a gold sentence"},"gold":"neutral"}"#;
+    requester
+        .upload(project, UploadFormat::Jsonl, gold)
+        .await
+        .expect("gold");
+    requester
+        .upload(project, UploadFormat::Jsonl, sample_jsonl(6))
+        .await
+        .expect("upload");
+    let (ann, ann_token) = server.user(Role::Annotator, "ann").await;
+    let (zed, _) = server.user(Role::Annotator, "zed").await;
+    // Zed answers everything he holds; his answers must never reach Ann.
+    let zed_tasks = zed.lease(project, 7, None).await.expect("lease").tasks;
+    let zed_answers: Vec<AnswerPush> = zed_tasks
+        .iter()
+        .map(|t| answer(t.task_id, "negative"))
+        .collect();
+    let zed_ids: Vec<String> = zed_answers.iter().map(|a| a.id.to_string()).collect();
+    zed.push(zed_answers).await.expect("push");
+    let task = ann.lease(project, 7, None).await.expect("lease").tasks[0].task_id;
+    let admin_token = server.admin_token.clone();
+
+    let p = format!("/api/projects/{project}");
+    let push = serde_json::json!({"answers": [{
+        "id": Uuid::now_v7(), "task_id": task, "revision": 1, "labels": ["positive"],
+        "answered_at": Utc::now()
+    }]});
+    let endpoints: Vec<(&str, String, Option<serde_json::Value>, &[Role])> = vec![
+        (
+            "GET",
+            "/api/me".into(),
+            None,
+            &[Role::Annotator, Role::Requester],
+        ),
+        (
+            "POST",
+            "/api/tokens".into(),
+            Some(serde_json::json!({"name": "n", "role": "annotator"})),
+            &[],
+        ),
+        (
+            "GET",
+            "/api/projects".into(),
+            None,
+            &[Role::Annotator, Role::Requester],
+        ),
+        (
+            "POST",
+            "/api/projects".into(),
+            Some(
+                serde_json::json!({"name": "x", "schema": {"kind": "classification", "labels": ["a", "b"]}}),
+            ),
+            &[Role::Requester],
+        ),
+        ("GET", p.clone(), None, &[Role::Annotator, Role::Requester]),
+        (
+            "POST",
+            format!("{p}/leases"),
+            Some(serde_json::json!({"limit": 1})),
+            &[Role::Annotator],
+        ),
+        (
+            "POST",
+            format!("{p}/tasks/cancel"),
+            Some(serde_json::json!({"external_ids": ["t6"]})),
+            &[Role::Requester],
+        ),
+        ("GET", format!("{p}/status"), None, &[Role::Requester]),
+        ("GET", format!("{p}/review"), None, &[Role::Requester]),
+        (
+            "POST",
+            format!("{p}/review"),
+            Some(serde_json::json!({"task_id": task, "labels": ["neutral"]})),
+            &[Role::Requester],
+        ),
+        (
+            "POST",
+            format!("{p}/consensus/refit"),
+            Some(serde_json::json!({})),
+            &[Role::Requester],
+        ),
+        ("GET", format!("{p}/annotators"), None, &[Role::Requester]),
+        ("GET", format!("{p}/export"), None, &[Role::Requester]),
+        (
+            "POST",
+            "/api/answers".into(),
+            Some(push),
+            &[Role::Annotator],
+        ),
+        ("GET", "/api/changes".into(), None, &[Role::Annotator]),
+    ];
+    let http = reqwest::Client::new();
+    let callers = [
+        (None, None),
+        (Some(Role::Annotator), Some(ann_token.as_str())),
+        (Some(Role::Requester), Some(requester_token.as_str())),
+        (Some(Role::Admin), Some(admin_token.as_str())),
+    ];
+    for (method, path, body, allowed) in &endpoints {
+        for (role, token) in callers {
+            let mut request = http.request(
+                method.parse().expect("method"),
+                format!("{}{path}", server.url),
+            );
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request.send().await.expect("request");
+            let status = response.status().as_u16();
+            let text = response.text().await.expect("body");
+            let who = format!("{method} {path} as {role:?}: {status} {text}");
+            match role {
+                None => {
+                    assert_eq!(status, 401, "{who}");
+                    assert!(text.contains("\"code\":\"unauthenticated\""), "{who}");
+                }
+                Some(Role::Admin) => assert!(status != 401 && status != 403, "{who}"),
+                Some(r) if allowed.contains(&r) => {
+                    assert!(status != 401 && status != 403, "{who}");
+                    if r == Role::Annotator {
+                        assert!(!text.contains("\"gold\":"), "gold leaked: {who}");
+                        for id in &zed_ids {
+                            assert!(
+                                !text.contains(id.as_str()),
+                                "another annotator's answer: {who}"
+                            );
+                        }
+                    }
+                }
+                Some(_) => {
+                    assert_eq!(status, 403, "{who}");
+                    assert!(text.contains("\"code\":\"forbidden\""), "{who}");
+                }
+            }
+        }
+    }
+}
