@@ -29,12 +29,14 @@ on_both_backends!(
     adaptive_overlap_stops_on_agreement_and_sends_doubt_to_review,
     gold_is_mixed_in_never_shown_and_suspends_the_careless,
     a_refit_weighs_annotators_and_clamps_gold,
-    the_annotators_view_flags_a_one_label_clicker
+    the_annotators_view_flags_a_one_label_clicker,
+    members_close_a_project_and_reviewer_members_review
 );
 
 use chrono::{Duration, Utc};
 use tessera_api::{
-    AnswerPush, CancelTasksRequest, Change, LeaseRequest, PushStatus, ReviewRequest, Role,
+    AnswerPush, CancelTasksRequest, Change, LeaseRequest, ProjectRole, PushStatus, ReviewRequest,
+    Role,
 };
 use tessera_client::{ApiClient, ClientError};
 use tessera_core::{LabelSchema, UploadFormat};
@@ -1246,6 +1248,8 @@ async fn the_openapi_document_lists_every_endpoint() {
         ("post", "/api/answers"),
         ("get", "/api/changes"),
         ("get", "/metrics"),
+        ("get", "/api/projects/{id}/members"),
+        ("post", "/api/projects/{id}/members"),
     ];
     let paths = doc["paths"].as_object().expect("paths");
     for (method, path) in endpoints {
@@ -1380,6 +1384,7 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
             &[Role::Requester],
         ),
         ("GET", format!("{p}/annotators"), None, &[Role::Requester]),
+        ("GET", format!("{p}/members"), None, &[Role::Requester]),
         ("GET", format!("{p}/export"), None, &[Role::Requester]),
         (
             "POST",
@@ -1437,4 +1442,116 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
             }
         }
     }
+}
+
+async fn members_close_a_project_and_reviewer_members_review(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, project) = project_with_tasks(&server, 1, 4).await;
+    let url = server.url.clone();
+    let ids = |name: &str| {
+        let admin = server.admin();
+        let (name, url) = (name.to_owned(), url.clone());
+        async move {
+            let made = admin
+                .create_token(&name, Role::Annotator)
+                .await
+                .expect("token");
+            (
+                ApiClient::new(&url, Some(made.token)).expect("client"),
+                made.user_id,
+            )
+        }
+    };
+    let (member, member_id) = ids("mia").await;
+    let (outsider, _) = ids("otto").await;
+    let (reviewer, reviewer_id) = ids("rex").await;
+    // Open until it has members.
+    assert_eq!(
+        outsider
+            .lease(project, 1, None)
+            .await
+            .expect("open project")
+            .tasks
+            .len(),
+        1
+    );
+    requester
+        .add_member(project, member_id, ProjectRole::Annotator)
+        .await
+        .expect("add");
+    let members = requester
+        .add_member(project, reviewer_id, ProjectRole::Reviewer)
+        .await
+        .expect("add reviewer");
+    let roles: Vec<(&str, ProjectRole)> =
+        members.iter().map(|m| (m.name.as_str(), m.role)).collect();
+    assert_eq!(
+        roles,
+        [
+            ("mia", ProjectRole::Annotator),
+            ("rex", ProjectRole::Reviewer)
+        ]
+    );
+    let (code, body) = api_error(outsider.lease(project, 1, None).await.expect_err("closed"));
+    assert_eq!((code, body.code.as_str()), (403, "forbidden"));
+    assert!(body.message.contains("members only"), "{}", body.message);
+    let task = member
+        .lease(project, 1, None)
+        .await
+        .expect("member leases")
+        .tasks[0]
+        .task_id;
+    member
+        .push(vec![answer(task, "positive")])
+        .await
+        .expect("push");
+
+    // The reviewer member reads the review queue and gives a verdict; an annotator member may not.
+    assert!(
+        reviewer
+            .review_queue(project, 10)
+            .await
+            .expect("queue")
+            .is_empty()
+    );
+    let verdict = ReviewRequest {
+        task_id: task,
+        labels: vec!["negative".to_owned()],
+    };
+    reviewer.review(project, &verdict).await.expect("verdict");
+    let record = export_records(&requester, project)
+        .await
+        .into_iter()
+        .find(|r| r.task_id == task)
+        .expect("task");
+    assert_eq!(record.review.map(|r| r.reviewer), Some("rex".to_owned()));
+    assert_eq!(
+        api_error(member.review_queue(project, 10).await.expect_err("403")).0,
+        403
+    );
+    assert_eq!(
+        api_error(member.review(project, &verdict).await.expect_err("403")).0,
+        403
+    );
+    // Only requesters manage members; unknown users are refused.
+    assert_eq!(
+        api_error(
+            member
+                .add_member(project, member_id, ProjectRole::Reviewer)
+                .await
+                .expect_err("403")
+        )
+        .0,
+        403
+    );
+    assert_eq!(
+        api_error(
+            requester
+                .add_member(project, 987_654, ProjectRole::Annotator)
+                .await
+                .expect_err("404")
+        )
+        .0,
+        404
+    );
 }

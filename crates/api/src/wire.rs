@@ -364,6 +364,50 @@ pub struct ExportReview {
     pub reviewed_at: DateTime<Utc>,
 }
 
+/// A project role given by membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectRole {
+    /// May lease the project's tasks once the project has members.
+    Annotator,
+    /// May read the review queue and give verdicts (and lease, like an annotator).
+    Reviewer,
+}
+
+impl ProjectRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProjectRole::Annotator => "annotator",
+            ProjectRole::Reviewer => "reviewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "annotator" => Some(ProjectRole::Annotator),
+            "reviewer" => Some(ProjectRole::Reviewer),
+            _ => None,
+        }
+    }
+}
+
+/// `POST /api/projects/{id}/members` (requester): give a user a role in the project. A
+/// project with members is closed to everyone else's leases.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberRequest {
+    pub user_id: i64,
+    pub role: ProjectRole,
+}
+
+/// One member of a project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Member {
+    pub user_id: i64,
+    pub name: String,
+    pub role: ProjectRole,
+}
+
 /// `POST /api/projects/{id}/review` (requester): a reviewer's verdict on one task.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -6,10 +6,10 @@ use reqwest::{Body, Method, RequestBuilder, Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tessera_api::{
-    AnnotatorSkill, AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage,
-    CreateProjectRequest, CreateTokenRequest, CreateTokenResponse, ErrorBody, ExportRecord,
-    LeaseRequest, LeaseResponse, Me, Project, ProjectStatus, PushAnswersRequest,
-    PushAnswersResponse, RefitResponse, ReviewRequest, Role, UploadResponse,
+    AddMemberRequest, AnnotatorSkill, AnswerPush, CancelTasksRequest, CancelTasksResponse,
+    ChangesPage, CreateProjectRequest, CreateTokenRequest, CreateTokenResponse, ErrorBody,
+    ExportRecord, LeaseRequest, LeaseResponse, Me, Member, Project, ProjectRole, ProjectStatus,
+    PushAnswersRequest, PushAnswersResponse, RefitResponse, ReviewRequest, Role, UploadResponse,
 };
 use tessera_core::{LabelSchema, UploadFormat};
 
@@ -241,6 +241,24 @@ impl ApiClient {
             &serde_json::json!({}),
         )
         .await
+    }
+
+    /// Gives a user a role in the project (requester); returns the members.
+    pub async fn add_member(
+        &self,
+        project: i64,
+        user_id: i64,
+        role: ProjectRole,
+    ) -> Result<Vec<Member>, ClientError> {
+        self.post(
+            &format!("/api/projects/{project}/members"),
+            &AddMemberRequest { user_id, role },
+        )
+        .await
+    }
+
+    pub async fn members(&self, project: i64) -> Result<Vec<Member>, ClientError> {
+        self.get(&format!("/api/projects/{project}/members")).await
     }
 
     /// Each annotator's answers and accuracy on gold (requester).

@@ -14,10 +14,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 use serde::Deserialize;
 use tessera_api::{
-    AnnotatorSkill, AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage,
-    CreateProjectRequest, CreateTokenRequest, CreateTokenResponse, ErrorBody, ExportRecord,
-    LeaseRequest, LeaseResponse, Me, Project, ProjectStatus, PushAnswersRequest,
-    PushAnswersResponse, PushStatus, RefitResponse, ReviewRequest, Role, UploadResponse,
+    AddMemberRequest, AnnotatorSkill, AnswerPush, CancelTasksRequest, CancelTasksResponse,
+    ChangesPage, CreateProjectRequest, CreateTokenRequest, CreateTokenResponse, ErrorBody,
+    ExportRecord, LeaseRequest, LeaseResponse, Me, Member, Project, ProjectRole, ProjectStatus,
+    PushAnswersRequest, PushAnswersResponse, PushStatus, RefitResponse, ReviewRequest, Role,
+    UploadResponse,
 };
 use tessera_core::{UploadFormat, parse_upload};
 
@@ -276,6 +277,12 @@ pub async fn lease_tasks(
     ApiJson(req): ApiJson<LeaseRequest>,
 ) -> Result<Json<LeaseResponse>, ApiError> {
     let user = caller.require(&[Role::Annotator])?;
+    let (closed, member) = state.store.membership(id, user.id).await?;
+    if closed && member.is_none() && user.role != Role::Admin {
+        return Err(ApiError::Forbidden(
+            "this project is open to its members only; ask its requester to add you".to_owned(),
+        ));
+    }
     if req.limit == 0 || req.limit > MAX_LEASE_LIMIT {
         return Err(ApiError::BadRequest(format!(
             "limit must be 1 to {MAX_LEASE_LIMIT}"
@@ -419,6 +426,50 @@ pub async fn get_status(
     Ok(Json(state.store.status(id, state.clock.now()).await?))
 }
 
+/// Requesters and admins review any project; anyone else only as its reviewer member.
+async fn require_reviewer<'c>(
+    state: &AppState,
+    caller: &'c Caller,
+    project_id: i64,
+) -> Result<&'c crate::store::User, ApiError> {
+    if let Ok(user) = caller.require(&[Role::Requester]) {
+        return Ok(user);
+    }
+    match state.store.membership(project_id, caller.0.id).await? {
+        (_, Some(ProjectRole::Reviewer)) => Ok(&caller.0),
+        _ => Err(ApiError::Forbidden(
+            "reviewing needs the requester role or a reviewer membership of this project"
+                .to_owned(),
+        )),
+    }
+}
+
+/// Gives a user a role in the project; a project with members is closed to others' leases.
+#[utoipa::path(post, path = "/api/projects/{id}/members", tag = "projects", params(("id" = i64, Path, description = "project id")), request_body = AddMemberRequest, responses((status = 200, body = [Member]), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn add_member(
+    State(state): Shared,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(req): ApiJson<AddMemberRequest>,
+) -> Result<Json<Vec<Member>>, ApiError> {
+    caller.require(&[Role::Requester])?;
+    state
+        .store
+        .add_member(id, req.user_id, req.role, state.clock.now())
+        .await?;
+    Ok(Json(state.store.members(id).await?))
+}
+
+#[utoipa::path(get, path = "/api/projects/{id}/members", tag = "projects", params(("id" = i64, Path, description = "project id")), responses((status = 200, body = [Member]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn get_members(
+    State(state): Shared,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<Member>>, ApiError> {
+    caller.require(&[Role::Requester])?;
+    Ok(Json(state.store.members(id).await?))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewQuery {
@@ -434,7 +485,7 @@ pub async fn get_review_queue(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<ReviewQuery>,
 ) -> Result<Json<Vec<ExportRecord>>, ApiError> {
-    caller.require(&[Role::Requester])?;
+    require_reviewer(&state, &caller, id).await?;
     let limit = q.limit.unwrap_or(50).clamp(1, MAX_CHANGES_PAGE);
     Ok(Json(state.store.review_queue(id, limit).await?))
 }
@@ -447,7 +498,7 @@ pub async fn post_review(
     ApiPath(id): ApiPath<i64>,
     ApiJson(review): ApiJson<ReviewRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let user = caller.require(&[Role::Requester])?;
+    let user = require_reviewer(&state, &caller, id).await?;
     let project = state.store.project(id).await?;
     project
         .schema

@@ -116,6 +116,10 @@ pub fn app(state: Arc<AppState>) -> Router {
             post(handlers::refit_consensus),
         )
         .route(
+            "/api/projects/{id}/members",
+            get(handlers::get_members).post(handlers::add_member),
+        )
+        .route(
             "/api/projects/{id}/annotators",
             get(handlers::get_annotators),
         )

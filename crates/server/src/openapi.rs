@@ -29,6 +29,8 @@ use crate::handlers;
         handlers::post_review,
         handlers::refit_consensus,
         handlers::get_annotators,
+        handlers::add_member,
+        handlers::get_members,
         handlers::export_project,
         handlers::push_answers,
         handlers::list_changes,

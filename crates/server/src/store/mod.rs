@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tessera_api::{
     AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage, ExportRecord, LeasedTask,
-    Project, ProjectStatus, PushResult, ReviewRequest, Role, UploadResponse,
+    Member, Project, ProjectRole, ProjectStatus, PushResult, ReviewRequest, Role, UploadResponse,
 };
 use tessera_core::{ConsensusMethod, LabelSchema, TaskInput};
 
@@ -143,6 +143,24 @@ pub trait Store: Send + Sync {
 
     /// Each annotator's number of answered (not skipped) tasks in the project: (id, name, n).
     async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>>;
+
+    /// Gives `user_id` `role` in the project (replacing an earlier role).
+    async fn add_member(
+        &self,
+        project_id: i64,
+        user_id: i64,
+        role: ProjectRole,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    async fn members(&self, project_id: i64) -> StoreResult<Vec<Member>>;
+
+    /// Whether the project has members (is closed), and the user's role in it.
+    async fn membership(
+        &self,
+        project_id: i64,
+        user_id: i64,
+    ) -> StoreResult<(bool, Option<ProjectRole>)>;
 
     /// The first `limit` tasks waiting for a reviewer's verdict (still below the confidence
     /// target after the maximum overlap), oldest first, with every answer and the consensus.

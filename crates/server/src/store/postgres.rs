@@ -22,8 +22,8 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMe
 use serde_json::{Map, Value};
 use tessera_api::{
     AnswerPush, CancelTasksRequest, CancelTasksResponse, Change, ChangesPage, ExportAnswer,
-    ExportConsensus, ExportRecord, ExportReview, LeasedTask, Project, ProjectStatus, PushResult,
-    PushStatus, ReviewRequest, Role, UploadResponse,
+    ExportConsensus, ExportRecord, ExportReview, LeasedTask, Member, Project, ProjectRole,
+    ProjectStatus, PushResult, PushStatus, ReviewRequest, Role, UploadResponse,
 };
 use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput};
 
@@ -44,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0004_queue_index.sql"),
     include_str!("../../migrations/postgres/0005_adaptive_overlap_review.sql"),
     include_str!("../../migrations/postgres/0006_gold.sql"),
+    include_str!("../../migrations/postgres/0007_memberships.sql"),
 ];
 /// Advisory lock key under which migrations run, so replicas starting together do not race.
 const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261; // "tessera"
@@ -295,6 +296,11 @@ async fn insert_leases(
 
 /// Candidate rounds one lease request may take before settling for fewer tasks.
 const MAX_LEASE_ROUNDS: usize = 4;
+
+fn project_role(s: &str) -> StoreResult<ProjectRole> {
+    ProjectRole::parse(s)
+        .ok_or_else(|| StoreError::Backend(format!("unknown project role {s:?} in database")))
+}
 
 async fn lock_feed(c: &impl GenericClient, annotator_id: i64) -> StoreResult<()> {
     c.execute("SELECT pg_advisory_xact_lock($1)", &[&annotator_id])
@@ -1223,6 +1229,71 @@ impl Store for PostgresStore {
         .iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get::<_, i64>(2)? as u64)))
         .collect()
+    }
+
+    async fn add_member(
+        &self,
+        project_id: i64,
+        user_id: i64,
+        role: ProjectRole,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let c = self.pool.get().await?;
+        project_row(&c, project_id).await?;
+        let known: bool = c
+            .query_one(
+                "SELECT EXISTS(SELECT 1 FROM users WHERE id = $1)",
+                &[&user_id],
+            )
+            .await?
+            .try_get(0)?;
+        if !known {
+            return Err(StoreError::NotFound(format!("user {user_id}")));
+        }
+        c.execute(
+            "INSERT INTO memberships (project_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (project_id, user_id) DO UPDATE SET role = $3",
+            &[&project_id, &user_id, &role.as_str(), &now],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn members(&self, project_id: i64) -> StoreResult<Vec<Member>> {
+        let c = self.pool.get().await?;
+        project_row(&c, project_id).await?;
+        c.query(
+            "SELECT m.user_id, u.name, m.role FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.project_id = $1 ORDER BY m.user_id",
+            &[&project_id],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Member {
+                user_id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                role: project_role(r.try_get(2)?)?,
+            })
+        })
+        .collect()
+    }
+
+    async fn membership(
+        &self,
+        project_id: i64,
+        user_id: i64,
+    ) -> StoreResult<(bool, Option<ProjectRole>)> {
+        let c = self.pool.get().await?;
+        let row = c
+            .query_one(
+                "SELECT EXISTS(SELECT 1 FROM memberships WHERE project_id = $1),
+                        (SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2)",
+                &[&project_id, &user_id],
+            )
+            .await?;
+        let role: Option<&str> = row.try_get(1)?;
+        Ok((row.try_get(0)?, role.map(project_role).transpose()?))
     }
 
     async fn review_queue(&self, project_id: i64, limit: u32) -> StoreResult<Vec<ExportRecord>> {

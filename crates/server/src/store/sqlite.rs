@@ -11,8 +11,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 use tessera_api::{
     AnswerPush, CancelTasksRequest, CancelTasksResponse, Change, ChangesPage, ExportAnswer,
-    ExportConsensus, ExportRecord, ExportReview, LeasedTask, Project, ProjectStatus, PushResult,
-    PushStatus, ReviewRequest, Role, UploadResponse,
+    ExportConsensus, ExportRecord, ExportReview, LeasedTask, Member, Project, ProjectRole,
+    ProjectStatus, PushResult, PushStatus, ReviewRequest, Role, UploadResponse,
 };
 use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput};
 
@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0004_queue_index.sql"),
     include_str!("../../migrations/sqlite/0005_adaptive_overlap_review.sql"),
     include_str!("../../migrations/sqlite/0006_gold.sql"),
+    include_str!("../../migrations/sqlite/0007_memberships.sql"),
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -151,6 +152,11 @@ fn write_loop(mut conn: Connection, queue: &std::sync::mpsc::Receiver<Job>) {
             deliver(committed.as_ref().err());
         }
     }
+}
+
+fn project_role(s: &str) -> StoreResult<ProjectRole> {
+    ProjectRole::parse(s)
+        .ok_or_else(|| StoreError::Backend(format!("unknown project role {s:?} in database")))
 }
 
 fn role_of(s: &str) -> StoreResult<Role> {
@@ -1013,6 +1019,71 @@ impl Store for SqliteStore {
                 .query_map([project_id], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?
                 .collect::<Result<_, _>>()?;
             Ok(rows)
+        })
+        .await
+    }
+
+    async fn add_member(
+        &self,
+        project_id: i64,
+        user_id: i64,
+        role: ProjectRole,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.write(move |c| {
+            project_row(c, project_id)?;
+            let known: bool = c
+                .prepare_cached("SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1)")?
+                .query_row([user_id], |r| r.get(0))?;
+            if !known {
+                return Err(StoreError::NotFound(format!("user {user_id}")));
+            }
+            c.prepare_cached(
+                "INSERT INTO memberships (project_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (project_id, user_id) DO UPDATE SET role = ?3",
+            )?
+            .execute(params![project_id, user_id, role.as_str(), ts(now)])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn members(&self, project_id: i64) -> StoreResult<Vec<Member>> {
+        self.read(move |c| {
+            project_row(c, project_id)?;
+            let rows: Vec<(i64, String, String)> = c
+                .prepare_cached(
+                    "SELECT m.user_id, u.name, m.role FROM memberships m JOIN users u ON u.id = m.user_id
+                     WHERE m.project_id = ?1 ORDER BY m.user_id",
+                )?
+                .query_map([project_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            rows.into_iter()
+                .map(|(user_id, name, role)| {
+                    Ok(Member {
+                        user_id,
+                        name,
+                        role: project_role(&role)?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn membership(
+        &self,
+        project_id: i64,
+        user_id: i64,
+    ) -> StoreResult<(bool, Option<ProjectRole>)> {
+        self.read(move |c| {
+            let (closed, role): (bool, Option<String>) = c
+                .prepare_cached(
+                    "SELECT EXISTS(SELECT 1 FROM memberships WHERE project_id = ?1),
+                            (SELECT role FROM memberships WHERE project_id = ?1 AND user_id = ?2)",
+                )?
+                .query_row(params![project_id, user_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok((closed, role.as_deref().map(project_role).transpose()?))
         })
         .await
     }
