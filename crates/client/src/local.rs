@@ -513,7 +513,6 @@ fn task(c: &Connection, id: i64) -> LocalResult<LocalTask> {
 mod tests {
     use super::*;
     use chrono::Duration;
-    use tessera_core::SchemaKind;
 
     #[test]
     fn a_store_keeps_its_device_id() {
@@ -540,19 +539,10 @@ mod tests {
         let project = Project {
             id: 1,
             name: "p".into(),
-            schema: LabelSchema {
-                kind: SchemaKind::Classification,
-                labels: vec!["pos".into(), "neg".into()],
-                overlap: 3,
-                multiple: false,
-                instructions: None,
-                offline_quota: 1_000,
-                min_overlap: None,
-                confidence_target: None,
-                gold_rate: 0.0,
-                suspend_below: None,
-                gold_min_answers: 10,
-            },
+            schema: LabelSchema::from_json(
+                r#"{"kind": "classification", "labels": ["pos", "neg"], "overlap": 3}"#,
+            )
+            .expect("schema"),
             created_at: Utc::now(),
         };
         store.save_project(&project).expect("project");

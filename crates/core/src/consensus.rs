@@ -93,19 +93,12 @@ mod tests {
     use super::*;
 
     fn schema(multiple: bool) -> LabelSchema {
-        LabelSchema {
-            kind: crate::SchemaKind::Classification,
-            labels: vec!["pos".into(), "neg".into(), "neu".into()],
-            overlap: 3,
-            multiple,
-            instructions: None,
-            offline_quota: 1_000,
-            min_overlap: None,
-            confidence_target: None,
-            gold_rate: 0.0,
-            suspend_below: None,
-            gold_min_answers: 10,
-        }
+        let mut schema = LabelSchema::from_json(
+            r#"{"kind": "classification", "labels": ["pos", "neg", "neu"], "overlap": 3}"#,
+        )
+        .expect("schema");
+        schema.multiple = multiple;
+        schema
     }
 
     fn a(labels: &[&str]) -> Vec<String> {

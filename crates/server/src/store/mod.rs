@@ -283,6 +283,17 @@ pub async fn open_store(url: &str) -> StoreResult<Box<dyn Store>> {
     Ok(Box::new(SqliteStore::open(path)?))
 }
 
+/// A user's role as stored.
+pub(crate) fn role_of(s: &str) -> StoreResult<Role> {
+    Role::parse(s).ok_or_else(|| StoreError::Backend(format!("unknown role {s:?} in database")))
+}
+
+/// A project membership's role as stored.
+pub(crate) fn project_role(s: &str) -> StoreResult<ProjectRole> {
+    ProjectRole::parse(s)
+        .ok_or_else(|| StoreError::Backend(format!("unknown project role {s:?} in database")))
+}
+
 /// A push result refusing an answer for good, with the reason.
 pub(crate) fn rejected(id: uuid::Uuid, code: &str, message: String) -> PushResult {
     PushResult {

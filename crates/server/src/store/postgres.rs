@@ -34,7 +34,7 @@ use uuid::Uuid;
 
 use super::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, Store, StoreError, StoreResult, User,
-    first_answers, latest_answers, rejected, unknown_task,
+    first_answers, latest_answers, project_role, rejected, role_of, unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -114,10 +114,6 @@ impl PostgresStore {
         tx.commit().await?;
         Ok(())
     }
-}
-
-fn role_of(s: &str) -> StoreResult<Role> {
-    Role::parse(s).ok_or_else(|| StoreError::Backend(format!("unknown role {s:?} in database")))
 }
 
 fn project_from(row: &Row) -> StoreResult<Project> {
@@ -296,11 +292,6 @@ async fn insert_leases(
 
 /// Candidate rounds one lease request may take before settling for fewer tasks.
 const MAX_LEASE_ROUNDS: usize = 4;
-
-fn project_role(s: &str) -> StoreResult<ProjectRole> {
-    ProjectRole::parse(s)
-        .ok_or_else(|| StoreError::Backend(format!("unknown project role {s:?} in database")))
-}
 
 async fn lock_feed(c: &impl GenericClient, annotator_id: i64) -> StoreResult<()> {
     c.execute("SELECT pg_advisory_xact_lock($1)", &[&annotator_id])

@@ -20,7 +20,7 @@ use crate::quality::TimedAnswer;
 
 use super::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, Store, StoreError, StoreResult, User,
-    first_answers, latest_answers, parse_ts, rejected, ts, unknown_task,
+    first_answers, latest_answers, parse_ts, project_role, rejected, role_of, ts, unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -152,15 +152,6 @@ fn write_loop(mut conn: Connection, queue: &std::sync::mpsc::Receiver<Job>) {
             deliver(committed.as_ref().err());
         }
     }
-}
-
-fn project_role(s: &str) -> StoreResult<ProjectRole> {
-    ProjectRole::parse(s)
-        .ok_or_else(|| StoreError::Backend(format!("unknown project role {s:?} in database")))
-}
-
-fn role_of(s: &str) -> StoreResult<Role> {
-    Role::parse(s).ok_or_else(|| StoreError::Backend(format!("unknown role {s:?} in database")))
 }
 
 fn project_row(tx: &Connection, id: i64) -> StoreResult<Project> {
