@@ -92,6 +92,20 @@ async fn task_id(client: &Client) -> Option<i64> {
 }
 
 /// A WebDriver session: tauri-driver starts the app.
+/// Waits for the status bar to show the offline badge and `pending` answers waiting.
+async fn offline_with_pending(client: &Client, pending: u32, what: &str) {
+    let wanted = pending.to_string();
+    eventually(Duration::from_secs(30), what, || {
+        let (client, wanted) = (client.clone(), wanted.clone());
+        async move {
+            let online = text_of(&client, "#online-state").await?;
+            let shown = text_of(&client, "#pending-count").await?;
+            (online.contains("Offline") && shown == wanted).then_some(())
+        }
+    })
+    .await;
+}
+
 async fn connect(caps: &serde_json::Map<String, serde_json::Value>, driver_url: &str) -> Client {
     eventually(Duration::from_secs(30), "a WebDriver session", || {
         let (caps, url) = (caps.clone(), driver_url.to_owned());
@@ -241,19 +255,7 @@ async fn labelling_session(backend: Backend) {
         .await;
         offline_answers.push(id);
     }
-    eventually(
-        Duration::from_secs(30),
-        "the offline badge and 2 pending",
-        || {
-            let client = client.clone();
-            async move {
-                let online = text_of(&client, "#online-state").await?;
-                let pending = text_of(&client, "#pending-count").await?;
-                (online.contains("Offline") && pending == "2").then_some(())
-            }
-        },
-    )
-    .await;
+    offline_with_pending(&client, 2, "the offline badge and 2 pending").await;
 
     // The app is killed (SIGKILL) mid-session while offline, and started again: the saved
     // session resumes from the local store, the two answers still pending.
@@ -272,19 +274,7 @@ async fn labelling_session(backend: Backend) {
         .for_element(Locator::Css("#task-text"))
         .await
         .expect("the restarted app resumes the session without signing in");
-    eventually(
-        Duration::from_secs(30),
-        "2 pending after the restart, offline",
-        || {
-            let client = client.clone();
-            async move {
-                let online = text_of(&client, "#online-state").await?;
-                let pending = text_of(&client, "#pending-count").await?;
-                (online.contains("Offline") && pending == "2").then_some(())
-            }
-        },
-    )
-    .await;
+    offline_with_pending(&client, 2, "2 pending after the restart, offline").await;
 
     // It comes back: the pending answers sync by themselves.
     server.restart().await;

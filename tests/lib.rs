@@ -248,6 +248,31 @@ pub async fn sentiment_project(requester: &ApiClient, name: &str, n: usize) -> i
     project.id
 }
 
+/// Answers the next `n` open tasks of `project` in a device's local store, offline, with
+/// labels cycling through the sentiment schema's from `offset`; returns (task, label) in
+/// answer order.
+pub fn answer_open_tasks(
+    store: &tessera_client::LocalStore,
+    project: i64,
+    n: usize,
+    offset: usize,
+) -> Vec<(i64, String)> {
+    let labels = ["positive", "negative", "neutral"];
+    (0..n)
+        .map(|i| {
+            let task = store
+                .next_task(Some(project))
+                .expect("next")
+                .expect("a leased task");
+            let label = labels[(offset + i) % 3].to_owned();
+            store
+                .record_answer(task.id, vec![label.clone()], false, Utc::now())
+                .expect("answer");
+            (task.id, label)
+        })
+        .collect()
+}
+
 /// The project's JSONL export, one record per task.
 pub async fn export_records(requester: &ApiClient, project: i64) -> Vec<tessera_api::ExportRecord> {
     requester

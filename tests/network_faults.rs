@@ -10,7 +10,7 @@ use tessera_api::Role;
 use tessera_client::sync::{checkout, sync_once};
 use tessera_client::{ApiClient, LocalStore};
 use tessera_tests::proxy::FaultProxy;
-use tessera_tests::{Backend, TestServer, answers_of, sentiment_project};
+use tessera_tests::{Backend, TestServer, answer_open_tasks, answers_of, sentiment_project};
 
 /// Answers made offline (one checkout's worth), in rounds with a sync after each.
 const ANSWERS: usize = 1_000;
@@ -35,21 +35,12 @@ async fn answers_survive_a_breaking_network(backend: Backend, seed: u64) {
     // through the proxy until nothing is pending. Each attempt is a new client (a new
     // connection pool), so each meets a freshly drawn fault.
     let proxy = FaultProxy::start(server.addr(), seed, 0.7).await;
-    let labels = ["positive", "negative", "neutral"];
     let mut expected: BTreeMap<i64, (String, u32)> = BTreeMap::new();
     let mut attempts = 0;
     for round in 0..ROUNDS {
         let earlier: Vec<i64> = expected.keys().copied().collect();
-        for i in 0..ANSWERS / ROUNDS {
-            let task = store
-                .next_task(Some(project))
-                .expect("next")
-                .expect("a leased task");
-            let label = labels[(round + i) % 3];
-            store
-                .record_answer(task.id, vec![label.to_owned()], false, Utc::now())
-                .expect("answer");
-            expected.insert(task.id, (label.to_owned(), 1));
+        for (task, label) in answer_open_tasks(&store, project, ANSWERS / ROUNDS, round) {
+            expected.insert(task, (label, 1));
         }
         for task in earlier
             .iter()

@@ -64,16 +64,25 @@ fn answer(task_id: i64, label: &str) -> AnswerPush {
 
 async fn project_with_tasks(server: &TestServer, overlap: u32, n: usize) -> (ApiClient, i64) {
     let (requester, _) = server.user(Role::Requester, "rita").await;
+    let project = project_with(&requester, schema(overlap), &[&sample_jsonl(n)]).await;
+    (requester, project)
+}
+
+/// A project with `schema`, and each JSONL batch uploaded into it in turn.
+async fn project_with(requester: &ApiClient, schema: LabelSchema, batches: &[&str]) -> i64 {
     let project = requester
-        .create_project("sentiment", schema(overlap))
+        .create_project("test project", schema)
         .await
-        .expect("project");
-    let uploaded = requester
-        .upload(project.id, UploadFormat::Jsonl, sample_jsonl(n))
-        .await
-        .expect("upload");
-    assert_eq!(uploaded.tasks_added, n);
-    (requester, project.id)
+        .expect("project")
+        .id;
+    for batch in batches {
+        let uploaded = requester
+            .upload(project, UploadFormat::Jsonl, batch.to_string())
+            .await
+            .expect("upload");
+        assert_eq!(uploaded.tasks_added, batch.lines().count());
+    }
+    project
 }
 
 fn api_error(e: ClientError) -> (u16, tessera_api::ErrorBody) {
@@ -684,15 +693,7 @@ async fn an_offline_checkout_is_capped_by_the_quota_and_holds_its_overlap_slots(
     let (requester, _) = server.user(Role::Requester, "rita").await;
     let mut schema = schema(1);
     schema.offline_quota = 3;
-    let project = requester
-        .create_project("offline", schema)
-        .await
-        .expect("project")
-        .id;
-    requester
-        .upload(project, UploadFormat::Jsonl, sample_jsonl(5))
-        .await
-        .expect("upload");
+    let project = project_with(&requester, schema, &[&sample_jsonl(5)]).await;
     let (alice, _) = server.user(Role::Annotator, "alice").await;
     let (bob, _) = server.user(Role::Annotator, "bob").await;
     let offline = |limit| LeaseRequest {
@@ -812,15 +813,7 @@ async fn adaptive_overlap_stops_on_agreement_and_sends_doubt_to_review(backend: 
     let mut schema = schema(4);
     schema.min_overlap = Some(2);
     schema.confidence_target = Some(0.75);
-    let project = requester
-        .create_project("adaptive", schema)
-        .await
-        .expect("project")
-        .id;
-    requester
-        .upload(project, UploadFormat::Jsonl, sample_jsonl(2))
-        .await
-        .expect("upload");
+    let project = project_with(&requester, schema, &[&sample_jsonl(2)]).await;
     let mut people = Vec::new();
     for name in ["a", "b", "c", "d", "e"] {
         people.push(server.user(Role::Annotator, name).await.0);
@@ -936,11 +929,6 @@ async fn gold_is_mixed_in_never_shown_and_suspends_the_careless(backend: Backend
     schema.gold_rate = 1.0;
     schema.suspend_below = Some(0.5);
     schema.gold_min_answers = 2;
-    let project = requester
-        .create_project("gold", schema)
-        .await
-        .expect("project")
-        .id;
     // Two gold tasks (no prediction, so nothing hints at the answer) and four ordinary ones.
     let gold = concat!(
         r#"{"id":"g1","data":{"text":"I love it"},"gold":"positive"}"#,
@@ -948,14 +936,7 @@ async fn gold_is_mixed_in_never_shown_and_suspends_the_careless(backend: Backend
         r#"{"id":"g2","data":{"text":"I hate it"},"gold":["negative"]}"#,
         "\n",
     );
-    requester
-        .upload(project, UploadFormat::Jsonl, gold)
-        .await
-        .expect("gold upload");
-    requester
-        .upload(project, UploadFormat::Jsonl, sample_jsonl(4))
-        .await
-        .expect("upload");
+    let project = project_with(&requester, schema, &[gold, &sample_jsonl(4)]).await;
     let bad_gold = r#"{"id":"g3","data":{"text":"x"},"gold":"banana"}"#;
     let (code, body) = api_error(
         requester
@@ -1076,21 +1057,8 @@ async fn a_refit_weighs_annotators_and_clamps_gold(backend: Backend) {
     let (requester, _) = server.user(Role::Requester, "rita").await;
     let mut schema = schema(3);
     schema.gold_rate = 1.0;
-    let project = requester
-        .create_project("refit", schema)
-        .await
-        .expect("project")
-        .id;
     let gold = r#"{"id":"g1","data":{"text":"I love it"},"gold":"positive"}"#;
-    requester
-        .upload(project, UploadFormat::Jsonl, gold)
-        .await
-        .expect("gold");
-    requester
-        .upload(project, UploadFormat::Jsonl, sample_jsonl(3))
-        .await
-        .expect("upload");
-    let mut answered = Vec::new();
+    let project = project_with(&requester, schema, &[gold, &sample_jsonl(3)]).await;
     for (name, split) in [("a", "negative"), ("b", "negative"), ("c", "positive")] {
         let (annotator, _) = server.user(Role::Annotator, name).await;
         let tasks = annotator
@@ -1112,7 +1080,6 @@ async fn a_refit_weighs_annotators_and_clamps_gold(backend: Backend) {
             })
             .collect();
         annotator.push(pushes).await.expect("push");
-        answered.push(name);
     }
     let before = export_records(&requester, project).await;
     let majority = |records: &[tessera_api::ExportRecord], text: &str| {
@@ -1297,20 +1264,8 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
     let (requester, requester_token) = server.user(Role::Requester, "rita").await;
     let mut schema = schema(2);
     schema.gold_rate = 0.5;
-    let project = requester
-        .create_project("matrix", schema)
-        .await
-        .expect("project")
-        .id;
     let gold = r#"{"id":"g1","data":{"text":"a gold sentence"},"gold":"neutral"}"#;
-    requester
-        .upload(project, UploadFormat::Jsonl, gold)
-        .await
-        .expect("gold");
-    requester
-        .upload(project, UploadFormat::Jsonl, sample_jsonl(6))
-        .await
-        .expect("upload");
+    let project = project_with(&requester, schema, &[gold, &sample_jsonl(6)]).await;
     let (ann, ann_token) = server.user(Role::Annotator, "ann").await;
     let (zed, _) = server.user(Role::Annotator, "zed").await;
     // Zed answers everything he holds; his answers must never reach Ann.

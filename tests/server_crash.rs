@@ -16,8 +16,8 @@ use tessera_api::Role;
 use tessera_client::sync::{checkout, sync_once};
 use tessera_client::{ApiClient, LocalStore};
 use tessera_tests::{
-    Backend, answers_of, built_binary, free_port, fresh_postgres_database, sentiment_project,
-    wait_up,
+    Backend, answer_open_tasks, answers_of, built_binary, free_port, fresh_postgres_database,
+    sentiment_project, wait_up,
 };
 use tokio::process::{Child, Command};
 
@@ -77,21 +77,10 @@ async fn acknowledged_answers_survive_server_kills(backend: Backend, seed: u64) 
     assert_eq!(leased, tasks);
 
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let labels = ["positive", "negative", "neutral"];
     let mut expected: BTreeMap<i64, String> = BTreeMap::new();
     let mut killed_mid_sync = 0;
     for round in 0..ROUNDS {
-        for i in 0..PER_ROUND {
-            let task = store
-                .next_task(Some(project))
-                .expect("next")
-                .expect("a leased task");
-            let label = labels[(round + i) % 3];
-            store
-                .record_answer(task.id, vec![label.to_owned()], false, Utc::now())
-                .expect("answer");
-            expected.insert(task.id, label.to_owned());
-        }
+        expected.extend(answer_open_tasks(&store, project, PER_ROUND, round));
         // Sync, and kill the server at a random instant meanwhile.
         let kill_at = Duration::from_millis(rng.random_range(0..50));
         let sync = sync_once(&annotator, &store, |_, _| {});

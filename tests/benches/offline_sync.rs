@@ -16,7 +16,7 @@ use chrono::Utc;
 use tessera_api::Role;
 use tessera_client::LocalStore;
 use tessera_client::sync::{checkout, sync_once};
-use tessera_tests::{Backend, TestServer, sentiment_project};
+use tessera_tests::{Backend, TestServer, answer_open_tasks, sentiment_project};
 
 const ANSWERS: usize = 10_000;
 
@@ -33,16 +33,7 @@ async fn sync_seconds(backend: Backend) -> (f64, f64) {
         .await
         .expect("checkout");
     assert_eq!(leased, ANSWERS, "the offline checkout");
-    let labels = ["positive", "negative", "neutral"];
-    for i in 0..ANSWERS {
-        let task = store
-            .next_task(Some(project))
-            .expect("next")
-            .expect("a leased task");
-        store
-            .record_answer(task.id, vec![labels[i % 3].to_owned()], false, Utc::now())
-            .expect("answer");
-    }
+    answer_open_tasks(&store, project, ANSWERS, 0);
     let start = Instant::now();
     let mut pushed_at = 0.0;
     let report = sync_once(&annotator, &store, |_, _| {
