@@ -11,7 +11,27 @@ project_id: number | null, };
 
 export type PredictionView = { labels: Array<string>, score: number | null, model_version: string | null, };
 
-export type TaskView = { task_id: number, text: string | null, image: string | null, labels: Array<string>, multiple: boolean, instructions: string | null, prediction: PredictionView | null, 
+export type SchemaKind = "classification" | "rating" | "pairwise" | "text";
+
+export type PairView = { a: string, b: string, };
+
+export type TaskView = { task_id: number, 
+/**
+ * What kind of work the task is, from its project's schema: it picks the screen.
+ */
+kind: SchemaKind, 
+/**
+ * The text to label, the prompt of a comparison, or the text to transcribe from.
+ */
+text: string | null, image: string | null, 
+/**
+ * Pairwise tasks: the items to compare.
+ */
+pair: PairView | null, 
+/**
+ * Choices, scale points or verdicts (empty for free text).
+ */
+labels: Array<string>, multiple: boolean, instructions: string | null, prediction: PredictionView | null, 
 /**
  * The annotator's current answer when the task is revisited for revision.
  */

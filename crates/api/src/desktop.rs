@@ -4,6 +4,7 @@
 //! committed file drifts (`UPDATE_BINDINGS=1 cargo test -p tessera-api` rewrites it).
 
 use serde::{Deserialize, Serialize};
+use tessera_core::SchemaKind;
 use ts_rs::TS;
 
 /// A project the signed-in annotator can work on.
@@ -33,13 +34,26 @@ pub struct PredictionView {
     pub model_version: Option<String>,
 }
 
+/// The two items of a pairwise comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct PairView {
+    pub a: String,
+    pub b: String,
+}
+
 /// One task ready to paint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct TaskView {
     #[ts(type = "number")]
     pub task_id: i64,
+    /// What kind of work the task is, from its project's schema: it picks the screen.
+    pub kind: SchemaKind,
+    /// The text to label, the prompt of a comparison, or the text to transcribe from.
     pub text: Option<String>,
     pub image: Option<String>,
+    /// Pairwise tasks: the items to compare.
+    pub pair: Option<PairView>,
+    /// Choices, scale points or verdicts (empty for free text).
     pub labels: Vec<String>,
     pub multiple: bool,
     pub instructions: Option<String>,
@@ -84,6 +98,8 @@ pub fn typescript_bindings() -> String {
         ProjectChoice::decl(&cfg),
         SessionInfo::decl(&cfg),
         PredictionView::decl(&cfg),
+        SchemaKind::decl(&cfg),
+        PairView::decl(&cfg),
         TaskView::decl(&cfg),
         SyncProgress::decl(&cfg),
         SyncStatus::decl(&cfg),

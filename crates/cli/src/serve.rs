@@ -74,7 +74,7 @@ async fn refit_on_schedule(state: Arc<AppState>, every: std::time::Duration) {
                 continue;
             }
         };
-        for project in projects.iter().filter(|p| !p.schema.multiple) {
+        for project in projects.iter().filter(|p| p.schema.can_refit()) {
             if let Err(e) =
                 tessera_server::refit::refit_project(state.store.as_ref(), project.id).await
             {

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use tessera_api::Role;
 use tessera_api::desktop::{
-    PredictionView, ProjectChoice, SessionInfo, SyncProgress, SyncStatus, TaskView,
+    PairView, PredictionView, ProjectChoice, SessionInfo, SyncProgress, SyncStatus, TaskView,
 };
+use tessera_core::SchemaKind;
 
 use crate::api::{ApiClient, ClientError};
 use crate::local::{LocalError, LocalStore, LocalTask};
@@ -216,10 +217,16 @@ impl Session {
     fn view(&self, task: LocalTask, answer: Option<Vec<String>>) -> Result<TaskView> {
         let schema = self.store.schema(task.project_id)?;
         let field = |k: &str| task.data.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        let pair = match (field("a"), field("b")) {
+            (Some(a), Some(b)) if schema.kind == SchemaKind::Pairwise => Some(PairView { a, b }),
+            _ => None,
+        };
         Ok(TaskView {
             task_id: task.id,
+            kind: schema.kind,
             text: field("text"),
             image: field("image"),
+            pair,
             labels: schema.labels,
             multiple: schema.multiple,
             instructions: schema.instructions,

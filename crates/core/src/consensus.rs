@@ -4,7 +4,7 @@
 //! annotator) and returns the merged label. The full aggregator family (Dawid–Skene and its
 //! kin, which also learn per-annotator skill) plugs in behind the same trait.
 
-use crate::schema::LabelSchema;
+use crate::schema::{LabelSchema, SchemaKind};
 
 /// The merged answer to one task.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +47,9 @@ impl ConsensusMethod for MajorityVote {
         if answers.is_empty() {
             return None;
         }
+        if schema.kind == SchemaKind::Text {
+            return text_vote(answers);
+        }
         let mut counts = vec![0usize; schema.labels.len()];
         for answer in answers {
             for label in answer {
@@ -88,6 +91,29 @@ impl ConsensusMethod for MajorityVote {
     }
 }
 
+/// Free text: the most common text once whitespace is normalised (trimmed, runs of
+/// whitespace as one space), ties to the one that sorts first; confidence is its share.
+fn text_vote(answers: &[Vec<String>]) -> Option<Consensus> {
+    let mut texts: Vec<String> = answers
+        .iter()
+        .filter_map(|a| a.first())
+        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    texts.sort_unstable();
+    let total = texts.len();
+    let mut best: Option<(&str, usize)> = None;
+    for run in texts.chunk_by(|a, b| a == b) {
+        if best.is_none_or(|(_, n)| run.len() > n) {
+            best = Some((&run[0], run.len()));
+        }
+    }
+    let (text, votes) = best?;
+    Some(Consensus {
+        labels: vec![text.to_owned()],
+        confidence: votes as f64 / total as f64,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +152,34 @@ mod tests {
             assert_eq!(c.labels, ["neg"]);
             assert_eq!(c.confidence, 0.5);
         }
+    }
+
+    #[test]
+    fn free_text_agrees_on_the_normalised_text() {
+        let schema = LabelSchema::from_json(r#"{"kind":"text"}"#).expect("schema");
+        for answers in [
+            [
+                a(&["the cat "]),
+                a(&["a dog"]),
+                a(&["the  cat"]),
+                a(&["zebra"]),
+            ],
+            [
+                a(&["zebra"]),
+                a(&["the  cat"]),
+                a(&["a dog"]),
+                a(&["the cat "]),
+            ],
+        ] {
+            let c = MajorityVote
+                .aggregate(&schema, &answers)
+                .expect("consensus");
+            assert_eq!((c.labels, c.confidence), (a(&["the cat"]), 0.5));
+        }
+        let tie = MajorityVote
+            .aggregate(&schema, &[a(&["b"]), a(&["a"])])
+            .expect("consensus");
+        assert_eq!((tie.labels, tie.confidence), (a(&["a"]), 0.5));
     }
 
     #[test]

@@ -5,10 +5,31 @@ use serde::{Deserialize, Serialize};
 /// The kinds of labeling work a project can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum SchemaKind {
     /// Pick one (or, with `multiple`, several) labels from a fixed list.
     Classification,
+    /// One point of an ordered scale: `labels` lists the points from lowest to highest
+    /// (`["1","2","3","4","5"]`, or words such as `["poor","fair","good"]`).
+    Rating,
+    /// Which of two items is better: the task's data holds `a` and `b` (and optionally a
+    /// `text` prompt); `labels` names the verdicts, first for A, second for B, and an
+    /// optional third for "equally good" (`["A","B","tie"]`).
+    Pairwise,
+    /// Free text, such as a transcription: the answer is one non-empty string; no labels.
+    Text,
+}
+
+impl SchemaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Classification => "classification",
+            Self::Rating => "rating",
+            Self::Pairwise => "pairwise",
+            Self::Text => "text",
+        }
+    }
 }
 
 /// A project's label schema, as written by the requester in a JSON file.
@@ -20,6 +41,9 @@ pub enum SchemaKind {
 #[serde(deny_unknown_fields)]
 pub struct LabelSchema {
     pub kind: SchemaKind,
+    /// The choices (classification), scale points (rating) or verdicts (pairwise); empty for
+    /// free text.
+    #[serde(default)]
     pub labels: Vec<String>,
     /// How many distinct annotators answer each task — at most, when a confidence target
     /// lets a task finish earlier.
@@ -88,8 +112,22 @@ pub struct Progress {
 /// Why a schema or an answer does not fit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SchemaError {
-    #[error("a classification schema needs at least two labels")]
-    TooFewLabels,
+    #[error("a {0} schema needs at least two labels")]
+    TooFewLabels(&'static str),
+    #[error(
+        "a pairwise schema takes two or three labels (A wins, B wins, optionally a tie), got {0}"
+    )]
+    PairwiseLabels(usize),
+    #[error("a text schema takes no labels: the answer is the annotator's text")]
+    TextWithLabels,
+    #[error("multiple applies to classification only")]
+    MultipleNotClassification,
+    #[error("a text answer is one string, got {0}")]
+    TextAnswerParts(usize),
+    #[error("a text answer must not be empty or only whitespace")]
+    EmptyText,
+    #[error("a text answer holds at most {max} characters, got {got}")]
+    TextTooLong { got: usize, max: usize },
     #[error("label {0:?} is listed twice")]
     DuplicateLabel(String),
     #[error("labels must not be empty or only whitespace")]
@@ -116,6 +154,9 @@ pub enum SchemaError {
     TooManyLabels(usize),
 }
 
+/// The longest free-text answer, in characters.
+pub const MAX_TEXT_ANSWER: usize = 10_000;
+
 /// The largest overlap a project may ask for.
 pub const MAX_OVERLAP: u32 = 100;
 
@@ -129,8 +170,19 @@ impl LabelSchema {
 
     /// Checks the schema's own rules.
     pub fn validate(&self) -> Result<(), SchemaError> {
-        if self.labels.len() < 2 {
-            return Err(SchemaError::TooFewLabels);
+        match self.kind {
+            SchemaKind::Text if !self.labels.is_empty() => return Err(SchemaError::TextWithLabels),
+            SchemaKind::Text => {}
+            SchemaKind::Pairwise if !(2..=3).contains(&self.labels.len()) => {
+                return Err(SchemaError::PairwiseLabels(self.labels.len()));
+            }
+            kind if self.labels.len() < 2 => {
+                return Err(SchemaError::TooFewLabels(kind.as_str()));
+            }
+            _ => {}
+        }
+        if self.multiple && self.kind != SchemaKind::Classification {
+            return Err(SchemaError::MultipleNotClassification);
         }
         for (i, label) in self.labels.iter().enumerate() {
             if label.trim().is_empty() {
@@ -218,13 +270,29 @@ impl LabelSchema {
         }
     }
 
+    /// Whether the aggregator's models (one label per answer from a fixed list) apply.
+    pub fn can_refit(&self) -> bool {
+        !self.multiple && self.kind != SchemaKind::Text
+    }
+
     /// Position of a label in the schema's list, which is also the tie-break order.
     pub fn label_index(&self, label: &str) -> Option<usize> {
         self.labels.iter().position(|l| l == label)
     }
 
-    /// Checks that an answer's labels fit this schema.
+    /// Checks that an answer's labels fit this schema (for free text: one string, the text).
     pub fn check_answer(&self, labels: &[String]) -> Result<(), SchemaError> {
+        if self.kind == SchemaKind::Text {
+            return match labels {
+                [text] if text.trim().is_empty() => Err(SchemaError::EmptyText),
+                [text] if text.chars().count() > MAX_TEXT_ANSWER => Err(SchemaError::TextTooLong {
+                    got: text.chars().count(),
+                    max: MAX_TEXT_ANSWER,
+                }),
+                [_] => Ok(()),
+                parts => Err(SchemaError::TextAnswerParts(parts.len())),
+            };
+        }
         if labels.is_empty() {
             return Err(SchemaError::NoLabel);
         }
@@ -327,6 +395,23 @@ mod tests {
                 "unknown field",
             ),
             (r#"{"kind":"boxes","labels":["a","b"]}"#, "unknown variant"),
+            (
+                r#"{"kind":"rating","labels":["1"]}"#,
+                "rating schema needs at least two",
+            ),
+            (
+                r#"{"kind":"pairwise","labels":["A"]}"#,
+                "two or three labels",
+            ),
+            (
+                r#"{"kind":"pairwise","labels":["A","B","=","?"]}"#,
+                "two or three labels",
+            ),
+            (r#"{"kind":"text","labels":["a","b"]}"#, "takes no labels"),
+            (
+                r#"{"kind":"rating","labels":["1","2"],"multiple":true}"#,
+                "classification only",
+            ),
         ];
         for (json, needle) in cases {
             let err = LabelSchema::from_json(json).expect_err(json);
@@ -350,5 +435,42 @@ mod tests {
         );
         s.multiple = true;
         assert_eq!(s.check_answer(&["a".into(), "b".into()]), Ok(()));
+    }
+
+    #[test]
+    fn every_kind_checks_its_own_answers() {
+        let pair = LabelSchema::from_json(r#"{"kind":"pairwise","labels":["A","B","tie"]}"#)
+            .expect("valid");
+        assert_eq!(pair.check_answer(&["tie".into()]), Ok(()));
+        assert_eq!(
+            pair.check_answer(&["C".into()]),
+            Err(SchemaError::UnknownLabel("C".into()))
+        );
+        let rating =
+            LabelSchema::from_json(r#"{"kind":"rating","labels":["1","2","3"]}"#).expect("valid");
+        assert_eq!(
+            rating.check_answer(&["1".into(), "2".into()]),
+            Err(SchemaError::TooManyLabels(2))
+        );
+        let text =
+            LabelSchema::from_json(r#"{"kind":"text"}"#).expect("a text schema needs no labels");
+        assert_eq!(text.check_answer(&["Hello, world".into()]), Ok(()));
+        assert_eq!(
+            text.check_answer(&[" \n".into()]),
+            Err(SchemaError::EmptyText)
+        );
+        assert_eq!(text.check_answer(&[]), Err(SchemaError::TextAnswerParts(0)));
+        assert_eq!(
+            text.check_answer(&["a".into(), "b".into()]),
+            Err(SchemaError::TextAnswerParts(2))
+        );
+        let long = "é".repeat(MAX_TEXT_ANSWER + 1);
+        assert_eq!(
+            text.check_answer(&[long]),
+            Err(SchemaError::TextTooLong {
+                got: MAX_TEXT_ANSWER + 1,
+                max: MAX_TEXT_ANSWER
+            })
+        );
     }
 }

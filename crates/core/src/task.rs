@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::schema::SchemaKind;
+
 /// A machine's suggested answer for a task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -29,24 +31,32 @@ pub struct TaskInput {
     pub gold: Option<Vec<String>>,
 }
 
-/// The data fields a classification task may show.
-pub const DISPLAY_FIELDS: [&str; 2] = ["text", "image"];
+/// The data fields a task may show: one of `text` and `image` is needed, except in a
+/// pairwise comparison, which needs both of `a` and `b` (and may add a `text` prompt).
+pub const DISPLAY_FIELDS: [&str; 4] = ["text", "image", "a", "b"];
 
-/// Checks a task's data: it must carry a non-empty `text` or `image` string.
-pub fn check_data(data: &Map<String, Value>) -> Result<(), String> {
-    let mut shown = 0;
+/// Checks a task's data for its project's kind: the fields it shows must be non-empty
+/// strings, and the ones the kind needs must be there.
+pub fn check_data(data: &Map<String, Value>, kind: SchemaKind) -> Result<(), String> {
+    let mut shown = Vec::new();
     for field in DISPLAY_FIELDS {
         match data.get(field) {
             None | Some(Value::Null) => {}
-            Some(Value::String(s)) if !s.trim().is_empty() => shown += 1,
+            Some(Value::String(s)) if !s.trim().is_empty() => shown.push(field),
             Some(Value::String(_)) => return Err(format!("data field {field:?} is empty")),
             Some(_) => return Err(format!("data field {field:?} must be a string")),
         }
     }
-    if shown == 0 {
-        return Err("task data needs a \"text\" or an \"image\" field".to_owned());
+    match kind {
+        SchemaKind::Pairwise if !(shown.contains(&"a") && shown.contains(&"b")) => Err(
+            "a pairwise task needs the two items to compare as \"a\" and \"b\" fields".to_owned(),
+        ),
+        SchemaKind::Pairwise => Ok(()),
+        _ if !shown.contains(&"text") && !shown.contains(&"image") => {
+            Err("task data needs a \"text\" or an \"image\" field".to_owned())
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -63,10 +73,22 @@ mod tests {
 
     #[test]
     fn data_needs_text_or_image() {
-        assert!(check_data(&map(json!({"text": "hi"}))).is_ok());
-        assert!(check_data(&map(json!({"image": "https://x/y.png", "meta": 3}))).is_ok());
-        assert!(check_data(&map(json!({"title": "hi"}))).is_err());
-        assert!(check_data(&map(json!({"text": ""}))).is_err());
-        assert!(check_data(&map(json!({"text": 5}))).is_err());
+        let check = |v| check_data(&map(v), SchemaKind::Classification);
+        assert!(check(json!({"text": "hi"})).is_ok());
+        assert!(check(json!({"image": "https://x/y.png", "meta": 3})).is_ok());
+        assert!(check(json!({"title": "hi"})).is_err());
+        assert!(check(json!({"a": "x", "b": "y"})).is_err());
+        assert!(check(json!({"text": ""})).is_err());
+        assert!(check(json!({"text": 5})).is_err());
+    }
+
+    #[test]
+    fn a_pairwise_task_needs_both_items() {
+        let check = |v| check_data(&map(v), SchemaKind::Pairwise);
+        assert!(check(json!({"a": "x", "b": "y", "text": "which is kinder?"})).is_ok());
+        assert!(check(json!({"a": "x", "b": "y"})).is_ok());
+        let missing = check(json!({"a": "x", "text": "prompt"})).expect_err("no b");
+        assert!(missing.contains("\"a\" and \"b\""), "{missing}");
+        assert!(check(json!({"a": "x", "b": 2})).is_err());
     }
 }

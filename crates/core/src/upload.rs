@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::schema::LabelSchema;
+use crate::schema::{LabelSchema, SchemaKind};
 use crate::task::{Prediction, TaskInput, check_data};
 
 /// The formats a batch may be uploaded in.
@@ -236,7 +236,7 @@ fn jsonl_task(value: Value, schema: &LabelSchema) -> Result<TaskInput, String> {
         Some(_) => return Err("\"data\" must be an object".to_owned()),
         None => return Err("missing \"data\" object".to_owned()),
     };
-    check_data(&data)?;
+    check_data(&data, schema.kind)?;
     let prediction = match obj.remove("predictions") {
         None | Some(Value::Null) => None,
         Some(Value::Array(preds)) => match preds.into_iter().next() {
@@ -337,6 +337,15 @@ fn check_score(score: f64) -> Result<f64, String> {
     }
 }
 
+/// A CSV `prediction` or `gold` cell as labels: `|` separates several (multiple choice);
+/// free text is one label, `|` and all.
+fn field_labels(schema: &LabelSchema, field: &str) -> Vec<String> {
+    if schema.kind == SchemaKind::Text {
+        return vec![field.to_owned()];
+    }
+    field.split('|').map(|s| s.trim().to_owned()).collect()
+}
+
 fn parse_csv(text: &str, schema: &LabelSchema) -> Result<Vec<TaskInput>, UploadError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new()
@@ -405,8 +414,7 @@ fn csv_task(
         match name.as_str() {
             "id" => external_id = (!field.is_empty()).then(|| field.to_owned()),
             "prediction" if !field.is_empty() => {
-                let parsed = field.split('|').map(|s| s.trim().to_owned()).collect();
-                labels = Some((i + 1, parsed));
+                labels = Some((i + 1, field_labels(schema, field)));
             }
             "prediction_score" if !field.is_empty() => {
                 let value: f64 = field
@@ -416,7 +424,7 @@ fn csv_task(
             }
             "prediction_model" if !field.is_empty() => model_version = Some(field.to_owned()),
             "gold" if !field.is_empty() => {
-                let labels: Vec<String> = field.split('|').map(|s| s.trim().to_owned()).collect();
+                let labels = field_labels(schema, field);
                 schema
                     .check_answer(&labels)
                     .map_err(|e| err(line, column, format!("gold: {e}")))?;
@@ -430,7 +438,7 @@ fn csv_task(
             }
         }
     }
-    check_data(&data).map_err(|m| err(line, None, m))?;
+    check_data(&data, schema.kind).map_err(|m| err(line, None, m))?;
     let prediction = match labels {
         Some((column, labels)) => {
             schema
@@ -596,5 +604,36 @@ mod tests {
         for f in [UploadFormat::Jsonl, UploadFormat::Csv] {
             assert_eq!(UploadFormat::from_media_type(f.media_type()), Some(f));
         }
+    }
+
+    #[test]
+    fn pairwise_and_text_uploads_follow_their_kind() {
+        let pairwise = LabelSchema::from_json(r#"{"kind":"pairwise","labels":["A","B","tie"]}"#)
+            .expect("valid");
+        let text = concat!(
+            r#"{"data": {"text": "Which reply is kinder?", "a": "Sure!", "b": "No."}, "predictions": [{"result": "A"}]}"#,
+            "\n",
+            r#"{"data": {"text": "Which reply is kinder?", "a": "Sure!"}}"#,
+            "\n",
+        );
+        let e = parse_upload(text, UploadFormat::Jsonl, &pairwise).expect_err("no b");
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.to_string().contains("\"a\" and \"b\""), "{e}");
+
+        let free = LabelSchema::from_json(r#"{"kind":"text"}"#).expect("valid");
+        let csv = "image,prediction,gold\nhttps://x/1.png,Fish | chips,\n,,a caption\n";
+        let e = parse_upload(csv, UploadFormat::Csv, &free).expect_err("nothing to transcribe");
+        assert_eq!(e.line, 3, "{e}");
+        let tasks = parse_upload(
+            &csv[..csv.rfind(",,").expect("row")],
+            UploadFormat::Csv,
+            &free,
+        )
+        .expect("valid");
+        assert_eq!(
+            tasks[0].prediction.as_ref().map(|p| p.labels.clone()),
+            Some(vec!["Fish | chips".to_owned()]),
+            "free text keeps its | characters"
+        );
     }
 }

@@ -17,9 +17,9 @@ pub const METHOD: &str = "auto";
 pub async fn refit_project(store: &dyn Store, project_id: i64) -> StoreResult<RefitResponse> {
     let started = std::time::Instant::now();
     let project = store.project(project_id).await?;
-    if project.schema.multiple {
+    if !project.schema.can_refit() {
         return Err(StoreError::Conflict(
-            "re-fitting needs a single-choice project (this one takes several labels per answer)"
+            "re-fitting needs a single-choice project with labels (this one takes several labels or free text per answer)"
                 .to_owned(),
         ));
     }
