@@ -1,20 +1,72 @@
 import { describe, expect, it } from "vitest";
-import { actionForKey, formatScore, pick } from "./keys";
+import { actionForKey, formatScore, type KeyContext, keyHelp, pick, quantile } from "./keys";
+
+const ctx = (over: Partial<KeyContext> = {}): KeyContext => ({
+  kind: "classification",
+  labelCount: 3,
+  hasPrediction: false,
+  typing: false,
+  shift: false,
+  ...over,
+});
 
 describe("actionForKey", () => {
   it("maps digits to label picks within range only", () => {
-    expect(actionForKey("1", 3)).toEqual({ kind: "pick", index: 0 });
-    expect(actionForKey("3", 3)).toEqual({ kind: "pick", index: 2 });
-    expect(actionForKey("4", 3)).toBeNull();
-    expect(actionForKey("0", 3)).toBeNull();
+    expect(actionForKey("1", ctx())).toEqual({ kind: "pick", index: 0 });
+    expect(actionForKey("3", ctx())).toEqual({ kind: "pick", index: 2 });
+    expect(actionForKey("4", ctx())).toBeNull();
+    expect(actionForKey("0", ctx())).toBeNull();
   });
-  it("maps the flow keys", () => {
-    expect(actionForKey("Enter", 3)).toEqual({ kind: "submit" });
-    expect(actionForKey("s", 3)).toEqual({ kind: "skip" });
-    expect(actionForKey("S", 3)).toEqual({ kind: "skip" });
-    expect(actionForKey("Backspace", 3)).toEqual({ kind: "back" });
-    expect(actionForKey("?", 3)).toEqual({ kind: "help" });
-    expect(actionForKey("x", 3)).toBeNull();
+  it("maps the flow keys, in either case", () => {
+    expect(actionForKey("Enter", ctx())).toEqual({ kind: "submit" });
+    expect(actionForKey("s", ctx())).toEqual({ kind: "skip" });
+    expect(actionForKey("S", ctx())).toEqual({ kind: "skip" });
+    expect(actionForKey("Backspace", ctx())).toEqual({ kind: "back" });
+    expect(actionForKey("?", ctx())).toEqual({ kind: "help" });
+    expect(actionForKey("P", ctx())).toEqual({ kind: "projects" });
+    expect(actionForKey("x", ctx())).toBeNull();
+  });
+  it("offers accept, correct and reject only beside a prediction", () => {
+    expect(actionForKey("a", ctx())).toBeNull();
+    expect(actionForKey("a", ctx({ hasPrediction: true }))).toEqual({ kind: "accept" });
+    expect(actionForKey("C", ctx({ hasPrediction: true }))).toEqual({ kind: "correct" });
+    expect(actionForKey("r", ctx({ hasPrediction: true }))).toEqual({ kind: "reject" });
+  });
+  it("maps arrows to the sides of a comparison, and the tie only when there is one", () => {
+    const pair = ctx({ kind: "pairwise", labelCount: 2 });
+    expect(actionForKey("ArrowLeft", pair)).toEqual({ kind: "pick", index: 0 });
+    expect(actionForKey("ArrowRight", pair)).toEqual({ kind: "pick", index: 1 });
+    expect(actionForKey("=", pair)).toBeNull();
+    expect(actionForKey("=", { ...pair, labelCount: 3 })).toEqual({ kind: "pick", index: 2 });
+    expect(actionForKey("ArrowLeft", ctx())).toBeNull();
+  });
+  it("leaves typed characters to the text box; Enter saves, Shift+Enter does not, Esc leaves", () => {
+    const typing = ctx({ kind: "text", labelCount: 0, typing: true });
+    for (const key of ["s", "1", "?", "Backspace", "a", "p"]) expect(actionForKey(key, typing)).toBeNull();
+    expect(actionForKey("Enter", typing)).toEqual({ kind: "submit" });
+    expect(actionForKey("Enter", { ...typing, shift: true })).toBeNull();
+    expect(actionForKey("Escape", typing)).toEqual({ kind: "leave" });
+    const away = { ...typing, typing: false };
+    expect(actionForKey("e", away)).toEqual({ kind: "edit" });
+    expect(actionForKey("1", away)).toBeNull();
+    expect(actionForKey("s", away)).toEqual({ kind: "skip" });
+  });
+});
+
+describe("keyHelp", () => {
+  it("lists a key for every action a kind's screen takes", () => {
+    const kinds = [
+      ["classification", "1–3"],
+      ["rating", "1–3"],
+      ["pairwise", "1 or ←"],
+      ["text", "E"],
+    ] as const;
+    for (const [kind, first] of kinds) {
+      const keys = keyHelp(kind, 3).map(([k]) => k);
+      expect(keys[0]).toBe(first);
+      for (const k of ["Enter", "A", "C", "R", "S", "Backspace", "P", "?"]) expect(keys).toContain(k);
+    }
+    expect(keyHelp("pairwise", 2).map(([k]) => k)).not.toContain("3, = or ↓");
   });
 });
 
@@ -32,5 +84,15 @@ describe("formatScore", () => {
   it("rounds to a percentage", () => {
     expect(formatScore(0.873)).toBe("87%");
     expect(formatScore(null)).toBe("");
+  });
+});
+
+describe("quantile", () => {
+  it("takes the nearest rank", () => {
+    const xs = [5, 1, 4, 2, 3, 10, 9, 8, 7, 6];
+    expect(quantile(xs, 0.95)).toBe(10);
+    expect(quantile(xs, 0.5)).toBe(5);
+    expect(quantile(xs, 0)).toBe(1);
+    expect(quantile([], 0.95)).toBeNull();
   });
 });

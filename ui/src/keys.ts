@@ -1,31 +1,99 @@
 // Keyboard map of the labeling screen, kept pure so it can be unit-tested.
+import type { SchemaKind } from "./bindings";
 
 export type Action =
   | { kind: "pick"; index: number }
   | { kind: "submit" }
   | { kind: "skip" }
   | { kind: "back" }
-  | { kind: "help" };
+  | { kind: "help" }
+  /** Take the machine's prediction as the answer and move on. */
+  | { kind: "accept" }
+  /** Start from the machine's prediction and edit it before submitting. */
+  | { kind: "correct" }
+  /** The prediction is wrong: drop it from the selection and answer by hand. */
+  | { kind: "reject" }
+  /** Put the cursor in the free-text box. */
+  | { kind: "edit" }
+  /** Leave the free-text box so the other keys work again. */
+  | { kind: "leave" }
+  /** Back to the list of projects. */
+  | { kind: "projects" };
 
-/** What a key does on the labeling screen with `labelCount` choices; null if nothing. */
-export function actionForKey(key: string, labelCount: number): Action | null {
-  if (/^[1-9]$/.test(key)) {
-    const index = Number(key) - 1;
-    return index < labelCount ? { kind: "pick", index } : null;
+/** What the screen holds when a key arrives. */
+export interface KeyContext {
+  kind: SchemaKind;
+  labelCount: number;
+  hasPrediction: boolean;
+  /** The key went to the free-text box. */
+  typing: boolean;
+  shift: boolean;
+}
+
+/** What a key does on the labeling screen; null if nothing (the key then does its usual). */
+export function actionForKey(key: string, ctx: KeyContext): Action | null {
+  if (ctx.typing) {
+    if (key === "Enter" && !ctx.shift) return { kind: "submit" };
+    if (key === "Escape") return { kind: "leave" };
+    return null;
   }
-  switch (key) {
+  if (/^[1-9]$/.test(key) && ctx.kind !== "text") {
+    const index = Number(key) - 1;
+    return index < ctx.labelCount ? { kind: "pick", index } : null;
+  }
+  if (ctx.kind === "pairwise") {
+    if (key === "ArrowLeft") return { kind: "pick", index: 0 };
+    if (key === "ArrowRight") return { kind: "pick", index: 1 };
+    if ((key === "=" || key === "ArrowDown") && ctx.labelCount > 2) return { kind: "pick", index: 2 };
+  }
+  switch (key.length === 1 ? key.toLowerCase() : key) {
     case "Enter":
       return { kind: "submit" };
     case "s":
-    case "S":
       return { kind: "skip" };
     case "Backspace":
       return { kind: "back" };
     case "?":
       return { kind: "help" };
+    case "a":
+      return ctx.hasPrediction ? { kind: "accept" } : null;
+    case "c":
+      return ctx.hasPrediction ? { kind: "correct" } : null;
+    case "r":
+      return ctx.hasPrediction ? { kind: "reject" } : null;
+    case "e":
+      return ctx.kind === "text" ? { kind: "edit" } : null;
+    case "p":
+      return { kind: "projects" };
     default:
       return null;
   }
+}
+
+/** Every key of a task kind with what it does, for the `?` panel (and the docs). */
+export function keyHelp(kind: SchemaKind, labelCount: number): [string, string][] {
+  const keys: [string, string][] = [];
+  if (kind === "pairwise") {
+    keys.push(["1 or ←", "A is better"], ["2 or →", "B is better"]);
+    if (labelCount > 2) keys.push(["3, = or ↓", "both are equally good"]);
+  } else if (kind === "text") {
+    keys.push(["E", "type the answer (Shift+Enter for a new line)"], ["Esc", "leave the text box"]);
+  } else if (kind === "rating") {
+    keys.push([`1–${Math.min(labelCount, 9)}`, "rate on the scale, lowest first"]);
+  } else {
+    keys.push([`1–${Math.min(labelCount, 9)}`, "pick a label (toggles in multiple choice)"]);
+  }
+  keys.push(
+    ["Enter", "save the answer and go to the next task"],
+    ["A", "accept the machine's prediction as the answer"],
+    ["C", "correct the prediction: start from it and edit"],
+    ["R", "reject the prediction and answer by hand"],
+    ["S", "skip this task"],
+    ["Backspace", "go back and revise the previous answer"],
+    ["P", "back to the project list"],
+    ["?", "show or hide this help"],
+  );
+  return keys;
 }
 
 /** The selection after picking `label`: replace for single choice, toggle for multiple. */
@@ -37,4 +105,12 @@ export function pick(selection: readonly string[], label: string, multiple: bool
 /** A prediction score as a percentage for display, e.g. 0.873 → "87%". */
 export function formatScore(score: number | null): string {
   return score === null ? "" : `${Math.round(score * 100)}%`;
+}
+
+/** The `q` quantile (0–1) of `samples` by the nearest-rank method; null when empty. */
+export function quantile(samples: readonly number[], q: number): number | null {
+  if (samples.length === 0) return null;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
+  return sorted[rank - 1];
 }

@@ -1,25 +1,13 @@
 // Tessera desktop UI: sign-in, project choice, and the keyboard-first labeling screen.
 // All state that matters lives on the Rust side (local SQLite); this file only paints it.
 import type { SessionInfo, SyncStatus, TaskView } from "./bindings";
+import { h } from "./dom";
 import { errorMessage, ipc } from "./ipc";
-import { actionForKey, formatScore, pick } from "./keys";
+import { type Action, actionForKey, pick } from "./keys";
+import { renderTask, type ScreenState } from "./task_view";
 
 const app = document.getElementById("app") as HTMLElement;
 const statusBar = document.getElementById("status-bar") as HTMLElement;
-
-type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
-
-/** Builds an element; strings become text nodes, so task text is never parsed as HTML. */
-function h(tag: string, attrs: Attrs = {}, ...children: (Node | string | null)[]): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === "function") el.addEventListener(k.replace(/^on/, ""), v);
-    else if (v === true) el.setAttribute(k, "");
-    else if (v !== false) el.setAttribute(k, v);
-  }
-  for (const c of children) if (c !== null) el.append(c);
-  return el;
-}
 
 let session: SessionInfo | null = null;
 let task: TaskView | null = null;
@@ -29,6 +17,8 @@ let revising: number | null = null;
 let busy = false;
 let notice = "";
 let helpOpen = false;
+/** The annotator rejected the current task's machine prediction. */
+let rejected = false;
 
 function show(...nodes: HTMLElement[]) {
   app.replaceChildren(...nodes);
@@ -130,6 +120,7 @@ async function showLabeling() {
 function setTask(next: TaskView | null) {
   task = next;
   selection = next?.answer ? [...next.answer] : [];
+  rejected = false;
   paint();
 }
 
@@ -152,127 +143,97 @@ function paint() {
         { class: "card empty", id: "no-task" },
         h("h2", {}, "No task in hand"),
         h("p", {}, "Fetching more tasks from the server… Answers you made are safe on this device."),
+        h("p", { class: "muted" }, h("kbd", {}, "P"), " projects  ", h("kbd", {}, "Backspace"), " revise the last answer"),
       ),
     );
     return;
   }
-  const t = task;
-  const body = h("div", { class: "task-body" });
-  if (t.text) body.append(h("p", { id: "task-text", class: "task-text" }, t.text));
-  if (t.image) body.append(h("img", { class: "task-image", src: t.image, alt: "Task image" }));
-
-  const predicted = t.prediction?.labels ?? [];
-  const options = h("div", { class: "labels", role: "group", "aria-label": "Labels" });
-  t.labels.forEach((label, i) => {
-    const chosen = selection.includes(label);
-    options.append(
-      h(
-        "button",
-        {
-          class: `label-option${chosen ? " chosen" : ""}${predicted.includes(label) ? " suggested" : ""}`,
-          "data-label": label,
-          "aria-pressed": chosen ? "true" : "false",
-          tabindex: "-1",
-          onclick: () => act({ kind: "pick", index: i }),
-        },
-        h("kbd", {}, String(i + 1)),
-        ` ${label}`,
-      ),
-    );
-  });
-
-  const prediction = t.prediction
-    ? h(
-        "aside",
-        { class: "prediction", id: "prediction", "aria-label": "Machine prediction" },
-        h("span", { class: "badge" }, "Machine prediction"),
-        h("strong", {}, t.prediction.labels.join(", ")),
-        h("span", { class: "score" }, formatScore(t.prediction.score)),
-        h("span", { class: "muted" }, t.prediction.model_version ? `model ${t.prediction.model_version}` : ""),
-      )
-    : null;
-
+  const state: ScreenState = { selection, revising: revising !== null, rejected, helpOpen, notice };
   show(
     header,
-    h(
-      "section",
-      { class: "card task", id: "task", "data-task-id": String(t.task_id) },
-      revising !== null ? h("p", { class: "revising", id: "revising" }, "Revising your earlier answer — Enter saves a new revision") : null,
-      t.instructions ? h("p", { class: "instructions" }, t.instructions) : null,
-      body,
-      prediction,
-      options,
-      h(
-        "p",
-        { class: "hints" },
-        h("kbd", {}, "1–9"),
-        " pick  ",
-        h("kbd", {}, "Enter"),
-        " submit  ",
-        h("kbd", {}, "S"),
-        " skip  ",
-        h("kbd", {}, "Backspace"),
-        " previous  ",
-        h("kbd", {}, "?"),
-        " help",
-      ),
-      notice ? h("p", { class: "error", role: "alert" }, notice) : null,
-      helpOpen ? helpPanel() : null,
-    ),
+    renderTask(task, state, {
+      pick: (index) => void act({ kind: "pick", index }),
+      text: (value) => {
+        selection = value === "" ? [] : [value];
+      },
+    }),
   );
+  // Free text: the cursor goes straight into the box, so typing starts at once.
+  if (task.kind === "text" && !helpOpen) focusAnswerBox();
 }
 
-function helpPanel(): HTMLElement {
-  return h(
-    "dl",
-    { class: "help", id: "help" },
-    h("dt", {}, "1–9"),
-    h("dd", {}, "pick a label (toggle for multiple choice)"),
-    h("dt", {}, "Enter"),
-    h("dd", {}, "save the answer and go to the next task"),
-    h("dt", {}, "S"),
-    h("dd", {}, "skip this task"),
-    h("dt", {}, "Backspace"),
-    h("dd", {}, "go back and revise the previous answer"),
-    h("dt", {}, "?"),
-    h("dd", {}, "show or hide this help"),
-  );
+function focusAnswerBox() {
+  const box = app.querySelector<HTMLTextAreaElement>("#answer-text");
+  if (!box) return;
+  box.focus();
+  box.setSelectionRange(box.value.length, box.value.length);
 }
 
-async function act(action: NonNullable<ReturnType<typeof actionForKey>>) {
+/** The labels an answer would hold now; for free text, the trimmed text. */
+function answerLabels(t: TaskView): string[] {
+  if (t.kind !== "text") return selection;
+  const text = (selection[0] ?? "").trim();
+  return text ? [text] : [];
+}
+
+async function act(action: Action) {
   if (busy) return;
-  if (action.kind === "help") {
-    helpOpen = !helpOpen;
-    return paint();
+  switch (action.kind) {
+    case "help":
+      helpOpen = !helpOpen;
+      return paint();
+    case "back":
+      return goBack();
+    case "projects":
+      task = null;
+      revising = null;
+      return showProjects();
+    case "leave":
+      (document.activeElement as HTMLElement | null)?.blur();
+      return;
+    case "edit":
+      return focusAnswerBox();
   }
-  if (action.kind === "back") return goBack();
   if (!task) return;
   const t = task;
-  if (action.kind === "pick") {
-    const label = t.labels[action.index];
-    if (label === undefined) return;
-    selection = pick(selection, label, t.multiple);
-    notice = "";
-    return paint();
+  switch (action.kind) {
+    case "pick": {
+      const label = t.labels[action.index];
+      if (label === undefined) return;
+      selection = pick(selection, label, t.multiple);
+      notice = "";
+      return paint();
+    }
+    case "correct":
+      selection = [...(t.prediction?.labels ?? [])];
+      rejected = false;
+      notice = "Correcting the prediction: change it, then Enter.";
+      return paint();
+    case "reject":
+      rejected = true;
+      selection = selection.filter((l) => !(t.prediction?.labels ?? []).includes(l));
+      notice = "";
+      return paint();
+  }
+  let labels: string[];
+  if (action.kind === "accept") {
+    labels = t.prediction?.labels ?? [];
+  } else if (action.kind === "submit") {
+    labels = answerLabels(t);
+    if (labels.length === 0) {
+      notice = t.kind === "text" ? "Type the answer first (E)." : "Pick an answer first.";
+      return paint();
+    }
+  } else {
+    labels = [];
   }
   busy = true;
   try {
-    if (action.kind === "submit") {
-      if (selection.length === 0) {
-        notice = "Pick a label first (keys 1–9).";
-        return paint();
-      }
-      // The answer is on disk when this returns; only then do we move on.
-      const next = await ipc.submitAnswer(t.task_id, selection);
-      revising = null;
-      notice = "";
-      setTask(next);
-    } else if (action.kind === "skip") {
-      const next = await ipc.skipTask(t.task_id);
-      revising = null;
-      notice = "";
-      setTask(next);
-    }
+    // The answer is on disk when this returns; only then do we move on.
+    const next = action.kind === "skip" ? await ipc.skipTask(t.task_id) : await ipc.submitAnswer(t.task_id, labels);
+    revising = null;
+    notice = "";
+    setTask(next);
   } catch (e) {
     notice = errorMessage(e);
     paint();
@@ -298,15 +259,36 @@ async function goBack() {
   }
 }
 
+/** Key-to-paint times (ms) of the labeling screen, newest last; the e2e suite reads them. */
+const keyToPaint: { action: string; ms: number }[] = [];
+(window as unknown as { tesseraMetrics: object }).tesseraMetrics = { keyToPaint };
+
+/** Records, once the frame after `action` is on screen, how long it took since the key. */
+function measurePaint(action: string, since: number) {
+  requestAnimationFrame(() =>
+    setTimeout(() => {
+      keyToPaint.push({ action, ms: performance.now() - since });
+      if (keyToPaint.length > 1000) keyToPaint.shift();
+    }, 0),
+  );
+}
+
 document.addEventListener("keydown", (e) => {
-  if (!task && e.key !== "Backspace") return;
-  const target = e.target as HTMLElement | null;
-  if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA")) return;
   if (!app.querySelector(".task, #no-task")) return;
-  const action = actionForKey(e.key, task?.labels.length ?? 0);
-  if (!action) return;
+  const target = e.target as HTMLElement | null;
+  if (target?.tagName === "INPUT") return;
+  const action = actionForKey(e.key, {
+    kind: task?.kind ?? "classification",
+    labelCount: task?.labels.length ?? 0,
+    hasPrediction: !!task?.prediction,
+    typing: target?.tagName === "TEXTAREA",
+    shift: e.shiftKey,
+  });
+  if (!action || (!task && !["back", "projects", "help"].includes(action.kind))) return;
   e.preventDefault();
-  void act(action);
+  // The key's own time stamp when the engine gives one on the same clock, else now.
+  const since = e.timeStamp > 0 && e.timeStamp <= performance.now() ? e.timeStamp : performance.now();
+  void act(action).then(() => measurePaint(action.kind, since));
 });
 
 // ---------------------------------------------------------------- status bar

@@ -1,0 +1,90 @@
+import { describe, expect, it, vi } from "vitest";
+import type { TaskView } from "./bindings";
+import { renderTask, type ScreenState } from "./task_view";
+
+const base: TaskView = {
+  task_id: 7,
+  kind: "classification",
+  text: "The food was great",
+  image: null,
+  pair: null,
+  labels: ["positive", "negative", "neutral"],
+  multiple: false,
+  instructions: null,
+  prediction: { labels: ["positive"], score: 0.91, model_version: "m1" },
+  answer: null,
+};
+const state = (over: Partial<ScreenState> = {}): ScreenState => ({
+  selection: [],
+  revising: false,
+  rejected: false,
+  helpOpen: false,
+  notice: "",
+  ...over,
+});
+const noop = { pick: () => {}, text: () => {} };
+
+describe("renderTask", () => {
+  it("highlights the machine's suggestion and the chosen label", () => {
+    const el = renderTask(base, state({ selection: ["negative"] }), noop);
+    expect(el.querySelector(".suggested")?.getAttribute("data-label")).toBe("positive");
+    expect(el.querySelector(".chosen")?.getAttribute("data-label")).toBe("negative");
+    expect(el.querySelector("#prediction")?.textContent).toContain("91%");
+    expect(el.querySelector("#prediction")?.textContent).toContain("model m1");
+  });
+  it("drops the suggestion once the prediction is rejected", () => {
+    const el = renderTask(base, state({ rejected: true }), noop);
+    expect(el.querySelector(".suggested")).toBeNull();
+    expect(el.querySelector("#prediction")?.textContent).toContain("rejected");
+  });
+  it("shows a rating as a radio scale, lowest first", () => {
+    const el = renderTask({ ...base, kind: "rating", labels: ["1", "2", "3", "4", "5"], prediction: null }, state({ selection: ["4"] }), noop);
+    const scale = el.querySelector('[role="radiogroup"]');
+    expect(scale).not.toBeNull();
+    const checked = [...el.querySelectorAll('[role="radio"]')].map((b) => b.getAttribute("aria-checked"));
+    expect(checked).toEqual(["false", "false", "false", "true", "false"]);
+  });
+  it("shows both sides of a comparison, the prompt, and a tie when the schema has one", () => {
+    const t: TaskView = {
+      ...base,
+      kind: "pairwise",
+      text: "Which reply is kinder?",
+      pair: { a: "Sure, happy to help!", b: "No." },
+      labels: ["A", "B", "tie"],
+      prediction: { labels: ["A"], score: null, model_version: null },
+    };
+    const picked = vi.fn();
+    const el = renderTask(t, state({ selection: ["B"] }), { ...noop, pick: picked });
+    expect(el.querySelector("#pair-a")?.textContent).toContain("Sure, happy to help!");
+    expect(el.querySelector("#pair-b")?.classList.contains("chosen")).toBe(true);
+    expect(el.querySelector("#pair-a")?.classList.contains("suggested")).toBe(true);
+    expect(el.querySelector(".task-prompt")?.textContent).toBe("Which reply is kinder?");
+    (el.querySelector("#pair-tie") as HTMLElement).click();
+    expect(picked).toHaveBeenCalledWith(2);
+    const noTie = renderTask({ ...t, labels: ["A", "B"] }, state(), noop);
+    expect(noTie.querySelector("#pair-tie")).toBeNull();
+  });
+  it("gives free text a labelled box holding the answer so far, and reports typing", () => {
+    const typed = vi.fn();
+    const t: TaskView = { ...base, kind: "text", labels: [], text: null, image: "https://x/receipt.png", prediction: null };
+    const el = renderTask(t, state({ selection: ["Total 12.50"] }), { ...noop, text: typed });
+    const box = el.querySelector("#answer-text") as HTMLTextAreaElement;
+    expect(box.getAttribute("aria-label")).toBe("Your answer");
+    expect(box.value).toBe("Total 12.50");
+    expect(el.querySelector(".labels")).toBeNull();
+    box.value = "Total 12.80";
+    box.dispatchEvent(new Event("input"));
+    expect(typed).toHaveBeenCalledWith("Total 12.80");
+  });
+  it("lists every key of the kind in the help panel", () => {
+    const el = renderTask({ ...base, kind: "pairwise", pair: { a: "x", b: "y" }, labels: ["A", "B"] }, state({ helpOpen: true }), noop);
+    const keys = [...el.querySelectorAll("#help dt")].map((d) => d.textContent);
+    expect(keys).toContain("1 or ←");
+    expect(keys).toContain("A");
+  });
+  it("never parses task text as HTML", () => {
+    const el = renderTask({ ...base, text: "<img src=x onerror=alert(1)>" }, state(), noop);
+    expect(el.querySelector("#task-text img")).toBeNull();
+    expect(el.querySelector("#task-text")?.textContent).toBe("<img src=x onerror=alert(1)>");
+  });
+});

@@ -1,0 +1,181 @@
+// The task card for every task kind, as a pure function of the task and the screen state,
+// so each kind can be unit-tested without the app around it.
+import type { TaskView } from "./bindings";
+import { h } from "./dom";
+import { formatScore, keyHelp } from "./keys";
+
+export interface ScreenState {
+  /** The answer being built: chosen labels, or the typed text as one element. */
+  selection: string[];
+  /** Revising an earlier answer. */
+  revising: boolean;
+  /** The annotator rejected the machine's prediction. */
+  rejected: boolean;
+  helpOpen: boolean;
+  notice: string;
+}
+
+export interface Handlers {
+  pick: (index: number) => void;
+  text: (value: string) => void;
+}
+
+export function renderTask(t: TaskView, s: ScreenState, on: Handlers): HTMLElement {
+  const predicted = s.rejected ? [] : (t.prediction?.labels ?? []);
+  return h(
+    "section",
+    { class: `card task kind-${t.kind}`, id: "task", "data-task-id": String(t.task_id), "data-kind": t.kind },
+    s.revising ? h("p", { class: "revising", id: "revising" }, "Revising your earlier answer — Enter saves a new revision") : null,
+    t.instructions ? h("p", { class: "instructions" }, t.instructions) : null,
+    ...body(t, s, predicted, on),
+    prediction(t, s),
+    hints(t),
+    s.notice ? h("p", { class: "error", role: "alert", id: "notice" }, s.notice) : null,
+    s.helpOpen ? helpPanel(t) : null,
+  );
+}
+
+function source(t: TaskView): HTMLElement[] {
+  const out: HTMLElement[] = [];
+  if (t.text) out.push(h("p", { id: "task-text", class: t.kind === "pairwise" ? "task-prompt" : "task-text" }, t.text));
+  if (t.image) out.push(h("img", { class: "task-image", src: t.image, alt: "Task image" }));
+  return out;
+}
+
+function body(t: TaskView, s: ScreenState, predicted: string[], on: Handlers): HTMLElement[] {
+  switch (t.kind) {
+    case "pairwise":
+      return [...source(t), pair(t, s, predicted, on)];
+    case "text":
+      return [...source(t), textAnswer(s, on)];
+    default:
+      return [...source(t), choices(t, s, predicted, on)];
+  }
+}
+
+function choiceClass(label: string, s: ScreenState, predicted: string[]): string {
+  return `${s.selection.includes(label) ? " chosen" : ""}${predicted.includes(label) ? " suggested" : ""}`;
+}
+
+function choices(t: TaskView, s: ScreenState, predicted: string[], on: Handlers): HTMLElement {
+  const rating = t.kind === "rating";
+  const group = h("div", {
+    class: rating ? "labels scale" : "labels",
+    role: rating ? "radiogroup" : "group",
+    "aria-label": rating ? "Rating scale, lowest first" : "Labels",
+  });
+  t.labels.forEach((label, i) => {
+    const chosen = s.selection.includes(label);
+    group.append(
+      h(
+        "button",
+        {
+          class: `label-option${choiceClass(label, s, predicted)}`,
+          "data-label": label,
+          role: rating ? "radio" : false,
+          "aria-checked": rating ? String(chosen) : false,
+          "aria-pressed": rating ? false : String(chosen),
+          tabindex: "-1",
+          onclick: () => on.pick(i),
+        },
+        i < 9 ? h("kbd", {}, String(i + 1)) : null,
+        ` ${label}`,
+      ),
+    );
+  });
+  return group;
+}
+
+function pair(t: TaskView, s: ScreenState, predicted: string[], on: Handlers): HTMLElement {
+  const items = t.pair ? [t.pair.a, t.pair.b] : ["", ""];
+  const side = (i: number, key: string) => {
+    const label = t.labels[i];
+    return h(
+      "button",
+      {
+        class: `pair-item${choiceClass(label, s, predicted)}`,
+        id: i === 0 ? "pair-a" : "pair-b",
+        "data-label": label,
+        "aria-pressed": String(s.selection.includes(label)),
+        tabindex: "-1",
+        onclick: () => on.pick(i),
+      },
+      h("span", { class: "pair-head" }, h("kbd", {}, key), ` ${label}`),
+      h("span", { class: "pair-text" }, items[i]),
+    );
+  };
+  const tie = t.labels[2];
+  return h(
+    "div",
+    { class: "pair-wrap", role: "group", "aria-label": "Which is better?" },
+    h("div", { class: "pair" }, side(0, "1 ←"), side(1, "2 →")),
+    tie !== undefined
+      ? h(
+          "button",
+          {
+            class: `label-option pair-tie${choiceClass(tie, s, predicted)}`,
+            id: "pair-tie",
+            "data-label": tie,
+            "aria-pressed": String(s.selection.includes(tie)),
+            tabindex: "-1",
+            onclick: () => on.pick(2),
+          },
+          h("kbd", {}, "3 ="),
+          ` ${tie}`,
+        )
+      : null,
+  );
+}
+
+function textAnswer(s: ScreenState, on: Handlers): HTMLElement {
+  const box = h("textarea", {
+    id: "answer-text",
+    class: "answer-text",
+    rows: "4",
+    "aria-label": "Your answer",
+    placeholder: "Type the answer — Enter saves, Shift+Enter adds a line, Esc leaves the box",
+    oninput: (e: Event) => on.text((e.target as HTMLTextAreaElement).value),
+  }) as HTMLTextAreaElement;
+  box.value = s.selection[0] ?? "";
+  return box;
+}
+
+function prediction(t: TaskView, s: ScreenState): HTMLElement | null {
+  const p = t.prediction;
+  if (!p) return null;
+  return h(
+    "aside",
+    { class: `prediction${s.rejected ? " rejected" : ""}`, id: "prediction", "aria-label": "Machine prediction" },
+    h("span", { class: "badge" }, s.rejected ? "Machine prediction — rejected" : "Machine prediction"),
+    h("strong", { id: "prediction-labels" }, p.labels.join(", ")),
+    h("span", { class: "score" }, formatScore(p.score)),
+    h("span", { class: "muted" }, p.model_version ? `model ${p.model_version}` : ""),
+    h("span", { class: "review-keys muted" }, h("kbd", {}, "A"), " accept ", h("kbd", {}, "C"), " correct ", h("kbd", {}, "R"), " reject"),
+  );
+}
+
+function hints(t: TaskView): HTMLElement {
+  const first =
+    t.kind === "pairwise" ? "1/2 or ←/→" : t.kind === "text" ? "E" : `1–${Math.min(t.labels.length, 9)}`;
+  const what = t.kind === "pairwise" ? " choose  " : t.kind === "text" ? " type  " : " pick  ";
+  return h(
+    "p",
+    { class: "hints" },
+    h("kbd", {}, first),
+    what,
+    h("kbd", {}, "Enter"),
+    " submit  ",
+    h("kbd", {}, "S"),
+    " skip  ",
+    h("kbd", {}, "Backspace"),
+    " previous  ",
+    h("kbd", {}, "?"),
+    " all keys",
+  );
+}
+
+function helpPanel(t: TaskView): HTMLElement {
+  const list = h("dl", { class: "help", id: "help", "aria-label": "Keyboard shortcuts" });
+  for (const [key, what] of keyHelp(t.kind, t.labels.length)) list.append(h("dt", {}, key), h("dd", {}, what));
+  return list;
+}
