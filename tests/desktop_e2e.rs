@@ -120,7 +120,68 @@ async fn connect(caps: &serde_json::Map<String, serde_json::Value>, driver_url: 
     .await
 }
 
-/// One window at a time (one display, one WebDriver): the same session on each backend.
+/// Types the server and token into the sign-in screen and submits it.
+async fn sign_in(client: &Client, server: &str, token: &str) {
+    let server_input = client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("#server-input"))
+        .await
+        .expect("sign-in screen");
+    server_input.clear().await.expect("clear");
+    server_input.send_keys(server).await.expect("type server");
+    client
+        .find(Locator::Css("#token-input"))
+        .await
+        .expect("token input")
+        .send_keys(token)
+        .await
+        .expect("type token");
+    client
+        .find(Locator::Css("#sign-in"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+}
+
+/// A display, a WebDriver and the app for one test: tests in this file take turns, since
+/// they kill the app by its path.
+struct Window {
+    client: Client,
+    caps: serde_json::Map<String, serde_json::Value>,
+    driver_url: String,
+    _reaper: Reaper,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn open_window(app: &Path, home: &Path) -> Window {
+    let turn = ONE_WINDOW.lock().await;
+    let (xvfb, display) = start_xvfb();
+    let driver_port = free_port();
+    let driver = start_tauri_driver(&display, home, driver_port);
+    let reaper = Reaper(vec![xvfb, driver]);
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), "wry".into());
+    caps.insert(
+        "tauri:options".into(),
+        serde_json::json!({ "application": app }),
+    );
+    let driver_url = format!("http://127.0.0.1:{driver_port}");
+    let client = connect(&caps, &driver_url).await;
+    Window {
+        client,
+        caps,
+        driver_url,
+        _reaper: reaper,
+        _turn: turn,
+    }
+}
+
+/// The same session on each backend.
 #[tokio::test(flavor = "multi_thread")]
 async fn annotator_labels_three_tasks_with_the_keyboard_and_they_sync() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
@@ -136,46 +197,14 @@ async fn labelling_session(backend: Backend) {
     let (_, token) = server.user(Role::Annotator, "dana").await;
 
     let home = tempfile::tempdir().expect("tempdir");
-    let (xvfb, display) = start_xvfb();
-    let driver_port = free_port();
-    let driver = start_tauri_driver(&display, home.path(), driver_port);
-    let _reaper = Reaper(vec![xvfb, driver]);
-
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), "wry".into());
-    caps.insert(
-        "tauri:options".into(),
-        serde_json::json!({ "application": app }),
+    let window = open_window(&app, home.path()).await;
+    let (client, caps, driver_url) = (
+        window.client.clone(),
+        window.caps.clone(),
+        window.driver_url.clone(),
     );
-    let driver_url = format!("http://127.0.0.1:{driver_port}");
-    let client = connect(&caps, &driver_url).await;
 
-    // Sign in.
-    let server_input = client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("#server-input"))
-        .await
-        .expect("sign-in screen");
-    server_input.clear().await.expect("clear");
-    server_input
-        .send_keys(&server.url)
-        .await
-        .expect("type server");
-    client
-        .find(Locator::Css("#token-input"))
-        .await
-        .expect("token input")
-        .send_keys(&token)
-        .await
-        .expect("type token");
-    client
-        .find(Locator::Css("#sign-in"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("click");
+    sign_in(&client, &server.url, &token).await;
 
     // The only project opens by itself; the first task shows with the machine's prediction.
     client
@@ -317,6 +346,259 @@ async fn labelling_session(backend: Backend) {
         assert_eq!(
             (consensus.label.as_deref(), consensus.confidence),
             (Some(label), 1.0)
+        );
+    }
+}
+
+/// A project of `schema` holding `tasks` (JSONL lines), made by `requester`; its id.
+async fn project_of(
+    requester: &tessera_client::ApiClient,
+    name: &str,
+    schema: &str,
+    tasks: &[serde_json::Value],
+) -> i64 {
+    let project = requester
+        .create_project(
+            name,
+            tessera_core::LabelSchema::from_json(schema).expect("schema"),
+        )
+        .await
+        .expect("project");
+    let body: String = tasks.iter().map(|t| format!("{t}\n")).collect();
+    requester
+        .upload(project.id, tessera_core::UploadFormat::Jsonl, body)
+        .await
+        .expect("upload");
+    project.id
+}
+
+/// Waits for a task of `kind` other than `not` to be on screen; its id.
+async fn task_of_kind(client: &Client, kind: &str, not: Option<i64>) -> i64 {
+    eventually(Duration::from_secs(10), "the next task of its kind", || {
+        let client = client.clone();
+        let kind = kind.to_owned();
+        async move {
+            let el = client.find(Locator::Css("#task")).await.ok()?;
+            let shown = el.attr("data-kind").await.ok()??;
+            let id = task_id(&client).await?;
+            (shown == kind && Some(id) != not).then_some(id)
+        }
+    })
+    .await
+}
+
+async fn keys(client: &Client, keys: &[Key]) {
+    let mut actions = KeyActions::new("keyboard".to_owned());
+    for &key in keys {
+        actions = actions.then(KeyAction::Down { value: key.into() });
+    }
+    for &key in keys.iter().rev() {
+        actions = actions.then(KeyAction::Up { value: key.into() });
+    }
+    client.perform_actions(actions).await.expect("keys");
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    if let Some(dir) = std::env::var_os("TESSERA_SCREENSHOT_DIR") {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let png = client.screenshot().await.expect("screenshot");
+        std::fs::write(PathBuf::from(dir).join(name), png).expect("write screenshot");
+    }
+}
+
+/// Every task kind from the keyboard alone: a rating scale, a pairwise comparison (arrows,
+/// accepting the machine's prediction with A, a tie), free text (typed, a prediction
+/// accepted, two lines); projects switched with P and a digit. The export holds exactly
+/// what was keyed, and the app's own key-to-paint times are read and reported.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_task_kind_is_answered_from_the_keyboard() {
+    let app = built_binary("tessera-desktop");
+    let server = TestServer::start_on(Backend::Sqlite).await;
+    let (requester, _) = server.user(Role::Requester, "rita").await;
+    let rating = project_of(
+        &requester,
+        "ratings",
+        r#"{"kind":"rating","labels":["1","2","3","4","5"],"overlap":1,"instructions":"How fluent is the sentence?"}"#,
+        &(1..=2)
+            .map(|i| serde_json::json!({"data": {"text": format!("sentence {i} to rate")}}))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let pairwise = project_of(
+        &requester,
+        "preferences",
+        r#"{"kind":"pairwise","labels":["A","B","tie"],"overlap":1}"#,
+        &(1..=3)
+            .map(|i| serde_json::json!({
+                "data": {"text": format!("Which reply to question {i} is more helpful?"), "a": format!("A long, careful answer {i}"), "b": format!("no idea {i}")},
+                "predictions": [{"result": "A", "score": 0.7, "model_version": "rm-2"}]
+            }))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let text = project_of(
+        &requester,
+        "captions",
+        r#"{"kind":"text","overlap":1}"#,
+        &(1..=3)
+            .map(|i| {
+                serde_json::json!({
+                    "data": {"text": format!("Transcribe the caption of photo {i}")},
+                    "predictions": [{"result": format!("caption {i} from the model")}]
+                })
+            })
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let (_, token) = server.user(Role::Annotator, "dana").await;
+
+    let home = tempfile::tempdir().expect("tempdir");
+    let window = open_window(&app, home.path()).await;
+    let client = window.client.clone();
+    sign_in(&client, &server.url, &token).await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("#projects"))
+        .await
+        .expect("the project list (three projects)");
+    screenshot(&client, "projects.png").await;
+
+    let mut expected: Vec<(i64, i64, Vec<&str>)> = Vec::new();
+    // Rating: digits on the scale.
+    press(&client, '1').await;
+    let mut last = None;
+    for key in ['4', '5'] {
+        let id = task_of_kind(&client, "rating", last).await;
+        press(&client, key).await;
+        if last.is_none() {
+            screenshot(&client, "rating.png").await;
+        }
+        press(&client, char::from(Key::Enter)).await;
+        expected.push((rating, id, vec![if key == '4' { "4" } else { "5" }]));
+        last = Some(id);
+    }
+
+    // Pairwise: → picks B; A accepts the machine's A at once; = is the tie.
+    press(&client, 'p').await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#projects"))
+        .await
+        .expect("back to the projects");
+    press(&client, '2').await;
+    let id = task_of_kind(&client, "pairwise", None).await;
+    keys(&client, &[Key::Right]).await;
+    eventually(Duration::from_secs(5), "B to be chosen", || {
+        let client = client.clone();
+        async move { text_of(&client, "#pair-b.chosen").await }
+    })
+    .await;
+    screenshot(&client, "pairwise.png").await;
+    press(&client, char::from(Key::Enter)).await;
+    expected.push((pairwise, id, vec!["B"]));
+    let id = task_of_kind(&client, "pairwise", Some(id)).await;
+    press(&client, 'a').await;
+    expected.push((pairwise, id, vec!["A"]));
+    let id = task_of_kind(&client, "pairwise", Some(id)).await;
+    press(&client, '=').await;
+    press(&client, char::from(Key::Enter)).await;
+    expected.push((pairwise, id, vec!["tie"]));
+
+    // Free text: the box has the cursor; Esc leaves it for the review keys.
+    press(&client, 'p').await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#projects"))
+        .await
+        .expect("back to the projects");
+    press(&client, '3').await;
+    let id = task_of_kind(&client, "text", None).await;
+    let typed = "a dog on a beach";
+    for c in typed.chars() {
+        press(&client, c).await;
+    }
+    screenshot(&client, "text.png").await;
+    press(&client, char::from(Key::Enter)).await;
+    expected.push((text, id, vec![typed]));
+    let id = task_of_kind(&client, "text", Some(id)).await;
+    keys(&client, &[Key::Escape]).await;
+    let second = text_of(&client, "#prediction-labels")
+        .await
+        .expect("the prediction");
+    assert!(second.ends_with("from the model"), "{second}");
+    press(&client, 'a').await;
+    let id2 = task_of_kind(&client, "text", Some(id)).await;
+    for c in "line one".chars() {
+        press(&client, c).await;
+    }
+    keys(&client, &[Key::Shift, Key::Enter]).await;
+    for c in "line two".chars() {
+        press(&client, c).await;
+    }
+    press(&client, '?').await; // typed into the box, not the help key
+    press(&client, char::from(Key::Enter)).await;
+
+    eventually(
+        Duration::from_secs(30),
+        "the pending count to reach 0",
+        || {
+            let client = client.clone();
+            async move {
+                text_of(&client, "#pending-count")
+                    .await
+                    .filter(|t| t == "0")
+            }
+        },
+    )
+    .await;
+
+    // The app's own key-to-paint times for the keys that moved to the next task.
+    let times = client
+        .execute(
+            "return window.tesseraMetrics.keyToPaint.filter(t => ['submit','accept','skip'].includes(t.action))",
+            vec![],
+        )
+        .await
+        .expect("metrics");
+    let times: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_value(times).expect("records");
+    assert_eq!(times.len(), 8, "one paint per answer keyed: {times:?}");
+    let mut report = Vec::new();
+    for stage in ["dom", "frame", "painted"] {
+        let mut ms: Vec<f64> = times.iter().filter_map(|t| t[stage].as_f64()).collect();
+        assert_eq!(ms.len(), times.len(), "{stage}: {times:?}");
+        assert!(ms.iter().all(|&t| t >= 0.0), "{stage}: {ms:?}");
+        ms.sort_by(f64::total_cmp);
+        let p95 = ms[((ms.len() as f64 * 0.95).ceil() as usize).clamp(1, ms.len()) - 1];
+        report.push(format!(
+            "{stage} p50 {:.0} ms p95 {p95:.0} ms",
+            ms[ms.len() / 2]
+        ));
+    }
+    eprintln!(
+        "key to next task, {} keys: {}",
+        times.len(),
+        report.join(", ")
+    );
+    client.close().await.expect("close session");
+
+    expected.push((text, id, vec![second.as_str()]));
+    expected.push((text, id2, vec!["line one\nline two?"]));
+    for (project, id, labels) in expected {
+        let records = export_records(&requester, project).await;
+        let record = records
+            .iter()
+            .find(|r| r.task_id == id)
+            .expect("answered task in export");
+        assert_eq!(record.answers.len(), 1, "task {id}: {record:?}");
+        assert_eq!(record.answers[0].labels, labels, "task {id}");
+        assert_eq!(
+            record.consensus.as_ref().and_then(|c| c.label.as_deref()),
+            Some(labels[0]),
+            "task {id}: one answer is the consensus"
         );
     }
 }

@@ -63,6 +63,11 @@ pub fn skip_task(session: State<'_, Session>, task_id: i64) -> Result<Option<Tas
 }
 
 #[tauri::command]
+pub fn upcoming_tasks(session: State<'_, Session>, limit: u32) -> Result<Vec<TaskView>> {
+    session.upcoming(limit).map_err(to_ui)
+}
+
+#[tauri::command]
 pub fn previous_task(session: State<'_, Session>, before: Option<i64>) -> Result<Option<TaskView>> {
     session.previous_task(before).map_err(to_ui)
 }

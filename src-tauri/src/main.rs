@@ -36,6 +36,7 @@ fn main() {
             commands::next_task,
             commands::submit_answer,
             commands::skip_task,
+            commands::upcoming_tasks,
             commands::previous_task,
             commands::sync_status,
             commands::sync_now,

@@ -19,6 +19,7 @@ export const ipc = {
   submitAnswer: (taskId: number, labels: string[]) =>
     invoke<TaskView | null>("submit_answer", { taskId, labels }),
   skipTask: (taskId: number) => invoke<TaskView | null>("skip_task", { taskId }),
+  upcomingTasks: (limit: number) => invoke<TaskView[]>("upcoming_tasks", { limit }),
   previousTask: (before: number | null) => invoke<TaskView | null>("previous_task", { before }),
   syncStatus: () => invoke<SyncStatus>("sync_status"),
   syncNow: () => invoke<void>("sync_now"),

@@ -14,7 +14,13 @@ let task: TaskView | null = null;
 let selection: string[] = [];
 /** Set while revising an earlier answer (Backspace); the task id being revised. */
 let revising: number | null = null;
-let busy = false;
+/** Answers on their way to disk, in key order: one write at a time, the screen never waits. */
+let writes: Promise<void> = Promise.resolve();
+/** Tasks answered or skipped on this screen (never shown again from a stale prefetch). */
+const done = new Set<number>();
+/** The tasks to show next, prefetched from the local store so the next paint needs no IPC. */
+let upcoming: TaskView[] = [];
+let saving = 0;
 let notice = "";
 let helpOpen = false;
 /** The annotator rejected the current task's machine prediction. */
@@ -73,7 +79,7 @@ async function afterSignIn() {
 function showProjects() {
   if (!session) return;
   statusBar.hidden = true;
-  const list = h("ol", { class: "projects" });
+  const list = h("ol", { class: "projects", id: "projects", "aria-label": "Projects (press a digit to open one)" });
   session.projects.forEach((p, i) => {
     list.append(
       h("li", {}, h("button", { class: "project", "data-project": String(p.id), onclick: () => choose(p.id) }, `${i + 1}  ${p.name}`)),
@@ -113,8 +119,20 @@ async function signOut() {
 async function showLabeling() {
   statusBar.hidden = false;
   revising = null;
+  upcoming = [];
   setTask(await ipc.nextTask());
+  void refill();
   void refreshStatus();
+}
+
+/** Tops up the prefetched tasks: the open ones after the current task, minus those answered. */
+async function refill() {
+  try {
+    const open = await ipc.upcomingTasks(8);
+    upcoming = open.filter((t) => t.task_id !== task?.task_id && !done.has(t.task_id)).slice(0, 5);
+  } catch (e) {
+    console.error(errorMessage(e));
+  }
 }
 
 function setTask(next: TaskView | null) {
@@ -133,6 +151,7 @@ function paint() {
     "header",
     { class: "top" },
     h("span", { class: "project-name" }, projectName()),
+    saving > 0 ? h("span", { class: "muted", id: "saving" }, "saving…") : null,
     h("span", { class: "muted" }, session ? `signed in as ${session.annotator}` : ""),
   );
   if (!task) {
@@ -177,7 +196,6 @@ function answerLabels(t: TaskView): string[] {
 }
 
 async function act(action: Action) {
-  if (busy) return;
   switch (action.kind) {
     case "help":
       helpOpen = !helpOpen;
@@ -227,29 +245,48 @@ async function act(action: Action) {
   } else {
     labels = [];
   }
-  busy = true;
-  try {
-    // The answer is on disk when this returns; only then do we move on.
-    const next = action.kind === "skip" ? await ipc.skipTask(t.task_id) : await ipc.submitAnswer(t.task_id, labels);
-    revising = null;
-    notice = "";
-    setTask(next);
-  } catch (e) {
-    notice = errorMessage(e);
-    paint();
-  } finally {
-    busy = false;
+  commit(t, labels, action.kind === "skip");
+}
+
+/**
+ * Moves to the next task at once, from the prefetched ones, and writes the answer behind
+ * it: the status bar counts it as pending once it is on disk ("saving…" until then). A
+ * write that fails brings its task back with the reason.
+ */
+function commit(t: TaskView, labels: string[], skipped: boolean) {
+  done.add(t.task_id);
+  revising = null;
+  notice = "";
+  saving += 1;
+  setTask(upcoming.shift() ?? null);
+  writes = writes.then(async () => {
+    try {
+      const next = skipped ? await ipc.skipTask(t.task_id) : await ipc.submitAnswer(t.task_id, labels);
+      saving -= 1;
+      if (!task && next && !done.has(next.task_id)) setTask(next);
+      else paint();
+    } catch (e) {
+      saving -= 1;
+      done.delete(t.task_id);
+      if (task) upcoming.unshift(task);
+      setTask({ ...t, answer: labels.length ? labels : null });
+      notice = `Not saved: ${errorMessage(e)}`;
+      paint();
+    }
     void refreshStatus();
-  }
+  });
+  void refill();
 }
 
 async function goBack() {
+  await writes;
   try {
     const previous = await ipc.previousTask(revising);
     if (!previous) {
       notice = "Nothing earlier to revise.";
       return paint();
     }
+    if (task && revising === null) upcoming.unshift(task);
     revising = previous.task_id;
     notice = "";
     setTask(previous);
@@ -259,21 +296,34 @@ async function goBack() {
   }
 }
 
-/** Key-to-paint times (ms) of the labeling screen, newest last; the e2e suite reads them. */
-const keyToPaint: { action: string; ms: number }[] = [];
+/**
+ * Key-to-paint times of the labeling screen (ms since the key event), newest last; the e2e
+ * suite reads them. `dom`: the screen's DOM updated; `frame`: the next frame begins;
+ * `painted`: that frame is done (the first task after it runs).
+ */
+const keyToPaint: { action: string; dom: number; frame: number; painted: number }[] = [];
 (window as unknown as { tesseraMetrics: object }).tesseraMetrics = { keyToPaint };
 
-/** Records, once the frame after `action` is on screen, how long it took since the key. */
-function measurePaint(action: string, since: number) {
-  requestAnimationFrame(() =>
+function measurePaint(action: string, since: number, dom: number) {
+  requestAnimationFrame(() => {
+    const frame = performance.now();
     setTimeout(() => {
-      keyToPaint.push({ action, ms: performance.now() - since });
+      keyToPaint.push({ action, dom: dom - since, frame: frame - since, painted: performance.now() - since });
       if (keyToPaint.length > 1000) keyToPaint.shift();
-    }, 0),
-  );
+    }, 0);
+  });
 }
 
 document.addEventListener("keydown", (e) => {
+  // The project list: a digit opens that project.
+  if (app.querySelector("#projects") && /^[1-9]$/.test(e.key) && session) {
+    const p = session.projects[Number(e.key) - 1];
+    if (p) {
+      e.preventDefault();
+      void choose(p.id);
+    }
+    return;
+  }
   if (!app.querySelector(".task, #no-task")) return;
   const target = e.target as HTMLElement | null;
   if (target?.tagName === "INPUT") return;
@@ -288,7 +338,7 @@ document.addEventListener("keydown", (e) => {
   e.preventDefault();
   // The key's own time stamp when the engine gives one on the same clock, else now.
   const since = e.timeStamp > 0 && e.timeStamp <= performance.now() ? e.timeStamp : performance.now();
-  void act(action).then(() => measurePaint(action.kind, since));
+  void act(action).then(() => measurePaint(action.kind, since, performance.now()));
 });
 
 // ---------------------------------------------------------------- status bar
@@ -321,7 +371,10 @@ async function refreshStatus() {
     const s = await ipc.syncStatus();
     paintStatus(s);
     // Tasks may have arrived in the background while the screen was empty.
-    if (!task && revising === null && s.remaining > 0) setTask(await ipc.nextTask());
+    if (!task && revising === null && s.remaining > 0 && saving === 0) {
+      await refill();
+      setTask(upcoming.shift() ?? null);
+    }
   } catch (e) {
     console.error(errorMessage(e));
   }

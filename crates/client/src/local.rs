@@ -207,7 +207,8 @@ impl LocalStore {
         self.with(|c| task(c, id))
     }
 
-    /// Open tasks after the first `skip`, for prefetching.
+    /// The open tasks of a project in the order [`Self::next_task`] hands them out, for
+    /// prefetching.
     pub fn upcoming(&self, project_id: i64, limit: u32) -> LocalResult<Vec<LocalTask>> {
         self.with(|c| {
             let ids: Vec<i64> = c

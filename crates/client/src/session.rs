@@ -10,7 +10,7 @@ use tessera_api::Role;
 use tessera_api::desktop::{
     PairView, PredictionView, ProjectChoice, SessionInfo, SyncProgress, SyncStatus, TaskView,
 };
-use tessera_core::SchemaKind;
+use tessera_core::{LabelSchema, SchemaKind};
 
 use crate::api::{ApiClient, ClientError};
 use crate::local::{LocalError, LocalStore, LocalTask};
@@ -216,27 +216,20 @@ impl Session {
 
     fn view(&self, task: LocalTask, answer: Option<Vec<String>>) -> Result<TaskView> {
         let schema = self.store.schema(task.project_id)?;
-        let field = |k: &str| task.data.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-        let pair = match (field("a"), field("b")) {
-            (Some(a), Some(b)) if schema.kind == SchemaKind::Pairwise => Some(PairView { a, b }),
-            _ => None,
-        };
-        Ok(TaskView {
-            task_id: task.id,
-            kind: schema.kind,
-            text: field("text"),
-            image: field("image"),
-            pair,
-            labels: schema.labels,
-            multiple: schema.multiple,
-            instructions: schema.instructions,
-            prediction: task.prediction.map(|p| PredictionView {
-                labels: p.labels,
-                score: p.score,
-                model_version: p.model_version,
-            }),
-            answer,
-        })
+        Ok(view(task, &schema, answer))
+    }
+
+    /// The open tasks in the order they will come (the first is [`Self::next_task`]'s), up
+    /// to `limit`: the UI paints the next one from these the moment a key is pressed.
+    pub fn upcoming(&self, limit: u32) -> Result<Vec<TaskView>> {
+        let project = self.project_id()?;
+        let schema = self.store.schema(project)?;
+        Ok(self
+            .store
+            .upcoming(project, limit.min(MAX_UPCOMING))?
+            .into_iter()
+            .map(|t| view(t, &schema, None))
+            .collect())
     }
 
     pub fn next_task(&self) -> Result<Option<TaskView>> {
@@ -300,3 +293,31 @@ impl Session {
         });
     }
 }
+
+/// A task as the UI paints it.
+fn view(task: LocalTask, schema: &LabelSchema, answer: Option<Vec<String>>) -> TaskView {
+    let field = |k: &str| task.data.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    let pair = match (field("a"), field("b")) {
+        (Some(a), Some(b)) if schema.kind == SchemaKind::Pairwise => Some(PairView { a, b }),
+        _ => None,
+    };
+    TaskView {
+        task_id: task.id,
+        kind: schema.kind,
+        text: field("text"),
+        image: field("image"),
+        pair,
+        labels: schema.labels.clone(),
+        multiple: schema.multiple,
+        instructions: schema.instructions.clone(),
+        prediction: task.prediction.map(|p| PredictionView {
+            labels: p.labels,
+            score: p.score,
+            model_version: p.model_version,
+        }),
+        answer,
+    }
+}
+
+/// The most upcoming tasks one call returns.
+const MAX_UPCOMING: u32 = 20;

@@ -91,13 +91,20 @@ impl ConsensusMethod for MajorityVote {
     }
 }
 
-/// Free text: the most common text once whitespace is normalised (trimmed, runs of
-/// whitespace as one space), ties to the one that sorts first; confidence is its share.
+/// Free text: the most common text once whitespace is normalised (each line trimmed and its
+/// runs of spaces made one, blank lines at either end dropped; line breaks are kept, they
+/// matter in a transcription), ties to the one that sorts first; confidence is its share.
 fn text_vote(answers: &[Vec<String>]) -> Option<Consensus> {
     let mut texts: Vec<String> = answers
         .iter()
         .filter_map(|a| a.first())
-        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|t| {
+            let lines: Vec<String> = t
+                .lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect();
+            lines.join("\n").trim_matches('\n').to_owned()
+        })
         .collect();
     texts.sort_unstable();
     let total = texts.len();
@@ -176,6 +183,16 @@ mod tests {
                 .expect("consensus");
             assert_eq!((c.labels, c.confidence), (a(&["the cat"]), 0.5));
         }
+        let lines = MajorityVote
+            .aggregate(
+                &schema,
+                &[a(&["one\n two \n"]), a(&["one two"]), a(&["\none\ntwo"])],
+            )
+            .expect("consensus");
+        assert_eq!(
+            (lines.labels, lines.confidence),
+            (a(&["one\ntwo"]), 2.0 / 3.0)
+        );
         let tie = MajorityVote
             .aggregate(&schema, &[a(&["b"]), a(&["a"])])
             .expect("consensus");
