@@ -30,7 +30,8 @@ on_both_backends!(
     gold_is_mixed_in_never_shown_and_suspends_the_careless,
     a_refit_weighs_annotators_and_clamps_gold,
     the_annotators_view_flags_a_one_label_clicker,
-    members_close_a_project_and_reviewer_members_review
+    members_close_a_project_and_reviewer_members_review,
+    each_task_kind_checks_its_answers_and_merges_them
 );
 
 use chrono::{Duration, Utc};
@@ -1508,5 +1509,124 @@ async fn members_close_a_project_and_reviewer_members_review(backend: Backend) {
         )
         .0,
         404
+    );
+}
+
+/// Free text and pairwise projects: uploads checked for the kind's fields, answers for the
+/// kind's shape (rejected answers say why), free text merged on its normalised text, and a
+/// re-fit refused where answers are not labels.
+async fn each_task_kind_checks_its_answers_and_merges_them(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, _) = server.user(Role::Requester, "rita").await;
+    let (e_status, e_body) = api_error(
+        requester
+            .create_project(
+                "labels on free text",
+                serde_json::from_str(r#"{"kind":"text","labels":["a","b"]}"#).expect("parses"),
+            )
+            .await
+            .expect_err("a text schema takes no labels"),
+    );
+    assert_eq!(e_status, 400);
+    assert!(e_body.message.contains("no labels"), "{e_body:?}");
+
+    let text = project_with(
+        &requester,
+        LabelSchema::from_json(r#"{"kind":"text","overlap":2}"#).expect("schema"),
+        &["{\"data\":{\"text\":\"say cat\"}}\n{\"data\":{\"text\":\"say dog\"}}\n"],
+    )
+    .await;
+    let pairs = requester
+        .create_project(
+            "pairs",
+            LabelSchema::from_json(r#"{"kind":"pairwise","labels":["A","B","tie"],"overlap":1}"#)
+                .expect("schema"),
+        )
+        .await
+        .expect("project")
+        .id;
+    let (status, body) = api_error(
+        requester
+            .upload(
+                pairs,
+                UploadFormat::Jsonl,
+                "{\"data\":{\"a\":\"x\",\"b\":\"y\"}}\n{\"data\":{\"a\":\"x\"}}\n".to_owned(),
+            )
+            .await
+            .expect_err("the second task has no b"),
+    );
+    assert_eq!((status, body.line), (422, Some(2)), "{body:?}");
+    requester
+        .upload(
+            pairs,
+            UploadFormat::Jsonl,
+            "{\"data\":{\"text\":\"kinder?\",\"a\":\"x\",\"b\":\"y\"}}\n".to_owned(),
+        )
+        .await
+        .expect("upload");
+
+    let (alice, _) = server.user(Role::Annotator, "alice").await;
+    let (bob, _) = server.user(Role::Annotator, "bob").await;
+    let mine = alice.lease(text, 2, None).await.expect("lease").tasks;
+    let theirs = bob.lease(text, 2, None).await.expect("lease").tasks;
+    assert_eq!((mine.len(), theirs.len()), (2, 2));
+    let by_text = |tasks: &[tessera_api::LeasedTask], t: &str| {
+        tasks
+            .iter()
+            .find(|l| l.data["text"] == t)
+            .expect("task")
+            .task_id
+    };
+    let (cat, dog) = (by_text(&mine, "say cat"), by_text(&mine, "say dog"));
+    let mut two_parts = answer(dog, "a");
+    two_parts.labels.push("b".to_owned());
+    let results = alice
+        .push(vec![answer(cat, "the cat"), two_parts, answer(dog, "  ")])
+        .await
+        .expect("push")
+        .results;
+    let statuses: Vec<_> = results.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            PushStatus::Accepted,
+            PushStatus::Rejected,
+            PushStatus::Rejected
+        ]
+    );
+    let reasons: Vec<String> = results[1..]
+        .iter()
+        .map(|r| r.error.as_ref().expect("a reason").message.clone())
+        .collect();
+    assert!(reasons[0].contains("one string, got 2"), "{reasons:?}");
+    assert!(reasons[1].contains("empty"), "{reasons:?}");
+    bob.push(vec![answer(cat, "  the   cat\n")])
+        .await
+        .expect("push");
+    let records = export_records(&requester, text).await;
+    let record = records.iter().find(|r| r.task_id == cat).expect("cat");
+    let consensus = record.consensus.as_ref().expect("consensus");
+    assert_eq!(
+        (consensus.label.as_deref(), consensus.confidence),
+        (Some("the cat"), 1.0),
+        "two spellings of one text agree"
+    );
+    assert!(record.complete);
+    let (status, _) = api_error(requester.refit(text).await.expect_err("no labels to fit"));
+    assert_eq!(status, 409);
+
+    let leased = alice.lease(pairs, 1, None).await.expect("lease").tasks;
+    assert_eq!(leased[0].data["a"], "x");
+    let results = alice
+        .push(vec![
+            answer(leased[0].task_id, "C"),
+            answer(leased[0].task_id, "tie"),
+        ])
+        .await
+        .expect("push")
+        .results;
+    assert_eq!(
+        results.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [PushStatus::Rejected, PushStatus::Accepted]
     );
 }
