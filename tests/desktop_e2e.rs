@@ -11,7 +11,7 @@ use std::time::Duration;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
-use tessera_api::Role;
+use tessera_api::{ProjectRole, Role};
 use tessera_tests::{
     Backend, TestServer, built_binary, eventually, export_records, free_port, sentiment_project,
 };
@@ -450,7 +450,53 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
             .collect::<Vec<_>>(),
     )
     .await;
-    let (_, token) = server.user(Role::Annotator, "dana").await;
+    // A project whose tasks the crowd split on, with dana as its reviewer.
+    let disputes = project_of(
+        &requester,
+        "disputes",
+        r#"{"kind":"classification","labels":["cat","dog"],"overlap":2,"confidence_target":0.9}"#,
+        &(1..=2)
+            .map(|i| serde_json::json!({"data": {"text": format!("animal {i}")}}))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let (dana, token) = server.user(Role::Annotator, "dana").await;
+    let mut crowd = Vec::new();
+    for (name, role) in [
+        ("alice", ProjectRole::Annotator),
+        ("bob", ProjectRole::Annotator),
+        ("dana", ProjectRole::Reviewer),
+    ] {
+        let api = if name == "dana" {
+            dana.clone()
+        } else {
+            server.user(Role::Annotator, name).await.0
+        };
+        let me = api.me().await.expect("me");
+        requester
+            .add_member(disputes, me.user_id, role)
+            .await
+            .expect("member");
+        if name != "dana" {
+            crowd.push((api, if name == "alice" { "cat" } else { "dog" }));
+        }
+    }
+    for (api, label) in &crowd {
+        let leased = api.lease(disputes, 2, None).await.expect("lease").tasks;
+        let answers = leased
+            .iter()
+            .map(|t| tessera_api::AnswerPush {
+                id: uuid::Uuid::now_v7(),
+                task_id: t.task_id,
+                revision: 1,
+                labels: vec![(*label).to_owned()],
+                skipped: false,
+                answered_at: chrono::Utc::now(),
+                device_id: None,
+            })
+            .collect();
+        api.push(answers).await.expect("push");
+    }
 
     let home = tempfile::tempdir().expect("tempdir");
     let window = open_window(&app, home.path()).await;
@@ -541,6 +587,53 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
     press(&client, '?').await; // typed into the box, not the help key
     press(&client, char::from(Key::Enter)).await;
 
+    // Review: V opens the queue of the disputed tasks, each with both answers and the
+    // consensus; 2 and Enter give one verdict, A takes the consensus for the other.
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#no-task"))
+        .await
+        .expect("no caption left");
+    press(&client, 'p').await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#projects"))
+        .await
+        .expect("back to the projects");
+    press(&client, '4').await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#no-task"))
+        .await
+        .expect("a reviewer has nothing to label");
+    press(&client, 'v').await;
+    let evidence = eventually(Duration::from_secs(10), "the review queue", || {
+        let client = client.clone();
+        async move { text_of(&client, "#answers").await }
+    })
+    .await;
+    assert!(
+        evidence.contains("alice")
+            && evidence.contains("bob")
+            && evidence.to_lowercase().contains("consensus cat"),
+        "{evidence}"
+    );
+    let verdict_given = task_of_kind(&client, "classification", None).await;
+    screenshot(&client, "review.png").await;
+    press(&client, '2').await;
+    press(&client, char::from(Key::Enter)).await;
+    let consensus_taken = task_of_kind(&client, "classification", Some(verdict_given)).await;
+    press(&client, 'a').await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#no-review"))
+        .await
+        .expect("the queue empties");
+
     eventually(
         Duration::from_secs(30),
         "the pending count to reach 0",
@@ -587,6 +680,21 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
 
     expected.push((text, id, vec![second.as_str()]));
     expected.push((text, id2, vec!["line one\nline two?"]));
+    let records = export_records(&requester, disputes).await;
+    for (id, verdict) in [(verdict_given, "dog"), (consensus_taken, "cat")] {
+        let record = records.iter().find(|r| r.task_id == id).expect("task");
+        let review = record.review.as_ref().expect("a verdict");
+        assert_eq!(
+            (review.labels.as_slice(), review.reviewer.as_str()),
+            ([verdict.to_owned()].as_slice(), "dana"),
+            "task {id}"
+        );
+        assert_eq!(
+            record.answers.len(),
+            2,
+            "the crowd's answers are kept beside it"
+        );
+    }
     for (project, id, labels) in expected {
         let records = export_records(&requester, project).await;
         let record = records

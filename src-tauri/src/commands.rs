@@ -1,7 +1,7 @@
 //! Tauri commands: argument and error adapters over [`Session`], nothing more.
 
 use tauri::State;
-use tessera_api::desktop::{CommandError, SessionInfo, SyncStatus, TaskView};
+use tessera_api::desktop::{CommandError, ReviewView, SessionInfo, SyncStatus, TaskView};
 
 use tessera_client::session::{Session, SessionError};
 
@@ -70,6 +70,20 @@ pub fn upcoming_tasks(session: State<'_, Session>, limit: u32) -> Result<Vec<Tas
 #[tauri::command]
 pub fn previous_task(session: State<'_, Session>, before: Option<i64>) -> Result<Option<TaskView>> {
     session.previous_task(before).map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn review_queue(session: State<'_, Session>, limit: u32) -> Result<Vec<ReviewView>> {
+    session.review_queue(limit).await.map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn submit_review(
+    session: State<'_, Session>,
+    task_id: i64,
+    labels: Vec<String>,
+) -> Result<()> {
+    session.review(task_id, labels).await.map_err(to_ui)
 }
 
 #[tauri::command]

@@ -38,6 +38,8 @@ fn main() {
             commands::skip_task,
             commands::upcoming_tasks,
             commands::previous_task,
+            commands::review_queue,
+            commands::submit_review,
             commands::sync_status,
             commands::sync_now,
         ])

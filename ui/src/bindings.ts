@@ -37,6 +37,12 @@ labels: Array<string>, multiple: boolean, instructions: string | null, predictio
  */
 answer: Array<string> | null, };
 
+export type ReviewAnswerView = { annotator: string, labels: Array<string>, };
+
+export type ConsensusView = { labels: Array<string>, confidence: number, };
+
+export type ReviewView = { task: TaskView, answers: Array<ReviewAnswerView>, consensus: ConsensusView | null, };
+
 export type SyncProgress = { pushed: number, total: number, };
 
 export type SyncStatus = { online: boolean, 

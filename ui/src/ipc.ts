@@ -1,6 +1,6 @@
 // Typed wrappers over the desktop app's Tauri commands. The types come from Rust (bindings.ts).
 import { invoke } from "@tauri-apps/api/core";
-import type { CommandError, SessionInfo, SyncStatus, TaskView } from "./bindings";
+import type { CommandError, ReviewView, SessionInfo, SyncStatus, TaskView } from "./bindings";
 
 export function errorMessage(e: unknown): string {
   if (typeof e === "object" && e !== null && "message" in e) {
@@ -21,6 +21,8 @@ export const ipc = {
   skipTask: (taskId: number) => invoke<TaskView | null>("skip_task", { taskId }),
   upcomingTasks: (limit: number) => invoke<TaskView[]>("upcoming_tasks", { limit }),
   previousTask: (before: number | null) => invoke<TaskView | null>("previous_task", { before }),
+  reviewQueue: (limit: number) => invoke<ReviewView[]>("review_queue", { limit }),
+  submitReview: (taskId: number, labels: string[]) => invoke<void>("submit_review", { taskId, labels }),
   syncStatus: () => invoke<SyncStatus>("sync_status"),
   syncNow: () => invoke<void>("sync_now"),
 };

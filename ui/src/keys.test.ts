@@ -7,6 +7,7 @@ const ctx = (over: Partial<KeyContext> = {}): KeyContext => ({
   hasPrediction: false,
   typing: false,
   shift: false,
+  mode: "label",
   ...over,
 });
 
@@ -50,6 +51,19 @@ describe("actionForKey", () => {
     expect(actionForKey("e", away)).toEqual({ kind: "edit" });
     expect(actionForKey("1", away)).toBeNull();
     expect(actionForKey("s", away)).toEqual({ kind: "skip" });
+  });
+});
+
+describe("review mode", () => {
+  it("takes the consensus with A, has no prediction review or going back, and V leaves", () => {
+    const review = ctx({ mode: "review" });
+    expect(actionForKey("a", review)).toEqual({ kind: "accept" });
+    expect(actionForKey("c", { ...review, hasPrediction: true })).toBeNull();
+    expect(actionForKey("r", { ...review, hasPrediction: true })).toBeNull();
+    expect(actionForKey("Backspace", review)).toBeNull();
+    expect(actionForKey("v", review)).toEqual({ kind: "review" });
+    expect(actionForKey("2", review)).toEqual({ kind: "pick", index: 1 });
+    expect(keyHelp("classification", 3, "review").map(([k]) => k)).not.toContain("Backspace");
   });
 });
 

@@ -18,7 +18,12 @@ export type Action =
   /** Leave the free-text box so the other keys work again. */
   | { kind: "leave" }
   /** Back to the list of projects. */
-  | { kind: "projects" };
+  | { kind: "projects" }
+  /** Switch between labeling and the review queue. */
+  | { kind: "review" };
+
+/** Labeling one's own tasks, or giving verdicts on the review queue. */
+export type Mode = "label" | "review";
 
 /** What the screen holds when a key arrives. */
 export interface KeyContext {
@@ -28,6 +33,7 @@ export interface KeyContext {
   /** The key went to the free-text box. */
   typing: boolean;
   shift: boolean;
+  mode: Mode;
 }
 
 /** What a key does on the labeling screen; null if nothing (the key then does its usual). */
@@ -52,15 +58,18 @@ export function actionForKey(key: string, ctx: KeyContext): Action | null {
     case "s":
       return { kind: "skip" };
     case "Backspace":
-      return { kind: "back" };
+      return ctx.mode === "label" ? { kind: "back" } : null;
     case "?":
       return { kind: "help" };
     case "a":
-      return ctx.hasPrediction ? { kind: "accept" } : null;
+      // Reviewing, A takes the crowd's consensus as the verdict.
+      return ctx.hasPrediction || ctx.mode === "review" ? { kind: "accept" } : null;
     case "c":
-      return ctx.hasPrediction ? { kind: "correct" } : null;
+      return ctx.hasPrediction && ctx.mode === "label" ? { kind: "correct" } : null;
     case "r":
-      return ctx.hasPrediction ? { kind: "reject" } : null;
+      return ctx.hasPrediction && ctx.mode === "label" ? { kind: "reject" } : null;
+    case "v":
+      return { kind: "review" };
     case "e":
       return ctx.kind === "text" ? { kind: "edit" } : null;
     case "p":
@@ -71,7 +80,7 @@ export function actionForKey(key: string, ctx: KeyContext): Action | null {
 }
 
 /** Every key of a task kind with what it does, for the `?` panel (and the docs). */
-export function keyHelp(kind: SchemaKind, labelCount: number): [string, string][] {
+export function keyHelp(kind: SchemaKind, labelCount: number, mode: Mode = "label"): [string, string][] {
   const keys: [string, string][] = [];
   if (kind === "pairwise") {
     keys.push(["1 or ←", "A is better"], ["2 or →", "B is better"]);
@@ -83,16 +92,25 @@ export function keyHelp(kind: SchemaKind, labelCount: number): [string, string][
   } else {
     keys.push([`1–${Math.min(labelCount, 9)}`, "pick a label (toggles in multiple choice)"]);
   }
-  keys.push(
-    ["Enter", "save the answer and go to the next task"],
-    ["A", "accept the machine's prediction as the answer"],
-    ["C", "correct the prediction: start from it and edit"],
-    ["R", "reject the prediction and answer by hand"],
-    ["S", "skip this task"],
-    ["Backspace", "go back and revise the previous answer"],
-    ["P", "back to the project list"],
-    ["?", "show or hide this help"],
-  );
+  if (mode === "review") {
+    keys.push(
+      ["Enter", "record your verdict: the task's final label"],
+      ["A", "take the crowd's consensus as the verdict"],
+      ["S", "leave this task for later"],
+      ["V", "back to labeling"],
+    );
+  } else {
+    keys.push(
+      ["Enter", "save the answer and go to the next task"],
+      ["A", "accept the machine's prediction as the answer"],
+      ["C", "correct the prediction: start from it and edit"],
+      ["R", "reject the prediction and answer by hand"],
+      ["S", "skip this task"],
+      ["Backspace", "go back and revise the previous answer"],
+      ["V", "review queue (project reviewers)"],
+    );
+  }
+  keys.push(["P", "back to the project list"], ["?", "show or hide this help"]);
   return keys;
 }
 

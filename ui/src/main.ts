@@ -1,10 +1,10 @@
 // Tessera desktop UI: sign-in, project choice, and the keyboard-first labeling screen.
 // All state that matters lives on the Rust side (local SQLite); this file only paints it.
-import type { SessionInfo, SyncStatus, TaskView } from "./bindings";
+import type { ReviewView, SessionInfo, SyncStatus, TaskView } from "./bindings";
 import { h } from "./dom";
 import { errorMessage, ipc } from "./ipc";
-import { type Action, actionForKey, pick } from "./keys";
-import { renderTask, type ScreenState } from "./task_view";
+import { type Action, actionForKey, type Mode, pick } from "./keys";
+import { renderAnswers, renderTask, type ScreenState } from "./task_view";
 
 const app = document.getElementById("app") as HTMLElement;
 const statusBar = document.getElementById("status-bar") as HTMLElement;
@@ -21,6 +21,10 @@ const done = new Set<number>();
 /** The tasks to show next, prefetched from the local store so the next paint needs no IPC. */
 let upcoming: TaskView[] = [];
 let saving = 0;
+/** Labeling, or the review queue (project reviewers; online only). */
+let mode: Mode = "label";
+/** Review mode: the tasks waiting for a verdict, the one on screen first. */
+let reviewQueue: ReviewView[] = [];
 let notice = "";
 let helpOpen = false;
 /** The annotator rejected the current task's machine prediction. */
@@ -118,6 +122,7 @@ async function signOut() {
 
 async function showLabeling() {
   statusBar.hidden = false;
+  mode = "label";
   revising = null;
   upcoming = [];
   setTask(await ipc.nextTask());
@@ -150,10 +155,30 @@ function paint() {
   const header = h(
     "header",
     { class: "top" },
-    h("span", { class: "project-name" }, projectName()),
+    h("span", { class: "project-name" }, projectName(), mode === "review" ? h("span", { class: "mode-badge" }, " Review") : null),
     saving > 0 ? h("span", { class: "muted", id: "saving" }, "saving…") : null,
     h("span", { class: "muted" }, session ? `signed in as ${session.annotator}` : ""),
   );
+  if (mode === "review") {
+    const item = reviewQueue[0];
+    if (!item) {
+      show(
+        header,
+        h(
+          "section",
+          { class: "card empty", id: "no-review" },
+          h("h2", {}, "Nothing waiting for review"),
+          notice ? h("p", { class: "error", role: "alert", id: "notice" }, notice) : null,
+          h("p", { class: "muted" }, h("kbd", {}, "V"), " back to labeling  ", h("kbd", {}, "P"), " projects"),
+        ),
+      );
+      return;
+    }
+    const state: ScreenState = { selection, revising: false, rejected: false, helpOpen, notice, mode };
+    show(header, renderTask(item.task, state, handlers), renderAnswers(item));
+    if (item.task.kind === "text" && !helpOpen) focusAnswerBox();
+    return;
+  }
   if (!task) {
     show(
       header,
@@ -167,19 +192,18 @@ function paint() {
     );
     return;
   }
-  const state: ScreenState = { selection, revising: revising !== null, rejected, helpOpen, notice };
-  show(
-    header,
-    renderTask(task, state, {
-      pick: (index) => void act({ kind: "pick", index }),
-      text: (value) => {
-        selection = value === "" ? [] : [value];
-      },
-    }),
-  );
+  const state: ScreenState = { selection, revising: revising !== null, rejected, helpOpen, notice, mode };
+  show(header, renderTask(task, state, handlers));
   // Free text: the cursor goes straight into the box, so typing starts at once.
   if (task.kind === "text" && !helpOpen) focusAnswerBox();
 }
+
+const handlers = {
+  pick: (index: number) => void act({ kind: "pick", index }),
+  text: (value: string) => {
+    selection = value === "" ? [] : [value];
+  },
+};
 
 function focusAnswerBox() {
   const box = app.querySelector<HTMLTextAreaElement>("#answer-text");
@@ -196,7 +220,10 @@ function answerLabels(t: TaskView): string[] {
 }
 
 async function act(action: Action) {
+  if (mode === "review") return actReview(action);
   switch (action.kind) {
+    case "review":
+      return showReview();
     case "help":
       helpOpen = !helpOpen;
       return paint();
@@ -246,6 +273,73 @@ async function act(action: Action) {
     labels = [];
   }
   commit(t, labels, action.kind === "skip");
+}
+
+// ---------------------------------------------------------------- review
+
+async function showReview() {
+  await writes;
+  mode = "review";
+  notice = "";
+  selection = [];
+  try {
+    reviewQueue = await ipc.reviewQueue(20);
+  } catch (e) {
+    reviewQueue = [];
+    notice = errorMessage(e);
+  }
+  paint();
+}
+
+/** The review screen's keys: pick a verdict, record it, take the consensus, move on. */
+async function actReview(action: Action) {
+  const item = reviewQueue[0];
+  switch (action.kind) {
+    case "review":
+      return showLabeling();
+    case "projects":
+      mode = "label";
+      return showProjects();
+    case "help":
+      helpOpen = !helpOpen;
+      return paint();
+    case "leave":
+      (document.activeElement as HTMLElement | null)?.blur();
+      return;
+    case "edit":
+      return focusAnswerBox();
+  }
+  if (!item) return;
+  const t = item.task;
+  if (action.kind === "pick") {
+    const label = t.labels[action.index];
+    if (label === undefined) return;
+    selection = pick(selection, label, t.multiple);
+    notice = "";
+    return paint();
+  }
+  if (action.kind === "skip") {
+    reviewQueue.push(reviewQueue.shift() as ReviewView);
+    selection = [];
+    notice = "";
+    return paint();
+  }
+  const labels = action.kind === "accept" ? (item.consensus?.labels ?? []) : answerLabels(t);
+  if (action.kind !== "accept" && action.kind !== "submit") return;
+  if (labels.length === 0) {
+    notice = action.kind === "accept" ? "No consensus to take: pick the verdict." : "Pick the verdict first.";
+    return paint();
+  }
+  try {
+    await ipc.submitReview(t.task_id, labels);
+    reviewQueue.shift();
+    selection = [];
+    notice = "";
+    if (reviewQueue.length === 0) reviewQueue = await ipc.reviewQueue(20);
+  } catch (e) {
+    notice = errorMessage(e);
+  }
+  paint();
 }
 
 /**
@@ -324,21 +418,24 @@ document.addEventListener("keydown", (e) => {
     }
     return;
   }
-  if (!app.querySelector(".task, #no-task")) return;
+  if (!app.querySelector(".task, #no-task, #no-review")) return;
+  const shown = mode === "review" ? (reviewQueue[0]?.task ?? null) : task;
   const target = e.target as HTMLElement | null;
   if (target?.tagName === "INPUT") return;
   const action = actionForKey(e.key, {
-    kind: task?.kind ?? "classification",
-    labelCount: task?.labels.length ?? 0,
-    hasPrediction: !!task?.prediction,
+    kind: shown?.kind ?? "classification",
+    labelCount: shown?.labels.length ?? 0,
+    hasPrediction: !!shown?.prediction,
     typing: target?.tagName === "TEXTAREA",
     shift: e.shiftKey,
+    mode,
   });
-  if (!action || (!task && !["back", "projects", "help"].includes(action.kind))) return;
+  if (!action || (!shown && !["back", "projects", "help", "review"].includes(action.kind))) return;
   e.preventDefault();
   // The key's own time stamp when the engine gives one on the same clock, else now.
   const since = e.timeStamp > 0 && e.timeStamp <= performance.now() ? e.timeStamp : performance.now();
-  void act(action).then(() => measurePaint(action.kind, since, performance.now()));
+  const name = mode === "review" ? `review ${action.kind}` : action.kind;
+  void act(action).then(() => measurePaint(name, since, performance.now()));
 });
 
 // ---------------------------------------------------------------- status bar
@@ -371,7 +468,7 @@ async function refreshStatus() {
     const s = await ipc.syncStatus();
     paintStatus(s);
     // Tasks may have arrived in the background while the screen was empty.
-    if (!task && revising === null && s.remaining > 0 && saving === 0) {
+    if (mode === "label" && !task && revising === null && s.remaining > 0 && saving === 0) {
       await refill();
       setTask(upcoming.shift() ?? null);
     }

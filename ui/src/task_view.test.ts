@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { TaskView } from "./bindings";
-import { renderTask, type ScreenState } from "./task_view";
+import { renderAnswers, renderTask, type ScreenState } from "./task_view";
 
 const base: TaskView = {
   task_id: 7,
@@ -20,6 +20,7 @@ const state = (over: Partial<ScreenState> = {}): ScreenState => ({
   rejected: false,
   helpOpen: false,
   notice: "",
+  mode: "label",
   ...over,
 });
 const noop = { pick: () => {}, text: () => {} };
@@ -86,5 +87,23 @@ describe("renderTask", () => {
     const el = renderTask({ ...base, text: "<img src=x onerror=alert(1)>" }, state(), noop);
     expect(el.querySelector("#task-text img")).toBeNull();
     expect(el.querySelector("#task-text")?.textContent).toBe("<img src=x onerror=alert(1)>");
+  });
+});
+
+describe("renderAnswers", () => {
+  it("shows every annotator's answer, skips as such, and the consensus with its confidence", () => {
+    const el = renderAnswers({
+      task: base,
+      answers: [
+        { annotator: "ann", labels: ["positive"] },
+        { annotator: "bo", labels: ["negative"] },
+        { annotator: "cy", labels: [] },
+      ],
+      consensus: { labels: ["positive"], confidence: 0.5 },
+    });
+    const rows = [...el.querySelectorAll("li")].map((li) => li.textContent);
+    expect(rows).toEqual(["annpositive", "bonegative", "cy(skipped)"]);
+    expect(el.querySelector("#consensus")?.textContent).toContain("positive");
+    expect(el.querySelector("#consensus")?.textContent).toContain("50%");
   });
 });

@@ -1,8 +1,8 @@
 // The task card for every task kind, as a pure function of the task and the screen state,
 // so each kind can be unit-tested without the app around it.
-import type { TaskView } from "./bindings";
+import type { ReviewView, TaskView } from "./bindings";
 import { h } from "./dom";
-import { formatScore, keyHelp } from "./keys";
+import { formatScore, keyHelp, type Mode } from "./keys";
 
 export interface ScreenState {
   /** The answer being built: chosen labels, or the typed text as one element. */
@@ -13,6 +13,7 @@ export interface ScreenState {
   rejected: boolean;
   helpOpen: boolean;
   notice: string;
+  mode: Mode;
 }
 
 export interface Handlers {
@@ -29,9 +30,9 @@ export function renderTask(t: TaskView, s: ScreenState, on: Handlers): HTMLEleme
     t.instructions ? h("p", { class: "instructions" }, t.instructions) : null,
     ...body(t, s, predicted, on),
     prediction(t, s),
-    hints(t),
+    hints(t, s.mode),
     s.notice ? h("p", { class: "error", role: "alert", id: "notice" }, s.notice) : null,
-    s.helpOpen ? helpPanel(t) : null,
+    s.helpOpen ? helpPanel(t, s.mode) : null,
   );
 }
 
@@ -154,7 +155,7 @@ function prediction(t: TaskView, s: ScreenState): HTMLElement | null {
   );
 }
 
-function hints(t: TaskView): HTMLElement {
+function hints(t: TaskView, mode: Mode): HTMLElement {
   const first =
     t.kind === "pairwise" ? "1/2 or ←/→" : t.kind === "text" ? "E" : `1–${Math.min(t.labels.length, 9)}`;
   const what = t.kind === "pairwise" ? " choose  " : t.kind === "text" ? " type  " : " pick  ";
@@ -164,18 +165,43 @@ function hints(t: TaskView): HTMLElement {
     h("kbd", {}, first),
     what,
     h("kbd", {}, "Enter"),
-    " submit  ",
-    h("kbd", {}, "S"),
-    " skip  ",
-    h("kbd", {}, "Backspace"),
-    " previous  ",
+    mode === "review" ? " verdict  " : " submit  ",
+    h("kbd", {}, mode === "review" ? "A" : "S"),
+    mode === "review" ? " take consensus  " : " skip  ",
+    h("kbd", {}, mode === "review" ? "V" : "Backspace"),
+    mode === "review" ? " back to labeling  " : " previous  ",
     h("kbd", {}, "?"),
     " all keys",
   );
 }
 
-function helpPanel(t: TaskView): HTMLElement {
+function helpPanel(t: TaskView, mode: Mode): HTMLElement {
   const list = h("dl", { class: "help", id: "help", "aria-label": "Keyboard shortcuts" });
-  for (const [key, what] of keyHelp(t.kind, t.labels.length)) list.append(h("dt", {}, key), h("dd", {}, what));
+  for (const [key, what] of keyHelp(t.kind, t.labels.length, mode)) list.append(h("dt", {}, key), h("dd", {}, what));
   return list;
+}
+
+/** A review item's evidence: every annotator's answer and the crowd consensus. */
+export function renderAnswers(item: ReviewView): HTMLElement {
+  const shown = (labels: string[]) => (labels.length ? labels.join(", ") : "(skipped)");
+  const list = h("ul", { class: "answers-list" });
+  for (const a of item.answers) {
+    list.append(h("li", {}, h("span", { class: "annotator" }, a.annotator), h("span", { class: "answer" }, shown(a.labels))));
+  }
+  const c = item.consensus;
+  return h(
+    "aside",
+    { class: "card review-evidence", id: "answers", "aria-label": "Answers and consensus" },
+    h("h3", {}, `${item.answers.length} answers`),
+    list,
+    c
+      ? h(
+          "p",
+          { class: "consensus", id: "consensus" },
+          h("span", { class: "badge" }, "Consensus"),
+          ` ${shown(c.labels)} `,
+          h("span", { class: "score" }, formatScore(c.confidence)),
+        )
+      : h("p", { class: "muted" }, "No consensus yet"),
+  );
 }

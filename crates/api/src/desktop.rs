@@ -62,6 +62,28 @@ pub struct TaskView {
     pub answer: Option<Vec<String>>,
 }
 
+/// One annotator's answer, as a reviewer sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ReviewAnswerView {
+    pub annotator: String,
+    pub labels: Vec<String>,
+}
+
+/// The crowd's merged answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ConsensusView {
+    pub labels: Vec<String>,
+    pub confidence: f64,
+}
+
+/// A task waiting for a reviewer's verdict: the task, every answer and the consensus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ReviewView {
+    pub task: TaskView,
+    pub answers: Vec<ReviewAnswerView>,
+    pub consensus: Option<ConsensusView>,
+}
+
 /// A sync under way: answers pushed so far of those pending when it started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct SyncProgress {
@@ -101,6 +123,9 @@ pub fn typescript_bindings() -> String {
         SchemaKind::decl(&cfg),
         PairView::decl(&cfg),
         TaskView::decl(&cfg),
+        ReviewAnswerView::decl(&cfg),
+        ConsensusView::decl(&cfg),
+        ReviewView::decl(&cfg),
         SyncProgress::decl(&cfg),
         SyncStatus::decl(&cfg),
         CommandError::decl(&cfg),

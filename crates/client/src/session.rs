@@ -6,11 +6,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
+use serde_json::{Map, Value};
+use tessera_api::ReviewRequest;
 use tessera_api::Role;
 use tessera_api::desktop::{
-    PairView, PredictionView, ProjectChoice, SessionInfo, SyncProgress, SyncStatus, TaskView,
+    ConsensusView, PairView, PredictionView, ProjectChoice, ReviewAnswerView, ReviewView,
+    SessionInfo, SyncProgress, SyncStatus, TaskView,
 };
-use tessera_core::{LabelSchema, SchemaKind};
+use tessera_core::{LabelSchema, Prediction, SchemaKind};
 
 use crate::api::{ApiClient, ClientError};
 use crate::local::{LocalError, LocalStore, LocalTask};
@@ -216,7 +219,7 @@ impl Session {
 
     fn view(&self, task: LocalTask, answer: Option<Vec<String>>) -> Result<TaskView> {
         let schema = self.store.schema(task.project_id)?;
-        Ok(view(task, &schema, answer))
+        Ok(view(task.id, &task.data, task.prediction, &schema, answer))
     }
 
     /// The open tasks in the order they will come (the first is [`Self::next_task`]'s), up
@@ -228,7 +231,7 @@ impl Session {
             .store
             .upcoming(project, limit.min(MAX_UPCOMING))?
             .into_iter()
-            .map(|t| view(t, &schema, None))
+            .map(|t| view(t.id, &t.data, t.prediction, &schema, None))
             .collect())
     }
 
@@ -285,6 +288,47 @@ impl Session {
         })
     }
 
+    /// The chosen project's review queue (online only): each task with every annotator's
+    /// answer and the crowd consensus. Only the project's reviewers may read it.
+    pub async fn review_queue(&self, limit: u32) -> Result<Vec<ReviewView>> {
+        let project = self.project_id()?;
+        let api = self.api()?;
+        let schema = self.store.schema(project)?;
+        let records = api.review_queue(project, limit.min(MAX_UPCOMING)).await?;
+        Ok(records
+            .into_iter()
+            .map(|r| ReviewView {
+                task: view(r.task_id, &r.data, r.prediction, &schema, None),
+                answers: r
+                    .answers
+                    .into_iter()
+                    .map(|a| ReviewAnswerView {
+                        annotator: a.annotator,
+                        labels: a.labels,
+                    })
+                    .collect(),
+                consensus: r.consensus.map(|c| ConsensusView {
+                    labels: c.labels,
+                    confidence: c.confidence,
+                }),
+            })
+            .collect())
+    }
+
+    /// Records a reviewer's verdict on a task of the chosen project: its final label.
+    pub async fn review(&self, task_id: i64, labels: Vec<String>) -> Result<()> {
+        let project = self.project_id()?;
+        self.api()?
+            .review(project, &ReviewRequest { task_id, labels })
+            .await?;
+        Ok(())
+    }
+
+    fn api(&self) -> Result<ApiClient> {
+        self.active(|a| a.as_ref().map(|a| a.api.clone()))
+            .ok_or(SessionError::NotSignedIn)
+    }
+
     pub fn sync_now(&self) {
         self.active(|a| {
             if let Some(a) = a {
@@ -295,14 +339,20 @@ impl Session {
 }
 
 /// A task as the UI paints it.
-fn view(task: LocalTask, schema: &LabelSchema, answer: Option<Vec<String>>) -> TaskView {
-    let field = |k: &str| task.data.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+fn view(
+    task_id: i64,
+    data: &Map<String, Value>,
+    prediction: Option<Prediction>,
+    schema: &LabelSchema,
+    answer: Option<Vec<String>>,
+) -> TaskView {
+    let field = |k: &str| data.get(k).and_then(|v| v.as_str()).map(str::to_owned);
     let pair = match (field("a"), field("b")) {
         (Some(a), Some(b)) if schema.kind == SchemaKind::Pairwise => Some(PairView { a, b }),
         _ => None,
     };
     TaskView {
-        task_id: task.id,
+        task_id,
         kind: schema.kind,
         text: field("text"),
         image: field("image"),
@@ -310,7 +360,7 @@ fn view(task: LocalTask, schema: &LabelSchema, answer: Option<Vec<String>>) -> T
         labels: schema.labels.clone(),
         multiple: schema.multiple,
         instructions: schema.instructions.clone(),
-        prediction: task.prediction.map(|p| PredictionView {
+        prediction: prediction.map(|p| PredictionView {
             labels: p.labels,
             score: p.score,
             model_version: p.model_version,
