@@ -31,10 +31,11 @@ on_both_backends!(
     a_refit_weighs_annotators_and_clamps_gold,
     the_annotators_view_flags_a_one_label_clicker,
     members_close_a_project_and_reviewer_members_review,
-    each_task_kind_checks_its_answers_and_merges_them
+    each_task_kind_checks_its_answers_and_merges_them,
+    stats_chart_answers_completion_pace_and_agreement
 );
 
-use chrono::{Duration, Utc};
+use chrono::{Duration, DurationRound, Utc};
 use tessera_api::{
     AnswerPush, CancelTasksRequest, Change, LeaseRequest, ProjectRole, PushStatus, ReviewRequest,
     Role,
@@ -1212,6 +1213,7 @@ async fn the_openapi_document_lists_every_endpoint() {
         ("post", "/api/projects/{id}/review"),
         ("post", "/api/projects/{id}/consensus/refit"),
         ("get", "/api/projects/{id}/annotators"),
+        ("get", "/api/projects/{id}/stats"),
         ("get", "/api/projects/{id}/export"),
         ("post", "/api/answers"),
         ("get", "/api/changes"),
@@ -1340,6 +1342,7 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
             &[Role::Requester],
         ),
         ("GET", format!("{p}/annotators"), None, &[Role::Requester]),
+        ("GET", format!("{p}/stats"), None, &[Role::Requester]),
         ("GET", format!("{p}/members"), None, &[Role::Requester]),
         ("GET", format!("{p}/export"), None, &[Role::Requester]),
         (
@@ -1629,4 +1632,58 @@ async fn each_task_kind_checks_its_answers_and_merges_them(backend: Backend) {
         results.iter().map(|r| r.status).collect::<Vec<_>>(),
         [PushStatus::Rejected, PushStatus::Accepted]
     );
+}
+
+/// The dashboard's figures from real stored answers: per hour (the annotators' clocks),
+/// completion, time per answer and agreement.
+async fn stats_chart_answers_completion_pace_and_agreement(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, project) = project_with_tasks(&server, 2, 3).await;
+    let (alice, _) = server.user(Role::Annotator, "alice").await;
+    let (bob, _) = server.user(Role::Annotator, "bob").await;
+    let start = Utc::now()
+        .duration_trunc(Duration::hours(1))
+        .expect("an hour")
+        - Duration::hours(3);
+    // alice answers all three tasks in the first hour, 6 s apart; bob two of them two hours
+    // later, agreeing on one.
+    for (api, labels, hour) in [
+        (&alice, ["positive", "negative", "neutral"].as_slice(), 0),
+        (&bob, ["positive", "positive"].as_slice(), 2),
+    ] {
+        let leased = api.lease(project, 3, None).await.expect("lease").tasks;
+        let mut ids: Vec<i64> = leased.iter().map(|t| t.task_id).collect();
+        ids.sort();
+        let answers = ids
+            .iter()
+            .zip(labels)
+            .enumerate()
+            .map(|(i, (&id, label))| {
+                let mut a = answer(id, label);
+                a.answered_at = start + Duration::hours(hour) + Duration::seconds(6 * i as i64);
+                a
+            })
+            .collect();
+        api.push(answers).await.expect("push");
+    }
+    let stats = requester.stats(project).await.expect("stats");
+    let counts = |v: &[tessera_api::HourCount]| v.iter().map(|h| h.count).collect::<Vec<_>>();
+    assert_eq!(counts(&stats.answers_per_hour), [3, 0, 2], "{stats:?}");
+    assert_eq!(stats.answers_per_hour[0].hour, start);
+    assert_eq!(counts(&stats.complete_by_hour), [0, 0, 2]);
+    assert_eq!(stats.median_seconds, Some(6.0));
+    assert_eq!(
+        stats
+            .seconds_per_answer
+            .iter()
+            .map(|b| b.answers)
+            .sum::<u64>(),
+        3,
+        "alice's two gaps and bob's one"
+    );
+    assert_eq!(stats.agreement_tasks, 2);
+    assert_eq!(stats.percent_agreement, Some(0.5));
+    assert!(stats.krippendorff_alpha.is_some());
+    let (status, _) = api_error(alice.stats(project).await.expect_err("requesters only"));
+    assert_eq!(status, 403);
 }

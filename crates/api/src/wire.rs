@@ -326,6 +326,41 @@ pub struct ExportRecord {
     pub gold: Option<Vec<String>>,
 }
 
+/// `GET /api/projects/{id}/stats` (requester): what the dashboard charts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProjectStats {
+    /// Answers given in each hour (annotators' clocks, first revisions), oldest first: every
+    /// hour from the first answer to the last, at most the last week of them.
+    pub answers_per_hour: Vec<HourCount>,
+    /// Tasks holding all the answers first asked of them (`min_overlap`, else `overlap`) by
+    /// the end of each hour of `answers_per_hour`.
+    pub complete_by_hour: Vec<HourCount>,
+    /// How long answers take: seconds between an annotator's consecutive answers (breaks
+    /// over ten minutes left out), counted per bucket.
+    pub seconds_per_answer: Vec<SecondsBucket>,
+    pub median_seconds: Option<f64>,
+    /// Krippendorff's α (nominal) over tasks with two or more answers; absent for
+    /// multiple-choice and free-text projects, or before any task has two answers.
+    pub krippendorff_alpha: Option<f64>,
+    pub percent_agreement: Option<f64>,
+    /// Tasks the agreement figures cover.
+    pub agreement_tasks: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HourCount {
+    /// The hour's start.
+    pub hour: DateTime<Utc>,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SecondsBucket {
+    /// Answers that took more than the previous bucket's bound and at most this many seconds.
+    pub up_to_seconds: f64,
+    pub answers: u64,
+}
+
 /// `POST /api/projects/{id}/consensus/refit` (requester): what a re-fit did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RefitResponse {

@@ -8,8 +8,9 @@ use serde::de::DeserializeOwned;
 use tessera_api::{
     AddMemberRequest, AnnotatorSkill, AnswerPush, CancelTasksRequest, CancelTasksResponse,
     ChangesPage, CreateProjectRequest, CreateTokenRequest, CreateTokenResponse, ErrorBody,
-    ExportRecord, LeaseRequest, LeaseResponse, Me, Member, Project, ProjectRole, ProjectStatus,
-    PushAnswersRequest, PushAnswersResponse, RefitResponse, ReviewRequest, Role, UploadResponse,
+    ExportRecord, LeaseRequest, LeaseResponse, Me, Member, Project, ProjectRole, ProjectStats,
+    ProjectStatus, PushAnswersRequest, PushAnswersResponse, RefitResponse, ReviewRequest, Role,
+    UploadResponse,
 };
 use tessera_core::{LabelSchema, UploadFormat};
 
@@ -265,6 +266,11 @@ impl ApiClient {
     pub async fn annotators(&self, project: i64) -> Result<Vec<AnnotatorSkill>, ClientError> {
         self.get(&format!("/api/projects/{project}/annotators"))
             .await
+    }
+
+    /// The dashboard's figures: answers per hour, completion, time per answer, agreement.
+    pub async fn stats(&self, project: i64) -> Result<ProjectStats, ClientError> {
+        self.get(&format!("/api/projects/{project}/stats")).await
     }
 
     /// The project's review queue: tasks waiting for a reviewer's verdict.

@@ -16,9 +16,9 @@ use serde::Deserialize;
 use tessera_api::{
     AddMemberRequest, AnnotatorSkill, AnswerPush, CancelTasksRequest, CancelTasksResponse,
     ChangesPage, CreateProjectRequest, CreateTokenRequest, CreateTokenResponse, ErrorBody,
-    ExportRecord, LeaseRequest, LeaseResponse, Me, Member, Project, ProjectRole, ProjectStatus,
-    PushAnswersRequest, PushAnswersResponse, PushStatus, RefitResponse, ReviewRequest, Role,
-    UploadResponse,
+    ExportRecord, LeaseRequest, LeaseResponse, Me, Member, Project, ProjectRole, ProjectStats,
+    ProjectStatus, PushAnswersRequest, PushAnswersResponse, PushStatus, RefitResponse,
+    ReviewRequest, Role, UploadResponse,
 };
 use tessera_core::{UploadFormat, parse_upload};
 
@@ -69,6 +69,29 @@ pub async fn refit_consensus(
 ) -> Result<Json<RefitResponse>, ApiError> {
     caller.require(&[Role::Requester])?;
     Ok(Json(refit_project(state.store.as_ref(), id).await?))
+}
+
+/// The dashboard's figures: answers per hour, completion over time, time per answer and
+/// agreement.
+#[utoipa::path(get, path = "/api/projects/{id}/stats", tag = "quality", params(("id" = i64, Path, description = "project id")), responses((status = 200, body = ProjectStats), (status = 404, body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
+pub async fn get_stats(
+    State(state): Shared,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<ProjectStats>, ApiError> {
+    caller.require(&[Role::Requester])?;
+    let project = state.store.project(id).await?;
+    let times = state.store.answer_times(id).await?;
+    let labelled = if project.schema.can_refit() {
+        state.store.consensus_inputs(id).await?.answers
+    } else {
+        Vec::new()
+    };
+    Ok(Json(crate::stats::project_stats(
+        &project.schema,
+        &times,
+        &labelled,
+    )))
 }
 
 /// Each annotator's answers and accuracy on gold, and whether they are suspended.

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod quality;
 pub mod refit;
+pub mod stats;
 pub mod store;
 
 use std::future::Future;
@@ -123,6 +124,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/api/projects/{id}/annotators",
             get(handlers::get_annotators),
         )
+        .route("/api/projects/{id}/stats", get(handlers::get_stats))
         .route(
             "/api/projects/{id}/review",
             get(handlers::get_review_queue).post(handlers::post_review),

@@ -29,6 +29,7 @@ use crate::handlers;
         handlers::post_review,
         handlers::refit_consensus,
         handlers::get_annotators,
+        handlers::get_stats,
         handlers::add_member,
         handlers::get_members,
         handlers::export_project,

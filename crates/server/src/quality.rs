@@ -19,6 +19,7 @@ const MIN_LABELLED: usize = 20;
 /// One answer as the flags read it: who, when (device clock), which label.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimedAnswer {
+    pub task_id: i64,
     pub annotator_id: i64,
     pub answered_at: DateTime<Utc>,
     pub label: String,
@@ -48,24 +49,47 @@ fn median(values: &mut [f64]) -> Option<f64> {
     })
 }
 
-/// Each annotator's pace, label spread and flags, against the whole project's pace.
-pub fn flag_annotators(answers: &[TimedAnswer]) -> BTreeMap<i64, Pace> {
+/// Each annotator's answers, in the order they gave them.
+fn by_annotator(answers: &[TimedAnswer]) -> BTreeMap<i64, Vec<&TimedAnswer>> {
     let mut by_annotator: BTreeMap<i64, Vec<&TimedAnswer>> = BTreeMap::new();
     for a in answers {
         by_annotator.entry(a.annotator_id).or_default().push(a);
     }
-    // Gaps between one annotator's consecutive answers, by the device's own clock (a skewed
-    // clock shifts every answer alike and leaves the gaps right).
-    let mut gaps: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
-    for (&annotator, list) in &mut by_annotator {
+    for list in by_annotator.values_mut() {
         list.sort_by_key(|a| a.answered_at);
-        let g: Vec<f64> = list
-            .windows(2)
-            .map(|w| (w[1].answered_at - w[0].answered_at).num_milliseconds() as f64 / 1000.0)
-            .filter(|&s| s > 0.0 && s <= BREAK_SECONDS)
-            .collect();
-        gaps.insert(annotator, g);
     }
+    by_annotator
+}
+
+/// Seconds between each annotator's consecutive answers, by the device's own clock (a
+/// skewed clock shifts every answer alike and leaves the gaps right); breaks left out.
+fn answer_gaps(by_annotator: &BTreeMap<i64, Vec<&TimedAnswer>>) -> BTreeMap<i64, Vec<f64>> {
+    by_annotator
+        .iter()
+        .map(|(&annotator, list)| {
+            let gaps = list
+                .windows(2)
+                .map(|w| (w[1].answered_at - w[0].answered_at).num_milliseconds() as f64 / 1000.0)
+                .filter(|&s| s > 0.0 && s <= BREAK_SECONDS)
+                .collect();
+            (annotator, gaps)
+        })
+        .collect()
+}
+
+/// Every time per answer in the project (seconds between an annotator's consecutive
+/// answers, breaks left out), for the requester's distribution chart.
+pub fn seconds_per_answer(answers: &[TimedAnswer]) -> Vec<f64> {
+    answer_gaps(&by_annotator(answers))
+        .into_values()
+        .flatten()
+        .collect()
+}
+
+/// Each annotator's pace, label spread and flags, against the whole project's pace.
+pub fn flag_annotators(answers: &[TimedAnswer]) -> BTreeMap<i64, Pace> {
+    let by_annotator = by_annotator(answers);
+    let mut gaps = answer_gaps(&by_annotator);
     let mut all: Vec<f64> = gaps.values().flatten().copied().collect();
     let project_median = median(&mut all);
     by_annotator
@@ -115,6 +139,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, l)| TimedAnswer {
+                task_id: i as i64,
                 annotator_id: annotator,
                 answered_at: start + Duration::seconds(seconds_apart * i as i64),
                 label: (*l).to_owned(),

@@ -1192,11 +1192,12 @@ impl Store for PostgresStore {
             .await?
         {
             let Json(labels): Json<Vec<String>> = r.try_get(3)?;
-            let annotator_id: i64 = r.try_get(1)?;
+            let (task_id, annotator_id): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
             raw.push((
-                r.try_get::<_, i64>(0)?,
+                task_id,
                 annotator_id,
                 TimedAnswer {
+                    task_id,
                     annotator_id,
                     answered_at: r.try_get(2)?,
                     label: labels.into_iter().next().unwrap_or_default(),

@@ -981,11 +981,12 @@ impl Store for SqliteStore {
             let mut raw = Vec::new();
             while let Some(r) = rows.next()? {
                 let labels: Vec<String> = serde_json::from_str(&r.get::<_, String>(3)?)?;
-                let annotator_id: i64 = r.get(1)?;
+                let (task_id, annotator_id): (i64, i64) = (r.get(0)?, r.get(1)?);
                 raw.push((
-                    r.get::<_, i64>(0)?,
+                    task_id,
                     annotator_id,
                     TimedAnswer {
+                        task_id,
                         annotator_id,
                         answered_at: parse_ts(&r.get::<_, String>(2)?)?,
                         label: labels.into_iter().next().unwrap_or_default(),
