@@ -65,6 +65,7 @@ fn start_tauri_driver(display: &str, home: &Path, port: u16) -> Child {
         ])
         .env("DISPLAY", display)
         .env("TESSERA_HOME", home)
+        .env("TESSERA_EXPORT_DIR", home.join("exports"))
         .env_remove("TESSERA_SERVER")
         .env_remove("TESSERA_TOKEN")
         .stdout(Stdio::null())
@@ -709,4 +710,190 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
             "task {id}: one answer is the consensus"
         );
     }
+}
+
+/// Drops a file named `name` holding `text` on the element `css`, as a drag from the file
+/// manager would.
+async fn drop_file(client: &Client, css: &str, name: &str, text: &str) {
+    client
+        .execute(
+            "const [css, name, text] = arguments;
+             const dt = new DataTransfer();
+             dt.items.add(new File([text], name));
+             document.querySelector(css).dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));",
+            vec![css.into(), name.into(), text.into()],
+        )
+        .await
+        .expect("drop a file");
+}
+
+/// The requester's side from the keyboard and a dropped file: a project made in the schema
+/// editor, a bad batch rejected with its line and nothing stored, a good one added, live
+/// progress and charts once annotators answer, and an export written to disk.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_requester_runs_a_project_from_the_dashboard() {
+    let app = built_binary("tessera-desktop");
+    let server = TestServer::start_on(Backend::Sqlite).await;
+    let (requester, token) = server.user(Role::Requester, "rita").await;
+    let home = tempfile::tempdir().expect("tempdir");
+    let window = open_window(&app, home.path()).await;
+    let client = window.client.clone();
+    sign_in(&client, &server.url, &token).await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("#dashboard"))
+        .await
+        .expect("the requester's dashboard");
+
+    // N opens the schema editor; the preview follows the form.
+    press(&client, 'n').await;
+    let name = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#new-name"))
+        .await
+        .expect("the schema editor");
+    name.send_keys("reviews").await.expect("name");
+    client
+        .find(Locator::Css("#new-labels"))
+        .await
+        .expect("labels")
+        .send_keys(&format!("positive{}negative", char::from(Key::Enter)))
+        .await
+        .expect("labels");
+    let overlap = client
+        .find(Locator::Css("#new-overlap"))
+        .await
+        .expect("overlap");
+    overlap.clear().await.expect("clear");
+    overlap.send_keys("1").await.expect("overlap");
+    let preview = text_of(&client, "#schema-preview").await.expect("preview");
+    assert!(
+        preview.contains("\"negative\"") && preview.contains("\"overlap\": 1"),
+        "{preview}"
+    );
+    screenshot(&client, "new-project.png").await;
+    client
+        .find(Locator::Css("#create-project"))
+        .await
+        .expect("create")
+        .click()
+        .await
+        .expect("click");
+    let project_el = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#project"))
+        .await
+        .expect("the new project's screen");
+    let project: i64 = project_el
+        .attr("data-project")
+        .await
+        .expect("attr")
+        .expect("project id")
+        .parse()
+        .expect("a number");
+
+    // A batch with a broken second line: rejected, the line named, nothing stored.
+    let bad = "{\"data\":{\"text\":\"fine\"}}\n{\"data\":{\"text\":\"broken\"}\n";
+    drop_file(&client, "#drop-zone", "bad.jsonl", bad).await;
+    let rejected = eventually(Duration::from_secs(10), "the rejection", || {
+        let client = client.clone();
+        async move {
+            text_of(&client, "#upload-report")
+                .await
+                .filter(|t| t.contains("rejected"))
+        }
+    })
+    .await;
+    assert!(
+        rejected.contains("line 2") && rejected.contains("nothing from it was stored"),
+        "{rejected}"
+    );
+    assert_eq!(requester.status(project).await.expect("status").tasks, 0);
+
+    let good: String = (1..=4)
+        .map(|i| format!("{{\"id\":\"r{i}\",\"data\":{{\"text\":\"review {i}\"}}}}\n"))
+        .collect();
+    drop_file(&client, "#drop-zone", "reviews.jsonl", &good).await;
+    let added = eventually(Duration::from_secs(10), "the upload report", || {
+        let client = client.clone();
+        async move {
+            text_of(&client, "#upload-report")
+                .await
+                .filter(|t| t.contains("added"))
+        }
+    })
+    .await;
+    assert!(added.contains("4 tasks added"), "{added}");
+
+    // Two annotators answer; the screen refreshes itself with the progress and the charts.
+    for (name, label) in [("ann", "positive"), ("bo", "negative")] {
+        let (api, _) = server.user(Role::Annotator, name).await;
+        let leased = api.lease(project, 2, None).await.expect("lease").tasks;
+        let answers = leased
+            .iter()
+            .map(|t| tessera_api::AnswerPush {
+                id: uuid::Uuid::now_v7(),
+                task_id: t.task_id,
+                revision: 1,
+                labels: vec![label.to_owned()],
+                skipped: false,
+                answered_at: chrono::Utc::now(),
+                device_id: None,
+            })
+            .collect();
+        api.push(answers).await.expect("push");
+    }
+    eventually(Duration::from_secs(15), "live progress: 4 answers", || {
+        let client = client.clone();
+        async move {
+            text_of(&client, "[data-figure='Answers']")
+                .await
+                .filter(|t| t == "4")
+        }
+    })
+    .await;
+    let annotators = text_of(&client, "#annotators")
+        .await
+        .expect("annotators table");
+    assert!(
+        annotators.contains("ann") && annotators.contains("bo"),
+        "{annotators}"
+    );
+    let bars = client
+        .find_all(Locator::Css("#chart-answers rect.bar"))
+        .await
+        .expect("bars");
+    assert!(!bars.is_empty(), "answers per hour has a bar");
+    screenshot(&client, "project.png").await;
+
+    // J writes the JSONL export.
+    press(&client, 'j').await;
+    let exported = eventually(Duration::from_secs(10), "the export", || {
+        let client = client.clone();
+        async move { text_of(&client, "#export-report").await }
+    })
+    .await;
+    let path = home
+        .path()
+        .join("exports")
+        .join(format!("reviews-{project}.jsonl"));
+    assert!(exported.contains(&path.display().to_string()), "{exported}");
+    let written = std::fs::read_to_string(&path).expect("the export file");
+    assert_eq!(written.lines().count(), 4);
+
+    press(&client, char::from(Key::Escape)).await;
+    let listed = eventually(Duration::from_secs(10), "the project list", || {
+        let client = client.clone();
+        async move { text_of(&client, ".projects-table").await }
+    })
+    .await;
+    assert!(
+        listed.contains("reviews") && listed.contains("4 / 4"),
+        "{listed}"
+    );
+    screenshot(&client, "dashboard.png").await;
+    client.close().await.expect("close session");
 }

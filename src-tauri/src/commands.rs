@@ -1,16 +1,22 @@
 //! Tauri commands: argument and error adapters over [`Session`], nothing more.
 
 use tauri::State;
-use tessera_api::desktop::{CommandError, ReviewView, SessionInfo, SyncStatus, TaskView};
+use tessera_api::desktop::{
+    CommandError, ProjectDashboard, ProjectSummary, ReviewView, SessionInfo, SyncStatus, TaskView,
+    UploadReport,
+};
 
 use tessera_client::session::{Session, SessionError};
 
 type Result<T> = std::result::Result<T, CommandError>;
 
 fn to_ui(e: SessionError) -> CommandError {
+    let (line, column) = e.location();
     CommandError {
         kind: e.kind().to_owned(),
         message: e.to_string(),
+        line,
+        column,
     }
 }
 
@@ -84,6 +90,55 @@ pub async fn submit_review(
     labels: Vec<String>,
 ) -> Result<()> {
     session.review(task_id, labels).await.map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn dashboard_projects(session: State<'_, Session>) -> Result<Vec<ProjectSummary>> {
+    session.dashboard_projects().await.map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn project_dashboard(
+    session: State<'_, Session>,
+    project_id: i64,
+) -> Result<ProjectDashboard> {
+    session.project_dashboard(project_id).await.map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn create_project(
+    session: State<'_, Session>,
+    name: String,
+    schema: String,
+) -> Result<ProjectSummary> {
+    session.create_project(&name, &schema).await.map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn upload_batch(
+    session: State<'_, Session>,
+    project_id: i64,
+    file_name: String,
+    text: String,
+) -> Result<UploadReport> {
+    session
+        .upload_batch(project_id, &file_name, text)
+        .await
+        .map_err(to_ui)
+}
+
+/// Writes the export into `TESSERA_EXPORT_DIR` when set, else the user's Downloads folder.
+#[tauri::command]
+pub async fn export_project(
+    session: State<'_, Session>,
+    project_id: i64,
+    format: String,
+) -> Result<String> {
+    let dir = std::env::var_os("TESSERA_EXPORT_DIR").map(std::path::PathBuf::from);
+    session
+        .export_project(project_id, &format, dir)
+        .await
+        .map_err(to_ui)
 }
 
 #[tauri::command]

@@ -40,6 +40,11 @@ fn main() {
             commands::previous_task,
             commands::review_queue,
             commands::submit_review,
+            commands::dashboard_projects,
+            commands::project_dashboard,
+            commands::create_project,
+            commands::upload_batch,
+            commands::export_project,
             commands::sync_status,
             commands::sync_now,
         ])

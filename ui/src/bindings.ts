@@ -7,7 +7,11 @@ export type SessionInfo = { server: string, annotator: string, projects: Array<P
 /**
  * The project being worked on, once chosen.
  */
-project_id: number | null, };
+project_id: number | null, 
+/**
+ * Signed in as a requester: the app shows the requester's dashboard.
+ */
+requester: boolean, };
 
 export type PredictionView = { labels: Array<string>, score: number | null, model_version: string | null, };
 
@@ -63,4 +67,80 @@ done_today: number, last_error: string | null,
  */
 syncing: SyncProgress | null, };
 
-export type CommandError = { kind: string, message: string, };
+export type CommandError = { kind: string, message: string, line: number | null, column: number | null, };
+
+export type ProjectSummary = { id: number, name: string, kind: SchemaKind, tasks: number, complete: number, answers: number, annotators: number, needs_review: number, cancelled: number, };
+
+export type HourCount = { 
+/**
+ * The hour's start.
+ */
+hour: string, count: number, };
+
+export type SecondsBucket = { 
+/**
+ * Answers that took more than the previous bucket's bound and at most this many seconds.
+ */
+up_to_seconds: number, answers: number, };
+
+export type ProjectStats = { 
+/**
+ * Answers given in each hour (annotators' clocks, first revisions), oldest first: every
+ * hour from the first answer to the last, at most the last week of them.
+ */
+answers_per_hour: Array<HourCount>, 
+/**
+ * Tasks holding all the answers first asked of them (`min_overlap`, else `overlap`) by
+ * the end of each hour of `answers_per_hour`.
+ */
+complete_by_hour: Array<HourCount>, 
+/**
+ * How long answers take: seconds between an annotator's consecutive answers (breaks
+ * over ten minutes left out), counted per bucket.
+ */
+seconds_per_answer: Array<SecondsBucket>, median_seconds: number | null, 
+/**
+ * Krippendorff's α (nominal) over tasks with two or more answers; absent for
+ * multiple-choice and free-text projects, or before any task has two answers.
+ */
+krippendorff_alpha: number | null, percent_agreement: number | null, 
+/**
+ * Tasks the agreement figures cover.
+ */
+agreement_tasks: number, };
+
+export type AnnotatorSkill = { annotator: string, 
+/**
+ * Tasks answered (skips excluded), gold included.
+ */
+answers: number, gold_answers: number, gold_correct: number, 
+/**
+ * `gold_correct / gold_answers`, once there is a gold answer.
+ */
+gold_accuracy: number | null, 
+/**
+ * Below the project's `suspend_below` after `gold_min_answers` gold answers: leases are
+ * refused.
+ */
+suspended: boolean, 
+/**
+ * Median seconds between consecutive answers (device clock; breaks excluded).
+ */
+median_seconds: number | null, 
+/**
+ * Share of the annotator's answers carrying their most common label.
+ */
+top_label_share: number | null, 
+/**
+ * Anomalies for the requester to look at: `fast` (median time under a third of the
+ * project's), `one_label` (95% or more of 20+ answers alike).
+ */
+flags: Array<string>, };
+
+export type ProjectDashboard = { summary: ProjectSummary, 
+/**
+ * The label schema as JSON, as the requester wrote it.
+ */
+schema: string, stats: ProjectStats, annotators: Array<AnnotatorSkill>, };
+
+export type UploadReport = { batch_id: number, tasks_added: number, };

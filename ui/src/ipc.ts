@@ -1,6 +1,15 @@
 // Typed wrappers over the desktop app's Tauri commands. The types come from Rust (bindings.ts).
 import { invoke } from "@tauri-apps/api/core";
-import type { CommandError, ReviewView, SessionInfo, SyncStatus, TaskView } from "./bindings";
+import type {
+  CommandError,
+  ProjectDashboard,
+  ProjectSummary,
+  ReviewView,
+  SessionInfo,
+  SyncStatus,
+  TaskView,
+  UploadReport,
+} from "./bindings";
 
 export function errorMessage(e: unknown): string {
   if (typeof e === "object" && e !== null && "message" in e) {
@@ -23,6 +32,13 @@ export const ipc = {
   previousTask: (before: number | null) => invoke<TaskView | null>("previous_task", { before }),
   reviewQueue: (limit: number) => invoke<ReviewView[]>("review_queue", { limit }),
   submitReview: (taskId: number, labels: string[]) => invoke<void>("submit_review", { taskId, labels }),
+  dashboardProjects: () => invoke<ProjectSummary[]>("dashboard_projects"),
+  projectDashboard: (projectId: number) => invoke<ProjectDashboard>("project_dashboard", { projectId }),
+  createProject: (name: string, schema: string) => invoke<ProjectSummary>("create_project", { name, schema }),
+  uploadBatch: (projectId: number, fileName: string, text: string) =>
+    invoke<UploadReport>("upload_batch", { projectId, fileName, text }),
+  exportProject: (projectId: number, format: "jsonl" | "csv") =>
+    invoke<string>("export_project", { projectId, format }),
   syncStatus: () => invoke<SyncStatus>("sync_status"),
   syncNow: () => invoke<void>("sync_now"),
 };

@@ -4,6 +4,7 @@ import type { ReviewView, SessionInfo, SyncStatus, TaskView } from "./bindings";
 import { h } from "./dom";
 import { errorMessage, ipc } from "./ipc";
 import { type Action, actionForKey, type Mode, pick } from "./keys";
+import { showDashboard } from "./requester";
 import { renderAnswers, renderTask, type ScreenState } from "./task_view";
 
 const app = document.getElementById("app") as HTMLElement;
@@ -45,7 +46,7 @@ async function showSignIn(error = "") {
     type: "password",
     required: true,
     autocomplete: "off",
-    "aria-label": "Annotator token",
+    "aria-label": "Token",
   }) as HTMLInputElement;
   const err = h("p", { id: "sign-in-error", class: "error", role: "alert" }, error);
   const form = h(
@@ -64,9 +65,9 @@ async function showSignIn(error = "") {
       },
     },
     h("h1", {}, "Tessera"),
-    h("p", { class: "muted" }, "Sign in to your team's queue server as an annotator."),
+    h("p", { class: "muted" }, "Sign in to your team's queue server: annotators label, requesters run projects."),
     h("label", {}, "Server URL", server),
-    h("label", {}, "Annotator token", token),
+    h("label", {}, "Token", token),
     h("button", { id: "sign-in", type: "submit" }, "Sign in"),
     err,
   );
@@ -76,6 +77,10 @@ async function showSignIn(error = "") {
 
 async function afterSignIn() {
   if (!session) return showSignIn();
+  if (session.requester) {
+    statusBar.hidden = true;
+    return showDashboard(app, () => void signOut());
+  }
   if (session.project_id === null) return showProjects();
   await showLabeling();
 }

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_core::SchemaKind;
+
+use crate::{AnnotatorSkill, HourCount, ProjectStats, SecondsBucket};
 use ts_rs::TS;
 
 /// A project the signed-in annotator can work on.
@@ -24,6 +26,9 @@ pub struct SessionInfo {
     /// The project being worked on, once chosen.
     #[ts(type = "number | null")]
     pub project_id: Option<i64>,
+    /// Signed in as a requester: the app shows the requester's dashboard.
+    #[serde(default)]
+    pub requester: bool,
 }
 
 /// The machine's suggestion, shown beside the task and marked as the machine's.
@@ -106,11 +111,56 @@ pub struct SyncStatus {
     pub syncing: Option<SyncProgress>,
 }
 
-/// An error as the UI receives it: a stable kind plus a human message.
+/// An error as the UI receives it: a stable kind plus a human message (and, for a rejected
+/// upload, where in the file).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct CommandError {
     pub kind: String,
     pub message: String,
+    #[ts(type = "number | null")]
+    pub line: Option<usize>,
+    #[ts(type = "number | null")]
+    pub column: Option<usize>,
+}
+
+/// One project on the requester's dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ProjectSummary {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub name: String,
+    pub kind: SchemaKind,
+    #[ts(type = "number")]
+    pub tasks: u64,
+    #[ts(type = "number")]
+    pub complete: u64,
+    #[ts(type = "number")]
+    pub answers: u64,
+    #[ts(type = "number")]
+    pub annotators: u64,
+    #[ts(type = "number")]
+    pub needs_review: u64,
+    #[ts(type = "number")]
+    pub cancelled: u64,
+}
+
+/// One project in detail: progress, the charts' figures and every annotator's record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ProjectDashboard {
+    pub summary: ProjectSummary,
+    /// The label schema as JSON, as the requester wrote it.
+    pub schema: String,
+    pub stats: ProjectStats,
+    pub annotators: Vec<AnnotatorSkill>,
+}
+
+/// What an upload added.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct UploadReport {
+    #[ts(type = "number")]
+    pub batch_id: i64,
+    #[ts(type = "number")]
+    pub tasks_added: u64,
 }
 
 /// The TypeScript declarations of every IPC type, in a stable order.
@@ -129,6 +179,13 @@ pub fn typescript_bindings() -> String {
         SyncProgress::decl(&cfg),
         SyncStatus::decl(&cfg),
         CommandError::decl(&cfg),
+        ProjectSummary::decl(&cfg),
+        HourCount::decl(&cfg),
+        SecondsBucket::decl(&cfg),
+        ProjectStats::decl(&cfg),
+        AnnotatorSkill::decl(&cfg),
+        ProjectDashboard::decl(&cfg),
+        UploadReport::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from crates/api/src/desktop.rs by ts-rs. Do not edit: run\n// `UPDATE_BINDINGS=1 cargo test -p tessera-api` after changing the Rust types.\n\n",

@@ -327,7 +327,7 @@ pub struct ExportRecord {
 }
 
 /// `GET /api/projects/{id}/stats` (requester): what the dashboard charts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, ts_rs::TS)]
 pub struct ProjectStats {
     /// Answers given in each hour (annotators' clocks, first revisions), oldest first: every
     /// hour from the first answer to the last, at most the last week of them.
@@ -344,20 +344,23 @@ pub struct ProjectStats {
     pub krippendorff_alpha: Option<f64>,
     pub percent_agreement: Option<f64>,
     /// Tasks the agreement figures cover.
+    #[ts(type = "number")]
     pub agreement_tasks: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, ts_rs::TS)]
 pub struct HourCount {
     /// The hour's start.
     pub hour: DateTime<Utc>,
+    #[ts(type = "number")]
     pub count: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, ts_rs::TS)]
 pub struct SecondsBucket {
     /// Answers that took more than the previous bucket's bound and at most this many seconds.
     pub up_to_seconds: f64,
+    #[ts(type = "number")]
     pub answers: u64,
 }
 
@@ -371,12 +374,15 @@ pub struct RefitResponse {
 }
 
 /// `GET /api/projects/{id}/annotators` (requester): each annotator's skill on gold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, ts_rs::TS)]
 pub struct AnnotatorSkill {
     pub annotator: String,
     /// Tasks answered (skips excluded), gold included.
+    #[ts(type = "number")]
     pub answers: u64,
+    #[ts(type = "number")]
     pub gold_answers: u64,
+    #[ts(type = "number")]
     pub gold_correct: u64,
     /// `gold_correct / gold_answers`, once there is a gold answer.
     pub gold_accuracy: Option<f64>,

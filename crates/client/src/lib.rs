@@ -3,6 +3,7 @@
 //! that pushes the outbox and pulls the change feed. The desktop app and `tessera work` share it.
 
 pub mod api;
+pub mod dashboard;
 pub mod local;
 pub mod session;
 pub mod sync;

@@ -28,12 +28,21 @@ pub enum SessionError {
     NotSignedIn,
     #[error("no project chosen")]
     NoProject,
-    #[error("this is a {0} token; the desktop app signs in annotators")]
+    #[error("this is a {0} token; the desktop app signs in annotators and requesters")]
     WrongRole(&'static str),
     #[error(transparent)]
     Server(#[from] ClientError),
     #[error(transparent)]
     Local(#[from] LocalError),
+    /// Input the app refuses before asking the server (a schema that does not parse, a
+    /// file of an unknown format).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot write {path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot create {path}: {source}")]
     Home {
         path: String,
@@ -50,7 +59,18 @@ impl SessionError {
             SessionError::WrongRole(_) => "wrong_role",
             SessionError::Server(e) if e.is_transient() => "offline",
             SessionError::Server(_) => "server",
-            SessionError::Local(_) | SessionError::Home { .. } => "local",
+            SessionError::Invalid(_) => "invalid",
+            SessionError::Local(_) | SessionError::Home { .. } | SessionError::File { .. } => {
+                "local"
+            }
+        }
+    }
+
+    /// Where in an uploaded file the server found the problem: (line, column).
+    pub fn location(&self) -> (Option<usize>, Option<usize>) {
+        match self {
+            SessionError::Server(ClientError::Api { body, .. }) => (body.line, body.column),
+            _ => (None, None),
         }
     }
 }
@@ -66,10 +86,11 @@ impl From<SyncError> for SessionError {
 
 type Result<T> = std::result::Result<T, SessionError>;
 
-struct Active {
-    api: ApiClient,
-    engine: SyncEngine,
-    info: SessionInfo,
+pub(crate) struct Active {
+    pub(crate) api: ApiClient,
+    /// Annotators' answers sync in the background; requesters have none to sync.
+    engine: Option<SyncEngine>,
+    pub(crate) info: SessionInfo,
 }
 
 pub struct Session {
@@ -99,7 +120,7 @@ impl Session {
         &self.store
     }
 
-    fn active<R>(&self, f: impl FnOnce(&mut Option<Active>) -> R) -> R {
+    pub(crate) fn active<R>(&self, f: impl FnOnce(&mut Option<Active>) -> R) -> R {
         let mut guard = self.active.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut guard)
     }
@@ -141,9 +162,10 @@ impl Session {
     pub async fn sign_in(&self, server: &str, token: &str) -> Result<SessionInfo> {
         let api = ApiClient::new(server, Some(token.trim().to_owned()))?;
         let me = api.me().await?;
-        if me.role != Role::Annotator {
+        if !matches!(me.role, Role::Annotator | Role::Requester) {
             return Err(SessionError::WrongRole(me.role.as_str()));
         }
+        let requester = me.role == Role::Requester;
         let projects: Vec<ProjectChoice> = api
             .projects()
             .await?
@@ -155,6 +177,7 @@ impl Session {
             .collect();
         let wanted = env("TESSERA_PROJECT").and_then(|p| p.parse::<i64>().ok());
         let project_id = match (wanted, projects.as_slice()) {
+            _ if requester => None,
             (Some(id), _) if projects.iter().any(|p| p.id == id) => Some(id),
             (_, [only]) => Some(only.id),
             _ => None,
@@ -164,6 +187,7 @@ impl Session {
             annotator: me.name,
             projects,
             project_id,
+            requester,
         };
         self.store.set_meta("server", api.base_url())?;
         self.store.set_meta("token", token.trim())?;
@@ -185,7 +209,8 @@ impl Session {
             project: info.project_id,
             ..EngineConfig::default()
         };
-        let engine = SyncEngine::spawn(api.clone(), Arc::clone(&self.store), config);
+        let engine = (!info.requester)
+            .then(|| SyncEngine::spawn(api.clone(), Arc::clone(&self.store), config));
         self.active(|a| *a = Some(Active { api, engine, info }));
     }
 
@@ -271,7 +296,10 @@ impl Session {
     pub fn sync_status(&self) -> Result<SyncStatus> {
         let (project, engine) = self.active(|a| {
             a.as_ref()
-                .map(|a| (a.info.project_id, a.engine.state()))
+                .map(|a| {
+                    let state = a.engine.as_ref().map(SyncEngine::state);
+                    (a.info.project_id, state.unwrap_or_default())
+                })
                 .unwrap_or((None, Default::default()))
         });
         let counts = self.store.counts(project, Utc::now())?;
@@ -331,8 +359,8 @@ impl Session {
 
     pub fn sync_now(&self) {
         self.active(|a| {
-            if let Some(a) = a {
-                a.engine.wake();
+            if let Some(engine) = a.as_ref().and_then(|a| a.engine.as_ref()) {
+                engine.wake();
             }
         });
     }

@@ -1,0 +1,364 @@
+// The requester's side of the app: projects with live progress, one project's charts and
+// annotators, the schema editor, uploads (drag-and-drop or file picker) and exports.
+import type { ProjectDashboard, ProjectSummary, SchemaKind } from "./bindings";
+import { barChart, lineChart } from "./charts";
+import { h } from "./dom";
+import { errorMessage, ipc } from "./ipc";
+import { formatScore } from "./keys";
+import { type SchemaForm, schemaFromForm } from "./schema_form";
+
+type Screen = { name: "list" } | { name: "project"; id: number } | { name: "new" };
+
+let app: HTMLElement;
+let screen: Screen = { name: "list" };
+let projects: ProjectSummary[] = [];
+let notice = "";
+/** The last upload's or export's outcome, shown on the project screen. */
+let report: HTMLElement | null = null;
+let refreshTimer: number | undefined;
+let signOut: () => void;
+
+/** Opens the dashboard in `root`; `onSignOut` returns to the sign-in screen. */
+export function showDashboard(root: HTMLElement, onSignOut: () => void) {
+  app = root;
+  signOut = onSignOut;
+  void goto({ name: "list" });
+  // Live progress: the open screen is refreshed every few seconds.
+  window.clearInterval(refreshTimer);
+  refreshTimer = window.setInterval(() => {
+    if (!app.querySelector(".requester")) return window.clearInterval(refreshTimer);
+    if (screen.name !== "new" && !document.querySelector(".uploading")) void goto(screen, true);
+  }, 5000);
+}
+
+async function goto(next: Screen, quiet = false) {
+  screen = next;
+  if (!quiet) {
+    notice = "";
+    report = null;
+  }
+  try {
+    if (next.name === "list") {
+      projects = await ipc.dashboardProjects();
+      paintList();
+    } else if (next.name === "project") {
+      paintProject(await ipc.projectDashboard(next.id));
+    } else {
+      paintNew();
+    }
+  } catch (e) {
+    notice = errorMessage(e);
+    if (next.name === "project" && !quiet) paintList();
+  }
+}
+
+function progress(done: number, of: number): HTMLElement {
+  return h(
+    "span",
+    { class: "progress-cell" },
+    h("progress", { max: String(Math.max(of, 1)), value: String(done), "aria-label": `${done} of ${of} tasks complete` }),
+    ` ${done} / ${of}`,
+  );
+}
+
+function noticeLine(): HTMLElement | null {
+  return notice ? h("p", { class: "error", role: "alert", id: "notice" }, notice) : null;
+}
+
+function paintList() {
+  const rows = projects.map((p, i) =>
+    h(
+      "tr",
+      {},
+      h("td", {}, h("kbd", {}, String(i + 1))),
+      h("td", {}, h("button", { class: "link", "data-project": String(p.id), onclick: () => void goto({ name: "project", id: p.id }) }, p.name)),
+      h("td", {}, p.kind),
+      h("td", {}, progress(p.complete, p.tasks - p.cancelled)),
+      h("td", { class: "num" }, String(p.answers)),
+      h("td", { class: "num" }, String(p.annotators)),
+      h("td", { class: "num" }, String(p.needs_review)),
+    ),
+  );
+  app.replaceChildren(
+    h(
+      "section",
+      { class: "card requester", id: "dashboard" },
+      h("header", { class: "top" }, h("h1", {}, "Projects"), h("button", { id: "new-project", onclick: () => void goto({ name: "new" }) }, "New project (N)")),
+      projects.length
+        ? h(
+            "table",
+            { class: "projects-table" },
+            h("thead", {}, h("tr", {}, ...["", "Project", "Kind", "Complete", "Answers", "Annotators", "To review"].map((c) => h("th", {}, c)))),
+            h("tbody", {}, ...rows),
+          )
+        : h("p", {}, "No projects yet: N makes one."),
+      noticeLine(),
+      h("p", { class: "hints" }, h("kbd", {}, "1–9"), " open  ", h("kbd", {}, "N"), " new project  ", h("kbd", {}, "Q"), " sign out"),
+    ),
+  );
+}
+
+function paintProject(d: ProjectDashboard) {
+  const p = d.summary;
+  const s = d.stats;
+  const hourLabel = (iso: string) => new Date(iso).toISOString().slice(5, 13).replace("T", " ") + "h";
+  const open = p.tasks - p.cancelled;
+  const figures = h(
+    "dl",
+    { class: "figures" },
+    ...[
+      ["Tasks", String(p.tasks)],
+      ["Complete", `${p.complete}`],
+      ["Answers", String(p.answers)],
+      ["Annotators", String(p.annotators)],
+      ["To review", String(p.needs_review)],
+      ["Krippendorff's α", s.krippendorff_alpha === null ? "—" : s.krippendorff_alpha.toFixed(3)],
+      ["Agreement", s.percent_agreement === null ? "—" : formatScore(s.percent_agreement)],
+      ["Median time per answer", s.median_seconds === null ? "—" : `${s.median_seconds.toFixed(1)} s`],
+    ].flatMap(([k, v]) => [h("dt", {}, k), h("dd", { "data-figure": k }, v)]),
+  );
+  const annotators = h(
+    "table",
+    { class: "annotators-table", id: "annotators" },
+    h("thead", {}, h("tr", {}, ...["Annotator", "Answers", "Gold", "Accuracy on gold", "Median s", "Flags"].map((c) => h("th", {}, c)))),
+    h(
+      "tbody",
+      {},
+      ...d.annotators.map((a) =>
+        h(
+          "tr",
+          { class: a.suspended ? "suspended" : "" },
+          h("td", {}, a.annotator, a.suspended ? h("span", { class: "flag" }, " suspended") : null),
+          h("td", { class: "num" }, String(a.answers)),
+          h("td", { class: "num" }, `${a.gold_correct}/${a.gold_answers}`),
+          h("td", {}, a.gold_accuracy === null ? "—" : progressShare(a.gold_accuracy)),
+          h("td", { class: "num" }, a.median_seconds === null ? "—" : a.median_seconds.toFixed(1)),
+          h("td", {}, a.flags.join(", ")),
+        ),
+      ),
+    ),
+  );
+  const picker = h("input", { type: "file", id: "upload-input", accept: ".jsonl,.ndjson,.csv", class: "visually-hidden", "aria-label": "Choose a batch file" }) as HTMLInputElement;
+  picker.addEventListener("change", () => {
+    const file = picker.files?.[0];
+    if (file) void upload(p.id, file);
+  });
+  const drop = h(
+    "div",
+    { class: "drop-zone", id: "drop-zone", tabindex: "0", role: "button", "aria-label": "Upload a batch: drop a .jsonl or .csv file here, or press U to choose one" },
+    h("strong", {}, "Upload a batch"),
+    h("span", { class: "muted" }, " — drop a .jsonl or .csv file here, or "),
+    h("button", { class: "link", onclick: () => picker.click() }, "choose a file (U)"),
+    picker,
+  );
+  drop.addEventListener("dragover", (e) => {
+    e.preventDefault();
+    drop.classList.add("over");
+  });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    const file = (e as DragEvent).dataTransfer?.files?.[0];
+    if (file) void upload(p.id, file);
+  });
+  app.replaceChildren(
+    h(
+      "section",
+      { class: "card requester", id: "project", "data-project": String(p.id) },
+      h("header", { class: "top" }, h("h1", {}, p.name), h("span", { class: "muted" }, `${p.kind} · `, progress(p.complete, open))),
+      figures,
+      h(
+        "div",
+        { class: "charts" },
+        lineChart("chart-complete", "Complete over time", s.complete_by_hour.map((x) => ({ label: hourLabel(x.hour), value: x.count })), open),
+        barChart("chart-answers", "Answers per hour", s.answers_per_hour.map((x) => ({ label: hourLabel(x.hour), value: x.count }))),
+        barChart("chart-seconds", "Time per answer", s.seconds_per_answer.map((b) => ({ label: `≤ ${b.up_to_seconds} s`, value: b.answers }))),
+      ),
+      h("h2", {}, "Annotators"),
+      d.annotators.length ? annotators : h("p", { class: "muted" }, "No answers yet."),
+      h("h2", {}, "Batches and export"),
+      drop,
+      h(
+        "p",
+        { class: "export" },
+        h("button", { id: "export-jsonl", onclick: () => void exportAs(p.id, "jsonl") }, "Export JSONL (J)"),
+        " ",
+        h("button", { id: "export-csv", onclick: () => void exportAs(p.id, "csv") }, "Export CSV (C)"),
+      ),
+      report,
+      noticeLine(),
+      h("details", {}, h("summary", {}, "Label schema"), h("pre", { id: "schema" }, d.schema)),
+      h("p", { class: "hints" }, h("kbd", {}, "Esc"), " all projects  ", h("kbd", {}, "U"), " upload  ", h("kbd", {}, "J"), "/", h("kbd", {}, "C"), " export"),
+    ),
+  );
+}
+
+function progressShare(share: number): HTMLElement {
+  return h("span", {}, h("meter", { min: "0", max: "1", value: String(share), "aria-label": formatScore(share) }), ` ${formatScore(share)}`);
+}
+
+async function upload(projectId: number, file: File) {
+  const bar = h("progress", { max: String(file.size), value: "0", "aria-label": "upload progress" }) as HTMLProgressElement;
+  const line = h("p", { class: "uploading", id: "upload-progress" }, bar, ` reading ${file.name}…`);
+  report = line;
+  document.querySelector("#upload-progress, #upload-report")?.replaceWith(line);
+  if (!document.getElementById("upload-progress")) app.querySelector("#project")?.append(line);
+  try {
+    const text = await readWithProgress(file, (loaded) => {
+      bar.value = loaded;
+    });
+    bar.removeAttribute("value"); // the server's part has no byte count: indeterminate
+    line.lastChild!.textContent = ` checking and storing ${file.name}…`;
+    const done = await ipc.uploadBatch(projectId, file.name, text);
+    report = h("p", { class: "ok", id: "upload-report", role: "status" }, `${file.name}: ${done.tasks_added} tasks added (batch ${done.batch_id}).`);
+  } catch (e) {
+    const where = uploadLocation(e);
+    report = h("p", { class: "error", id: "upload-report", role: "alert" }, `${file.name} was rejected${where}; nothing from it was stored. ${errorMessage(e)}`);
+  }
+  await goto({ name: "project", id: projectId }, true);
+}
+
+function uploadLocation(e: unknown): string {
+  if (typeof e !== "object" || e === null || !("line" in e)) return "";
+  const { line, column } = e as { line: number | null; column: number | null };
+  if (line === null) return "";
+  return column === null ? ` at line ${line}` : ` at line ${line}, column ${column}`;
+}
+
+function readWithProgress(file: File, onProgress: (loaded: number) => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onprogress = (e) => onProgress(e.loaded);
+    reader.onload = () => resolve(String(reader.result));
+    reader.onerror = () => reject(reader.error);
+    reader.readAsText(file);
+  });
+}
+
+async function exportAs(projectId: number, format: "jsonl" | "csv") {
+  try {
+    const path = await ipc.exportProject(projectId, format);
+    report = h("p", { class: "ok", id: "export-report", role: "status" }, `Exported to ${path}`);
+  } catch (e) {
+    report = h("p", { class: "error", id: "export-report", role: "alert" }, errorMessage(e));
+  }
+  await goto({ name: "project", id: projectId }, true);
+}
+
+function paintNew() {
+  const field = (label: string, input: HTMLElement, hint = "") =>
+    h("label", {}, label, input, hint ? h("span", { class: "muted small" }, hint) : null);
+  const name = h("input", { id: "new-name", required: true, "aria-label": "Project name" }) as HTMLInputElement;
+  const kind = h(
+    "select",
+    { id: "new-kind", "aria-label": "Kind of task" },
+    ...(["classification", "rating", "pairwise", "text"] as SchemaKind[]).map((k) => h("option", { value: k }, k)),
+  ) as HTMLSelectElement;
+  const labels = h("textarea", { id: "new-labels", rows: "4", "aria-label": "Labels, one per line" }) as HTMLTextAreaElement;
+  const multiple = h("input", { type: "checkbox", id: "new-multiple" }) as HTMLInputElement;
+  const num = (id: string, value = "") => {
+    const el = h("input", { id, inputmode: "decimal" }) as HTMLInputElement;
+    el.value = value;
+    return el;
+  };
+  const overlap = num("new-overlap", "3");
+  const minOverlap = num("new-min-overlap");
+  const target = num("new-confidence-target");
+  const gold = num("new-gold-rate");
+  const instructions = h("textarea", { id: "new-instructions", rows: "2", "aria-label": "Instructions" }) as HTMLTextAreaElement;
+  const preview = h("pre", { id: "schema-preview", "aria-live": "polite" });
+  const read = (): SchemaForm => ({
+    kind: kind.value as SchemaKind,
+    labels: labels.value,
+    multiple: multiple.checked,
+    overlap: overlap.value,
+    minOverlap: minOverlap.value,
+    confidenceTarget: target.value,
+    goldRate: gold.value,
+    instructions: instructions.value,
+  });
+  const update = () => {
+    const out = schemaFromForm(read());
+    preview.textContent = "schema" in out ? JSON.stringify(out.schema, null, 2) : out.error;
+    preview.classList.toggle("error", "error" in out);
+  };
+  const form = h(
+    "form",
+    {
+      class: "card requester schema-form",
+      id: "new-project-form",
+      oninput: update,
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        const out = schemaFromForm(read());
+        if ("error" in out) {
+          notice = out.error;
+          return paintError(form);
+        }
+        try {
+          const created = await ipc.createProject(name.value, JSON.stringify(out.schema));
+          await goto({ name: "project", id: created.id });
+        } catch (err) {
+          notice = errorMessage(err);
+          paintError(form);
+        }
+      },
+    },
+    h("h1", {}, "New project"),
+    field("Name", name),
+    field("Kind", kind, "classification, rating scale, pairwise comparison (A vs B) or free text"),
+    field("Labels", labels, "one per line — the scale points for a rating, the verdicts for pairwise (default A, B, tie), none for free text"),
+    h("label", { class: "inline" }, multiple, " several labels per answer (classification)"),
+    h(
+      "div",
+      { class: "form-row" },
+      field("Overlap (most answers per task)", overlap),
+      field("Minimum overlap", minOverlap, "with a confidence target: ask this many first"),
+      field("Confidence target", target, "e.g. 0.8 or 80%"),
+      field("Gold rate", gold, "share of each annotator's tasks drawn from gold"),
+    ),
+    field("Instructions", instructions),
+    h("details", { open: true }, h("summary", {}, "Schema"), preview),
+    h("p", { class: "error", role: "alert", id: "notice" }, notice),
+    h("p", {}, h("button", { type: "submit", id: "create-project" }, "Create project"), " ", h("button", { type: "button", class: "link", onclick: () => void goto({ name: "list" }) }, "Cancel (Esc)")),
+  );
+  app.replaceChildren(form);
+  update();
+  name.focus();
+}
+
+function paintError(form: HTMLElement) {
+  const el = form.querySelector("#notice");
+  if (el) el.textContent = notice;
+}
+
+document.addEventListener("keydown", (e) => {
+  if (!app?.querySelector(".requester")) return;
+  const target = e.target as HTMLElement | null;
+  const typing = target !== null && ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
+  if (e.key === "Escape" && screen.name !== "list") {
+    e.preventDefault();
+    return void goto({ name: "list" });
+  }
+  if (typing) return;
+  const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+  if (screen.name === "list") {
+    if (/^[1-9]$/.test(key)) {
+      const p = projects[Number(key) - 1];
+      if (p) void goto({ name: "project", id: p.id });
+    } else if (key === "n") {
+      e.preventDefault();
+      void goto({ name: "new" });
+    } else if (key === "q") {
+      window.clearInterval(refreshTimer);
+      signOut();
+    }
+  } else if (screen.name === "project") {
+    const id = screen.id;
+    if (key === "u") (app.querySelector("#upload-input") as HTMLInputElement | null)?.click();
+    else if (key === "j") void exportAs(id, "jsonl");
+    else if (key === "c") void exportAs(id, "csv");
+    else if (key === "Backspace") void goto({ name: "list" });
+  }
+});
