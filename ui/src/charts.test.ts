@@ -36,3 +36,11 @@ describe("lineChart", () => {
     expect(fig.textContent).toContain("100 of 100");
   });
 });
+
+describe("lineChart with one hour", () => {
+  it("draws a level line across rather than a lone point", () => {
+    const fig = lineChart("c", "Complete", [{ label: "a", value: 4 }], 4);
+    const points = fig.querySelector("polyline")?.getAttribute("points")?.split(" ") ?? [];
+    expect(points).toEqual(["0.0,4.0", "360.0,4.0"]);
+  });
+});

@@ -51,8 +51,10 @@ export function barChart(id: string, title: string, points: Point[], unit = ""):
 /** A line through the points, scaled to the largest (completion over time). */
 export function lineChart(id: string, title: string, points: Point[], of: number): HTMLElement {
   const max = Math.max(1, of, ...points.map((p) => p.value));
-  const step = WIDTH / Math.max(1, points.length - 1);
-  const xy = points.map((p, i) => `${(i * step).toFixed(1)},${(HEIGHT - (p.value / max) * (HEIGHT - 4)).toFixed(1)}`);
+  // One hour so far: a level line across the chart rather than an invisible point.
+  const drawn = points.length === 1 ? [points[0], points[0]] : points;
+  const step = WIDTH / Math.max(1, drawn.length - 1);
+  const xy = drawn.map((p, i) => `${(i * step).toFixed(1)},${(HEIGHT - (p.value / max) * (HEIGHT - 4)).toFixed(1)}`);
   const body: SVGElement[] = [];
   if (xy.length) body.push(svg("polyline", { class: "line", points: xy.join(" "), fill: "none" }));
   const last = points.at(-1)?.value ?? 0;
