@@ -461,6 +461,16 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
             .collect::<Vec<_>>(),
     )
     .await;
+    let entities = project_of(
+        &requester,
+        "entities",
+        r#"{"kind":"spans","labels":["PER","ORG"],"overlap":1}"#,
+        &[
+            serde_json::json!({"data": {"text": "Ada Lovelace met IBM."}, "predictions": [{"result": "17:20:ORG"}]}),
+            serde_json::json!({"data": {"text": "Nobody here."}}),
+        ],
+    )
+    .await;
     let (dana, token) = server.user(Role::Annotator, "dana").await;
     let mut crowd = Vec::new();
     for (name, role) in [
@@ -635,6 +645,49 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
         .await
         .expect("the queue empties");
 
+    // Spans: Shift+→ stretches the word cursor over "Ada Lovelace", 1 marks it PER; → → to
+    // "IBM", 2 marks it ORG; the next text has no entity and Enter says so.
+    press(&client, 'p').await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#projects"))
+        .await
+        .expect("back to the projects");
+    press(&client, '5').await;
+    let mut span_tasks = Vec::new();
+    let first_span = task_of_kind(&client, "spans", None).await;
+    keys(&client, &[Key::Shift, Key::Right]).await;
+    press(&client, '1').await;
+    keys(&client, &[Key::Right]).await;
+    keys(&client, &[Key::Right]).await;
+    press(&client, '2').await;
+    let marked = eventually(Duration::from_secs(5), "two spans marked", || {
+        let client = client.clone();
+        async move {
+            text_of(&client, "#spans-list")
+                .await
+                .filter(|t| t.contains("IBM"))
+        }
+    })
+    .await;
+    assert!(marked.contains("Ada Lovelace — PER"), "{marked}");
+    screenshot(&client, "spans.png").await;
+    press(&client, char::from(Key::Enter)).await;
+    span_tasks.push((
+        first_span,
+        vec!["0:12:PER".to_owned(), "17:20:ORG".to_owned()],
+    ));
+    let second_span = task_of_kind(&client, "spans", Some(first_span)).await;
+    press(&client, char::from(Key::Enter)).await;
+    span_tasks.push((second_span, Vec::new()));
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#no-task"))
+        .await
+        .expect("both span tasks answered");
+
     eventually(
         Duration::from_secs(30),
         "the pending count to reach 0",
@@ -659,7 +712,7 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
         .expect("metrics");
     let times: Vec<serde_json::Map<String, serde_json::Value>> =
         serde_json::from_value(times).expect("records");
-    assert_eq!(times.len(), 8, "one paint per answer keyed: {times:?}");
+    assert_eq!(times.len(), 10, "one paint per answer keyed: {times:?}");
     let mut report = Vec::new();
     for stage in ["dom", "frame", "painted"] {
         let mut ms: Vec<f64> = times.iter().filter_map(|t| t[stage].as_f64()).collect();
@@ -694,6 +747,17 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
             record.answers.len(),
             2,
             "the crowd's answers are kept beside it"
+        );
+    }
+    let records = export_records(&requester, entities).await;
+    for (id, spans) in span_tasks {
+        let record = records.iter().find(|r| r.task_id == id).expect("task");
+        assert_eq!(record.answers.len(), 1, "task {id}: {record:?}");
+        assert_eq!(record.answers[0].labels, spans, "task {id}");
+        assert_eq!(
+            record.consensus.as_ref().map(|c| c.labels.clone()),
+            Some(spans),
+            "task {id}: one answer is the consensus, no entity included"
         );
     }
     for (project, id, labels) in expected {

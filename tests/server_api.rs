@@ -1632,6 +1632,54 @@ async fn each_task_kind_checks_its_answers_and_merges_them(backend: Backend) {
         results.iter().map(|r| r.status).collect::<Vec<_>>(),
         [PushStatus::Rejected, PushStatus::Accepted]
     );
+
+    // Spans: a list of start:end:label, possibly empty; a reversed span is rejected.
+    let spans = project_with(
+        &requester,
+        LabelSchema::from_json(r#"{"kind":"spans","labels":["PER","ORG"],"overlap":1}"#)
+            .expect("schema"),
+        &["{\"data\":{\"text\":\"Ada met IBM\"}}\n{\"data\":{\"text\":\"nobody\"}}\n"],
+    )
+    .await;
+    let leased = alice.lease(spans, 2, None).await.expect("lease").tasks;
+    let by_text = |t: &str| {
+        leased
+            .iter()
+            .find(|l| l.data["text"] == t)
+            .expect("task")
+            .task_id
+    };
+    let (ada, nobody) = (by_text("Ada met IBM"), by_text("nobody"));
+    let mut marked = answer(ada, "0:3:PER");
+    marked.labels.push("8:11:ORG".to_owned());
+    let mut none = answer(nobody, "x");
+    none.labels.clear();
+    let results = alice
+        .push(vec![answer(ada, "3:0:PER"), marked, none])
+        .await
+        .expect("push")
+        .results;
+    assert_eq!(
+        results.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [
+            PushStatus::Rejected,
+            PushStatus::Accepted,
+            PushStatus::Accepted
+        ]
+    );
+    let records = export_records(&requester, spans).await;
+    let consensus = |id: i64| {
+        records
+            .iter()
+            .find(|r| r.task_id == id)
+            .and_then(|r| r.consensus.as_ref())
+            .map(|c| c.labels.clone())
+    };
+    assert_eq!(
+        consensus(ada),
+        Some(vec!["0:3:PER".to_owned(), "8:11:ORG".to_owned()])
+    );
+    assert_eq!(consensus(nobody), Some(Vec::new()));
 }
 
 /// The dashboard's figures from real stored answers: per hour (the annotators' clocks),

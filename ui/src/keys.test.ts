@@ -67,6 +67,19 @@ describe("review mode", () => {
   });
 });
 
+describe("spans", () => {
+  it("moves the word cursor with the arrows, stretches with Shift, unmarks with X", () => {
+    const spans = ctx({ kind: "spans", labelCount: 2 });
+    expect(actionForKey("ArrowRight", spans)).toEqual({ kind: "move", by: 1, extend: false });
+    expect(actionForKey("ArrowLeft", { ...spans, shift: true })).toEqual({ kind: "move", by: -1, extend: true });
+    expect(actionForKey("x", spans)).toEqual({ kind: "unmark" });
+    expect(actionForKey("Delete", spans)).toEqual({ kind: "unmark" });
+    expect(actionForKey("2", spans)).toEqual({ kind: "pick", index: 1 });
+    expect(actionForKey("x", ctx())).toBeNull();
+    expect(keyHelp("spans", 2).map(([k]) => k)).toContain("Shift+← →");
+  });
+});
+
 describe("keyHelp", () => {
   it("lists a key for every action a kind's screen takes", () => {
     const kinds = [

@@ -20,7 +20,11 @@ export type Action =
   /** Back to the list of projects. */
   | { kind: "projects" }
   /** Switch between labeling and the review queue. */
-  | { kind: "review" };
+  | { kind: "review" }
+  /** Spans: move the word cursor (`extend`: stretch the selection instead). */
+  | { kind: "move"; by: number; extend: boolean }
+  /** Spans: unmark what the selection covers. */
+  | { kind: "unmark" };
 
 /** Labeling one's own tasks, or giving verdicts on the review queue. */
 export type Mode = "label" | "review";
@@ -46,6 +50,10 @@ export function actionForKey(key: string, ctx: KeyContext): Action | null {
   if (/^[1-9]$/.test(key) && ctx.kind !== "text") {
     const index = Number(key) - 1;
     return index < ctx.labelCount ? { kind: "pick", index } : null;
+  }
+  if (ctx.kind === "spans") {
+    if (key === "ArrowLeft" || key === "ArrowRight") return { kind: "move", by: key === "ArrowLeft" ? -1 : 1, extend: ctx.shift };
+    if (key === "Delete" || key === "x" || key === "X") return { kind: "unmark" };
   }
   if (ctx.kind === "pairwise") {
     if (key === "ArrowLeft") return { kind: "pick", index: 0 };
@@ -87,6 +95,13 @@ export function keyHelp(kind: SchemaKind, labelCount: number, mode: Mode = "labe
     if (labelCount > 2) keys.push(["3, = or ↓", "both are equally good"]);
   } else if (kind === "text") {
     keys.push(["E", "type the answer (Shift+Enter for a new line)"], ["Esc", "leave the text box"]);
+  } else if (kind === "spans") {
+    keys.push(
+      ["← →", "move along the words (or select with the mouse)"],
+      ["Shift+← →", "stretch the selection"],
+      [`1–${Math.min(labelCount, 9)}`, "mark the selection as that entity"],
+      ["X", "unmark the selection"],
+    );
   } else if (kind === "rating") {
     keys.push([`1–${Math.min(labelCount, 9)}`, "rate on the scale, lowest first"]);
   } else {

@@ -5,6 +5,7 @@ import { h } from "./dom";
 import { errorMessage, ipc } from "./ipc";
 import { type Action, actionForKey, type Mode, pick } from "./keys";
 import { showDashboard } from "./requester";
+import { addSpan, removeSpans, tokenize } from "./spans";
 import { renderAnswers, renderTask, type ScreenState } from "./task_view";
 
 const app = document.getElementById("app") as HTMLElement;
@@ -30,6 +31,8 @@ let notice = "";
 let helpOpen = false;
 /** The annotator rejected the current task's machine prediction. */
 let rejected = false;
+/** Spans: the word cursor (token indices). */
+let cursor = { anchor: 0, head: 0 };
 
 function show(...nodes: HTMLElement[]) {
   app.replaceChildren(...nodes);
@@ -149,6 +152,7 @@ function setTask(next: TaskView | null) {
   task = next;
   selection = next?.answer ? [...next.answer] : [];
   rejected = false;
+  cursor = { anchor: 0, head: 0 };
   paint();
 }
 
@@ -179,7 +183,7 @@ function paint() {
       );
       return;
     }
-    const state: ScreenState = { selection, revising: false, rejected: false, helpOpen, notice, mode };
+    const state: ScreenState = { selection, revising: false, rejected: false, helpOpen, notice, mode, cursor };
     show(header, renderTask(item.task, state, handlers), renderAnswers(item));
     if (item.task.kind === "text" && !helpOpen) focusAnswerBox();
     return;
@@ -197,7 +201,7 @@ function paint() {
     );
     return;
   }
-  const state: ScreenState = { selection, revising: revising !== null, rejected, helpOpen, notice, mode };
+  const state: ScreenState = { selection, revising: revising !== null, rejected, helpOpen, notice, mode, cursor };
   show(header, renderTask(task, state, handlers));
   // Free text: the cursor goes straight into the box, so typing starts at once.
   if (task.kind === "text" && !helpOpen) focusAnswerBox();
@@ -208,7 +212,44 @@ const handlers = {
   text: (value: string) => {
     selection = value === "" ? [] : [value];
   },
+  select: (from: number, to: number) => {
+    cursor = { anchor: from, head: to };
+    paint();
+  },
 };
+
+/** Spans: the selected stretch of text, in code points, or null without tokens. */
+function cursorRange(t: TaskView): { start: number; end: number } | null {
+  const tokens = tokenize(t.text ?? "");
+  const [lo, hi] = [Math.min(cursor.anchor, cursor.head), Math.max(cursor.anchor, cursor.head)];
+  if (!tokens[lo] || !tokens[hi]) return null;
+  return { start: tokens[lo].start, end: tokens[hi].end };
+}
+
+/** The edits of a span task's keys: move the cursor, mark, unmark. Returns whether it took the key. */
+function spanEdit(t: TaskView, action: Action): boolean {
+  if (t.kind !== "spans") return false;
+  if (action.kind === "move") {
+    const last = tokenize(t.text ?? "").length - 1;
+    const head = Math.max(0, Math.min(last, cursor.head + action.by));
+    cursor = { anchor: action.extend ? cursor.anchor : head, head };
+  } else if (action.kind === "pick" || action.kind === "unmark") {
+    const range = cursorRange(t);
+    const label = action.kind === "pick" ? t.labels[action.index] : undefined;
+    if (!range || (action.kind === "pick" && label === undefined)) return true;
+    selection = label ? addSpan(selection, range.start, range.end, label) : removeSpans(selection, range.start, range.end);
+    notice = "";
+  } else {
+    return false;
+  }
+  paint();
+  return true;
+}
+
+/** The labeling screen (not the projects, not review) is showing. */
+function onLabelingScreen(): boolean {
+  return mode === "label" && app.querySelector(".task, #no-task") !== null;
+}
 
 function focusAnswerBox() {
   const box = app.querySelector<HTMLTextAreaElement>("#answer-text");
@@ -246,6 +287,7 @@ async function act(action: Action) {
   }
   if (!task) return;
   const t = task;
+  if (spanEdit(t, action)) return;
   switch (action.kind) {
     case "pick": {
       const label = t.labels[action.index];
@@ -270,7 +312,7 @@ async function act(action: Action) {
     labels = t.prediction?.labels ?? [];
   } else if (action.kind === "submit") {
     labels = answerLabels(t);
-    if (labels.length === 0) {
+    if (labels.length === 0 && t.kind !== "spans") {
       notice = t.kind === "text" ? "Type the answer first (E)." : "Pick an answer first.";
       return paint();
     }
@@ -316,6 +358,7 @@ async function actReview(action: Action) {
   }
   if (!item) return;
   const t = item.task;
+  if (spanEdit(t, action)) return;
   if (action.kind === "pick") {
     const label = t.labels[action.index];
     if (label === undefined) return;
@@ -331,7 +374,7 @@ async function actReview(action: Action) {
   }
   const labels = action.kind === "accept" ? (item.consensus?.labels ?? []) : answerLabels(t);
   if (action.kind !== "accept" && action.kind !== "submit") return;
-  if (labels.length === 0) {
+  if (labels.length === 0 && (action.kind === "accept" || t.kind !== "spans")) {
     notice = action.kind === "accept" ? "No consensus to take: pick the verdict." : "Pick the verdict first.";
     return paint();
   }
@@ -362,15 +405,17 @@ function commit(t: TaskView, labels: string[], skipped: boolean) {
     try {
       const next = skipped ? await ipc.skipTask(t.task_id) : await ipc.submitAnswer(t.task_id, labels);
       saving -= 1;
+      // The annotator may have moved on to another screen meanwhile: leave it be.
+      if (!onLabelingScreen()) return;
       if (!task && next && !done.has(next.task_id)) setTask(next);
       else paint();
     } catch (e) {
       saving -= 1;
       done.delete(t.task_id);
+      notice = `Not saved: ${errorMessage(e)}`;
+      if (!onLabelingScreen()) return; // still open on disk: it comes round again
       if (task) upcoming.unshift(task);
       setTask({ ...t, answer: labels.length ? labels : null });
-      notice = `Not saved: ${errorMessage(e)}`;
-      paint();
     }
     void refreshStatus();
   });

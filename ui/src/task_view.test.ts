@@ -21,9 +21,10 @@ const state = (over: Partial<ScreenState> = {}): ScreenState => ({
   helpOpen: false,
   notice: "",
   mode: "label",
+  cursor: { anchor: 0, head: 0 },
   ...over,
 });
-const noop = { pick: () => {}, text: () => {} };
+const noop = { pick: () => {}, text: () => {}, select: () => {} };
 
 describe("renderTask", () => {
   it("highlights the machine's suggestion and the chosen label", () => {
@@ -77,6 +78,25 @@ describe("renderTask", () => {
     box.dispatchEvent(new Event("input"));
     expect(typed).toHaveBeenCalledWith("Total 12.80");
   });
+  it("marks spans on the words, tags each once, outlines the cursor and lists them", () => {
+    const t: TaskView = {
+      ...base,
+      kind: "spans",
+      text: "Ada Lovelace met IBM.",
+      labels: ["PER", "ORG"],
+      prediction: { labels: ["17:20:ORG"], score: null, model_version: null },
+    };
+    const el = renderTask(t, state({ selection: ["0:12:PER"], cursor: { anchor: 2, head: 3 } }), noop);
+    const tokens = [...el.querySelectorAll(".tok")];
+    expect(tokens.map((x) => x.textContent)).toEqual(["Ada", "Lovelace", "met", "IBM", "."]);
+    expect(tokens.map((x) => x.getAttribute("data-label"))).toEqual(["PER", "PER", null, null, null]);
+    expect(el.querySelectorAll(".ent-tag").length).toBe(1);
+    expect(tokens[3].classList.contains("suggested")).toBe(true);
+    expect(tokens.filter((x) => x.classList.contains("cursor")).map((x) => x.textContent)).toEqual(["met", "IBM"]);
+    expect(el.querySelector("#task-text")?.textContent).toBe("Ada LovelacePER met IBM.");
+    expect(el.querySelector("#spans-list")?.textContent).toBe("Ada Lovelace — PER");
+  });
+
   it("lists every key of the kind in the help panel", () => {
     const el = renderTask({ ...base, kind: "pairwise", pair: { a: "x", b: "y" }, labels: ["A", "B"] }, state({ helpOpen: true }), noop);
     const keys = [...el.querySelectorAll("#help dt")].map((d) => d.textContent);

@@ -3,6 +3,7 @@
 import type { ReviewView, TaskView } from "./bindings";
 import { h } from "./dom";
 import { formatScore, keyHelp, type Mode } from "./keys";
+import { parseSpan, type SpanValue, tokenize } from "./spans";
 
 export interface ScreenState {
   /** The answer being built: chosen labels, or the typed text as one element. */
@@ -14,11 +15,15 @@ export interface ScreenState {
   helpOpen: boolean;
   notice: string;
   mode: Mode;
+  /** Spans: the word cursor, from `anchor` to `head` (token indices). */
+  cursor: { anchor: number; head: number };
 }
 
 export interface Handlers {
   pick: (index: number) => void;
   text: (value: string) => void;
+  /** Spans: the mouse selected tokens `from` to `to`. */
+  select: (from: number, to: number) => void;
 }
 
 export function renderTask(t: TaskView, s: ScreenState, on: Handlers): HTMLElement {
@@ -49,6 +54,8 @@ function body(t: TaskView, s: ScreenState, predicted: string[], on: Handlers): H
       return [...source(t), pair(t, s, predicted, on)];
     case "text":
       return [...source(t), textAnswer(s, on)];
+    case "spans":
+      return spanText(t, s, predicted, on);
     default:
       return [...source(t), choices(t, s, predicted, on)];
   }
@@ -128,6 +135,66 @@ function pair(t: TaskView, s: ScreenState, predicted: string[], on: Handlers): H
   );
 }
 
+/** The task text as word tokens, marked spans coloured and tagged, the cursor outlined. */
+function spanText(t: TaskView, s: ScreenState, predicted: string[], on: Handlers): HTMLElement[] {
+  const text = t.text ?? "";
+  const chars = Array.from(text);
+  const tokens = tokenize(text);
+  const spans = (list: string[]) => list.map(parseSpan).filter((x): x is SpanValue => x !== null);
+  const mine = spans(s.selection);
+  const suggested = spans(predicted);
+  const [lo, hi] = [Math.min(s.cursor.anchor, s.cursor.head), Math.max(s.cursor.anchor, s.cursor.head)];
+  const over = (list: SpanValue[], a: number, b: number) => list.find((x) => x.start < b && a < x.end);
+  const p = h("p", { id: "task-text", class: "task-text span-text" });
+  let at = 0;
+  tokens.forEach((tok, i) => {
+    if (tok.start > at) p.append(chars.slice(at, tok.start).join(""));
+    const span = over(mine, tok.start, tok.end);
+    const hint = span ? undefined : over(suggested, tok.start, tok.end);
+    const entity = span ? ` ent ent-${t.labels.indexOf(span.label) % 6}` : "";
+    p.append(
+      h(
+        "span",
+        {
+          class: `tok${entity}${hint ? " suggested" : ""}${i >= lo && i <= hi ? " cursor" : ""}`,
+          "data-i": String(i),
+          "data-label": span?.label ?? false,
+        },
+        tok.text,
+      ),
+    );
+    // The tag follows the span's last token.
+    const next = tokens[i + 1];
+    if (span && !(next && next.start < span.end)) p.append(h("sup", { class: "ent-tag" }, span.label));
+    at = tok.end;
+  });
+  if (at < chars.length) p.append(chars.slice(at).join(""));
+  p.addEventListener("mouseup", () => {
+    const sel = window.getSelection();
+    const index = (n: Node | null | undefined) => {
+      const el = (n instanceof Element ? n : n?.parentElement)?.closest(".tok");
+      return el ? Number(el.getAttribute("data-i")) : null;
+    };
+    const [a, b] = [index(sel?.anchorNode), index(sel?.focusNode)];
+    if (a !== null && b !== null) on.select(a, b);
+  });
+  const legend = h("div", { class: "labels", role: "group", "aria-label": "Entity types" });
+  t.labels.forEach((label, i) =>
+    legend.append(
+      h(
+        "button",
+        { class: `label-option ent-key ent-${i % 6}`, "data-label": label, tabindex: "-1", onclick: () => on.pick(i) },
+        i < 9 ? h("kbd", {}, String(i + 1)) : null,
+        ` ${label}`,
+      ),
+    ),
+  );
+  const list = h("ul", { class: "spans-list", id: "spans-list", "aria-label": "Marked spans" });
+  for (const x of mine) list.append(h("li", {}, h("strong", {}, chars.slice(x.start, x.end).join("")), ` — ${x.label}`));
+  if (!mine.length) list.append(h("li", { class: "muted" }, "No spans marked: Enter saves that as the answer."));
+  return [p, legend, list];
+}
+
 function textAnswer(s: ScreenState, on: Handlers): HTMLElement {
   const box = h("textarea", {
     id: "answer-text",
@@ -157,8 +224,14 @@ function prediction(t: TaskView, s: ScreenState): HTMLElement | null {
 
 function hints(t: TaskView, mode: Mode): HTMLElement {
   const first =
-    t.kind === "pairwise" ? "1/2 or ←/→" : t.kind === "text" ? "E" : `1–${Math.min(t.labels.length, 9)}`;
-  const what = t.kind === "pairwise" ? " choose  " : t.kind === "text" ? " type  " : " pick  ";
+    t.kind === "pairwise"
+      ? "1/2 or ←/→"
+      : t.kind === "text"
+        ? "E"
+        : t.kind === "spans"
+          ? "← → then 1–9"
+          : `1–${Math.min(t.labels.length, 9)}`;
+  const what = t.kind === "pairwise" ? " choose  " : t.kind === "text" ? " type  " : t.kind === "spans" ? " mark  " : " pick  ";
   return h(
     "p",
     { class: "hints" },

@@ -5,6 +5,7 @@
 //! kin, which also learn per-annotator skill) plugs in behind the same trait.
 
 use crate::schema::{LabelSchema, SchemaKind};
+use crate::span::Span;
 
 /// The merged answer to one task.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,8 +48,10 @@ impl ConsensusMethod for MajorityVote {
         if answers.is_empty() {
             return None;
         }
-        if schema.kind == SchemaKind::Text {
-            return text_vote(answers);
+        match schema.kind {
+            SchemaKind::Text => return text_vote(answers),
+            SchemaKind::Spans => return span_vote(answers),
+            _ => {}
         }
         let mut counts = vec![0usize; schema.labels.len()];
         for answer in answers {
@@ -89,6 +92,32 @@ impl ConsensusMethod for MajorityVote {
             confidence: votes as f64 / total as f64,
         })
     }
+}
+
+/// Spans: each distinct span (same offsets, same label) is in the consensus when more than
+/// half of the answers hold it, in text order; confidence is the weakest agreement, on a
+/// span in or out (1 when every answer marks the same spans, none included).
+fn span_vote(answers: &[Vec<String>]) -> Option<Consensus> {
+    let mut counts: std::collections::BTreeMap<Span, usize> = std::collections::BTreeMap::new();
+    for answer in answers {
+        let mut seen: Vec<Span> = answer.iter().filter_map(|s| Span::parse(s)).collect();
+        seen.sort();
+        seen.dedup();
+        for span in seen {
+            *counts.entry(span).or_default() += 1;
+        }
+    }
+    let n = answers.len() as f64;
+    let mut labels = Vec::new();
+    let mut confidence = 1.0f64;
+    for (span, c) in counts {
+        let share = c as f64 / n;
+        if share > 0.5 {
+            labels.push(span.to_string());
+        }
+        confidence = confidence.min(share.max(1.0 - share));
+    }
+    Some(Consensus { labels, confidence })
 }
 
 /// Free text: the most common text once whitespace is normalised (each line trimmed and its
@@ -197,6 +226,28 @@ mod tests {
             .aggregate(&schema, &[a(&["b"]), a(&["a"])])
             .expect("consensus");
         assert_eq!((tie.labels, tie.confidence), (a(&["a"]), 0.5));
+    }
+
+    #[test]
+    fn spans_held_by_most_answers_make_the_consensus_in_text_order() {
+        let schema =
+            LabelSchema::from_json(r#"{"kind":"spans","labels":["PER","ORG"]}"#).expect("schema");
+        let c = MajorityVote
+            .aggregate(
+                &schema,
+                &[
+                    a(&["10:13:ORG", "0:4:PER"]),
+                    a(&["0:4:PER", "10:13:ORG", "0:4:PER"]),
+                    a(&["0:4:PER", "5:9:PER"]),
+                ],
+            )
+            .expect("consensus");
+        assert_eq!(c.labels, ["0:4:PER", "10:13:ORG"]);
+        assert!((c.confidence - 2.0 / 3.0).abs() < 1e-12);
+        let none = MajorityVote
+            .aggregate(&schema, &[a(&[]), a(&[])])
+            .expect("consensus");
+        assert_eq!((none.labels.len(), none.confidence), (0, 1.0));
     }
 
     #[test]

@@ -6,10 +6,12 @@
 pub mod aggregate;
 pub mod consensus;
 pub mod schema;
+pub mod span;
 pub mod task;
 pub mod upload;
 
 pub use consensus::{Consensus, ConsensusMethod, MajorityVote};
 pub use schema::{LabelSchema, MAX_OFFLINE_QUOTA, Progress, SchemaError, SchemaKind};
+pub use span::Span;
 pub use task::{Prediction, TaskInput};
 pub use upload::{UploadError, UploadFormat, parse_upload};

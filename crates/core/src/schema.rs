@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::span::Span;
+
 /// The kinds of labeling work a project can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -19,6 +21,9 @@ pub enum SchemaKind {
     Pairwise,
     /// Free text, such as a transcription: the answer is one non-empty string; no labels.
     Text,
+    /// Spans of the task's `text` (named entities): `labels` are the entity types; the answer
+    /// lists spans as `start:end:label` (see [`crate::Span`]), and may list none.
+    Spans,
 }
 
 impl SchemaKind {
@@ -28,6 +33,7 @@ impl SchemaKind {
             Self::Rating => "rating",
             Self::Pairwise => "pairwise",
             Self::Text => "text",
+            Self::Spans => "spans",
         }
     }
 }
@@ -120,6 +126,12 @@ pub enum SchemaError {
     PairwiseLabels(usize),
     #[error("a text schema takes no labels: the answer is the annotator's text")]
     TextWithLabels,
+    #[error("{0:?} is not a span (start:end:label, start before end)")]
+    BadSpan(String),
+    #[error("span {0:?} is listed twice")]
+    DuplicateSpan(String),
+    #[error("a spans schema needs at least one label (the entity types)")]
+    NoSpanLabels,
     #[error("multiple applies to classification only")]
     MultipleNotClassification,
     #[error("a text answer is one string, got {0}")]
@@ -176,6 +188,8 @@ impl LabelSchema {
             SchemaKind::Pairwise if !(2..=3).contains(&self.labels.len()) => {
                 return Err(SchemaError::PairwiseLabels(self.labels.len()));
             }
+            SchemaKind::Spans if self.labels.is_empty() => return Err(SchemaError::NoSpanLabels),
+            SchemaKind::Spans => {}
             kind if self.labels.len() < 2 => {
                 return Err(SchemaError::TooFewLabels(kind.as_str()));
             }
@@ -272,7 +286,7 @@ impl LabelSchema {
 
     /// Whether the aggregator's models (one label per answer from a fixed list) apply.
     pub fn can_refit(&self) -> bool {
-        !self.multiple && self.kind != SchemaKind::Text
+        !self.multiple && !matches!(self.kind, SchemaKind::Text | SchemaKind::Spans)
     }
 
     /// Position of a label in the schema's list, which is also the tie-break order.
@@ -292,6 +306,18 @@ impl LabelSchema {
                 [_] => Ok(()),
                 parts => Err(SchemaError::TextAnswerParts(parts.len())),
             };
+        }
+        if self.kind == SchemaKind::Spans {
+            for (i, text) in labels.iter().enumerate() {
+                let span = Span::parse(text).ok_or_else(|| SchemaError::BadSpan(text.clone()))?;
+                if self.label_index(&span.label).is_none() {
+                    return Err(SchemaError::UnknownLabel(span.label));
+                }
+                if labels[..i].contains(text) {
+                    return Err(SchemaError::DuplicateSpan(text.clone()));
+                }
+            }
+            return Ok(());
         }
         if labels.is_empty() {
             return Err(SchemaError::NoLabel);
@@ -408,6 +434,7 @@ mod tests {
                 "two or three labels",
             ),
             (r#"{"kind":"text","labels":["a","b"]}"#, "takes no labels"),
+            (r#"{"kind":"spans"}"#, "entity types"),
             (
                 r#"{"kind":"rating","labels":["1","2"],"multiple":true}"#,
                 "classification only",
@@ -463,6 +490,25 @@ mod tests {
         assert_eq!(
             text.check_answer(&["a".into(), "b".into()]),
             Err(SchemaError::TextAnswerParts(2))
+        );
+        let spans =
+            LabelSchema::from_json(r#"{"kind":"spans","labels":["PER","ORG"]}"#).expect("valid");
+        assert_eq!(spans.check_answer(&[]), Ok(()), "no entity is an answer");
+        assert_eq!(
+            spans.check_answer(&["0:4:PER".into(), "10:13:ORG".into()]),
+            Ok(())
+        );
+        assert_eq!(
+            spans.check_answer(&["4:0:PER".into()]),
+            Err(SchemaError::BadSpan("4:0:PER".into()))
+        );
+        assert_eq!(
+            spans.check_answer(&["0:4:LOC".into()]),
+            Err(SchemaError::UnknownLabel("LOC".into()))
+        );
+        assert_eq!(
+            spans.check_answer(&["0:4:PER".into(), "0:4:PER".into()]),
+            Err(SchemaError::DuplicateSpan("0:4:PER".into()))
         );
         let long = "é".repeat(MAX_TEXT_ANSWER + 1);
         assert_eq!(

@@ -52,6 +52,9 @@ pub fn check_data(data: &Map<String, Value>, kind: SchemaKind) -> Result<(), Str
             "a pairwise task needs the two items to compare as \"a\" and \"b\" fields".to_owned(),
         ),
         SchemaKind::Pairwise => Ok(()),
+        SchemaKind::Spans if !shown.contains(&"text") => {
+            Err("a spans task needs the \"text\" to mark".to_owned())
+        }
         _ if !shown.contains(&"text") && !shown.contains(&"image") => {
             Err("task data needs a \"text\" or an \"image\" field".to_owned())
         }

@@ -314,11 +314,28 @@ fn result_labels(result: Value) -> Result<Vec<String>, String> {
 }
 
 fn region_choices(region: &Value) -> Result<Vec<String>, String> {
+    // A Label Studio span region: {"value": {"start": 0, "end": 4, "labels": ["PER"]}}.
+    if let Some(value) = region.get("value")
+        && let (Some(start), Some(end), Some(labels)) = (
+            value.get("start").and_then(Value::as_u64),
+            value.get("end").and_then(Value::as_u64),
+            value.get("labels").and_then(Value::as_array),
+        )
+    {
+        return labels
+            .iter()
+            .map(|l| {
+                l.as_str()
+                    .map(|l| format!("{start}:{end}:{l}"))
+                    .ok_or_else(|| "span labels must be strings".to_owned())
+            })
+            .collect();
+    }
     let choices = region
         .get("value")
         .and_then(|v| v.get("choices"))
         .and_then(Value::as_array)
-        .ok_or("a result region needs \"value\": {\"choices\": [...]}")?;
+        .ok_or("a result region needs \"value\" with \"choices\", or a span's \"start\", \"end\" and \"labels\"")?;
     choices
         .iter()
         .map(|c| {
@@ -634,6 +651,30 @@ mod tests {
             tasks[0].prediction.as_ref().map(|p| p.labels.clone()),
             Some(vec!["Fish | chips".to_owned()]),
             "free text keeps its | characters"
+        );
+    }
+
+    #[test]
+    fn label_studio_span_regions_become_spans() {
+        let schema =
+            LabelSchema::from_json(r#"{"kind":"spans","labels":["PER","ORG"]}"#).expect("valid");
+        let text = concat!(
+            r#"{"data": {"text": "Ada met IBM"}, "predictions": [{"result": [{"type": "labels", "value": {"start": 0, "end": 3, "labels": ["PER"]}}, {"type": "labels", "value": {"start": 8, "end": 11, "labels": ["ORG"]}}]}]}"#,
+            "\n",
+            r#"{"data": {"image": "https://x/1.png"}}"#,
+            "\n",
+        );
+        let e = parse_upload(text, UploadFormat::Jsonl, &schema).expect_err("no text to mark");
+        assert_eq!(e.line, 2, "{e}");
+        let tasks = parse_upload(
+            &text[..text.find('\n').expect("line") + 1],
+            UploadFormat::Jsonl,
+            &schema,
+        )
+        .expect("valid");
+        assert_eq!(
+            tasks[0].prediction.as_ref().map(|p| p.labels.clone()),
+            Some(vec!["0:3:PER".to_owned(), "8:11:ORG".to_owned()])
         );
     }
 }
