@@ -15,7 +15,7 @@ requester: boolean, };
 
 export type PredictionView = { labels: Array<string>, score: number | null, model_version: string | null, };
 
-export type SchemaKind = "classification" | "rating" | "pairwise" | "text" | "spans";
+export type SchemaKind = "classification" | "rating" | "pairwise" | "text" | "spans" | "boxes";
 
 export type PairView = { a: string, b: string, };
 

@@ -5,6 +5,7 @@
 //! kin, which also learn per-annotator skill) plugs in behind the same trait.
 
 use crate::schema::{LabelSchema, SchemaKind};
+use crate::bbox::{BoundingBox, merge_boxes};
 use crate::span::Span;
 
 /// The merged answer to one task.
@@ -51,6 +52,17 @@ impl ConsensusMethod for MajorityVote {
         match schema.kind {
             SchemaKind::Text => return text_vote(answers),
             SchemaKind::Spans => return span_vote(answers),
+            SchemaKind::Boxes => {
+                let boxes: Vec<Vec<BoundingBox>> = answers
+                    .iter()
+                    .map(|a| a.iter().filter_map(|b| BoundingBox::parse(b)).collect())
+                    .collect();
+                let (merged, confidence) = merge_boxes(&boxes);
+                return Some(Consensus {
+                    labels: merged.iter().map(ToString::to_string).collect(),
+                    confidence,
+                });
+            }
             _ => {}
         }
         let mut counts = vec![0usize; schema.labels.len()];

@@ -4,12 +4,14 @@
 //! server, the client and the desktop app alike.
 
 pub mod aggregate;
+pub mod bbox;
 pub mod consensus;
 pub mod schema;
 pub mod span;
 pub mod task;
 pub mod upload;
 
+pub use bbox::BoundingBox;
 pub use consensus::{Consensus, ConsensusMethod, MajorityVote};
 pub use schema::{LabelSchema, MAX_OFFLINE_QUOTA, Progress, SchemaError, SchemaKind};
 pub use span::Span;

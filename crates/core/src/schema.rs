@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::bbox::BoundingBox;
 use crate::span::Span;
 
 /// The kinds of labeling work a project can hold.
@@ -24,6 +25,10 @@ pub enum SchemaKind {
     /// Spans of the task's `text` (named entities): `labels` are the entity types; the answer
     /// lists spans as `start:end:label` (see [`crate::Span`]), and may list none.
     Spans,
+    /// Bounding boxes on the task's `image`: `labels` are the object classes; the answer
+    /// lists boxes as `x,y,w,h:label` relative to the image (see [`crate::BoundingBox`]),
+    /// and may list none.
+    Boxes,
 }
 
 impl SchemaKind {
@@ -34,6 +39,7 @@ impl SchemaKind {
             Self::Pairwise => "pairwise",
             Self::Text => "text",
             Self::Spans => "spans",
+            Self::Boxes => "boxes",
         }
     }
 }
@@ -130,8 +136,10 @@ pub enum SchemaError {
     BadSpan(String),
     #[error("span {0:?} is listed twice")]
     DuplicateSpan(String),
-    #[error("a spans schema needs at least one label (the entity types)")]
-    NoSpanLabels,
+    #[error("a {0} schema needs at least one label")]
+    NoRegionLabels(&'static str),
+    #[error("{0:?} is not a box (x,y,w,h:label within the image, relative coordinates)")]
+    BadBox(String),
     #[error("multiple applies to classification only")]
     MultipleNotClassification,
     #[error("a text answer is one string, got {0}")]
@@ -188,8 +196,10 @@ impl LabelSchema {
             SchemaKind::Pairwise if !(2..=3).contains(&self.labels.len()) => {
                 return Err(SchemaError::PairwiseLabels(self.labels.len()));
             }
-            SchemaKind::Spans if self.labels.is_empty() => return Err(SchemaError::NoSpanLabels),
-            SchemaKind::Spans => {}
+            SchemaKind::Spans | SchemaKind::Boxes if self.labels.is_empty() => {
+                return Err(SchemaError::NoRegionLabels(self.kind.as_str()));
+            }
+            SchemaKind::Spans | SchemaKind::Boxes => {}
             kind if self.labels.len() < 2 => {
                 return Err(SchemaError::TooFewLabels(kind.as_str()));
             }
@@ -286,7 +296,11 @@ impl LabelSchema {
 
     /// Whether the aggregator's models (one label per answer from a fixed list) apply.
     pub fn can_refit(&self) -> bool {
-        !self.multiple && !matches!(self.kind, SchemaKind::Text | SchemaKind::Spans)
+        !self.multiple
+            && !matches!(
+                self.kind,
+                SchemaKind::Text | SchemaKind::Spans | SchemaKind::Boxes
+            )
     }
 
     /// Position of a label in the schema's list, which is also the tie-break order.
@@ -307,11 +321,17 @@ impl LabelSchema {
                 parts => Err(SchemaError::TextAnswerParts(parts.len())),
             };
         }
-        if self.kind == SchemaKind::Spans {
+        if matches!(self.kind, SchemaKind::Spans | SchemaKind::Boxes) {
             for (i, text) in labels.iter().enumerate() {
-                let span = Span::parse(text).ok_or_else(|| SchemaError::BadSpan(text.clone()))?;
-                if self.label_index(&span.label).is_none() {
-                    return Err(SchemaError::UnknownLabel(span.label));
+                let label = if self.kind == SchemaKind::Spans {
+                    Span::parse(text).ok_or_else(|| SchemaError::BadSpan(text.clone()))?.label
+                } else {
+                    BoundingBox::parse(text)
+                        .ok_or_else(|| SchemaError::BadBox(text.clone()))?
+                        .label
+                };
+                if self.label_index(&label).is_none() {
+                    return Err(SchemaError::UnknownLabel(label));
                 }
                 if labels[..i].contains(text) {
                     return Err(SchemaError::DuplicateSpan(text.clone()));
@@ -420,7 +440,7 @@ mod tests {
                 r#"{"kind":"classification","labels":["a","b"],"colour":1}"#,
                 "unknown field",
             ),
-            (r#"{"kind":"boxes","labels":["a","b"]}"#, "unknown variant"),
+            (r#"{"kind":"polygons","labels":["a","b"]}"#, "unknown variant"),
             (
                 r#"{"kind":"rating","labels":["1"]}"#,
                 "rating schema needs at least two",
@@ -434,7 +454,8 @@ mod tests {
                 "two or three labels",
             ),
             (r#"{"kind":"text","labels":["a","b"]}"#, "takes no labels"),
-            (r#"{"kind":"spans"}"#, "entity types"),
+            (r#"{"kind":"spans"}"#, "spans schema needs at least one label"),
+            (r#"{"kind":"boxes","labels":[]}"#, "boxes schema needs at least one label"),
             (
                 r#"{"kind":"rating","labels":["1","2"],"multiple":true}"#,
                 "classification only",
@@ -509,6 +530,17 @@ mod tests {
         assert_eq!(
             spans.check_answer(&["0:4:PER".into(), "0:4:PER".into()]),
             Err(SchemaError::DuplicateSpan("0:4:PER".into()))
+        );
+        let boxes = LabelSchema::from_json(r#"{"kind":"boxes","labels":["car"]}"#).expect("valid");
+        assert_eq!(boxes.check_answer(&[]), Ok(()));
+        assert_eq!(boxes.check_answer(&["0.1,0.1,0.2,0.2:car".into()]), Ok(()));
+        assert_eq!(
+            boxes.check_answer(&["0.9,0.1,0.2,0.2:car".into()]),
+            Err(SchemaError::BadBox("0.9,0.1,0.2,0.2:car".into()))
+        );
+        assert_eq!(
+            boxes.check_answer(&["0.1,0.1,0.2,0.2:bus".into()]),
+            Err(SchemaError::UnknownLabel("bus".into()))
         );
         let long = "é".repeat(MAX_TEXT_ANSWER + 1);
         assert_eq!(

@@ -55,6 +55,9 @@ pub fn check_data(data: &Map<String, Value>, kind: SchemaKind) -> Result<(), Str
         SchemaKind::Spans if !shown.contains(&"text") => {
             Err("a spans task needs the \"text\" to mark".to_owned())
         }
+        SchemaKind::Boxes if !shown.contains(&"image") => {
+            Err("a boxes task needs the \"image\" to draw on".to_owned())
+        }
         _ if !shown.contains(&"text") && !shown.contains(&"image") => {
             Err("task data needs a \"text\" or an \"image\" field".to_owned())
         }

@@ -7,6 +7,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::bbox::BoundingBox;
 use crate::schema::{LabelSchema, SchemaKind};
 use crate::task::{Prediction, TaskInput, check_data};
 
@@ -314,6 +315,32 @@ fn result_labels(result: Value) -> Result<Vec<String>, String> {
 }
 
 fn region_choices(region: &Value) -> Result<Vec<String>, String> {
+    // A Label Studio rectangle: {"value": {"x": 10, "y": 20, "width": 30, "height": 15,
+    // "rectanglelabels": ["car"]}}, in percent of the image.
+    if let Some(value) = region.get("value")
+        && let (Some(x), Some(y), Some(w), Some(h), Some(labels)) = (
+            value.get("x").and_then(Value::as_f64),
+            value.get("y").and_then(Value::as_f64),
+            value.get("width").and_then(Value::as_f64),
+            value.get("height").and_then(Value::as_f64),
+            value.get("rectanglelabels").and_then(Value::as_array),
+        )
+    {
+        return labels
+            .iter()
+            .map(|l| {
+                let label = l.as_str().ok_or("box labels must be strings")?;
+                Ok(BoundingBox {
+                    x: x / 100.0,
+                    y: y / 100.0,
+                    w: w / 100.0,
+                    h: h / 100.0,
+                    label: label.to_owned(),
+                }
+                .to_string())
+            })
+            .collect();
+    }
     // A Label Studio span region: {"value": {"start": 0, "end": 4, "labels": ["PER"]}}.
     if let Some(value) = region.get("value")
         && let (Some(start), Some(end), Some(labels)) = (
@@ -675,6 +702,13 @@ mod tests {
         assert_eq!(
             tasks[0].prediction.as_ref().map(|p| p.labels.clone()),
             Some(vec!["0:3:PER".to_owned(), "8:11:ORG".to_owned()])
+        );
+        let boxes = LabelSchema::from_json(r#"{"kind":"boxes","labels":["car"]}"#).expect("valid");
+        let rect = r#"{"data": {"image": "https://x/1.png"}, "predictions": [{"result": [{"type": "rectanglelabels", "value": {"x": 10, "y": 20, "width": 30, "height": 15, "rectanglelabels": ["car"]}}]}]}"#;
+        let tasks = parse_upload(rect, UploadFormat::Jsonl, &boxes).expect("valid");
+        assert_eq!(
+            tasks[0].prediction.as_ref().map(|p| p.labels.clone()),
+            Some(vec!["0.1000,0.2000,0.3000,0.1500:car".to_owned()])
         );
     }
 }

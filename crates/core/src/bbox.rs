@@ -1,0 +1,183 @@
+//! Bounding boxes, the answers of a `boxes` project: each box is one string
+//! `x,y,w,h:label` in coordinates relative to the image (0 to 1, top-left origin), so a box
+//! answer travels as labels do.
+
+use std::fmt;
+
+/// Slack for coordinates that reach the image's edge through rounding.
+const EDGE: f64 = 1e-6;
+
+/// One labelled rectangle on a task's image, in image-relative coordinates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoundingBox {
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+    pub label: String,
+}
+
+impl BoundingBox {
+    /// Reads `x,y,w,h:label`; the box must have an area and lie within the image.
+    ///
+    /// ```
+    /// use tessera_core::BoundingBox;
+    /// let b = BoundingBox::parse("0.1,0.2,0.5,0.25:car").unwrap();
+    /// assert_eq!(b.to_string(), "0.1000,0.2000,0.5000,0.2500:car");
+    /// assert!(BoundingBox::parse("0.8,0.2,0.5,0.25:car").is_none()); // past the right edge
+    /// ```
+    pub fn parse(text: &str) -> Option<BoundingBox> {
+        let (coords, label) = text.split_once(':')?;
+        let mut numbers = coords.split(',').map(|n| n.trim().parse::<f64>().ok());
+        let (x, y, w, h) = (
+            numbers.next()??,
+            numbers.next()??,
+            numbers.next()??,
+            numbers.next()??,
+        );
+        let inside = x >= -EDGE && y >= -EDGE && x + w <= 1.0 + EDGE && y + h <= 1.0 + EDGE;
+        (numbers.next().is_none() && w > 0.0 && h > 0.0 && inside && !label.is_empty()).then(|| {
+            BoundingBox {
+                x,
+                y,
+                w,
+                h,
+                label: label.to_owned(),
+            }
+        })
+    }
+
+    /// Intersection over union with `other` (0 when apart, 1 when the same).
+    pub fn iou(&self, other: &BoundingBox) -> f64 {
+        let ix = (self.x + self.w).min(other.x + other.w) - self.x.max(other.x);
+        let iy = (self.y + self.h).min(other.y + other.h) - self.y.max(other.y);
+        if ix <= 0.0 || iy <= 0.0 {
+            return 0.0;
+        }
+        let inter = ix * iy;
+        inter / (self.w * self.h + other.w * other.h - inter)
+    }
+}
+
+impl fmt::Display for BoundingBox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:.4},{:.4},{:.4},{:.4}:{}",
+            self.x, self.y, self.w, self.h, self.label
+        )
+    }
+}
+
+/// Boxes of different answers this much alike (intersection over union) mark one object.
+pub const SAME_OBJECT_IOU: f64 = 0.5;
+
+/// The consensus of several answers' boxes: boxes of the same label overlapping by
+/// [`SAME_OBJECT_IOU`] or more are one object (at most one box per answer, greedily, the
+/// best overlap first); an object marked by more than half of the answers is in the
+/// consensus as the mean of its boxes. Confidence is the weakest agreement on an object,
+/// in or out. Returns the boxes in reading order and the confidence.
+pub fn merge_boxes(answers: &[Vec<BoundingBox>]) -> (Vec<BoundingBox>, f64) {
+    let n = answers.len() as f64;
+    // Every box with its answer, in a fixed order so the result does not depend on it.
+    let mut all: Vec<(usize, &BoundingBox)> = answers
+        .iter()
+        .enumerate()
+        .flat_map(|(i, boxes)| boxes.iter().map(move |b| (i, b)))
+        .collect();
+    all.sort_by(|(_, a), (_, b)| {
+        a.label
+            .cmp(&b.label)
+            .then(a.y.total_cmp(&b.y))
+            .then(a.x.total_cmp(&b.x))
+            .then(a.w.total_cmp(&b.w))
+            .then(a.h.total_cmp(&b.h))
+    });
+    let mut taken = vec![false; all.len()];
+    let (mut merged, mut confidence) = (Vec::new(), 1.0f64);
+    for seed in 0..all.len() {
+        if taken[seed] {
+            continue;
+        }
+        taken[seed] = true;
+        let (seed_answer, seed_box) = all[seed];
+        let mut members = vec![seed_box];
+        let mut answered = vec![seed_answer];
+        for answer in 0..answers.len() {
+            if answered.contains(&answer) {
+                continue;
+            }
+            let best = (0..all.len())
+                .filter(|&j| !taken[j] && all[j].0 == answer && all[j].1.label == seed_box.label)
+                .map(|j| (j, seed_box.iou(all[j].1)))
+                .filter(|&(_, iou)| iou >= SAME_OBJECT_IOU)
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            if let Some((j, _)) = best {
+                taken[j] = true;
+                members.push(all[j].1);
+                answered.push(answer);
+            }
+        }
+        let share = members.len() as f64 / n;
+        confidence = confidence.min(share.max(1.0 - share));
+        if share > 0.5 {
+            let k = members.len() as f64;
+            let mean = |f: fn(&BoundingBox) -> f64| members.iter().map(|b| f(b)).sum::<f64>() / k;
+            merged.push(BoundingBox {
+                x: mean(|b| b.x),
+                y: mean(|b| b.y),
+                w: mean(|b| b.w),
+                h: mean(|b| b.h),
+                label: seed_box.label.clone(),
+            });
+        }
+    }
+    merged.sort_by(|a, b| a.y.total_cmp(&b.y).then(a.x.total_cmp(&b.x)));
+    (merged, confidence)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> BoundingBox {
+        BoundingBox::parse(s).expect("box")
+    }
+
+    #[test]
+    fn boxes_parse_strictly_and_overlap_is_measured() {
+        for bad in [
+            "0.1,0.1,0.2:car",
+            "0.1,0.1,0.2,0.2",
+            "0.1,0.1,0,0.2:car",
+            "-0.1,0.1,0.2,0.2:car",
+            "0.1,0.9,0.2,0.2:car",
+            "0.1,0.1,0.2,0.2,0.3:car",
+            "0.1,0.1,0.2,0.2:",
+        ] {
+            assert_eq!(BoundingBox::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(b("0,0,1,1:a:b").label, "a:b");
+        assert_eq!(b("0,0,0.5,0.5:a").iou(&b("0,0,0.5,0.5:a")), 1.0);
+        assert_eq!(b("0,0,0.5,0.5:a").iou(&b("0.5,0.5,0.5,0.5:a")), 0.0);
+        assert!((b("0,0,0.4,0.4:a").iou(&b("0.2,0,0.4,0.4:a")) - 1.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn objects_most_annotators_boxed_are_merged_whatever_the_order() {
+        let one = vec![b("0.10,0.10,0.20,0.20:car"), b("0.60,0.60,0.20,0.20:person")];
+        let two = vec![b("0.12,0.10,0.20,0.20:car")];
+        let three = vec![b("0.11,0.12,0.20,0.20:car"), b("0.62,0.6,0.2,0.2:dog")];
+        for answers in [
+            vec![one.clone(), two.clone(), three.clone()],
+            vec![three, one, two],
+        ] {
+            let (merged, confidence) = merge_boxes(&answers);
+            let shown: Vec<String> = merged.iter().map(ToString::to_string).collect();
+            assert_eq!(shown, ["0.1100,0.1067,0.2000,0.2000:car"]);
+            // The person and the dog were each boxed by one answer of three.
+            assert!((confidence - 2.0 / 3.0).abs() < 1e-12);
+        }
+        assert_eq!(merge_boxes(&[vec![], vec![]]), (vec![], 1.0));
+    }
+}
