@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::actions::{
+    InputSource, KeyAction, KeyActions, MOUSE_BUTTON_LEFT, MouseActions, PointerAction,
+};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use tessera_api::{ProjectRole, Role};
@@ -471,6 +473,13 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
         ],
     )
     .await;
+    let objects = project_of(
+        &requester,
+        "objects",
+        r#"{"kind":"boxes","labels":["car","person"],"overlap":1}"#,
+        &[serde_json::json!({"data": {"image": GREY_PNG, "text": "street"}, "predictions": [{"result": "0.5,0.5,0.25,0.25:person"}]})],
+    )
+    .await;
     let (dana, token) = server.user(Role::Annotator, "dana").await;
     let mut crowd = Vec::new();
     for (name, role) in [
@@ -688,6 +697,64 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
         .await
         .expect("both span tasks answered");
 
+    // Boxes: B puts a box in the middle, 2 makes it a person, → → moves it and Shift+→
+    // widens it; then one is dragged with the mouse, taking the current label.
+    press(&client, 'p').await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#projects"))
+        .await
+        .expect("back to the projects");
+    press(&client, '6').await;
+    let box_task = task_of_kind(&client, "boxes", None).await;
+    press(&client, 'b').await;
+    press(&client, '2').await;
+    keys(&client, &[Key::Right]).await;
+    keys(&client, &[Key::Right]).await;
+    keys(&client, &[Key::Shift, Key::Right]).await;
+    let stage = client
+        .find(Locator::Css("#box-stage"))
+        .await
+        .expect("the image");
+    let drag = MouseActions::new("mouse".to_owned())
+        .then(PointerAction::MoveToElement {
+            element: stage.clone(),
+            duration: None,
+            x: -40.0,
+            y: -30.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveToElement {
+            element: stage,
+            duration: Some(Duration::from_millis(100)),
+            x: -10.0,
+            y: -10.0,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    client.perform_actions(drag).await.expect("drag a box");
+    eventually(Duration::from_secs(5), "two boxes drawn", || {
+        let client = client.clone();
+        async move {
+            text_of(&client, "#boxes-count")
+                .await
+                .filter(|t| t.starts_with('2'))
+        }
+    })
+    .await;
+    screenshot(&client, "boxes.png").await;
+    press(&client, char::from(Key::Enter)).await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#no-task"))
+        .await
+        .expect("the box task answered");
+
     eventually(
         Duration::from_secs(30),
         "the pending count to reach 0",
@@ -712,7 +779,7 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
         .expect("metrics");
     let times: Vec<serde_json::Map<String, serde_json::Value>> =
         serde_json::from_value(times).expect("records");
-    assert_eq!(times.len(), 10, "one paint per answer keyed: {times:?}");
+    assert_eq!(times.len(), 11, "one paint per answer keyed: {times:?}");
     let mut report = Vec::new();
     for stage in ["dom", "frame", "painted"] {
         let mut ms: Vec<f64> = times.iter().filter_map(|t| t[stage].as_f64()).collect();
@@ -760,6 +827,21 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
             "task {id}: one answer is the consensus, no entity included"
         );
     }
+    let records = export_records(&requester, objects).await;
+    let drawn = &records
+        .iter()
+        .find(|r| r.task_id == box_task)
+        .expect("box task")
+        .answers[0]
+        .labels;
+    assert_eq!(drawn.len(), 2, "{drawn:?}");
+    assert_eq!(drawn[0], "0.4200,0.4000,0.2100,0.2000:person");
+    let dragged = tessera_core::BoundingBox::parse(&drawn[1]).expect("a box");
+    assert_eq!(dragged.label, "person");
+    assert!(
+        dragged.w > 0.1 && dragged.h > 0.1 && dragged.x < 0.4 && dragged.y < 0.4,
+        "{dragged:?}"
+    );
     for (project, id, labels) in expected {
         let records = export_records(&requester, project).await;
         let record = records
@@ -961,3 +1043,6 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
     screenshot(&client, "dashboard.png").await;
     client.close().await.expect("close session");
 }
+
+/// A 160×120 grey PNG, the image of the box task.
+const GREY_PNG: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAKAAAAB4CAIAAAD6wG44AAAAzklEQVR42u3RAQ0AAAjDsOtECUrQi4+nyRSsmT0VFwsAC7AAC7AAC7AAAxZgARZgARZgAQYswAIswAIswAIswIAFWIAFWIAFWIABC7AAC7AAC7AAAxZgARZgARZgARZgwAIswAIswAIswIAFWIAFWIAFWIABuwBYgAVYgAVYgAUYsAALsAALsAALMGABFmABFmABFmABBizAAizAAizAAgxYgAVYgAVYgAUYsAALsAALsAALsAADFmABFmABFmABBizAAizAAizAAgzYheYeQpx+KFWoNe0AAAAASUVORK5CYII=";

@@ -80,6 +80,18 @@ describe("spans", () => {
   });
 });
 
+describe("boxes", () => {
+  it("draws, moves, resizes, cycles and deletes from the keyboard", () => {
+    const boxes = ctx({ kind: "boxes", labelCount: 2 });
+    expect(actionForKey("b", boxes)).toEqual({ kind: "newbox" });
+    expect(actionForKey("ArrowUp", boxes)).toEqual({ kind: "nudge", dx: 0, dy: -0.01, resize: false });
+    expect(actionForKey("ArrowRight", { ...boxes, shift: true })).toEqual({ kind: "nudge", dx: 0.01, dy: 0, resize: true });
+    expect(actionForKey("Tab", boxes)).toEqual({ kind: "nextbox" });
+    expect(actionForKey("x", boxes)).toEqual({ kind: "unmark" });
+    expect(actionForKey("Tab", ctx())).toBeNull();
+  });
+});
+
 describe("keyHelp", () => {
   it("lists a key for every action a kind's screen takes", () => {
     const kinds = [

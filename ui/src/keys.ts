@@ -1,5 +1,6 @@
 // Keyboard map of the labeling screen, kept pure so it can be unit-tested.
 import type { SchemaKind } from "./bindings";
+import { STEP } from "./boxes";
 
 export type Action =
   | { kind: "pick"; index: number }
@@ -23,8 +24,14 @@ export type Action =
   | { kind: "review" }
   /** Spans: move the word cursor (`extend`: stretch the selection instead). */
   | { kind: "move"; by: number; extend: boolean }
-  /** Spans: unmark what the selection covers. */
-  | { kind: "unmark" };
+  /** Spans: unmark what the selection covers; boxes: delete the selected box. */
+  | { kind: "unmark" }
+  /** Boxes: move the selected box (`resize`: grow or shrink it instead). */
+  | { kind: "nudge"; dx: number; dy: number; resize: boolean }
+  /** Boxes: a new box in the middle of the image, with the current label. */
+  | { kind: "newbox" }
+  /** Boxes: select the next box. */
+  | { kind: "nextbox" };
 
 /** Labeling one's own tasks, or giving verdicts on the review queue. */
 export type Mode = "label" | "review";
@@ -53,6 +60,19 @@ export function actionForKey(key: string, ctx: KeyContext): Action | null {
   }
   if (ctx.kind === "spans") {
     if (key === "ArrowLeft" || key === "ArrowRight") return { kind: "move", by: key === "ArrowLeft" ? -1 : 1, extend: ctx.shift };
+    if (key === "Delete" || key === "x" || key === "X") return { kind: "unmark" };
+  }
+  if (ctx.kind === "boxes") {
+    const arrows: Record<string, [number, number]> = {
+      ArrowLeft: [-STEP, 0],
+      ArrowRight: [STEP, 0],
+      ArrowUp: [0, -STEP],
+      ArrowDown: [0, STEP],
+    };
+    const d = arrows[key];
+    if (d) return { kind: "nudge", dx: d[0], dy: d[1], resize: ctx.shift };
+    if (key === "b" || key === "B") return { kind: "newbox" };
+    if (key === "Tab") return { kind: "nextbox" };
     if (key === "Delete" || key === "x" || key === "X") return { kind: "unmark" };
   }
   if (ctx.kind === "pairwise") {
@@ -101,6 +121,15 @@ export function keyHelp(kind: SchemaKind, labelCount: number, mode: Mode = "labe
       ["Shift+← →", "stretch the selection"],
       [`1–${Math.min(labelCount, 9)}`, "mark the selection as that entity"],
       ["X", "unmark the selection"],
+    );
+  } else if (kind === "boxes") {
+    keys.push(
+      [`1–${Math.min(labelCount, 9)}`, "the label of new boxes, and of the selected one"],
+      ["B", "a new box in the middle (or drag one with the mouse)"],
+      ["← → ↑ ↓", "move the selected box"],
+      ["Shift+← → ↑ ↓", "resize it"],
+      ["Tab", "select the next box"],
+      ["X", "delete the selected box"],
     );
   } else if (kind === "rating") {
     keys.push([`1–${Math.min(labelCount, 9)}`, "rate on the scale, lowest first"]);

@@ -5,6 +5,7 @@ import { h } from "./dom";
 import { errorMessage, ipc } from "./ipc";
 import { type Action, actionForKey, type Mode, pick } from "./keys";
 import { showDashboard } from "./requester";
+import { type Box, centreBox, dragBox, formatBox, nudge, parseBox } from "./boxes";
 import { addSpan, removeSpans, tokenize } from "./spans";
 import { renderAnswers, renderTask, type ScreenState } from "./task_view";
 
@@ -33,6 +34,8 @@ let helpOpen = false;
 let rejected = false;
 /** Spans: the word cursor (token indices). */
 let cursor = { anchor: 0, head: 0 };
+/** Boxes: the selected box (index into `selection`, -1 for none) and the label for new ones. */
+let box = { selected: -1, label: 0 };
 
 function show(...nodes: HTMLElement[]) {
   app.replaceChildren(...nodes);
@@ -153,6 +156,7 @@ function setTask(next: TaskView | null) {
   selection = next?.answer ? [...next.answer] : [];
   rejected = false;
   cursor = { anchor: 0, head: 0 };
+  box = { selected: selection.length - 1, label: 0 };
   paint();
 }
 
@@ -183,7 +187,7 @@ function paint() {
       );
       return;
     }
-    const state: ScreenState = { selection, revising: false, rejected: false, helpOpen, notice, mode, cursor };
+    const state: ScreenState = { selection, revising: false, rejected: false, helpOpen, notice, mode, cursor, box };
     show(header, renderTask(item.task, state, handlers), renderAnswers(item));
     if (item.task.kind === "text" && !helpOpen) focusAnswerBox();
     return;
@@ -201,7 +205,7 @@ function paint() {
     );
     return;
   }
-  const state: ScreenState = { selection, revising: revising !== null, rejected, helpOpen, notice, mode, cursor };
+  const state: ScreenState = { selection, revising: revising !== null, rejected, helpOpen, notice, mode, cursor, box };
   show(header, renderTask(task, state, handlers));
   // Free text: the cursor goes straight into the box, so typing starts at once.
   if (task.kind === "text" && !helpOpen) focusAnswerBox();
@@ -216,7 +220,57 @@ const handlers = {
     cursor = { anchor: from, head: to };
     paint();
   },
+  draw: (x0: number, y0: number, x1: number, y1: number) => {
+    const t = mode === "review" ? reviewQueue[0]?.task : task;
+    const label = t?.labels[box.label];
+    const drawn = label === undefined ? null : dragBox(x0, y0, x1, y1, label);
+    if (!drawn) return;
+    selection = [...selection, formatBox(drawn)];
+    box = { ...box, selected: selection.length - 1 };
+    paint();
+  },
 };
+
+/** The edits of a box task's keys: label, new box, move or resize, next, delete. */
+function boxEdit(t: TaskView, action: Action): boolean {
+  if (t.kind !== "boxes") return false;
+  const n = selection.length;
+  const selected = box.selected >= 0 && box.selected < n ? box.selected : -1;
+  const replace = (f: (b: Box) => Box) => {
+    const b = parseBox(selection[selected]);
+    if (b) selection = selection.map((s, i) => (i === selected ? formatBox(f(b)) : s));
+  };
+  switch (action.kind) {
+    case "pick": {
+      const label = t.labels[action.index];
+      if (label === undefined) return true;
+      box = { ...box, label: action.index };
+      if (selected >= 0) replace((b) => ({ ...b, label }));
+      break;
+    }
+    case "newbox":
+      selection = [...selection, formatBox(centreBox(t.labels[box.label] ?? t.labels[0]))];
+      box = { ...box, selected: selection.length - 1 };
+      break;
+    case "nudge":
+      if (selected >= 0) replace((b) => nudge(b, action.dx, action.dy, action.resize));
+      break;
+    case "nextbox":
+      box = { ...box, selected: n ? (selected + 1) % n : -1 };
+      break;
+    case "unmark":
+      if (selected >= 0) {
+        selection = selection.filter((_, i) => i !== selected);
+        box = { ...box, selected: Math.min(selected, selection.length - 1) };
+      }
+      break;
+    default:
+      return false;
+  }
+  notice = "";
+  paint();
+  return true;
+}
 
 /** Spans: the selected stretch of text, in code points, or null without tokens. */
 function cursorRange(t: TaskView): { start: number; end: number } | null {
@@ -287,7 +341,7 @@ async function act(action: Action) {
   }
   if (!task) return;
   const t = task;
-  if (spanEdit(t, action)) return;
+  if (spanEdit(t, action) || boxEdit(t, action)) return;
   switch (action.kind) {
     case "pick": {
       const label = t.labels[action.index];
@@ -312,7 +366,7 @@ async function act(action: Action) {
     labels = t.prediction?.labels ?? [];
   } else if (action.kind === "submit") {
     labels = answerLabels(t);
-    if (labels.length === 0 && t.kind !== "spans") {
+    if (labels.length === 0 && t.kind !== "spans" && t.kind !== "boxes") {
       notice = t.kind === "text" ? "Type the answer first (E)." : "Pick an answer first.";
       return paint();
     }
@@ -358,7 +412,7 @@ async function actReview(action: Action) {
   }
   if (!item) return;
   const t = item.task;
-  if (spanEdit(t, action)) return;
+  if (spanEdit(t, action) || boxEdit(t, action)) return;
   if (action.kind === "pick") {
     const label = t.labels[action.index];
     if (label === undefined) return;
@@ -374,7 +428,7 @@ async function actReview(action: Action) {
   }
   const labels = action.kind === "accept" ? (item.consensus?.labels ?? []) : answerLabels(t);
   if (action.kind !== "accept" && action.kind !== "submit") return;
-  if (labels.length === 0 && (action.kind === "accept" || t.kind !== "spans")) {
+  if (labels.length === 0 && (action.kind === "accept" || (t.kind !== "spans" && t.kind !== "boxes"))) {
     notice = action.kind === "accept" ? "No consensus to take: pick the verdict." : "Pick the verdict first.";
     return paint();
   }

@@ -22,9 +22,10 @@ const state = (over: Partial<ScreenState> = {}): ScreenState => ({
   notice: "",
   mode: "label",
   cursor: { anchor: 0, head: 0 },
+  box: { selected: -1, label: 0 },
   ...over,
 });
-const noop = { pick: () => {}, text: () => {}, select: () => {} };
+const noop = { pick: () => {}, text: () => {}, select: () => {}, draw: () => {} };
 
 describe("renderTask", () => {
   it("highlights the machine's suggestion and the chosen label", () => {
@@ -95,6 +96,25 @@ describe("renderTask", () => {
     expect(tokens.filter((x) => x.classList.contains("cursor")).map((x) => x.textContent)).toEqual(["met", "IBM"]);
     expect(el.querySelector("#task-text")?.textContent).toBe("Ada LovelacePER met IBM.");
     expect(el.querySelector("#spans-list")?.textContent).toBe("Ada Lovelace — PER");
+  });
+
+  it("draws boxes over the image in percent, the selected one marked, predictions dashed", () => {
+    const t: TaskView = {
+      ...base,
+      kind: "boxes",
+      text: null,
+      image: "data:image/png;base64,AAAA",
+      labels: ["car", "person"],
+      prediction: { labels: ["0.5,0.5,0.25,0.25:person"], score: null, model_version: null },
+    };
+    const el = renderTask(t, state({ selection: ["0.1,0.2,0.3,0.4:car"], box: { selected: 0, label: 1 } }), noop);
+    const boxes = [...el.querySelectorAll<HTMLElement>(".bbox")];
+    expect(boxes.map((b) => b.getAttribute("data-label"))).toEqual(["person", "car"]);
+    expect(boxes[0].classList.contains("suggested")).toBe(true);
+    expect(boxes[1].classList.contains("selected")).toBe(true);
+    expect(boxes[1].style.left).toBe("10%");
+    expect(boxes[1].style.height).toBe("40%");
+    expect(el.querySelector('[aria-checked="true"]')?.getAttribute("data-label")).toBe("person");
   });
 
   it("lists every key of the kind in the help panel", () => {

@@ -3,6 +3,7 @@
 import type { ReviewView, TaskView } from "./bindings";
 import { h } from "./dom";
 import { formatScore, keyHelp, type Mode } from "./keys";
+import { type Box, parseBox } from "./boxes";
 import { parseSpan, type SpanValue, tokenize } from "./spans";
 
 export interface ScreenState {
@@ -17,6 +18,8 @@ export interface ScreenState {
   mode: Mode;
   /** Spans: the word cursor, from `anchor` to `head` (token indices). */
   cursor: { anchor: number; head: number };
+  /** Boxes: the selected box (index into `selection`, -1 for none) and the label for new ones. */
+  box: { selected: number; label: number };
 }
 
 export interface Handlers {
@@ -24,6 +27,8 @@ export interface Handlers {
   text: (value: string) => void;
   /** Spans: the mouse selected tokens `from` to `to`. */
   select: (from: number, to: number) => void;
+  /** Boxes: the mouse dragged from (x0, y0) to (x1, y1), relative to the image. */
+  draw: (x0: number, y0: number, x1: number, y1: number) => void;
 }
 
 export function renderTask(t: TaskView, s: ScreenState, on: Handlers): HTMLElement {
@@ -56,6 +61,8 @@ function body(t: TaskView, s: ScreenState, predicted: string[], on: Handlers): H
       return [...source(t), textAnswer(s, on)];
     case "spans":
       return spanText(t, s, predicted, on);
+    case "boxes":
+      return boxStage(t, s, predicted, on);
     default:
       return [...source(t), choices(t, s, predicted, on)];
   }
@@ -195,6 +202,62 @@ function spanText(t: TaskView, s: ScreenState, predicted: string[], on: Handlers
   return [p, legend, list];
 }
 
+/** The image with the boxes drawn over it (percent-positioned, so no pixel sizes needed). */
+function boxStage(t: TaskView, s: ScreenState, predicted: string[], on: Handlers): HTMLElement[] {
+  const stage = h("div", { class: "box-stage", id: "box-stage" });
+  if (t.image) stage.append(h("img", { class: "task-image", src: t.image, alt: t.text ?? "Task image", draggable: "false" }));
+  const draw = (b: Box, cls: string, tag: string) =>
+    h(
+      "div",
+      {
+        class: `bbox ${cls}`,
+        style: `left:${b.x * 100}%;top:${b.y * 100}%;width:${b.w * 100}%;height:${b.h * 100}%`,
+        "data-label": b.label,
+      },
+      h("span", { class: "bbox-tag" }, tag),
+    );
+  predicted.map(parseBox).forEach((b) => b && stage.append(draw(b, "suggested", `${b.label}?`)));
+  s.selection.forEach((raw, i) => {
+    const b = parseBox(raw);
+    if (b) stage.append(draw(b, `ent-${Math.max(0, t.labels.indexOf(b.label)) % 6}${i === s.box.selected ? " selected" : ""}`, b.label));
+  });
+  let from: [number, number] | null = null;
+  const at = (e: MouseEvent): [number, number] => {
+    const r = stage.getBoundingClientRect();
+    return [(e.clientX - r.left) / Math.max(1, r.width), (e.clientY - r.top) / Math.max(1, r.height)];
+  };
+  stage.addEventListener("mousedown", (e) => {
+    e.preventDefault();
+    from = at(e as MouseEvent);
+  });
+  stage.addEventListener("mouseup", (e) => {
+    if (!from) return;
+    const to = at(e as MouseEvent);
+    on.draw(from[0], from[1], to[0], to[1]);
+    from = null;
+  });
+  const legend = h("div", { class: "labels", role: "radiogroup", "aria-label": "Label for new boxes" });
+  t.labels.forEach((label, i) =>
+    legend.append(
+      h(
+        "button",
+        {
+          class: `label-option ent-key ent-${i % 6}${i === s.box.label ? " chosen" : ""}`,
+          role: "radio",
+          "aria-checked": String(i === s.box.label),
+          "data-label": label,
+          tabindex: "-1",
+          onclick: () => on.pick(i),
+        },
+        i < 9 ? h("kbd", {}, String(i + 1)) : null,
+        ` ${label}`,
+      ),
+    ),
+  );
+  const list = h("p", { class: "muted", id: "boxes-count" }, `${s.selection.length} box${s.selection.length === 1 ? "" : "es"} drawn`);
+  return [stage, legend, list];
+}
+
 function textAnswer(s: ScreenState, on: Handlers): HTMLElement {
   const box = h("textarea", {
     id: "answer-text",
@@ -230,8 +293,10 @@ function hints(t: TaskView, mode: Mode): HTMLElement {
         ? "E"
         : t.kind === "spans"
           ? "← → then 1–9"
+          : t.kind === "boxes"
+            ? "B or drag, arrows"
           : `1–${Math.min(t.labels.length, 9)}`;
-  const what = t.kind === "pairwise" ? " choose  " : t.kind === "text" ? " type  " : t.kind === "spans" ? " mark  " : " pick  ";
+  const what = t.kind === "pairwise" ? " choose  " : t.kind === "text" ? " type  " : t.kind === "spans" || t.kind === "boxes" ? " mark  " : " pick  ";
   return h(
     "p",
     { class: "hints" },

@@ -165,7 +165,10 @@ mod tests {
 
     #[test]
     fn objects_most_annotators_boxed_are_merged_whatever_the_order() {
-        let one = vec![b("0.10,0.10,0.20,0.20:car"), b("0.60,0.60,0.20,0.20:person")];
+        let one = vec![
+            b("0.10,0.10,0.20,0.20:car"),
+            b("0.60,0.60,0.20,0.20:person"),
+        ];
         let two = vec![b("0.12,0.10,0.20,0.20:car")];
         let three = vec![b("0.11,0.12,0.20,0.20:car"), b("0.62,0.6,0.2,0.2:dog")];
         for answers in [

@@ -4,8 +4,8 @@
 //! annotator) and returns the merged label. The full aggregator family (Dawid–Skene and its
 //! kin, which also learn per-annotator skill) plugs in behind the same trait.
 
-use crate::schema::{LabelSchema, SchemaKind};
 use crate::bbox::{BoundingBox, merge_boxes};
+use crate::schema::{LabelSchema, SchemaKind};
 use crate::span::Span;
 
 /// The merged answer to one task.

@@ -324,7 +324,9 @@ impl LabelSchema {
         if matches!(self.kind, SchemaKind::Spans | SchemaKind::Boxes) {
             for (i, text) in labels.iter().enumerate() {
                 let label = if self.kind == SchemaKind::Spans {
-                    Span::parse(text).ok_or_else(|| SchemaError::BadSpan(text.clone()))?.label
+                    Span::parse(text)
+                        .ok_or_else(|| SchemaError::BadSpan(text.clone()))?
+                        .label
                 } else {
                     BoundingBox::parse(text)
                         .ok_or_else(|| SchemaError::BadBox(text.clone()))?
@@ -440,7 +442,10 @@ mod tests {
                 r#"{"kind":"classification","labels":["a","b"],"colour":1}"#,
                 "unknown field",
             ),
-            (r#"{"kind":"polygons","labels":["a","b"]}"#, "unknown variant"),
+            (
+                r#"{"kind":"polygons","labels":["a","b"]}"#,
+                "unknown variant",
+            ),
             (
                 r#"{"kind":"rating","labels":["1"]}"#,
                 "rating schema needs at least two",
@@ -454,8 +459,14 @@ mod tests {
                 "two or three labels",
             ),
             (r#"{"kind":"text","labels":["a","b"]}"#, "takes no labels"),
-            (r#"{"kind":"spans"}"#, "spans schema needs at least one label"),
-            (r#"{"kind":"boxes","labels":[]}"#, "boxes schema needs at least one label"),
+            (
+                r#"{"kind":"spans"}"#,
+                "spans schema needs at least one label",
+            ),
+            (
+                r#"{"kind":"boxes","labels":[]}"#,
+                "boxes schema needs at least one label",
+            ),
             (
                 r#"{"kind":"rating","labels":["1","2"],"multiple":true}"#,
                 "classification only",
