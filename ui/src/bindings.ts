@@ -61,7 +61,11 @@ remaining: number,
 /**
  * Answers made on this device today.
  */
-done_today: number, last_error: string | null, 
+done_today: number, 
+/**
+ * Typical seconds per task today (the median gap between answers, breaks left out).
+ */
+seconds_per_task: number | null, last_error: string | null, 
 /**
  * Set while a sync with answers to push is under way.
  */

@@ -551,6 +551,9 @@ function paintStatus(s: SyncStatus) {
     h("span", {}, h("span", { id: "remaining-count" }, String(s.remaining)), " tasks in hand"),
     h("span", {}, h("span", { id: "done-today" }, String(s.done_today)), " done today"),
   ];
+  if (s.seconds_per_task !== null) {
+    parts.push(h("span", {}, h("span", { id: "seconds-per-task" }, s.seconds_per_task.toFixed(1)), " s per task"));
+  }
   if (s.syncing) {
     const { pushed, total } = s.syncing;
     parts.push(

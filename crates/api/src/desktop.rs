@@ -106,6 +106,8 @@ pub struct SyncStatus {
     pub remaining: u32,
     /// Answers made on this device today.
     pub done_today: u32,
+    /// Typical seconds per task today (the median gap between answers, breaks left out).
+    pub seconds_per_task: Option<f64>,
     pub last_error: Option<String>,
     /// Set while a sync with answers to push is under way.
     pub syncing: Option<SyncProgress>,

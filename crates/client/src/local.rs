@@ -47,7 +47,7 @@ pub struct LocalTask {
 }
 
 /// Counts for status displays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct LocalCounts {
     /// Answers not yet acknowledged by the server.
     pub pending: u32,
@@ -57,6 +57,8 @@ pub struct LocalCounts {
     pub rejected: u32,
     /// Tasks answered on this device since UTC midnight.
     pub done_today: u32,
+    /// Median seconds between consecutive answers today, breaks (over 10 minutes) left out.
+    pub seconds_per_task: Option<f64>,
 }
 
 pub struct LocalStore {
@@ -469,7 +471,18 @@ impl LocalStore {
                 [ts(midnight)],
                 |r| r.get(0),
             )?;
-            Ok(LocalCounts { pending, leased, rejected, done_today })
+            let mut gaps: Vec<f64> = c
+                .prepare_cached(
+                    "SELECT gap FROM (
+                         SELECT (julianday(answered_at) - julianday(LAG(answered_at) OVER (ORDER BY answered_at))) * 86400.0 AS gap
+                         FROM answers WHERE answered_at >= ?1 AND revision = 1)
+                     WHERE gap > 0 AND gap <= 600",
+                )?
+                .query_map([ts(midnight)], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            gaps.sort_by(f64::total_cmp);
+            let seconds_per_task = (!gaps.is_empty()).then(|| gaps[gaps.len() / 2]);
+            Ok(LocalCounts { pending, leased, rejected, done_today, seconds_per_task })
         })
     }
 }
@@ -577,6 +590,36 @@ mod tests {
             (counts.pending, counts.leased, counts.done_today),
             (1, 2, 1)
         );
+    }
+
+    #[test]
+    fn time_per_task_is_the_median_gap_between_answers_breaks_left_out() {
+        let (_d, s) = store();
+        assert_eq!(
+            s.counts(Some(1), Utc::now())
+                .expect("counts")
+                .seconds_per_task,
+            None
+        );
+        let t0 = Utc::now();
+        for (task, after) in [(1, 0), (2, 4), (3, 10)] {
+            s.record_answer(
+                task,
+                vec!["pos".into()],
+                false,
+                t0 + Duration::seconds(after),
+            )
+            .expect("answer");
+        }
+        // A revision is not a new task: its gap does not count.
+        s.record_answer(1, vec!["neg".into()], false, t0 + Duration::seconds(11))
+            .expect("revision");
+        let seconds = s
+            .counts(Some(1), t0)
+            .expect("counts")
+            .seconds_per_task
+            .expect("a median");
+        assert!((seconds - 6.0).abs() < 0.01, "{seconds}");
     }
 
     #[test]

@@ -308,6 +308,7 @@ impl Session {
             pending: counts.pending,
             remaining: counts.leased,
             done_today: counts.done_today,
+            seconds_per_task: counts.seconds_per_task,
             last_error: engine.last_error,
             syncing: engine.progress.map(|(pushed, total)| SyncProgress {
                 pushed: u32::try_from(pushed).unwrap_or(u32::MAX),
