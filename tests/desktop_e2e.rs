@@ -521,6 +521,11 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
     let home = tempfile::tempdir().expect("tempdir");
     let window = open_window(&app, home.path()).await;
     let client = window.client.clone();
+    // The smallest window the app supports: every screen below must fit it.
+    client
+        .set_window_size(1024, 640)
+        .await
+        .expect("window size");
     sign_in(&client, &server.url, &token).await;
     client
         .wait()
@@ -528,6 +533,19 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
         .for_element(Locator::Css("#projects"))
         .await
         .expect("the project list (three projects)");
+    fits_and_reads(&client, "projects").await;
+    // T switches to the other theme (remembered), and the text stays readable there too.
+    let theme = "return document.documentElement.dataset.theme || ''";
+    press(&client, 't').await;
+    let first = client.execute(theme, vec![]).await.expect("theme");
+    fits_and_reads(&client, "projects, other theme").await;
+    press(&client, 't').await;
+    let second = client.execute(theme, vec![]).await.expect("theme");
+    let themes = (first.as_str().unwrap_or(""), second.as_str().unwrap_or(""));
+    assert!(
+        themes == ("dark", "light") || themes == ("light", "dark"),
+        "{themes:?}"
+    );
     screenshot(&client, "projects.png").await;
 
     let mut expected: Vec<(i64, i64, Vec<&str>)> = Vec::new();
@@ -538,6 +556,7 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
         let id = task_of_kind(&client, "rating", last).await;
         press(&client, key).await;
         if last.is_none() {
+            fits_and_reads(&client, "rating").await;
             screenshot(&client, "rating.png").await;
         }
         press(&client, char::from(Key::Enter)).await;
@@ -561,6 +580,7 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
         async move { text_of(&client, "#pair-b.chosen").await }
     })
     .await;
+    fits_and_reads(&client, "pairwise").await;
     screenshot(&client, "pairwise.png").await;
     press(&client, char::from(Key::Enter)).await;
     expected.push((pairwise, id, vec!["B"]));
@@ -586,6 +606,7 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
     for c in typed.chars() {
         press(&client, c).await;
     }
+    fits_and_reads(&client, "text").await;
     screenshot(&client, "text.png").await;
     press(&client, char::from(Key::Enter)).await;
     expected.push((text, id, vec![typed]));
@@ -642,6 +663,7 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
         "{evidence}"
     );
     let verdict_given = task_of_kind(&client, "classification", None).await;
+    fits_and_reads(&client, "review").await;
     screenshot(&client, "review.png").await;
     press(&client, '2').await;
     press(&client, char::from(Key::Enter)).await;
@@ -681,6 +703,7 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
     })
     .await;
     assert!(marked.contains("Ada Lovelace — PER"), "{marked}");
+    fits_and_reads(&client, "spans").await;
     screenshot(&client, "spans.png").await;
     press(&client, char::from(Key::Enter)).await;
     span_tasks.push((
@@ -746,6 +769,7 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
         }
     })
     .await;
+    fits_and_reads(&client, "boxes").await;
     screenshot(&client, "boxes.png").await;
     press(&client, char::from(Key::Enter)).await;
     client
@@ -858,6 +882,43 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
     }
 }
 
+/// The screen fits the (smallest, 1024 px) window without scrolling sideways, and its body text and muted text
+/// keep a WCAG AA contrast (4.5:1) against their backgrounds.
+async fn fits_and_reads(client: &Client, screen: &str) {
+    let report = client
+        .execute(
+            "const px = s => s.match(/[\\d.]+/g).slice(0, 3).map(Number);
+             const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+                                const [r, g, b] = px(c); return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+             const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+             const body = getComputedStyle(document.body);
+             const muted = document.querySelector('.card .muted');
+             const card = muted && muted.closest('.card');
+             return { overflow: document.documentElement.scrollWidth - window.innerWidth,
+                      width: window.innerWidth,
+                      text: ratio(body.color, body.backgroundColor),
+                      muted: card ? ratio(getComputedStyle(muted).color, getComputedStyle(card).backgroundColor) : 21 };",
+            vec![],
+        )
+        .await
+        .expect("measure the screen");
+    let get = |k: &str| report[k].as_f64().unwrap_or(f64::NAN);
+    assert!(
+        get("width") <= 1024.0,
+        "{screen}: measured in the smallest window: {report}"
+    );
+    assert!(
+        get("overflow") <= 0.0,
+        "{screen}: scrolls sideways at {} px: {report}",
+        get("width")
+    );
+    assert!(get("text") >= 4.5, "{screen}: body text contrast {report}");
+    assert!(
+        get("muted") >= 4.5,
+        "{screen}: muted text contrast {report}"
+    );
+}
+
 /// Drops a file named `name` holding `text` on the element `css`, as a drag from the file
 /// manager would.
 async fn drop_file(client: &Client, css: &str, name: &str, text: &str) {
@@ -884,6 +945,10 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
     let home = tempfile::tempdir().expect("tempdir");
     let window = open_window(&app, home.path()).await;
     let client = window.client.clone();
+    client
+        .set_window_size(1024, 640)
+        .await
+        .expect("window size");
     sign_in(&client, &server.url, &token).await;
     client
         .wait()
@@ -919,6 +984,7 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
         preview.contains("\"negative\"") && preview.contains("\"overlap\": 1"),
         "{preview}"
     );
+    fits_and_reads(&client, "schema editor").await;
     screenshot(&client, "new-project.png").await;
     client
         .find(Locator::Css("#create-project"))
@@ -1013,6 +1079,7 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
         .await
         .expect("bars");
     assert!(!bars.is_empty(), "answers per hour has a bar");
+    fits_and_reads(&client, "project").await;
     screenshot(&client, "project.png").await;
 
     // J writes the JSONL export.
@@ -1040,6 +1107,7 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
         listed.contains("reviews") && listed.contains("4 / 4"),
         "{listed}"
     );
+    fits_and_reads(&client, "dashboard").await;
     screenshot(&client, "dashboard.png").await;
     client.close().await.expect("close session");
 }

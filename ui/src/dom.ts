@@ -13,3 +13,19 @@ export function h(tag: string, attrs: Attrs = {}, ...children: (Node | string | 
   for (const c of children) if (c !== null) el.append(c);
   return el;
 }
+
+/** Light or dark, as the annotator last chose (T); the system's setting until then. */
+export function applyTheme(theme: string | null) {
+  if (theme === "light" || theme === "dark") document.documentElement.dataset.theme = theme;
+  else delete document.documentElement.dataset.theme;
+}
+
+/** Switches to the other theme than the one showing, and remembers it. */
+export function toggleTheme() {
+  const dark =
+    document.documentElement.dataset.theme === "dark" ||
+    (!document.documentElement.dataset.theme && window.matchMedia("(prefers-color-scheme: dark)").matches);
+  const next = dark ? "light" : "dark";
+  localStorage.setItem("tessera-theme", next);
+  applyTheme(next);
+}

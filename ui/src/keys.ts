@@ -154,7 +154,7 @@ export function keyHelp(kind: SchemaKind, labelCount: number, mode: Mode = "labe
       ["V", "review queue (project reviewers)"],
     );
   }
-  keys.push(["P", "back to the project list"], ["?", "show or hide this help"]);
+  keys.push(["P", "back to the project list"], ["T", "light or dark theme"], ["?", "show or hide this help"]);
   return keys;
 }
 

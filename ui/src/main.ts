@@ -1,7 +1,7 @@
 // Tessera desktop UI: sign-in, project choice, and the keyboard-first labeling screen.
 // All state that matters lives on the Rust side (local SQLite); this file only paints it.
 import type { ReviewView, SessionInfo, SyncStatus, TaskView } from "./bindings";
-import { h } from "./dom";
+import { applyTheme, h, toggleTheme } from "./dom";
 import { errorMessage, ipc } from "./ipc";
 import { type Action, actionForKey, type Mode, pick } from "./keys";
 import { showDashboard } from "./requester";
@@ -511,6 +511,18 @@ function measurePaint(action: string, since: number, dom: number) {
     }, 0);
   });
 }
+
+applyTheme(localStorage.getItem("tessera-theme"));
+
+// T switches between light and dark on every screen (not while typing).
+document.addEventListener("keydown", (e) => {
+  const target = e.target as HTMLElement | null;
+  if ((e.key === "t" || e.key === "T") && !["INPUT", "TEXTAREA", "SELECT"].includes(target?.tagName ?? "")) {
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    toggleTheme();
+  }
+});
 
 document.addEventListener("keydown", (e) => {
   // The project list: a digit opens that project.
