@@ -15,7 +15,8 @@ use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use tessera_api::{ProjectRole, Role};
 use tessera_tests::{
-    Backend, TestServer, built_binary, eventually, export_records, free_port, sentiment_project,
+    Backend, TestServer, answer_push, built_binary, eventually, export_records, free_port,
+    sentiment_project,
 };
 
 /// Child processes, each leading its own process group, killed with their groups on drop: a
@@ -505,15 +506,7 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
         let leased = api.lease(disputes, 2, None).await.expect("lease").tasks;
         let answers = leased
             .iter()
-            .map(|t| tessera_api::AnswerPush {
-                id: uuid::Uuid::now_v7(),
-                task_id: t.task_id,
-                revision: 1,
-                labels: vec![(*label).to_owned()],
-                skipped: false,
-                answered_at: chrono::Utc::now(),
-                device_id: None,
-            })
+            .map(|t| answer_push(t.task_id, &[(*label)]))
             .collect();
         api.push(answers).await.expect("push");
     }
@@ -549,20 +542,36 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
     screenshot(&client, "projects.png").await;
 
     let mut expected: Vec<(i64, i64, Vec<&str>)> = Vec::new();
-    // Rating: digits on the scale.
     press(&client, '1').await;
-    let mut last = None;
-    for key in ['4', '5'] {
-        let id = task_of_kind(&client, "rating", last).await;
-        press(&client, key).await;
-        if last.is_none() {
-            fits_and_reads(&client, "rating").await;
-            screenshot(&client, "rating.png").await;
-        }
-        press(&client, char::from(Key::Enter)).await;
-        expected.push((rating, id, vec![if key == '4' { "4" } else { "5" }]));
-        last = Some(id);
-    }
+    // Rating: 4 on the scale, flagged unsure (U); the next one skipped (S) because it is
+    // unclear (1).
+    let unsure_task = task_of_kind(&client, "rating", None).await;
+    press(&client, '4').await;
+    press(&client, 'u').await;
+    eventually(Duration::from_secs(5), "the unsure flag", || {
+        let client = client.clone();
+        async move { text_of(&client, "#unsure").await }
+    })
+    .await;
+    fits_and_reads(&client, "rating").await;
+    screenshot(&client, "rating.png").await;
+    press(&client, char::from(Key::Enter)).await;
+    expected.push((rating, unsure_task, vec!["4"]));
+    let skipped_task = task_of_kind(&client, "rating", Some(unsure_task)).await;
+    press(&client, 's').await;
+    let question = eventually(Duration::from_secs(5), "why skip", || {
+        let client = client.clone();
+        async move { text_of(&client, "#skip-question").await }
+    })
+    .await;
+    assert!(question.contains("1 unclear"), "{question}");
+    press(&client, '1').await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#no-task"))
+        .await
+        .expect("both ratings done");
 
     // Pairwise: → picks B; A accepts the machine's A at once; = is the tie.
     press(&client, 'p').await;
@@ -796,7 +805,7 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
     // The app's own key-to-paint times for the keys that moved to the next task.
     let times = client
         .execute(
-            "return window.tesseraMetrics.keyToPaint.filter(t => ['submit','accept','skip'].includes(t.action))",
+            "return window.tesseraMetrics.keyToPaint.filter(t => ['submit','accept','skipWith'].includes(t.action))",
             vec![],
         )
         .await
@@ -825,6 +834,26 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
 
     expected.push((text, id, vec![second.as_str()]));
     expected.push((text, id2, vec!["line one\nline two?"]));
+    let records = export_records(&requester, rating).await;
+    let flagged = records
+        .iter()
+        .find(|r| r.task_id == unsure_task)
+        .expect("the unsure task");
+    assert!(
+        flagged.answers[0].unsure && flagged.needs_review,
+        "{flagged:?}"
+    );
+    let skipped = records
+        .iter()
+        .find(|r| r.task_id == skipped_task)
+        .expect("the skipped task");
+    assert!(skipped.answers.is_empty(), "{skipped:?}");
+    let status = requester.status(rating).await.expect("status");
+    assert_eq!(
+        status.skips_by_reason.get("unclear"),
+        Some(&1),
+        "{status:?}"
+    );
     let records = export_records(&requester, disputes).await;
     for (id, verdict) in [(verdict_given, "dog"), (consensus_taken, "cat")] {
         let record = records.iter().find(|r| r.task_id == id).expect("task");
@@ -1046,15 +1075,7 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
         let leased = api.lease(project, 2, None).await.expect("lease").tasks;
         let answers = leased
             .iter()
-            .map(|t| tessera_api::AnswerPush {
-                id: uuid::Uuid::now_v7(),
-                task_id: t.task_id,
-                revision: 1,
-                labels: vec![label.to_owned()],
-                skipped: false,
-                answered_at: chrono::Utc::now(),
-                device_id: None,
-            })
+            .map(|t| answer_push(t.task_id, &[label]))
             .collect();
         api.push(answers).await.expect("push");
     }

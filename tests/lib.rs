@@ -332,3 +332,18 @@ pub fn sample_jsonl(n: usize) -> String {
 
 pub const SENTIMENT_SCHEMA: &str =
     r#"{"kind": "classification", "labels": ["positive", "negative", "neutral"], "overlap": 3}"#;
+
+/// A first-revision answer to `task_id` with `labels`, made now, as a device would push it.
+pub fn answer_push(task_id: i64, labels: &[&str]) -> tessera_api::AnswerPush {
+    tessera_api::AnswerPush {
+        id: uuid::Uuid::now_v7(),
+        task_id,
+        revision: 1,
+        labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+        skipped: false,
+        unsure: false,
+        skip_reason: None,
+        answered_at: Utc::now(),
+        device_id: None,
+    }
+}

@@ -32,7 +32,8 @@ on_both_backends!(
     the_annotators_view_flags_a_one_label_clicker,
     members_close_a_project_and_reviewer_members_review,
     each_task_kind_checks_its_answers_and_merges_them,
-    stats_chart_answers_completion_pace_and_agreement
+    stats_chart_answers_completion_pace_and_agreement,
+    unsure_answers_go_to_review_and_skips_say_why
 );
 
 use chrono::{Duration, DurationRound, Utc};
@@ -43,7 +44,9 @@ use tessera_api::{
 use tessera_client::{ApiClient, ClientError};
 use tessera_core::{LabelSchema, UploadFormat};
 use tessera_server::clock::Clock;
-use tessera_tests::{Backend, SENTIMENT_SCHEMA, TestServer, export_records, sample_jsonl};
+use tessera_tests::{
+    Backend, SENTIMENT_SCHEMA, TestServer, answer_push, export_records, sample_jsonl,
+};
 use uuid::Uuid;
 
 fn schema(overlap: u32) -> LabelSchema {
@@ -53,15 +56,7 @@ fn schema(overlap: u32) -> LabelSchema {
 }
 
 fn answer(task_id: i64, label: &str) -> AnswerPush {
-    AnswerPush {
-        id: Uuid::now_v7(),
-        task_id,
-        revision: 1,
-        labels: vec![label.to_owned()],
-        skipped: false,
-        answered_at: Utc::now(),
-        device_id: None,
-    }
+    answer_push(task_id, &[label])
 }
 
 async fn project_with_tasks(server: &TestServer, overlap: u32, n: usize) -> (ApiClient, i64) {
@@ -1734,4 +1729,79 @@ async fn stats_chart_answers_completion_pace_and_agreement(backend: Backend) {
     assert!(stats.krippendorff_alpha.is_some());
     let (status, _) = api_error(alice.stats(project).await.expect_err("requesters only"));
     assert_eq!(status, 403);
+}
+
+/// An answer flagged unsure sends its task to review once complete, even when the crowd
+/// agrees; a skip's reason is counted in the status; flags in the wrong place are refused.
+async fn unsure_answers_go_to_review_and_skips_say_why(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, project) = project_with_tasks(&server, 2, 2).await;
+    let (alice, _) = server.user(Role::Annotator, "alice").await;
+    let (bob, _) = server.user(Role::Annotator, "bob").await;
+    let mut tasks: Vec<i64> = alice
+        .lease(project, 2, None)
+        .await
+        .expect("lease")
+        .tasks
+        .iter()
+        .map(|t| t.task_id)
+        .collect();
+    tasks.sort();
+    bob.lease(project, 2, None).await.expect("lease");
+    let (agreed, skipped) = (tasks[0], tasks[1]);
+    let mut unsure = answer(agreed, "positive");
+    unsure.unsure = true;
+    let mut skip = answer(skipped, "positive");
+    skip.labels.clear();
+    skip.skipped = true;
+    skip.skip_reason = Some("unclear".to_owned());
+    let mut misplaced = answer(skipped, "negative");
+    misplaced.skip_reason = Some("unclear".to_owned());
+    let results = alice
+        .push(vec![unsure, skip, misplaced])
+        .await
+        .expect("push")
+        .results;
+    assert_eq!(
+        results.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [
+            PushStatus::Accepted,
+            PushStatus::Accepted,
+            PushStatus::Rejected
+        ]
+    );
+    bob.push(vec![
+        answer(agreed, "positive"),
+        answer(skipped, "negative"),
+    ])
+    .await
+    .expect("push");
+
+    let status = requester.status(project).await.expect("status");
+    assert_eq!(status.needs_review, 1, "{status:?}");
+    assert_eq!(
+        status.skips_by_reason.get("unclear"),
+        Some(&1),
+        "{status:?}"
+    );
+    let queue = requester.review_queue(project, 10).await.expect("queue");
+    assert_eq!(
+        queue.iter().map(|r| r.task_id).collect::<Vec<_>>(),
+        [agreed]
+    );
+    let record = &queue[0];
+    assert_eq!(
+        record.consensus.as_ref().map(|c| c.confidence),
+        Some(1.0),
+        "the crowd agreed; the flag alone sent it to review"
+    );
+    let flags: Vec<(String, bool)> = record
+        .answers
+        .iter()
+        .map(|a| (a.annotator.clone(), a.unsure))
+        .collect();
+    assert_eq!(
+        flags,
+        [("alice".to_owned(), true), ("bob".to_owned(), false)]
+    );
 }

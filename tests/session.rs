@@ -44,11 +44,18 @@ async fn a_session_labels_revises_and_resumes_offline() {
     assert!(first.prediction.is_some() && first.answer.is_none());
 
     let second = session
-        .answer(first.task_id, vec!["positive".into()], false)
+        .answer(
+            first.task_id,
+            vec!["positive".into()],
+            false,
+            Default::default(),
+        )
         .expect("answer")
         .expect("next");
     assert_ne!(second.task_id, first.task_id);
-    session.answer(second.task_id, vec![], true).expect("skip");
+    session
+        .answer(second.task_id, vec![], true, Default::default())
+        .expect("skip");
 
     // Backspace walks back through the answers, newest first, showing the current answer.
     let back = session.previous_task(None).expect("back").expect("a task");
@@ -62,7 +69,12 @@ async fn a_session_labels_revises_and_resumes_offline() {
         (first.task_id, Some(vec!["positive".to_owned()]))
     );
     session
-        .answer(first.task_id, vec!["neutral".into()], false)
+        .answer(
+            first.task_id,
+            vec!["neutral".into()],
+            false,
+            Default::default(),
+        )
         .expect("revise");
     assert_eq!(
         session
@@ -97,7 +109,12 @@ async fn a_session_labels_revises_and_resumes_offline() {
     assert_eq!(resumed.project_id, Some(project.id));
     let next = session.next_task().expect("next").expect("cached task");
     session
-        .answer(next.task_id, vec!["negative".into()], false)
+        .answer(
+            next.task_id,
+            vec!["negative".into()],
+            false,
+            Default::default(),
+        )
         .expect("offline answer");
     assert_eq!(session.sync_status().expect("status").pending, 1);
 

@@ -6,6 +6,7 @@ use tessera_api::desktop::{
     UploadReport,
 };
 
+use tessera_client::local::AnswerFlags;
 use tessera_client::session::{Session, SessionError};
 
 type Result<T> = std::result::Result<T, CommandError>;
@@ -59,13 +60,28 @@ pub fn submit_answer(
     session: State<'_, Session>,
     task_id: i64,
     labels: Vec<String>,
+    unsure: bool,
 ) -> Result<Option<TaskView>> {
-    session.answer(task_id, labels, false).map_err(to_ui)
+    let flags = AnswerFlags {
+        unsure,
+        skip_reason: None,
+    };
+    session.answer(task_id, labels, false, flags).map_err(to_ui)
 }
 
 #[tauri::command]
-pub fn skip_task(session: State<'_, Session>, task_id: i64) -> Result<Option<TaskView>> {
-    session.answer(task_id, Vec::new(), true).map_err(to_ui)
+pub fn skip_task(
+    session: State<'_, Session>,
+    task_id: i64,
+    reason: Option<String>,
+) -> Result<Option<TaskView>> {
+    let flags = AnswerFlags {
+        unsure: false,
+        skip_reason: reason,
+    };
+    session
+        .answer(task_id, Vec::new(), true, flags)
+        .map_err(to_ui)
 }
 
 #[tauri::command]

@@ -8,6 +8,7 @@ const ctx = (over: Partial<KeyContext> = {}): KeyContext => ({
   typing: false,
   shift: false,
   mode: "label",
+  skipping: false,
   ...over,
 });
 
@@ -89,6 +90,21 @@ describe("boxes", () => {
     expect(actionForKey("Tab", boxes)).toEqual({ kind: "nextbox" });
     expect(actionForKey("x", boxes)).toEqual({ kind: "unmark" });
     expect(actionForKey("Tab", ctx())).toBeNull();
+  });
+});
+
+describe("unsure and skip reasons", () => {
+  it("flags unsure with U while labeling only", () => {
+    expect(actionForKey("u", ctx())).toEqual({ kind: "unsure" });
+    expect(actionForKey("u", ctx({ mode: "review" }))).toBeNull();
+  });
+  it("asks why after S: a digit gives the reason, S again none, Esc cancels, other keys wait", () => {
+    const asking = ctx({ skipping: true });
+    expect(actionForKey("2", asking)).toEqual({ kind: "skipWith", reason: "broken or missing data" });
+    expect(actionForKey("6", asking)).toBeNull();
+    expect(actionForKey("s", asking)).toEqual({ kind: "skip" });
+    expect(actionForKey("Escape", asking)).toEqual({ kind: "cancel" });
+    expect(actionForKey("Enter", asking)).toBeNull();
   });
 });
 

@@ -31,7 +31,16 @@ export type Action =
   /** Boxes: a new box in the middle of the image, with the current label. */
   | { kind: "newbox" }
   /** Boxes: select the next box. */
-  | { kind: "nextbox" };
+  | { kind: "nextbox" }
+  /** Flag (or unflag) the answer as unsure: the task then goes to review. */
+  | { kind: "unsure" }
+  /** Skip with one of the [`SKIP_REASONS`]. */
+  | { kind: "skipWith"; reason: string }
+  /** Close the skip-reason question without skipping. */
+  | { kind: "cancel" };
+
+/** Why a task may be skipped; the skip key asks, a digit answers. */
+export const SKIP_REASONS = ["unclear", "broken or missing data", "offensive", "not my language", "other"];
 
 /** Labeling one's own tasks, or giving verdicts on the review queue. */
 export type Mode = "label" | "review";
@@ -45,10 +54,19 @@ export interface KeyContext {
   typing: boolean;
   shift: boolean;
   mode: Mode;
+  /** The skip key asked why: a digit answers, S skips without a reason, Esc cancels. */
+  skipping: boolean;
 }
 
 /** What a key does on the labeling screen; null if nothing (the key then does its usual). */
 export function actionForKey(key: string, ctx: KeyContext): Action | null {
+  if (ctx.skipping) {
+    const i = Number(key) - 1;
+    if (/^[1-9]$/.test(key) && i < SKIP_REASONS.length) return { kind: "skipWith", reason: SKIP_REASONS[i] };
+    if (key === "s" || key === "S") return { kind: "skip" };
+    if (key === "Escape") return { kind: "cancel" };
+    return null;
+  }
   if (ctx.typing) {
     if (key === "Enter" && !ctx.shift) return { kind: "submit" };
     if (key === "Escape") return { kind: "leave" };
@@ -98,6 +116,8 @@ export function actionForKey(key: string, ctx: KeyContext): Action | null {
       return ctx.hasPrediction && ctx.mode === "label" ? { kind: "reject" } : null;
     case "v":
       return { kind: "review" };
+    case "u":
+      return ctx.mode === "label" ? { kind: "unsure" } : null;
     case "e":
       return ctx.kind === "text" ? { kind: "edit" } : null;
     case "p":
@@ -149,7 +169,8 @@ export function keyHelp(kind: SchemaKind, labelCount: number, mode: Mode = "labe
       ["A", "accept the machine's prediction as the answer"],
       ["C", "correct the prediction: start from it and edit"],
       ["R", "reject the prediction and answer by hand"],
-      ["S", "skip this task"],
+      ["U", "flag the answer as unsure (it goes to review)"],
+      ["S", "skip this task (then a digit says why)"],
       ["Backspace", "go back and revise the previous answer"],
       ["V", "review queue (project reviewers)"],
     );

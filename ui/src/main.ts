@@ -36,6 +36,10 @@ let rejected = false;
 let cursor = { anchor: 0, head: 0 };
 /** Boxes: the selected box (index into `selection`, -1 for none) and the label for new ones. */
 let box = { selected: -1, label: 0 };
+/** The current answer is flagged unsure (U). */
+let unsure = false;
+/** The skip key asked why (a digit answers). */
+let skipping = false;
 
 function show(...nodes: HTMLElement[]) {
   app.replaceChildren(...nodes);
@@ -157,6 +161,8 @@ function setTask(next: TaskView | null) {
   rejected = false;
   cursor = { anchor: 0, head: 0 };
   box = { selected: selection.length - 1, label: 0 };
+  unsure = false;
+  skipping = false;
   paint();
 }
 
@@ -187,7 +193,18 @@ function paint() {
       );
       return;
     }
-    const state: ScreenState = { selection, revising: false, rejected: false, helpOpen, notice, mode, cursor, box };
+    const state: ScreenState = {
+      selection,
+      revising: false,
+      rejected: false,
+      helpOpen,
+      notice,
+      mode,
+      cursor,
+      box,
+      unsure: false,
+      skipping: false,
+    };
     show(header, renderTask(item.task, state, handlers), renderAnswers(item));
     if (item.task.kind === "text" && !helpOpen) focusAnswerBox();
     return;
@@ -205,7 +222,18 @@ function paint() {
     );
     return;
   }
-  const state: ScreenState = { selection, revising: revising !== null, rejected, helpOpen, notice, mode, cursor, box };
+  const state: ScreenState = {
+    selection,
+    revising: revising !== null,
+    rejected,
+    helpOpen,
+    notice,
+    mode,
+    cursor,
+    box,
+    unsure,
+    skipping,
+  };
   show(header, renderTask(task, state, handlers));
   // Free text: the cursor goes straight into the box, so typing starts at once.
   if (task.kind === "text" && !helpOpen) focusAnswerBox();
@@ -361,19 +389,32 @@ async function act(action: Action) {
       notice = "";
       return paint();
   }
-  let labels: string[];
-  if (action.kind === "accept") {
-    labels = t.prediction?.labels ?? [];
-  } else if (action.kind === "submit") {
-    labels = answerLabels(t);
-    if (labels.length === 0 && t.kind !== "spans" && t.kind !== "boxes") {
-      notice = t.kind === "text" ? "Type the answer first (E)." : "Pick an answer first.";
+  switch (action.kind) {
+    case "unsure":
+      unsure = !unsure;
       return paint();
+    case "skip":
+      // The first S asks why; a second one skips without a reason.
+      skipping = !skipping;
+      if (skipping) return paint();
+      return commit(t, [], { reason: null });
+    case "skipWith":
+      skipping = false;
+      return commit(t, [], { reason: action.reason });
+    case "cancel":
+      skipping = false;
+      return paint();
+    case "accept":
+      return commit(t, t.prediction?.labels ?? [], null);
+    case "submit": {
+      const labels = answerLabels(t);
+      if (labels.length === 0 && t.kind !== "spans" && t.kind !== "boxes") {
+        notice = t.kind === "text" ? "Type the answer first (E)." : "Pick an answer first.";
+        return paint();
+      }
+      return commit(t, labels, null);
     }
-  } else {
-    labels = [];
   }
-  commit(t, labels, action.kind === "skip");
 }
 
 // ---------------------------------------------------------------- review
@@ -449,7 +490,8 @@ async function actReview(action: Action) {
  * it: the status bar counts it as pending once it is on disk ("saving…" until then). A
  * write that fails brings its task back with the reason.
  */
-function commit(t: TaskView, labels: string[], skipped: boolean) {
+function commit(t: TaskView, labels: string[], skip: { reason: string | null } | null) {
+  const flaggedUnsure = unsure && !skip;
   done.add(t.task_id);
   revising = null;
   notice = "";
@@ -457,7 +499,9 @@ function commit(t: TaskView, labels: string[], skipped: boolean) {
   setTask(upcoming.shift() ?? null);
   writes = writes.then(async () => {
     try {
-      const next = skipped ? await ipc.skipTask(t.task_id) : await ipc.submitAnswer(t.task_id, labels);
+      const next = skip
+        ? await ipc.skipTask(t.task_id, skip.reason)
+        : await ipc.submitAnswer(t.task_id, labels, flaggedUnsure);
       saving -= 1;
       // The annotator may have moved on to another screen meanwhile: leave it be.
       if (!onLabelingScreen()) return;
@@ -545,6 +589,7 @@ document.addEventListener("keydown", (e) => {
     typing: target?.tagName === "TEXTAREA",
     shift: e.shiftKey,
     mode,
+    skipping: skipping && mode === "label",
   });
   if (!action || (!shown && !["back", "projects", "help", "review"].includes(action.kind))) return;
   e.preventDefault();

@@ -23,6 +23,8 @@ const state = (over: Partial<ScreenState> = {}): ScreenState => ({
   mode: "label",
   cursor: { anchor: 0, head: 0 },
   box: { selected: -1, label: 0 },
+  unsure: false,
+  skipping: false,
   ...over,
 });
 const noop = { pick: () => {}, text: () => {}, select: () => {}, draw: () => {} };
@@ -123,6 +125,15 @@ describe("renderTask", () => {
     expect(keys).toContain("1 or ←");
     expect(keys).toContain("A");
   });
+  it("shows the unsure flag and, after S, the reasons to skip", () => {
+    const el = renderTask(base, state({ unsure: true, skipping: true }), noop);
+    expect(el.querySelector("#unsure")?.textContent).toContain("review");
+    const question = el.querySelector("#skip-question")?.textContent ?? "";
+    expect(question).toContain("1 unclear");
+    expect(question).toContain("Esc keep the task");
+    expect(renderTask(base, state(), noop).querySelector("#skip-question, #unsure")).toBeNull();
+  });
+
   it("never parses task text as HTML", () => {
     const el = renderTask({ ...base, text: "<img src=x onerror=alert(1)>" }, state(), noop);
     expect(el.querySelector("#task-text img")).toBeNull();

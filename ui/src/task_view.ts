@@ -2,7 +2,7 @@
 // so each kind can be unit-tested without the app around it.
 import type { ReviewView, TaskView } from "./bindings";
 import { h } from "./dom";
-import { formatScore, keyHelp, type Mode } from "./keys";
+import { formatScore, keyHelp, type Mode, SKIP_REASONS } from "./keys";
 import { type Box, parseBox } from "./boxes";
 import { parseSpan, type SpanValue, tokenize } from "./spans";
 
@@ -20,6 +20,10 @@ export interface ScreenState {
   cursor: { anchor: number; head: number };
   /** Boxes: the selected box (index into `selection`, -1 for none) and the label for new ones. */
   box: { selected: number; label: number };
+  /** The answer is flagged unsure. */
+  unsure: boolean;
+  /** The skip key asked why. */
+  skipping: boolean;
 }
 
 export interface Handlers {
@@ -37,10 +41,12 @@ export function renderTask(t: TaskView, s: ScreenState, on: Handlers): HTMLEleme
     "section",
     { class: `card task kind-${t.kind}`, id: "task", "data-task-id": String(t.task_id), "data-kind": t.kind },
     s.revising ? h("p", { class: "revising", id: "revising" }, "Revising your earlier answer — Enter saves a new revision") : null,
+    s.unsure ? h("p", { class: "unsure", id: "unsure" }, "Unsure — this answer will go to review (U to undo)") : null,
     t.instructions ? h("p", { class: "instructions" }, t.instructions) : null,
     ...body(t, s, predicted, on),
     prediction(t, s),
     hints(t, s.mode),
+    s.skipping ? skipQuestion() : null,
     s.notice ? h("p", { class: "error", role: "alert", id: "notice" }, s.notice) : null,
     s.helpOpen ? helpPanel(t, s.mode) : null,
   );
@@ -311,6 +317,13 @@ function hints(t: TaskView, mode: Mode): HTMLElement {
     h("kbd", {}, "?"),
     " all keys",
   );
+}
+
+function skipQuestion(): HTMLElement {
+  const list = h("p", { class: "skip-question", id: "skip-question", role: "dialog", "aria-label": "Why skip this task?" }, h("strong", {}, "Skip because: "));
+  SKIP_REASONS.forEach((reason, i) => list.append(h("kbd", {}, String(i + 1)), ` ${reason}  `));
+  list.append(h("kbd", {}, "S"), " no reason  ", h("kbd", {}, "Esc"), " keep the task");
+  return list;
 }
 
 function helpPanel(t: TaskView, mode: Mode): HTMLElement {

@@ -141,6 +141,12 @@ pub struct AnswerPush {
     pub labels: Vec<String>,
     #[serde(default)]
     pub skipped: bool,
+    /// The annotator was unsure of this answer: the task goes to review once complete.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsure: bool,
+    /// Why the task was skipped (with `skipped` only), e.g. "unclear", "broken".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
     /// The device's clock, kept as data; the server orders answers by its own sequence.
     pub answered_at: DateTime<Utc>,
     /// The device that recorded it (made once per local store), so the server can tell
@@ -274,6 +280,9 @@ pub struct ProjectStatus {
     /// Tasks with a reviewer's verdict.
     #[serde(default)]
     pub reviewed: u64,
+    /// Skips, by the reason the annotator gave ("" for none).
+    #[serde(default)]
+    pub skips_by_reason: std::collections::BTreeMap<String, u64>,
 }
 
 /// One annotator's current answer to a task, as exported.
@@ -284,6 +293,9 @@ pub struct ExportAnswer {
     pub revision: u32,
     pub answered_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
+    /// The annotator flagged it as unsure.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsure: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

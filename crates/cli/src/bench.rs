@@ -362,6 +362,8 @@ async fn annotate(
                 revision: 1,
                 labels: vec![labels[(t.task_id as usize + seat) % labels.len()].clone()],
                 skipped: false,
+                unsure: false,
+                skip_reason: None,
                 answered_at: Utc::now(),
                 device_id: None,
             })

@@ -17,6 +17,7 @@ use uuid::Uuid;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_local.sql"),
     include_str!("../migrations/0002_cancelled.sql"),
+    include_str!("../migrations/0003_answer_flags.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,15 @@ pub struct LocalCounts {
     pub done_today: u32,
     /// Median seconds between consecutive answers today, breaks (over 10 minutes) left out.
     pub seconds_per_task: Option<f64>,
+}
+
+/// What the annotator said about an answer besides its labels.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnswerFlags {
+    /// Unsure of the answer: the server sends the task to review once complete.
+    pub unsure: bool,
+    /// Why a task was skipped.
+    pub skip_reason: Option<String>,
 }
 
 pub struct LocalStore {
@@ -230,6 +240,19 @@ impl LocalStore {
         skipped: bool,
         now: DateTime<Utc>,
     ) -> LocalResult<AnswerPush> {
+        self.record_flagged(task_id, labels, skipped, AnswerFlags::default(), now)
+    }
+
+    /// [`Self::record_answer`] with the annotator's flags: unsure of an answer, or why a
+    /// task was skipped.
+    pub fn record_flagged(
+        &self,
+        task_id: i64,
+        labels: Vec<String>,
+        skipped: bool,
+        flags: AnswerFlags,
+        now: DateTime<Utc>,
+    ) -> LocalResult<AnswerPush> {
         // Stored with microsecond precision; keep the returned value identical to what is stored.
         let now = now.trunc_subsecs(6);
         self.with(|c| {
@@ -238,10 +261,13 @@ impl LocalStore {
                 .query_row("SELECT project_id FROM tasks WHERE id = ?1", [task_id], |r| r.get(0))
                 .optional()?
                 .ok_or(LocalError::UnknownTask(task_id))?;
-            if !skipped {
-                let schema: String = tx.query_row("SELECT schema FROM projects WHERE id = ?1", [project_id], |r| r.get(0))?;
-                serde_json::from_str::<LabelSchema>(&schema)?.check_answer(&labels)?;
-            }
+            let schema: String = tx.query_row("SELECT schema FROM projects WHERE id = ?1", [project_id], |r| r.get(0))?;
+            serde_json::from_str::<LabelSchema>(&schema)?.check_push(
+                &labels,
+                skipped,
+                flags.unsure,
+                flags.skip_reason.as_deref(),
+            )?;
             let revision: u32 = tx.query_row(
                 "SELECT COALESCE(MAX(revision), 0) + 1 FROM answers WHERE task_id = ?1",
                 [task_id],
@@ -253,18 +279,23 @@ impl LocalStore {
                 revision,
                 labels: if skipped { Vec::new() } else { labels },
                 skipped,
+                unsure: flags.unsure,
+                skip_reason: flags.skip_reason,
                 answered_at: now,
                 device_id: self.device,
             };
             tx.execute(
-                "INSERT INTO answers (id, task_id, revision, labels, skipped, answered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO answers (id, task_id, revision, labels, skipped, answered_at, unsure, skip_reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     answer.id.to_string(),
                     task_id,
                     revision,
                     serde_json::to_string(&answer.labels)?,
                     skipped,
-                    ts(now)
+                    ts(now),
+                    answer.unsure,
+                    answer.skip_reason
                 ],
             )?;
             tx.execute(
@@ -324,7 +355,7 @@ impl LocalStore {
     pub fn pending(&self, limit: u32) -> LocalResult<Vec<AnswerPush>> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT id, task_id, revision, labels, skipped, answered_at FROM answers
+                "SELECT id, task_id, revision, labels, skipped, answered_at, unsure, skip_reason FROM answers
                  WHERE synced = 0 AND rejected IS NULL ORDER BY local_seq LIMIT ?1",
             )?;
             let rows = stmt.query_map([limit], |r| {
@@ -335,11 +366,15 @@ impl LocalStore {
                     r.get::<_, String>(3)?,
                     r.get::<_, bool>(4)?,
                     r.get::<_, String>(5)?,
+                    AnswerFlags {
+                        unsure: r.get(6)?,
+                        skip_reason: r.get(7)?,
+                    },
                 ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (id, task_id, revision, labels, skipped, answered_at) = row?;
+                let (id, task_id, revision, labels, skipped, answered_at, flags) = row?;
                 let Ok(id) = id.parse::<Uuid>() else {
                     tracing::error!(%id, "skipping an answer with an unreadable id");
                     continue;
@@ -350,6 +385,8 @@ impl LocalStore {
                     revision,
                     labels: serde_json::from_str(&labels)?,
                     skipped,
+                    unsure: flags.unsure,
+                    skip_reason: flags.skip_reason,
                     answered_at: parse_ts(&answered_at),
                     device_id: self.device,
                 });

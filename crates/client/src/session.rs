@@ -16,7 +16,7 @@ use tessera_api::desktop::{
 use tessera_core::{LabelSchema, Prediction, SchemaKind};
 
 use crate::api::{ApiClient, ClientError};
-use crate::local::{LocalError, LocalStore, LocalTask};
+use crate::local::{AnswerFlags, LocalError, LocalStore, LocalTask};
 use crate::sync::{EngineConfig, SyncEngine, SyncError, checkout};
 
 /// Default server when neither the environment nor a saved session names one.
@@ -274,9 +274,10 @@ impl Session {
         task_id: i64,
         labels: Vec<String>,
         skipped: bool,
+        flags: AnswerFlags,
     ) -> Result<Option<TaskView>> {
         self.store
-            .record_answer(task_id, labels, skipped, Utc::now())?;
+            .record_flagged(task_id, labels, skipped, flags, Utc::now())?;
         self.sync_now();
         self.next_task()
     }

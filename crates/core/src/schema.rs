@@ -140,6 +140,10 @@ pub enum SchemaError {
     NoRegionLabels(&'static str),
     #[error("{0:?} is not a box (x,y,w,h:label within the image, relative coordinates)")]
     BadBox(String),
+    #[error("a skip reason goes with a skip, and an unsure flag with an answer")]
+    MisplacedFlag,
+    #[error("a skip reason holds 1 to {MAX_SKIP_REASON} characters")]
+    SkipReason,
     #[error("multiple applies to classification only")]
     MultipleNotClassification,
     #[error("a text answer is one string, got {0}")]
@@ -173,6 +177,9 @@ pub enum SchemaError {
     #[error("this project takes one label per answer, got {0}")]
     TooManyLabels(usize),
 }
+
+/// The longest skip reason, in characters.
+pub const MAX_SKIP_REASON: usize = 200;
 
 /// The longest free-text answer, in characters.
 pub const MAX_TEXT_ANSWER: usize = 10_000;
@@ -306,6 +313,30 @@ impl LabelSchema {
     /// Position of a label in the schema's list, which is also the tie-break order.
     pub fn label_index(&self, label: &str) -> Option<usize> {
         self.labels.iter().position(|l| l == label)
+    }
+
+    /// Checks one pushed answer: a skip may carry a reason, an answer its labels (see
+    /// [`Self::check_answer`]) and an `unsure` flag.
+    pub fn check_push(
+        &self,
+        labels: &[String],
+        skipped: bool,
+        unsure: bool,
+        skip_reason: Option<&str>,
+    ) -> Result<(), SchemaError> {
+        if (skipped && unsure) || (!skipped && skip_reason.is_some()) {
+            return Err(SchemaError::MisplacedFlag);
+        }
+        if let Some(reason) = skip_reason
+            && (reason.trim().is_empty() || reason.chars().count() > MAX_SKIP_REASON)
+        {
+            return Err(SchemaError::SkipReason);
+        }
+        if skipped {
+            Ok(())
+        } else {
+            self.check_answer(labels)
+        }
     }
 
     /// Checks that an answer's labels fit this schema (for free text: one string, the text).
@@ -494,6 +525,30 @@ mod tests {
         );
         s.multiple = true;
         assert_eq!(s.check_answer(&["a".into(), "b".into()]), Ok(()));
+    }
+
+    #[test]
+    fn pushes_carry_a_reason_only_when_skipped_and_unsure_only_when_answered() {
+        let s = LabelSchema::from_json(r#"{"kind":"classification","labels":["a","b"]}"#)
+            .expect("valid");
+        assert_eq!(s.check_push(&[], true, false, Some("unclear")), Ok(()));
+        assert_eq!(s.check_push(&["a".into()], false, true, None), Ok(()));
+        assert_eq!(
+            s.check_push(&[], true, true, None),
+            Err(SchemaError::MisplacedFlag)
+        );
+        assert_eq!(
+            s.check_push(&["a".into()], false, false, Some("unclear")),
+            Err(SchemaError::MisplacedFlag)
+        );
+        assert_eq!(
+            s.check_push(&[], true, false, Some(" ")),
+            Err(SchemaError::SkipReason)
+        );
+        assert_eq!(
+            s.check_push(&["z".into()], false, false, None),
+            Err(SchemaError::UnknownLabel("z".into()))
+        );
     }
 
     #[test]

@@ -45,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0005_adaptive_overlap_review.sql"),
     include_str!("../../migrations/postgres/0006_gold.sql"),
     include_str!("../../migrations/postgres/0007_memberships.sql"),
+    include_str!("../../migrations/postgres/0008_answer_flags.sql"),
 ];
 /// Advisory lock key under which migrations run, so replicas starting together do not race.
 const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261; // "tessera"
@@ -180,7 +181,8 @@ async fn current_answers(
 ) -> StoreResult<Vec<Row>> {
     Ok(c.query(
         "SELECT * FROM (
-             SELECT DISTINCT ON (annotator_id) annotator_id, labels, revision, skipped, answered_at, received_at
+             SELECT DISTINCT ON (annotator_id) annotator_id, labels, revision, skipped, answered_at, received_at,
+                    unsure
              FROM answers WHERE task_id = $1 AND counted = $2
              ORDER BY annotator_id, revision DESC, seq DESC
          ) current WHERE NOT skipped ORDER BY annotator_id",
@@ -210,6 +212,7 @@ async fn exported_answers(
             revision: revision.max(0) as u32,
             answered_at: a.try_get("answered_at")?,
             received_at: a.try_get("received_at")?,
+            unsure: a.try_get("unsure")?,
         });
     }
     Ok(out)
@@ -397,11 +400,14 @@ fn judge(
             format!("task {} does not exist", answer.task_id),
         ));
     };
-    if !answer.skipped
-        && let Some(Err(e)) = schemas
-            .get(&project_id)
-            .map(|s| s.check_answer(&answer.labels))
-    {
+    if let Some(Err(e)) = schemas.get(&project_id).map(|s| {
+        s.check_push(
+            &answer.labels,
+            answer.skipped,
+            answer.unsure,
+            answer.skip_reason.as_deref(),
+        )
+    }) {
         return Err(rejected(answer.id, "invalid_answer", e.to_string()));
     }
     if !context.leased.contains(&answer.task_id) {
@@ -461,6 +467,8 @@ async fn insert_answers(
     let conflicts: Vec<bool> = ids.iter().map(|id| other_device.contains(id)).collect();
     let labels: Vec<Json<&Vec<String>>> = accepted.iter().map(|a| Json(&a.labels)).collect();
     let skipped: Vec<bool> = accepted.iter().map(|a| a.skipped).collect();
+    let unsure: Vec<bool> = accepted.iter().map(|a| a.unsure).collect();
+    let reasons: Vec<Option<&str>> = accepted.iter().map(|a| a.skip_reason.as_deref()).collect();
     let answered_at: Vec<DateTime<Utc>> = accepted.iter().map(|a| a.answered_at).collect();
     let counted: Vec<bool> = accepted
         .iter()
@@ -469,17 +477,17 @@ async fn insert_answers(
     let rows = tx
         .query(
             "INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at,
-                                  device_id, device_conflict, counted)
+                                  device_id, device_conflict, counted, unsure, skip_reason)
              SELECT u.id, u.task_id, $7, u.revision, u.labels, u.skipped, u.answered_at, $8,
-                    u.device_id, u.device_conflict, u.counted
+                    u.device_id, u.device_conflict, u.counted, u.unsure, u.skip_reason
              FROM UNNEST($1::uuid[], $2::bigint[], $3::int[], $4::jsonb[], $5::bool[], $6::timestamptz[],
-                         $9::uuid[], $10::bool[], $11::bool[])
+                         $9::uuid[], $10::bool[], $11::bool[], $12::bool[], $13::text[])
                   WITH ORDINALITY AS u(id, task_id, revision, labels, skipped, answered_at, device_id,
-                                       device_conflict, counted, n)
+                                       device_conflict, counted, unsure, skip_reason, n)
              ORDER BY u.n
              ON CONFLICT (id) DO NOTHING RETURNING id",
             &[&ids, &tasks, &revisions, &labels, &skipped, &answered_at, &annotator.id, &now, &devices, &conflicts,
-              &counted],
+              &counted, &unsure, &reasons],
         )
         .await?;
     let inserted: HashSet<Uuid> = rows
@@ -528,10 +536,11 @@ async fn update_consensus(
     )
     .await?;
     let mut current: HashMap<i64, Vec<Vec<String>>> = HashMap::new();
+    let mut unsure: HashSet<i64> = HashSet::new();
     for row in tx
         .query(
-            "SELECT task_id, labels FROM (
-                 SELECT DISTINCT ON (task_id, annotator_id) task_id, annotator_id, labels, skipped
+            "SELECT task_id, labels, unsure FROM (
+                 SELECT DISTINCT ON (task_id, annotator_id) task_id, annotator_id, labels, skipped, unsure
                  FROM answers WHERE task_id = ANY($1) AND counted
                  ORDER BY task_id, annotator_id, revision DESC, seq DESC
              ) current WHERE NOT skipped ORDER BY task_id, annotator_id",
@@ -540,11 +549,15 @@ async fn update_consensus(
         .await?
     {
         let Json(labels): Json<Vec<String>> = row.try_get(1)?;
-        current.entry(row.try_get(0)?).or_default().push(labels);
+        let task: i64 = row.try_get(0)?;
+        if row.try_get::<_, bool>(2)? {
+            unsure.insert(task);
+        }
+        current.entry(task).or_default().push(labels);
     }
     let (mut counts, mut consensus, mut confidence, mut names, mut complete) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut wanted, mut needs_review) = (Vec::new(), Vec::new());
+    let (mut wanted, mut needs_review, mut flagged) = (Vec::new(), Vec::new(), Vec::new());
     let mut updated = Vec::new();
     for &(task, project) in tasks {
         let Some(schema) = schemas.get(&project) else {
@@ -558,6 +571,7 @@ async fn update_consensus(
         complete.push(progress.complete);
         wanted.push(i32::try_from(progress.wanted).unwrap_or(i32::MAX));
         needs_review.push(progress.needs_review);
+        flagged.push(unsure.contains(&task));
         names.push(result.as_ref().map(|_| method.name()));
         confidence.push(result.as_ref().map(|c| c.confidence));
         consensus.push(result.map(|c| Json(c.labels)));
@@ -565,11 +579,12 @@ async fn update_consensus(
     tx.execute(
         "UPDATE tasks t SET answer_count = u.answer_count, consensus = u.consensus,
              confidence = u.confidence, consensus_method = u.method,
-             complete = (t.gold IS NOT NULL OR u.complete), wanted = u.wanted,
-             needs_review = (t.gold IS NULL AND u.needs_review)
+             complete = (t.gold IS NOT NULL OR u.complete), wanted = u.wanted, flagged = u.flagged,
+             needs_review = (t.gold IS NULL AND (u.needs_review OR (u.complete AND u.flagged)))
          FROM UNNEST($1::bigint[], $2::int[], $3::jsonb[], $4::float8[], $5::text[], $6::bool[],
-                     $7::int[], $8::bool[])
-              AS u(id, answer_count, consensus, confidence, method, complete, wanted, needs_review)
+                     $7::int[], $8::bool[], $9::bool[])
+              AS u(id, answer_count, consensus, confidence, method, complete, wanted, needs_review,
+                   flagged)
          WHERE t.id = u.id",
         &[
             &updated,
@@ -580,6 +595,7 @@ async fn update_consensus(
             &complete,
             &wanted,
             &needs_review,
+            &flagged,
         ],
     )
     .await?;
@@ -1064,6 +1080,18 @@ impl Store for PostgresStore {
             .await?;
         let (annotators, device_conflicts, uncounted): (i64, i64, i64) =
             (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let mut skips_by_reason = std::collections::BTreeMap::new();
+        for r in c
+            .query(
+                "SELECT COALESCE(a.skip_reason, ''), COUNT(*)
+                 FROM answers a JOIN tasks t ON t.id = a.task_id
+                 WHERE t.project_id = $1 AND a.skipped GROUP BY 1",
+                &[&project_id],
+            )
+            .await?
+        {
+            skips_by_reason.insert(r.try_get::<_, String>(0)?, r.try_get::<_, i64>(1)? as u64);
+        }
         Ok(ProjectStatus {
             project_id,
             tasks: tasks as u64,
@@ -1076,6 +1104,7 @@ impl Store for PostgresStore {
             uncounted_answers: uncounted as u64,
             needs_review: needs_review as u64,
             reviewed: reviewed as u64,
+            skips_by_reason,
         })
     }
 
@@ -1168,7 +1197,7 @@ impl Store for PostgresStore {
         c.execute(
             "UPDATE tasks t SET consensus = u.consensus, confidence = u.confidence, consensus_method = $7,
                  complete = (t.gold IS NOT NULL OR u.complete), wanted = u.wanted,
-                 needs_review = (t.gold IS NULL AND u.needs_review)
+                 needs_review = (t.gold IS NULL AND (u.needs_review OR (u.complete AND t.flagged)))
              FROM UNNEST($1::bigint[], $2::jsonb[], $3::float8[], $4::bool[], $5::int[], $6::bool[])
                   AS u(id, consensus, confidence, complete, wanted, needs_review)
              WHERE t.id = u.id AND t.project_id = $8 AND t.cancelled_at IS NULL",

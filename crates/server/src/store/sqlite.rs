@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0005_adaptive_overlap_review.sql"),
     include_str!("../../migrations/sqlite/0006_gold.sql"),
     include_str!("../../migrations/sqlite/0007_memberships.sql"),
+    include_str!("../../migrations/sqlite/0008_answer_flags.sql"),
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -295,9 +296,12 @@ fn push_one(
         Entry::Occupied(e) => e.into_mut(),
         Entry::Vacant(e) => e.insert(project_row(tx, project_id)?.schema),
     };
-    if !answer.skipped
-        && let Err(e) = schema.check_answer(&answer.labels)
-    {
+    if let Err(e) = schema.check_push(
+        &answer.labels,
+        answer.skipped,
+        answer.unsure,
+        answer.skip_reason.as_deref(),
+    ) {
         return Ok(Pushed::refused(rejected(
             answer.id,
             "invalid_answer",
@@ -332,8 +336,8 @@ fn push_one(
         None => false,
     };
     tx.prepare_cached("INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at,
-                              device_id, device_conflict, counted)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?.execute(
+                              device_id, device_conflict, counted, unsure, skip_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")?.execute(
         params![
             id,
             answer.task_id,
@@ -345,7 +349,9 @@ fn push_one(
             now,
             device,
             other_device,
-            !cancelled
+            !cancelled,
+            answer.unsure,
+            answer.skip_reason
         ],
     )?;
     tx.prepare_cached("INSERT INTO changes (annotator_id, kind, task_id, answer_id) VALUES (?1, 'answer', ?2, ?3)")?.execute(
@@ -393,6 +399,7 @@ struct CurrentAnswer {
     revision: u32,
     answered_at: String,
     received_at: String,
+    unsure: bool,
 }
 
 /// The current (latest-revision, not skipped) answers to a task, one per annotator: among the
@@ -403,7 +410,7 @@ fn current_answers(
     counted: bool,
 ) -> StoreResult<Vec<CurrentAnswer>> {
     let mut stmt = tx.prepare_cached(
-        "SELECT a.annotator_id, a.labels, a.revision, a.answered_at, a.received_at, a.skipped
+        "SELECT a.annotator_id, a.labels, a.revision, a.answered_at, a.received_at, a.skipped, a.unsure
          FROM answers a
          WHERE a.task_id = ?1 AND a.counted = ?2
          ORDER BY a.annotator_id, a.revision DESC, a.seq DESC",
@@ -427,6 +434,7 @@ fn current_answers(
             revision: r.get(2)?,
             answered_at: r.get(3)?,
             received_at: r.get(4)?,
+            unsure: r.get(6)?,
         });
     }
     Ok(out)
@@ -438,10 +446,9 @@ fn update_consensus(
     schema: &LabelSchema,
     method: &dyn ConsensusMethod,
 ) -> StoreResult<()> {
-    let answers: Vec<Vec<String>> = current_answers(tx, task_id, true)?
-        .into_iter()
-        .map(|a| a.labels)
-        .collect();
+    let current = current_answers(tx, task_id, true)?;
+    let flagged = current.iter().any(|a| a.unsure);
+    let answers: Vec<Vec<String>> = current.into_iter().map(|a| a.labels).collect();
     let consensus = method.aggregate(schema, &answers);
     let progress = schema.progress(
         answers.len() as u32,
@@ -449,7 +456,8 @@ fn update_consensus(
     );
     tx.prepare_cached(
         "UPDATE tasks SET answer_count = ?2, consensus = ?3, confidence = ?4, consensus_method = ?5,
-             complete = (gold IS NOT NULL OR ?6), wanted = ?7, needs_review = (gold IS NULL AND ?8)
+             complete = (gold IS NOT NULL OR ?6), wanted = ?7, flagged = ?9,
+             needs_review = (gold IS NULL AND (?8 OR (?6 AND ?9)))
          WHERE id = ?1",
     )?
     .execute(params![
@@ -460,7 +468,8 @@ fn update_consensus(
         consensus.as_ref().map(|_| method.name()),
         progress.complete,
         progress.wanted,
-        progress.needs_review
+        progress.needs_review,
+        flagged
     ])?;
     Ok(())
 }
@@ -852,6 +861,14 @@ impl Store for SqliteStore {
                      FROM tasks WHERE project_id = ?1",
                 )?
                 .query_row([project_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let skips_by_reason = c
+                .prepare_cached(
+                    "SELECT COALESCE(a.skip_reason, ''), COUNT(*)
+                     FROM answers a JOIN tasks t ON t.id = a.task_id
+                     WHERE t.project_id = ?1 AND a.skipped GROUP BY 1",
+                )?
+                .query_map([project_id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect::<Result<_, _>>()?;
             Ok(ProjectStatus {
                 project_id,
                 tasks: tasks as u64,
@@ -864,6 +881,7 @@ impl Store for SqliteStore {
                 uncounted_answers: uncounted as u64,
                 needs_review: needs_review as u64,
                 reviewed: reviewed as u64,
+                skips_by_reason,
             })
         })
         .await
@@ -947,7 +965,7 @@ impl Store for SqliteStore {
                 let mut update = tx.prepare_cached(
                     "UPDATE tasks SET consensus = ?3, confidence = ?4, consensus_method = ?5,
                          complete = (gold IS NOT NULL OR ?6), wanted = ?7,
-                         needs_review = (gold IS NULL AND ?8)
+                         needs_review = (gold IS NULL AND (?8 OR (?6 AND flagged)))
                      WHERE id = ?1 AND project_id = ?2 AND cancelled_at IS NULL",
                 )?;
                 for u in &updates {
@@ -1156,6 +1174,7 @@ fn export_tasks(
                         revision: a.revision,
                         answered_at: parse_ts(&a.answered_at)?,
                         received_at: parse_ts(&a.received_at)?,
+                        unsure: a.unsure,
                     })
                 })
                 .collect()
