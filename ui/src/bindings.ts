@@ -145,6 +145,10 @@ export type ProjectDashboard = { summary: ProjectSummary,
 /**
  * The label schema as JSON, as the requester wrote it.
  */
-schema: string, stats: ProjectStats, annotators: Array<AnnotatorSkill>, };
+schema: string, stats: ProjectStats, annotators: Array<AnnotatorSkill>, 
+/**
+ * Skips by the reason given ("" for none).
+ */
+skips_by_reason: Record<string, number>, };
 
 export type UploadReport = { batch_id: number, tasks_added: number, };

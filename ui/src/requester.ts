@@ -175,6 +175,7 @@ function paintProject(d: ProjectDashboard) {
         barChart("chart-answers", "Answers per hour", s.answers_per_hour.map((x) => ({ label: hourLabel(x.hour), value: x.count }))),
         barChart("chart-seconds", "Time per answer", s.seconds_per_answer.map((b) => ({ label: `≤ ${b.up_to_seconds} s`, value: b.answers }))),
       ),
+      skipLine(d.skips_by_reason),
       h("h2", {}, "Annotators"),
       d.annotators.length ? annotators : h("p", { class: "muted" }, "No answers yet."),
       h("h2", {}, "Batches and export"),
@@ -192,6 +193,13 @@ function paintProject(d: ProjectDashboard) {
       h("p", { class: "hints" }, h("kbd", {}, "Esc"), " all projects  ", h("kbd", {}, "U"), " upload  ", h("kbd", {}, "J"), "/", h("kbd", {}, "C"), " export"),
     ),
   );
+}
+
+function skipLine(skips: Record<string, number>): HTMLElement | null {
+  const entries = Object.entries(skips);
+  if (!entries.length) return null;
+  const text = entries.map(([reason, n]) => `${reason || "no reason"} ${n}`).join(" · ");
+  return h("p", { class: "muted", id: "skips" }, `Skipped: ${text}`);
 }
 
 function progressShare(share: number): HTMLElement {

@@ -154,6 +154,9 @@ pub struct ProjectDashboard {
     pub schema: String,
     pub stats: ProjectStats,
     pub annotators: Vec<AnnotatorSkill>,
+    /// Skips by the reason given ("" for none).
+    #[ts(type = "Record<string, number>")]
+    pub skips_by_reason: std::collections::BTreeMap<String, u64>,
 }
 
 /// What an upload added.

@@ -77,8 +77,9 @@ impl Session {
         let project = api.project(project_id).await?;
         let schema = serde_json::to_string_pretty(&project.schema)
             .map_err(|e| SessionError::Invalid(e.to_string()))?;
-        let status = api.status(project_id).await?;
+        let mut status = api.status(project_id).await?;
         Ok(ProjectDashboard {
+            skips_by_reason: std::mem::take(&mut status.skips_by_reason),
             schema,
             stats: api.stats(project_id).await?,
             annotators: api.annotators(project_id).await?,
