@@ -25,14 +25,24 @@ async fn a_session_labels_revises_and_resumes_offline() {
     let home = tempfile::tempdir().expect("tempdir");
 
     let session = Session::open(home.path().to_path_buf()).expect("open");
+    let (_, admin_token) = server.user(Role::Admin, "root").await;
     let wrong = session
+        .sign_in(&server.url, &admin_token)
+        .await
+        .expect_err("admin token");
+    assert!(matches!(wrong, SessionError::WrongRole("admin")), "{wrong}");
+    // A requester signs in to the dashboard: no project to label, nothing to sync.
+    let requester_info = session
         .sign_in(&server.url, &requester_token)
         .await
-        .expect_err("requester token");
-    assert!(
-        matches!(wrong, SessionError::WrongRole("requester")),
-        "{wrong}"
+        .expect("requester");
+    assert!(requester_info.requester && requester_info.project_id.is_none());
+    assert!(matches!(session.next_task(), Err(SessionError::NoProject)));
+    assert_eq!(
+        session.dashboard_projects().await.expect("dashboard")[0].tasks,
+        6
     );
+    session.sign_out().expect("sign out");
 
     let info = session.sign_in(&server.url, &token).await.expect("sign in");
     assert_eq!(
