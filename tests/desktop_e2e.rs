@@ -745,6 +745,20 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
     keys(&client, &[Key::Right]).await;
     keys(&client, &[Key::Right]).await;
     keys(&client, &[Key::Shift, Key::Right]).await;
+    // The box sits where its numbers say, on the image as shown.
+    let placed = client
+        .execute(
+            "const s = document.querySelector('#box-stage').getBoundingClientRect();
+             const b = document.querySelector('.bbox.selected').getBoundingClientRect();
+             return [(b.left - s.left) / s.width, (b.top - s.top) / s.height, b.width / s.width];",
+            vec![],
+        )
+        .await
+        .expect("box geometry");
+    let placed: Vec<f64> = serde_json::from_value(placed).expect("numbers");
+    for (got, want) in placed.iter().zip([0.42, 0.40, 0.21]) {
+        assert!((got - want).abs() < 0.03, "box drawn at {placed:?}");
+    }
     let stage = client
         .find(Locator::Css("#box-stage"))
         .await
@@ -753,8 +767,8 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
         .then(PointerAction::MoveToElement {
             element: stage.clone(),
             duration: None,
-            x: -40.0,
-            y: -30.0,
+            x: -120.0,
+            y: -90.0,
         })
         .then(PointerAction::Down {
             button: MOUSE_BUTTON_LEFT,
@@ -762,8 +776,8 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
         .then(PointerAction::MoveToElement {
             element: stage,
             duration: Some(Duration::from_millis(100)),
-            x: -10.0,
-            y: -10.0,
+            x: -20.0,
+            y: -20.0,
         })
         .then(PointerAction::Up {
             button: MOUSE_BUTTON_LEFT,

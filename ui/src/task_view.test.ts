@@ -98,6 +98,7 @@ describe("renderTask", () => {
     expect(tokens.filter((x) => x.classList.contains("cursor")).map((x) => x.textContent)).toEqual(["met", "IBM"]);
     expect(el.querySelector("#task-text")?.textContent).toBe("Ada LovelacePER met IBM.");
     expect(el.querySelector("#spans-list")?.textContent).toBe("Ada Lovelace — PER");
+    expect(el.querySelector("#prediction-labels")?.textContent).toBe("IBM — ORG");
   });
 
   it("draws boxes over the image in percent, the selected one marked, predictions dashed", () => {
@@ -117,6 +118,7 @@ describe("renderTask", () => {
     expect(boxes[1].style.left).toBe("10%");
     expect(boxes[1].style.height).toBe("40%");
     expect(el.querySelector('[aria-checked="true"]')?.getAttribute("data-label")).toBe("person");
+    expect(el.querySelector("#prediction-labels")?.textContent).toBe("1 box: person (dashed)");
   });
 
   it("lists every key of the kind in the help panel", () => {

@@ -212,16 +212,12 @@ function spanText(t: TaskView, s: ScreenState, predicted: string[], on: Handlers
 function boxStage(t: TaskView, s: ScreenState, predicted: string[], on: Handlers): HTMLElement[] {
   const stage = h("div", { class: "box-stage", id: "box-stage" });
   if (t.image) stage.append(h("img", { class: "task-image", src: t.image, alt: t.text ?? "Task image", draggable: "false" }));
-  const draw = (b: Box, cls: string, tag: string) =>
-    h(
-      "div",
-      {
-        class: `bbox ${cls}`,
-        style: `left:${b.x * 100}%;top:${b.y * 100}%;width:${b.w * 100}%;height:${b.h * 100}%`,
-        "data-label": b.label,
-      },
-      h("span", { class: "bbox-tag" }, tag),
-    );
+  const draw = (b: Box, cls: string, tag: string) => {
+    const el = h("div", { class: `bbox ${cls}`, "data-label": b.label }, h("span", { class: "bbox-tag" }, tag));
+    // Through the CSSOM: the app's content security policy refuses style attributes.
+    Object.assign(el.style, { left: `${b.x * 100}%`, top: `${b.y * 100}%`, width: `${b.w * 100}%`, height: `${b.h * 100}%` });
+    return el;
+  };
   predicted.map(parseBox).forEach((b) => b && stage.append(draw(b, "suggested", `${b.label}?`)));
   s.selection.forEach((raw, i) => {
     const b = parseBox(raw);
@@ -284,11 +280,28 @@ function prediction(t: TaskView, s: ScreenState): HTMLElement | null {
     "aside",
     { class: `prediction${s.rejected ? " rejected" : ""}`, id: "prediction", "aria-label": "Machine prediction" },
     h("span", { class: "badge" }, s.rejected ? "Machine prediction — rejected" : "Machine prediction"),
-    h("strong", { id: "prediction-labels" }, p.labels.join(", ")),
+    h("strong", { id: "prediction-labels" }, predictionText(t, p.labels)),
     h("span", { class: "score" }, formatScore(p.score)),
     h("span", { class: "muted" }, p.model_version ? `model ${p.model_version}` : ""),
     h("span", { class: "review-keys muted" }, h("kbd", {}, "A"), " accept ", h("kbd", {}, "C"), " correct ", h("kbd", {}, "R"), " reject"),
   );
+}
+
+/** A prediction as words: spans as their text and label, boxes by label. */
+function predictionText(t: TaskView, labels: string[]): string {
+  if (t.kind === "spans") {
+    const chars = Array.from(t.text ?? "");
+    return labels
+      .map(parseSpan)
+      .filter((x): x is SpanValue => x !== null)
+      .map((x) => `${chars.slice(x.start, x.end).join("")} — ${x.label}`)
+      .join(", ");
+  }
+  if (t.kind === "boxes") {
+    const boxes = labels.map(parseBox).filter((b): b is Box => b !== null);
+    return `${boxes.length} box${boxes.length === 1 ? "" : "es"}: ${boxes.map((b) => b.label).join(", ")} (dashed)`;
+  }
+  return labels.join(", ");
 }
 
 function hints(t: TaskView, mode: Mode): HTMLElement {
