@@ -93,7 +93,7 @@ function paintList() {
           )
         : h("p", {}, "No projects yet: N makes one."),
       noticeLine(),
-      h("p", { class: "hints" }, h("kbd", {}, "1–9"), " open  ", h("kbd", {}, "N"), " new project  ", h("kbd", {}, "Q"), " sign out"),
+      h("p", { class: "hints" }, h("kbd", {}, "1–9"), " open  ", h("kbd", {}, "N"), " new project  ", h("kbd", {}, "T"), " theme  ", h("kbd", {}, "Q"), " sign out"),
     ),
   );
 }
@@ -190,7 +190,7 @@ function paintProject(d: ProjectDashboard) {
       report,
       noticeLine(),
       h("details", {}, h("summary", {}, "Label schema"), h("pre", { id: "schema" }, d.schema)),
-      h("p", { class: "hints" }, h("kbd", {}, "Esc"), " all projects  ", h("kbd", {}, "U"), " upload  ", h("kbd", {}, "J"), "/", h("kbd", {}, "C"), " export"),
+      h("p", { class: "hints" }, h("kbd", {}, "Esc"), " all projects  ", h("kbd", {}, "U"), " upload  ", h("kbd", {}, "J"), "/", h("kbd", {}, "C"), " export  ", h("kbd", {}, "T"), " theme"),
     ),
   );
 }
@@ -261,7 +261,7 @@ function paintNew() {
   const kind = h(
     "select",
     { id: "new-kind", "aria-label": "Kind of task" },
-    ...(["classification", "rating", "pairwise", "text"] as SchemaKind[]).map((k) => h("option", { value: k }, k)),
+    ...(["classification", "rating", "pairwise", "text", "spans", "boxes"] as SchemaKind[]).map((k) => h("option", { value: k }, k)),
   ) as HTMLSelectElement;
   const labels = h("textarea", { id: "new-labels", rows: "4", "aria-label": "Labels, one per line" }) as HTMLTextAreaElement;
   const multiple = h("input", { type: "checkbox", id: "new-multiple" }) as HTMLInputElement;
@@ -315,8 +315,8 @@ function paintNew() {
     },
     h("h1", {}, "New project"),
     field("Name", name),
-    field("Kind", kind, "classification, rating scale, pairwise comparison (A vs B) or free text"),
-    field("Labels", labels, "one per line — the scale points for a rating, the verdicts for pairwise (default A, B, tie), none for free text"),
+    field("Kind", kind, "classification, rating scale, pairwise comparison (A vs B), free text, text spans (entities) or boxes on images"),
+    field("Labels", labels, "one per line — the scale points for a rating, the verdicts for pairwise (default A, B, tie), the entity types or object classes; none for free text"),
     h("label", { class: "inline" }, multiple, " several labels per answer (classification)"),
     h(
       "div",
@@ -336,6 +336,27 @@ function paintNew() {
   name.focus();
 }
 
+/** Every key of the requester's screen on show, for `?`. */
+const SCREEN_KEYS: Record<Screen["name"], [string, string][]> = {
+  list: [["1–9", "open that project"], ["N", "new project"], ["T", "light or dark theme"], ["Q", "sign out"]],
+  project: [
+    ["U", "upload a batch (or drop a file on the box)"],
+    ["J", "export JSONL"],
+    ["C", "export CSV"],
+    ["Esc or Backspace", "all projects"],
+    ["T", "light or dark theme"],
+  ],
+  new: [["Tab", "next field"], ["Enter", "create the project"], ["Esc", "cancel"]],
+};
+
+function toggleHelp() {
+  const open = app.querySelector("#help");
+  if (open) return open.remove();
+  const list = h("dl", { class: "help", id: "help", "aria-label": "Keyboard shortcuts" });
+  for (const [key, what] of [...SCREEN_KEYS[screen.name], ["?", "show or hide this help"]]) list.append(h("dt", {}, key), h("dd", {}, what));
+  app.querySelector(".requester")?.append(list);
+}
+
 function paintError(form: HTMLElement) {
   const el = form.querySelector("#notice");
   if (el) el.textContent = notice;
@@ -345,6 +366,10 @@ document.addEventListener("keydown", (e) => {
   if (!app?.querySelector(".requester")) return;
   const target = e.target as HTMLElement | null;
   const typing = target !== null && ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
+  if (e.key === "?" && !typing) {
+    e.preventDefault();
+    return toggleHelp();
+  }
   if (e.key === "Escape" && screen.name !== "list") {
     e.preventDefault();
     return void goto({ name: "list" });
