@@ -3,10 +3,10 @@
 import type { ReviewView, SessionInfo, SyncStatus, TaskView } from "./bindings";
 import { applyTheme, h, toggleTheme } from "./dom";
 import { errorMessage, ipc } from "./ipc";
-import { type Action, actionForKey, type Mode, pick } from "./keys";
+import { type Draft, draftOf, editAnswer, emptyAnswerAllowed } from "./edits";
+import { type Action, actionForKey, type Mode } from "./keys";
 import { showDashboard } from "./requester";
-import { type Box, centreBox, dragBox, formatBox, nudge, parseBox } from "./boxes";
-import { addSpan, removeSpans, tokenize } from "./spans";
+import { dragBox, formatBox } from "./boxes";
 import { renderAnswers, renderTask, type ScreenState } from "./task_view";
 
 const app = document.getElementById("app") as HTMLElement;
@@ -14,7 +14,6 @@ const statusBar = document.getElementById("status-bar") as HTMLElement;
 
 let session: SessionInfo | null = null;
 let task: TaskView | null = null;
-let selection: string[] = [];
 /** Set while revising an earlier answer (Backspace); the task id being revised. */
 let revising: number | null = null;
 /** Answers on their way to disk, in key order: one write at a time, the screen never waits. */
@@ -32,10 +31,8 @@ let notice = "";
 let helpOpen = false;
 /** The annotator rejected the current task's machine prediction. */
 let rejected = false;
-/** Spans: the word cursor (token indices). */
-let cursor = { anchor: 0, head: 0 };
-/** Boxes: the selected box (index into `selection`, -1 for none) and the label for new ones. */
-let box = { selected: -1, label: 0 };
+/** The answer being built (labels, text, spans or boxes) with its cursors. */
+let draft: Draft = draftOf(null);
 /** The current answer is flagged unsure (U). */
 let unsure = false;
 /** The skip key asked why (a digit answers). */
@@ -157,10 +154,8 @@ async function refill() {
 
 function setTask(next: TaskView | null) {
   task = next;
-  selection = next?.answer ? [...next.answer] : [];
+  draft = draftOf(next?.answer ?? null);
   rejected = false;
-  cursor = { anchor: 0, head: 0 };
-  box = { selected: selection.length - 1, label: 0 };
   unsure = false;
   skipping = false;
   paint();
@@ -193,18 +188,7 @@ function paint() {
       );
       return;
     }
-    const state: ScreenState = {
-      selection,
-      revising: false,
-      rejected: false,
-      helpOpen,
-      notice,
-      mode,
-      cursor,
-      box,
-      unsure: false,
-      skipping: false,
-    };
+    const state: ScreenState = { ...draft, revising: false, rejected: false, helpOpen, notice, mode, unsure: false, skipping: false };
     show(header, renderTask(item.task, state, handlers), renderAnswers(item));
     if (item.task.kind === "text" && !helpOpen) focusAnswerBox();
     return;
@@ -222,18 +206,7 @@ function paint() {
     );
     return;
   }
-  const state: ScreenState = {
-    selection,
-    revising: revising !== null,
-    rejected,
-    helpOpen,
-    notice,
-    mode,
-    cursor,
-    box,
-    unsure,
-    skipping,
-  };
+  const state: ScreenState = { ...draft, revising: revising !== null, rejected, helpOpen, notice, mode, unsure, skipping };
   show(header, renderTask(task, state, handlers));
   // Free text: the cursor goes straight into the box, so typing starts at once.
   if (task.kind === "text" && !helpOpen) focusAnswerBox();
@@ -242,88 +215,29 @@ function paint() {
 const handlers = {
   pick: (index: number) => void act({ kind: "pick", index }),
   text: (value: string) => {
-    selection = value === "" ? [] : [value];
+    draft = { ...draft, selection: value === "" ? [] : [value] };
   },
   select: (from: number, to: number) => {
-    cursor = { anchor: from, head: to };
+    draft = { ...draft, cursor: { anchor: from, head: to } };
     paint();
   },
   draw: (x0: number, y0: number, x1: number, y1: number) => {
     const t = mode === "review" ? reviewQueue[0]?.task : task;
-    const label = t?.labels[box.label];
+    const label = t?.labels[draft.box.label];
     const drawn = label === undefined ? null : dragBox(x0, y0, x1, y1, label);
     if (!drawn) return;
-    selection = [...selection, formatBox(drawn)];
-    box = { ...box, selected: selection.length - 1 };
+    const selection = [...draft.selection, formatBox(drawn)];
+    draft = { ...draft, selection, box: { ...draft.box, selected: selection.length - 1 } };
     paint();
   },
 };
 
-/** The edits of a box task's keys: label, new box, move or resize, next, delete. */
-function boxEdit(t: TaskView, action: Action): boolean {
-  if (t.kind !== "boxes") return false;
-  const n = selection.length;
-  const selected = box.selected >= 0 && box.selected < n ? box.selected : -1;
-  const replace = (f: (b: Box) => Box) => {
-    const b = parseBox(selection[selected]);
-    if (b) selection = selection.map((s, i) => (i === selected ? formatBox(f(b)) : s));
-  };
-  switch (action.kind) {
-    case "pick": {
-      const label = t.labels[action.index];
-      if (label === undefined) return true;
-      box = { ...box, label: action.index };
-      if (selected >= 0) replace((b) => ({ ...b, label }));
-      break;
-    }
-    case "newbox":
-      selection = [...selection, formatBox(centreBox(t.labels[box.label] ?? t.labels[0]))];
-      box = { ...box, selected: selection.length - 1 };
-      break;
-    case "nudge":
-      if (selected >= 0) replace((b) => nudge(b, action.dx, action.dy, action.resize));
-      break;
-    case "nextbox":
-      box = { ...box, selected: n ? (selected + 1) % n : -1 };
-      break;
-    case "unmark":
-      if (selected >= 0) {
-        selection = selection.filter((_, i) => i !== selected);
-        box = { ...box, selected: Math.min(selected, selection.length - 1) };
-      }
-      break;
-    default:
-      return false;
-  }
+/** Applies an editing key to the draft and repaints; whether the key was an edit. */
+function applyEdit(t: TaskView, action: Action): boolean {
+  const edited = editAnswer(t, draft, action);
+  if (!edited) return false;
+  draft = edited;
   notice = "";
-  paint();
-  return true;
-}
-
-/** Spans: the selected stretch of text, in code points, or null without tokens. */
-function cursorRange(t: TaskView): { start: number; end: number } | null {
-  const tokens = tokenize(t.text ?? "");
-  const [lo, hi] = [Math.min(cursor.anchor, cursor.head), Math.max(cursor.anchor, cursor.head)];
-  if (!tokens[lo] || !tokens[hi]) return null;
-  return { start: tokens[lo].start, end: tokens[hi].end };
-}
-
-/** The edits of a span task's keys: move the cursor, mark, unmark. Returns whether it took the key. */
-function spanEdit(t: TaskView, action: Action): boolean {
-  if (t.kind !== "spans") return false;
-  if (action.kind === "move") {
-    const last = tokenize(t.text ?? "").length - 1;
-    const head = Math.max(0, Math.min(last, cursor.head + action.by));
-    cursor = { anchor: action.extend ? cursor.anchor : head, head };
-  } else if (action.kind === "pick" || action.kind === "unmark") {
-    const range = cursorRange(t);
-    const label = action.kind === "pick" ? t.labels[action.index] : undefined;
-    if (!range || (action.kind === "pick" && label === undefined)) return true;
-    selection = label ? addSpan(selection, range.start, range.end, label) : removeSpans(selection, range.start, range.end);
-    notice = "";
-  } else {
-    return false;
-  }
   paint();
   return true;
 }
@@ -342,8 +256,8 @@ function focusAnswerBox() {
 
 /** The labels an answer would hold now; for free text, the trimmed text. */
 function answerLabels(t: TaskView): string[] {
-  if (t.kind !== "text") return selection;
-  const text = (selection[0] ?? "").trim();
+  if (t.kind !== "text") return draft.selection;
+  const text = (draft.selection[0] ?? "").trim();
   return text ? [text] : [];
 }
 
@@ -369,27 +283,18 @@ async function act(action: Action) {
   }
   if (!task) return;
   const t = task;
-  if (spanEdit(t, action) || boxEdit(t, action)) return;
+  if (applyEdit(t, action)) return;
   switch (action.kind) {
-    case "pick": {
-      const label = t.labels[action.index];
-      if (label === undefined) return;
-      selection = pick(selection, label, t.multiple);
-      notice = "";
-      return paint();
-    }
     case "correct":
-      selection = [...(t.prediction?.labels ?? [])];
+      draft = draftOf(t.prediction?.labels ?? []);
       rejected = false;
       notice = "Correcting the prediction: change it, then Enter.";
       return paint();
     case "reject":
       rejected = true;
-      selection = selection.filter((l) => !(t.prediction?.labels ?? []).includes(l));
+      draft = { ...draft, selection: draft.selection.filter((l) => !(t.prediction?.labels ?? []).includes(l)) };
       notice = "";
       return paint();
-  }
-  switch (action.kind) {
     case "unsure":
       unsure = !unsure;
       return paint();
@@ -408,7 +313,7 @@ async function act(action: Action) {
       return commit(t, t.prediction?.labels ?? [], null);
     case "submit": {
       const labels = answerLabels(t);
-      if (labels.length === 0 && t.kind !== "spans" && t.kind !== "boxes") {
+      if (labels.length === 0 && !emptyAnswerAllowed(t.kind)) {
         notice = t.kind === "text" ? "Type the answer first (E)." : "Pick an answer first.";
         return paint();
       }
@@ -423,7 +328,7 @@ async function showReview() {
   await writes;
   mode = "review";
   notice = "";
-  selection = [];
+  draft = draftOf(null);
   try {
     reviewQueue = await ipc.reviewQueue(20);
   } catch (e) {
@@ -453,30 +358,23 @@ async function actReview(action: Action) {
   }
   if (!item) return;
   const t = item.task;
-  if (spanEdit(t, action) || boxEdit(t, action)) return;
-  if (action.kind === "pick") {
-    const label = t.labels[action.index];
-    if (label === undefined) return;
-    selection = pick(selection, label, t.multiple);
-    notice = "";
-    return paint();
-  }
+  if (applyEdit(t, action)) return;
   if (action.kind === "skip") {
     reviewQueue.push(reviewQueue.shift() as ReviewView);
-    selection = [];
+    draft = draftOf(null);
     notice = "";
     return paint();
   }
   const labels = action.kind === "accept" ? (item.consensus?.labels ?? []) : answerLabels(t);
   if (action.kind !== "accept" && action.kind !== "submit") return;
-  if (labels.length === 0 && (action.kind === "accept" || (t.kind !== "spans" && t.kind !== "boxes"))) {
+  if (labels.length === 0 && (action.kind === "accept" || !emptyAnswerAllowed(t.kind))) {
     notice = action.kind === "accept" ? "No consensus to take: pick the verdict." : "Pick the verdict first.";
     return paint();
   }
   try {
     await ipc.submitReview(t.task_id, labels);
     reviewQueue.shift();
-    selection = [];
+    draft = draftOf(null);
     notice = "";
     if (reviewQueue.length === 0) reviewQueue = await ipc.reviewQueue(20);
   } catch (e) {

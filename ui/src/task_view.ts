@@ -4,11 +4,10 @@ import type { ReviewView, TaskView } from "./bindings";
 import { h } from "./dom";
 import { formatScore, keyHelp, type Mode, SKIP_REASONS } from "./keys";
 import { type Box, parseBox } from "./boxes";
+import type { Draft } from "./edits";
 import { parseSpan, type SpanValue, tokenize } from "./spans";
 
-export interface ScreenState {
-  /** The answer being built: chosen labels, or the typed text as one element. */
-  selection: string[];
+export interface ScreenState extends Draft {
   /** Revising an earlier answer. */
   revising: boolean;
   /** The annotator rejected the machine's prediction. */
@@ -16,10 +15,6 @@ export interface ScreenState {
   helpOpen: boolean;
   notice: string;
   mode: Mode;
-  /** Spans: the word cursor, from `anchor` to `head` (token indices). */
-  cursor: { anchor: number; head: number };
-  /** Boxes: the selected box (index into `selection`, -1 for none) and the label for new ones. */
-  box: { selected: number; label: number };
   /** The answer is flagged unsure. */
   unsure: boolean;
   /** The skip key asked why. */
