@@ -1083,7 +1083,7 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
     .await;
     assert!(added.contains("4 tasks added"), "{added}");
 
-    // Two annotators answer; the screen refreshes itself with the progress and the charts.
+    // Two annotators answer; the screen shows the progress and the charts.
     for (name, label) in [("ann", "positive"), ("bo", "negative")] {
         let (api, _) = server.user(Role::Annotator, name).await;
         let leased = api.lease(project, 2, None).await.expect("lease").tasks;
@@ -1093,7 +1093,9 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
             .collect();
         api.push(answers).await.expect("push");
     }
-    eventually(Duration::from_secs(15), "live progress: 4 answers", || {
+    // The figures refresh by themselves every 30 s; R does it now.
+    press(&client, 'r').await;
+    eventually(Duration::from_secs(15), "progress: 4 answers", || {
         let client = client.clone();
         async move {
             text_of(&client, "[data-figure='Answers']")

@@ -23,11 +23,15 @@ export function showDashboard(root: HTMLElement, onSignOut: () => void) {
   app = root;
   signOut = onSignOut;
   void goto({ name: "list" });
-  // Live progress: the open screen is refreshed every few seconds.
+  // Live progress: the project list every 5 s; a project's screen, whose figures read all
+  // of its answers on the server, every 30 s.
   window.clearInterval(refreshTimer);
+  let ticks = 0;
   refreshTimer = window.setInterval(() => {
     if (!app.querySelector(".requester")) return window.clearInterval(refreshTimer);
-    if (screen.name !== "new" && !document.querySelector(".uploading")) void goto(screen, true);
+    ticks += 1;
+    const due = screen.name === "list" || (screen.name === "project" && ticks % 6 === 0);
+    if (due && !document.querySelector(".uploading")) void goto(screen, true);
   }, 5000);
 }
 
@@ -341,6 +345,7 @@ const SCREEN_KEYS: Record<Screen["name"], [string, string][]> = {
   list: [["1–9", "open that project"], ["N", "new project"], ["T", "light or dark theme"], ["Q", "sign out"]],
   project: [
     ["U", "upload a batch (or drop a file on the box)"],
+    ["R", "refresh the figures now (they refresh every 30 s)"],
     ["J", "export JSONL"],
     ["C", "export CSV"],
     ["Esc or Backspace", "all projects"],
@@ -390,6 +395,7 @@ document.addEventListener("keydown", (e) => {
   } else if (screen.name === "project") {
     const id = screen.id;
     if (key === "u") (app.querySelector("#upload-input") as HTMLInputElement | null)?.click();
+    else if (key === "r") void goto(screen, true);
     else if (key === "j") void exportAs(id, "jsonl");
     else if (key === "c") void exportAs(id, "csv");
     else if (key === "Backspace") void goto({ name: "list" });
