@@ -33,7 +33,8 @@ on_both_backends!(
     members_close_a_project_and_reviewer_members_review,
     each_task_kind_checks_its_answers_and_merges_them,
     stats_chart_answers_completion_pace_and_agreement,
-    unsure_answers_go_to_review_and_skips_say_why
+    unsure_answers_go_to_review_and_skips_say_why,
+    after_a_refit_new_answers_are_scored_by_the_fitted_model
 );
 
 use chrono::{Duration, DurationRound, Utc};
@@ -1804,4 +1805,81 @@ async fn unsure_answers_go_to_review_and_skips_say_why(backend: Backend) {
         flags,
         [("alice".to_owned(), true), ("bob".to_owned(), false)]
     );
+}
+
+/// After a re-fit, each new answer updates its task through the fitted model: an annotator
+/// who says one label to everything carries no weight against one with a track record,
+/// where majority vote would call it a tie.
+async fn after_a_refit_new_answers_are_scored_by_the_fitted_model(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, _) = server.user(Role::Requester, "rita").await;
+    let schema =
+        LabelSchema::from_json(r#"{"kind":"classification","labels":["a","b"],"overlap":3}"#)
+            .expect("schema");
+    let tasks: String = (0..21)
+        .map(|i| format!("{{\"id\":\"t{i}\",\"data\":{{\"text\":\"item {i}\"}}}}\n"))
+        .collect();
+    let project = project_with(&requester, schema, &[&tasks]).await;
+    let mut crowd = Vec::new();
+    for name in ["good1", "good2", "spammer"] {
+        let (api, _) = server.user(Role::Annotator, name).await;
+        let mut leased: Vec<(i64, String)> = api
+            .lease(project, 21, None)
+            .await
+            .expect("lease")
+            .tasks
+            .into_iter()
+            .map(|t| (t.task_id, t.data["text"].as_str().unwrap_or("").to_owned()))
+            .collect();
+        leased.sort();
+        crowd.push((name, api, leased));
+    }
+    // Twenty tasks with a record: the good ones tell a from b, the spammer says "a".
+    for (name, api, leased) in &crowd {
+        let pushes = leased
+            .iter()
+            .filter(|(_, text)| text != "item 20")
+            .map(|(id, text)| {
+                let n: usize = text.trim_start_matches("item ").parse().expect("number");
+                let label = if *name == "spammer" || n % 2 == 0 {
+                    "a"
+                } else {
+                    "b"
+                };
+                answer(*id, label)
+            })
+            .collect();
+        api.push(pushes).await.expect("push");
+    }
+    let last = crowd[0]
+        .2
+        .iter()
+        .find(|(_, t)| t == "item 20")
+        .expect("task")
+        .0;
+    requester.refit(project).await.expect("refit");
+
+    // The new task: the spammer says "a", good1 says "b".
+    crowd[2]
+        .1
+        .push(vec![answer(last, "a")])
+        .await
+        .expect("push");
+    crowd[0]
+        .1
+        .push(vec![answer(last, "b")])
+        .await
+        .expect("push");
+    let records = export_records(&requester, project).await;
+    let consensus = records
+        .iter()
+        .find(|r| r.task_id == last)
+        .and_then(|r| r.consensus.clone())
+        .expect("consensus");
+    assert_eq!(
+        (consensus.label.as_deref(), consensus.method.as_str()),
+        (Some("b"), "dawid_skene_incremental"),
+        "{consensus:?}"
+    );
+    assert!(consensus.confidence > 0.8, "{consensus:?}");
 }

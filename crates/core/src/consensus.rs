@@ -17,12 +17,16 @@ pub struct Consensus {
     pub confidence: f64,
 }
 
+/// One annotator's current answer to a task: who (their user id), and the labels.
+pub type Vote = (i64, Vec<String>);
+
 /// A way to merge one task's answers.
 pub trait ConsensusMethod: Send + Sync {
     /// Stable name, reported beside each consensus.
     fn name(&self) -> &'static str;
-    /// Merges the answers (each a list of labels valid for `schema`); `None` when there are none.
-    fn aggregate(&self, schema: &LabelSchema, answers: &[Vec<String>]) -> Option<Consensus>;
+    /// Merges the answers (each a list of labels valid for `schema`, with its annotator);
+    /// `None` when there are none.
+    fn aggregate(&self, schema: &LabelSchema, answers: &[Vote]) -> Option<Consensus>;
 }
 
 /// Majority vote. Single choice: the most voted label, ties broken by the schema's label order;
@@ -32,7 +36,7 @@ pub trait ConsensusMethod: Send + Sync {
 /// ```
 /// use tessera_core::{ConsensusMethod, LabelSchema, MajorityVote};
 /// let schema = LabelSchema::from_json(r#"{"kind":"classification","labels":["yes","no"]}"#).unwrap();
-/// let votes = [vec!["no".to_string()], vec!["yes".to_string()], vec!["no".to_string()]];
+/// let votes = [(1, vec!["no".to_string()]), (2, vec!["yes".to_string()]), (3, vec!["no".to_string()])];
 /// let c = MajorityVote.aggregate(&schema, &votes).unwrap();
 /// assert_eq!(c.labels, ["no"]);
 /// assert!((c.confidence - 2.0 / 3.0).abs() < 1e-12);
@@ -45,10 +49,12 @@ impl ConsensusMethod for MajorityVote {
         "majority_vote"
     }
 
-    fn aggregate(&self, schema: &LabelSchema, answers: &[Vec<String>]) -> Option<Consensus> {
-        if answers.is_empty() {
+    fn aggregate(&self, schema: &LabelSchema, votes: &[Vote]) -> Option<Consensus> {
+        if votes.is_empty() {
             return None;
         }
+        let answers: Vec<&Vec<String>> = votes.iter().map(|(_, labels)| labels).collect();
+        let answers = answers.as_slice();
         match schema.kind {
             SchemaKind::Text => return text_vote(answers),
             SchemaKind::Spans => return span_vote(answers),
@@ -67,7 +73,7 @@ impl ConsensusMethod for MajorityVote {
         }
         let mut counts = vec![0usize; schema.labels.len()];
         for answer in answers {
-            for label in answer {
+            for label in answer.iter() {
                 if let Some(i) = schema.label_index(label) {
                     counts[i] += 1;
                 }
@@ -109,7 +115,7 @@ impl ConsensusMethod for MajorityVote {
 /// Spans: each distinct span (same offsets, same label) is in the consensus when more than
 /// half of the answers hold it, in text order; confidence is the weakest agreement, on a
 /// span in or out (1 when every answer marks the same spans, none included).
-fn span_vote(answers: &[Vec<String>]) -> Option<Consensus> {
+fn span_vote(answers: &[&Vec<String>]) -> Option<Consensus> {
     let mut counts: std::collections::BTreeMap<Span, usize> = std::collections::BTreeMap::new();
     for answer in answers {
         let mut seen: Vec<Span> = answer.iter().filter_map(|s| Span::parse(s)).collect();
@@ -135,7 +141,7 @@ fn span_vote(answers: &[Vec<String>]) -> Option<Consensus> {
 /// Free text: the most common text once whitespace is normalised (each line trimmed and its
 /// runs of spaces made one, blank lines at either end dropped; line breaks are kept, they
 /// matter in a transcription), ties to the one that sorts first; confidence is its share.
-fn text_vote(answers: &[Vec<String>]) -> Option<Consensus> {
+fn text_vote(answers: &[&Vec<String>]) -> Option<Consensus> {
     let mut texts: Vec<String> = answers
         .iter()
         .filter_map(|a| a.first())
@@ -175,8 +181,18 @@ mod tests {
         schema
     }
 
-    fn a(labels: &[&str]) -> Vec<String> {
-        labels.iter().map(|s| (*s).to_owned()).collect()
+    /// One answer of a fresh annotator.
+    fn a(labels: &[&str]) -> Vote {
+        use std::sync::atomic::{AtomicI64, Ordering};
+        static NEXT: AtomicI64 = AtomicI64::new(1);
+        (
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            labels.iter().map(|s| (*s).to_owned()).collect(),
+        )
+    }
+
+    fn labels(l: &[&str]) -> Vec<String> {
+        l.iter().map(|s| (*s).to_owned()).collect()
     }
 
     #[test]
@@ -222,7 +238,7 @@ mod tests {
             let c = MajorityVote
                 .aggregate(&schema, &answers)
                 .expect("consensus");
-            assert_eq!((c.labels, c.confidence), (a(&["the cat"]), 0.5));
+            assert_eq!((c.labels, c.confidence), (labels(&["the cat"]), 0.5));
         }
         let lines = MajorityVote
             .aggregate(
@@ -232,12 +248,12 @@ mod tests {
             .expect("consensus");
         assert_eq!(
             (lines.labels, lines.confidence),
-            (a(&["one\ntwo"]), 2.0 / 3.0)
+            (labels(&["one\ntwo"]), 2.0 / 3.0)
         );
         let tie = MajorityVote
             .aggregate(&schema, &[a(&["b"]), a(&["a"])])
             .expect("consensus");
-        assert_eq!((tie.labels, tie.confidence), (a(&["a"]), 0.5));
+        assert_eq!((tie.labels, tie.confidence), (labels(&["a"]), 0.5));
     }
 
     #[test]

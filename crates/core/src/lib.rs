@@ -12,7 +12,7 @@ pub mod task;
 pub mod upload;
 
 pub use bbox::BoundingBox;
-pub use consensus::{Consensus, ConsensusMethod, MajorityVote};
+pub use consensus::{Consensus, ConsensusMethod, MajorityVote, Vote};
 pub use schema::{LabelSchema, MAX_OFFLINE_QUOTA, Progress, SchemaError, SchemaKind};
 pub use span::Span;
 pub use task::{Prediction, TaskInput};

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use tessera_api::RefitResponse;
-use tessera_core::aggregate::{Aggregator, Dataset, DawidSkene, argmax};
+use tessera_core::aggregate::{Dataset, DawidSkene, FittedConsensus, argmax};
 
 use crate::store::{ConsensusUpdate, Store, StoreError, StoreResult};
 
@@ -32,11 +32,13 @@ pub async fn refit_project(store: &dyn Store, project_id: i64) -> StoreResult<Re
         });
     }
     let schema = project.schema.clone();
-    let updates = tokio::task::spawn_blocking(move || fit(&inputs, &schema))
+    let (updates, model) = tokio::task::spawn_blocking(move || fit(&inputs, &schema))
         .await
         .map_err(|e| StoreError::Backend(format!("re-fit failed: {e}")))??;
     let tasks = updates.len();
     store.write_consensus(project_id, updates, METHOD).await?;
+    // From now on each new answer updates its task through the fitted model.
+    store.save_consensus_model(project_id, model).await?;
     tracing::info!(project_id, tasks, elapsed = ?started.elapsed(), "consensus re-fitted");
     Ok(RefitResponse {
         tasks,
@@ -45,11 +47,12 @@ pub async fn refit_project(store: &dyn Store, project_id: i64) -> StoreResult<Re
     })
 }
 
-/// The fitted consensus of every answered task.
+/// The fitted consensus of every answered task, and the fitted model (JSON) that scores
+/// answers arriving after it.
 fn fit(
     inputs: &crate::store::ConsensusInputs,
     schema: &tessera_core::LabelSchema,
-) -> StoreResult<Vec<ConsensusUpdate>> {
+) -> StoreResult<(Vec<ConsensusUpdate>, String)> {
     let ids: Vec<(String, String)> = inputs
         .answers
         .iter()
@@ -75,7 +78,9 @@ fn fit(
     for (t, l) in gold {
         data.gold[t] = Some(l);
     }
-    let fitted = DawidSkene::auto().fit(&data);
+    let (fitted, model) = FittedConsensus::fit(&DawidSkene::auto(), &data);
+    let model = serde_json::to_string(&model)
+        .map_err(|e| StoreError::Backend(format!("re-fit model: {e}")))?;
     let mut counts: HashMap<i64, u32> = HashMap::new();
     for (task, _, _) in &inputs.answers {
         *counts.entry(*task).or_default() += 1;
@@ -100,5 +105,5 @@ fn fit(
             needs_review: progress.needs_review,
         });
     }
-    Ok(updates)
+    Ok((updates, model))
 }

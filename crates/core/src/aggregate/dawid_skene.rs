@@ -480,7 +480,7 @@ impl DawidSkene {
 /// assert_eq!(task.label(), 1);
 /// assert!(task.posterior()[1] > 0.9);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct DawidSkeneModel {
     k: usize,
     log_prior: Vec<f64>,
@@ -565,11 +565,14 @@ impl DawidSkene {
             let sum: f64 = row.iter().sum();
             row.iter_mut().for_each(|v| *v = (*v / sum).ln());
         }
+        // A probability of 0 is −∞ in log space, which JSON cannot hold: keep it finite
+        // (e^−700 is 0 to every sum it enters).
+        let finite = |v: Vec<f64>| -> Vec<f64> { v.into_iter().map(|x| x.max(-700.0)).collect() };
         let model = DawidSkeneModel {
             k,
-            log_prior,
-            log_conf,
-            log_crowd: crowd,
+            log_prior: finite(log_prior),
+            log_conf: finite(log_conf),
+            log_crowd: finite(crowd),
         };
         (fit, model)
     }

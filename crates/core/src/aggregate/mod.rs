@@ -8,6 +8,7 @@
 pub mod agreement;
 mod dataset;
 mod dawid_skene;
+mod fitted;
 mod glad;
 mod mace;
 mod majority_vote;
@@ -21,6 +22,7 @@ mod weighted_majority;
 
 pub use dataset::{Answer, Dataset, DatasetError};
 pub use dawid_skene::{DawidSkene, DawidSkeneModel, TaskPosterior};
+pub use fitted::FittedConsensus;
 pub use glad::Glad;
 pub use mace::Mace;
 pub use majority_vote::MajorityVoteFit;

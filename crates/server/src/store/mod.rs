@@ -6,6 +6,7 @@
 mod postgres;
 mod sqlite;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -14,6 +15,7 @@ use tessera_api::{
     AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage, ExportRecord, LeasedTask,
     Member, Project, ProjectRole, ProjectStatus, PushResult, ReviewRequest, Role, UploadResponse,
 };
+use tessera_core::aggregate::FittedConsensus;
 use tessera_core::{ConsensusMethod, LabelSchema, TaskInput};
 
 use crate::quality::TimedAnswer;
@@ -101,7 +103,9 @@ pub trait Store: Send + Sync {
     /// Held leases are extended, never shortened.
     async fn lease(&self, query: LeaseQuery) -> StoreResult<Vec<LeasedTask>>;
 
-    /// Stores answers idempotently by id and updates each touched task's consensus.
+    /// Stores answers idempotently by id and updates each touched task's consensus: with the
+    /// project's re-fitted model when it has one (see [`Store::save_consensus_model`]), else
+    /// with `method`.
     async fn push_answers(
         &self,
         annotator: &User,
@@ -128,6 +132,10 @@ pub trait Store: Send + Sync {
     /// Every task's current counted answers (latest revision per annotator, skips excluded;
     /// the first label of each) and the gold tasks' known labels: what a re-fit reads.
     async fn consensus_inputs(&self, project_id: i64) -> StoreResult<ConsensusInputs>;
+
+    /// Keeps a project's re-fitted consensus model (JSON of a `FittedConsensus`) under a new
+    /// version; every replica scores the project's new answers with it from then on.
+    async fn save_consensus_model(&self, project_id: i64, model: String) -> StoreResult<()>;
 
     /// Stores re-fitted consensus (cancelled tasks keep theirs; gold tasks stay complete).
     async fn write_consensus(
@@ -352,5 +360,36 @@ mod tests {
         let tally = gold_tally(&answers);
         assert_eq!(tally.get(&1), Some(&(2, 1)));
         assert_eq!(tally.get(&2), Some(&(1, 1)));
+    }
+}
+
+/// Projects' re-fitted consensus models as this server last loaded them, by version: a push
+/// reads the stored version (one indexed lookup) and parses the model only when it changed.
+#[derive(Default)]
+pub(crate) struct ModelCache(std::sync::Mutex<HashMap<i64, (i64, Arc<FittedConsensus>)>>);
+
+impl ModelCache {
+    /// The cached model of `project` when it is at `version`.
+    pub(crate) fn get(&self, project: i64, version: i64) -> Option<Arc<FittedConsensus>> {
+        let cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .get(&project)
+            .filter(|(v, _)| *v == version)
+            .map(|(_, m)| Arc::clone(m))
+    }
+
+    /// Parses and caches `project`'s model at `version`.
+    pub(crate) fn load(
+        &self,
+        project: i64,
+        version: i64,
+        json: &str,
+    ) -> StoreResult<Arc<FittedConsensus>> {
+        let model: Arc<FittedConsensus> = Arc::new(serde_json::from_str(json).map_err(|e| {
+            StoreError::Backend(format!("project {project}'s consensus model: {e}"))
+        })?);
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        cache.insert(project, (version, Arc::clone(&model)));
+        Ok(model)
     }
 }

@@ -15,6 +15,7 @@
 //!   never skips a change committed late.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -25,7 +26,8 @@ use tessera_api::{
     ExportConsensus, ExportRecord, ExportReview, LeasedTask, Member, Project, ProjectRole,
     ProjectStatus, PushResult, PushStatus, ReviewRequest, Role, UploadResponse,
 };
-use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput};
+use tessera_core::aggregate::FittedConsensus;
+use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput, Vote};
 
 use crate::quality::TimedAnswer;
 use tokio_postgres::types::Json;
@@ -33,8 +35,9 @@ use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
 use super::{
-    ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, Store, StoreError, StoreResult, User,
-    first_answers, latest_answers, project_role, rejected, role_of, unknown_task,
+    ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, Store, StoreError,
+    StoreResult, User, first_answers, latest_answers, project_role, rejected, role_of,
+    unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -46,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0006_gold.sql"),
     include_str!("../../migrations/postgres/0007_memberships.sql"),
     include_str!("../../migrations/postgres/0008_answer_flags.sql"),
+    include_str!("../../migrations/postgres/0009_consensus_models.sql"),
 ];
 /// Advisory lock key under which migrations run, so replicas starting together do not race.
 const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261; // "tessera"
@@ -68,6 +72,7 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 
 pub struct PostgresStore {
     pool: Pool,
+    models: ModelCache,
 }
 
 impl PostgresStore {
@@ -87,7 +92,10 @@ impl PostgresStore {
             .max_size(16)
             .build()
             .map_err(|e| StoreError::Backend(format!("connection pool: {e}")))?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            models: ModelCache::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -114,6 +122,40 @@ impl PostgresStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The re-fitted consensus models of `projects` that have one (see [`ModelCache`]).
+    async fn fitted_models(
+        &self,
+        tx: &impl GenericClient,
+        projects: &HashMap<i64, LabelSchema>,
+    ) -> StoreResult<HashMap<i64, Arc<FittedConsensus>>> {
+        let ids: Vec<i64> = projects.keys().copied().collect();
+        let mut out = HashMap::new();
+        for row in tx
+            .query(
+                "SELECT project_id, version FROM consensus_models WHERE project_id = ANY($1)",
+                &[&ids],
+            )
+            .await?
+        {
+            let (project, version): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+            let model = match self.models.get(project, version) {
+                Some(model) => model,
+                None => {
+                    let json: String = tx
+                        .query_one(
+                            "SELECT model FROM consensus_models WHERE project_id = $1",
+                            &[&project],
+                        )
+                        .await?
+                        .try_get(0)?;
+                    self.models.load(project, version, &json)?
+                }
+            };
+            out.insert(project, model);
+        }
+        Ok(out)
     }
 }
 
@@ -527,7 +569,8 @@ async fn update_consensus(
     tx: &deadpool_postgres::Transaction<'_>,
     tasks: &[(i64, i64)],
     schemas: &HashMap<i64, LabelSchema>,
-    method: &dyn ConsensusMethod,
+    fitted: &HashMap<i64, Arc<FittedConsensus>>,
+    fallback: &dyn ConsensusMethod,
 ) -> StoreResult<()> {
     let ids: Vec<i64> = tasks.iter().map(|&(t, _)| t).collect();
     tx.execute(
@@ -535,11 +578,11 @@ async fn update_consensus(
         &[&ids],
     )
     .await?;
-    let mut current: HashMap<i64, Vec<Vec<String>>> = HashMap::new();
+    let mut current: HashMap<i64, Vec<Vote>> = HashMap::new();
     let mut unsure: HashSet<i64> = HashSet::new();
     for row in tx
         .query(
-            "SELECT task_id, labels, unsure FROM (
+            "SELECT task_id, labels, unsure, annotator_id FROM (
                  SELECT DISTINCT ON (task_id, annotator_id) task_id, annotator_id, labels, skipped, unsure
                  FROM answers WHERE task_id = ANY($1) AND counted
                  ORDER BY task_id, annotator_id, revision DESC, seq DESC
@@ -553,7 +596,10 @@ async fn update_consensus(
         if row.try_get::<_, bool>(2)? {
             unsure.insert(task);
         }
-        current.entry(task).or_default().push(labels);
+        current
+            .entry(task)
+            .or_default()
+            .push((row.try_get(3)?, labels));
     }
     let (mut counts, mut consensus, mut confidence, mut names, mut complete) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -564,6 +610,10 @@ async fn update_consensus(
             continue;
         };
         let answers = current.remove(&task).unwrap_or_default();
+        let method: &dyn ConsensusMethod = match fitted.get(&project) {
+            Some(m) => m.as_ref(),
+            None => fallback,
+        };
         let result = method.aggregate(schema, &answers);
         updated.push(task);
         counts.push(answers.len() as i32);
@@ -966,7 +1016,8 @@ impl Store for PostgresStore {
         }
         touched.sort_unstable();
         touched.dedup();
-        update_consensus(&tx, &touched, &schemas, method.as_ref()).await?;
+        let fitted = self.fitted_models(&tx, &schemas).await?;
+        update_consensus(&tx, &touched, &schemas, &fitted, method.as_ref()).await?;
         tx.commit().await?;
         Ok(results)
     }
@@ -1176,6 +1227,17 @@ impl Store for PostgresStore {
             answers: latest_answers(raw),
             gold,
         })
+    }
+
+    async fn save_consensus_model(&self, project_id: i64, model: String) -> StoreResult<()> {
+        let c = self.pool.get().await?;
+        c.execute(
+            "INSERT INTO consensus_models (project_id, version, model) VALUES ($1, 1, $2)
+             ON CONFLICT (project_id) DO UPDATE SET version = consensus_models.version + 1, model = $2",
+            &[&project_id, &model],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn write_consensus(

@@ -14,13 +14,15 @@ use tessera_api::{
     ExportConsensus, ExportRecord, ExportReview, LeasedTask, Member, Project, ProjectRole,
     ProjectStatus, PushResult, PushStatus, ReviewRequest, Role, UploadResponse,
 };
-use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput};
+use tessera_core::aggregate::FittedConsensus;
+use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput, Vote};
 
 use crate::quality::TimedAnswer;
 
 use super::{
-    ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, Store, StoreError, StoreResult, User,
-    first_answers, latest_answers, parse_ts, project_role, rejected, role_of, ts, unknown_task,
+    ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, Store, StoreError,
+    StoreResult, User, first_answers, latest_answers, parse_ts, project_role, rejected, role_of,
+    ts, unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -32,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0006_gold.sql"),
     include_str!("../../migrations/sqlite/0007_memberships.sql"),
     include_str!("../../migrations/sqlite/0008_answer_flags.sql"),
+    include_str!("../../migrations/sqlite/0009_consensus_models.sql"),
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -54,6 +57,7 @@ impl From<serde_json::Error> for StoreError {
 pub struct SqliteStore {
     jobs: std::sync::mpsc::Sender<Job>,
     reader: Arc<Mutex<Connection>>,
+    models: Arc<ModelCache>,
 }
 
 /// A write to run inside the writer's open transaction; what it returns delivers its result
@@ -80,6 +84,7 @@ impl SqliteStore {
         Ok(Self {
             jobs,
             reader: Arc::new(Mutex::new(reader)),
+            models: Arc::default(),
         })
     }
 
@@ -440,6 +445,30 @@ fn current_answers(
     Ok(out)
 }
 
+/// The project's re-fitted consensus model, if it has one (see [`ModelCache`]).
+fn fitted_model(
+    tx: &Connection,
+    models: &ModelCache,
+    project_id: i64,
+) -> StoreResult<Option<Arc<FittedConsensus>>> {
+    let version: Option<i64> = tx
+        .prepare_cached("SELECT version FROM consensus_models WHERE project_id = ?1")?
+        .query_row([project_id], |r| r.get(0))
+        .optional()?;
+    let Some(version) = version else {
+        return Ok(None);
+    };
+    if let Some(model) = models.get(project_id, version) {
+        return Ok(Some(model));
+    }
+    let json: String = tx.query_row(
+        "SELECT model FROM consensus_models WHERE project_id = ?1",
+        [project_id],
+        |r| r.get(0),
+    )?;
+    models.load(project_id, version, &json).map(Some)
+}
+
 fn update_consensus(
     tx: &Connection,
     task_id: i64,
@@ -448,7 +477,10 @@ fn update_consensus(
 ) -> StoreResult<()> {
     let current = current_answers(tx, task_id, true)?;
     let flagged = current.iter().any(|a| a.unsure);
-    let answers: Vec<Vec<String>> = current.into_iter().map(|a| a.labels).collect();
+    let answers: Vec<Vote> = current
+        .into_iter()
+        .map(|a| (a.annotator_id, a.labels))
+        .collect();
     let consensus = method.aggregate(schema, &answers);
     let progress = schema.progress(
         answers.len() as u32,
@@ -745,6 +777,7 @@ impl Store for SqliteStore {
         method: Arc<dyn ConsensusMethod>,
     ) -> StoreResult<Vec<PushResult>> {
         let annotator = annotator.clone();
+        let models = Arc::clone(&self.models);
         self.write(move |c| {
             let tx = c.savepoint()?;
             let now = ts(now);
@@ -762,8 +795,17 @@ impl Store for SqliteStore {
                 let result = result.reply;
                 results.push(result);
             }
+            let mut fitted: HashMap<i64, Option<Arc<FittedConsensus>>> = HashMap::new();
             for (task_id, project_id) in touched {
-                update_consensus(&tx, task_id, &schemas[&project_id], method.as_ref())?;
+                let model = match fitted.entry(project_id) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => e.insert(fitted_model(&tx, &models, project_id)?),
+                };
+                let method: &dyn ConsensusMethod = match model.as_deref() {
+                    Some(m) => m,
+                    None => method.as_ref(),
+                };
+                update_consensus(&tx, task_id, &schemas[&project_id], method)?;
             }
             tx.commit()?;
             Ok(results)
@@ -948,6 +990,18 @@ impl Store for SqliteStore {
                 answers: latest_answers(raw),
                 gold,
             })
+        })
+        .await
+    }
+
+    async fn save_consensus_model(&self, project_id: i64, model: String) -> StoreResult<()> {
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO consensus_models (project_id, version, model) VALUES (?1, 1, ?2)
+                 ON CONFLICT (project_id) DO UPDATE SET version = version + 1, model = ?2",
+                params![project_id, model],
+            )?;
+            Ok(())
         })
         .await
     }
