@@ -1841,7 +1841,7 @@ async fn after_a_refit_new_answers_are_scored_by_the_fitted_model(backend: Backe
             .filter(|(_, text)| text != "item 20")
             .map(|(id, text)| {
                 let n: usize = text.trim_start_matches("item ").parse().expect("number");
-                let label = if *name == "spammer" || n % 2 == 0 {
+                let label = if *name == "spammer" || n.is_multiple_of(2) {
                     "a"
                 } else {
                     "b"
