@@ -287,6 +287,7 @@ async fn a_bad_upload_names_the_line_and_stores_nothing(backend: Backend) {
             .expect_err("dup"),
     );
     assert_eq!((status, body.code.as_str()), (409, "conflict"));
+    assert!(body.message.contains("\"t1\""), "names the id: {body:?}");
 
     assert_eq!(requester.status(project).await.expect("status").tasks, 1);
 }

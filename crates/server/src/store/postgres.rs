@@ -40,6 +40,9 @@ use super::{
     unknown_task,
 };
 
+/// Tasks one upload statement inserts.
+const INSERT_CHUNK: usize = 5_000;
+
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_devices.sql"),
@@ -751,34 +754,50 @@ impl Store for PostgresStore {
             )
             .await?
             .get(0);
-        let insert = tx
-            .prepare(
-                "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7::jsonb IS NOT NULL)",
+        // An id already in the project fails the whole upload, named (the parser already
+        // refused ids repeated within it).
+        let ids: Vec<&str> = tasks
+            .iter()
+            .filter_map(|t| t.external_id.as_deref())
+            .collect();
+        if let Some(row) = tx
+            .query_opt(
+                "SELECT external_id FROM tasks WHERE project_id = $1 AND external_id = ANY($2) LIMIT 1",
+                &[&project_id, &ids],
             )
-            .await?;
-        for task in &tasks {
-            let prediction = task.prediction.as_ref().map(Json);
-            let gold = task.gold.as_ref().map(Json);
+            .await?
+        {
+            let id: String = row.try_get(0)?;
+            return Err(StoreError::Conflict(format!(
+                "task id {id:?} already exists in this project"
+            )));
+        }
+        // Rows go in as arrays, a few thousand per statement, not one statement per task.
+        for chunk in tasks.chunks(INSERT_CHUNK) {
+            let external: Vec<Option<&str>> =
+                chunk.iter().map(|t| t.external_id.as_deref()).collect();
+            let data: Vec<Json<&Map<String, Value>>> =
+                chunk.iter().map(|t| Json(&t.data)).collect();
+            let prediction: Vec<Option<Json<&Prediction>>> = chunk
+                .iter()
+                .map(|t| t.prediction.as_ref().map(Json))
+                .collect();
+            let gold: Vec<Option<Json<&Vec<String>>>> =
+                chunk.iter().map(|t| t.gold.as_ref().map(Json)).collect();
             tx.execute(
-                &insert,
-                &[
-                    &project_id,
-                    &batch_id,
-                    &task.external_id,
-                    &Json(&task.data),
-                    &prediction,
-                    &now,
-                    &gold,
-                ],
+                "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete)
+                 SELECT $1, $2, u.external_id, u.data, u.prediction, $3, u.gold, u.gold IS NOT NULL
+                 FROM UNNEST($4::text[], $5::jsonb[], $6::jsonb[], $7::jsonb[]) WITH ORDINALITY
+                      AS u(external_id, data, prediction, gold, n)
+                 ORDER BY u.n",
+                &[&project_id, &batch_id, &now, &external, &data, &prediction, &gold],
             )
             .await
             .map_err(|e| {
                 if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
-                    StoreError::Conflict(format!(
-                        "task id {:?} already exists in this project",
-                        task.external_id.as_deref().unwrap_or("")
-                    ))
+                    StoreError::Conflict(
+                        "a task id of this upload was added to the project meanwhile".to_owned(),
+                    )
                 } else {
                     e.into()
                 }
