@@ -95,6 +95,57 @@ async fn task_id(client: &Client) -> Option<i64> {
     el.attr("data-task-id").await.ok()??.parse().ok()
 }
 
+/// Waits (up to 20 s) for the element `css`; `what` names it when it never comes.
+async fn wait_for(client: &Client, css: &str, what: &str) -> fantoccini::elements::Element {
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+/// Waits up to `secs` for the text of `css` to satisfy `wanted`; returns it.
+async fn text_where(
+    client: &Client,
+    css: &str,
+    secs: u64,
+    what: &str,
+    wanted: impl Fn(&str) -> bool + Clone,
+) -> String {
+    eventually(Duration::from_secs(secs), what, || {
+        let (client, css, wanted) = (client.clone(), css.to_owned(), wanted.clone());
+        async move { text_of(&client, &css).await.filter(|t| wanted(t)) }
+    })
+    .await
+}
+
+/// Waits for a task other than `id` to be on screen.
+async fn next_task_after(client: &Client, id: i64, what: &str) {
+    eventually(Duration::from_secs(5), what, || {
+        let client = client.clone();
+        async move { task_id(&client).await.filter(|&next| next != id) }
+    })
+    .await;
+}
+
+/// `api`'s annotator leases up to `n` tasks of `project` and answers them all `label`.
+async fn lease_and_answer(api: &tessera_client::ApiClient, project: i64, n: u32, label: &str) {
+    let leased = api.lease(project, n, None).await.expect("lease").tasks;
+    let answers = leased
+        .iter()
+        .map(|t| answer_push(t.task_id, &[label]))
+        .collect();
+    api.push(answers).await.expect("push");
+}
+
+/// Back to the project list (P) and into the project at position `digit`.
+async fn open_project(client: &Client, digit: char) {
+    press(client, 'p').await;
+    wait_for(client, "#projects", "back to the projects").await;
+    press(client, digit).await;
+}
+
 /// A WebDriver session: tauri-driver starts the app.
 /// Waits for the status bar to show the offline badge and `pending` answers waiting.
 async fn offline_with_pending(client: &Client, pending: u32, what: &str) {
@@ -126,12 +177,7 @@ async fn connect(caps: &serde_json::Map<String, serde_json::Value>, driver_url: 
 
 /// Types the server and token into the sign-in screen and submits it.
 async fn sign_in(client: &Client, server: &str, token: &str) {
-    let server_input = client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("#server-input"))
-        .await
-        .expect("sign-in screen");
+    let server_input = wait_for(client, "#server-input", "sign-in screen").await;
     server_input.clear().await.expect("clear");
     server_input.send_keys(server).await.expect("type server");
     client
@@ -211,12 +257,7 @@ async fn labelling_session(backend: Backend) {
     sign_in(&client, &server.url, &token).await;
 
     // The only project opens by itself; the first task shows with the machine's prediction.
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("#task-text"))
-        .await
-        .expect("a task");
+    wait_for(&client, "#task-text", "a task").await;
     let prediction = text_of(&client, "#prediction")
         .await
         .expect("prediction panel");
@@ -231,42 +272,31 @@ async fn labelling_session(backend: Backend) {
     for (key, label) in keys.into_iter().zip(labels) {
         let id = task_id(&client).await.expect("task id");
         press(&client, key).await;
-        let chosen = eventually(Duration::from_secs(5), "the label to be chosen", || {
-            let client = client.clone();
-            async move { text_of(&client, ".label-option.chosen").await }
-        })
+        let chosen = text_where(
+            &client,
+            ".label-option.chosen",
+            5,
+            "the label to be chosen",
+            |_| true,
+        )
         .await;
         assert!(chosen.contains(label), "{chosen}");
         press(&client, char::from(Key::Enter)).await;
-        eventually(Duration::from_secs(5), "the next task", || {
-            let client = client.clone();
-            async move { task_id(&client).await.filter(|&next| next != id) }
-        })
-        .await;
+        next_task_after(&client, id, "the next task").await;
         answered.push((id, label));
     }
 
-    eventually(
-        Duration::from_secs(30),
+    text_where(
+        &client,
+        "#pending-count",
+        30,
         "the pending count to reach 0",
-        || {
-            let client = client.clone();
-            async move {
-                text_of(&client, "#pending-count")
-                    .await
-                    .filter(|t| t == "0")
-            }
-        },
+        |t| t == "0",
     )
     .await;
     // The status bar is repainted every second, so read it until it settles.
-    eventually(Duration::from_secs(10), "the online badge", || {
-        let client = client.clone();
-        async move {
-            text_of(&client, "#online-state")
-                .await
-                .filter(|t| t.contains("Online"))
-        }
+    text_where(&client, "#online-state", 10, "the online badge", |t| {
+        t.contains("Online")
     })
     .await;
 
@@ -277,15 +307,7 @@ async fn labelling_session(backend: Backend) {
         let id = task_id(&client).await.expect("task id");
         press(&client, '3').await;
         press(&client, char::from(Key::Enter)).await;
-        eventually(
-            Duration::from_secs(5),
-            "the next task while offline",
-            || {
-                let client = client.clone();
-                async move { task_id(&client).await.filter(|&next| next != id) }
-            },
-        )
-        .await;
+        next_task_after(&client, id, "the next task while offline").await;
         offline_answers.push(id);
     }
     offline_with_pending(&client, 2, "the offline badge and 2 pending").await;
@@ -301,36 +323,27 @@ async fn labelling_session(backend: Backend) {
     // End the dead app's WebDriver session so the driver takes a new one.
     let _ = tokio::time::timeout(Duration::from_secs(10), client.close()).await;
     let client = connect(&caps, &driver_url).await;
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("#task-text"))
-        .await
-        .expect("the restarted app resumes the session without signing in");
+    wait_for(
+        &client,
+        "#task-text",
+        "the restarted app resumes the session without signing in",
+    )
+    .await;
     offline_with_pending(&client, 2, "2 pending after the restart, offline").await;
 
     // It comes back: the pending answers sync by themselves.
     server.restart().await;
-    eventually(
-        Duration::from_secs(60),
+    text_where(
+        &client,
+        "#pending-count",
+        60,
         "the pending answers to sync after the restart",
-        || {
-            let client = client.clone();
-            async move {
-                text_of(&client, "#pending-count")
-                    .await
-                    .filter(|t| t == "0")
-            }
-        },
+        |t| t == "0",
     )
     .await;
     answered.extend(offline_answers.into_iter().map(|id| (id, "neutral")));
 
-    if let Some(dir) = std::env::var_os("TESSERA_SCREENSHOT_DIR") {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let png = client.screenshot().await.expect("screenshot");
-        std::fs::write(PathBuf::from(dir).join("labeling.png"), png).expect("write screenshot");
-    }
+    screenshot(&client, "labeling.png").await;
     client.close().await.expect("close session");
 
     let records = export_records(&requester, project).await;
@@ -503,12 +516,7 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
         }
     }
     for (api, label) in &crowd {
-        let leased = api.lease(disputes, 2, None).await.expect("lease").tasks;
-        let answers = leased
-            .iter()
-            .map(|t| answer_push(t.task_id, &[(*label)]))
-            .collect();
-        api.push(answers).await.expect("push");
+        lease_and_answer(api, disputes, 2, label).await;
     }
 
     let home = tempfile::tempdir().expect("tempdir");
@@ -520,12 +528,7 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
         .await
         .expect("window size");
     sign_in(&client, &server.url, &token).await;
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("#projects"))
-        .await
-        .expect("the project list (three projects)");
+    wait_for(&client, "#projects", "the project list (three projects)").await;
     fits_and_reads(&client, "projects").await;
     // T switches to the other theme (remembered), and the text stays readable there too.
     let theme = "return document.documentElement.dataset.theme || ''";
@@ -548,47 +551,23 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
     let unsure_task = task_of_kind(&client, "rating", None).await;
     press(&client, '4').await;
     press(&client, 'u').await;
-    eventually(Duration::from_secs(5), "the unsure flag", || {
-        let client = client.clone();
-        async move { text_of(&client, "#unsure").await }
-    })
-    .await;
+    text_where(&client, "#unsure", 5, "the unsure flag", |_| true).await;
     fits_and_reads(&client, "rating").await;
     screenshot(&client, "rating.png").await;
     press(&client, char::from(Key::Enter)).await;
     expected.push((rating, unsure_task, vec!["4"]));
     let skipped_task = task_of_kind(&client, "rating", Some(unsure_task)).await;
     press(&client, 's').await;
-    let question = eventually(Duration::from_secs(5), "why skip", || {
-        let client = client.clone();
-        async move { text_of(&client, "#skip-question").await }
-    })
-    .await;
+    let question = text_where(&client, "#skip-question", 5, "why skip", |_| true).await;
     assert!(question.contains("1 unclear"), "{question}");
     press(&client, '1').await;
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#no-task"))
-        .await
-        .expect("both ratings done");
+    wait_for(&client, "#no-task", "both ratings done").await;
 
     // Pairwise: → picks B; A accepts the machine's A at once; = is the tie.
-    press(&client, 'p').await;
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#projects"))
-        .await
-        .expect("back to the projects");
-    press(&client, '2').await;
+    open_project(&client, '2').await;
     let id = task_of_kind(&client, "pairwise", None).await;
     keys(&client, &[Key::Right]).await;
-    eventually(Duration::from_secs(5), "B to be chosen", || {
-        let client = client.clone();
-        async move { text_of(&client, "#pair-b.chosen").await }
-    })
-    .await;
+    text_where(&client, "#pair-b.chosen", 5, "B to be chosen", |_| true).await;
     fits_and_reads(&client, "pairwise").await;
     screenshot(&client, "pairwise.png").await;
     press(&client, char::from(Key::Enter)).await;
@@ -602,14 +581,7 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
     expected.push((pairwise, id, vec!["tie"]));
 
     // Free text: the box has the cursor; Esc leaves it for the review keys.
-    press(&client, 'p').await;
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#projects"))
-        .await
-        .expect("back to the projects");
-    press(&client, '3').await;
+    open_project(&client, '3').await;
     let id = task_of_kind(&client, "text", None).await;
     let typed = "a dog on a beach";
     for c in typed.chars() {
@@ -639,32 +611,11 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
 
     // Review: V opens the queue of the disputed tasks, each with both answers and the
     // consensus; 2 and Enter give one verdict, A takes the consensus for the other.
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#no-task"))
-        .await
-        .expect("no caption left");
-    press(&client, 'p').await;
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#projects"))
-        .await
-        .expect("back to the projects");
-    press(&client, '4').await;
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#no-task"))
-        .await
-        .expect("a reviewer has nothing to label");
+    wait_for(&client, "#no-task", "no caption left").await;
+    open_project(&client, '4').await;
+    wait_for(&client, "#no-task", "a reviewer has nothing to label").await;
     press(&client, 'v').await;
-    let evidence = eventually(Duration::from_secs(10), "the review queue", || {
-        let client = client.clone();
-        async move { text_of(&client, "#answers").await }
-    })
-    .await;
+    let evidence = text_where(&client, "#answers", 10, "the review queue", |_| true).await;
     assert!(
         evidence.contains("alice")
             && evidence.contains("bob")
@@ -678,23 +629,11 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
     press(&client, char::from(Key::Enter)).await;
     let consensus_taken = task_of_kind(&client, "classification", Some(verdict_given)).await;
     press(&client, 'a').await;
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#no-review"))
-        .await
-        .expect("the queue empties");
+    wait_for(&client, "#no-review", "the queue empties").await;
 
     // Spans: Shift+→ stretches the word cursor over "Ada Lovelace", 1 marks it PER; → → to
     // "IBM", 2 marks it ORG; the next text has no entity and Enter says so.
-    press(&client, 'p').await;
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#projects"))
-        .await
-        .expect("back to the projects");
-    press(&client, '5').await;
+    open_project(&client, '5').await;
     let mut span_tasks = Vec::new();
     let first_span = task_of_kind(&client, "spans", None).await;
     keys(&client, &[Key::Shift, Key::Right]).await;
@@ -702,13 +641,8 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
     keys(&client, &[Key::Right]).await;
     keys(&client, &[Key::Right]).await;
     press(&client, '2').await;
-    let marked = eventually(Duration::from_secs(5), "two spans marked", || {
-        let client = client.clone();
-        async move {
-            text_of(&client, "#spans-list")
-                .await
-                .filter(|t| t.contains("IBM"))
-        }
+    let marked = text_where(&client, "#spans-list", 5, "two spans marked", |t| {
+        t.contains("IBM")
     })
     .await;
     assert!(marked.contains("Ada Lovelace — PER"), "{marked}");
@@ -722,23 +656,11 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
     let second_span = task_of_kind(&client, "spans", Some(first_span)).await;
     press(&client, char::from(Key::Enter)).await;
     span_tasks.push((second_span, Vec::new()));
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#no-task"))
-        .await
-        .expect("both span tasks answered");
+    wait_for(&client, "#no-task", "both span tasks answered").await;
 
     // Boxes: B puts a box in the middle, 2 makes it a person, → → moves it and Shift+→
     // widens it; then one is dragged with the mouse, taking the current label.
-    press(&client, 'p').await;
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#projects"))
-        .await
-        .expect("back to the projects");
-    press(&client, '6').await;
+    open_project(&client, '6').await;
     let box_task = task_of_kind(&client, "boxes", None).await;
     press(&client, 'b').await;
     press(&client, '2').await;
@@ -783,36 +705,21 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
             button: MOUSE_BUTTON_LEFT,
         });
     client.perform_actions(drag).await.expect("drag a box");
-    eventually(Duration::from_secs(5), "two boxes drawn", || {
-        let client = client.clone();
-        async move {
-            text_of(&client, "#boxes-count")
-                .await
-                .filter(|t| t.starts_with('2'))
-        }
+    text_where(&client, "#boxes-count", 5, "two boxes drawn", |t| {
+        t.starts_with('2')
     })
     .await;
     fits_and_reads(&client, "boxes").await;
     screenshot(&client, "boxes.png").await;
     press(&client, char::from(Key::Enter)).await;
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#no-task"))
-        .await
-        .expect("the box task answered");
+    wait_for(&client, "#no-task", "the box task answered").await;
 
-    eventually(
-        Duration::from_secs(30),
+    text_where(
+        &client,
+        "#pending-count",
+        30,
         "the pending count to reach 0",
-        || {
-            let client = client.clone();
-            async move {
-                text_of(&client, "#pending-count")
-                    .await
-                    .filter(|t| t == "0")
-            }
-        },
+        |t| t == "0",
     )
     .await;
 
@@ -993,21 +900,11 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
         .await
         .expect("window size");
     sign_in(&client, &server.url, &token).await;
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("#dashboard"))
-        .await
-        .expect("the requester's dashboard");
+    wait_for(&client, "#dashboard", "the requester's dashboard").await;
 
     // N opens the schema editor; the preview follows the form.
     press(&client, 'n').await;
-    let name = client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#new-name"))
-        .await
-        .expect("the schema editor");
+    let name = wait_for(&client, "#new-name", "the schema editor").await;
     name.send_keys("reviews").await.expect("name");
     client
         .find(Locator::Css("#new-labels"))
@@ -1036,12 +933,7 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
         .click()
         .await
         .expect("click");
-    let project_el = client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#project"))
-        .await
-        .expect("the new project's screen");
+    let project_el = wait_for(&client, "#project", "the new project's screen").await;
     let project: i64 = project_el
         .attr("data-project")
         .await
@@ -1053,13 +945,8 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
     // A batch with a broken second line: rejected, the line named, nothing stored.
     let bad = "{\"data\":{\"text\":\"fine\"}}\n{\"data\":{\"text\":\"broken\"}\n";
     drop_file(&client, "#drop-zone", "bad.jsonl", bad).await;
-    let rejected = eventually(Duration::from_secs(10), "the rejection", || {
-        let client = client.clone();
-        async move {
-            text_of(&client, "#upload-report")
-                .await
-                .filter(|t| t.contains("rejected"))
-        }
+    let rejected = text_where(&client, "#upload-report", 10, "the rejection", |t| {
+        t.contains("rejected")
     })
     .await;
     assert!(
@@ -1072,13 +959,8 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
         .map(|i| format!("{{\"id\":\"r{i}\",\"data\":{{\"text\":\"review {i}\"}}}}\n"))
         .collect();
     drop_file(&client, "#drop-zone", "reviews.jsonl", &good).await;
-    let added = eventually(Duration::from_secs(10), "the upload report", || {
-        let client = client.clone();
-        async move {
-            text_of(&client, "#upload-report")
-                .await
-                .filter(|t| t.contains("added"))
-        }
+    let added = text_where(&client, "#upload-report", 10, "the upload report", |t| {
+        t.contains("added")
     })
     .await;
     assert!(added.contains("4 tasks added"), "{added}");
@@ -1086,23 +968,17 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
     // Two annotators answer; the screen shows the progress and the charts.
     for (name, label) in [("ann", "positive"), ("bo", "negative")] {
         let (api, _) = server.user(Role::Annotator, name).await;
-        let leased = api.lease(project, 2, None).await.expect("lease").tasks;
-        let answers = leased
-            .iter()
-            .map(|t| answer_push(t.task_id, &[label]))
-            .collect();
-        api.push(answers).await.expect("push");
+        lease_and_answer(&api, project, 2, label).await;
     }
     // The figures refresh by themselves every 30 s; R does it now.
     press(&client, 'r').await;
-    eventually(Duration::from_secs(15), "progress: 4 answers", || {
-        let client = client.clone();
-        async move {
-            text_of(&client, "[data-figure='Answers']")
-                .await
-                .filter(|t| t == "4")
-        }
-    })
+    text_where(
+        &client,
+        "[data-figure='Answers']",
+        15,
+        "progress: 4 answers",
+        |t| t == "4",
+    )
     .await;
     let annotators = text_of(&client, "#annotators")
         .await
@@ -1121,11 +997,7 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
 
     // J writes the JSONL export.
     press(&client, 'j').await;
-    let exported = eventually(Duration::from_secs(10), "the export", || {
-        let client = client.clone();
-        async move { text_of(&client, "#export-report").await }
-    })
-    .await;
+    let exported = text_where(&client, "#export-report", 10, "the export", |_| true).await;
     let path = home
         .path()
         .join("exports")
@@ -1135,11 +1007,7 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
     assert_eq!(written.lines().count(), 4);
 
     press(&client, char::from(Key::Escape)).await;
-    let listed = eventually(Duration::from_secs(10), "the project list", || {
-        let client = client.clone();
-        async move { text_of(&client, ".projects-table").await }
-    })
-    .await;
+    let listed = text_where(&client, ".projects-table", 10, "the project list", |_| true).await;
     assert!(
         listed.contains("reviews") && listed.contains("4 / 4"),
         "{listed}"

@@ -226,15 +226,16 @@ pub(crate) fn latest_answers(
 /// Keeps each (task, annotator)'s first row of rows sorted by task, annotator, lowest
 /// revision first; drops skips.
 pub(crate) fn first_answers(
-    rows: impl IntoIterator<Item = (i64, i64, TimedAnswer, bool)>,
+    rows: impl IntoIterator<Item = (TimedAnswer, bool)>,
 ) -> Vec<TimedAnswer> {
     let mut out = Vec::new();
     let mut last = None;
-    for (task, annotator, answer, skipped) in rows {
-        if last == Some((task, annotator)) {
+    for (answer, skipped) in rows {
+        let key = (answer.task_id, answer.annotator_id);
+        if last == Some(key) {
             continue;
         }
-        last = Some((task, annotator));
+        last = Some(key);
         if !skipped {
             out.push(answer);
         }

@@ -1302,13 +1302,10 @@ impl Store for PostgresStore {
             .await?
         {
             let Json(labels): Json<Vec<String>> = r.try_get(3)?;
-            let (task_id, annotator_id): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
             raw.push((
-                task_id,
-                annotator_id,
                 TimedAnswer {
-                    task_id,
-                    annotator_id,
+                    task_id: r.try_get(0)?,
+                    annotator_id: r.try_get(1)?,
                     answered_at: r.try_get(2)?,
                     label: labels.into_iter().next().unwrap_or_default(),
                 },

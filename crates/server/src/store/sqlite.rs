@@ -1053,13 +1053,10 @@ impl Store for SqliteStore {
             let mut raw = Vec::new();
             while let Some(r) = rows.next()? {
                 let labels: Vec<String> = serde_json::from_str(&r.get::<_, String>(3)?)?;
-                let (task_id, annotator_id): (i64, i64) = (r.get(0)?, r.get(1)?);
                 raw.push((
-                    task_id,
-                    annotator_id,
                     TimedAnswer {
-                        task_id,
-                        annotator_id,
+                        task_id: r.get(0)?,
+                        annotator_id: r.get(1)?,
                         answered_at: parse_ts(&r.get::<_, String>(2)?)?,
                         label: labels.into_iter().next().unwrap_or_default(),
                     },
