@@ -50,12 +50,12 @@ pub async fn choose_project(session: State<'_, Session>, project_id: i64) -> Res
     session.choose_project(project_id).await.map_err(to_ui)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn next_task(session: State<'_, Session>) -> Result<Option<TaskView>> {
     session.next_task().map_err(to_ui)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn submit_answer(
     session: State<'_, Session>,
     task_id: i64,
@@ -69,7 +69,7 @@ pub fn submit_answer(
     session.answer(task_id, labels, false, flags).map_err(to_ui)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn skip_task(
     session: State<'_, Session>,
     task_id: i64,
@@ -84,12 +84,12 @@ pub fn skip_task(
         .map_err(to_ui)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn upcoming_tasks(session: State<'_, Session>, limit: u32) -> Result<Vec<TaskView>> {
     session.upcoming(limit).map_err(to_ui)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn previous_task(session: State<'_, Session>, before: Option<i64>) -> Result<Option<TaskView>> {
     session.previous_task(before).map_err(to_ui)
 }
@@ -157,7 +157,7 @@ pub async fn export_project(
         .map_err(to_ui)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn sync_status(session: State<'_, Session>) -> Result<SyncStatus> {
     session.sync_status().map_err(to_ui)
 }

@@ -161,6 +161,16 @@ function setTask(next: TaskView | null) {
   paint();
 }
 
+/**
+ * Shows or hides "saving…" alone: a write finishing leaves the rest of the screen, and the
+ * frame the next key needs, untouched.
+ */
+function paintSaving() {
+  const shown = app.querySelector("#saving");
+  if (saving === 0) shown?.remove();
+  else if (!shown) paint();
+}
+
 function projectName(): string {
   return session?.projects.find((p) => p.id === session?.project_id)?.name ?? "";
 }
@@ -404,7 +414,7 @@ function commit(t: TaskView, labels: string[], skip: { reason: string | null } |
       // The annotator may have moved on to another screen meanwhile: leave it be.
       if (!onLabelingScreen()) return;
       if (!task && next && !done.has(next.task_id)) setTask(next);
-      else paint();
+      else paintSaving();
     } catch (e) {
       saving -= 1;
       done.delete(t.task_id);
@@ -499,7 +509,13 @@ document.addEventListener("keydown", (e) => {
 
 // ---------------------------------------------------------------- status bar
 
+/** The status last painted: an unchanged one is not painted again. */
+let statusShown = "";
+
 function paintStatus(s: SyncStatus) {
+  const key = JSON.stringify(s);
+  if (key === statusShown && statusBar.childElementCount > 0) return;
+  statusShown = key;
   const parts: HTMLElement[] = [
     h("span", { id: "online-state", class: s.online ? "online" : "offline" }, s.online ? "● Online" : "○ Offline"),
     h("span", {}, h("span", { id: "pending-count" }, String(s.pending)), " waiting to sync"),
