@@ -1265,7 +1265,7 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
     let mut schema = schema(2);
     schema.gold_rate = 0.5;
     let gold = r#"{"id":"g1","data":{"text":"a gold sentence"},"gold":"neutral"}"#;
-    let project = project_with(&requester, schema, &[gold, &sample_jsonl(6)]).await;
+    let project = project_with(&requester, schema.clone(), &[gold, &sample_jsonl(6)]).await;
     let (ann, ann_token) = server.user(Role::Annotator, "ann").await;
     let (zed, _) = server.user(Role::Annotator, "zed").await;
     // Zed answers everything he holds; his answers must never reach Ann.
@@ -1278,6 +1278,9 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
     zed.push(zed_answers).await.expect("push");
     let task = ann.lease(project, 7, None).await.expect("lease").tasks[0].task_id;
     let admin_token = server.admin_token.clone();
+    // Another requester runs a project of her own and none of Rita's.
+    let (other, other_token) = server.user(Role::Requester, "olga").await;
+    let hers = project_with(&other, schema, &[&sample_jsonl(1)]).await;
 
     let p = format!("/api/projects/{project}");
     let push = serde_json::json!({"answers": [{
@@ -1352,13 +1355,17 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
     ];
     let http = reqwest::Client::new();
     let callers = [
-        (None, None),
-        (Some(Role::Annotator), Some(ann_token.as_str())),
-        (Some(Role::Requester), Some(requester_token.as_str())),
-        (Some(Role::Admin), Some(admin_token.as_str())),
+        (None, None, false),
+        (Some(Role::Annotator), Some(ann_token.as_str()), false),
+        (Some(Role::Requester), Some(requester_token.as_str()), false),
+        (Some(Role::Requester), Some(other_token.as_str()), true),
+        (Some(Role::Admin), Some(admin_token.as_str()), false),
     ];
     for (method, path, body, allowed) in &endpoints {
-        for (role, token) in callers {
+        for (role, token, outsider) in callers {
+            // What an annotator may do, the other requester may do too; Rita's project's
+            // requester endpoints are closed to her.
+            let outside = outsider && path.starts_with(&p) && !allowed.contains(&Role::Annotator);
             let mut request = http.request(
                 method.parse().expect("method"),
                 format!("{}{path}", server.url),
@@ -1372,7 +1379,16 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
             let response = request.send().await.expect("request");
             let status = response.status().as_u16();
             let text = response.text().await.expect("body");
-            let who = format!("{method} {path} as {role:?}: {status} {text}");
+            let who =
+                format!("{method} {path} as {role:?} (outsider: {outsider}): {status} {text}");
+            if outside {
+                assert_eq!(status, 403, "{who}");
+                assert!(
+                    text.contains(&format!("not a requester of project {project}")),
+                    "{who}"
+                );
+                continue;
+            }
             match role {
                 None => {
                     assert_eq!(status, 401, "{who}");
@@ -1398,6 +1414,48 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
             }
         }
     }
+    // Each requester lists the projects they run (the matrix made one more for each); the
+    // annotator and the admin see every one.
+    let ids =
+        |projects: Vec<tessera_api::Project>| projects.iter().map(|p| p.id).collect::<Vec<_>>();
+    let ritas = ids(requester.projects().await.expect("list"));
+    let olgas = ids(other.projects().await.expect("list"));
+    assert!(
+        ritas.contains(&project) && !ritas.contains(&hers),
+        "{ritas:?}"
+    );
+    assert!(
+        olgas.contains(&hers) && !olgas.contains(&project),
+        "{olgas:?}"
+    );
+    assert!(
+        ritas.iter().all(|p| !olgas.contains(p)),
+        "{ritas:?} {olgas:?}"
+    );
+    for everyone in [ann.projects().await, server.admin().projects().await] {
+        let all = ids(everyone.expect("list"));
+        assert!(
+            ritas.iter().chain(&olgas).all(|p| all.contains(p)),
+            "{all:?}"
+        );
+    }
+    // A requester member added by Rita runs her project from then on; she stays open to
+    // every annotator (a requester member does not close a project).
+    let olga = other.me().await.expect("me").user_id;
+    requester
+        .add_member(project, olga, ProjectRole::Requester)
+        .await
+        .expect("add a requester");
+    other
+        .status(project)
+        .await
+        .expect("Olga now runs Rita's project");
+    assert!(ids(other.projects().await.expect("list")).contains(&project));
+    let (newcomer, _) = server.user(Role::Annotator, "nia").await;
+    newcomer
+        .lease(project, 1, None)
+        .await
+        .expect("a requester member leaves the project open to every annotator");
 }
 
 async fn members_close_a_project_and_reviewer_members_review(backend: Backend) {
@@ -1444,6 +1502,7 @@ async fn members_close_a_project_and_reviewer_members_review(backend: Backend) {
     assert_eq!(
         roles,
         [
+            ("rita", ProjectRole::Requester),
             ("mia", ProjectRole::Annotator),
             ("rex", ProjectRole::Reviewer)
         ]

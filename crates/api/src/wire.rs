@@ -425,6 +425,10 @@ pub enum ProjectRole {
     Annotator,
     /// May read the review queue and give verdicts (and lease, like an annotator).
     Reviewer,
+    /// Runs the project (with a requester token): uploads, members, status, stats, review,
+    /// exports. A requester creating a project becomes its first; other requesters cannot
+    /// see it. Does not close the project to annotators.
+    Requester,
 }
 
 impl ProjectRole {
@@ -432,6 +436,7 @@ impl ProjectRole {
         match self {
             ProjectRole::Annotator => "annotator",
             ProjectRole::Reviewer => "reviewer",
+            ProjectRole::Requester => "requester",
         }
     }
 
@@ -439,6 +444,7 @@ impl ProjectRole {
         match s {
             "annotator" => Some(ProjectRole::Annotator),
             "reviewer" => Some(ProjectRole::Reviewer),
+            "requester" => Some(ProjectRole::Requester),
             _ => None,
         }
     }

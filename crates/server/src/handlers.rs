@@ -67,7 +67,7 @@ pub async fn refit_consensus(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<RefitResponse>, ApiError> {
-    caller.require(&[Role::Requester])?;
+    require_project_requester(&state, &caller, id).await?;
     Ok(Json(refit_project(state.store.as_ref(), id).await?))
 }
 
@@ -79,7 +79,7 @@ pub async fn get_stats(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<ProjectStats>, ApiError> {
-    caller.require(&[Role::Requester])?;
+    require_project_requester(&state, &caller, id).await?;
     let project = state.store.project(id).await?;
     let times = state.store.answer_times(id).await?;
     let labelled = if project.schema.can_refit() {
@@ -101,7 +101,7 @@ pub async fn get_annotators(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<AnnotatorSkill>>, ApiError> {
-    caller.require(&[Role::Requester])?;
+    require_project_requester(&state, &caller, id).await?;
     let project = state.store.project(id).await?;
     let tally = gold_tally(&state.store.gold_answers(id, None).await?);
     let mut paces = flag_annotators(&state.store.answer_times(id).await?);
@@ -209,14 +209,19 @@ pub async fn create_project(
     caller: Caller,
     ApiJson(req): ApiJson<CreateProjectRequest>,
 ) -> Result<Json<Project>, ApiError> {
-    caller.require(&[Role::Requester])?;
+    let user = caller.require(&[Role::Requester])?;
     let name = checked_name(&req.name)?;
     req.schema
         .validate()
         .map_err(|e| ApiError::BadRequest(format!("schema: {e}")))?;
     let project = state
         .store
-        .create_project(name, &req.schema, state.clock.now())
+        .create_project(
+            name,
+            &req.schema,
+            (user.role == Role::Requester).then_some(user.id),
+            state.clock.now(),
+        )
         .await?;
     tracing::info!(project_id = project.id, "project created");
     Ok(Json(project))
@@ -225,9 +230,11 @@ pub async fn create_project(
 #[utoipa::path(get, path = "/api/projects", tag = "projects", responses((status = 200, body = [Project]), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn list_projects(
     State(state): Shared,
-    _caller: Caller,
+    caller: Caller,
 ) -> Result<Json<Vec<Project>>, ApiError> {
-    Ok(Json(state.store.projects().await?))
+    // A requester sees the projects they run, never another requester's.
+    let requester = (caller.0.role == Role::Requester).then_some(caller.0.id);
+    Ok(Json(state.store.projects(requester).await?))
 }
 
 #[utoipa::path(get, path = "/api/projects/{id}", tag = "projects", params(("id" = i64, Path, description = "project id")), responses((status = 200, body = Project), (status = 404, body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
@@ -247,7 +254,7 @@ pub async fn upload_batch(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<tessera_api::UploadResponse>, ApiError> {
-    caller.require(&[Role::Requester])?;
+    require_project_requester(&state, &caller, id).await?;
     let project = state.store.project(id).await?;
     let media_type = headers
         .get(CONTENT_TYPE)
@@ -367,7 +374,7 @@ pub async fn cancel_tasks(
     ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<CancelTasksRequest>,
 ) -> Result<Json<CancelTasksResponse>, ApiError> {
-    caller.require(&[Role::Requester])?;
+    require_project_requester(&state, &caller, id).await?;
     let named = req.task_ids.len() + req.external_ids.len();
     if named == 0 || named > MAX_CANCEL_TASKS {
         return Err(ApiError::BadRequest(format!(
@@ -445,7 +452,7 @@ pub async fn get_status(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<ProjectStatus>, ApiError> {
-    caller.require(&[Role::Requester])?;
+    require_project_requester(&state, &caller, id).await?;
     Ok(Json(state.store.status(id, state.clock.now()).await?))
 }
 
@@ -455,16 +462,40 @@ async fn require_reviewer<'c>(
     caller: &'c Caller,
     project_id: i64,
 ) -> Result<&'c crate::store::User, ApiError> {
-    if let Ok(user) = caller.require(&[Role::Requester]) {
-        return Ok(user);
+    if caller.0.role == Role::Admin {
+        return Ok(&caller.0);
     }
     match state.store.membership(project_id, caller.0.id).await? {
         (_, Some(ProjectRole::Reviewer)) => Ok(&caller.0),
-        _ => Err(ApiError::Forbidden(
-            "reviewing needs the requester role or a reviewer membership of this project"
-                .to_owned(),
-        )),
+        (_, Some(ProjectRole::Requester)) if caller.0.role == Role::Requester => Ok(&caller.0),
+        _ if caller.0.role == Role::Requester => Err(not_their_project(project_id)),
+        _ => Err(ApiError::Forbidden(format!(
+            "reviewing needs a reviewer membership of project {project_id}, or to be one of its requesters"
+        ))),
     }
+}
+
+/// Passes admins, and requesters who run the project (its requester members); any other
+/// requester is refused as if the project were not theirs to see.
+async fn require_project_requester<'c>(
+    state: &AppState,
+    caller: &'c Caller,
+    project_id: i64,
+) -> Result<&'c crate::store::User, ApiError> {
+    let user = caller.require(&[Role::Requester])?;
+    if user.role == Role::Admin {
+        return Ok(user);
+    }
+    match state.store.membership(project_id, user.id).await? {
+        (_, Some(ProjectRole::Requester)) => Ok(user),
+        _ => Err(not_their_project(project_id)),
+    }
+}
+
+fn not_their_project(project_id: i64) -> ApiError {
+    ApiError::Forbidden(format!(
+        "you are not a requester of project {project_id}; one of its requesters can add you"
+    ))
 }
 
 /// Gives a user a role in the project; a project with members is closed to others' leases.
@@ -475,7 +506,7 @@ pub async fn add_member(
     ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<AddMemberRequest>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
-    caller.require(&[Role::Requester])?;
+    require_project_requester(&state, &caller, id).await?;
     state
         .store
         .add_member(id, req.user_id, req.role, state.clock.now())
@@ -489,7 +520,7 @@ pub async fn get_members(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
-    caller.require(&[Role::Requester])?;
+    require_project_requester(&state, &caller, id).await?;
     Ok(Json(state.store.members(id).await?))
 }
 
@@ -556,7 +587,7 @@ pub async fn export_project(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Role::Requester])?;
+    require_project_requester(&state, &caller, id).await?;
     let format = q.format.as_deref().unwrap_or("jsonl");
     if !matches!(format, "jsonl" | "csv") {
         return Err(ApiError::BadRequest(format!(

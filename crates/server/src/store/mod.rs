@@ -73,13 +73,17 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<User>;
     async fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>>;
 
+    /// Creates a project; `requester`, when given, becomes its first requester member in
+    /// the same transaction.
     async fn create_project(
         &self,
         name: &str,
         schema: &LabelSchema,
+        requester: Option<i64>,
         now: DateTime<Utc>,
     ) -> StoreResult<Project>;
-    async fn projects(&self) -> StoreResult<Vec<Project>>;
+    /// Every project, or only those `requester` is a requester member of.
+    async fn projects(&self, requester: Option<i64>) -> StoreResult<Vec<Project>>;
     async fn project(&self, id: i64) -> StoreResult<Project>;
 
     /// Stores a whole batch in one transaction: all tasks or none.
@@ -163,7 +167,8 @@ pub trait Store: Send + Sync {
 
     async fn members(&self, project_id: i64) -> StoreResult<Vec<Member>>;
 
-    /// Whether the project has members (is closed), and the user's role in it.
+    /// Whether the project has annotator or reviewer members (is closed to other
+    /// annotators), and the user's role in it.
     async fn membership(
         &self,
         project_id: i64,

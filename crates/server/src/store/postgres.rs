@@ -53,6 +53,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0007_memberships.sql"),
     include_str!("../../migrations/postgres/0008_answer_flags.sql"),
     include_str!("../../migrations/postgres/0009_consensus_models.sql"),
+    include_str!("../../migrations/postgres/0010_project_requesters.sql"),
 ];
 /// Advisory lock key under which migrations run, so replicas starting together do not race.
 const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261; // "tessera"
@@ -709,23 +710,34 @@ impl Store for PostgresStore {
         &self,
         name: &str,
         schema: &LabelSchema,
+        requester: Option<i64>,
         now: DateTime<Utc>,
     ) -> StoreResult<Project> {
         let c = self.pool.get().await?;
+        // One statement: the project and its first requester member, or neither.
         let row = c
             .query_one(
-                "INSERT INTO projects (name, schema, created_at) VALUES ($1, $2, $3) RETURNING id, name, schema, created_at",
-                &[&name, &Json(schema), &now],
+                "WITH p AS (
+                     INSERT INTO projects (name, schema, created_at) VALUES ($1, $2, $3)
+                     RETURNING id, name, schema, created_at
+                 ), m AS (
+                     INSERT INTO memberships (project_id, user_id, role, created_at)
+                     SELECT id, $4, 'requester', $3 FROM p WHERE $4::BIGINT IS NOT NULL
+                 )
+                 SELECT id, name, schema, created_at FROM p",
+                &[&name, &Json(schema), &now, &requester],
             )
             .await?;
         project_from(&row)
     }
 
-    async fn projects(&self) -> StoreResult<Vec<Project>> {
+    async fn projects(&self, requester: Option<i64>) -> StoreResult<Vec<Project>> {
         let c = self.pool.get().await?;
         c.query(
-            "SELECT id, name, schema, created_at FROM projects ORDER BY id",
-            &[],
+            "SELECT id, name, schema, created_at FROM projects WHERE $1::BIGINT IS NULL OR id IN
+               (SELECT project_id FROM memberships WHERE user_id = $1 AND role = 'requester')
+             ORDER BY id",
+            &[&requester],
         )
         .await?
         .iter()
@@ -1386,7 +1398,7 @@ impl Store for PostgresStore {
         let c = self.pool.get().await?;
         let row = c
             .query_one(
-                "SELECT EXISTS(SELECT 1 FROM memberships WHERE project_id = $1),
+                "SELECT EXISTS(SELECT 1 FROM memberships WHERE project_id = $1 AND role <> 'requester'),
                         (SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2)",
                 &[&project_id, &user_id],
             )

@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0007_memberships.sql"),
     include_str!("../../migrations/sqlite/0008_answer_flags.sql"),
     include_str!("../../migrations/sqlite/0009_consensus_models.sql"),
+    include_str!("../../migrations/sqlite/0010_project_requesters.sql"),
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -566,25 +567,39 @@ impl Store for SqliteStore {
         &self,
         name: &str,
         schema: &LabelSchema,
+        requester: Option<i64>,
         now: DateTime<Utc>,
     ) -> StoreResult<Project> {
         let name = name.to_owned();
         let schema_json = serde_json::to_string(schema)?;
         self.write(move |c| {
+            let now = ts(now);
             c.prepare_cached(
                 "INSERT INTO projects (name, schema, created_at) VALUES (?1, ?2, ?3)",
             )?
-            .execute(params![name, schema_json, ts(now)])?;
-            project_row(c, c.last_insert_rowid())
+            .execute(params![name, schema_json, now])?;
+            let id = c.last_insert_rowid();
+            if let Some(user) = requester {
+                c.prepare_cached(
+                    "INSERT INTO memberships (project_id, user_id, role, created_at)
+                     VALUES (?1, ?2, 'requester', ?3)",
+                )?
+                .execute(params![id, user, now])?;
+            }
+            project_row(c, id)
         })
         .await
     }
 
-    async fn projects(&self) -> StoreResult<Vec<Project>> {
-        self.read(|c| {
+    async fn projects(&self, requester: Option<i64>) -> StoreResult<Vec<Project>> {
+        self.read(move |c| {
             let ids: Vec<i64> = c
-                .prepare("SELECT id FROM projects ORDER BY id")?
-                .query_map([], |r| r.get(0))?
+                .prepare_cached(
+                    "SELECT id FROM projects WHERE ?1 IS NULL OR id IN
+                       (SELECT project_id FROM memberships WHERE user_id = ?1 AND role = 'requester')
+                     ORDER BY id",
+                )?
+                .query_map([requester], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             ids.into_iter().map(|id| project_row(c, id)).collect()
         })
@@ -1140,7 +1155,7 @@ impl Store for SqliteStore {
         self.read(move |c| {
             let (closed, role): (bool, Option<String>) = c
                 .prepare_cached(
-                    "SELECT EXISTS(SELECT 1 FROM memberships WHERE project_id = ?1),
+                    "SELECT EXISTS(SELECT 1 FROM memberships WHERE project_id = ?1 AND role <> 'requester'),
                             (SELECT role FROM memberships WHERE project_id = ?1 AND user_id = ?2)",
                 )?
                 .query_row(params![project_id, user_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
