@@ -163,18 +163,15 @@ fn write_loop(mut conn: Connection, queue: &std::sync::mpsc::Receiver<Job>) {
 
 fn project_row(tx: &Connection, id: i64) -> StoreResult<Project> {
     let row = tx
-        .query_row(
-            "SELECT id, name, schema, created_at FROM projects WHERE id = ?1",
-            [id],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            },
-        )
+        .prepare_cached("SELECT id, name, schema, created_at FROM projects WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })
         .optional()?;
     let (id, name, schema, created_at) =
         row.ok_or_else(|| StoreError::NotFound(format!("project {id}")))?;
@@ -259,11 +256,8 @@ fn push_one(
 ) -> StoreResult<Pushed> {
     let id = answer.id.to_string();
     let owner: Option<i64> = tx
-        .query_row(
-            "SELECT annotator_id FROM answers WHERE id = ?1",
-            [&id],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT annotator_id FROM answers WHERE id = ?1")?
+        .query_row([&id], |r| r.get(0))
         .optional()?;
     match owner {
         Some(owner) if owner == annotator.id => {
@@ -285,11 +279,8 @@ fn push_one(
         None => {}
     }
     let task: Option<(i64, bool)> = tx
-        .query_row(
-            "SELECT project_id, cancelled_at IS NOT NULL FROM tasks WHERE id = ?1",
-            [answer.task_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT project_id, cancelled_at IS NOT NULL FROM tasks WHERE id = ?1")?
+        .query_row([answer.task_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((project_id, cancelled)) = task else {
         return Ok(Pushed::refused(rejected(
@@ -715,7 +706,7 @@ impl Store for SqliteStore {
             // Leases this annotator still holds are handed out again (a lost response is
             // harmless) and extended; an offline checkout takes its offline ones first.
             let mut held: Vec<i64> = tx
-                .prepare(
+                .prepare_cached(
                     "SELECT l.task_id FROM leases l JOIN tasks t ON t.id = l.task_id
                      WHERE l.annotator_id = ?1 AND t.project_id = ?2 AND l.state = 'active' AND l.expires_at > ?3
                        AND t.cancelled_at IS NULL
