@@ -70,12 +70,20 @@ impl<S: AsRef<str>> FromIterator<S> for Names {
 }
 
 /// Numbers distinct names in order of first sight. Rows usually come grouped by task, so
-/// the name seen last is checked before the hash table.
+/// the name seen last is checked before the hash table. The table keeps each name's hash
+/// beside its number: growing it, and most mismatches, then never touch the names' bytes.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
     names: Names,
-    index: HashTable<u32>,
+    /// (name number, the name's 32-bit hash)
+    index: HashTable<(u32, u32)>,
     last: Option<u32>,
+}
+
+/// The table's 64-bit hash from a name's 32-bit one, spread over every bit (the table takes
+/// its bucket from the low bits and its tag from the top ones).
+fn spread(h: u32) -> u64 {
+    u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 impl Interner {
@@ -96,16 +104,18 @@ impl Interner {
         {
             return last;
         }
-        let hasher = FxBuildHasher;
-        let hash = hasher.hash_one(name);
+        let h = FxBuildHasher.hash_one(name) as u32;
         let names = &mut self.names;
-        let i = match self.index.find(hash, |&i| names.is(i as usize, name)) {
-            Some(&i) => i,
+        let i = match self
+            .index
+            .find(spread(h), |&(i, hi)| hi == h && names.is(i as usize, name))
+        {
+            Some(&(i, _)) => i,
             None => {
                 let i = names.len() as u32;
                 names.push(name);
                 self.index
-                    .insert_unique(hash, i, |&j| hasher.hash_one(&names[j as usize]));
+                    .insert_unique(spread(h), (i, h), |&(_, hj)| spread(hj));
                 i
             }
         };
