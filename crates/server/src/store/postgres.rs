@@ -107,18 +107,27 @@ impl PostgresStore {
     async fn migrate(&self) -> StoreResult<()> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .await?;
+        tx.execute(
+            &tx.prepare_cached("SELECT pg_advisory_xact_lock($1)")
+                .await?,
+            &[&MIGRATION_LOCK],
+        )
+        .await?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
             .await?;
         let done: i64 = tx
-            .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
+            .query_one(
+                &tx.prepare_cached("SELECT COUNT(*) FROM schema_migrations")
+                    .await?,
+                &[],
+            )
             .await?
             .get(0);
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(done.max(0) as usize) {
             tx.batch_execute(sql).await?;
             tx.execute(
-                "INSERT INTO schema_migrations (version) VALUES ($1)",
+                &tx.prepare_cached("INSERT INTO schema_migrations (version) VALUES ($1)")
+                    .await?,
                 &[&(i as i32 + 1)],
             )
             .await?;
@@ -138,7 +147,10 @@ impl PostgresStore {
         let mut out = HashMap::new();
         for row in tx
             .query(
-                "SELECT project_id, version FROM consensus_models WHERE project_id = ANY($1)",
+                &tx.prepare_cached(
+                    "SELECT project_id, version FROM consensus_models WHERE project_id = ANY($1)",
+                )
+                .await?,
                 &[&ids],
             )
             .await?
@@ -149,7 +161,10 @@ impl PostgresStore {
                 None => {
                     let json: String = tx
                         .query_one(
-                            "SELECT model FROM consensus_models WHERE project_id = $1",
+                            &tx.prepare_cached(
+                                "SELECT model FROM consensus_models WHERE project_id = $1",
+                            )
+                            .await?,
                             &[&project],
                         )
                         .await?
@@ -176,7 +191,8 @@ fn project_from(row: &Row) -> StoreResult<Project> {
 async fn project_row(c: &impl GenericClient, id: i64) -> StoreResult<Project> {
     let row = c
         .query_opt(
-            "SELECT id, name, schema, created_at FROM projects WHERE id = $1",
+            &c.prepare_cached("SELECT id, name, schema, created_at FROM projects WHERE id = $1")
+                .await?,
             &[&id],
         )
         .await?
@@ -193,9 +209,12 @@ async fn leased_tasks(
 ) -> StoreResult<HashMap<i64, LeasedTask>> {
     let rows = c
         .query(
-            "SELECT t.id, t.project_id, t.data, t.prediction, l.expires_at
+            &c.prepare_cached(
+                "SELECT t.id, t.project_id, t.data, t.prediction, l.expires_at
              FROM tasks t JOIN leases l ON l.task_id = t.id AND l.annotator_id = $2
              WHERE t.id = ANY($1)",
+            )
+            .await?,
             &[&task_ids, &annotator_id],
         )
         .await?;
@@ -226,12 +245,12 @@ async fn current_answers(
     counted: bool,
 ) -> StoreResult<Vec<Row>> {
     Ok(c.query(
-        "SELECT * FROM (
+        &c.prepare_cached("SELECT * FROM (
              SELECT DISTINCT ON (annotator_id) annotator_id, labels, revision, skipped, answered_at, received_at,
                     unsure
              FROM answers WHERE task_id = $1 AND counted = $2
              ORDER BY annotator_id, revision DESC, seq DESC
-         ) current WHERE NOT skipped ORDER BY annotator_id",
+         ) current WHERE NOT skipped ORDER BY annotator_id").await?,
         &[&task_id, &counted],
     )
     .await?)
@@ -274,8 +293,11 @@ async fn named_tasks(
     let mut externals = HashSet::new();
     for row in c
         .query(
-            "SELECT id, external_id FROM tasks
+            &c.prepare_cached(
+                "SELECT id, external_id FROM tasks
              WHERE project_id = $1 AND (id = ANY($2) OR external_id = ANY($3))",
+            )
+            .await?,
             &[&project_id, &request.task_ids, &request.external_ids],
         )
         .await?
@@ -303,8 +325,11 @@ async fn named_tasks(
 /// Annotators holding an unanswered lease on any of `tasks`, sorted.
 async fn active_holders(c: &impl GenericClient, tasks: &[i64]) -> StoreResult<Vec<i64>> {
     c.query(
-        "SELECT DISTINCT annotator_id FROM leases
+        &c.prepare_cached(
+            "SELECT DISTINCT annotator_id FROM leases
          WHERE task_id = ANY($1) AND state = 'active' ORDER BY annotator_id",
+        )
+        .await?,
         &[&tasks],
     )
     .await?
@@ -321,18 +346,24 @@ async fn insert_leases(
     tasks: &[i64],
 ) -> StoreResult<()> {
     tx.execute(
-        "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
+        &tx.prepare_cached(
+            "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
          SELECT u.id, $2, 'active', $3, $4, $5 FROM UNNEST($1::bigint[]) WITH ORDINALITY AS u(id, n)
          ORDER BY u.n
          ON CONFLICT (task_id, annotator_id) DO UPDATE
          SET state = 'active', expires_at = $3, leased_at = $4, offline = $5",
+        )
+        .await?,
         &[&tasks, &q.annotator_id, &q.expires_at, &q.now, &q.offline],
     )
     .await?;
     tx.execute(
-        "INSERT INTO changes (annotator_id, kind, task_id)
+        &tx.prepare_cached(
+            "INSERT INTO changes (annotator_id, kind, task_id)
          SELECT $1, 'lease', u.id FROM UNNEST($2::bigint[]) WITH ORDINALITY AS u(id, n)
          ORDER BY u.n",
+        )
+        .await?,
         &[&q.annotator_id, &tasks],
     )
     .await?;
@@ -343,8 +374,11 @@ async fn insert_leases(
 const MAX_LEASE_ROUNDS: usize = 4;
 
 async fn lock_feed(c: &impl GenericClient, annotator_id: i64) -> StoreResult<()> {
-    c.execute("SELECT pg_advisory_xact_lock($1)", &[&annotator_id])
-        .await?;
+    c.execute(
+        &c.prepare_cached("SELECT pg_advisory_xact_lock($1)").await?,
+        &[&annotator_id],
+    )
+    .await?;
     Ok(())
 }
 
@@ -370,7 +404,8 @@ async fn push_context(
     let mut owners = HashMap::new();
     for row in tx
         .query(
-            "SELECT id, annotator_id FROM answers WHERE id = ANY($1)",
+            &tx.prepare_cached("SELECT id, annotator_id FROM answers WHERE id = ANY($1)")
+                .await?,
             &[&ids],
         )
         .await?
@@ -381,7 +416,10 @@ async fn push_context(
     let mut cancelled = HashSet::new();
     for row in tx
         .query(
-            "SELECT id, project_id, cancelled_at IS NOT NULL FROM tasks WHERE id = ANY($1)",
+            &tx.prepare_cached(
+                "SELECT id, project_id, cancelled_at IS NOT NULL FROM tasks WHERE id = ANY($1)",
+            )
+            .await?,
             &[&tasks],
         )
         .await?
@@ -395,7 +433,10 @@ async fn push_context(
     let mut leased = HashSet::new();
     for row in tx
         .query(
-            "SELECT task_id FROM leases WHERE annotator_id = $1 AND task_id = ANY($2)",
+            &tx.prepare_cached(
+                "SELECT task_id FROM leases WHERE annotator_id = $1 AND task_id = ANY($2)",
+            )
+            .await?,
             &[&annotator.id, &tasks],
         )
         .await?
@@ -499,11 +540,14 @@ async fn insert_answers(
     // having seen this answer: both devices answered one lease.
     let other_device: HashSet<Uuid> = tx
         .query(
-            "SELECT u.id FROM UNNEST($1::uuid[], $2::bigint[], $3::int[], $4::uuid[])
+            &tx.prepare_cached(
+                "SELECT u.id FROM UNNEST($1::uuid[], $2::bigint[], $3::int[], $4::uuid[])
                  AS u(id, task_id, revision, device_id)
              WHERE u.device_id IS NOT NULL AND EXISTS (SELECT 1 FROM answers a
                  WHERE a.task_id = u.task_id AND a.annotator_id = $5 AND a.device_id IS NOT NULL
                    AND a.device_id <> u.device_id AND a.revision >= u.revision)",
+            )
+            .await?,
             &[&ids, &tasks, &revisions, &devices, &annotator.id],
         )
         .await?
@@ -522,7 +566,7 @@ async fn insert_answers(
         .collect();
     let rows = tx
         .query(
-            "INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at,
+            &tx.prepare_cached("INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at,
                                   device_id, device_conflict, counted, unsure, skip_reason)
              SELECT u.id, u.task_id, $7, u.revision, u.labels, u.skipped, u.answered_at, $8,
                     u.device_id, u.device_conflict, u.counted, u.unsure, u.skip_reason
@@ -531,7 +575,7 @@ async fn insert_answers(
                   WITH ORDINALITY AS u(id, task_id, revision, labels, skipped, answered_at, device_id,
                                        device_conflict, counted, unsure, skip_reason, n)
              ORDER BY u.n
-             ON CONFLICT (id) DO NOTHING RETURNING id",
+             ON CONFLICT (id) DO NOTHING RETURNING id").await?,
             &[&ids, &tasks, &revisions, &labels, &skipped, &answered_at, &annotator.id, &now, &devices, &conflicts,
               &counted, &unsure, &reasons],
         )
@@ -546,18 +590,24 @@ async fn insert_answers(
         .map(|a| (a.id, a.task_id))
         .unzip();
     tx.execute(
-        "INSERT INTO changes (annotator_id, kind, task_id, answer_id)
+        &tx.prepare_cached(
+            "INSERT INTO changes (annotator_id, kind, task_id, answer_id)
          SELECT $1, 'answer', u.task_id, u.id
          FROM UNNEST($2::bigint[], $3::uuid[]) WITH ORDINALITY AS u(task_id, id, n) ORDER BY u.n",
+        )
+        .await?,
         &[&annotator.id, &tasks, &ids],
     )
     .await?;
     // Each lease ends as its latest revision says: answered, or skipped.
     tx.execute(
-        "UPDATE leases l SET state = CASE WHEN (SELECT a.skipped FROM answers a
+        &tx.prepare_cached(
+            "UPDATE leases l SET state = CASE WHEN (SELECT a.skipped FROM answers a
              WHERE a.task_id = l.task_id AND a.annotator_id = l.annotator_id
              ORDER BY a.revision DESC, a.seq DESC LIMIT 1) THEN 'skipped' ELSE 'answered' END
          WHERE l.annotator_id = $1 AND l.task_id = ANY($2)",
+        )
+        .await?,
         &[&annotator.id, &tasks],
     )
     .await?;
@@ -578,7 +628,8 @@ async fn update_consensus(
 ) -> StoreResult<()> {
     let ids: Vec<i64> = tasks.iter().map(|&(t, _)| t).collect();
     tx.execute(
-        "SELECT 1 FROM tasks WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+        &tx.prepare_cached("SELECT 1 FROM tasks WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+            .await?,
         &[&ids],
     )
     .await?;
@@ -586,11 +637,11 @@ async fn update_consensus(
     let mut unsure: HashSet<i64> = HashSet::new();
     for row in tx
         .query(
-            "SELECT task_id, labels, unsure, annotator_id FROM (
+            &tx.prepare_cached("SELECT task_id, labels, unsure, annotator_id FROM (
                  SELECT DISTINCT ON (task_id, annotator_id) task_id, annotator_id, labels, skipped, unsure
                  FROM answers WHERE task_id = ANY($1) AND counted
                  ORDER BY task_id, annotator_id, revision DESC, seq DESC
-             ) current WHERE NOT skipped ORDER BY task_id, annotator_id",
+             ) current WHERE NOT skipped ORDER BY task_id, annotator_id").await?,
             &[&ids],
         )
         .await?
@@ -631,7 +682,8 @@ async fn update_consensus(
         consensus.push(result.map(|c| Json(c.labels)));
     }
     tx.execute(
-        "UPDATE tasks t SET answer_count = u.answer_count, consensus = u.consensus,
+        &tx.prepare_cached(
+            "UPDATE tasks t SET answer_count = u.answer_count, consensus = u.consensus,
              confidence = u.confidence, consensus_method = u.method,
              complete = (t.gold IS NOT NULL OR u.complete), wanted = u.wanted, flagged = u.flagged,
              needs_review = (t.gold IS NULL AND (u.needs_review OR (u.complete AND u.flagged)))
@@ -640,6 +692,8 @@ async fn update_consensus(
               AS u(id, answer_count, consensus, confidence, method, complete, wanted, needs_review,
                    flagged)
          WHERE t.id = u.id",
+        )
+        .await?,
         &[
             &updated,
             &counts,
@@ -661,7 +715,11 @@ impl Store for PostgresStore {
     async fn count_admins(&self) -> StoreResult<u64> {
         let c = self.pool.get().await?;
         let n: i64 = c
-            .query_one("SELECT COUNT(*) FROM users WHERE role = 'admin'", &[])
+            .query_one(
+                &c.prepare_cached("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+                    .await?,
+                &[],
+            )
             .await?
             .get(0);
         Ok(n as u64)
@@ -677,7 +735,7 @@ impl Store for PostgresStore {
         let c = self.pool.get().await?;
         let row = c
             .query_one(
-                "INSERT INTO users (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                &c.prepare_cached("INSERT INTO users (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id").await?,
                 &[&name, &role.as_str(), &token_hash, &now],
             )
             .await?;
@@ -692,7 +750,8 @@ impl Store for PostgresStore {
         let c = self.pool.get().await?;
         let row = c
             .query_opt(
-                "SELECT id, name, role FROM users WHERE token_hash = $1",
+                &c.prepare_cached("SELECT id, name, role FROM users WHERE token_hash = $1")
+                    .await?,
                 &[&token_hash],
             )
             .await?;
@@ -717,7 +776,8 @@ impl Store for PostgresStore {
         // One statement: the project and its first requester member, or neither.
         let row = c
             .query_one(
-                "WITH p AS (
+                &c.prepare_cached(
+                    "WITH p AS (
                      INSERT INTO projects (name, schema, created_at) VALUES ($1, $2, $3)
                      RETURNING id, name, schema, created_at
                  ), m AS (
@@ -725,6 +785,8 @@ impl Store for PostgresStore {
                      SELECT id, $4, 'requester', $3 FROM p WHERE $4::BIGINT IS NOT NULL
                  )
                  SELECT id, name, schema, created_at FROM p",
+                )
+                .await?,
                 &[&name, &Json(schema), &now, &requester],
             )
             .await?;
@@ -734,9 +796,9 @@ impl Store for PostgresStore {
     async fn projects(&self, requester: Option<i64>) -> StoreResult<Vec<Project>> {
         let c = self.pool.get().await?;
         c.query(
-            "SELECT id, name, schema, created_at FROM projects WHERE $1::BIGINT IS NULL OR id IN
+            &c.prepare_cached("SELECT id, name, schema, created_at FROM projects WHERE $1::BIGINT IS NULL OR id IN
                (SELECT project_id FROM memberships WHERE user_id = $1 AND role = 'requester')
-             ORDER BY id",
+             ORDER BY id").await?,
             &[&requester],
         )
         .await?
@@ -761,7 +823,7 @@ impl Store for PostgresStore {
         project_row(&tx, project_id).await?;
         let batch_id: i64 = tx
             .query_one(
-                "INSERT INTO batches (project_id, task_count, created_at) VALUES ($1, $2, $3) RETURNING id",
+                &tx.prepare_cached("INSERT INTO batches (project_id, task_count, created_at) VALUES ($1, $2, $3) RETURNING id").await?,
                 &[&project_id, &(tasks.len() as i64), &now],
             )
             .await?
@@ -774,7 +836,7 @@ impl Store for PostgresStore {
             .collect();
         if let Some(row) = tx
             .query_opt(
-                "SELECT external_id FROM tasks WHERE project_id = $1 AND external_id = ANY($2) LIMIT 1",
+                &tx.prepare_cached("SELECT external_id FROM tasks WHERE project_id = $1 AND external_id = ANY($2) LIMIT 1").await?,
                 &[&project_id, &ids],
             )
             .await?
@@ -797,11 +859,11 @@ impl Store for PostgresStore {
             let gold: Vec<Option<Json<&Vec<String>>>> =
                 chunk.iter().map(|t| t.gold.as_ref().map(Json)).collect();
             tx.execute(
-                "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete)
+                &tx.prepare_cached("INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete)
                  SELECT $1, $2, u.external_id, u.data, u.prediction, $3, u.gold, u.gold IS NOT NULL
                  FROM UNNEST($4::text[], $5::jsonb[], $6::jsonb[], $7::jsonb[]) WITH ORDINALITY
                       AS u(external_id, data, prediction, gold, n)
-                 ORDER BY u.n",
+                 ORDER BY u.n").await?,
                 &[&project_id, &batch_id, &now, &external, &data, &prediction, &gold],
             )
             .await
@@ -841,7 +903,10 @@ impl Store for PostgresStore {
                 lock_feed(&tx, annotator).await?;
             }
             tx.execute(
-                "SELECT 1 FROM tasks WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+                &tx.prepare_cached(
+                    "SELECT 1 FROM tasks WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+                )
+                .await?,
                 &[&named],
             )
             .await?;
@@ -852,8 +917,8 @@ impl Store for PostgresStore {
             }
             let cancelled: Vec<i64> = tx
                 .query(
-                    "UPDATE tasks SET cancelled_at = $2 WHERE id = ANY($1) AND cancelled_at IS NULL
-                     RETURNING id",
+                    &tx.prepare_cached("UPDATE tasks SET cancelled_at = $2 WHERE id = ANY($1) AND cancelled_at IS NULL
+                     RETURNING id").await?,
                     &[&named, &now],
                 )
                 .await?
@@ -863,9 +928,12 @@ impl Store for PostgresStore {
             // Whoever still holds one (even past its expiry, on a device that was away)
             // hears that it is withdrawn.
             tx.execute(
-                "INSERT INTO changes (annotator_id, kind, task_id)
+                &tx.prepare_cached(
+                    "INSERT INTO changes (annotator_id, kind, task_id)
                  SELECT annotator_id, 'cancel', task_id FROM leases
                  WHERE task_id = ANY($1) AND state = 'active' ORDER BY task_id, annotator_id",
+                )
+                .await?,
                 &[&cancelled],
             )
             .await?;
@@ -895,10 +963,10 @@ impl Store for PostgresStore {
         let limit = i64::from(q.limit);
         let mut held: Vec<i64> = tx
             .query(
-                "SELECT l.task_id FROM leases l JOIN tasks t ON t.id = l.task_id
+                &tx.prepare_cached("SELECT l.task_id FROM leases l JOIN tasks t ON t.id = l.task_id
                  WHERE l.annotator_id = $1 AND t.project_id = $2 AND l.state = 'active' AND l.expires_at > $3
                    AND t.cancelled_at IS NULL
-                 ORDER BY $5 AND l.offline DESC, l.leased_at, l.task_id LIMIT $4",
+                 ORDER BY $5 AND l.offline DESC, l.leased_at, l.task_id LIMIT $4").await?,
                 &[&q.annotator_id, &q.project_id, &q.now, &limit, &q.offline],
             )
             .await?
@@ -906,8 +974,11 @@ impl Store for PostgresStore {
             .map(|r| r.get(0))
             .collect();
         tx.execute(
-            "UPDATE leases SET expires_at = GREATEST(expires_at, $3), offline = offline OR $4
+            &tx.prepare_cached(
+                "UPDATE leases SET expires_at = GREATEST(expires_at, $3), offline = offline OR $4
              WHERE annotator_id = $1 AND task_id = ANY($2)",
+            )
+            .await?,
             &[&q.annotator_id, &held, &q.expires_at, &q.offline],
         )
         .await?;
@@ -920,10 +991,10 @@ impl Store for PostgresStore {
         if q.gold_slots > 0 && room > 0 {
             let gold: Vec<i64> = tx
                 .query(
-                    "SELECT t.id FROM tasks t
+                    &tx.prepare_cached("SELECT t.id FROM tasks t
                      WHERE t.project_id = $1 AND t.gold IS NOT NULL AND t.cancelled_at IS NULL
                        AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = $2)
-                     ORDER BY t.id LIMIT $3",
+                     ORDER BY t.id LIMIT $3").await?,
                     &[&q.project_id, &q.annotator_id, &room.min(i64::from(q.gold_slots))],
                 )
                 .await?
@@ -941,7 +1012,7 @@ impl Store for PostgresStore {
             }
             let candidates: Vec<i64> = tx
                 .query(
-                    "SELECT t.id FROM tasks t
+                    &tx.prepare_cached("SELECT t.id FROM tasks t
                      WHERE t.project_id = $1 AND NOT t.complete AND t.cancelled_at IS NULL
                        AND t.id <> ALL($6)
                        AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = $2
@@ -951,7 +1022,7 @@ impl Store for PostgresStore {
                            < COALESCE(t.wanted::bigint, $4)
                      ORDER BY t.answer_count DESC, t.id
                      LIMIT $5
-                     FOR NO KEY UPDATE OF t SKIP LOCKED",
+                     FOR NO KEY UPDATE OF t SKIP LOCKED").await?,
                     &[&q.project_id, &q.annotator_id, &q.now, &first_ask, &wanted, &full],
                 )
                 .await?
@@ -965,11 +1036,11 @@ impl Store for PostgresStore {
             // replicas since the candidate query started are seen now.
             let fresh: Vec<i64> = tx
                 .query(
-                    "SELECT t.id FROM tasks t WHERE t.id = ANY($1)
+                    &tx.prepare_cached("SELECT t.id FROM tasks t WHERE t.id = ANY($1)
                        AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
                             AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > $2)))
                            < COALESCE(t.wanted::bigint, $3)
-                     ORDER BY t.answer_count DESC, t.id",
+                     ORDER BY t.answer_count DESC, t.id").await?,
                     &[&candidates, &q.now, &first_ask],
                 )
                 .await?
@@ -1057,9 +1128,12 @@ impl Store for PostgresStore {
         let c = self.pool.get().await?;
         let rows = c
             .query(
-                "SELECT c.seq, c.kind, c.task_id, c.answer_id, a.revision, a.labels, a.skipped
+                &c.prepare_cached(
+                    "SELECT c.seq, c.kind, c.task_id, c.answer_id, a.revision, a.labels, a.skipped
                  FROM changes c LEFT JOIN answers a ON a.id = c.answer_id
                  WHERE c.annotator_id = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3",
+                )
+                .await?,
                 &[&annotator_id, &since, &(i64::from(limit) + 1)],
             )
             .await?;
@@ -1130,10 +1204,10 @@ impl Store for PostgresStore {
         project_row(&c, project_id).await?;
         let row = c
             .query_one(
-                "SELECT COUNT(*), COALESCE(SUM(answer_count), 0)::BIGINT, COUNT(*) FILTER (WHERE complete),
+                &c.prepare_cached("SELECT COUNT(*), COALESCE(SUM(answer_count), 0)::BIGINT, COUNT(*) FILTER (WHERE complete),
                         COUNT(cancelled_at), COUNT(*) FILTER (WHERE needs_review AND review_labels IS NULL),
                         COUNT(review_labels)
-                 FROM tasks WHERE project_id = $1",
+                 FROM tasks WHERE project_id = $1").await?,
                 &[&project_id],
             )
             .await?;
@@ -1146,17 +1220,20 @@ impl Store for PostgresStore {
         let (needs_review, reviewed): (i64, i64) = (row.try_get(4)?, row.try_get(5)?);
         let leased: i64 = c
             .query_one(
-                "SELECT COUNT(*) FROM leases l JOIN tasks t ON t.id = l.task_id
+                &c.prepare_cached(
+                    "SELECT COUNT(*) FROM leases l JOIN tasks t ON t.id = l.task_id
                  WHERE t.project_id = $1 AND l.state = 'active' AND l.expires_at > $2",
+                )
+                .await?,
                 &[&project_id, &now],
             )
             .await?
             .try_get(0)?;
         let row = c
             .query_one(
-                "SELECT COUNT(DISTINCT a.annotator_id), COUNT(*) FILTER (WHERE a.device_conflict),
+                &c.prepare_cached("SELECT COUNT(DISTINCT a.annotator_id), COUNT(*) FILTER (WHERE a.device_conflict),
                         COUNT(*) FILTER (WHERE NOT a.counted)
-                 FROM answers a JOIN tasks t ON t.id = a.task_id WHERE t.project_id = $1",
+                 FROM answers a JOIN tasks t ON t.id = a.task_id WHERE t.project_id = $1").await?,
                 &[&project_id],
             )
             .await?;
@@ -1165,9 +1242,12 @@ impl Store for PostgresStore {
         let mut skips_by_reason = std::collections::BTreeMap::new();
         for r in c
             .query(
-                "SELECT COALESCE(a.skip_reason, ''), COUNT(*)
+                &c.prepare_cached(
+                    "SELECT COALESCE(a.skip_reason, ''), COUNT(*)
                  FROM answers a JOIN tasks t ON t.id = a.task_id
                  WHERE t.project_id = $1 AND a.skipped GROUP BY 1",
+                )
+                .await?,
                 &[&project_id],
             )
             .await?
@@ -1202,11 +1282,14 @@ impl Store for PostgresStore {
     ) -> StoreResult<Vec<GoldAnswer>> {
         let c = self.pool.get().await?;
         c.query(
-            "SELECT a.annotator_id, t.id, t.gold, a.labels, a.skipped
+            &c.prepare_cached(
+                "SELECT a.annotator_id, t.id, t.gold, a.labels, a.skipped
              FROM tasks t JOIN answers a ON a.task_id = t.id
              WHERE t.project_id = $1 AND t.gold IS NOT NULL
                AND ($2::bigint IS NULL OR a.annotator_id = $2)
              ORDER BY a.annotator_id, t.id, a.revision DESC, a.seq DESC",
+            )
+            .await?,
             &[&project_id, &annotator_id],
         )
         .await?
@@ -1230,10 +1313,13 @@ impl Store for PostgresStore {
         let mut raw = Vec::new();
         for r in c
             .query(
-                "SELECT a.task_id, a.annotator_id, a.labels, a.skipped
+                &c.prepare_cached(
+                    "SELECT a.task_id, a.annotator_id, a.labels, a.skipped
                  FROM answers a JOIN tasks t ON t.id = a.task_id
                  WHERE t.project_id = $1 AND a.counted
                  ORDER BY a.task_id, a.annotator_id, a.revision DESC, a.seq DESC",
+                )
+                .await?,
                 &[&project_id],
             )
             .await?
@@ -1244,7 +1330,10 @@ impl Store for PostgresStore {
         let mut gold = HashMap::new();
         for r in c
             .query(
-                "SELECT id, gold FROM tasks WHERE project_id = $1 AND gold IS NOT NULL",
+                &c.prepare_cached(
+                    "SELECT id, gold FROM tasks WHERE project_id = $1 AND gold IS NOT NULL",
+                )
+                .await?,
                 &[&project_id],
             )
             .await?
@@ -1263,8 +1352,8 @@ impl Store for PostgresStore {
     async fn save_consensus_model(&self, project_id: i64, model: String) -> StoreResult<()> {
         let c = self.pool.get().await?;
         c.execute(
-            "INSERT INTO consensus_models (project_id, version, model) VALUES ($1, 1, $2)
-             ON CONFLICT (project_id) DO UPDATE SET version = consensus_models.version + 1, model = $2",
+            &c.prepare_cached("INSERT INTO consensus_models (project_id, version, model) VALUES ($1, 1, $2)
+             ON CONFLICT (project_id) DO UPDATE SET version = consensus_models.version + 1, model = $2").await?,
             &[&project_id, &model],
         )
         .await?;
@@ -1288,12 +1377,12 @@ impl Store for PostgresStore {
             .collect();
         let needs_review: Vec<bool> = updates.iter().map(|u| u.needs_review).collect();
         c.execute(
-            "UPDATE tasks t SET consensus = u.consensus, confidence = u.confidence, consensus_method = $7,
+            &c.prepare_cached("UPDATE tasks t SET consensus = u.consensus, confidence = u.confidence, consensus_method = $7,
                  complete = (t.gold IS NOT NULL OR u.complete), wanted = u.wanted,
                  needs_review = (t.gold IS NULL AND (u.needs_review OR (u.complete AND t.flagged)))
              FROM UNNEST($1::bigint[], $2::jsonb[], $3::float8[], $4::bool[], $5::int[], $6::bool[])
                   AS u(id, consensus, confidence, complete, wanted, needs_review)
-             WHERE t.id = u.id AND t.project_id = $8 AND t.cancelled_at IS NULL",
+             WHERE t.id = u.id AND t.project_id = $8 AND t.cancelled_at IS NULL").await?,
             &[&ids, &labels, &confidence, &complete, &wanted, &needs_review, &method, &project_id],
         )
         .await?;
@@ -1305,10 +1394,13 @@ impl Store for PostgresStore {
         let mut raw = Vec::new();
         for r in c
             .query(
-                "SELECT a.task_id, a.annotator_id, a.answered_at, a.labels, a.skipped
+                &c.prepare_cached(
+                    "SELECT a.task_id, a.annotator_id, a.answered_at, a.labels, a.skipped
                  FROM answers a JOIN tasks t ON t.id = a.task_id
                  WHERE t.project_id = $1 AND a.counted
                  ORDER BY a.task_id, a.annotator_id, a.revision, a.seq",
+                )
+                .await?,
                 &[&project_id],
             )
             .await?
@@ -1330,10 +1422,13 @@ impl Store for PostgresStore {
     async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>> {
         let c = self.pool.get().await?;
         c.query(
-            "SELECT u.id, u.name, COUNT(DISTINCT a.task_id)
+            &c.prepare_cached(
+                "SELECT u.id, u.name, COUNT(DISTINCT a.task_id)
              FROM answers a JOIN tasks t ON t.id = a.task_id JOIN users u ON u.id = a.annotator_id
              WHERE t.project_id = $1 AND NOT a.skipped
              GROUP BY u.id, u.name ORDER BY u.id",
+            )
+            .await?,
             &[&project_id],
         )
         .await?
@@ -1353,7 +1448,8 @@ impl Store for PostgresStore {
         project_row(&c, project_id).await?;
         let known: bool = c
             .query_one(
-                "SELECT EXISTS(SELECT 1 FROM users WHERE id = $1)",
+                &c.prepare_cached("SELECT EXISTS(SELECT 1 FROM users WHERE id = $1)")
+                    .await?,
                 &[&user_id],
             )
             .await?
@@ -1362,8 +1458,8 @@ impl Store for PostgresStore {
             return Err(StoreError::NotFound(format!("user {user_id}")));
         }
         c.execute(
-            "INSERT INTO memberships (project_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (project_id, user_id) DO UPDATE SET role = $3",
+            &c.prepare_cached("INSERT INTO memberships (project_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (project_id, user_id) DO UPDATE SET role = $3").await?,
             &[&project_id, &user_id, &role.as_str(), &now],
         )
         .await?;
@@ -1374,8 +1470,8 @@ impl Store for PostgresStore {
         let c = self.pool.get().await?;
         project_row(&c, project_id).await?;
         c.query(
-            "SELECT m.user_id, u.name, m.role FROM memberships m JOIN users u ON u.id = m.user_id
-             WHERE m.project_id = $1 ORDER BY m.user_id",
+            &c.prepare_cached("SELECT m.user_id, u.name, m.role FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.project_id = $1 ORDER BY m.user_id").await?,
             &[&project_id],
         )
         .await?
@@ -1398,8 +1494,8 @@ impl Store for PostgresStore {
         let c = self.pool.get().await?;
         let row = c
             .query_one(
-                "SELECT EXISTS(SELECT 1 FROM memberships WHERE project_id = $1 AND role <> 'requester'),
-                        (SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2)",
+                &c.prepare_cached("SELECT EXISTS(SELECT 1 FROM memberships WHERE project_id = $1 AND role <> 'requester'),
+                        (SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2)").await?,
                 &[&project_id, &user_id],
             )
             .await?;
@@ -1422,8 +1518,11 @@ impl Store for PostgresStore {
         let c = self.pool.get().await?;
         let updated = c
             .execute(
-                "UPDATE tasks SET review_labels = $3, reviewed_by = $4, reviewed_at = $5
+                &c.prepare_cached(
+                    "UPDATE tasks SET review_labels = $3, reviewed_by = $4, reviewed_at = $5
                  WHERE id = $1 AND project_id = $2",
+                )
+                .await?,
                 &[
                     &review.task_id,
                     &project_id,
@@ -1449,7 +1548,7 @@ async fn export_tasks(
 ) -> StoreResult<Vec<ExportRecord>> {
     project_row(c, project_id).await?;
     let names: HashMap<i64, String> = c
-        .query("SELECT id, name FROM users", &[])
+        .query(&c.prepare_cached("SELECT id, name FROM users").await?, &[])
         .await?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
@@ -1457,11 +1556,11 @@ async fn export_tasks(
     let name = |id: i64| names.get(&id).cloned().unwrap_or_else(|| id.to_string());
     let rows = c
         .query(
-            "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
+            &c.prepare_cached("SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
                     cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at, gold
              FROM tasks
              WHERE project_id = $1 AND ($2::bigint IS NULL OR (needs_review AND review_labels IS NULL))
-             ORDER BY id LIMIT $2",
+             ORDER BY id LIMIT $2").await?,
             &[&project_id, &review_limit],
         )
         .await?;
