@@ -82,9 +82,14 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects to `url` (`postgres://…`) and runs pending migrations.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let config: tokio_postgres::Config = url
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Backend(format!("bad PostgreSQL URL: {e}")))?;
+        // The queue's statements are short, and prepared once per connection: PostgreSQL
+        // JIT-compiles a generic plan whose estimate looks high — hundreds of milliseconds
+        // per execution, never reused — so JIT is off for the server's sessions.
+        let options = format!("{} -c jit=off", config.get_options().unwrap_or_default());
+        config.options(options.trim());
         let manager = Manager::from_config(
             config,
             NoTls,
