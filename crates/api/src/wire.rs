@@ -450,8 +450,9 @@ impl ProjectRole {
     }
 }
 
-/// `POST /api/projects/{id}/members` (requester): give a user a role in the project. A
-/// project with members is closed to everyone else's leases.
+/// `POST /api/projects/{id}/members` (one of the project's requesters): give a user a role in
+/// the project. A project with annotator or reviewer members is closed to everyone else's
+/// leases; requester members leave it open.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {

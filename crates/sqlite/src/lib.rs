@@ -17,6 +17,15 @@ pub fn open(path: &Path, migrations: &[&str]) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(Duration::from_secs(10))?;
+    // One plan per statement whatever its bound values. Without this SQLite marks some
+    // parameters (an `= ?` term on a 0/1 value, a `LIMIT ?`) to re-prepare the statement
+    // when rebound, and the statement cache clears bindings, so every use of such a cached
+    // statement was parsed and planned again (measured: every run of the current-answers
+    // lookup of each push).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     migrate(&mut conn, migrations)?;
     Ok(conn)
 }
@@ -61,6 +70,28 @@ mod tests {
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .expect("mode");
         assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn a_cached_statement_is_not_planned_again_for_new_values() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        let conn = open(
+            &path,
+            &["CREATE TABLE a (x INTEGER, flag INTEGER); CREATE INDEX a_x ON a (x);"],
+        )
+        .expect("open");
+        for i in 0..6 {
+            let mut stmt = conn
+                .prepare_cached("SELECT COUNT(*) FROM a WHERE x = ?1 AND flag = ?2 LIMIT ?3")
+                .expect("prepare");
+            let n: i64 = stmt
+                .query_row(rusqlite::params![i, i % 2 == 0, 10 + i], |r| r.get(0))
+                .expect("query");
+            assert_eq!(n, 0);
+            let replanned = stmt.get_status(rusqlite::StatementStatus::RePrepare);
+            assert_eq!(replanned, 0, "use {i}: planned again");
+        }
     }
 
     #[test]
