@@ -112,27 +112,19 @@ impl PostgresStore {
     async fn migrate(&self) -> StoreResult<()> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        tx.execute(
-            &tx.prepare_cached("SELECT pg_advisory_xact_lock($1)")
-                .await?,
-            &[&MIGRATION_LOCK],
-        )
-        .await?;
+        // Migration statements run once: not worth a place in the statement cache.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
             .await?;
         let done: i64 = tx
-            .query_one(
-                &tx.prepare_cached("SELECT COUNT(*) FROM schema_migrations")
-                    .await?,
-                &[],
-            )
+            .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
             .await?
             .get(0);
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(done.max(0) as usize) {
             tx.batch_execute(sql).await?;
             tx.execute(
-                &tx.prepare_cached("INSERT INTO schema_migrations (version) VALUES ($1)")
-                    .await?,
+                "INSERT INTO schema_migrations (version) VALUES ($1)",
                 &[&(i as i32 + 1)],
             )
             .await?;
