@@ -31,6 +31,7 @@ use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput, Vote};
 
 use crate::quality::TimedAnswer;
 use tokio_postgres::types::Json;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
@@ -55,6 +56,51 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0009_consensus_models.sql"),
     include_str!("../../migrations/postgres/0010_project_requesters.sql"),
 ];
+/// Statements through the connection's statement cache: each SQL text is parsed and
+/// planned once per pooled connection (deadpool keeps it; connections are recycled without
+/// DISCARD), not on every call.
+trait Cached: GenericClient {
+    fn cached_query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + Send {
+        async move { self.query(&self.prepare_cached(sql).await?, params).await }
+    }
+
+    fn cached_query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<Row, tokio_postgres::Error>> + Send {
+        async move {
+            self.query_one(&self.prepare_cached(sql).await?, params)
+                .await
+        }
+    }
+
+    fn cached_query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<Option<Row>, tokio_postgres::Error>> + Send {
+        async move {
+            self.query_opt(&self.prepare_cached(sql).await?, params)
+                .await
+        }
+    }
+
+    fn cached_execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<u64, tokio_postgres::Error>> + Send {
+        async move { self.execute(&self.prepare_cached(sql).await?, params).await }
+    }
+}
+
+impl<C: GenericClient> Cached for C {}
+
 /// Advisory lock key under which migrations run, so replicas starting together do not race.
 const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261; // "tessera"
 
@@ -143,11 +189,8 @@ impl PostgresStore {
         let ids: Vec<i64> = projects.keys().copied().collect();
         let mut out = HashMap::new();
         for row in tx
-            .query(
-                &tx.prepare_cached(
-                    "SELECT project_id, version FROM consensus_models WHERE project_id = ANY($1)",
-                )
-                .await?,
+            .cached_query(
+                "SELECT project_id, version FROM consensus_models WHERE project_id = ANY($1)",
                 &[&ids],
             )
             .await?
@@ -157,11 +200,8 @@ impl PostgresStore {
                 Some(model) => model,
                 None => {
                     let json: String = tx
-                        .query_one(
-                            &tx.prepare_cached(
-                                "SELECT model FROM consensus_models WHERE project_id = $1",
-                            )
-                            .await?,
+                        .cached_query_one(
+                            "SELECT model FROM consensus_models WHERE project_id = $1",
                             &[&project],
                         )
                         .await?
@@ -187,9 +227,8 @@ fn project_from(row: &Row) -> StoreResult<Project> {
 
 async fn project_row(c: &impl GenericClient, id: i64) -> StoreResult<Project> {
     let row = c
-        .query_opt(
-            &c.prepare_cached("SELECT id, name, schema, created_at FROM projects WHERE id = $1")
-                .await?,
+        .cached_query_opt(
+            "SELECT id, name, schema, created_at FROM projects WHERE id = $1",
             &[&id],
         )
         .await?
@@ -205,13 +244,10 @@ async fn leased_tasks(
     annotator_id: i64,
 ) -> StoreResult<HashMap<i64, LeasedTask>> {
     let rows = c
-        .query(
-            &c.prepare_cached(
-                "SELECT t.id, t.project_id, t.data, t.prediction, l.expires_at
+        .cached_query(
+            "SELECT t.id, t.project_id, t.data, t.prediction, l.expires_at
              FROM tasks t JOIN leases l ON l.task_id = t.id AND l.annotator_id = $2
              WHERE t.id = ANY($1)",
-            )
-            .await?,
             &[&task_ids, &annotator_id],
         )
         .await?;
@@ -241,13 +277,13 @@ async fn current_answers(
     task_id: i64,
     counted: bool,
 ) -> StoreResult<Vec<Row>> {
-    Ok(c.query(
-        &c.prepare_cached("SELECT * FROM (
+    Ok(c.cached_query(
+        "SELECT * FROM (
              SELECT DISTINCT ON (annotator_id) annotator_id, labels, revision, skipped, answered_at, received_at,
                     unsure
              FROM answers WHERE task_id = $1 AND counted = $2
              ORDER BY annotator_id, revision DESC, seq DESC
-         ) current WHERE NOT skipped ORDER BY annotator_id").await?,
+         ) current WHERE NOT skipped ORDER BY annotator_id",
         &[&task_id, &counted],
     )
     .await?)
@@ -289,12 +325,9 @@ async fn named_tasks(
     let mut ids = HashSet::new();
     let mut externals = HashSet::new();
     for row in c
-        .query(
-            &c.prepare_cached(
-                "SELECT id, external_id FROM tasks
+        .cached_query(
+            "SELECT id, external_id FROM tasks
              WHERE project_id = $1 AND (id = ANY($2) OR external_id = ANY($3))",
-            )
-            .await?,
             &[&project_id, &request.task_ids, &request.external_ids],
         )
         .await?
@@ -321,12 +354,9 @@ async fn named_tasks(
 
 /// Annotators holding an unanswered lease on any of `tasks`, sorted.
 async fn active_holders(c: &impl GenericClient, tasks: &[i64]) -> StoreResult<Vec<i64>> {
-    c.query(
-        &c.prepare_cached(
-            "SELECT DISTINCT annotator_id FROM leases
+    c.cached_query(
+        "SELECT DISTINCT annotator_id FROM leases
          WHERE task_id = ANY($1) AND state = 'active' ORDER BY annotator_id",
-        )
-        .await?,
         &[&tasks],
     )
     .await?
@@ -342,25 +372,19 @@ async fn insert_leases(
     q: &LeaseQuery,
     tasks: &[i64],
 ) -> StoreResult<()> {
-    tx.execute(
-        &tx.prepare_cached(
-            "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
+    tx.cached_execute(
+        "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
          SELECT u.id, $2, 'active', $3, $4, $5 FROM UNNEST($1::bigint[]) WITH ORDINALITY AS u(id, n)
          ORDER BY u.n
          ON CONFLICT (task_id, annotator_id) DO UPDATE
          SET state = 'active', expires_at = $3, leased_at = $4, offline = $5",
-        )
-        .await?,
         &[&tasks, &q.annotator_id, &q.expires_at, &q.now, &q.offline],
     )
     .await?;
-    tx.execute(
-        &tx.prepare_cached(
-            "INSERT INTO changes (annotator_id, kind, task_id)
+    tx.cached_execute(
+        "INSERT INTO changes (annotator_id, kind, task_id)
          SELECT $1, 'lease', u.id FROM UNNEST($2::bigint[]) WITH ORDINALITY AS u(id, n)
          ORDER BY u.n",
-        )
-        .await?,
         &[&q.annotator_id, &tasks],
     )
     .await?;
@@ -371,11 +395,8 @@ async fn insert_leases(
 const MAX_LEASE_ROUNDS: usize = 4;
 
 async fn lock_feed(c: &impl GenericClient, annotator_id: i64) -> StoreResult<()> {
-    c.execute(
-        &c.prepare_cached("SELECT pg_advisory_xact_lock($1)").await?,
-        &[&annotator_id],
-    )
-    .await?;
+    c.cached_execute("SELECT pg_advisory_xact_lock($1)", &[&annotator_id])
+        .await?;
     Ok(())
 }
 
@@ -400,9 +421,8 @@ async fn push_context(
     let tasks: Vec<i64> = answers.iter().map(|a| a.task_id).collect();
     let mut owners = HashMap::new();
     for row in tx
-        .query(
-            &tx.prepare_cached("SELECT id, annotator_id FROM answers WHERE id = ANY($1)")
-                .await?,
+        .cached_query(
+            "SELECT id, annotator_id FROM answers WHERE id = ANY($1)",
             &[&ids],
         )
         .await?
@@ -412,11 +432,8 @@ async fn push_context(
     let mut projects = HashMap::new();
     let mut cancelled = HashSet::new();
     for row in tx
-        .query(
-            &tx.prepare_cached(
-                "SELECT id, project_id, cancelled_at IS NOT NULL FROM tasks WHERE id = ANY($1)",
-            )
-            .await?,
+        .cached_query(
+            "SELECT id, project_id, cancelled_at IS NOT NULL FROM tasks WHERE id = ANY($1)",
             &[&tasks],
         )
         .await?
@@ -429,11 +446,8 @@ async fn push_context(
     }
     let mut leased = HashSet::new();
     for row in tx
-        .query(
-            &tx.prepare_cached(
-                "SELECT task_id FROM leases WHERE annotator_id = $1 AND task_id = ANY($2)",
-            )
-            .await?,
+        .cached_query(
+            "SELECT task_id FROM leases WHERE annotator_id = $1 AND task_id = ANY($2)",
             &[&annotator.id, &tasks],
         )
         .await?
@@ -536,15 +550,12 @@ async fn insert_answers(
     // Another device of this annotator answered the task at this revision or later, without
     // having seen this answer: both devices answered one lease.
     let other_device: HashSet<Uuid> = tx
-        .query(
-            &tx.prepare_cached(
-                "SELECT u.id FROM UNNEST($1::uuid[], $2::bigint[], $3::int[], $4::uuid[])
+        .cached_query(
+            "SELECT u.id FROM UNNEST($1::uuid[], $2::bigint[], $3::int[], $4::uuid[])
                  AS u(id, task_id, revision, device_id)
              WHERE u.device_id IS NOT NULL AND EXISTS (SELECT 1 FROM answers a
                  WHERE a.task_id = u.task_id AND a.annotator_id = $5 AND a.device_id IS NOT NULL
                    AND a.device_id <> u.device_id AND a.revision >= u.revision)",
-            )
-            .await?,
             &[&ids, &tasks, &revisions, &devices, &annotator.id],
         )
         .await?
@@ -562,8 +573,8 @@ async fn insert_answers(
         .map(|a| !cancelled.contains(&a.task_id))
         .collect();
     let rows = tx
-        .query(
-            &tx.prepare_cached("INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at,
+        .cached_query(
+            "INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at,
                                   device_id, device_conflict, counted, unsure, skip_reason)
              SELECT u.id, u.task_id, $7, u.revision, u.labels, u.skipped, u.answered_at, $8,
                     u.device_id, u.device_conflict, u.counted, u.unsure, u.skip_reason
@@ -572,7 +583,7 @@ async fn insert_answers(
                   WITH ORDINALITY AS u(id, task_id, revision, labels, skipped, answered_at, device_id,
                                        device_conflict, counted, unsure, skip_reason, n)
              ORDER BY u.n
-             ON CONFLICT (id) DO NOTHING RETURNING id").await?,
+             ON CONFLICT (id) DO NOTHING RETURNING id",
             &[&ids, &tasks, &revisions, &labels, &skipped, &answered_at, &annotator.id, &now, &devices, &conflicts,
               &counted, &unsure, &reasons],
         )
@@ -586,25 +597,19 @@ async fn insert_answers(
         .filter(|a| inserted.contains(&a.id))
         .map(|a| (a.id, a.task_id))
         .unzip();
-    tx.execute(
-        &tx.prepare_cached(
-            "INSERT INTO changes (annotator_id, kind, task_id, answer_id)
+    tx.cached_execute(
+        "INSERT INTO changes (annotator_id, kind, task_id, answer_id)
          SELECT $1, 'answer', u.task_id, u.id
          FROM UNNEST($2::bigint[], $3::uuid[]) WITH ORDINALITY AS u(task_id, id, n) ORDER BY u.n",
-        )
-        .await?,
         &[&annotator.id, &tasks, &ids],
     )
     .await?;
     // Each lease ends as its latest revision says: answered, or skipped.
-    tx.execute(
-        &tx.prepare_cached(
-            "UPDATE leases l SET state = CASE WHEN (SELECT a.skipped FROM answers a
+    tx.cached_execute(
+        "UPDATE leases l SET state = CASE WHEN (SELECT a.skipped FROM answers a
              WHERE a.task_id = l.task_id AND a.annotator_id = l.annotator_id
              ORDER BY a.revision DESC, a.seq DESC LIMIT 1) THEN 'skipped' ELSE 'answered' END
          WHERE l.annotator_id = $1 AND l.task_id = ANY($2)",
-        )
-        .await?,
         &[&annotator.id, &tasks],
     )
     .await?;
@@ -624,21 +629,20 @@ async fn update_consensus(
     fallback: &dyn ConsensusMethod,
 ) -> StoreResult<()> {
     let ids: Vec<i64> = tasks.iter().map(|&(t, _)| t).collect();
-    tx.execute(
-        &tx.prepare_cached("SELECT 1 FROM tasks WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
-            .await?,
+    tx.cached_execute(
+        "SELECT 1 FROM tasks WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
         &[&ids],
     )
     .await?;
     let mut current: HashMap<i64, Vec<Vote>> = HashMap::new();
     let mut unsure: HashSet<i64> = HashSet::new();
     for row in tx
-        .query(
-            &tx.prepare_cached("SELECT task_id, labels, unsure, annotator_id FROM (
+        .cached_query(
+            "SELECT task_id, labels, unsure, annotator_id FROM (
                  SELECT DISTINCT ON (task_id, annotator_id) task_id, annotator_id, labels, skipped, unsure
                  FROM answers WHERE task_id = ANY($1) AND counted
                  ORDER BY task_id, annotator_id, revision DESC, seq DESC
-             ) current WHERE NOT skipped ORDER BY task_id, annotator_id").await?,
+             ) current WHERE NOT skipped ORDER BY task_id, annotator_id",
             &[&ids],
         )
         .await?
@@ -678,9 +682,8 @@ async fn update_consensus(
         confidence.push(result.as_ref().map(|c| c.confidence));
         consensus.push(result.map(|c| Json(c.labels)));
     }
-    tx.execute(
-        &tx.prepare_cached(
-            "UPDATE tasks t SET answer_count = u.answer_count, consensus = u.consensus,
+    tx.cached_execute(
+        "UPDATE tasks t SET answer_count = u.answer_count, consensus = u.consensus,
              confidence = u.confidence, consensus_method = u.method,
              complete = (t.gold IS NOT NULL OR u.complete), wanted = u.wanted, flagged = u.flagged,
              needs_review = (t.gold IS NULL AND (u.needs_review OR (u.complete AND u.flagged)))
@@ -689,8 +692,6 @@ async fn update_consensus(
               AS u(id, answer_count, consensus, confidence, method, complete, wanted, needs_review,
                    flagged)
          WHERE t.id = u.id",
-        )
-        .await?,
         &[
             &updated,
             &counts,
@@ -712,11 +713,7 @@ impl Store for PostgresStore {
     async fn count_admins(&self) -> StoreResult<u64> {
         let c = self.pool.get().await?;
         let n: i64 = c
-            .query_one(
-                &c.prepare_cached("SELECT COUNT(*) FROM users WHERE role = 'admin'")
-                    .await?,
-                &[],
-            )
+            .cached_query_one("SELECT COUNT(*) FROM users WHERE role = 'admin'", &[])
             .await?
             .get(0);
         Ok(n as u64)
@@ -731,8 +728,8 @@ impl Store for PostgresStore {
     ) -> StoreResult<User> {
         let c = self.pool.get().await?;
         let row = c
-            .query_one(
-                &c.prepare_cached("INSERT INTO users (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id").await?,
+            .cached_query_one(
+                "INSERT INTO users (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
                 &[&name, &role.as_str(), &token_hash, &now],
             )
             .await?;
@@ -746,9 +743,8 @@ impl Store for PostgresStore {
     async fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>> {
         let c = self.pool.get().await?;
         let row = c
-            .query_opt(
-                &c.prepare_cached("SELECT id, name, role FROM users WHERE token_hash = $1")
-                    .await?,
+            .cached_query_opt(
+                "SELECT id, name, role FROM users WHERE token_hash = $1",
                 &[&token_hash],
             )
             .await?;
@@ -772,9 +768,8 @@ impl Store for PostgresStore {
         let c = self.pool.get().await?;
         // One statement: the project and its first requester member, or neither.
         let row = c
-            .query_one(
-                &c.prepare_cached(
-                    "WITH p AS (
+            .cached_query_one(
+                "WITH p AS (
                      INSERT INTO projects (name, schema, created_at) VALUES ($1, $2, $3)
                      RETURNING id, name, schema, created_at
                  ), m AS (
@@ -782,8 +777,6 @@ impl Store for PostgresStore {
                      SELECT id, $4, 'requester', $3 FROM p WHERE $4::BIGINT IS NOT NULL
                  )
                  SELECT id, name, schema, created_at FROM p",
-                )
-                .await?,
                 &[&name, &Json(schema), &now, &requester],
             )
             .await?;
@@ -792,10 +785,10 @@ impl Store for PostgresStore {
 
     async fn projects(&self, requester: Option<i64>) -> StoreResult<Vec<Project>> {
         let c = self.pool.get().await?;
-        c.query(
-            &c.prepare_cached("SELECT id, name, schema, created_at FROM projects WHERE $1::BIGINT IS NULL OR id IN
+        c.cached_query(
+            "SELECT id, name, schema, created_at FROM projects WHERE $1::BIGINT IS NULL OR id IN
                (SELECT project_id FROM memberships WHERE user_id = $1 AND role = 'requester')
-             ORDER BY id").await?,
+             ORDER BY id",
             &[&requester],
         )
         .await?
@@ -819,8 +812,8 @@ impl Store for PostgresStore {
         let tx = c.transaction().await?;
         project_row(&tx, project_id).await?;
         let batch_id: i64 = tx
-            .query_one(
-                &tx.prepare_cached("INSERT INTO batches (project_id, task_count, created_at) VALUES ($1, $2, $3) RETURNING id").await?,
+            .cached_query_one(
+                "INSERT INTO batches (project_id, task_count, created_at) VALUES ($1, $2, $3) RETURNING id",
                 &[&project_id, &(tasks.len() as i64), &now],
             )
             .await?
@@ -832,8 +825,8 @@ impl Store for PostgresStore {
             .filter_map(|t| t.external_id.as_deref())
             .collect();
         if let Some(row) = tx
-            .query_opt(
-                &tx.prepare_cached("SELECT external_id FROM tasks WHERE project_id = $1 AND external_id = ANY($2) LIMIT 1").await?,
+            .cached_query_opt(
+                "SELECT external_id FROM tasks WHERE project_id = $1 AND external_id = ANY($2) LIMIT 1",
                 &[&project_id, &ids],
             )
             .await?
@@ -855,12 +848,12 @@ impl Store for PostgresStore {
                 .collect();
             let gold: Vec<Option<Json<&Vec<String>>>> =
                 chunk.iter().map(|t| t.gold.as_ref().map(Json)).collect();
-            tx.execute(
-                &tx.prepare_cached("INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete)
+            tx.cached_execute(
+                "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete)
                  SELECT $1, $2, u.external_id, u.data, u.prediction, $3, u.gold, u.gold IS NOT NULL
                  FROM UNNEST($4::text[], $5::jsonb[], $6::jsonb[], $7::jsonb[]) WITH ORDINALITY
                       AS u(external_id, data, prediction, gold, n)
-                 ORDER BY u.n").await?,
+                 ORDER BY u.n",
                 &[&project_id, &batch_id, &now, &external, &data, &prediction, &gold],
             )
             .await
@@ -899,11 +892,8 @@ impl Store for PostgresStore {
             for &annotator in &holders {
                 lock_feed(&tx, annotator).await?;
             }
-            tx.execute(
-                &tx.prepare_cached(
-                    "SELECT 1 FROM tasks WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
-                )
-                .await?,
+            tx.cached_execute(
+                "SELECT 1 FROM tasks WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
                 &[&named],
             )
             .await?;
@@ -913,9 +903,9 @@ impl Store for PostgresStore {
                 continue;
             }
             let cancelled: Vec<i64> = tx
-                .query(
-                    &tx.prepare_cached("UPDATE tasks SET cancelled_at = $2 WHERE id = ANY($1) AND cancelled_at IS NULL
-                     RETURNING id").await?,
+                .cached_query(
+                    "UPDATE tasks SET cancelled_at = $2 WHERE id = ANY($1) AND cancelled_at IS NULL
+                     RETURNING id",
                     &[&named, &now],
                 )
                 .await?
@@ -924,13 +914,10 @@ impl Store for PostgresStore {
                 .collect::<Result<_, _>>()?;
             // Whoever still holds one (even past its expiry, on a device that was away)
             // hears that it is withdrawn.
-            tx.execute(
-                &tx.prepare_cached(
-                    "INSERT INTO changes (annotator_id, kind, task_id)
+            tx.cached_execute(
+                "INSERT INTO changes (annotator_id, kind, task_id)
                  SELECT annotator_id, 'cancel', task_id FROM leases
                  WHERE task_id = ANY($1) AND state = 'active' ORDER BY task_id, annotator_id",
-                )
-                .await?,
                 &[&cancelled],
             )
             .await?;
@@ -959,23 +946,20 @@ impl Store for PostgresStore {
         lock_feed(&tx, q.annotator_id).await?;
         let limit = i64::from(q.limit);
         let mut held: Vec<i64> = tx
-            .query(
-                &tx.prepare_cached("SELECT l.task_id FROM leases l JOIN tasks t ON t.id = l.task_id
+            .cached_query(
+                "SELECT l.task_id FROM leases l JOIN tasks t ON t.id = l.task_id
                  WHERE l.annotator_id = $1 AND t.project_id = $2 AND l.state = 'active' AND l.expires_at > $3
                    AND t.cancelled_at IS NULL
-                 ORDER BY $5 AND l.offline DESC, l.leased_at, l.task_id LIMIT $4").await?,
+                 ORDER BY $5 AND l.offline DESC, l.leased_at, l.task_id LIMIT $4",
                 &[&q.annotator_id, &q.project_id, &q.now, &limit, &q.offline],
             )
             .await?
             .iter()
             .map(|r| r.get(0))
             .collect();
-        tx.execute(
-            &tx.prepare_cached(
-                "UPDATE leases SET expires_at = GREATEST(expires_at, $3), offline = offline OR $4
+        tx.cached_execute(
+            "UPDATE leases SET expires_at = GREATEST(expires_at, $3), offline = offline OR $4
              WHERE annotator_id = $1 AND task_id = ANY($2)",
-            )
-            .await?,
             &[&q.annotator_id, &held, &q.expires_at, &q.offline],
         )
         .await?;
@@ -987,11 +971,11 @@ impl Store for PostgresStore {
         let room = limit - held.len() as i64;
         if q.gold_slots > 0 && room > 0 {
             let gold: Vec<i64> = tx
-                .query(
-                    &tx.prepare_cached("SELECT t.id FROM tasks t
+                .cached_query(
+                    "SELECT t.id FROM tasks t
                      WHERE t.project_id = $1 AND t.gold IS NOT NULL AND t.cancelled_at IS NULL
                        AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = $2)
-                     ORDER BY t.id LIMIT $3").await?,
+                     ORDER BY t.id LIMIT $3",
                     &[&q.project_id, &q.annotator_id, &room.min(i64::from(q.gold_slots))],
                 )
                 .await?
@@ -1008,8 +992,8 @@ impl Store for PostgresStore {
                 break;
             }
             let candidates: Vec<i64> = tx
-                .query(
-                    &tx.prepare_cached("SELECT t.id FROM tasks t
+                .cached_query(
+                    "SELECT t.id FROM tasks t
                      WHERE t.project_id = $1 AND NOT t.complete AND t.cancelled_at IS NULL
                        AND t.id <> ALL($6)
                        AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = $2
@@ -1019,7 +1003,7 @@ impl Store for PostgresStore {
                            < COALESCE(t.wanted::bigint, $4)
                      ORDER BY t.answer_count DESC, t.id
                      LIMIT $5
-                     FOR NO KEY UPDATE OF t SKIP LOCKED").await?,
+                     FOR NO KEY UPDATE OF t SKIP LOCKED",
                     &[&q.project_id, &q.annotator_id, &q.now, &first_ask, &wanted, &full],
                 )
                 .await?
@@ -1032,12 +1016,12 @@ impl Store for PostgresStore {
             // Re-count under the row locks with a fresh snapshot: leases committed by other
             // replicas since the candidate query started are seen now.
             let fresh: Vec<i64> = tx
-                .query(
-                    &tx.prepare_cached("SELECT t.id FROM tasks t WHERE t.id = ANY($1)
+                .cached_query(
+                    "SELECT t.id FROM tasks t WHERE t.id = ANY($1)
                        AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
                             AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > $2)))
                            < COALESCE(t.wanted::bigint, $3)
-                     ORDER BY t.answer_count DESC, t.id").await?,
+                     ORDER BY t.answer_count DESC, t.id",
                     &[&candidates, &q.now, &first_ask],
                 )
                 .await?
@@ -1124,13 +1108,10 @@ impl Store for PostgresStore {
     async fn changes(&self, annotator_id: i64, since: i64, limit: u32) -> StoreResult<ChangesPage> {
         let c = self.pool.get().await?;
         let rows = c
-            .query(
-                &c.prepare_cached(
-                    "SELECT c.seq, c.kind, c.task_id, c.answer_id, a.revision, a.labels, a.skipped
+            .cached_query(
+                "SELECT c.seq, c.kind, c.task_id, c.answer_id, a.revision, a.labels, a.skipped
                  FROM changes c LEFT JOIN answers a ON a.id = c.answer_id
                  WHERE c.annotator_id = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3",
-                )
-                .await?,
                 &[&annotator_id, &since, &(i64::from(limit) + 1)],
             )
             .await?;
@@ -1200,11 +1181,11 @@ impl Store for PostgresStore {
         let c = self.pool.get().await?;
         project_row(&c, project_id).await?;
         let row = c
-            .query_one(
-                &c.prepare_cached("SELECT COUNT(*), COALESCE(SUM(answer_count), 0)::BIGINT, COUNT(*) FILTER (WHERE complete),
+            .cached_query_one(
+                "SELECT COUNT(*), COALESCE(SUM(answer_count), 0)::BIGINT, COUNT(*) FILTER (WHERE complete),
                         COUNT(cancelled_at), COUNT(*) FILTER (WHERE needs_review AND review_labels IS NULL),
                         COUNT(review_labels)
-                 FROM tasks WHERE project_id = $1").await?,
+                 FROM tasks WHERE project_id = $1",
                 &[&project_id],
             )
             .await?;
@@ -1216,21 +1197,18 @@ impl Store for PostgresStore {
         );
         let (needs_review, reviewed): (i64, i64) = (row.try_get(4)?, row.try_get(5)?);
         let leased: i64 = c
-            .query_one(
-                &c.prepare_cached(
-                    "SELECT COUNT(*) FROM leases l JOIN tasks t ON t.id = l.task_id
+            .cached_query_one(
+                "SELECT COUNT(*) FROM leases l JOIN tasks t ON t.id = l.task_id
                  WHERE t.project_id = $1 AND l.state = 'active' AND l.expires_at > $2",
-                )
-                .await?,
                 &[&project_id, &now],
             )
             .await?
             .try_get(0)?;
         let row = c
-            .query_one(
-                &c.prepare_cached("SELECT COUNT(DISTINCT a.annotator_id), COUNT(*) FILTER (WHERE a.device_conflict),
+            .cached_query_one(
+                "SELECT COUNT(DISTINCT a.annotator_id), COUNT(*) FILTER (WHERE a.device_conflict),
                         COUNT(*) FILTER (WHERE NOT a.counted)
-                 FROM answers a JOIN tasks t ON t.id = a.task_id WHERE t.project_id = $1").await?,
+                 FROM answers a JOIN tasks t ON t.id = a.task_id WHERE t.project_id = $1",
                 &[&project_id],
             )
             .await?;
@@ -1238,13 +1216,10 @@ impl Store for PostgresStore {
             (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
         let mut skips_by_reason = std::collections::BTreeMap::new();
         for r in c
-            .query(
-                &c.prepare_cached(
-                    "SELECT COALESCE(a.skip_reason, ''), COUNT(*)
+            .cached_query(
+                "SELECT COALESCE(a.skip_reason, ''), COUNT(*)
                  FROM answers a JOIN tasks t ON t.id = a.task_id
                  WHERE t.project_id = $1 AND a.skipped GROUP BY 1",
-                )
-                .await?,
                 &[&project_id],
             )
             .await?
@@ -1278,15 +1253,12 @@ impl Store for PostgresStore {
         annotator_id: Option<i64>,
     ) -> StoreResult<Vec<GoldAnswer>> {
         let c = self.pool.get().await?;
-        c.query(
-            &c.prepare_cached(
-                "SELECT a.annotator_id, t.id, t.gold, a.labels, a.skipped
+        c.cached_query(
+            "SELECT a.annotator_id, t.id, t.gold, a.labels, a.skipped
              FROM tasks t JOIN answers a ON a.task_id = t.id
              WHERE t.project_id = $1 AND t.gold IS NOT NULL
                AND ($2::bigint IS NULL OR a.annotator_id = $2)
              ORDER BY a.annotator_id, t.id, a.revision DESC, a.seq DESC",
-            )
-            .await?,
             &[&project_id, &annotator_id],
         )
         .await?
@@ -1309,14 +1281,11 @@ impl Store for PostgresStore {
         let c = self.pool.get().await?;
         let mut raw = Vec::new();
         for r in c
-            .query(
-                &c.prepare_cached(
-                    "SELECT a.task_id, a.annotator_id, a.labels, a.skipped
+            .cached_query(
+                "SELECT a.task_id, a.annotator_id, a.labels, a.skipped
                  FROM answers a JOIN tasks t ON t.id = a.task_id
                  WHERE t.project_id = $1 AND a.counted
                  ORDER BY a.task_id, a.annotator_id, a.revision DESC, a.seq DESC",
-                )
-                .await?,
                 &[&project_id],
             )
             .await?
@@ -1326,11 +1295,8 @@ impl Store for PostgresStore {
         }
         let mut gold = HashMap::new();
         for r in c
-            .query(
-                &c.prepare_cached(
-                    "SELECT id, gold FROM tasks WHERE project_id = $1 AND gold IS NOT NULL",
-                )
-                .await?,
+            .cached_query(
+                "SELECT id, gold FROM tasks WHERE project_id = $1 AND gold IS NOT NULL",
                 &[&project_id],
             )
             .await?
@@ -1348,9 +1314,9 @@ impl Store for PostgresStore {
 
     async fn save_consensus_model(&self, project_id: i64, model: String) -> StoreResult<()> {
         let c = self.pool.get().await?;
-        c.execute(
-            &c.prepare_cached("INSERT INTO consensus_models (project_id, version, model) VALUES ($1, 1, $2)
-             ON CONFLICT (project_id) DO UPDATE SET version = consensus_models.version + 1, model = $2").await?,
+        c.cached_execute(
+            "INSERT INTO consensus_models (project_id, version, model) VALUES ($1, 1, $2)
+             ON CONFLICT (project_id) DO UPDATE SET version = consensus_models.version + 1, model = $2",
             &[&project_id, &model],
         )
         .await?;
@@ -1373,13 +1339,13 @@ impl Store for PostgresStore {
             .map(|u| i32::try_from(u.wanted).unwrap_or(i32::MAX))
             .collect();
         let needs_review: Vec<bool> = updates.iter().map(|u| u.needs_review).collect();
-        c.execute(
-            &c.prepare_cached("UPDATE tasks t SET consensus = u.consensus, confidence = u.confidence, consensus_method = $7,
+        c.cached_execute(
+            "UPDATE tasks t SET consensus = u.consensus, confidence = u.confidence, consensus_method = $7,
                  complete = (t.gold IS NOT NULL OR u.complete), wanted = u.wanted,
                  needs_review = (t.gold IS NULL AND (u.needs_review OR (u.complete AND t.flagged)))
              FROM UNNEST($1::bigint[], $2::jsonb[], $3::float8[], $4::bool[], $5::int[], $6::bool[])
                   AS u(id, consensus, confidence, complete, wanted, needs_review)
-             WHERE t.id = u.id AND t.project_id = $8 AND t.cancelled_at IS NULL").await?,
+             WHERE t.id = u.id AND t.project_id = $8 AND t.cancelled_at IS NULL",
             &[&ids, &labels, &confidence, &complete, &wanted, &needs_review, &method, &project_id],
         )
         .await?;
@@ -1390,14 +1356,11 @@ impl Store for PostgresStore {
         let c = self.pool.get().await?;
         let mut raw = Vec::new();
         for r in c
-            .query(
-                &c.prepare_cached(
-                    "SELECT a.task_id, a.annotator_id, a.answered_at, a.labels, a.skipped
+            .cached_query(
+                "SELECT a.task_id, a.annotator_id, a.answered_at, a.labels, a.skipped
                  FROM answers a JOIN tasks t ON t.id = a.task_id
                  WHERE t.project_id = $1 AND a.counted
                  ORDER BY a.task_id, a.annotator_id, a.revision, a.seq",
-                )
-                .await?,
                 &[&project_id],
             )
             .await?
@@ -1418,14 +1381,11 @@ impl Store for PostgresStore {
 
     async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>> {
         let c = self.pool.get().await?;
-        c.query(
-            &c.prepare_cached(
-                "SELECT u.id, u.name, COUNT(DISTINCT a.task_id)
+        c.cached_query(
+            "SELECT u.id, u.name, COUNT(DISTINCT a.task_id)
              FROM answers a JOIN tasks t ON t.id = a.task_id JOIN users u ON u.id = a.annotator_id
              WHERE t.project_id = $1 AND NOT a.skipped
              GROUP BY u.id, u.name ORDER BY u.id",
-            )
-            .await?,
             &[&project_id],
         )
         .await?
@@ -1444,9 +1404,8 @@ impl Store for PostgresStore {
         let c = self.pool.get().await?;
         project_row(&c, project_id).await?;
         let known: bool = c
-            .query_one(
-                &c.prepare_cached("SELECT EXISTS(SELECT 1 FROM users WHERE id = $1)")
-                    .await?,
+            .cached_query_one(
+                "SELECT EXISTS(SELECT 1 FROM users WHERE id = $1)",
                 &[&user_id],
             )
             .await?
@@ -1454,9 +1413,9 @@ impl Store for PostgresStore {
         if !known {
             return Err(StoreError::NotFound(format!("user {user_id}")));
         }
-        c.execute(
-            &c.prepare_cached("INSERT INTO memberships (project_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (project_id, user_id) DO UPDATE SET role = $3").await?,
+        c.cached_execute(
+            "INSERT INTO memberships (project_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (project_id, user_id) DO UPDATE SET role = $3",
             &[&project_id, &user_id, &role.as_str(), &now],
         )
         .await?;
@@ -1466,9 +1425,9 @@ impl Store for PostgresStore {
     async fn members(&self, project_id: i64) -> StoreResult<Vec<Member>> {
         let c = self.pool.get().await?;
         project_row(&c, project_id).await?;
-        c.query(
-            &c.prepare_cached("SELECT m.user_id, u.name, m.role FROM memberships m JOIN users u ON u.id = m.user_id
-             WHERE m.project_id = $1 ORDER BY m.user_id").await?,
+        c.cached_query(
+            "SELECT m.user_id, u.name, m.role FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.project_id = $1 ORDER BY m.user_id",
             &[&project_id],
         )
         .await?
@@ -1490,9 +1449,9 @@ impl Store for PostgresStore {
     ) -> StoreResult<(bool, Option<ProjectRole>)> {
         let c = self.pool.get().await?;
         let row = c
-            .query_one(
-                &c.prepare_cached("SELECT EXISTS(SELECT 1 FROM memberships WHERE project_id = $1 AND role <> 'requester'),
-                        (SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2)").await?,
+            .cached_query_one(
+                "SELECT EXISTS(SELECT 1 FROM memberships WHERE project_id = $1 AND role <> 'requester'),
+                        (SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2)",
                 &[&project_id, &user_id],
             )
             .await?;
@@ -1514,12 +1473,9 @@ impl Store for PostgresStore {
     ) -> StoreResult<()> {
         let c = self.pool.get().await?;
         let updated = c
-            .execute(
-                &c.prepare_cached(
-                    "UPDATE tasks SET review_labels = $3, reviewed_by = $4, reviewed_at = $5
+            .cached_execute(
+                "UPDATE tasks SET review_labels = $3, reviewed_by = $4, reviewed_at = $5
                  WHERE id = $1 AND project_id = $2",
-                )
-                .await?,
                 &[
                     &review.task_id,
                     &project_id,
@@ -1545,19 +1501,19 @@ async fn export_tasks(
 ) -> StoreResult<Vec<ExportRecord>> {
     project_row(c, project_id).await?;
     let names: HashMap<i64, String> = c
-        .query(&c.prepare_cached("SELECT id, name FROM users").await?, &[])
+        .cached_query("SELECT id, name FROM users", &[])
         .await?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     let name = |id: i64| names.get(&id).cloned().unwrap_or_else(|| id.to_string());
     let rows = c
-        .query(
-            &c.prepare_cached("SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
+        .cached_query(
+            "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
                     cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at, gold
              FROM tasks
              WHERE project_id = $1 AND ($2::bigint IS NULL OR (needs_review AND review_labels IS NULL))
-             ORDER BY id LIMIT $2").await?,
+             ORDER BY id LIMIT $2",
             &[&project_id, &review_limit],
         )
         .await?;
