@@ -231,6 +231,30 @@ async fn open_window(app: &Path, home: &Path) -> Window {
     }
 }
 
+/// A window of the app in a fresh home directory — resized to `size` first, when given —
+/// signed in to `server` with `token`. The directory lives as long as the returned handle.
+async fn signed_in_window(
+    app: &Path,
+    server: &str,
+    token: &str,
+    size: Option<(u32, u32)>,
+) -> (tempfile::TempDir, Window) {
+    let home = tempfile::tempdir().expect("tempdir");
+    let window = open_window(app, home.path()).await;
+    if let Some((width, height)) = size {
+        window
+            .client
+            .set_window_size(width, height)
+            .await
+            .expect("window size");
+    }
+    sign_in(&window.client, server, token).await;
+    (home, window)
+}
+
+/// The smallest window the app supports.
+const SMALLEST: (u32, u32) = (1024, 640);
+
 /// The same session on each backend.
 #[tokio::test(flavor = "multi_thread")]
 async fn annotator_labels_three_tasks_with_the_keyboard_and_they_sync() {
@@ -246,15 +270,12 @@ async fn labelling_session(backend: Backend) {
     let project = sentiment_project(&requester, "desktop e2e", 12).await;
     let (_, token) = server.user(Role::Annotator, "dana").await;
 
-    let home = tempfile::tempdir().expect("tempdir");
-    let window = open_window(&app, home.path()).await;
+    let (_home, window) = signed_in_window(&app, &server.url, &token, None).await;
     let (client, caps, driver_url) = (
         window.client.clone(),
         window.caps.clone(),
         window.driver_url.clone(),
     );
-
-    sign_in(&client, &server.url, &token).await;
 
     // The only project opens by itself; the first task shows with the machine's prediction.
     wait_for(&client, "#task-text", "a task").await;
@@ -519,15 +540,9 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
         lease_and_answer(api, disputes, 2, label).await;
     }
 
-    let home = tempfile::tempdir().expect("tempdir");
-    let window = open_window(&app, home.path()).await;
-    let client = window.client.clone();
     // The smallest window the app supports: every screen below must fit it.
-    client
-        .set_window_size(1024, 640)
-        .await
-        .expect("window size");
-    sign_in(&client, &server.url, &token).await;
+    let (_home, window) = signed_in_window(&app, &server.url, &token, Some(SMALLEST)).await;
+    let client = window.client.clone();
     wait_for(&client, "#projects", "the project list (three projects)").await;
     fits_and_reads(&client, "projects").await;
     // T switches to the other theme (remembered), and the text stays readable there too.
@@ -870,10 +885,8 @@ async fn the_next_task_follows_the_key_at_an_annotators_pace() {
     )
     .await;
     let (_, token) = server.user(Role::Annotator, "ann").await;
-    let home = tempfile::tempdir().expect("tempdir");
-    let window = open_window(&app, home.path()).await;
+    let (_home, window) = signed_in_window(&app, &server.url, &token, None).await;
     let client = window.client.clone();
-    sign_in(&client, &server.url, &token).await;
     // The only project opens by itself.
     wait_for(&client, "#task", "the first task").await;
     // Let the first lease fill the device's cache, as it has by the time anyone starts.
@@ -971,14 +984,8 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
     let app = built_binary("tessera-desktop");
     let server = TestServer::start_on(Backend::Sqlite).await;
     let (requester, token) = server.user(Role::Requester, "rita").await;
-    let home = tempfile::tempdir().expect("tempdir");
-    let window = open_window(&app, home.path()).await;
+    let (home, window) = signed_in_window(&app, &server.url, &token, Some(SMALLEST)).await;
     let client = window.client.clone();
-    client
-        .set_window_size(1024, 640)
-        .await
-        .expect("window size");
-    sign_in(&client, &server.url, &token).await;
     wait_for(&client, "#dashboard", "the requester's dashboard").await;
 
     // N opens the schema editor; the preview follows the form.
