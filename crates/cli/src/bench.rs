@@ -2,6 +2,14 @@
 //! answer them and push the answers in a loop, against an in-process server (on a temporary
 //! SQLite file or the `--db` URL) or against running servers (`--server`, several for
 //! replicas); the figures come out as JSON.
+//!
+//! Two ways to load: closed (the default: every annotator asks again the moment its push
+//! returns, which finds the server's capacity, and whose latencies are then mostly queueing:
+//! by Little's law the mean is annotators ÷ requests per second) and paced (`--rate`: the
+//! annotators together aim at a fixed number of answers per second, each on its own fixed
+//! schedule, which shows the latency a team sees at that load). Paced latencies are counted
+//! from when the request was due, not from when it was sent, so a server that falls behind
+//! cannot hide it by slowing the load down (coordinated omission).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -54,6 +62,10 @@ pub struct QueueArgs {
     /// Distinct annotators per task.
     #[arg(long, default_value_t = 3)]
     overlap: u32,
+    /// Pace the load at this many answers per second in total (default: closed loop, as fast
+    /// as the server answers).
+    #[arg(long)]
+    rate: Option<f64>,
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -69,6 +81,8 @@ pub struct QueueReport {
     pub batch: u32,
     pub overlap: u32,
     pub project_id: i64,
+    /// The paced load's target in answers per second; none for the closed loop.
+    pub rate_target: Option<f64>,
     pub duration_s: f64,
     /// Answers the server acknowledged as stored.
     pub answers: u64,
@@ -135,6 +149,10 @@ fn print_report(r: &QueueReport) {
         r.tasks,
         r.batch
     );
+    match r.rate_target {
+        Some(rate) => println!("paced at {rate:.0} answers/s (latencies from when each was due)"),
+        None => println!("closed loop (each annotator asks again as soon as it is answered)"),
+    }
     println!(
         "answers: {} ({:.0}/s)   errors: {} (5xx: {})",
         r.answers, r.answers_per_s, r.errors, r.server_errors
@@ -225,6 +243,9 @@ pub async fn queue(args: QueueArgs) -> Result<QueueReport> {
     if !args.duration.is_finite() || args.duration <= 0.0 {
         bail!("--duration must be a positive number of seconds");
     }
+    if args.rate.is_some_and(|r| !r.is_finite() || r <= 0.0) {
+        bail!("--rate must be a positive number of answers per second");
+    }
     let local = if args.server.is_empty() {
         Some(LocalServer::start(args.db.as_deref()).await?)
     } else {
@@ -261,11 +282,19 @@ pub async fn queue(args: QueueArgs) -> Result<QueueReport> {
     let loops: Vec<_> = annotators
         .into_iter()
         .enumerate()
-        .map(|(i, client)| {
-            let labels = Arc::clone(&labels);
-            tokio::spawn(annotate(
-                client, project.id, labels, args.batch, i, deadline,
-            ))
+        .map(|(seat, client)| {
+            let pace = args
+                .rate
+                .map(|rate| Pace::for_seat(rate, args.annotators, args.batch, seat, started));
+            tokio::spawn(annotate(Annotator {
+                client,
+                project: project.id,
+                labels: Arc::clone(&labels),
+                batch: args.batch,
+                seat,
+                pace,
+                deadline,
+            }))
         })
         .collect();
     let mut total = Tally::default();
@@ -294,6 +323,7 @@ pub async fn queue(args: QueueArgs) -> Result<QueueReport> {
         batch: args.batch,
         overlap: args.overlap,
         project_id: project.id,
+        rate_target: args.rate,
         duration_s: elapsed,
         answers: total.answers,
         answers_per_s: total.answers as f64 / elapsed,
@@ -329,19 +359,59 @@ async fn set_up_project(admin: &ApiClient, args: &QueueArgs) -> Result<tessera_a
     Ok(project)
 }
 
-/// One annotator: lease a batch, answer it, push the answers; until the deadline.
-async fn annotate(
+/// A paced annotator's schedule: one lease every `every`, from `first` on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Pace {
+    first: Instant,
+    every: Duration,
+}
+
+impl Pace {
+    /// `annotators` seats sharing `rate` answers per second in leases of `batch` tasks: each
+    /// seat leases every `annotators × batch ÷ rate` seconds, the seats spread evenly over that
+    /// period so the load arrives smoothly rather than all at once.
+    fn for_seat(rate: f64, annotators: usize, batch: u32, seat: usize, start: Instant) -> Self {
+        let every = Duration::from_secs_f64(annotators as f64 * f64::from(batch) / rate);
+        let first = start + every.mul_f64(seat as f64 / annotators as f64);
+        Pace { first, every }
+    }
+
+    /// When the `cycle`-th lease is due.
+    fn due(&self, cycle: u32) -> Instant {
+        self.first + self.every * cycle
+    }
+}
+
+struct Annotator {
     client: ApiClient,
     project: i64,
     labels: Arc<Vec<String>>,
     batch: u32,
     seat: usize,
+    pace: Option<Pace>,
     deadline: Instant,
-) -> Tally {
+}
+
+/// One annotator: lease a batch, answer it, push the answers; until the deadline. Paced, each
+/// lease waits for its turn and its latency counts from then; closed, from when it was sent.
+async fn annotate(a: Annotator) -> Tally {
     let mut tally = Tally::default();
-    while Instant::now() < deadline {
-        let asked = Instant::now();
-        let leased = match client.lease(project, batch, None).await {
+    let mut cycle = 0;
+    loop {
+        let asked = match a.pace {
+            Some(pace) => {
+                let due = pace.due(cycle);
+                cycle += 1;
+                if due >= a.deadline {
+                    break;
+                }
+                tokio::time::sleep_until(due.into()).await;
+                due
+            }
+            None if Instant::now() < a.deadline => Instant::now(),
+            None => break,
+        };
+        let leased = match a.client.lease(a.project, a.batch, None).await {
             Ok(r) => r.tasks,
             Err(e) => {
                 tally.failed(&e);
@@ -360,7 +430,7 @@ async fn annotate(
                 id: Uuid::now_v7(),
                 task_id: t.task_id,
                 revision: 1,
-                labels: vec![labels[(t.task_id as usize + seat) % labels.len()].clone()],
+                labels: vec![a.labels[(t.task_id as usize + a.seat) % a.labels.len()].clone()],
                 skipped: false,
                 unsure: false,
                 skip_reason: None,
@@ -369,7 +439,7 @@ async fn annotate(
             })
             .collect();
         let pushed = Instant::now();
-        match client.push(answers).await {
+        match a.client.push(answers).await {
             Ok(r) => {
                 tally.push_ms.push(ms(pushed.elapsed()));
                 for result in &r.results {
@@ -404,7 +474,30 @@ fn percentiles(samples: &mut [f64]) -> [f64; 3] {
 
 #[cfg(test)]
 mod tests {
-    use super::percentiles;
+    use std::time::{Duration, Instant};
+
+    use super::{Pace, percentiles};
+
+    #[test]
+    fn paced_seats_share_the_rate_evenly() {
+        let start = Instant::now();
+        // 4 seats × 10 tasks at 400 answers/s: each seat leases every 100 ms, 25 ms apart.
+        let seats: Vec<Pace> = (0..4)
+            .map(|s| Pace::for_seat(400.0, 4, 10, s, start))
+            .collect();
+        for (seat, pace) in seats.iter().enumerate() {
+            assert_eq!(pace.every, Duration::from_millis(100));
+            assert_eq!(pace.due(0) - start, Duration::from_millis(25 * seat as u64));
+            assert_eq!(pace.due(3) - pace.due(0), Duration::from_millis(300));
+        }
+        // Over one second the seats together are due 40 leases of 10: the 400 answers asked for.
+        let leases = seats
+            .iter()
+            .flat_map(|p| (0..20).map(|c| p.due(c)))
+            .filter(|due| *due < start + Duration::from_secs(1))
+            .count();
+        assert_eq!(leases * 10, 400);
+    }
 
     #[test]
     fn percentiles_use_the_nearest_rank() {
