@@ -123,18 +123,38 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 pub struct PostgresStore {
     pool: Pool,
     models: ModelCache,
+    /// Projects read so far, by id. A project row never changes and is never deleted once
+    /// created, so every replica may keep what it read; the lease and push paths then skip
+    /// one statement each.
+    projects: std::sync::RwLock<HashMap<i64, Project>>,
 }
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://…`) and runs pending migrations.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let mut config: tokio_postgres::Config = url
+        let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Backend(format!("bad PostgreSQL URL: {e}")))?;
-        // The queue's statements are short, and prepared once per connection: PostgreSQL
-        // JIT-compiles a generic plan whose estimate looks high — hundreds of milliseconds
-        // per execution, never reused — so JIT is off for the server's sessions.
-        let options = format!("{} -c jit=off", config.get_options().unwrap_or_default());
+        Self::connect_with(config).await
+    }
+
+    /// Connects with `config` and runs pending migrations.
+    pub async fn connect_with(mut config: tokio_postgres::Config) -> StoreResult<Self> {
+        // Session defaults, before the URL's own options so those still win:
+        // - The queue's statements are short, and prepared once per connection: PostgreSQL
+        //   JIT-compiles a generic plan whose estimate looks high — hundreds of milliseconds
+        //   per execution, never reused — so JIT is off.
+        // - A connection plans its cached statements once, often while the answers table is
+        //   still empty and never analyzed; at the default random_page_cost (4, for spinning
+        //   disks) a seq scan then looks cheaper than the primary-key lookup, and that generic
+        //   plan stays until autovacuum analyzes the table — minutes, during which every push
+        //   scanned every answer (measured: 1.5–6.5 ms per lookup after 10 s of load, against 0.03–0.15
+        //   ms with 1.1). 1.1 is the usual setting for SSD storage, and keeps lookups on their
+        //   indexes whatever the statistics say.
+        let options = format!(
+            "-c jit=off -c random_page_cost=1.1 {}",
+            config.get_options().unwrap_or_default()
+        );
         config.options(options.trim());
         let manager = Manager::from_config(
             config,
@@ -150,6 +170,7 @@ impl PostgresStore {
         let store = Self {
             pool,
             models: ModelCache::default(),
+            projects: std::sync::RwLock::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -181,6 +202,24 @@ impl PostgresStore {
     }
 
     /// The re-fitted consensus models of `projects` that have one (see [`ModelCache`]).
+    fn cached_project(&self, id: i64) -> Option<Project> {
+        let cache = self.projects.read().unwrap_or_else(|e| e.into_inner());
+        cache.get(&id).cloned()
+    }
+
+    /// Project `id`, from the cache or read through `c` (see [`PostgresStore::projects`]).
+    async fn project_in(&self, c: &impl GenericClient, id: i64) -> StoreResult<Project> {
+        if let Some(project) = self.cached_project(id) {
+            return Ok(project);
+        }
+        let project = project_row(c, id).await?;
+        self.projects
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, project.clone());
+        Ok(project)
+    }
+
     async fn fitted_models(
         &self,
         tx: &impl GenericClient,
@@ -365,30 +404,69 @@ async fn active_holders(c: &impl GenericClient, tasks: &[i64]) -> StoreResult<Ve
     .collect()
 }
 
-/// New leases of `tasks` for the query's annotator, and their changes in lease order, in two
-/// statements.
+/// New leases of `tasks` for the query's annotator, and their changes in lease order, in one
+/// statement.
 async fn insert_leases(
     tx: &deadpool_postgres::Transaction<'_>,
     q: &LeaseQuery,
     tasks: &[i64],
 ) -> StoreResult<()> {
     tx.cached_execute(
-        "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
-         SELECT u.id, $2, 'active', $3, $4, $5 FROM UNNEST($1::bigint[]) WITH ORDINALITY AS u(id, n)
-         ORDER BY u.n
-         ON CONFLICT (task_id, annotator_id) DO UPDATE
-         SET state = 'active', expires_at = $3, leased_at = $4, offline = $5",
+        "WITH leased AS (
+             INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
+             SELECT u.id, $2, 'active', $3, $4, $5 FROM UNNEST($1::bigint[]) WITH ORDINALITY AS u(id, n)
+             ORDER BY u.n
+             ON CONFLICT (task_id, annotator_id) DO UPDATE
+             SET state = 'active', expires_at = $3, leased_at = $4, offline = $5
+         )
+         INSERT INTO changes (annotator_id, kind, task_id)
+         SELECT $2, 'lease', u.id FROM UNNEST($1::bigint[]) WITH ORDINALITY AS u(id, n)
+         ORDER BY u.n",
         &[&tasks, &q.annotator_id, &q.expires_at, &q.now, &q.offline],
     )
     .await?;
-    tx.cached_execute(
-        "INSERT INTO changes (annotator_id, kind, task_id)
-         SELECT $1, 'lease', u.id FROM UNNEST($2::bigint[]) WITH ORDINALITY AS u(id, n)
-         ORDER BY u.n",
-        &[&q.annotator_id, &tasks],
-    )
-    .await?;
     Ok(())
+}
+
+/// Leases those of the locked `candidates` that still have room, counted afresh: this
+/// statement's snapshot is taken after the candidates' row locks were granted, so it sees
+/// every lease another replica committed on them. Returns the leased ids in queue order; their
+/// leases and changes are written by the same statement.
+async fn lease_with_room(
+    tx: &deadpool_postgres::Transaction<'_>,
+    q: &LeaseQuery,
+    candidates: &[i64],
+    first_ask: i64,
+) -> StoreResult<Vec<i64>> {
+    tx.cached_query(
+        "WITH fresh AS (
+             SELECT t.id, t.answer_count FROM tasks t WHERE t.id = ANY($1)
+               AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
+                    AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > $2)))
+                   < COALESCE(t.wanted::bigint, $3)
+         ), leased AS (
+             INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
+             SELECT f.id, $4, 'active', $5, $2, $6 FROM fresh f ORDER BY f.answer_count DESC, f.id
+             ON CONFLICT (task_id, annotator_id) DO UPDATE
+             SET state = 'active', expires_at = $5, leased_at = $2, offline = $6
+         ), noted AS (
+             INSERT INTO changes (annotator_id, kind, task_id)
+             SELECT $4, 'lease', f.id FROM fresh f ORDER BY f.answer_count DESC, f.id
+         )
+         SELECT id FROM fresh ORDER BY answer_count DESC, id",
+        &[
+            &candidates,
+            &q.now,
+            &first_ask,
+            &q.annotator_id,
+            &q.expires_at,
+            &q.offline,
+        ],
+    )
+    .await?
+    .iter()
+    .map(|r| r.try_get(0).map_err(StoreError::from))
+    .collect()
 }
 
 /// Candidate rounds one lease request may take before settling for fewer tasks.
@@ -400,7 +478,7 @@ async fn lock_feed(c: &impl GenericClient, annotator_id: i64) -> StoreResult<()>
     Ok(())
 }
 
-/// What a push page's answers find already stored, looked up in three set queries.
+/// What a push page's answers find already stored, looked up in two set queries.
 struct PushContext {
     /// Owner of each answer id already stored.
     owners: HashMap<Uuid, i64>,
@@ -431,10 +509,13 @@ async fn push_context(
     }
     let mut projects = HashMap::new();
     let mut cancelled = HashSet::new();
+    let mut leased = HashSet::new();
     for row in tx
         .cached_query(
-            "SELECT id, project_id, cancelled_at IS NOT NULL FROM tasks WHERE id = ANY($1)",
-            &[&tasks],
+            "SELECT t.id, t.project_id, t.cancelled_at IS NOT NULL,
+                    EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = $2)
+             FROM tasks t WHERE t.id = ANY($1)",
+            &[&tasks, &annotator.id],
         )
         .await?
     {
@@ -443,16 +524,9 @@ async fn push_context(
         if row.try_get(2)? {
             cancelled.insert(id);
         }
-    }
-    let mut leased = HashSet::new();
-    for row in tx
-        .cached_query(
-            "SELECT task_id FROM leases WHERE annotator_id = $1 AND task_id = ANY($2)",
-            &[&annotator.id, &tasks],
-        )
-        .await?
-    {
-        leased.insert(row.try_get(0)?);
+        if row.try_get(3)? {
+            leased.insert(id);
+        }
     }
     Ok(PushContext {
         owners,
@@ -572,18 +646,27 @@ async fn insert_answers(
         .iter()
         .map(|a| !cancelled.contains(&a.task_id))
         .collect();
+    // The answers and their changes (in push order, for those actually stored) in one statement.
     let rows = tx
         .cached_query(
-            "INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at,
-                                  device_id, device_conflict, counted, unsure, skip_reason)
-             SELECT u.id, u.task_id, $7, u.revision, u.labels, u.skipped, u.answered_at, $8,
-                    u.device_id, u.device_conflict, u.counted, u.unsure, u.skip_reason
-             FROM UNNEST($1::uuid[], $2::bigint[], $3::int[], $4::jsonb[], $5::bool[], $6::timestamptz[],
-                         $9::uuid[], $10::bool[], $11::bool[], $12::bool[], $13::text[])
-                  WITH ORDINALITY AS u(id, task_id, revision, labels, skipped, answered_at, device_id,
-                                       device_conflict, counted, unsure, skip_reason, n)
-             ORDER BY u.n
-             ON CONFLICT (id) DO NOTHING RETURNING id",
+            "WITH stored AS (
+                 INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at,
+                                      received_at, device_id, device_conflict, counted, unsure, skip_reason)
+                 SELECT u.id, u.task_id, $7, u.revision, u.labels, u.skipped, u.answered_at, $8,
+                        u.device_id, u.device_conflict, u.counted, u.unsure, u.skip_reason
+                 FROM UNNEST($1::uuid[], $2::bigint[], $3::int[], $4::jsonb[], $5::bool[], $6::timestamptz[],
+                             $9::uuid[], $10::bool[], $11::bool[], $12::bool[], $13::text[])
+                      WITH ORDINALITY AS u(id, task_id, revision, labels, skipped, answered_at, device_id,
+                                           device_conflict, counted, unsure, skip_reason, n)
+                 ORDER BY u.n
+                 ON CONFLICT (id) DO NOTHING RETURNING id
+             ), noted AS (
+                 INSERT INTO changes (annotator_id, kind, task_id, answer_id)
+                 SELECT $7, 'answer', u.task_id, u.id
+                 FROM UNNEST($1::uuid[], $2::bigint[]) WITH ORDINALITY AS u(id, task_id, n)
+                 WHERE u.id IN (SELECT id FROM stored) ORDER BY u.n
+             )
+             SELECT id FROM stored",
             &[&ids, &tasks, &revisions, &labels, &skipped, &answered_at, &annotator.id, &now, &devices, &conflicts,
               &counted, &unsure, &reasons],
         )
@@ -592,18 +675,11 @@ async fn insert_answers(
         .iter()
         .map(|r| r.try_get(0))
         .collect::<Result<_, _>>()?;
-    let (ids, tasks): (Vec<Uuid>, Vec<i64>) = accepted
+    let tasks: Vec<i64> = accepted
         .iter()
         .filter(|a| inserted.contains(&a.id))
-        .map(|a| (a.id, a.task_id))
-        .unzip();
-    tx.cached_execute(
-        "INSERT INTO changes (annotator_id, kind, task_id, answer_id)
-         SELECT $1, 'answer', u.task_id, u.id
-         FROM UNNEST($2::bigint[], $3::uuid[]) WITH ORDINALITY AS u(task_id, id, n) ORDER BY u.n",
-        &[&annotator.id, &tasks, &ids],
-    )
-    .await?;
+        .map(|a| a.task_id)
+        .collect();
     // Each lease ends as its latest revision says: answered, or skipped.
     tx.cached_execute(
         "UPDATE leases l SET state = CASE WHEN (SELECT a.skipped FROM answers a
@@ -798,8 +874,11 @@ impl Store for PostgresStore {
     }
 
     async fn project(&self, id: i64) -> StoreResult<Project> {
+        if let Some(project) = self.cached_project(id) {
+            return Ok(project);
+        }
         let c = self.pool.get().await?;
-        project_row(&c, id).await
+        self.project_in(&c, id).await
     }
 
     async fn insert_batch(
@@ -810,7 +889,7 @@ impl Store for PostgresStore {
     ) -> StoreResult<UploadResponse> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
-        project_row(&tx, project_id).await?;
+        self.project_in(&tx, project_id).await?;
         let batch_id: i64 = tx
             .cached_query_one(
                 "INSERT INTO batches (project_id, task_count, created_at) VALUES ($1, $2, $3) RETURNING id",
@@ -886,7 +965,7 @@ impl Store for PostgresStore {
         // feed to lock: start again (rare; bounded).
         for _ in 0..8 {
             let tx = c.transaction().await?;
-            project_row(&tx, project_id).await?;
+            self.project_in(&tx, project_id).await?;
             let named = named_tasks(&tx, project_id, &request).await?;
             let holders = active_holders(&tx, &named).await?;
             for &annotator in &holders {
@@ -937,7 +1016,7 @@ impl Store for PostgresStore {
         let tx = c.transaction().await?;
         // A task's capacity: what its answers so far want, or the schema's first ask.
         let first_ask = i64::from(
-            project_row(&tx, q.project_id)
+            self.project_in(&tx, q.project_id)
                 .await?
                 .schema
                 .progress(0, None)
@@ -945,24 +1024,28 @@ impl Store for PostgresStore {
         );
         lock_feed(&tx, q.annotator_id).await?;
         let limit = i64::from(q.limit);
+        // Tasks this annotator already holds come first, their leases extended to this one's
+        // expiry, in one statement.
         let mut held: Vec<i64> = tx
             .cached_query(
-                "SELECT l.task_id FROM leases l JOIN tasks t ON t.id = l.task_id
-                 WHERE l.annotator_id = $1 AND t.project_id = $2 AND l.state = 'active' AND l.expires_at > $3
-                   AND t.cancelled_at IS NULL
-                 ORDER BY $5 AND l.offline DESC, l.leased_at, l.task_id LIMIT $4",
-                &[&q.annotator_id, &q.project_id, &q.now, &limit, &q.offline],
+                "WITH held AS (
+                     SELECT l.task_id,
+                            row_number() OVER (ORDER BY $5 AND l.offline DESC, l.leased_at, l.task_id) AS n
+                     FROM leases l JOIN tasks t ON t.id = l.task_id
+                     WHERE l.annotator_id = $1 AND t.project_id = $2 AND l.state = 'active'
+                       AND l.expires_at > $3 AND t.cancelled_at IS NULL
+                     ORDER BY n LIMIT $4
+                 ), extended AS (
+                     UPDATE leases SET expires_at = GREATEST(expires_at, $6), offline = offline OR $5
+                     WHERE annotator_id = $1 AND task_id IN (SELECT task_id FROM held)
+                 )
+                 SELECT task_id FROM held ORDER BY n",
+                &[&q.annotator_id, &q.project_id, &q.now, &limit, &q.offline, &q.expires_at],
             )
             .await?
             .iter()
-            .map(|r| r.get(0))
-            .collect();
-        tx.cached_execute(
-            "UPDATE leases SET expires_at = GREATEST(expires_at, $3), offline = offline OR $4
-             WHERE annotator_id = $1 AND task_id = ANY($2)",
-            &[&q.annotator_id, &held, &q.expires_at, &q.offline],
-        )
-        .await?;
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
         // Concurrent leasers see the same candidates: some are locked by others (skipped),
         // some turn out full once locked. Another round looks further down the queue, so an
         // annotator never hears "no tasks" while suitable tasks remain.
@@ -1013,23 +1096,8 @@ impl Store for PostgresStore {
             if candidates.is_empty() {
                 break;
             }
-            // Re-count under the row locks with a fresh snapshot: leases committed by other
-            // replicas since the candidate query started are seen now.
-            let fresh: Vec<i64> = tx
-                .cached_query(
-                    "SELECT t.id FROM tasks t WHERE t.id = ANY($1)
-                       AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
-                            AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > $2)))
-                           < COALESCE(t.wanted::bigint, $3)
-                     ORDER BY t.answer_count DESC, t.id",
-                    &[&candidates, &q.now, &first_ask],
-                )
-                .await?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
+            let fresh = lease_with_room(&tx, &q, &candidates, first_ask).await?;
             full.extend(candidates.iter().filter(|id| !fresh.contains(id)));
-            insert_leases(&tx, &q, &fresh).await?;
             held.extend(fresh);
         }
         let mut by_id = leased_tasks(&tx, &held, q.annotator_id).await?;
@@ -1060,7 +1128,7 @@ impl Store for PostgresStore {
         let mut schemas = HashMap::new();
         for &project in context.projects.values() {
             if let std::collections::hash_map::Entry::Vacant(slot) = schemas.entry(project) {
-                slot.insert(project_row(&tx, project).await?.schema);
+                slot.insert(self.project_in(&tx, project).await?.schema);
             }
         }
         let mut verdicts = Vec::with_capacity(answers.len());
@@ -1179,7 +1247,7 @@ impl Store for PostgresStore {
 
     async fn status(&self, project_id: i64, now: DateTime<Utc>) -> StoreResult<ProjectStatus> {
         let c = self.pool.get().await?;
-        project_row(&c, project_id).await?;
+        self.project_in(&c, project_id).await?;
         let row = c
             .cached_query_one(
                 "SELECT COUNT(*), COALESCE(SUM(answer_count), 0)::BIGINT, COUNT(*) FILTER (WHERE complete),
@@ -1402,7 +1470,7 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let c = self.pool.get().await?;
-        project_row(&c, project_id).await?;
+        self.project_in(&c, project_id).await?;
         let known: bool = c
             .cached_query_one(
                 "SELECT EXISTS(SELECT 1 FROM users WHERE id = $1)",
@@ -1424,7 +1492,7 @@ impl Store for PostgresStore {
 
     async fn members(&self, project_id: i64) -> StoreResult<Vec<Member>> {
         let c = self.pool.get().await?;
-        project_row(&c, project_id).await?;
+        self.project_in(&c, project_id).await?;
         c.cached_query(
             "SELECT m.user_id, u.name, m.role FROM memberships m JOIN users u ON u.id = m.user_id
              WHERE m.project_id = $1 ORDER BY m.user_id",
@@ -1574,4 +1642,73 @@ async fn export_tasks(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh database on the server `TESSERA_TEST_DATABASE_URL` names (scripts/test.sh
+    /// starts one), with the store's migrations run.
+    async fn fresh_store() -> PostgresStore {
+        let url = std::env::var("TESSERA_TEST_DATABASE_URL")
+            .expect("TESSERA_TEST_DATABASE_URL is not set: scripts/test.sh starts a server");
+        let (client, connection) = tokio_postgres::connect(&url, NoTls)
+            .await
+            .expect("connect to TESSERA_TEST_DATABASE_URL");
+        tokio::spawn(connection);
+        let name = format!("tessera_unit_{}", Uuid::now_v7().simple());
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create database");
+        let mut config: tokio_postgres::Config = url.parse().expect("URL");
+        config.dbname(&name);
+        PostgresStore::connect_with(config).await.expect("store")
+    }
+
+    #[tokio::test]
+    async fn key_lookups_plan_on_their_index_before_the_table_was_ever_analyzed() {
+        let store = fresh_store().await;
+        let c = store.pool.get().await.expect("connection");
+        // The first pushes to a new database: a few hundred answers, no statistics yet.
+        c.batch_execute(
+            "INSERT INTO users (name, role, token_hash, created_at)
+                 VALUES ('a', 'annotator', 'h', now());
+             INSERT INTO projects (name, schema, created_at) VALUES ('p', '{}', now());
+             INSERT INTO batches (project_id, task_count, created_at) VALUES (1, 300, now());
+             INSERT INTO tasks (project_id, batch_id, data, created_at)
+                 SELECT 1, 1, '{}', now() FROM generate_series(1, 300);
+             INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped,
+                                  answered_at, received_at)
+                 SELECT gen_random_uuid(), g, 1, 1, '[\"x\"]', false, now(), now()
+                 FROM generate_series(1, 300) g;",
+        )
+        .await
+        .expect("first answers");
+        // What a pooled connection's statement cache keeps after a few runs: the generic plan,
+        // made now.
+        c.batch_execute(
+            "SET plan_cache_mode = force_generic_plan;
+             PREPARE owners AS SELECT id, annotator_id FROM answers WHERE id = ANY($1::uuid[]);
+             PREPARE current AS SELECT task_id, labels FROM answers
+                 WHERE task_id = ANY($1::bigint[]) AND counted",
+        )
+        .await
+        .expect("prepare");
+        for statement in ["owners", "current"] {
+            let plan: Vec<String> = c
+                .query(&format!("EXPLAIN EXECUTE {statement}('{{}}')"), &[])
+                .await
+                .expect("explain")
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let plan = plan.join("\n");
+            assert!(
+                !plan.contains("Seq Scan"),
+                "{statement} scans every answer:\n{plan}"
+            );
+        }
+    }
 }
