@@ -220,21 +220,15 @@ impl PostgresStore {
         Ok(project)
     }
 
+    /// The fitted consensus models of the projects in `versions` (project → stored model
+    /// version), parsed again only when the version changed.
     async fn fitted_models(
         &self,
         tx: &impl GenericClient,
-        projects: &HashMap<i64, LabelSchema>,
+        versions: &HashMap<i64, i64>,
     ) -> StoreResult<HashMap<i64, Arc<FittedConsensus>>> {
-        let ids: Vec<i64> = projects.keys().copied().collect();
         let mut out = HashMap::new();
-        for row in tx
-            .cached_query(
-                "SELECT project_id, version FROM consensus_models WHERE project_id = ANY($1)",
-                &[&ids],
-            )
-            .await?
-        {
-            let (project, version): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        for (&project, &version) in versions {
             let model = match self.models.get(project, version) {
                 Some(model) => model,
                 None => {
@@ -292,21 +286,23 @@ async fn leased_tasks(
         .await?;
     let mut tasks = HashMap::with_capacity(rows.len());
     for row in rows {
-        let task_id: i64 = row.try_get(0)?;
-        let Json(data): Json<Map<String, Value>> = row.try_get(2)?;
-        let prediction: Option<Json<Prediction>> = row.try_get(3)?;
-        tasks.insert(
-            task_id,
-            LeasedTask {
-                task_id,
-                project_id: row.try_get(1)?,
-                data,
-                prediction: prediction.map(|Json(p)| p),
-                expires_at: row.try_get(4)?,
-            },
-        );
+        let task = leased_task_from(&row, row.try_get(4)?)?;
+        tasks.insert(task.task_id, task);
     }
     Ok(tasks)
+}
+
+/// A leased task from a row of its id, project id, data and prediction.
+fn leased_task_from(row: &Row, expires_at: DateTime<Utc>) -> StoreResult<LeasedTask> {
+    let Json(data): Json<Map<String, Value>> = row.try_get(2)?;
+    let prediction: Option<Json<Prediction>> = row.try_get(3)?;
+    Ok(LeasedTask {
+        task_id: row.try_get(0)?,
+        project_id: row.try_get(1)?,
+        data,
+        prediction: prediction.map(|Json(p)| p),
+        expires_at,
+    })
 }
 
 /// The current (latest-revision, not skipped) answers to a task, one per annotator: among the
@@ -430,17 +426,18 @@ async fn insert_leases(
 
 /// Leases those of the locked `candidates` that still have room, counted afresh: this
 /// statement's snapshot is taken after the candidates' row locks were granted, so it sees
-/// every lease another replica committed on them. Returns the leased ids in queue order; their
-/// leases and changes are written by the same statement.
+/// every lease another replica committed on them. Returns the leased tasks in queue order;
+/// their leases and changes are written by the same statement.
 async fn lease_with_room(
     tx: &deadpool_postgres::Transaction<'_>,
     q: &LeaseQuery,
     candidates: &[i64],
     first_ask: i64,
-) -> StoreResult<Vec<i64>> {
+) -> StoreResult<Vec<LeasedTask>> {
     tx.cached_query(
         "WITH fresh AS (
-             SELECT t.id, t.answer_count FROM tasks t WHERE t.id = ANY($1)
+             SELECT t.id, t.project_id, t.data, t.prediction, t.answer_count FROM tasks t
+             WHERE t.id = ANY($1)
                AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
                     AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > $2)))
                    < COALESCE(t.wanted::bigint, $3)
@@ -453,7 +450,7 @@ async fn lease_with_room(
              INSERT INTO changes (annotator_id, kind, task_id)
              SELECT $4, 'lease', f.id FROM fresh f ORDER BY f.answer_count DESC, f.id
          )
-         SELECT id FROM fresh ORDER BY answer_count DESC, id",
+         SELECT id, project_id, data, prediction FROM fresh ORDER BY answer_count DESC, id",
         &[
             &candidates,
             &q.now,
@@ -465,7 +462,7 @@ async fn lease_with_room(
     )
     .await?
     .iter()
-    .map(|r| r.try_get(0).map_err(StoreError::from))
+    .map(|row| leased_task_from(row, q.expires_at))
     .collect()
 }
 
@@ -488,6 +485,8 @@ struct PushContext {
     cancelled: HashSet<i64>,
     /// Tasks ever leased to the pushing annotator.
     leased: HashSet<i64>,
+    /// The stored consensus model version of each of those projects that has one.
+    model_versions: HashMap<i64, i64>,
 }
 
 async fn push_context(
@@ -510,22 +509,28 @@ async fn push_context(
     let mut projects = HashMap::new();
     let mut cancelled = HashSet::new();
     let mut leased = HashSet::new();
+    let mut model_versions = HashMap::new();
     for row in tx
         .cached_query(
             "SELECT t.id, t.project_id, t.cancelled_at IS NOT NULL,
-                    EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = $2)
+                    EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = $2),
+                    (SELECT m.version FROM consensus_models m WHERE m.project_id = t.project_id)
              FROM tasks t WHERE t.id = ANY($1)",
             &[&tasks, &annotator.id],
         )
         .await?
     {
         let id: i64 = row.try_get(0)?;
-        projects.insert(id, row.try_get(1)?);
+        let project: i64 = row.try_get(1)?;
+        projects.insert(id, project);
         if row.try_get(2)? {
             cancelled.insert(id);
         }
         if row.try_get(3)? {
             leased.insert(id);
+        }
+        if let Some(version) = row.try_get::<_, Option<i64>>(4)? {
+            model_versions.insert(project, version);
         }
     }
     Ok(PushContext {
@@ -533,6 +538,7 @@ async fn push_context(
         projects,
         cancelled,
         leased,
+        model_versions,
     })
 }
 
@@ -1069,6 +1075,7 @@ impl Store for PostgresStore {
             held.extend(gold);
         }
         let mut full: Vec<i64> = Vec::new();
+        let mut fetched: HashMap<i64, LeasedTask> = HashMap::new();
         for _round in 0..MAX_LEASE_ROUNDS {
             let wanted = limit - held.len() as i64;
             if wanted <= 0 {
@@ -1097,14 +1104,29 @@ impl Store for PostgresStore {
                 break;
             }
             let fresh = lease_with_room(&tx, &q, &candidates, first_ask).await?;
-            full.extend(candidates.iter().filter(|id| !fresh.contains(id)));
-            held.extend(fresh);
+            full.extend(
+                candidates
+                    .iter()
+                    .filter(|id| !fresh.iter().any(|t| t.task_id == **id)),
+            );
+            for task in fresh {
+                held.push(task.task_id);
+                fetched.insert(task.task_id, task);
+            }
         }
-        let mut by_id = leased_tasks(&tx, &held, q.annotator_id).await?;
+        // Held and gold tasks are read now; those leased in the rounds came with their lease.
+        let unread: Vec<i64> = held
+            .iter()
+            .filter(|id| !fetched.contains_key(id))
+            .copied()
+            .collect();
+        if !unread.is_empty() {
+            fetched.extend(leased_tasks(&tx, &unread, q.annotator_id).await?);
+        }
         let tasks = held
             .iter()
             .map(|id| {
-                by_id
+                fetched
                     .remove(id)
                     .ok_or_else(|| StoreError::Backend(format!("leased task {id} vanished")))
             })
@@ -1167,7 +1189,7 @@ impl Store for PostgresStore {
         }
         touched.sort_unstable();
         touched.dedup();
-        let fitted = self.fitted_models(&tx, &schemas).await?;
+        let fitted = self.fitted_models(&tx, &context.model_versions).await?;
         update_consensus(&tx, &touched, &schemas, &fitted, method.as_ref()).await?;
         tx.commit().await?;
         Ok(results)
