@@ -2,8 +2,10 @@
 //!
 //! Durability: WAL with `synchronous = FULL`, so a transaction that returned survives a process
 //! kill and a power loss (NORMAL would keep the database consistent but could drop the last
-//! acknowledged answers on power loss). Migrations are numbered SQL texts embedded in the
-//! binary; `PRAGMA user_version` records how many ran, each in its own transaction.
+//! acknowledged answers on power loss). The server's writer switches to NORMAL and syncs the
+//! log itself, off its thread, before any reply (see `tessera-server`'s SQLite store).
+//! Migrations are numbered SQL texts embedded in the binary; `PRAGMA user_version` records how
+//! many ran, each in its own transaction.
 
 use std::path::Path;
 use std::time::Duration;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -51,9 +52,11 @@ impl From<serde_json::Error> for StoreError {
 }
 
 /// Writes go to one writer thread that commits them in groups: it takes every request
-/// waiting, runs each in its own savepoint (a failing one undoes only itself), commits once
-/// and only then replies. One fsync then covers many requests, and nothing is acknowledged
-/// before it is durable. Reads use their own connection (WAL lets it read beside the writer).
+/// waiting, runs each in its own savepoint (a failing one undoes only itself) and commits
+/// once. A second thread then syncs the write-ahead log to disk and only then replies, while
+/// the writer already runs the next group: one fsync covers many requests, nothing is
+/// acknowledged before it is durable, and the writer never waits on the disk. Reads use their
+/// own connection (WAL lets it read beside the writer).
 #[derive(Clone)]
 pub struct SqliteStore {
     jobs: std::sync::mpsc::Sender<Job>,
@@ -74,13 +77,17 @@ impl SqliteStore {
         let path = std::path::Path::new(path);
         let writer = tessera_sqlite::open(path, MIGRATIONS)?;
         let reader = tessera_sqlite::open(path, &[])?;
+        // The writer's commits only write the log; the syncer makes each durable before its
+        // requests hear back (see `write_loop`). NORMAL still syncs around checkpoints.
+        writer.pragma_update(None, "synchronous", "NORMAL")?;
+        let wal = wal_path(&writer, path);
         // Every statement of the hot paths stays compiled (rusqlite keeps 16 by default).
         writer.set_prepared_statement_cache_capacity(128);
         reader.set_prepared_statement_cache_capacity(64);
         let (jobs, queue) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("tessera-sqlite-writer".to_owned())
-            .spawn(move || write_loop(writer, &queue))
+            .spawn(move || write_loop(writer, &queue, wal))
             .map_err(|e| StoreError::Backend(format!("cannot start the database writer: {e}")))?;
         Ok(Self {
             jobs,
@@ -135,8 +142,28 @@ impl SqliteStore {
     }
 }
 
-/// The writer thread: one transaction per group of waiting jobs.
-fn write_loop(mut conn: Connection, queue: &std::sync::mpsc::Receiver<Job>) {
+/// The write-ahead log SQLite keeps beside the database `conn` has open at `path`.
+fn wal_path(conn: &Connection, path: &std::path::Path) -> PathBuf {
+    let db = conn
+        .path()
+        .map_or_else(|| path.to_path_buf(), std::path::PathBuf::from);
+    let mut name = db.into_os_string();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+/// The writer thread: one transaction per group of waiting jobs, handed to the syncer once
+/// committed.
+fn write_loop(mut conn: Connection, queue: &std::sync::mpsc::Receiver<Job>, wal: PathBuf) {
+    let (committed_groups, to_sync) = std::sync::mpsc::channel::<Vec<Delivery>>();
+    let syncer = std::thread::Builder::new()
+        .name("tessera-sqlite-syncer".to_owned())
+        .spawn(move || sync_loop(&to_sync, &wal));
+    if let Err(e) = syncer {
+        // Without a syncer nothing could be acknowledged: every caller gets an error.
+        tracing::error!(error = %e, "cannot start the database syncer");
+        return;
+    }
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -151,12 +178,45 @@ fn write_loop(mut conn: Connection, queue: &std::sync::mpsc::Receiver<Job>) {
             continue;
         }
         let deliveries: Vec<Delivery> = group.into_iter().map(|job| job(&mut conn)).collect();
-        let committed = conn.execute_batch("COMMIT").map_err(StoreError::from);
-        if committed.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
+        match conn.execute_batch("COMMIT") {
+            Ok(()) => {
+                if let Err(unsynced) = committed_groups.send(deliveries) {
+                    let e = StoreError::Backend("the database syncer has stopped".to_owned());
+                    for deliver in unsynced.0 {
+                        deliver(Some(&e));
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                let e = StoreError::from(e);
+                for deliver in deliveries {
+                    deliver(Some(&e));
+                }
+            }
         }
-        for deliver in deliveries {
-            deliver(committed.as_ref().err());
+    }
+}
+
+/// The syncer thread: for every committed group waiting (however many), one fsync of the
+/// write-ahead log, then their replies. The log's frames of a group were written before the
+/// writer handed it over, so the fsync that follows covers them; a later group's frames being
+/// written meanwhile are simply synced early.
+fn sync_loop(to_sync: &std::sync::mpsc::Receiver<Vec<Delivery>>, wal: &std::path::Path) {
+    while let Ok(first) = to_sync.recv() {
+        let mut groups = vec![first];
+        groups.extend(to_sync.try_iter());
+        // Opened each time: the log file is SQLite's to create and reuse. On failure the
+        // group's requests hear an error although their transactions committed, as when a
+        // reply is lost; pushes are idempotent by answer id, so a retry stores nothing twice.
+        let synced = std::fs::File::open(wal)
+            .and_then(|f| f.sync_data())
+            .map_err(|e| StoreError::Backend(format!("cannot sync {}: {e}", wal.display())));
+        if let Err(e) = &synced {
+            tracing::error!(error = %e, "write-ahead log sync failed");
+        }
+        for deliver in groups.into_iter().flatten() {
+            deliver(synced.as_ref().err());
         }
     }
 }
@@ -1289,4 +1349,62 @@ fn export_tasks(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs one committed group of `n` requests through the syncer for the log at `wal` and
+    /// returns what each request heard.
+    fn replies_after_sync(wal: &std::path::Path, n: usize) -> Vec<Option<String>> {
+        let (groups, to_sync) = std::sync::mpsc::channel::<Vec<Delivery>>();
+        let (heard, replies) = std::sync::mpsc::channel();
+        let group: Vec<Delivery> = (0..n)
+            .map(|_| {
+                let heard = heard.clone();
+                Box::new(move |e: Option<&StoreError>| {
+                    let _ = heard.send(e.map(ToString::to_string));
+                }) as Delivery
+            })
+            .collect();
+        groups.send(group).expect("send");
+        drop(groups);
+        sync_loop(&to_sync, wal);
+        drop(heard);
+        replies.iter().collect()
+    }
+
+    #[test]
+    fn requests_hear_back_only_after_their_log_is_synced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let wal = dir.path().join("t.db-wal");
+        std::fs::write(&wal, b"frames").expect("write");
+        assert_eq!(replies_after_sync(&wal, 3), vec![None, None, None]);
+        // A log that cannot be synced acknowledges nothing: every request hears the error.
+        let missing = dir.path().join("gone.db-wal");
+        let replies = replies_after_sync(&missing, 2);
+        assert_eq!(replies.len(), 2);
+        for reply in replies {
+            let e = reply.expect("an error, not an acknowledgement");
+            assert!(e.contains("cannot sync"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_syncer_syncs_the_log_sqlite_writes_commits_to() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        let conn = tessera_sqlite::open(&path, &["CREATE TABLE probe (x INTEGER)"]).expect("open");
+        let wal = wal_path(&conn, &path);
+        let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let before = size(&wal);
+        conn.execute("INSERT INTO probe VALUES (1)", [])
+            .expect("commit");
+        assert!(
+            size(&wal) > before,
+            "the commit's frames are not in {}",
+            wal.display()
+        );
+    }
 }
