@@ -279,6 +279,18 @@ async fn a_bad_upload_names_the_line_and_stores_nothing(backend: Backend) {
     );
     assert_eq!((status, body.line, body.column), (422, Some(3), Some(3)));
 
+    // Bytes that are not UTF-8 name their line too.
+    let mut bytes = sample_jsonl(2).into_bytes();
+    bytes.extend_from_slice(b"{\"data\": {\"text\": \"caf\xe9\"}}\n");
+    let (status, body) = api_error(
+        requester
+            .upload(project, UploadFormat::Jsonl, bytes)
+            .await
+            .expect_err("must fail"),
+    );
+    assert_eq!((status, body.line), (422, Some(3)));
+    assert!(body.message.contains("UTF-8"), "{}", body.message);
+
     // A repeated external id across batches is refused whole too.
     let (status, body) = api_error(
         requester
