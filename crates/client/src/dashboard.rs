@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use futures_util::{StreamExt, TryStreamExt};
 use tessera_api::desktop::{ProjectDashboard, ProjectSummary, UploadReport};
 use tessera_api::{Project, ProjectStatus};
 use tessera_core::{LabelSchema, UploadFormat};
@@ -13,6 +14,9 @@ use crate::api::ApiClient;
 use crate::session::{Session, SessionError};
 
 type Result<T> = std::result::Result<T, SessionError>;
+
+/// Project status requests the dashboard keeps in flight at once.
+const STATUS_REQUESTS_AT_ONCE: usize = 8;
 
 fn summary(project: Project, status: ProjectStatus) -> ProjectSummary {
     ProjectSummary {
@@ -61,14 +65,19 @@ impl Session {
     }
 
     /// Every project with its progress.
+    /// The projects' status requests run several at a time (in list order), not one after
+    /// another: a requester with many projects waits for the slowest few, not for their sum.
     pub async fn dashboard_projects(&self) -> Result<Vec<ProjectSummary>> {
         let api = self.requester_api()?;
-        let mut out = Vec::new();
-        for project in api.projects().await? {
-            let status = api.status(project.id).await?;
-            out.push(summary(project, status));
-        }
-        Ok(out)
+        let api = &api;
+        futures_util::stream::iter(api.projects().await?)
+            .map(|project| async move {
+                let status = api.status(project.id).await?;
+                Ok::<_, SessionError>(summary(project, status))
+            })
+            .buffered(STATUS_REQUESTS_AT_ONCE)
+            .try_collect()
+            .await
     }
 
     /// One project in detail: progress, charts, annotators.
