@@ -145,12 +145,12 @@ impl PostgresStore {
         //   JIT-compiles a generic plan whose estimate looks high — hundreds of milliseconds
         //   per execution, never reused — so JIT is off.
         // - A connection plans its cached statements once, often while the answers table is
-        //   still empty and never analyzed; at the default random_page_cost (4, for spinning
+        //   still small and never analyzed; at the default random_page_cost (4, for spinning
         //   disks) a seq scan then looks cheaper than the primary-key lookup, and that generic
         //   plan stays until autovacuum analyzes the table — minutes, during which every push
-        //   scanned every answer (measured: 1.5–6.5 ms per lookup after 10 s of load, against 0.03–0.15
-        //   ms with 1.1). 1.1 is the usual setting for SSD storage, and keeps lookups on their
-        //   indexes whatever the statistics say.
+        //   scanned every answer (measured: 1.5–6.5 ms per lookup after 10 s of load, against
+        //   0.03–0.15 ms with 1.1). 1.1 is the usual setting for SSD storage, and keeps
+        //   lookups on their indexes whatever the statistics say.
         let options = format!(
             "-c jit=off -c random_page_cost=1.1 {}",
             config.get_options().unwrap_or_default()
@@ -201,7 +201,7 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// The re-fitted consensus models of `projects` that have one (see [`ModelCache`]).
+    /// Project `id`, when this replica has read it before.
     fn cached_project(&self, id: i64) -> Option<Project> {
         let cache = self.projects.read().unwrap_or_else(|e| e.into_inner());
         cache.get(&id).cloned()
