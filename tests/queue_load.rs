@@ -68,6 +68,27 @@ async fn the_load_generator_reports_a_clean_run_on_sqlite() {
     assert!(report["lease_p50_ms"].as_f64() <= report["lease_p99_ms"].as_f64());
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paced_load_asks_for_exactly_its_rate() {
+    // 4 annotators sharing 200 answers/s in leases of 10: each leases every 200 ms, so 2 s
+    // hold 40 leases and 400 answers, however fast the server is.
+    let report = bench(&[
+        "--annotators",
+        "4",
+        "--duration",
+        "2",
+        "--tasks",
+        "1000",
+        "--rate",
+        "200",
+    ])
+    .await;
+    assert_eq!(report["rate_target"].as_f64(), Some(200.0), "{report}");
+    assert_eq!(count(&report, "errors"), 0, "{report}");
+    assert_eq!(count(&report, "leases"), 40, "{report}");
+    assert_eq!(count(&report, "answers"), 400, "{report}");
+}
+
 fn serve(data_dir: &Path, db: &str, port: u16) -> Child {
     Command::new(built_binary("tessera"))
         .args([
