@@ -369,6 +369,26 @@ mod tests {
     }
 }
 
+/// Projects this server has read, by id. A project row never changes and is never deleted
+/// once created, so every replica may keep what it read: the lease path, which needs the
+/// project on every request, then reads it once.
+#[derive(Default)]
+pub(crate) struct ProjectCache(std::sync::RwLock<HashMap<i64, Project>>);
+
+impl ProjectCache {
+    pub(crate) fn get(&self, id: i64) -> Option<Project> {
+        let cache = self.0.read().unwrap_or_else(|e| e.into_inner());
+        cache.get(&id).cloned()
+    }
+
+    /// Keeps `project` and hands it back.
+    pub(crate) fn keep(&self, project: Project) -> Project {
+        let mut cache = self.0.write().unwrap_or_else(|e| e.into_inner());
+        cache.insert(project.id, project.clone());
+        project
+    }
+}
+
 /// Projects' re-fitted consensus models as this server last loaded them, by version: a push
 /// reads the stored version (one indexed lookup) and parses the model only when it changed.
 #[derive(Default)]

@@ -36,8 +36,8 @@ use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
 use super::{
-    ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, Store, StoreError,
-    StoreResult, User, first_answers, latest_answers, project_role, rejected, role_of,
+    ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, Store,
+    StoreError, StoreResult, User, first_answers, latest_answers, project_role, rejected, role_of,
     unknown_task,
 };
 
@@ -123,10 +123,8 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 pub struct PostgresStore {
     pool: Pool,
     models: ModelCache,
-    /// Projects read so far, by id. A project row never changes and is never deleted once
-    /// created, so every replica may keep what it read; the lease and push paths then skip
-    /// one statement each.
-    projects: std::sync::RwLock<HashMap<i64, Project>>,
+    /// Saves the lease and push paths a statement each.
+    projects: ProjectCache,
 }
 
 impl PostgresStore {
@@ -170,7 +168,7 @@ impl PostgresStore {
         let store = Self {
             pool,
             models: ModelCache::default(),
-            projects: std::sync::RwLock::default(),
+            projects: ProjectCache::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -201,23 +199,12 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Project `id`, when this replica has read it before.
-    fn cached_project(&self, id: i64) -> Option<Project> {
-        let cache = self.projects.read().unwrap_or_else(|e| e.into_inner());
-        cache.get(&id).cloned()
-    }
-
-    /// Project `id`, from the cache or read through `c` (see [`PostgresStore::projects`]).
+    /// Project `id`, from the cache or read through `c`.
     async fn project_in(&self, c: &impl GenericClient, id: i64) -> StoreResult<Project> {
-        if let Some(project) = self.cached_project(id) {
-            return Ok(project);
+        match self.projects.get(id) {
+            Some(project) => Ok(project),
+            None => Ok(self.projects.keep(project_row(c, id).await?)),
         }
-        let project = project_row(c, id).await?;
-        self.projects
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, project.clone());
-        Ok(project)
     }
 
     /// The fitted consensus models of the projects in `versions` (project → stored model
@@ -880,7 +867,7 @@ impl Store for PostgresStore {
     }
 
     async fn project(&self, id: i64) -> StoreResult<Project> {
-        if let Some(project) = self.cached_project(id) {
+        if let Some(project) = self.projects.get(id) {
             return Ok(project);
         }
         let c = self.pool.get().await?;

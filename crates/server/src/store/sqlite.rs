@@ -21,9 +21,9 @@ use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput, Vote};
 use crate::quality::TimedAnswer;
 
 use super::{
-    ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, Store, StoreError,
-    StoreResult, User, first_answers, latest_answers, parse_ts, project_role, rejected, role_of,
-    ts, unknown_task,
+    ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, Store,
+    StoreError, StoreResult, User, first_answers, latest_answers, parse_ts, project_role, rejected,
+    role_of, ts, unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -62,6 +62,7 @@ pub struct SqliteStore {
     jobs: std::sync::mpsc::Sender<Job>,
     reader: Arc<Mutex<Connection>>,
     models: Arc<ModelCache>,
+    projects: Arc<ProjectCache>,
 }
 
 /// A write to run inside the writer's open transaction; what it returns delivers its result
@@ -93,6 +94,7 @@ impl SqliteStore {
             jobs,
             reader: Arc::new(Mutex::new(reader)),
             models: Arc::default(),
+            projects: Arc::default(),
         })
     }
 
@@ -658,7 +660,11 @@ impl Store for SqliteStore {
     }
 
     async fn project(&self, id: i64) -> StoreResult<Project> {
-        self.read(move |c| project_row(c, id)).await
+        if let Some(project) = self.projects.get(id) {
+            return Ok(project);
+        }
+        let project = self.read(move |c| project_row(c, id)).await?;
+        Ok(self.projects.keep(project))
     }
 
     async fn insert_batch(
