@@ -11,7 +11,7 @@ use tessera_api::Role;
 use tessera_client::ApiClient;
 use tessera_server::clock::ManualClock;
 use tessera_server::store::open_store;
-use tessera_server::{AppState, ensure_admin_token};
+use tessera_server::{AppState, ServerConfig, ensure_admin_token};
 use tokio::sync::oneshot;
 
 pub mod proxy;
@@ -26,6 +26,7 @@ pub struct TestServer {
     dir: tempfile::TempDir,
     /// PostgreSQL URL, or None for SQLite in `dir`.
     db_url: Option<String>,
+    config: ServerConfig,
 }
 
 type Running = (
@@ -72,6 +73,11 @@ impl TestServer {
     }
 
     pub async fn start_on(backend: Backend) -> Self {
+        Self::start_with(backend, ServerConfig::default()).await
+    }
+
+    /// A server with its limits and lease lengths set by `config`.
+    pub async fn start_with(backend: Backend, config: ServerConfig) -> Self {
         let db_url = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(fresh_postgres_database().await),
@@ -90,6 +96,7 @@ impl TestServer {
             running: None,
             dir,
             db_url,
+            config,
         };
         let state = server.state().await;
         let token_path = server.dir.path().join("admin.token");
@@ -113,6 +120,7 @@ impl TestServer {
         };
         let mut state = AppState::new(open_store(&url).await.expect("open store"));
         state.clock = self.clock.clone();
+        state.config = self.config.clone();
         state
     }
 

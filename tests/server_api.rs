@@ -20,6 +20,7 @@ on_both_backends!(
     concurrent_leases_never_over_assign,
     an_expired_lease_returns_the_task_and_a_late_answer_still_counts,
     a_bad_upload_names_the_line_and_stores_nothing,
+    an_upload_is_parsed_as_it_arrives_and_refused_early,
     roles_are_enforced_with_json_errors,
     the_latest_revision_wins_and_every_revision_is_in_the_change_feed,
     one_lease_answered_on_two_devices_is_reported_and_counted_once,
@@ -38,12 +39,14 @@ on_both_backends!(
 );
 
 use chrono::{Duration, DurationRound, Utc};
+use futures_util::StreamExt;
 use tessera_api::{
     AnswerPush, CancelTasksRequest, Change, LeaseRequest, ProjectRole, PushStatus, ReviewRequest,
     Role,
 };
 use tessera_client::{ApiClient, ClientError};
 use tessera_core::{LabelSchema, UploadFormat};
+use tessera_server::ServerConfig;
 use tessera_server::clock::Clock;
 use tessera_tests::{
     Backend, SENTIMENT_SCHEMA, TestServer, answer_push, export_records, sample_jsonl,
@@ -302,6 +305,76 @@ async fn a_bad_upload_names_the_line_and_stores_nothing(backend: Backend) {
     assert!(body.message.contains("\"t1\""), "names the id: {body:?}");
 
     assert_eq!(requester.status(project).await.expect("status").tasks, 1);
+}
+
+/// A body sent as `chunk`-byte pieces.
+fn streamed(body: String, chunk: usize) -> reqwest::Body {
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> = body
+        .into_bytes()
+        .chunks(chunk)
+        .map(|c| Ok(c.to_vec()))
+        .collect();
+    reqwest::Body::wrap_stream(futures_util::stream::iter(pieces))
+}
+
+async fn an_upload_is_parsed_as_it_arrives_and_refused_early(backend: Backend) {
+    let config = ServerConfig {
+        max_upload_bytes: 8 << 20,
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(backend, config).await;
+    let (requester, _) = server.user(Role::Requester, "rita").await;
+    let project = project_with(&requester, schema(3), &[]).await;
+
+    // Streamed in odd-sized chunks that split lines and characters.
+    let uploaded = requester
+        .upload(
+            project,
+            UploadFormat::Jsonl,
+            streamed(sample_jsonl(3000).replace("sample", "sämple"), 997),
+        )
+        .await
+        .expect("streamed upload");
+    assert_eq!(uploaded.tasks_added, 3000);
+
+    // A bad second line is refused while the client is still sending: this body never ends,
+    // so a server that read all of it first would never answer.
+    let mut head = sample_jsonl(1).replace("t1", "late1");
+    head.push_str("{\"data\": {\"text\": \"x\"}, \"predictions\": [{\"result\": \"ecstatic\"}]}\n");
+    let line = "{\"data\": {\"text\": \"one more line of a body that never ends\"}}\n";
+    let endless = futures_util::stream::iter([head])
+        .chain(futures_util::stream::repeat(line.repeat(1000)))
+        .map(Ok::<_, std::io::Error>);
+    let refused = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        requester.upload(
+            project,
+            UploadFormat::Jsonl,
+            reqwest::Body::wrap_stream(endless),
+        ),
+    )
+    .await
+    .expect("answered while the body was still coming")
+    .expect_err("bad line");
+    let (status, body) = api_error(refused);
+    assert_eq!(
+        (status, body.code.as_str(), body.line),
+        (422, "invalid_upload", Some(2))
+    );
+
+    // Over the server's upload limit: refused with 413, nothing stored.
+    let big = sample_jsonl(120_000).replace(r#""id":"t"#, r#""id":"big"#);
+    assert!(big.len() > 8 << 20);
+    let (status, body) = api_error(
+        requester
+            .upload(project, UploadFormat::Jsonl, streamed(big, 64 << 10))
+            .await
+            .expect_err("too big"),
+    );
+    assert_eq!((status, body.code.as_str()), (413, "payload_too_large"));
+    assert!(body.message.contains("8388608"), "{}", body.message);
+
+    assert_eq!(requester.status(project).await.expect("status").tasks, 3000);
 }
 
 async fn roles_are_enforced_with_json_errors(backend: Backend) {

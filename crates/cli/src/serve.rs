@@ -26,6 +26,9 @@ pub struct ServeArgs {
     /// not given. Requesters can also ask for a re-fit at any time.
     #[arg(long, env = "TESSERA_REFIT_EVERY")]
     refit_every: Option<u64>,
+    /// Largest batch upload, in MiB. Uploads are parsed as they arrive, never held whole.
+    #[arg(long, env = "TESSERA_MAX_UPLOAD_MB", default_value_t = 2048)]
+    max_upload_mb: u64,
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
@@ -37,7 +40,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let store = open_store(&db)
         .await
         .with_context(|| format!("opening database {db}"))?;
-    let state = Arc::new(AppState::new(store));
+    let mut state = AppState::new(store);
+    state.config.max_upload_bytes = args.max_upload_mb.saturating_mul(1024 * 1024);
+    let state = Arc::new(state);
     let token_path = args.data_dir.join("admin.token");
     if ensure_admin_token(state.store.as_ref(), state.clock.as_ref(), &token_path).await? {
         eprintln!(

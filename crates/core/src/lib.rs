@@ -15,5 +15,5 @@ pub use bbox::BoundingBox;
 pub use consensus::{Consensus, ConsensusMethod, MajorityVote, Vote};
 pub use schema::{LabelSchema, MAX_OFFLINE_QUOTA, Progress, SchemaError, SchemaKind};
 pub use span::Span;
-pub use task::{Prediction, TaskInput};
-pub use upload::{UploadError, UploadFormat, parse_upload};
+pub use task::{EncodedTask, ParsedTask, Prediction, TaskInput};
+pub use upload::{UploadError, UploadFormat, parse_upload, parse_upload_from};

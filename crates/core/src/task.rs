@@ -31,6 +31,56 @@ pub struct TaskInput {
     pub gold: Option<Vec<String>>,
 }
 
+/// A task of an upload as the store writes it: its fields as compact JSON text. Encoded
+/// where the upload is parsed (on all cores, piece by piece), it is what a big upload holds
+/// in memory until it is stored, at a fraction of the parsed values' size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedTask {
+    pub external_id: Option<String>,
+    /// The data object.
+    pub data: String,
+    /// The [`Prediction`], when there is one.
+    pub prediction: Option<String>,
+    /// The gold labels (a JSON array of strings), when the task is gold.
+    pub gold: Option<String>,
+}
+
+/// What an upload's parse keeps of each task: the task itself, or its encoding.
+pub trait ParsedTask: Send {
+    fn from_input(task: TaskInput) -> Self;
+    fn external_id(&self) -> Option<&str>;
+}
+
+impl ParsedTask for TaskInput {
+    fn from_input(task: TaskInput) -> Self {
+        task
+    }
+
+    fn external_id(&self) -> Option<&str> {
+        self.external_id.as_deref()
+    }
+}
+
+impl ParsedTask for EncodedTask {
+    fn from_input(task: TaskInput) -> Self {
+        // Maps, strings and numbers from a parse always encode: there is no error to report.
+        let json = |value: serde_json::Result<String>| value.unwrap_or_default();
+        Self {
+            data: json(serde_json::to_string(&task.data)),
+            prediction: task
+                .prediction
+                .as_ref()
+                .map(|p| json(serde_json::to_string(p))),
+            gold: task.gold.as_ref().map(|g| json(serde_json::to_string(g))),
+            external_id: task.external_id,
+        }
+    }
+
+    fn external_id(&self) -> Option<&str> {
+        self.external_id.as_deref()
+    }
+}
+
 /// The data fields a task may show: one of `text` and `image` is needed, except in a
 /// pairwise comparison, which needs both of `a` and `b` (and may add a `text` prompt).
 pub const DISPLAY_FIELDS: [&str; 4] = ["text", "image", "a", "b"];

@@ -3,13 +3,16 @@
 //! An upload is all-or-nothing: the first bad line stops the parse with its line number, the
 //! column when one is known, and the reason.
 
+use std::collections::VecDeque;
 use std::fmt;
+use std::io::Read;
+use std::thread::ScopedJoinHandle;
 
 use serde_json::{Map, Value};
 
 use crate::bbox::BoundingBox;
 use crate::schema::{LabelSchema, SchemaKind};
-use crate::task::{Prediction, TaskInput, check_data};
+use crate::task::{ParsedTask, Prediction, TaskInput, check_data};
 
 /// The formats a batch may be uploaded in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,15 +82,33 @@ fn err(line: usize, column: Option<usize>, message: impl Into<String>) -> Upload
     }
 }
 
-/// Parses a whole upload. Empty input is an error: a batch holds at least one task.
+/// Parses a whole upload held in memory. Empty input is an error: a batch holds at least one
+/// task.
 pub fn parse_upload(
     text: &str,
     format: UploadFormat,
     schema: &LabelSchema,
 ) -> Result<Vec<TaskInput>, UploadError> {
+    parse_upload_from(text.as_bytes(), format, schema)
+}
+
+/// Parses an upload as it is read, so a server can parse a request body while it arrives
+/// instead of holding it whole: JSONL is cut into line-aligned pieces parsed on all cores
+/// while the next piece is read; CSV goes through the csv reader's own buffer. The first
+/// bad line (in file order) stops the read. A read error becomes an error at the line the
+/// read had reached.
+///
+/// `T` is what is kept of each task: [`TaskInput`], or an
+/// [`EncodedTask`](crate::EncodedTask), made on the parsing threads, for a server that only
+/// stores them.
+pub fn parse_upload_from<T: ParsedTask>(
+    reader: impl Read,
+    format: UploadFormat,
+    schema: &LabelSchema,
+) -> Result<Vec<T>, UploadError> {
     let tasks = match format {
-        UploadFormat::Jsonl => parse_jsonl(text, schema)?,
-        UploadFormat::Csv => parse_csv(text, schema)?,
+        UploadFormat::Jsonl => parse_jsonl(reader, schema, JSONL_PIECE_BYTES)?,
+        UploadFormat::Csv => parse_csv(reader, schema)?,
     };
     if tasks.is_empty() {
         return Err(err(1, None, "the upload holds no tasks"));
@@ -98,11 +119,11 @@ pub fn parse_upload(
 /// Fails on the first line (in file order) whose task id an earlier line already used, naming
 /// both lines. `lines[i]` is the line of `tasks[i]`. Sorting references instead of hashing
 /// copies keeps this cheap for million-task batches.
-fn check_unique_ids(tasks: &[TaskInput], lines: &[usize]) -> Result<(), UploadError> {
+fn check_unique_ids<T: ParsedTask>(tasks: &[T], lines: &[usize]) -> Result<(), UploadError> {
     let mut ids: Vec<(&str, usize)> = tasks
         .iter()
         .zip(lines)
-        .filter_map(|(t, &line)| t.external_id.as_deref().map(|id| (id, line)))
+        .filter_map(|(t, &line)| t.external_id().map(|id| (id, line)))
         .collect();
     ids.sort_unstable();
     // Sorted by id then line, the second entry of each run of one id is that id's first
@@ -128,73 +149,120 @@ fn check_unique_ids(tasks: &[TaskInput], lines: &[usize]) -> Result<(), UploadEr
 }
 
 /// One piece's tasks and the line of each, or its first bad line.
-type ParsedPiece = Result<(Vec<TaskInput>, Vec<usize>), UploadError>;
+type ParsedPiece<T> = Result<(Vec<T>, Vec<usize>), UploadError>;
 
-/// JSONL bodies above this size are parsed on all cores, in line-aligned pieces.
-const PARALLEL_JSONL_BYTES: usize = 4 << 20;
+/// JSONL is read in pieces of about this size, cut at line ends.
+const JSONL_PIECE_BYTES: usize = 4 << 20;
+/// Most bytes one read asks for.
+const READ_BYTES: usize = 64 << 10;
 
-fn parse_jsonl(text: &str, schema: &LabelSchema) -> Result<Vec<TaskInput>, UploadError> {
+/// Reads `reader` in line-aligned pieces of about `piece_bytes` and parses each on its own
+/// thread, at most one per core at a time, while the next piece is read. Pieces parsed
+/// meanwhile are collected between reads, so a bad line stops the read within one read of
+/// its piece's parse, however much is left to read.
+fn parse_jsonl<T: ParsedTask>(
+    mut reader: impl Read,
+    schema: &LabelSchema,
+    piece_bytes: usize,
+) -> Result<Vec<T>, UploadError> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let pieces = if text.len() >= PARALLEL_JSONL_BYTES && threads > 1 {
-        line_aligned_pieces(text, threads)
-    } else {
-        vec![(text, 1)]
-    };
-    let parsed: Vec<ParsedPiece> = if pieces.len() == 1 {
-        vec![parse_jsonl_piece(text, 1, schema)]
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = pieces
-                .iter()
-                .map(|&(piece, first_line)| {
-                    scope.spawn(move || parse_jsonl_piece(piece, first_line, schema))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(err(1, None, "the upload parser failed")))
-                })
-                .collect()
-        })
-    };
-    // Pieces are in file order, so the first error met is the first bad line.
-    let mut tasks = Vec::new();
-    let mut lines = Vec::new();
-    for piece in parsed {
-        let (t, l) = piece?;
-        tasks.extend(t);
-        lines.extend(l);
-    }
-    check_unique_ids(&tasks, &lines)?;
-    Ok(tasks)
-}
-
-/// Splits `text` into about `n` pieces that end at line ends, each with its first line number.
-fn line_aligned_pieces(text: &str, n: usize) -> Vec<(&str, usize)> {
-    let bytes = text.as_bytes();
-    let mut pieces = Vec::with_capacity(n);
-    let (mut start, mut first_line) = (0, 1);
-    for k in 1..=n {
-        let target = (text.len() * k / n).max(start);
-        let end = if k == n {
-            text.len()
-        } else {
-            memchr::memchr(b'\n', &bytes[target..]).map_or(text.len(), |i| target + i + 1)
+    std::thread::scope(|scope| {
+        let mut parsing: VecDeque<ScopedJoinHandle<'_, ParsedPiece<T>>> = VecDeque::new();
+        let mut tasks = Vec::new();
+        let mut lines = Vec::new();
+        // Pieces are collected in file order, so the first error met is the first bad line.
+        let mut collect = |handle: ScopedJoinHandle<'_, ParsedPiece<T>>| {
+            let (t, l) = handle
+                .join()
+                .unwrap_or_else(|_| Err(err(1, None, "the upload parser failed")))?;
+            tasks.extend(t);
+            lines.extend(l);
+            Ok::<_, UploadError>(())
         };
-        if end > start {
-            pieces.push((&text[start..end], first_line));
-            first_line += memchr::memchr_iter(b'\n', &bytes[start..end]).count();
-            start = end;
+        let mut scratch = vec![0; READ_BYTES];
+        let mut carry = Vec::new();
+        let mut first_line = 1;
+        loop {
+            let mut piece = std::mem::take(&mut carry);
+            let target = piece.len() + piece_bytes;
+            let mut eof = false;
+            while piece.len() < target && !eof {
+                while parsing.front().is_some_and(ScopedJoinHandle::is_finished) {
+                    if let Some(done) = parsing.pop_front() {
+                        collect(done)?;
+                    }
+                }
+                let want = (target - piece.len()).min(scratch.len());
+                match reader.read(&mut scratch[..want]) {
+                    Ok(n) => {
+                        piece.extend_from_slice(&scratch[..n]);
+                        eof = n == 0;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        // A bad line before the failed read comes first in file order.
+                        while let Some(earlier) = parsing.pop_front() {
+                            collect(earlier)?;
+                        }
+                        return Err(err(
+                            first_line,
+                            None,
+                            format!("reading the upload failed: {e}"),
+                        ));
+                    }
+                }
+            }
+            let cut = if eof {
+                piece.len()
+            } else {
+                match memchr::memrchr(b'\n', &piece) {
+                    Some(i) => i + 1,
+                    // One line longer than a piece: read on until it ends.
+                    None => {
+                        carry = piece;
+                        continue;
+                    }
+                }
+            };
+            carry = piece.split_off(cut);
+            let piece_first_line = first_line;
+            first_line += memchr::memchr_iter(b'\n', &piece).count();
+            if parsing.len() >= threads
+                && let Some(oldest) = parsing.pop_front()
+            {
+                collect(oldest)?;
+            }
+            parsing.push_back(
+                scope.spawn(move || parse_jsonl_piece(&piece, piece_first_line, schema)),
+            );
+            if eof {
+                break;
+            }
         }
-    }
-    pieces
+        while let Some(handle) = parsing.pop_front() {
+            collect(handle)?;
+        }
+        check_unique_ids(&tasks, &lines)?;
+        Ok(tasks)
+    })
 }
 
 /// Parses one piece of a JSONL body whose first line is `first_line`; returns the tasks and
 /// the line of each.
-fn parse_jsonl_piece(text: &str, first_line: usize, schema: &LabelSchema) -> ParsedPiece {
+fn parse_jsonl_piece<T: ParsedTask>(
+    bytes: &[u8],
+    first_line: usize,
+    schema: &LabelSchema,
+) -> ParsedPiece<T> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let valid = &bytes[..e.valid_up_to()];
+        let line_start = memchr::memrchr(b'\n', valid).map_or(0, |i| i + 1);
+        err(
+            first_line + memchr::memchr_iter(b'\n', valid).count(),
+            Some(valid.len() - line_start + 1),
+            "invalid UTF-8",
+        )
+    })?;
     let mut tasks = Vec::new();
     let mut lines = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -206,7 +274,7 @@ fn parse_jsonl_piece(text: &str, first_line: usize, schema: &LabelSchema) -> Par
         let value: Value = serde_json::from_str(raw)
             .map_err(|e| err(line, Some(e.column().max(1)), format!("invalid JSON: {e}")))?;
         let task = jsonl_task(value, schema).map_err(|m| err(line, None, m))?;
-        tasks.push(task);
+        tasks.push(T::from_input(task));
         lines.push(line);
     }
     Ok((tasks, lines))
@@ -390,16 +458,28 @@ fn field_labels(schema: &LabelSchema, field: &str) -> Vec<String> {
     field.split('|').map(|s| s.trim().to_owned()).collect()
 }
 
-fn parse_csv(text: &str, schema: &LabelSchema) -> Result<Vec<TaskInput>, UploadError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+fn parse_csv<T: ParsedTask>(
+    reader: impl Read,
+    schema: &LabelSchema,
+) -> Result<Vec<T>, UploadError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
-        .from_reader(text.as_bytes());
+        .from_reader(reader);
     let headers = reader
         .headers()
         .map_err(|e| csv_err(&e, 1))?
         .iter()
-        .map(|h| h.trim().to_owned())
+        .enumerate()
+        // The csv reader drops a byte order mark only when it arrives in its first read.
+        .map(|(i, h)| {
+            if i == 0 {
+                h.trim_start_matches('\u{feff}')
+            } else {
+                h
+            }
+            .trim()
+            .to_owned()
+        })
         .collect::<Vec<_>>();
     for (i, h) in headers.iter().enumerate() {
         if h.is_empty() {
@@ -418,7 +498,7 @@ fn parse_csv(text: &str, schema: &LabelSchema) -> Result<Vec<TaskInput>, UploadE
             continue;
         }
         let task = csv_task(&headers, &record, schema, line)?;
-        tasks.push(task);
+        tasks.push(T::from_input(task));
         lines.push(line);
     }
     check_unique_ids(&tasks, &lines)?;
@@ -534,7 +614,7 @@ mod tests {
         let mut lines = big_jsonl(60_000);
         let whole = lines.join("\n");
         assert!(
-            whole.len() >= PARALLEL_JSONL_BYTES,
+            whole.len() > JSONL_PIECE_BYTES,
             "the test must cover the parallel path"
         );
         let tasks = parse_upload(&whole, UploadFormat::Jsonl, &schema()).expect("valid");
@@ -554,6 +634,153 @@ mod tests {
         assert!(
             e.column.is_some() && e.message.contains("invalid JSON"),
             "{e}"
+        );
+    }
+
+    /// Hands out its bytes a few at a time (1 to 7), as a network body might, and fails
+    /// instead of ending when `fail_at_end` is set.
+    struct Trickle<'a> {
+        rest: &'a [u8],
+        reads: usize,
+        fail_at_end: bool,
+    }
+
+    impl<'a> Trickle<'a> {
+        fn new(bytes: &'a [u8]) -> Self {
+            Self {
+                rest: bytes,
+                reads: 0,
+                fail_at_end: false,
+            }
+        }
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.rest.is_empty() && self.fail_at_end {
+                return Err(std::io::Error::other("connection reset"));
+            }
+            self.reads += 1;
+            let n = (self.reads % 7 + 1).min(self.rest.len()).min(buf.len());
+            buf[..n].copy_from_slice(&self.rest[..n]);
+            self.rest = &self.rest[n..];
+            Ok(n)
+        }
+    }
+
+    fn jsonl_trickled(text: &[u8], piece_bytes: usize) -> Result<Vec<TaskInput>, UploadError> {
+        parse_jsonl(Trickle::new(text), &schema(), piece_bytes)
+    }
+
+    #[test]
+    fn jsonl_read_in_small_pieces_parses_and_names_lines_as_if_read_whole() {
+        let mut lines = big_jsonl(300);
+        // One line longer than a piece: the reader must read on to its end.
+        lines[120] = format!(r#"{{"id":"long","data":{{"text":"{}"}}}}"#, "x".repeat(500));
+        let whole = lines.join("\n");
+        for piece_bytes in [1, 64, 333, 1 << 20] {
+            let tasks = jsonl_trickled(whole.as_bytes(), piece_bytes).expect("valid");
+            assert_eq!(
+                tasks,
+                parse_upload(&whole, UploadFormat::Jsonl, &schema()).expect("valid"),
+                "piece size {piece_bytes}"
+            );
+        }
+
+        let mut bad = lines.clone();
+        bad[250] = r#"{"id":"t251","data":{"text":"x"},}"#.to_owned();
+        let mut dup = lines.clone();
+        dup[280] = lines[3].clone();
+        let mut bytes = lines[..200].join("\r\n").into_bytes();
+        bytes.extend_from_slice(b"\r\n{\"data\": {\"text\": \"caf\xe9\"}}\r\n");
+        for piece_bytes in [1, 64, 333] {
+            let e = jsonl_trickled(bad.join("\n").as_bytes(), piece_bytes).expect_err("bad");
+            assert_eq!((e.line, e.column), (251, Some(34)), "{e}");
+            let e = jsonl_trickled(dup.join("\n").as_bytes(), piece_bytes).expect_err("dup");
+            assert_eq!(
+                (e.line, e.message.as_str()),
+                (281, "task id \"t4\" was already used on line 4")
+            );
+            let e = jsonl_trickled(&bytes, piece_bytes).expect_err("not UTF-8");
+            assert_eq!(
+                (e.line, e.column, e.message.as_str()),
+                (201, Some(23), "invalid UTF-8")
+            );
+        }
+    }
+
+    #[test]
+    fn a_read_that_fails_names_the_line_it_reached_and_keeps_nothing() {
+        let whole = big_jsonl(50).join("\n") + "\n";
+        let mut reader = Trickle::new(whole.as_bytes());
+        reader.fail_at_end = true;
+        let e = parse_jsonl::<TaskInput>(reader, &schema(), 256).expect_err("cut off");
+        assert!(e.message.contains("connection reset"), "{e}");
+        assert!(e.line > 1 && e.line <= 51, "{e}");
+
+        let csv = "text,id\nfine,a\n";
+        let mut reader = Trickle::new(csv.as_bytes());
+        reader.fail_at_end = true;
+        let e = parse_upload_from::<TaskInput>(reader, UploadFormat::Csv, &schema())
+            .expect_err("cut off");
+        assert!(e.message.contains("connection reset"), "{e}");
+    }
+
+    #[test]
+    fn csv_read_in_small_pieces_parses_as_if_read_whole() {
+        // A byte order mark, a quoted field across lines, CRLF line ends.
+        let text = "\u{feff}id,text,prediction\r\na,\"two\r\nlines\",positive\r\nb,plain,\r\n";
+        let whole = parse_upload(text, UploadFormat::Csv, &schema()).expect("valid");
+        let trickled: Vec<TaskInput> =
+            parse_upload_from(Trickle::new(text.as_bytes()), UploadFormat::Csv, &schema())
+                .expect("valid");
+        assert_eq!(trickled, whole);
+        assert_eq!(whole.len(), 2);
+        assert_eq!(whole[0].external_id.as_deref(), Some("a"));
+        assert_eq!(whole[0].data["text"], "two\r\nlines");
+        let bad = "id,text,prediction\na,\"two\nlines\",positive\nb,x,ecstatic\n";
+        let e = parse_upload_from::<TaskInput>(
+            Trickle::new(bad.as_bytes()),
+            UploadFormat::Csv,
+            &schema(),
+        )
+        .expect_err("bad label");
+        assert_eq!((e.line, e.column), (4, Some(3)), "{e}");
+    }
+
+    #[test]
+    fn encoded_tasks_carry_what_the_parse_read() {
+        let text = concat!(
+            r#"{"id":"a","data":{"text":"ünïcode \"quoted\""},"predictions":[{"model_version":"m2","score":0.25,"result":"negative"}]}"#,
+            "\n",
+            r#"{"data":{"text":"gold one","extra":[1,2.5,null]},"gold":"positive"}"#,
+        );
+        let parsed = parse_upload(text, UploadFormat::Jsonl, &schema()).expect("valid");
+        let encoded: Vec<crate::EncodedTask> =
+            parse_upload_from(text.as_bytes(), UploadFormat::Jsonl, &schema()).expect("valid");
+        assert_eq!(encoded.len(), 2);
+        for (task, enc) in parsed.iter().zip(&encoded) {
+            assert_eq!(enc.external_id, task.external_id);
+            let data: Map<String, Value> = serde_json::from_str(&enc.data).expect("data");
+            assert_eq!(data, task.data);
+            let prediction: Option<Prediction> = enc
+                .prediction
+                .as_deref()
+                .map(|p| serde_json::from_str(p).expect("prediction"));
+            assert_eq!(prediction, task.prediction);
+            let gold: Option<Vec<String>> = enc
+                .gold
+                .as_deref()
+                .map(|g| serde_json::from_str(g).expect("gold"));
+            assert_eq!(gold, task.gold);
+        }
+        assert_eq!(encoded[1].gold.as_deref(), Some(r#"["positive"]"#));
+        assert_eq!(
+            encoded[0]
+                .prediction
+                .as_deref()
+                .map(|p| p.contains("\"m2\"")),
+            Some(true)
         );
     }
 

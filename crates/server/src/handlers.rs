@@ -5,9 +5,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +19,7 @@ use tessera_api::{
     ProjectStatus, PushAnswersRequest, PushAnswersResponse, PushStatus, RefitResponse,
     ReviewRequest, Role, UploadResponse,
 };
-use tessera_core::{UploadFormat, parse_upload};
+use tessera_core::UploadFormat;
 
 use crate::AppState;
 use crate::auth::{Caller, generate_token, hash_token};
@@ -30,6 +29,7 @@ use crate::metrics::Metrics;
 use crate::quality::flag_annotators;
 use crate::refit::refit_project;
 use crate::store::{LeaseQuery, gold_tally};
+use crate::upload::parse_body;
 
 /// Most tasks one lease request may take: a long offline session's worth (a day of quick
 /// judgements), checked out at once before going offline.
@@ -252,7 +252,7 @@ pub async fn upload_batch(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<tessera_api::UploadResponse>, ApiError> {
     require_project_requester(&state, &caller, id).await?;
     let project = state.store.project(id).await?;
@@ -267,28 +267,13 @@ pub async fn upload_batch(
             UploadFormat::Csv.media_type()
         ))
     })?;
-    let body = body.map_err(|e| ApiError::PayloadTooLarge(e.body_text()))?;
-    let schema = project.schema.clone();
-    // Parsed where it lies: the body is not copied into a String first (a 100 MB upload
-    // would otherwise hold 200 MB before parsing starts).
-    let tasks = tokio::task::spawn_blocking(move || {
-        let text = std::str::from_utf8(&body).map_err(|e| {
-            let line = body[..e.valid_up_to()]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
-                + 1;
-            tessera_core::UploadError {
-                line,
-                column: None,
-                message: "invalid UTF-8".to_owned(),
-            }
-        })?;
-        parse_upload(text, format, &schema)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(ApiError::InvalidUpload)?;
+    let tasks = parse_body(
+        body,
+        format,
+        project.schema.clone(),
+        state.config.max_upload_bytes,
+    )
+    .await?;
     let response = state
         .store
         .insert_batch(id, tasks, state.clock.now())

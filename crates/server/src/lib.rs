@@ -14,6 +14,7 @@ pub mod quality;
 pub mod refit;
 pub mod stats;
 pub mod store;
+mod upload;
 
 use std::future::Future;
 use std::path::Path;
@@ -40,8 +41,11 @@ pub struct ServerConfig {
     pub offline_lease_ttl: Duration,
     /// The longest lease a client may ask for.
     pub max_lease_ttl: Duration,
-    /// Largest request body (uploads are the big ones).
+    /// Largest JSON request body.
     pub max_body_bytes: usize,
+    /// Largest batch upload. Uploads are parsed as they arrive, never held whole; the parsed
+    /// tasks are, until the batch is stored.
+    pub max_upload_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -50,7 +54,8 @@ impl Default for ServerConfig {
             lease_ttl: Duration::minutes(30),
             offline_lease_ttl: Duration::days(3),
             max_lease_ttl: Duration::days(7),
-            max_body_bytes: 512 * 1024 * 1024,
+            max_body_bytes: 16 * 1024 * 1024,
+            max_upload_bytes: 2 * 1024 * 1024 * 1024,
         }
     }
 }

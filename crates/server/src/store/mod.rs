@@ -16,7 +16,7 @@ use tessera_api::{
     Member, Project, ProjectRole, ProjectStatus, PushResult, ReviewRequest, Role, UploadResponse,
 };
 use tessera_core::aggregate::FittedConsensus;
-use tessera_core::{ConsensusMethod, LabelSchema, TaskInput};
+use tessera_core::{ConsensusMethod, EncodedTask, LabelSchema};
 
 use crate::quality::TimedAnswer;
 
@@ -90,7 +90,7 @@ pub trait Store: Send + Sync {
     async fn insert_batch(
         &self,
         project_id: i64,
-        tasks: Vec<TaskInput>,
+        tasks: Vec<EncodedTask>,
         now: DateTime<Utc>,
     ) -> StoreResult<UploadResponse>;
 

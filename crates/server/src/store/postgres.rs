@@ -27,7 +27,7 @@ use tessera_api::{
     ProjectStatus, PushResult, PushStatus, ReviewRequest, Role, UploadResponse,
 };
 use tessera_core::aggregate::FittedConsensus;
-use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput, Vote};
+use tessera_core::{ConsensusMethod, EncodedTask, LabelSchema, Prediction, Vote};
 
 use crate::quality::TimedAnswer;
 use tokio_postgres::types::Json;
@@ -877,7 +877,7 @@ impl Store for PostgresStore {
     async fn insert_batch(
         &self,
         project_id: i64,
-        tasks: Vec<TaskInput>,
+        tasks: Vec<EncodedTask>,
         now: DateTime<Utc>,
     ) -> StoreResult<UploadResponse> {
         let mut c = self.pool.get().await?;
@@ -912,18 +912,14 @@ impl Store for PostgresStore {
         for chunk in tasks.chunks(INSERT_CHUNK) {
             let external: Vec<Option<&str>> =
                 chunk.iter().map(|t| t.external_id.as_deref()).collect();
-            let data: Vec<Json<&Map<String, Value>>> =
-                chunk.iter().map(|t| Json(&t.data)).collect();
-            let prediction: Vec<Option<Json<&Prediction>>> = chunk
-                .iter()
-                .map(|t| t.prediction.as_ref().map(Json))
-                .collect();
-            let gold: Vec<Option<Json<&Vec<String>>>> =
-                chunk.iter().map(|t| t.gold.as_ref().map(Json)).collect();
+            let data: Vec<&str> = chunk.iter().map(|t| t.data.as_str()).collect();
+            let prediction: Vec<Option<&str>> =
+                chunk.iter().map(|t| t.prediction.as_deref()).collect();
+            let gold: Vec<Option<&str>> = chunk.iter().map(|t| t.gold.as_deref()).collect();
             tx.cached_execute(
                 "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete)
-                 SELECT $1, $2, u.external_id, u.data, u.prediction, $3, u.gold, u.gold IS NOT NULL
-                 FROM UNNEST($4::text[], $5::jsonb[], $6::jsonb[], $7::jsonb[]) WITH ORDINALITY
+                 SELECT $1, $2, u.external_id, u.data::jsonb, u.prediction::jsonb, $3, u.gold::jsonb, u.gold IS NOT NULL
+                 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY
                       AS u(external_id, data, prediction, gold, n)
                  ORDER BY u.n",
                 &[&project_id, &batch_id, &now, &external, &data, &prediction, &gold],

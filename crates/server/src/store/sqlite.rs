@@ -16,7 +16,7 @@ use tessera_api::{
     ProjectStatus, PushResult, PushStatus, ReviewRequest, Role, UploadResponse,
 };
 use tessera_core::aggregate::FittedConsensus;
-use tessera_core::{ConsensusMethod, LabelSchema, Prediction, TaskInput, Vote};
+use tessera_core::{ConsensusMethod, EncodedTask, LabelSchema, Prediction, Vote};
 
 use crate::quality::TimedAnswer;
 
@@ -670,7 +670,7 @@ impl Store for SqliteStore {
     async fn insert_batch(
         &self,
         project_id: i64,
-        tasks: Vec<TaskInput>,
+        tasks: Vec<EncodedTask>,
         now: DateTime<Utc>,
     ) -> StoreResult<UploadResponse> {
         self.write(move |c| {
@@ -687,11 +687,16 @@ impl Store for SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7 IS NOT NULL)",
                 )?;
                 for task in &tasks {
-                    let pred = task.prediction.as_ref().map(serde_json::to_string).transpose()?;
-                    let data = serde_json::to_string(&task.data)?;
-                    let gold = task.gold.as_ref().map(serde_json::to_string).transpose()?;
                     insert
-                        .execute(params![project_id, batch_id, task.external_id, data, pred, now, gold])
+                        .execute(params![
+                            project_id,
+                            batch_id,
+                            task.external_id,
+                            task.data,
+                            task.prediction,
+                            now,
+                            task.gold
+                        ])
                         .map_err(|e| match e.sqlite_error_code() {
                             Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(format!(
                                 "task id {:?} already exists in this project",
