@@ -21,6 +21,7 @@ on_both_backends!(
     an_expired_lease_returns_the_task_and_a_late_answer_still_counts,
     a_bad_upload_names_the_line_and_stores_nothing,
     an_upload_is_parsed_as_it_arrives_and_refused_early,
+    higher_priority_batches_are_leased_first,
     roles_are_enforced_with_json_errors,
     the_latest_revision_wins_and_every_revision_is_in_the_change_feed,
     one_lease_answered_on_two_devices_is_reported_and_counted_once,
@@ -528,6 +529,90 @@ async fn the_latest_revision_wins_and_every_revision_is_in_the_change_feed(backe
         })
         .collect();
     assert_eq!(answer_ids, [second.id, first.id]);
+}
+
+/// A JSONL batch of tasks whose ids and texts are `names`.
+fn named_tasks(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{{\"id\": \"{n}\", \"data\": {{\"text\": \"{n}\"}}}}\n"))
+        .collect()
+}
+
+fn texts(leased: &tessera_api::LeaseResponse) -> Vec<&str> {
+    leased
+        .tasks
+        .iter()
+        .map(|t| t.data["text"].as_str().expect("text"))
+        .collect()
+}
+
+async fn higher_priority_batches_are_leased_first(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, _) = server.user(Role::Requester, "rita").await;
+    let project = project_with(&requester, schema(2), &[]).await;
+    let upload = |names: &'static [&'static str], priority| {
+        let requester = requester.clone();
+        async move {
+            requester
+                .upload_with_priority(project, UploadFormat::Jsonl, priority, named_tasks(names))
+                .await
+                .expect("upload")
+                .batch_id
+        }
+    };
+    let a = upload(&["a1", "a2", "a3"], 0).await;
+    let b = upload(&["b1", "b2"], 5).await;
+    let c = upload(&["c1"], -1).await;
+
+    // The later, higher-priority batch comes first; the negative one last.
+    let (alice, _) = server.user(Role::Annotator, "alice").await;
+    let leased = alice.lease(project, 6, None).await.expect("lease");
+    assert_eq!(texts(&leased), ["b1", "b2", "a1", "a2", "a3", "c1"]);
+
+    // Raised above the others, batch a is served first from now on.
+    let raised = requester
+        .set_batch_priority(project, a, 10)
+        .await
+        .expect("set priority");
+    assert_eq!((raised.id, raised.task_count, raised.priority), (a, 3, 10));
+    let (bob, _) = server.user(Role::Annotator, "bob").await;
+    let leased = bob.lease(project, 4, None).await.expect("lease");
+    assert_eq!(texts(&leased), ["a1", "a2", "a3", "b1"]);
+
+    let listed: Vec<(i64, i64, i32)> = requester
+        .batches(project)
+        .await
+        .expect("batches")
+        .iter()
+        .map(|b| (b.id, b.task_count, b.priority))
+        .collect();
+    assert_eq!(listed, [(a, 3, 10), (b, 2, 5), (c, 1, -1)]);
+
+    // Only the project's requesters may, and only on the project's own batches.
+    let (status, body) = api_error(
+        alice
+            .set_batch_priority(project, b, 99)
+            .await
+            .expect_err("403"),
+    );
+    assert_eq!((status, body.code.as_str()), (403, "forbidden"));
+    assert_eq!(
+        api_error(alice.batches(project).await.expect_err("403")).0,
+        403
+    );
+    let other = project_with(&requester, schema(2), &[&named_tasks(&["x"])]).await;
+    let (status, body) = api_error(
+        requester
+            .set_batch_priority(other, b, 1)
+            .await
+            .expect_err("not this project's batch"),
+    );
+    assert_eq!((status, body.code.as_str()), (404, "not_found"));
+    assert_eq!(
+        requester.batches(project).await.expect("batches")[1].priority,
+        5
+    );
 }
 
 async fn concurrent_leases_never_over_assign(backend: Backend) {
@@ -1288,6 +1373,8 @@ async fn the_openapi_document_lists_every_endpoint() {
         ("post", "/api/projects"),
         ("get", "/api/projects/{id}"),
         ("post", "/api/projects/{id}/batches"),
+        ("get", "/api/projects/{id}/batches"),
+        ("patch", "/api/projects/{id}/batches/{batch_id}"),
         ("post", "/api/projects/{id}/leases"),
         ("post", "/api/projects/{id}/tasks/cancel"),
         ("get", "/api/projects/{id}/status"),
@@ -1368,6 +1455,7 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
     let hers = project_with(&other, schema, &[&sample_jsonl(1)]).await;
 
     let p = format!("/api/projects/{project}");
+    let batch = requester.batches(project).await.expect("batches")[0].id;
     let push = serde_json::json!({"answers": [{
         "id": Uuid::now_v7(), "task_id": task, "revision": 1, "labels": ["positive"],
         "answered_at": Utc::now()
@@ -1413,6 +1501,13 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
             &[Role::Requester],
         ),
         ("GET", format!("{p}/status"), None, &[Role::Requester]),
+        ("GET", format!("{p}/batches"), None, &[Role::Requester]),
+        (
+            "PATCH",
+            format!("{p}/batches/{batch}"),
+            Some(serde_json::json!({"priority": 1})),
+            &[Role::Requester],
+        ),
         ("GET", format!("{p}/review"), None, &[Role::Requester]),
         (
             "POST",

@@ -96,6 +96,24 @@ pub struct UploadResponse {
     pub tasks_added: usize,
 }
 
+/// One batch of a project (`GET /api/projects/{id}/batches`). The lease queue serves open
+/// tasks of higher-priority batches first, then those closest to completion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Batch {
+    pub id: i64,
+    pub task_count: i64,
+    /// Higher first; 0 unless the requester set one.
+    pub priority: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `PATCH /api/projects/{id}/batches/{batch_id}` (requester): the batch's new priority.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchUpdate {
+    pub priority: i32,
+}
+
 /// `POST /api/projects/{id}/leases` (annotator): lease up to `limit` tasks.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -88,6 +88,16 @@ enum Command {
     Upload {
         project: i64,
         file: PathBuf,
+        /// The batch's priority: its tasks are leased before those of lower-priority batches.
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        priority: i32,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// A project's batches: list them, or change one's priority.
+    Batch {
+        #[command(subcommand)]
+        command: requester::BatchCommand,
         #[command(flatten)]
         remote: Remote,
     },
@@ -194,8 +204,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Upload {
             project,
             file,
+            priority,
             remote,
-        } => requester::upload(project, &file, &remote).await,
+        } => requester::upload(project, &file, priority, &remote).await,
+        Command::Batch { command, remote } => requester::batch(command, &remote).await,
         Command::Cancel {
             project,
             ids,

@@ -42,6 +42,50 @@ pub enum ProjectCommand {
     },
 }
 
+#[derive(Subcommand)]
+pub enum BatchCommand {
+    /// List a project's batches: id, tasks, priority, upload time.
+    List { project: i64 },
+    /// Set a batch's priority: its open tasks are leased before those of lower-priority
+    /// batches.
+    Priority {
+        project: i64,
+        batch: i64,
+        #[arg(allow_negative_numbers = true)]
+        priority: i32,
+    },
+}
+
+pub async fn batch(command: BatchCommand, remote: &Remote) -> Result<()> {
+    let client = remote.client()?;
+    match command {
+        BatchCommand::List { project } => {
+            println!("batch\ttasks\tpriority\tuploaded");
+            for b in client.batches(project).await? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    b.id,
+                    b.task_count,
+                    b.priority,
+                    b.created_at.to_rfc3339()
+                );
+            }
+        }
+        BatchCommand::Priority {
+            project,
+            batch,
+            priority,
+        } => {
+            let b = client.set_batch_priority(project, batch, priority).await?;
+            println!(
+                "batch {} ({} tasks): priority {}",
+                b.id, b.task_count, b.priority
+            );
+        }
+    }
+    Ok(())
+}
+
 pub async fn token(command: TokenCommand, remote: &Remote) -> Result<()> {
     match command {
         TokenCommand::Create { role, name } => {
@@ -76,7 +120,7 @@ pub async fn project(command: ProjectCommand, remote: &Remote) -> Result<()> {
     Ok(())
 }
 
-pub async fn upload(project: i64, file: &Path, remote: &Remote) -> Result<()> {
+pub async fn upload(project: i64, file: &Path, priority: i32, remote: &Remote) -> Result<()> {
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let Some(format) = UploadFormat::from_file_name(name) else {
         bail!(
@@ -100,7 +144,12 @@ pub async fn upload(project: i64, file: &Path, remote: &Remote) -> Result<()> {
     });
     let result = remote
         .client()?
-        .upload(project, format, reqwest::Body::wrap_stream(stream))
+        .upload_with_priority(
+            project,
+            format,
+            priority,
+            reqwest::Body::wrap_stream(stream),
+        )
         .await;
     bar.finish_and_clear();
     let response = result.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;

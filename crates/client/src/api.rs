@@ -6,11 +6,11 @@ use reqwest::{Body, Method, RequestBuilder, Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tessera_api::{
-    AddMemberRequest, AnnotatorSkill, AnswerPush, CancelTasksRequest, CancelTasksResponse,
-    ChangesPage, CreateProjectRequest, CreateTokenRequest, CreateTokenResponse, ErrorBody,
-    ExportRecord, LeaseRequest, LeaseResponse, Me, Member, Project, ProjectRole, ProjectStats,
-    ProjectStatus, PushAnswersRequest, PushAnswersResponse, RefitResponse, ReviewRequest, Role,
-    UploadResponse,
+    AddMemberRequest, AnnotatorSkill, AnswerPush, Batch, BatchUpdate, CancelTasksRequest,
+    CancelTasksResponse, ChangesPage, CreateProjectRequest, CreateTokenRequest,
+    CreateTokenResponse, ErrorBody, ExportRecord, LeaseRequest, LeaseResponse, Me, Member, Project,
+    ProjectRole, ProjectStats, ProjectStatus, PushAnswersRequest, PushAnswersResponse,
+    RefitResponse, ReviewRequest, Role, UploadResponse,
 };
 use tessera_core::{LabelSchema, UploadFormat};
 
@@ -184,10 +184,45 @@ impl ApiClient {
         format: UploadFormat,
         body: impl Into<Body>,
     ) -> Result<UploadResponse, ClientError> {
+        self.upload_with_priority(project, format, 0, body).await
+    }
+
+    /// Uploads a batch whose tasks are leased before those of lower-`priority` batches.
+    pub async fn upload_with_priority(
+        &self,
+        project: i64,
+        format: UploadFormat,
+        priority: i32,
+        body: impl Into<Body>,
+    ) -> Result<UploadResponse, ClientError> {
         let req = self
-            .request(Method::POST, &format!("/api/projects/{project}/batches"))
+            .request(
+                Method::POST,
+                &format!("/api/projects/{project}/batches?priority={priority}"),
+            )
             .header(reqwest::header::CONTENT_TYPE, format.media_type())
             .body(body);
+        self.json(req).await
+    }
+
+    /// The project's batches, oldest first.
+    pub async fn batches(&self, project: i64) -> Result<Vec<Batch>, ClientError> {
+        self.get(&format!("/api/projects/{project}/batches")).await
+    }
+
+    /// Changes a batch's priority.
+    pub async fn set_batch_priority(
+        &self,
+        project: i64,
+        batch: i64,
+        priority: i32,
+    ) -> Result<Batch, ClientError> {
+        let req = self
+            .request(
+                Method::PATCH,
+                &format!("/api/projects/{project}/batches/{batch}"),
+            )
+            .json(&BatchUpdate { priority });
         self.json(req).await
     }
 

@@ -13,11 +13,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 use serde::Deserialize;
 use tessera_api::{
-    AddMemberRequest, AnnotatorSkill, AnswerPush, CancelTasksRequest, CancelTasksResponse,
-    ChangesPage, CreateProjectRequest, CreateTokenRequest, CreateTokenResponse, ErrorBody,
-    ExportRecord, LeaseRequest, LeaseResponse, Me, Member, Project, ProjectRole, ProjectStats,
-    ProjectStatus, PushAnswersRequest, PushAnswersResponse, PushStatus, RefitResponse,
-    ReviewRequest, Role, UploadResponse,
+    AddMemberRequest, AnnotatorSkill, AnswerPush, Batch, BatchUpdate, CancelTasksRequest,
+    CancelTasksResponse, ChangesPage, CreateProjectRequest, CreateTokenRequest,
+    CreateTokenResponse, ErrorBody, ExportRecord, LeaseRequest, LeaseResponse, Me, Member, Project,
+    ProjectRole, ProjectStats, ProjectStatus, PushAnswersRequest, PushAnswersResponse, PushStatus,
+    RefitResponse, ReviewRequest, Role, UploadResponse,
 };
 use tessera_core::UploadFormat;
 
@@ -246,11 +246,18 @@ pub async fn get_project(
     Ok(Json(state.store.project(id).await?))
 }
 
-#[utoipa::path(post, path = "/api/projects/{id}/batches", tag = "projects", params(("id" = i64, Path, description = "project id")), request_body(content = String, description = "the batch file: JSONL (application/x-ndjson) or CSV (text/csv)", content_type = "application/x-ndjson"), responses((status = 200, body = UploadResponse), (status = 422, description = "a bad line, named with its line and column", body = ErrorBody), (status = 413, body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadQuery {
+    priority: Option<i32>,
+}
+
+#[utoipa::path(post, path = "/api/projects/{id}/batches", tag = "projects", params(("id" = i64, Path, description = "project id"), ("priority" = Option<i32>, Query, description = "the batch's priority: its tasks are leased before those of lower-priority batches (default 0)")), request_body(content = String, description = "the batch file: JSONL (application/x-ndjson) or CSV (text/csv)", content_type = "application/x-ndjson"), responses((status = 200, body = UploadResponse), (status = 422, description = "a bad line, named with its line and column", body = ErrorBody), (status = 413, body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn upload_batch(
     State(state): Shared,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<UploadQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<tessera_api::UploadResponse>, ApiError> {
@@ -276,7 +283,7 @@ pub async fn upload_batch(
     .await?;
     let response = state
         .store
-        .insert_batch(id, tasks, state.clock.now())
+        .insert_batch(id, tasks, q.priority.unwrap_or(0), state.clock.now())
         .await?;
     Metrics::add(&state.metrics.tasks_uploaded, response.tasks_added as u64);
     tracing::info!(
@@ -285,6 +292,38 @@ pub async fn upload_batch(
         "batch uploaded"
     );
     Ok(Json(response))
+}
+
+#[utoipa::path(get, path = "/api/projects/{id}/batches", tag = "projects", params(("id" = i64, Path, description = "project id")), responses((status = 200, body = [Batch]), (status = 404, body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
+pub async fn list_batches(
+    State(state): Shared,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<Batch>>, ApiError> {
+    require_project_requester(&state, &caller, id).await?;
+    Ok(Json(state.store.batches(id).await?))
+}
+
+/// Changes a batch's priority: its open tasks are leased before (or after) other batches'.
+#[utoipa::path(patch, path = "/api/projects/{id}/batches/{batch_id}", tag = "projects", params(("id" = i64, Path, description = "project id"), ("batch_id" = i64, Path, description = "batch id")), request_body = BatchUpdate, responses((status = 200, body = Batch), (status = 404, body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
+pub async fn update_batch(
+    State(state): Shared,
+    caller: Caller,
+    ApiPath((id, batch_id)): ApiPath<(i64, i64)>,
+    ApiJson(req): ApiJson<BatchUpdate>,
+) -> Result<Json<Batch>, ApiError> {
+    require_project_requester(&state, &caller, id).await?;
+    let batch = state
+        .store
+        .set_batch_priority(id, batch_id, req.priority)
+        .await?;
+    tracing::info!(
+        project_id = id,
+        batch_id,
+        priority = req.priority,
+        "batch priority set"
+    );
+    Ok(Json(batch))
 }
 
 #[utoipa::path(post, path = "/api/projects/{id}/leases", tag = "annotation", params(("id" = i64, Path, description = "project id")), request_body = LeaseRequest, responses((status = 200, body = LeaseResponse), (status = 403, description = "wrong role, or suspended", body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]

@@ -110,7 +110,14 @@ pub fn app(state: Arc<AppState>) -> Router {
             post(handlers::create_project).get(handlers::list_projects),
         )
         .route("/api/projects/{id}", get(handlers::get_project))
-        .route("/api/projects/{id}/batches", post(handlers::upload_batch))
+        .route(
+            "/api/projects/{id}/batches",
+            post(handlers::upload_batch).get(handlers::list_batches),
+        )
+        .route(
+            "/api/projects/{id}/batches/{batch_id}",
+            axum::routing::patch(handlers::update_batch),
+        )
         .route("/api/projects/{id}/leases", post(handlers::lease_tasks))
         .route(
             "/api/projects/{id}/tasks/cancel",

@@ -22,6 +22,8 @@ use crate::handlers;
         handlers::list_projects,
         handlers::get_project,
         handlers::upload_batch,
+        handlers::list_batches,
+        handlers::update_batch,
         handlers::lease_tasks,
         handlers::cancel_tasks,
         handlers::get_status,

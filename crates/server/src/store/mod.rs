@@ -12,8 +12,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tessera_api::{
-    AnswerPush, CancelTasksRequest, CancelTasksResponse, ChangesPage, ExportRecord, LeasedTask,
-    Member, Project, ProjectRole, ProjectStatus, PushResult, ReviewRequest, Role, UploadResponse,
+    AnswerPush, Batch, CancelTasksRequest, CancelTasksResponse, ChangesPage, ExportRecord,
+    LeasedTask, Member, Project, ProjectRole, ProjectStatus, PushResult, ReviewRequest, Role,
+    UploadResponse,
 };
 use tessera_core::aggregate::FittedConsensus;
 use tessera_core::{ConsensusMethod, EncodedTask, LabelSchema};
@@ -86,13 +87,27 @@ pub trait Store: Send + Sync {
     async fn projects(&self, requester: Option<i64>) -> StoreResult<Vec<Project>>;
     async fn project(&self, id: i64) -> StoreResult<Project>;
 
-    /// Stores a whole batch in one transaction: all tasks or none.
+    /// Stores a whole batch in one transaction: all tasks or none. Its tasks are leased
+    /// before those of lower-`priority` batches.
     async fn insert_batch(
         &self,
         project_id: i64,
         tasks: Vec<EncodedTask>,
+        priority: i32,
         now: DateTime<Utc>,
     ) -> StoreResult<UploadResponse>;
+
+    /// The project's batches, oldest first.
+    async fn batches(&self, project_id: i64) -> StoreResult<Vec<Batch>>;
+
+    /// Sets a batch's priority (and its tasks'); `NotFound` when the project has no such
+    /// batch.
+    async fn set_batch_priority(
+        &self,
+        project_id: i64,
+        batch_id: i64,
+        priority: i32,
+    ) -> StoreResult<Batch>;
 
     /// Withdraws tasks: they are leased no more, their consensus stays as it was, answers that
     /// arrive later are stored but not counted, and annotators holding one get a cancel change.

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde_json::{Map, Value};
 use tessera_api::{
-    AnswerPush, CancelTasksRequest, CancelTasksResponse, Change, ChangesPage, ExportAnswer,
+    AnswerPush, Batch, CancelTasksRequest, CancelTasksResponse, Change, ChangesPage, ExportAnswer,
     ExportConsensus, ExportRecord, ExportReview, LeasedTask, Member, Project, ProjectRole,
     ProjectStatus, PushResult, PushStatus, ReviewRequest, Role, UploadResponse,
 };
@@ -55,6 +55,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0008_answer_flags.sql"),
     include_str!("../../migrations/postgres/0009_consensus_models.sql"),
     include_str!("../../migrations/postgres/0010_project_requesters.sql"),
+    include_str!("../../migrations/postgres/0011_batch_priority.sql"),
 ];
 /// Statements through the connection's statement cache: each SQL text is parsed and
 /// planned once per pooled connection (deadpool keeps it; connections are recycled without
@@ -423,21 +424,21 @@ async fn lease_with_room(
 ) -> StoreResult<Vec<LeasedTask>> {
     tx.cached_query(
         "WITH fresh AS (
-             SELECT t.id, t.project_id, t.data, t.prediction, t.answer_count FROM tasks t
+             SELECT t.id, t.project_id, t.data, t.prediction, t.answer_count, t.priority FROM tasks t
              WHERE t.id = ANY($1)
                AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
                     AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > $2)))
                    < COALESCE(t.wanted::bigint, $3)
          ), leased AS (
              INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
-             SELECT f.id, $4, 'active', $5, $2, $6 FROM fresh f ORDER BY f.answer_count DESC, f.id
+             SELECT f.id, $4, 'active', $5, $2, $6 FROM fresh f ORDER BY f.priority DESC, f.answer_count DESC, f.id
              ON CONFLICT (task_id, annotator_id) DO UPDATE
              SET state = 'active', expires_at = $5, leased_at = $2, offline = $6
          ), noted AS (
              INSERT INTO changes (annotator_id, kind, task_id)
-             SELECT $4, 'lease', f.id FROM fresh f ORDER BY f.answer_count DESC, f.id
+             SELECT $4, 'lease', f.id FROM fresh f ORDER BY f.priority DESC, f.answer_count DESC, f.id
          )
-         SELECT id, project_id, data, prediction FROM fresh ORDER BY answer_count DESC, id",
+         SELECT id, project_id, data, prediction FROM fresh ORDER BY priority DESC, answer_count DESC, id",
         &[
             &candidates,
             &q.now,
@@ -878,6 +879,7 @@ impl Store for PostgresStore {
         &self,
         project_id: i64,
         tasks: Vec<EncodedTask>,
+        priority: i32,
         now: DateTime<Utc>,
     ) -> StoreResult<UploadResponse> {
         let mut c = self.pool.get().await?;
@@ -885,8 +887,8 @@ impl Store for PostgresStore {
         self.project_in(&tx, project_id).await?;
         let batch_id: i64 = tx
             .cached_query_one(
-                "INSERT INTO batches (project_id, task_count, created_at) VALUES ($1, $2, $3) RETURNING id",
-                &[&project_id, &(tasks.len() as i64), &now],
+                "INSERT INTO batches (project_id, task_count, priority, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                &[&project_id, &(tasks.len() as i64), &priority, &now],
             )
             .await?
             .get(0);
@@ -917,12 +919,12 @@ impl Store for PostgresStore {
                 chunk.iter().map(|t| t.prediction.as_deref()).collect();
             let gold: Vec<Option<&str>> = chunk.iter().map(|t| t.gold.as_deref()).collect();
             tx.cached_execute(
-                "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete)
-                 SELECT $1, $2, u.external_id, u.data::jsonb, u.prediction::jsonb, $3, u.gold::jsonb, u.gold IS NOT NULL
+                "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete, priority)
+                 SELECT $1, $2, u.external_id, u.data::jsonb, u.prediction::jsonb, $3, u.gold::jsonb, u.gold IS NOT NULL, $8
                  FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY
                       AS u(external_id, data, prediction, gold, n)
                  ORDER BY u.n",
-                &[&project_id, &batch_id, &now, &external, &data, &prediction, &gold],
+                &[&project_id, &batch_id, &now, &external, &data, &prediction, &gold, &priority],
             )
             .await
             .map_err(|e| {
@@ -939,6 +941,58 @@ impl Store for PostgresStore {
         Ok(UploadResponse {
             batch_id,
             tasks_added: tasks.len(),
+        })
+    }
+
+    async fn batches(&self, project_id: i64) -> StoreResult<Vec<Batch>> {
+        let c = self.pool.get().await?;
+        self.project_in(&c, project_id).await?;
+        c.cached_query(
+            "SELECT id, task_count, priority, created_at FROM batches WHERE project_id = $1 ORDER BY id",
+            &[&project_id],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Batch {
+                id: r.try_get(0)?,
+                task_count: r.try_get(1)?,
+                priority: r.try_get(2)?,
+                created_at: r.try_get(3)?,
+            })
+        })
+        .collect()
+    }
+
+    async fn set_batch_priority(
+        &self,
+        project_id: i64,
+        batch_id: i64,
+        priority: i32,
+    ) -> StoreResult<Batch> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let row = tx
+            .cached_query_opt(
+                "UPDATE batches SET priority = $3 WHERE id = $1 AND project_id = $2
+                 RETURNING task_count, created_at",
+                &[&batch_id, &project_id, &priority],
+            )
+            .await?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("batch {batch_id} in project {project_id}"))
+            })?;
+        tx.cached_execute(
+            "UPDATE tasks SET priority = $2 WHERE batch_id = $1",
+            &[&batch_id, &priority],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Batch {
+            id: batch_id,
+            task_count: row.try_get(0)?,
+            priority,
+            created_at: row.try_get(1)?,
         })
     }
 
@@ -1074,7 +1128,7 @@ impl Store for PostgresStore {
                        AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
                             AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > $3)))
                            < COALESCE(t.wanted::bigint, $4)
-                     ORDER BY t.answer_count DESC, t.id
+                     ORDER BY t.priority DESC, t.answer_count DESC, t.id
                      LIMIT $5
                      FOR NO KEY UPDATE OF t SKIP LOCKED",
                     &[&q.project_id, &q.annotator_id, &q.now, &first_ask, &wanted, &full],

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 use tessera_api::{
-    AnswerPush, CancelTasksRequest, CancelTasksResponse, Change, ChangesPage, ExportAnswer,
+    AnswerPush, Batch, CancelTasksRequest, CancelTasksResponse, Change, ChangesPage, ExportAnswer,
     ExportConsensus, ExportRecord, ExportReview, LeasedTask, Member, Project, ProjectRole,
     ProjectStatus, PushResult, PushStatus, ReviewRequest, Role, UploadResponse,
 };
@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0008_answer_flags.sql"),
     include_str!("../../migrations/sqlite/0009_consensus_models.sql"),
     include_str!("../../migrations/sqlite/0010_project_requesters.sql"),
+    include_str!("../../migrations/sqlite/0011_batch_priority.sql"),
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -671,20 +672,21 @@ impl Store for SqliteStore {
         &self,
         project_id: i64,
         tasks: Vec<EncodedTask>,
+        priority: i32,
         now: DateTime<Utc>,
     ) -> StoreResult<UploadResponse> {
         self.write(move |c| {
             let tx = c.savepoint()?;
             project_row(&tx, project_id)?;
             let now = ts(now);
-            tx.prepare_cached("INSERT INTO batches (project_id, task_count, created_at) VALUES (?1, ?2, ?3)")?.execute(
-                params![project_id, tasks.len() as i64, now],
+            tx.prepare_cached("INSERT INTO batches (project_id, task_count, priority, created_at) VALUES (?1, ?2, ?3, ?4)")?.execute(
+                params![project_id, tasks.len() as i64, priority, now],
             )?;
             let batch_id = tx.last_insert_rowid();
             {
                 let mut insert = tx.prepare_cached(
-                    "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7 IS NOT NULL)",
+                    "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete, priority)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7 IS NOT NULL, ?8)",
                 )?;
                 for task in &tasks {
                     insert
@@ -695,7 +697,8 @@ impl Store for SqliteStore {
                             task.data,
                             task.prediction,
                             now,
-                            task.gold
+                            task.gold,
+                            priority
                         ])
                         .map_err(|e| match e.sqlite_error_code() {
                             Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(format!(
@@ -708,6 +711,59 @@ impl Store for SqliteStore {
             }
             tx.commit()?;
             Ok(UploadResponse { batch_id, tasks_added: tasks.len() })
+        })
+        .await
+    }
+
+    async fn batches(&self, project_id: i64) -> StoreResult<Vec<Batch>> {
+        self.read(move |c| {
+            project_row(c, project_id)?;
+            let mut rows = c.prepare_cached(
+                "SELECT id, task_count, priority, created_at FROM batches WHERE project_id = ?1 ORDER BY id",
+            )?;
+            let batches = rows
+                .query_map([project_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?))
+                })?
+                .map(|row| {
+                    let (id, task_count, priority, created_at) = row?;
+                    Ok(Batch { id, task_count, priority, created_at: parse_ts(&created_at)? })
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok(batches)
+        })
+        .await
+    }
+
+    async fn set_batch_priority(
+        &self,
+        project_id: i64,
+        batch_id: i64,
+        priority: i32,
+    ) -> StoreResult<Batch> {
+        self.write(move |c| {
+            let tx = c.savepoint()?;
+            let row = tx
+                .prepare_cached(
+                    "UPDATE batches SET priority = ?3 WHERE id = ?1 AND project_id = ?2
+                     RETURNING task_count, created_at",
+                )?
+                .query_row(params![batch_id, project_id, priority], |r| {
+                    Ok((r.get(0)?, r.get::<_, String>(1)?))
+                })
+                .optional()?;
+            let (task_count, created_at) = row.ok_or_else(|| {
+                StoreError::NotFound(format!("batch {batch_id} in project {project_id}"))
+            })?;
+            tx.prepare_cached("UPDATE tasks SET priority = ?2 WHERE batch_id = ?1")?
+                .execute(params![batch_id, priority])?;
+            tx.commit()?;
+            Ok(Batch {
+                id: batch_id,
+                task_count,
+                priority,
+                created_at: parse_ts(&created_at)?,
+            })
         })
         .await
     }
@@ -820,7 +876,7 @@ impl Store for SqliteStore {
                        AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
                             AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > ?3)))
                            < COALESCE(t.wanted, ?4)
-                     ORDER BY t.answer_count DESC, t.id
+                     ORDER BY t.priority DESC, t.answer_count DESC, t.id
                      LIMIT ?5",
                 )?
                 .query_map(params![q.project_id, q.annotator_id, now, first_ask, wanted as i64], |r| r.get(0))?
