@@ -40,6 +40,19 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0011_batch_priority.sql"),
 ];
 
+/// The next open tasks an annotator may lease, in queue order: higher-priority batches
+/// first, then closest to completion, then oldest. `?1` project, `?2` annotator, `?3` now,
+/// `?4` the overlap first asked, `?5` how many.
+const LEASE_CANDIDATES: &str = "SELECT t.id FROM tasks t
+     WHERE t.project_id = ?1 AND t.complete = 0 AND t.cancelled_at IS NULL
+       AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = ?2
+                       AND (l.state <> 'active' OR l.expires_at > ?3))
+       AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
+            AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > ?3)))
+           < COALESCE(t.wanted, ?4)
+     ORDER BY t.priority DESC, t.answer_count DESC, t.id
+     LIMIT ?5";
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Backend(e.to_string())
@@ -868,17 +881,7 @@ impl Store for SqliteStore {
             let mut fresh: Vec<i64> = if wanted == 0 {
                 Vec::new()
             } else {
-                tx.prepare_cached(
-                    "SELECT t.id FROM tasks t
-                     WHERE t.project_id = ?1 AND t.complete = 0 AND t.cancelled_at IS NULL
-                       AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = ?2
-                                       AND (l.state <> 'active' OR l.expires_at > ?3))
-                       AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
-                            AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > ?3)))
-                           < COALESCE(t.wanted, ?4)
-                     ORDER BY t.priority DESC, t.answer_count DESC, t.id
-                     LIMIT ?5",
-                )?
+                tx.prepare_cached(LEASE_CANDIDATES)?
                 .query_map(params![q.project_id, q.annotator_id, now, first_ask, wanted as i64], |r| r.get(0))?
                 .collect::<Result<_, _>>()?
             };
@@ -1440,6 +1443,24 @@ mod tests {
         sync_loop(&to_sync, wal);
         drop(heard);
         replies.iter().collect()
+    }
+
+    #[test]
+    fn the_lease_queue_reads_its_index_in_order_without_sorting() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("plan.db");
+        let conn = tessera_sqlite::open(&path, MIGRATIONS).expect("open");
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {LEASE_CANDIDATES}"))
+            .expect("explain")
+            .query_map(params![1, 1, "now", 3, 10], |r| r.get(3))
+            .expect("plan")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        let plan = plan.join("\n");
+        assert!(plan.contains("USING INDEX tasks_queue"), "{plan}");
+        // A sort would read every open task of the project before the first lease.
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 
     #[test]
