@@ -1041,15 +1041,39 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
     );
     assert_eq!(requester.status(project).await.expect("status").tasks, 0);
 
+    // A good batch at priority 3, big enough (1.6 MB) to go up in several chunks.
+    let priority = client
+        .find(Locator::Css("#upload-priority"))
+        .await
+        .expect("priority field");
+    priority.clear().await.expect("clear");
+    priority.send_keys("3").await.expect("priority");
+    let note = "n".repeat(400_000);
     let good: String = (1..=4)
-        .map(|i| format!("{{\"id\":\"r{i}\",\"data\":{{\"text\":\"review {i}\"}}}}\n"))
+        .map(|i| {
+            format!(
+                "{{\"id\":\"r{i}\",\"data\":{{\"text\":\"review {i}\",\"note\":\"{note}\"}}}}\n"
+            )
+        })
         .collect();
     drop_file(&client, "#drop-zone", "reviews.jsonl", &good).await;
-    let added = text_where(&client, "#upload-report", 10, "the upload report", |t| {
+    let added = text_where(&client, "#upload-report", 20, "the upload report", |t| {
         t.contains("added")
     })
     .await;
-    assert!(added.contains("4 tasks added"), "{added}");
+    assert!(
+        added.contains("4 tasks added") && added.contains("priority 3"),
+        "{added}"
+    );
+    let batches = requester.batches(project).await.expect("batches");
+    assert_eq!(
+        batches
+            .iter()
+            .map(|b| (b.task_count, b.priority))
+            .collect::<Vec<_>>(),
+        [(4, 3)],
+        "one batch stored, at the priority asked"
+    );
 
     // Two annotators answer; the screen shows the progress and the charts.
     for (name, label) in [("ann", "positive"), ("bo", "negative")] {

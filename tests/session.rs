@@ -194,3 +194,79 @@ async fn the_engine_reports_progress_while_pushing_a_long_offline_session() {
         "{seen:?}"
     );
 }
+
+/// The dashboard's upload: a file handed over in chunks that split lines and characters goes
+/// up as one batch at its priority; a bad early line stops the upload while chunks are still
+/// coming, names its line, and stores nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_requester_uploads_a_file_in_chunks() {
+    let server = TestServer::start().await;
+    let (requester, token) = server.user(Role::Requester, "rita").await;
+    let project = requester
+        .create_project(
+            "chunks",
+            LabelSchema::from_json(SENTIMENT_SCHEMA).expect("schema"),
+        )
+        .await
+        .expect("project")
+        .id;
+    let home = tempfile::tempdir().expect("tempdir");
+    let session = Session::open(home.path().to_path_buf()).expect("open");
+    session.sign_in(&server.url, &token).await.expect("sign in");
+
+    let file = sample_jsonl(500).replace("sample", "sämple").into_bytes();
+    let id = session
+        .start_upload(project, "batch.jsonl", 7)
+        .expect("start");
+    for chunk in file.chunks(333) {
+        assert!(
+            session
+                .upload_chunk(id, chunk.to_vec())
+                .await
+                .expect("chunk")
+        );
+    }
+    let report = session.finish_upload(id).await.expect("stored");
+    assert_eq!(report.tasks_added, 500);
+    let batches = requester.batches(project).await.expect("batches");
+    assert_eq!(
+        (batches.len(), batches[0].task_count, batches[0].priority),
+        (1, 500, 7)
+    );
+    assert!(
+        matches!(
+            session.finish_upload(id).await,
+            Err(SessionError::Invalid(_))
+        ),
+        "an upload finishes once"
+    );
+
+    // Line 2 is bad; the server answers while the file is still coming (21 MB: far more than
+    // its 4 MB parse piece and the socket buffers), and the chunks after that are refused
+    // rather than sent into the void.
+    let id = session
+        .start_upload(project, "bad.jsonl", 0)
+        .expect("start");
+    let mut bad = b"{\"data\": {\"text\": \"fine\"}}\n{\"data\": 5}\n".to_vec();
+    bad.extend(b"{\"data\": {\"text\": \"more\"}}\n".repeat(800_000));
+    let mut sent_all = true;
+    for chunk in bad.chunks(64 << 10) {
+        if !session
+            .upload_chunk(id, chunk.to_vec())
+            .await
+            .expect("chunk")
+        {
+            sent_all = false;
+            break;
+        }
+    }
+    assert!(!sent_all, "the server stopped the upload before its end");
+    let e = session.finish_upload(id).await.expect_err("refused");
+    assert_eq!(e.location(), (Some(2), None), "{e}");
+    assert_eq!(requester.status(project).await.expect("status").tasks, 500);
+
+    let e = session
+        .start_upload(project, "batch.txt", 0)
+        .expect_err("unknown format");
+    assert!(e.to_string().contains(".jsonl or .csv"), "{e}");
+}

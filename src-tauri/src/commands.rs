@@ -130,17 +130,47 @@ pub async fn create_project(
     session.create_project(&name, &schema).await.map_err(to_ui)
 }
 
+/// Async so that it runs on the runtime the upload's request is spawned on.
 #[tauri::command]
-pub async fn upload_batch(
+pub async fn start_upload(
     session: State<'_, Session>,
     project_id: i64,
     file_name: String,
-    text: String,
-) -> Result<UploadReport> {
+    priority: i32,
+) -> Result<u64> {
     session
-        .upload_batch(project_id, &file_name, text)
-        .await
+        .start_upload(project_id, &file_name, priority)
         .map_err(to_ui)
+}
+
+/// One chunk of an upload's file: the raw bytes are the request's body (not a JSON array of
+/// numbers), the upload's id is in its `tessera-upload` header.
+#[tauri::command]
+pub async fn upload_chunk(
+    session: State<'_, Session>,
+    request: tauri::ipc::Request<'_>,
+) -> Result<bool> {
+    let id = request
+        .headers()
+        .get("tessera-upload")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| {
+            to_ui(SessionError::Invalid(
+                "a chunk without its upload id".into(),
+            ))
+        })?;
+    let tauri::ipc::InvokeBody::Raw(chunk) = request.body() else {
+        return Err(to_ui(SessionError::Invalid(
+            "an upload chunk must be raw bytes".into(),
+        )));
+    };
+    session.upload_chunk(id, chunk.clone()).await.map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn finish_upload(session: State<'_, Session>, upload_id: u64) -> Result<UploadReport> {
+    session.finish_upload(upload_id).await.map_err(to_ui)
 }
 
 /// Writes the export into `TESSERA_EXPORT_DIR` when set, else the user's Downloads folder.

@@ -35,8 +35,12 @@ export const ipc = {
   dashboardProjects: () => invoke<ProjectSummary[]>("dashboard_projects"),
   projectDashboard: (projectId: number) => invoke<ProjectDashboard>("project_dashboard", { projectId }),
   createProject: (name: string, schema: string) => invoke<ProjectSummary>("create_project", { name, schema }),
-  uploadBatch: (projectId: number, fileName: string, text: string) =>
-    invoke<UploadReport>("upload_batch", { projectId, fileName, text }),
+  startUpload: (projectId: number, fileName: string, priority: number) =>
+    invoke<number>("start_upload", { projectId, fileName, priority }),
+  /** Sends raw bytes; false when the server already answered (a refused line). */
+  uploadChunk: (uploadId: number, chunk: Uint8Array) =>
+    invoke<boolean>("upload_chunk", chunk, { headers: { "tessera-upload": String(uploadId) } }),
+  finishUpload: (uploadId: number) => invoke<UploadReport>("finish_upload", { uploadId }),
   exportProject: (projectId: number, format: "jsonl" | "csv") =>
     invoke<string>("export_project", { projectId, format }),
   syncStatus: () => invoke<SyncStatus>("sync_status"),

@@ -16,6 +16,8 @@ let notice = "";
 /** The last upload's or export's outcome, shown on the project screen. */
 let report: HTMLElement | null = null;
 let refreshTimer: number | undefined;
+/** The priority the next upload gets (higher batches are leased first); kept across repaints. */
+let uploadPriority = 0;
 let signOut: () => void;
 
 /** Opens the dashboard in `root`; `onSignOut` returns to the sign-in screen. */
@@ -184,6 +186,7 @@ function paintProject(d: ProjectDashboard) {
       d.annotators.length ? annotators : h("p", { class: "muted" }, "No answers yet."),
       h("h2", {}, "Batches and export"),
       drop,
+      priorityField(),
       h(
         "p",
         { class: "export" },
@@ -210,20 +213,34 @@ function progressShare(share: number): HTMLElement {
   return h("span", {}, h("meter", { min: "0", max: "1", value: String(share), "aria-label": formatScore(share) }), ` ${formatScore(share)}`);
 }
 
+/** Bytes of the file read and sent per step of an upload. */
+const UPLOAD_CHUNK = 1 << 20;
+
+/**
+ * Uploads `file` as a new batch: read a chunk at a time and streamed to the server while the
+ * next is read, so the bar shows bytes sent and the file is never held whole. The server
+ * checks lines as they arrive; a refused one ends the upload early.
+ */
 async function upload(projectId: number, file: File) {
-  const bar = h("progress", { max: String(file.size), value: "0", "aria-label": "upload progress" }) as HTMLProgressElement;
-  const line = h("p", { class: "uploading", id: "upload-progress" }, bar, ` reading ${file.name}…`);
+  const bar = h("progress", { max: String(Math.max(file.size, 1)), value: "0", "aria-label": "upload progress" }) as HTMLProgressElement;
+  const line = h("p", { class: "uploading", id: "upload-progress" }, bar, ` uploading ${file.name}…`);
   report = line;
   document.querySelector("#upload-progress, #upload-report")?.replaceWith(line);
   if (!document.getElementById("upload-progress")) app.querySelector("#project")?.append(line);
   try {
-    const text = await readWithProgress(file, (loaded) => {
-      bar.value = loaded;
-    });
-    bar.removeAttribute("value"); // the server's part has no byte count: indeterminate
-    line.lastChild!.textContent = ` checking and storing ${file.name}…`;
-    const done = await ipc.uploadBatch(projectId, file.name, text);
-    report = h("p", { class: "ok", id: "upload-report", role: "status" }, `${file.name}: ${done.tasks_added} tasks added (batch ${done.batch_id}).`);
+    const id = await ipc.startUpload(projectId, file.name, uploadPriority);
+    for (let sent = 0; sent < file.size; ) {
+      const chunk = new Uint8Array(await file.slice(sent, sent + UPLOAD_CHUNK).arrayBuffer());
+      const more = await ipc.uploadChunk(id, chunk);
+      sent += chunk.length;
+      bar.value = sent;
+      if (!more) break;
+    }
+    bar.removeAttribute("value"); // storing has no byte count: indeterminate
+    line.lastChild!.textContent = ` storing ${file.name}…`;
+    const done = await ipc.finishUpload(id);
+    const priority = uploadPriority === 0 ? "" : `, priority ${uploadPriority}`;
+    report = h("p", { class: "ok", id: "upload-report", role: "status" }, `${file.name}: ${done.tasks_added} tasks added (batch ${done.batch_id}${priority}).`);
   } catch (e) {
     const where = uploadLocation(e);
     report = h("p", { class: "error", id: "upload-report", role: "alert" }, `${file.name} was rejected${where}; nothing from it was stored. ${errorMessage(e)}`);
@@ -231,21 +248,28 @@ async function upload(projectId: number, file: File) {
   await goto({ name: "project", id: projectId }, true);
 }
 
+/** The next upload's priority: its tasks are leased before those of lower-priority batches. */
+function priorityField(): HTMLElement {
+  const input = h("input", { type: "number", id: "upload-priority", step: "1", value: String(uploadPriority), "aria-describedby": "upload-priority-hint" }) as HTMLInputElement;
+  input.addEventListener("input", () => {
+    const value = Number.parseInt(input.value, 10);
+    // The server takes a 32-bit priority; anything past ±1e9 means "first" or "last" anyway.
+    uploadPriority = Number.isFinite(value) ? Math.max(-1e9, Math.min(1e9, value)) : 0;
+  });
+  return h(
+    "p",
+    { class: "priority" },
+    h("label", { for: "upload-priority" }, "Priority of the next batch "),
+    input,
+    h("span", { class: "muted", id: "upload-priority-hint" }, " higher batches are labelled first; 0 is the default"),
+  );
+}
+
 function uploadLocation(e: unknown): string {
   if (typeof e !== "object" || e === null || !("line" in e)) return "";
   const { line, column } = e as { line: number | null; column: number | null };
   if (line === null) return "";
   return column === null ? ` at line ${line}` : ` at line ${line}, column ${column}`;
-}
-
-function readWithProgress(file: File, onProgress: (loaded: number) => void): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onprogress = (e) => onProgress(e.loaded);
-    reader.onload = () => resolve(String(reader.result));
-    reader.onerror = () => reject(reader.error);
-    reader.readAsText(file);
-  });
 }
 
 async function exportAs(projectId: number, format: "jsonl" | "csv") {

@@ -2,21 +2,36 @@
 //! figures and annotators' records, new projects, uploads and exports. All online, straight
 //! to the server: requesters have nothing to keep on the device.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 
 use futures_util::{StreamExt, TryStreamExt};
 use tessera_api::desktop::{ProjectDashboard, ProjectSummary, UploadReport};
-use tessera_api::{Project, ProjectStatus};
+use tessera_api::{Project, ProjectStatus, UploadResponse};
 use tessera_core::{LabelSchema, UploadFormat};
+use tokio::sync::mpsc;
 
-use crate::api::ApiClient;
+use crate::api::{ApiClient, ClientError};
 use crate::session::{Session, SessionError};
 
 type Result<T> = std::result::Result<T, SessionError>;
 
 /// Project status requests the dashboard keeps in flight at once.
 const STATUS_REQUESTS_AT_ONCE: usize = 8;
+/// Upload chunks queued toward the server before `upload_chunk` waits.
+const QUEUED_UPLOAD_CHUNKS: usize = 4;
+
+/// A batch upload under way: its chunks so far feed one streamed request body.
+pub(crate) struct UploadInProgress {
+    chunks: mpsc::Sender<std::io::Result<Vec<u8>>>,
+    response: tokio::task::JoinHandle<std::result::Result<UploadResponse, ClientError>>,
+}
+
+fn no_upload(id: u64) -> SessionError {
+    SessionError::Invalid(format!("no upload {id} is under way"))
+}
 
 fn summary(project: Project, status: ProjectStatus) -> ProjectSummary {
     ProjectSummary {
@@ -107,30 +122,71 @@ impl Session {
         Ok(summary(project, status))
     }
 
-    /// Uploads a batch read from a `.jsonl` or `.csv` file; a rejected file's error names
-    /// the line (and column) the server stopped at, and nothing of it is stored.
-    pub async fn upload_batch(
-        &self,
-        project_id: i64,
-        file_name: &str,
-        text: String,
-    ) -> Result<UploadReport> {
+    /// Starts uploading a batch from `file_name` (its extension gives the format) with
+    /// `priority`; returns the upload's id. The file follows in chunks (`upload_chunk`),
+    /// which go to the server as one streamed request while the next is read, so the file is
+    /// never held whole and the progress shown is bytes sent. `finish_upload` gives the
+    /// server's answer.
+    pub fn start_upload(&self, project_id: i64, file_name: &str, priority: i32) -> Result<u64> {
         let api = self.requester_api()?;
-        let lower = file_name.to_lowercase();
-        let format = if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
-            UploadFormat::Jsonl
-        } else if lower.ends_with(".csv") {
-            UploadFormat::Csv
-        } else {
-            return Err(SessionError::Invalid(format!(
-                "{file_name}: upload a .jsonl or .csv file"
-            )));
-        };
-        let uploaded = api.upload(project_id, format, text).await?;
+        let format = UploadFormat::from_file_name(file_name).ok_or_else(|| {
+            SessionError::Invalid(format!("{file_name}: upload a .jsonl or .csv file"))
+        })?;
+        let (chunks, queue) = mpsc::channel(QUEUED_UPLOAD_CHUNKS);
+        let body = futures_util::stream::unfold(queue, |mut queue| async move {
+            queue.recv().await.map(|chunk| (chunk, queue))
+        });
+        // Called outside a runtime (a synchronous caller), this is an error, not a panic.
+        let runtime = tokio::runtime::Handle::try_current().map_err(|e| {
+            SessionError::Invalid(format!("an upload needs the async runtime: {e}"))
+        })?;
+        let response = runtime.spawn(async move {
+            api.upload_with_priority(
+                project_id,
+                format,
+                priority,
+                reqwest::Body::wrap_stream(body),
+            )
+            .await
+        });
+        let id = self.next_upload.fetch_add(1, Ordering::Relaxed);
+        self.uploads_in_progress()
+            .insert(id, UploadInProgress { chunks, response });
+        Ok(id)
+    }
+
+    /// Sends the next chunk of upload `id`; waits while the server is behind. False when the
+    /// server has already answered (it refused a line): stop sending, and `finish_upload`
+    /// tells why.
+    pub async fn upload_chunk(&self, id: u64, chunk: Vec<u8>) -> Result<bool> {
+        let chunks = self
+            .uploads_in_progress()
+            .get(&id)
+            .map(|u| u.chunks.clone())
+            .ok_or_else(|| no_upload(id))?;
+        Ok(chunks.send(Ok(chunk)).await.is_ok())
+    }
+
+    /// Ends upload `id`'s file and waits for the server's answer: the batch stored, or why
+    /// it was refused (nothing stored).
+    pub async fn finish_upload(&self, id: u64) -> Result<UploadReport> {
+        let upload = self
+            .uploads_in_progress()
+            .remove(&id)
+            .ok_or_else(|| no_upload(id))?;
+        drop(upload.chunks);
+        let uploaded = upload
+            .response
+            .await
+            .map_err(|e| SessionError::Invalid(format!("the upload stopped: {e}")))??;
         Ok(UploadReport {
             batch_id: uploaded.batch_id,
             tasks_added: uploaded.tasks_added as u64,
         })
+    }
+
+    fn uploads_in_progress(&self) -> std::sync::MutexGuard<'_, HashMap<u64, UploadInProgress>> {
+        self.uploads.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Writes the project's export (`jsonl` or `csv`) into `dir` (by default the user's

@@ -96,6 +96,9 @@ pub(crate) struct Active {
 pub struct Session {
     store: Arc<LocalStore>,
     active: Mutex<Option<Active>>,
+    /// Batch uploads under way, by the id `start_upload` gave them.
+    pub(crate) uploads: Mutex<std::collections::HashMap<u64, crate::dashboard::UploadInProgress>>,
+    pub(crate) next_upload: std::sync::atomic::AtomicU64,
 }
 
 fn env(key: &str) -> Option<String> {
@@ -113,6 +116,8 @@ impl Session {
         Ok(Self {
             store: Arc::new(store),
             active: Mutex::new(None),
+            uploads: Mutex::default(),
+            next_upload: std::sync::atomic::AtomicU64::new(1),
         })
     }
 
