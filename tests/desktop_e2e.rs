@@ -1074,6 +1074,25 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
         [(4, 3)],
         "one batch stored, at the priority asked"
     );
+    // The batches table changes a priority in place.
+    let field = client
+        .find(Locator::Css(&format!("#batch-priority-{}", batches[0].id)))
+        .await
+        .expect("the batch's priority field");
+    assert_eq!(
+        field.prop("value").await.expect("value").as_deref(),
+        Some("3")
+    );
+    field.clear().await.expect("clear");
+    field.send_keys("1\t").await.expect("priority");
+    text_where(&client, "#batch-report", 10, "the new priority", |t| {
+        t.contains("now has priority 1")
+    })
+    .await;
+    assert_eq!(
+        requester.batches(project).await.expect("batches")[0].priority,
+        1
+    );
 
     // Two annotators answer; the screen shows the progress and the charts.
     for (name, label) in [("ann", "positive"), ("bo", "negative")] {

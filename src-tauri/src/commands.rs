@@ -1,6 +1,7 @@
 //! Tauri commands: argument and error adapters over [`Session`], nothing more.
 
 use tauri::State;
+use tessera_api::Batch;
 use tessera_api::desktop::{
     CommandError, ProjectDashboard, ProjectSummary, ReviewView, SessionInfo, SyncStatus, TaskView,
     UploadReport,
@@ -171,6 +172,19 @@ pub async fn upload_chunk(
 #[tauri::command]
 pub async fn finish_upload(session: State<'_, Session>, upload_id: u64) -> Result<UploadReport> {
     session.finish_upload(upload_id).await.map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn set_batch_priority(
+    session: State<'_, Session>,
+    project_id: i64,
+    batch_id: i64,
+    priority: i32,
+) -> Result<Batch> {
+    session
+        .set_batch_priority(project_id, batch_id, priority)
+        .await
+        .map_err(to_ui)
 }
 
 /// Writes the export into `TESSERA_EXPORT_DIR` when set, else the user's Downloads folder.

@@ -46,6 +46,7 @@ fn main() {
             commands::start_upload,
             commands::upload_chunk,
             commands::finish_upload,
+            commands::set_batch_priority,
             commands::export_project,
             commands::sync_status,
             commands::sync_now,

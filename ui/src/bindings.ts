@@ -141,11 +141,21 @@ top_label_share: number | null,
  */
 flags: Array<string>, };
 
+export type Batch = { id: number, task_count: number, 
+/**
+ * Higher first; 0 unless the requester set one.
+ */
+priority: number, created_at: string, };
+
 export type ProjectDashboard = { summary: ProjectSummary, 
 /**
  * The label schema as JSON, as the requester wrote it.
  */
 schema: string, stats: ProjectStats, annotators: Array<AnnotatorSkill>, 
+/**
+ * The project's batches, oldest first, with their priorities.
+ */
+batches: Array<Batch>, 
 /**
  * Skips by the reason given ("" for none).
  */

@@ -1,6 +1,7 @@
 // Typed wrappers over the desktop app's Tauri commands. The types come from Rust (bindings.ts).
 import { invoke } from "@tauri-apps/api/core";
 import type {
+  Batch,
   CommandError,
   ProjectDashboard,
   ProjectSummary,
@@ -41,6 +42,8 @@ export const ipc = {
   uploadChunk: (uploadId: number, chunk: Uint8Array) =>
     invoke<boolean>("upload_chunk", chunk, { headers: { "tessera-upload": String(uploadId) } }),
   finishUpload: (uploadId: number) => invoke<UploadReport>("finish_upload", { uploadId }),
+  setBatchPriority: (projectId: number, batchId: number, priority: number) =>
+    invoke<Batch>("set_batch_priority", { projectId, batchId, priority }),
   exportProject: (projectId: number, format: "jsonl" | "csv") =>
     invoke<string>("export_project", { projectId, format }),
   syncStatus: () => invoke<SyncStatus>("sync_status"),

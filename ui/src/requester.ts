@@ -1,6 +1,6 @@
 // The requester's side of the app: projects with live progress, one project's charts and
 // annotators, the schema editor, uploads (drag-and-drop or file picker) and exports.
-import type { ProjectDashboard, ProjectSummary, SchemaKind } from "./bindings";
+import type { Batch, ProjectDashboard, ProjectSummary, SchemaKind } from "./bindings";
 import { barChart, lineChart } from "./charts";
 import { h } from "./dom";
 import { errorMessage, ipc } from "./ipc";
@@ -33,7 +33,9 @@ export function showDashboard(root: HTMLElement, onSignOut: () => void) {
     if (!app.querySelector(".requester")) return window.clearInterval(refreshTimer);
     ticks += 1;
     const due = screen.name === "list" || (screen.name === "project" && ticks % 6 === 0);
-    if (due && !document.querySelector(".uploading")) void goto(screen, true);
+    // Not while an upload runs or someone is typing in a field (a repaint would take it away).
+    const typing = document.activeElement instanceof HTMLInputElement && app.contains(document.activeElement);
+    if (due && !document.querySelector(".uploading") && !typing) void goto(screen, true);
   }, 5000);
 }
 
@@ -185,6 +187,7 @@ function paintProject(d: ProjectDashboard) {
       h("h2", {}, "Annotators"),
       d.annotators.length ? annotators : h("p", { class: "muted" }, "No answers yet."),
       h("h2", {}, "Batches and export"),
+      d.batches.length ? batchTable(p.id, d.batches) : null,
       drop,
       priorityField(),
       h(
@@ -244,6 +247,39 @@ async function upload(projectId: number, file: File) {
   } catch (e) {
     const where = uploadLocation(e);
     report = h("p", { class: "error", id: "upload-report", role: "alert" }, `${file.name} was rejected${where}; nothing from it was stored. ${errorMessage(e)}`);
+  }
+  await goto({ name: "project", id: projectId }, true);
+}
+
+/** The project's batches; each priority can be changed in place (Enter or leaving the field). */
+function batchTable(projectId: number, batches: Batch[]): HTMLElement {
+  const priority = (b: Batch) => {
+    const input = h("input", { type: "number", step: "1", class: "batch-priority", id: `batch-priority-${b.id}`, value: String(b.priority), "aria-label": `Priority of batch ${b.id}` }) as HTMLInputElement;
+    input.addEventListener("change", () => void setPriority(projectId, b, input.value));
+    return input;
+  };
+  return h(
+    "table",
+    { id: "batches" },
+    h("thead", {}, h("tr", {}, h("th", {}, "Batch"), h("th", { class: "num" }, "Tasks"), h("th", {}, "Priority"), h("th", {}, "Uploaded"))),
+    h(
+      "tbody",
+      {},
+      ...batches.map((b) =>
+        h("tr", { "data-batch": String(b.id) }, h("td", {}, String(b.id)), h("td", { class: "num" }, String(b.task_count)), h("td", {}, priority(b)), h("td", {}, new Date(b.created_at).toLocaleString())),
+      ),
+    ),
+  );
+}
+
+async function setPriority(projectId: number, batch: Batch, value: string) {
+  const priority = Number.parseInt(value, 10);
+  if (!Number.isFinite(priority) || priority === batch.priority) return;
+  try {
+    const set = await ipc.setBatchPriority(projectId, batch.id, Math.max(-1e9, Math.min(1e9, priority)));
+    report = h("p", { class: "ok", id: "batch-report", role: "status" }, `Batch ${set.id} now has priority ${set.priority}.`);
+  } catch (e) {
+    report = h("p", { class: "error", id: "batch-report", role: "alert" }, errorMessage(e));
   }
   await goto({ name: "project", id: projectId }, true);
 }

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use tessera_core::SchemaKind;
 
-use crate::{AnnotatorSkill, HourCount, ProjectStats, SecondsBucket};
+use crate::{AnnotatorSkill, Batch, HourCount, ProjectStats, SecondsBucket};
 use ts_rs::TS;
 
 /// A project the signed-in annotator can work on.
@@ -154,6 +154,8 @@ pub struct ProjectDashboard {
     pub schema: String,
     pub stats: ProjectStats,
     pub annotators: Vec<AnnotatorSkill>,
+    /// The project's batches, oldest first, with their priorities.
+    pub batches: Vec<Batch>,
     /// Skips by the reason given ("" for none).
     #[ts(type = "Record<string, number>")]
     pub skips_by_reason: std::collections::BTreeMap<String, u64>,
@@ -189,6 +191,7 @@ pub fn typescript_bindings() -> String {
         SecondsBucket::decl(&cfg),
         ProjectStats::decl(&cfg),
         AnnotatorSkill::decl(&cfg),
+        Batch::decl(&cfg),
         ProjectDashboard::decl(&cfg),
         UploadReport::decl(&cfg),
     ];

@@ -98,9 +98,11 @@ pub struct UploadResponse {
 
 /// One batch of a project (`GET /api/projects/{id}/batches`). The lease queue serves open
 /// tasks of higher-priority batches first, then those closest to completion.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, ts_rs::TS)]
 pub struct Batch {
+    #[ts(type = "number")]
     pub id: i64,
+    #[ts(type = "number")]
     pub task_count: i64,
     /// Higher first; 0 unless the requester set one.
     pub priority: i32,

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use futures_util::{StreamExt, TryStreamExt};
 use tessera_api::desktop::{ProjectDashboard, ProjectSummary, UploadReport};
-use tessera_api::{Project, ProjectStatus, UploadResponse};
+use tessera_api::{Batch, Project, ProjectStatus, UploadResponse};
 use tessera_core::{LabelSchema, UploadFormat};
 use tokio::sync::mpsc;
 
@@ -107,8 +107,23 @@ impl Session {
             schema,
             stats: api.stats(project_id).await?,
             annotators: api.annotators(project_id).await?,
+            batches: api.batches(project_id).await?,
             summary: summary(project, status),
         })
+    }
+
+    /// Sets a batch's priority: its open tasks are leased before those of lower-priority
+    /// batches.
+    pub async fn set_batch_priority(
+        &self,
+        project_id: i64,
+        batch_id: i64,
+        priority: i32,
+    ) -> Result<Batch> {
+        Ok(self
+            .requester_api()?
+            .set_batch_priority(project_id, batch_id, priority)
+            .await?)
     }
 
     /// Creates a project from the schema editor's JSON; a schema that does not hold is
