@@ -127,7 +127,7 @@ function paintProject(d: ProjectDashboard) {
   );
   const annotators = h(
     "table",
-    { class: "annotators-table", id: "annotators" },
+    { class: "data-table", id: "annotators" },
     h("thead", {}, h("tr", {}, ...["Annotator", "Answers", "Gold", "Accuracy on gold", "Median s", "Flags"].map((c) => h("th", {}, c)))),
     h(
       "tbody",
@@ -260,7 +260,7 @@ function batchTable(projectId: number, batches: Batch[]): HTMLElement {
   };
   return h(
     "table",
-    { id: "batches" },
+    { class: "data-table", id: "batches" },
     h("thead", {}, h("tr", {}, h("th", {}, "Batch"), h("th", { class: "num" }, "Tasks"), h("th", {}, "Priority"), h("th", {}, "Uploaded"))),
     h(
       "tbody",
