@@ -230,8 +230,9 @@ async function upload(projectId: number, file: File) {
   report = line;
   document.querySelector("#upload-progress, #upload-report")?.replaceWith(line);
   if (!document.getElementById("upload-progress")) app.querySelector("#project")?.append(line);
+  let id: number | null = null;
   try {
-    const id = await ipc.startUpload(projectId, file.name, uploadPriority);
+    id = await ipc.startUpload(projectId, file.name, uploadPriority);
     for (let sent = 0; sent < file.size; ) {
       const chunk = new Uint8Array(await file.slice(sent, sent + UPLOAD_CHUNK).arrayBuffer());
       const more = await ipc.uploadChunk(id, chunk);
@@ -241,10 +242,14 @@ async function upload(projectId: number, file: File) {
     }
     bar.removeAttribute("value"); // storing has no byte count: indeterminate
     line.lastChild!.textContent = ` storing ${file.name}…`;
-    const done = await ipc.finishUpload(id);
+    const finishing = id;
+    id = null; // finished below, whatever the answer
+    const done = await ipc.finishUpload(finishing);
     const priority = uploadPriority === 0 ? "" : `, priority ${uploadPriority}`;
     report = h("p", { class: "ok", id: "upload-report", role: "status" }, `${file.name}: ${done.tasks_added} tasks added (batch ${done.batch_id}${priority}).`);
   } catch (e) {
+    // A chunk that could not be read or handed over: end the request too (nothing is stored).
+    if (id !== null) void ipc.finishUpload(id).catch(() => undefined);
     const where = uploadLocation(e);
     report = h("p", { class: "error", id: "upload-report", role: "alert" }, `${file.name} was rejected${where}; nothing from it was stored. ${errorMessage(e)}`);
   }

@@ -46,14 +46,15 @@ pub struct EncodedTask {
 }
 
 /// What an upload's parse keeps of each task: the task itself, or its encoding.
-pub trait ParsedTask: Send {
-    fn from_input(task: TaskInput) -> Self;
+pub trait ParsedTask: Send + Sized {
+    /// What to keep of a task the parse checked; an error names why it cannot be kept.
+    fn from_input(task: TaskInput) -> Result<Self, String>;
     fn external_id(&self) -> Option<&str>;
 }
 
 impl ParsedTask for TaskInput {
-    fn from_input(task: TaskInput) -> Self {
-        task
+    fn from_input(task: TaskInput) -> Result<Self, String> {
+        Ok(task)
     }
 
     fn external_id(&self) -> Option<&str> {
@@ -62,18 +63,19 @@ impl ParsedTask for TaskInput {
 }
 
 impl ParsedTask for EncodedTask {
-    fn from_input(task: TaskInput) -> Self {
-        // Maps, strings and numbers from a parse always encode: there is no error to report.
-        let json = |value: serde_json::Result<String>| value.unwrap_or_default();
-        Self {
-            data: json(serde_json::to_string(&task.data)),
-            prediction: task
-                .prediction
-                .as_ref()
-                .map(|p| json(serde_json::to_string(p))),
-            gold: task.gold.as_ref().map(|g| json(serde_json::to_string(g))),
+    fn from_input(task: TaskInput) -> Result<Self, String> {
+        let prediction = task
+            .prediction
+            .map(|p| serde_json::to_string(&p))
+            .transpose()
+            .map_err(|e| format!("cannot encode the prediction: {e}"))?;
+        Ok(Self {
+            // Values print as JSON infallibly.
+            data: Value::Object(task.data).to_string(),
+            prediction,
+            gold: task.gold.map(|g| Value::from(g).to_string()),
             external_id: task.external_id,
-        }
+        })
     }
 
     fn external_id(&self) -> Option<&str> {

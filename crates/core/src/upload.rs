@@ -273,8 +273,10 @@ fn parse_jsonl_piece<T: ParsedTask>(
         }
         let value: Value = serde_json::from_str(raw)
             .map_err(|e| err(line, Some(e.column().max(1)), format!("invalid JSON: {e}")))?;
-        let task = jsonl_task(value, schema).map_err(|m| err(line, None, m))?;
-        tasks.push(T::from_input(task));
+        let task = jsonl_task(value, schema)
+            .and_then(T::from_input)
+            .map_err(|m| err(line, None, m))?;
+        tasks.push(task);
         lines.push(line);
     }
     Ok((tasks, lines))
@@ -497,8 +499,9 @@ fn parse_csv<T: ParsedTask>(
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        let task = csv_task(&headers, &record, schema, line)?;
-        tasks.push(T::from_input(task));
+        let task = T::from_input(csv_task(&headers, &record, schema, line)?)
+            .map_err(|m| err(line, None, m))?;
+        tasks.push(task);
         lines.push(line);
     }
     check_unique_ids(&tasks, &lines)?;
