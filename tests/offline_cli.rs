@@ -102,6 +102,35 @@ async fn answers_made_while_the_server_is_down_sync_exactly_once() {
         .to_owned();
     let batch = write(tmp.path(), "batch.jsonl", &sample_jsonl(30));
     assert!(cli.ok(None, &["upload", &project, &batch]).contains("30"));
+    // Batch priorities from the command line, in a project of their own.
+    let ranked = cli
+        .ok(None, &["project", "create", "ranked", "--schema", &schema])
+        .trim()
+        .to_owned();
+    cli.ok(None, &["upload", &ranked, &batch]);
+    let urgent = write(
+        tmp.path(),
+        "urgent.jsonl",
+        &sample_jsonl(2).replace(r#""id":"t"#, r#""id":"u"#),
+    );
+    let added = cli.ok(None, &["upload", &ranked, &urgent, "--priority", "5"]);
+    assert!(added.contains("added 2 tasks (batch 3)"), "{added}");
+    let set = cli.ok(None, &["batch", "priority", &ranked, "2", "-1"]);
+    assert_eq!(set.trim(), "batch 2 (30 tasks): priority -1");
+    let listed = cli.ok(None, &["batch", "list", &ranked]);
+    let rows: Vec<Vec<&str>> = listed
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').take(3).collect())
+        .collect();
+    assert_eq!(rows, [["2", "30", "-1"], ["3", "2", "5"]], "{listed}");
+    let missing = cli.run(None, &["batch", "priority", &ranked, "1", "9"]);
+    assert!(!missing.status.success(), "batch 1 is another project's");
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("not_found"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
     let token = cli
         .ok(
             None,
