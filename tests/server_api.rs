@@ -962,6 +962,11 @@ async fn metrics_count_leases_answers_and_errors(backend: Backend) {
             .expect("a number")
     };
     assert_eq!(value("tessera_tasks_uploaded_total"), 4.0);
+    assert_eq!(
+        value("tessera_upload_bytes_total"),
+        sample_jsonl(4).len() as f64
+    );
+    assert_eq!(value("tessera_upload_duration_seconds_count"), 1.0);
     assert_eq!(value("tessera_tasks_leased_total"), 3.0);
     assert_eq!(value("tessera_answers_total{status=\"accepted\"}"), 1.0);
     assert_eq!(value("tessera_answers_total{status=\"duplicate\"}"), 1.0);

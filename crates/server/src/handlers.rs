@@ -274,11 +274,13 @@ pub async fn upload_batch(
             UploadFormat::Csv.media_type()
         ))
     })?;
+    let started = Instant::now();
     let tasks = parse_body(
         body,
         format,
         project.schema.clone(),
         state.config.max_upload_bytes,
+        &state.metrics,
     )
     .await?;
     let response = state
@@ -286,6 +288,7 @@ pub async fn upload_batch(
         .insert_batch(id, tasks, q.priority.unwrap_or(0), state.clock.now())
         .await?;
     Metrics::add(&state.metrics.tasks_uploaded, response.tasks_added as u64);
+    state.metrics.upload_seconds.observe(started.elapsed());
     tracing::info!(
         project_id = id,
         tasks = response.tasks_added,

@@ -1,5 +1,5 @@
 //! Prometheus metrics at `GET /metrics`: leases, answers, uploads, and latency histograms of
-//! lease and push (sync) requests. Counters live in the server's state (not a global
+//! lease, push (sync) and upload requests. Counters live in the server's state (not a global
 //! registry), so several servers in one process (the tests) keep their own.
 
 use std::fmt::Write as _;
@@ -53,11 +53,15 @@ pub struct Metrics {
     pub answers_duplicate: AtomicU64,
     pub answers_rejected: AtomicU64,
     pub tasks_uploaded: AtomicU64,
+    /// Bytes of every upload body received, refused ones included.
+    pub upload_bytes: AtomicU64,
     pub tasks_cancelled: AtomicU64,
     pub responses_4xx: AtomicU64,
     pub responses_5xx: AtomicU64,
     pub lease_seconds: Histogram,
     pub push_seconds: Histogram,
+    /// Stored uploads, from the request to the reply.
+    pub upload_seconds: Histogram,
 }
 
 impl Metrics {
@@ -104,6 +108,12 @@ impl Metrics {
         );
         counter(
             &mut out,
+            "tessera_upload_bytes_total",
+            "Bytes of upload bodies received, refused uploads included.",
+            &self.upload_bytes,
+        );
+        counter(
+            &mut out,
             "tessera_tasks_cancelled_total",
             "Tasks cancelled by requesters.",
             &self.tasks_cancelled,
@@ -128,6 +138,11 @@ impl Metrics {
             &mut out,
             "tessera_push_duration_seconds",
             "Time to store a pushed page of answers (sync latency).",
+        );
+        self.upload_seconds.render(
+            &mut out,
+            "tessera_upload_duration_seconds",
+            "Time to receive, check and store an upload that was stored.",
         );
         out
     }

@@ -10,6 +10,7 @@ use tessera_core::{EncodedTask, LabelSchema, UploadFormat, parse_upload_from};
 use tokio::sync::mpsc;
 
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 
 /// Body chunks (hyper hands out up to a few hundred KB each) queued for the parser before
 /// the network read waits for it.
@@ -23,6 +24,7 @@ pub async fn parse_body(
     format: UploadFormat,
     schema: LabelSchema,
     limit: u64,
+    metrics: &Metrics,
 ) -> Result<Vec<EncodedTask>, ApiError> {
     let (chunks, queue) = mpsc::channel(QUEUED_CHUNKS);
     let parser = tokio::task::spawn_blocking(move || {
@@ -42,6 +44,7 @@ pub async fn parse_body(
             }
         };
         received += chunk.len() as u64;
+        Metrics::add(&metrics.upload_bytes, chunk.len() as u64);
         if received > limit {
             refusal = Some(ApiError::PayloadTooLarge(format!(
                 "an upload may hold at most {limit} bytes; split the batch"
