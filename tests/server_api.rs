@@ -324,7 +324,7 @@ async fn an_upload_is_parsed_as_it_arrives_and_refused_early(backend: Backend) {
         ..ServerConfig::default()
     };
     let server = TestServer::start_with(backend, config).await;
-    let (requester, _) = server.user(Role::Requester, "rita").await;
+    let (requester, token) = server.user(Role::Requester, "rita").await;
     let project = project_with(&requester, schema(3), &[]).await;
 
     // Streamed in odd-sized chunks that split lines and characters.
@@ -361,6 +361,21 @@ async fn an_upload_is_parsed_as_it_arrives_and_refused_early(backend: Backend) {
     assert_eq!(
         (status, body.code.as_str(), body.line),
         (422, "invalid_upload", Some(2))
+    );
+
+    // A refusal closes the connection (its body may be unread), and says so.
+    let refused = reqwest::Client::new()
+        .post(format!("{}/api/projects/{project}/batches", server.url))
+        .bearer_auth(&token)
+        .header("content-type", "application/x-ndjson")
+        .body("{\"data\": 5}\n")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status(), 422);
+    assert_eq!(
+        refused.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
     );
 
     // Over the server's upload limit: refused with 413, nothing stored.

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::routing::{get, post};
 use chrono::Duration;
 use tessera_api::Role;
@@ -112,7 +113,11 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/projects/{id}", get(handlers::get_project))
         .route(
             "/api/projects/{id}/batches",
-            post(handlers::upload_batch).get(handlers::list_batches),
+            post(
+                handlers::upload_batch
+                    .layer(axum::middleware::map_response(upload::close_after_refusal)),
+            )
+            .get(handlers::list_batches),
         )
         .route(
             "/api/projects/{id}/batches/{batch_id}",

@@ -5,6 +5,9 @@
 use std::io::Read;
 
 use axum::body::{Body, Bytes};
+use axum::http::HeaderValue;
+use axum::http::header::CONNECTION;
+use axum::response::Response;
 use futures_util::StreamExt;
 use tessera_core::{EncodedTask, LabelSchema, UploadFormat, parse_upload_from};
 use tokio::sync::mpsc;
@@ -68,6 +71,19 @@ pub async fn parse_body(
         Some(refusal) => Err(refusal),
         None => parsed.map_err(ApiError::InvalidUpload),
     }
+}
+
+/// Marks a refused upload's response as the connection's last. The refusal may come while the
+/// body is still arriving (a bad line, too many bytes, or before the handler read any of it),
+/// and a connection with unread body bytes cannot carry another request: without this, a
+/// client could reuse it and see its next request fail.
+pub async fn close_after_refusal(mut response: Response) -> Response {
+    if !response.status().is_success() {
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// A blocking [`Read`] over the body chunks the request handler forwards; an `Err` in the
