@@ -344,6 +344,11 @@ pub(crate) fn unknown_task(project_id: i64, id: &dyn std::fmt::Debug) -> StoreEr
     StoreError::NotFound(format!("task {id:?} in project {project_id}"))
 }
 
+/// The error for a batch id that names no batch of the project.
+pub(crate) fn unknown_batch(project_id: i64, batch_id: i64) -> StoreError {
+    StoreError::NotFound(format!("batch {batch_id} in project {project_id}"))
+}
+
 /// Timestamps are stored as fixed-width RFC 3339 UTC text so that they sort as strings.
 pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)

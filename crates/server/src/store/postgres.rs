@@ -38,7 +38,7 @@ use uuid::Uuid;
 use super::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, Store,
     StoreError, StoreResult, User, first_answers, latest_answers, project_role, rejected, role_of,
-    unknown_task,
+    unknown_batch, unknown_task,
 };
 
 /// Tasks one upload statement inserts.
@@ -979,9 +979,7 @@ impl Store for PostgresStore {
                 &[&batch_id, &project_id, &priority],
             )
             .await?
-            .ok_or_else(|| {
-                StoreError::NotFound(format!("batch {batch_id} in project {project_id}"))
-            })?;
+            .ok_or_else(|| unknown_batch(project_id, batch_id))?;
         tx.cached_execute(
             "UPDATE tasks SET priority = $2 WHERE batch_id = $1",
             &[&batch_id, &priority],

@@ -23,7 +23,7 @@ use crate::quality::TimedAnswer;
 use super::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, Store,
     StoreError, StoreResult, User, first_answers, latest_answers, parse_ts, project_role, rejected,
-    role_of, ts, unknown_task,
+    role_of, ts, unknown_batch, unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -765,9 +765,8 @@ impl Store for SqliteStore {
                     Ok((r.get(0)?, r.get::<_, String>(1)?))
                 })
                 .optional()?;
-            let (task_count, created_at) = row.ok_or_else(|| {
-                StoreError::NotFound(format!("batch {batch_id} in project {project_id}"))
-            })?;
+            let (task_count, created_at) =
+                row.ok_or_else(|| unknown_batch(project_id, batch_id))?;
             tx.prepare_cached("UPDATE tasks SET priority = ?2 WHERE batch_id = ?1")?
                 .execute(params![batch_id, priority])?;
             tx.commit()?;
