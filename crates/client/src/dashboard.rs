@@ -98,16 +98,22 @@ impl Session {
     /// One project in detail: progress, charts, annotators.
     pub async fn project_dashboard(&self, project_id: i64) -> Result<ProjectDashboard> {
         let api = self.requester_api()?;
-        let project = api.project(project_id).await?;
+        // Five independent requests: in flight together, not one after another.
+        let (project, mut status, stats, annotators, batches) = tokio::try_join!(
+            api.project(project_id),
+            api.status(project_id),
+            api.stats(project_id),
+            api.annotators(project_id),
+            api.batches(project_id),
+        )?;
         let schema = serde_json::to_string_pretty(&project.schema)
             .map_err(|e| SessionError::Invalid(e.to_string()))?;
-        let mut status = api.status(project_id).await?;
         Ok(ProjectDashboard {
             skips_by_reason: std::mem::take(&mut status.skips_by_reason),
             schema,
-            stats: api.stats(project_id).await?,
-            annotators: api.annotators(project_id).await?,
-            batches: api.batches(project_id).await?,
+            stats,
+            annotators,
+            batches,
             summary: summary(project, status),
         })
     }
