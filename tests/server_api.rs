@@ -393,6 +393,53 @@ async fn an_upload_is_parsed_as_it_arrives_and_refused_early(backend: Backend) {
     assert_eq!(requester.status(project).await.expect("status").tasks, 3000);
 }
 
+/// Sends one upload over a raw socket, writing all of `body` before reading a byte of the
+/// answer (as a simple client does), and returns the answer, or the error a write met.
+async fn raw_upload(url: &str, path: &str, token: &str, body: &[u8]) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(url.trim_start_matches("http://")).await?;
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: tessera\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/x-ndjson\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await?;
+    for piece in body.chunks(256 << 10) {
+        socket.write_all(piece).await?;
+    }
+    let mut answer = Vec::new();
+    socket.read_to_end(&mut answer).await?;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// A refusal that comes while the body is still arriving reaches a client that sends its
+/// whole body before it reads: the server reads (and discards) the rest instead of resetting
+/// the connection under the client's writes, which can also destroy the refusal unread.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_early_refusal_reaches_a_client_still_sending() {
+    let server = TestServer::start().await;
+    let (requester, token) = server.user(Role::Requester, "rita").await;
+    let project = project_with(&requester, schema(3), &[]).await;
+    let path = format!("/api/projects/{project}/batches");
+    // Line 1 is bad and the body is four times the server's 4 MB parse piece.
+    let mut body = b"{\"data\": 5}\n".to_vec();
+    body.extend(b"{\"data\": {\"text\": \"more\"}}\n".repeat(600_000));
+
+    let answer = raw_upload(&server.url, &path, &token, &body)
+        .await
+        .expect("every byte written, the answer read");
+    assert!(answer.starts_with("HTTP/1.1 422"), "{answer}");
+    assert!(answer.contains("\"line\":1"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+
+    // Refused before the handler reads any of it: an unknown token.
+    let answer = raw_upload(&server.url, &path, "not-a-token", &body)
+        .await
+        .expect("every byte written, the answer read");
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert_eq!(requester.status(project).await.expect("status").tasks, 0);
+}
+
 async fn roles_are_enforced_with_json_errors(backend: Backend) {
     let server = TestServer::start_on(backend).await;
     let (requester, project) = project_with_tasks(&server, 3, 2).await;

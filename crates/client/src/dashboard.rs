@@ -178,13 +178,17 @@ impl Session {
 
     /// Sends the next chunk of upload `id`; waits while the server is behind. False when the
     /// server has already answered (it refused a line): stop sending, and `finish_upload`
-    /// tells why.
+    /// tells why. (The server reads on after a refusal so that its answer is not lost, so
+    /// the answer, not a closed body, is what says to stop.)
     pub async fn upload_chunk(&self, id: u64, chunk: Vec<u8>) -> Result<bool> {
-        let chunks = self
-            .uploads_in_progress()
-            .get(&id)
-            .map(|u| u.chunks.clone())
-            .ok_or_else(|| no_upload(id))?;
+        let chunks = {
+            let uploads = self.uploads_in_progress();
+            let upload = uploads.get(&id).ok_or_else(|| no_upload(id))?;
+            if upload.response.is_finished() {
+                return Ok(false);
+            }
+            upload.chunks.clone()
+        };
         Ok(chunks.send(Ok(chunk)).await.is_ok())
     }
 

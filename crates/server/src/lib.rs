@@ -115,7 +115,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/api/projects/{id}/batches",
             post(
                 handlers::upload_batch
-                    .layer(axum::middleware::map_response(upload::close_after_refusal)),
+                    .layer(axum::middleware::from_fn(upload::finish_refused_uploads)),
             )
             .get(handlers::list_batches),
         )
