@@ -36,6 +36,7 @@ on_both_backends!(
     each_task_kind_checks_its_answers_and_merges_them,
     stats_chart_answers_completion_pace_and_agreement,
     unsure_answers_go_to_review_and_skips_say_why,
+    a_full_task_returns_as_soon_as_a_slot_frees,
     after_a_refit_new_answers_are_scored_by_the_fitted_model
 );
 
@@ -2037,6 +2038,52 @@ async fn stats_chart_answers_completion_pace_and_agreement(backend: Backend) {
     assert!(stats.krippendorff_alpha.is_some());
     let (status, _) = api_error(alice.stats(project).await.expect_err("requesters only"));
     assert_eq!(status, 403);
+}
+
+/// The queue passes over a task while its overlap slots are all held, and takes it back the
+/// moment one frees: a skip, or a lease running out; an answer keeps its slot.
+async fn a_full_task_returns_as_soon_as_a_slot_frees(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, project) = project_with_tasks(&server, 2, 1).await;
+    let mut crowd = Vec::new();
+    for name in ["alice", "bob", "carol", "dave"] {
+        crowd.push(server.user(Role::Annotator, name).await.0);
+    }
+    let [alice, bob, carol, dave] = &crowd[..] else {
+        unreachable!()
+    };
+    let leased = |c: &ApiClient, ttl: Option<u32>| {
+        let c = c.clone();
+        async move {
+            let tasks = c.lease(project, 5, ttl).await.expect("lease").tasks;
+            tasks.iter().map(|t| t.task_id).collect::<Vec<_>>()
+        }
+    };
+    let task = leased(alice, None).await;
+    assert_eq!(task.len(), 1);
+    assert_eq!(leased(bob, None).await, task);
+    assert_eq!(leased(carol, None).await, [0i64; 0], "both slots are held");
+
+    let mut skip = answer(task[0], "positive");
+    skip.labels.clear();
+    skip.skipped = true;
+    bob.push(vec![skip]).await.expect("skip");
+    assert_eq!(leased(carol, Some(60)).await, task, "the skip freed a slot");
+    assert_eq!(leased(dave, None).await, [0i64; 0], "full again");
+
+    alice
+        .push(vec![answer(task[0], "positive")])
+        .await
+        .expect("answer");
+    assert_eq!(
+        leased(dave, None).await,
+        [0i64; 0],
+        "an answer keeps its slot"
+    );
+
+    server.clock.advance(Duration::seconds(61));
+    assert_eq!(leased(dave, None).await, task, "carol's lease ran out");
+    assert_eq!(requester.status(project).await.expect("status").leased, 1);
 }
 
 /// An answer flagged unsure sends its task to review once complete, even when the crowd

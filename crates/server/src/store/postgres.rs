@@ -56,6 +56,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0009_consensus_models.sql"),
     include_str!("../../migrations/postgres/0010_project_requesters.sql"),
     include_str!("../../migrations/postgres/0011_batch_priority.sql"),
+    include_str!("../../migrations/postgres/0012_full_until.sql"),
 ];
 /// Statements through the connection's statement cache: each SQL text is parsed and
 /// planned once per pooled connection (deadpool keeps it; connections are recycled without
@@ -424,11 +425,19 @@ async fn lease_with_room(
 ) -> StoreResult<Vec<LeasedTask>> {
     tx.cached_query(
         "WITH fresh AS (
-             SELECT t.id, t.project_id, t.data, t.prediction, t.answer_count, t.priority FROM tasks t
-             WHERE t.id = ANY($1)
-               AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
-                    AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > $2)))
-                   < COALESCE(t.wanted::bigint, $3)
+             SELECT t.id, t.project_id, t.data, t.prediction, t.answer_count, t.priority,
+                    h.held, h.first_expiry, COALESCE(t.wanted::bigint, $3) AS capacity
+             FROM tasks t, LATERAL (
+                 SELECT COUNT(*) AS held,
+                        MIN(l.expires_at) FILTER (WHERE l.state = 'active') AS first_expiry
+                 FROM leases l WHERE l.task_id = t.id
+                   AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > $2))
+             ) h
+             WHERE t.id = ANY($1) AND h.held < COALESCE(t.wanted::bigint, $3)
+         ), hinted AS (
+             -- The tasks this lease fills: see migration 0012.
+             UPDATE tasks t SET full_until = LEAST(f.first_expiry, $5)
+             FROM fresh f WHERE t.id = f.id AND f.held + 1 >= f.capacity
          ), leased AS (
              INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
              SELECT f.id, $4, 'active', $5, $2, $6 FROM fresh f ORDER BY f.priority DESC, f.answer_count DESC, f.id
@@ -694,6 +703,7 @@ async fn insert_answers(
 async fn update_consensus(
     tx: &deadpool_postgres::Transaction<'_>,
     tasks: &[(i64, i64)],
+    skipped: &HashSet<i64>,
     schemas: &HashMap<i64, LabelSchema>,
     fitted: &HashMap<i64, Arc<FittedConsensus>>,
     fallback: &dyn ConsensusMethod,
@@ -730,6 +740,7 @@ async fn update_consensus(
     let (mut counts, mut consensus, mut confidence, mut names, mut complete) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut wanted, mut needs_review, mut flagged) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut first_ask, mut freed) = (Vec::new(), Vec::new());
     let mut updated = Vec::new();
     for &(task, project) in tasks {
         let Some(schema) = schemas.get(&project) else {
@@ -746,6 +757,8 @@ async fn update_consensus(
         let progress = schema.progress(answers.len() as u32, result.as_ref().map(|c| c.confidence));
         complete.push(progress.complete);
         wanted.push(i32::try_from(progress.wanted).unwrap_or(i32::MAX));
+        first_ask.push(i32::try_from(schema.progress(0, None).wanted).unwrap_or(i32::MAX));
+        freed.push(skipped.contains(&task));
         needs_review.push(progress.needs_review);
         flagged.push(unsure.contains(&task));
         names.push(result.as_ref().map(|_| method.name()));
@@ -756,11 +769,15 @@ async fn update_consensus(
         "UPDATE tasks t SET answer_count = u.answer_count, consensus = u.consensus,
              confidence = u.confidence, consensus_method = u.method,
              complete = (t.gold IS NOT NULL OR u.complete), wanted = u.wanted, flagged = u.flagged,
-             needs_review = (t.gold IS NULL AND (u.needs_review OR (u.complete AND u.flagged)))
+             needs_review = (t.gold IS NULL AND (u.needs_review OR (u.complete AND u.flagged))),
+             -- A skip frees a slot, and a task may now want more answers than before: either
+             -- way its hint goes.
+             full_until = CASE WHEN u.freed OR u.wanted > COALESCE(t.wanted, u.first_ask)
+                          THEN NULL ELSE t.full_until END
          FROM UNNEST($1::bigint[], $2::int[], $3::jsonb[], $4::float8[], $5::text[], $6::bool[],
-                     $7::int[], $8::bool[], $9::bool[])
+                     $7::int[], $8::bool[], $9::bool[], $10::int[], $11::bool[])
               AS u(id, answer_count, consensus, confidence, method, complete, wanted, needs_review,
-                   flagged)
+                   flagged, first_ask, freed)
          WHERE t.id = u.id",
         &[
             &updated,
@@ -772,6 +789,8 @@ async fn update_consensus(
             &wanted,
             &needs_review,
             &flagged,
+            &first_ask,
+            &freed,
         ],
     )
     .await?;
@@ -1120,6 +1139,7 @@ impl Store for PostgresStore {
                 .cached_query(
                     "SELECT t.id FROM tasks t
                      WHERE t.project_id = $1 AND NOT t.complete AND t.cancelled_at IS NULL
+                       AND (t.full_until IS NULL OR t.full_until <= $3)
                        AND t.id <> ALL($6)
                        AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = $2
                                        AND (l.state <> 'active' OR l.expires_at > $3))
@@ -1205,11 +1225,15 @@ impl Store for PostgresStore {
             .collect();
         let inserted = insert_answers(&tx, annotator, &accepted, &context.cancelled, now).await?;
         let mut touched: Vec<(i64, i64)> = Vec::new();
+        let mut skipped = HashSet::new();
         let mut results = Vec::with_capacity(answers.len());
         for (answer, verdict) in answers.iter().zip(verdicts) {
             results.push(match verdict {
                 Ok(project) if inserted.ids.contains(&answer.id) => {
                     touched.push((answer.task_id, project));
+                    if answer.skipped {
+                        skipped.insert(answer.task_id);
+                    }
                     PushResult {
                         id: answer.id,
                         status: PushStatus::Accepted,
@@ -1225,7 +1249,7 @@ impl Store for PostgresStore {
         touched.sort_unstable();
         touched.dedup();
         let fitted = self.fitted_models(&tx, &context.model_versions).await?;
-        update_consensus(&tx, &touched, &schemas, &fitted, method.as_ref()).await?;
+        update_consensus(&tx, &touched, &skipped, &schemas, &fitted, method.as_ref()).await?;
         tx.commit().await?;
         Ok(results)
     }
@@ -1466,7 +1490,7 @@ impl Store for PostgresStore {
         let needs_review: Vec<bool> = updates.iter().map(|u| u.needs_review).collect();
         c.cached_execute(
             "UPDATE tasks t SET consensus = u.consensus, confidence = u.confidence, consensus_method = $7,
-                 complete = (t.gold IS NOT NULL OR u.complete), wanted = u.wanted,
+                 complete = (t.gold IS NOT NULL OR u.complete), wanted = u.wanted, full_until = NULL,
                  needs_review = (t.gold IS NULL AND (u.needs_review OR (u.complete AND t.flagged)))
              FROM UNNEST($1::bigint[], $2::jsonb[], $3::float8[], $4::bool[], $5::int[], $6::bool[])
                   AS u(id, consensus, confidence, complete, wanted, needs_review)

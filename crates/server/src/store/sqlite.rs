@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0009_consensus_models.sql"),
     include_str!("../../migrations/sqlite/0010_project_requesters.sql"),
     include_str!("../../migrations/sqlite/0011_batch_priority.sql"),
+    include_str!("../../migrations/sqlite/0012_full_until.sql"),
 ];
 
 /// The next open tasks an annotator may lease, in queue order: higher-priority batches
@@ -45,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
 /// `?4` the overlap first asked, `?5` how many.
 const LEASE_CANDIDATES: &str = "SELECT t.id FROM tasks t
      WHERE t.project_id = ?1 AND t.complete = 0 AND t.cancelled_at IS NULL
+       AND (t.full_until IS NULL OR t.full_until <= ?3)
        AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = ?2
                        AND (l.state <> 'active' OR l.expires_at > ?3))
        AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
@@ -52,6 +54,17 @@ const LEASE_CANDIDATES: &str = "SELECT t.id FROM tasks t
            < COALESCE(t.wanted, ?4)
      ORDER BY t.priority DESC, t.answer_count DESC, t.id
      LIMIT ?5";
+
+/// Sets task ?1's `full_until` hint (see migration 0012) after a lease at time ?2, if answers
+/// and unexpired leases now fill its capacity (its `wanted`, else ?3): the earliest expiry
+/// among its active leases. (A task with room has no hint: a lease only adds to its slots.)
+const NOTE_FULL: &str = "UPDATE tasks SET full_until = (
+         SELECT MIN(l.expires_at) FROM leases l
+         WHERE l.task_id = tasks.id AND l.state = 'active' AND l.expires_at > ?2)
+     WHERE id = ?1
+       AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = tasks.id
+            AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > ?2)))
+           >= COALESCE(wanted, ?3)";
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -438,6 +451,11 @@ fn push_one(
          WHERE task_id = ?1 AND annotator_id = ?2",
     )?
     .execute(params![answer.task_id, annotator.id])?;
+    if answer.skipped {
+        // The skip freed a slot.
+        tx.prepare_cached("UPDATE tasks SET full_until = NULL WHERE id = ?1")?
+            .execute([answer.task_id])?;
+    }
     Ok(Pushed {
         reply: PushResult {
             id: answer.id,
@@ -537,6 +555,8 @@ fn fitted_model(
     models.load(project_id, version, &json).map(Some)
 }
 
+/// Recomputes task `task_id`'s consensus and progress from its current answers. A task that
+/// now wants more answers than before loses its `full_until` hint.
 fn update_consensus(
     tx: &Connection,
     task_id: i64,
@@ -557,7 +577,8 @@ fn update_consensus(
     tx.prepare_cached(
         "UPDATE tasks SET answer_count = ?2, consensus = ?3, confidence = ?4, consensus_method = ?5,
              complete = (gold IS NOT NULL OR ?6), wanted = ?7, flagged = ?9,
-             needs_review = (gold IS NULL AND (?8 OR (?6 AND ?9)))
+             needs_review = (gold IS NULL AND (?8 OR (?6 AND ?9))),
+             full_until = CASE WHEN ?7 > COALESCE(wanted, ?10) THEN NULL ELSE full_until END
          WHERE id = ?1",
     )?
     .execute(params![
@@ -569,7 +590,8 @@ fn update_consensus(
         progress.complete,
         progress.wanted,
         progress.needs_review,
-        flagged
+        flagged,
+        schema.progress(0, None).wanted
     ])?;
     Ok(())
 }
@@ -895,6 +917,7 @@ impl Store for SqliteStore {
                 tx.prepare_cached("INSERT INTO changes (annotator_id, kind, task_id) VALUES (?1, 'lease', ?2)")?.execute(
                     params![q.annotator_id, id],
                 )?;
+                tx.prepare_cached(NOTE_FULL)?.execute(params![id, now, first_ask])?;
             }
             held.extend(fresh);
             let tasks = leased_in_order(&tx, &held, q.annotator_id)?;
@@ -1153,7 +1176,7 @@ impl Store for SqliteStore {
             {
                 let mut update = tx.prepare_cached(
                     "UPDATE tasks SET consensus = ?3, confidence = ?4, consensus_method = ?5,
-                         complete = (gold IS NOT NULL OR ?6), wanted = ?7,
+                         complete = (gold IS NOT NULL OR ?6), wanted = ?7, full_until = NULL,
                          needs_review = (gold IS NULL AND (?8 OR (?6 AND flagged)))
                      WHERE id = ?1 AND project_id = ?2 AND cancelled_at IS NULL",
                 )?;
