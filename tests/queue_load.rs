@@ -48,7 +48,7 @@ fn count(report: &Value, key: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_load_generator_reports_a_clean_run_on_sqlite() {
-    let report = bench(&["--annotators", "8", "--duration", "2", "--tasks", "3000"]).await;
+    let report = bench(&["--annotators", "8", "--duration", "2", "--tasks", "20000"]).await;
     assert_eq!(report["backend"], "sqlite");
     assert!(count(&report, "answers") > 0, "{report}");
     assert_eq!(count(&report, "errors"), 0, "{report}");
