@@ -1,8 +1,8 @@
 //! The embedded SQLite backend (rusqlite). One connection behind a mutex, used from blocking
 //! threads: SQLite has one writer at a time anyway, and each request is one short transaction.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -451,11 +451,6 @@ fn push_one(
          WHERE task_id = ?1 AND annotator_id = ?2",
     )?
     .execute(params![answer.task_id, annotator.id])?;
-    if answer.skipped {
-        // The skip freed a slot.
-        tx.prepare_cached("UPDATE tasks SET full_until = NULL WHERE id = ?1")?
-            .execute([answer.task_id])?;
-    }
     Ok(Pushed {
         reply: PushResult {
             id: answer.id,
@@ -556,10 +551,12 @@ fn fitted_model(
 }
 
 /// Recomputes task `task_id`'s consensus and progress from its current answers. A task that
-/// now wants more answers than before loses its `full_until` hint.
+/// a skip `freed` a slot of, or that now wants more answers than before, loses its
+/// `full_until` hint.
 fn update_consensus(
     tx: &Connection,
     task_id: i64,
+    freed: bool,
     schema: &LabelSchema,
     method: &dyn ConsensusMethod,
 ) -> StoreResult<()> {
@@ -578,7 +575,7 @@ fn update_consensus(
         "UPDATE tasks SET answer_count = ?2, consensus = ?3, confidence = ?4, consensus_method = ?5,
              complete = (gold IS NOT NULL OR ?6), wanted = ?7, flagged = ?9,
              needs_review = (gold IS NULL AND (?8 OR (?6 AND ?9))),
-             full_until = CASE WHEN ?7 > COALESCE(wanted, ?10) THEN NULL ELSE full_until END
+             full_until = CASE WHEN ?11 OR ?7 > COALESCE(wanted, ?10) THEN NULL ELSE full_until END
          WHERE id = ?1",
     )?
     .execute(params![
@@ -591,7 +588,8 @@ fn update_consensus(
         progress.wanted,
         progress.needs_review,
         flagged,
-        schema.progress(0, None).wanted
+        schema.progress(0, None).wanted,
+        freed
     ])?;
     Ok(())
 }
@@ -940,11 +938,15 @@ impl Store for SqliteStore {
             let tx = c.savepoint()?;
             let now = ts(now);
             let mut schemas = HashMap::new();
-            // Tasks whose answers changed, with their project.
+            // Tasks whose answers changed, with their project; those a skip freed a slot of.
             let mut touched: Vec<(i64, i64)> = Vec::new();
+            let mut skipped = HashSet::new();
             let mut results = Vec::with_capacity(answers.len());
             for answer in &answers {
                 let result = push_one(&tx, &annotator, answer, &now, &mut schemas)?;
+                if result.accepted_in.is_some() && answer.skipped {
+                    skipped.insert(answer.task_id);
+                }
                 if let Some(project_id) = result.accepted_in
                     && !touched.iter().any(|&(t, _)| t == answer.task_id)
                 {
@@ -963,7 +965,13 @@ impl Store for SqliteStore {
                     Some(m) => m,
                     None => method.as_ref(),
                 };
-                update_consensus(&tx, task_id, &schemas[&project_id], method)?;
+                update_consensus(
+                    &tx,
+                    task_id,
+                    skipped.contains(&task_id),
+                    &schemas[&project_id],
+                    method,
+                )?;
             }
             tx.commit()?;
             Ok(results)
