@@ -8,6 +8,7 @@ pub mod clock;
 pub mod error;
 mod export;
 mod handlers;
+mod lingering;
 pub mod metrics;
 pub mod openapi;
 pub mod quality;
@@ -22,7 +23,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::handler::Handler;
 use axum::routing::{get, post};
 use chrono::Duration;
 use tessera_api::Role;
@@ -113,11 +113,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/projects/{id}", get(handlers::get_project))
         .route(
             "/api/projects/{id}/batches",
-            post(
-                handlers::upload_batch
-                    .layer(axum::middleware::from_fn(upload::finish_refused_uploads)),
-            )
-            .get(handlers::list_batches),
+            post(handlers::upload_batch).get(handlers::list_batches),
         )
         .route(
             "/api/projects/{id}/batches/{batch_id}",
@@ -157,6 +153,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .fallback(|| async { error::ApiError::NotFound("no such endpoint".to_owned()) })
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(lingering::finish_unread_bodies))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             count_errors,

@@ -3,17 +3,9 @@
 //! line parsed (the store then inserts the batch all-or-nothing).
 
 use std::io::Read;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Duration;
 
-use axum::body::{Body, BodyDataStream, Bytes};
-use axum::extract::Request;
-use axum::http::HeaderValue;
-use axum::http::header::CONNECTION;
-use axum::middleware::Next;
-use axum::response::Response;
-use futures_util::{Stream, StreamExt};
+use axum::body::{Body, Bytes};
+use futures_util::StreamExt;
 use tessera_core::{EncodedTask, LabelSchema, UploadFormat, parse_upload_from};
 use tokio::sync::mpsc;
 
@@ -75,77 +67,6 @@ pub async fn parse_body(
     match refusal {
         Some(refusal) => Err(refusal),
         None => parsed.map_err(ApiError::InvalidUpload),
-    }
-}
-
-/// How long a refused upload's connection keeps reading (and discarding) the rest of its body.
-const LINGER: Duration = Duration::from_secs(10);
-
-/// Middleware for the upload route. A refusal may come while the body is still arriving (a bad
-/// line, too many bytes, or before the handler read any of it). Two things keep the client
-/// able to read it:
-/// - the body left unread is drained in the background for up to [`LINGER`]. A socket closed
-///   with unread bytes is reset, and a reset can destroy the refusal before the client has
-///   read it ("error sending request" instead of "line 2: …");
-/// - the response says `Connection: close`, since a connection with unread body bytes cannot
-///   carry another request.
-pub async fn finish_refused_uploads(request: Request, next: Next) -> Response {
-    let request = request.map(|body| {
-        Body::from_stream(LingeringBody {
-            inner: Some(body.into_data_stream()),
-            ended: false,
-        })
-    });
-    let mut response = next.run(request).await;
-    if !response.status().is_success() {
-        response
-            .headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
-}
-
-/// A request body that, dropped before its end, hands the rest to a task that reads and
-/// discards it until it ends or [`LINGER`] passes.
-struct LingeringBody {
-    inner: Option<BodyDataStream>,
-    ended: bool,
-}
-
-impl Stream for LingeringBody {
-    type Item = Result<Bytes, axum::Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let Some(inner) = self.inner.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let next = inner.poll_next_unpin(cx);
-        if matches!(next, Poll::Ready(None | Some(Err(_)))) {
-            self.ended = true;
-        }
-        next
-    }
-}
-
-impl Drop for LingeringBody {
-    fn drop(&mut self) {
-        let (Some(mut rest), false) = (self.inner.take(), self.ended) else {
-            return;
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        runtime.spawn(async move {
-            let drained = tokio::time::timeout(LINGER, async {
-                let mut bytes = 0usize;
-                while let Some(Ok(chunk)) = rest.next().await {
-                    bytes += chunk.len();
-                }
-                bytes
-            })
-            .await;
-            tracing::debug!(?drained, "drained a refused upload's body");
-        });
     }
 }
 
