@@ -63,6 +63,8 @@ pub struct UploadError {
     pub line: usize,
     pub column: Option<usize>,
     pub message: String,
+    /// The reader failed at `line` (its text was not wrong as far as it was read).
+    pub read_failed: bool,
 }
 
 impl fmt::Display for UploadError {
@@ -79,6 +81,7 @@ fn err(line: usize, column: Option<usize>, message: impl Into<String>) -> Upload
         line,
         column,
         message: message.into(),
+        read_failed: false,
     }
 }
 
@@ -204,11 +207,10 @@ fn parse_jsonl<T: ParsedTask>(
                         while let Some(earlier) = parsing.pop_front() {
                             collect(earlier)?;
                         }
-                        return Err(err(
-                            first_line,
-                            None,
-                            format!("reading the upload failed: {e}"),
-                        ));
+                        return Err(UploadError {
+                            read_failed: true,
+                            ..err(first_line, None, format!("reading the upload failed: {e}"))
+                        });
                     }
                 }
             }
@@ -520,7 +522,10 @@ fn csv_err(e: &csv::Error, fallback_line: usize) -> UploadError {
         csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".to_owned(),
         _ => e.to_string(),
     };
-    err(line, None, message)
+    UploadError {
+        read_failed: matches!(e.kind(), csv::ErrorKind::Io(_)),
+        ..err(line, None, message)
+    }
 }
 
 fn csv_task(
@@ -720,6 +725,16 @@ mod tests {
         let e = parse_jsonl::<TaskInput>(reader, &schema(), 256).expect_err("cut off");
         assert!(e.message.contains("connection reset"), "{e}");
         assert!(e.line > 1 && e.line <= 51, "{e}");
+        assert!(e.read_failed, "{e:?}");
+
+        // A bad line read before the failure is what the caller hears, as a bad line.
+        let mut lines = big_jsonl(50);
+        lines[2] = "{\"data\": 5}".to_owned();
+        let whole = lines.join("\n") + "\n";
+        let mut reader = Trickle::new(whole.as_bytes());
+        reader.fail_at_end = true;
+        let e = parse_jsonl::<TaskInput>(reader, &schema(), 256).expect_err("bad line");
+        assert_eq!((e.line, e.read_failed), (3, false), "{e}");
 
         let csv = "text,id\nfine,a\n";
         let mut reader = Trickle::new(csv.as_bytes());
@@ -727,6 +742,7 @@ mod tests {
         let e = parse_upload_from::<TaskInput>(reader, UploadFormat::Csv, &schema())
             .expect_err("cut off");
         assert!(e.message.contains("connection reset"), "{e}");
+        assert!(e.read_failed, "{e:?}");
     }
 
     #[test]
@@ -748,7 +764,11 @@ mod tests {
             &schema(),
         )
         .expect_err("bad label");
-        assert_eq!((e.line, e.column), (4, Some(3)), "{e}");
+        assert_eq!(
+            (e.line, e.column, e.read_failed),
+            (4, Some(3), false),
+            "{e}"
+        );
     }
 
     #[test]

@@ -64,9 +64,12 @@ pub async fn parse_body(
     let parsed = parser
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    match refusal {
-        Some(refusal) => Err(refusal),
-        None => parsed.map_err(ApiError::InvalidUpload),
+    match (refusal, parsed) {
+        // A bad line the parser found before the cut comes first in file order (JSONL pieces
+        // are parsed while later ones are read, so the limit can trip before it is reported).
+        (Some(_), Err(bad_line)) if !bad_line.read_failed => Err(ApiError::InvalidUpload(bad_line)),
+        (Some(refusal), _) => Err(refusal),
+        (None, parsed) => parsed.map_err(ApiError::InvalidUpload),
     }
 }
 
