@@ -944,13 +944,13 @@ impl Store for SqliteStore {
             let mut results = Vec::with_capacity(answers.len());
             for answer in &answers {
                 let result = push_one(&tx, &annotator, answer, &now, &mut schemas)?;
-                if result.accepted_in.is_some() && answer.skipped {
-                    skipped.insert(answer.task_id);
-                }
-                if let Some(project_id) = result.accepted_in
-                    && !touched.iter().any(|&(t, _)| t == answer.task_id)
-                {
-                    touched.push((answer.task_id, project_id));
+                if let Some(project_id) = result.accepted_in {
+                    if answer.skipped {
+                        skipped.insert(answer.task_id);
+                    }
+                    if !touched.iter().any(|&(t, _)| t == answer.task_id) {
+                        touched.push((answer.task_id, project_id));
+                    }
                 }
                 let result = result.reply;
                 results.push(result);
