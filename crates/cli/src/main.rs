@@ -6,6 +6,9 @@ mod requester;
 mod serve;
 mod work;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};

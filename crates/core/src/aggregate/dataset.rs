@@ -4,6 +4,7 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use super::names::{Interner, Names};
+use super::par_map;
 use super::records::{read_records, read_records_parallel};
 
 /// One answer: (task, worker, label) indices.
@@ -29,25 +30,26 @@ pub struct Dataset {
     pub gold: Vec<Option<u16>>,
 }
 
-/// Numbers names as they arrive; labels get their final, sorted numbering in `finish`.
-#[derive(Default)]
-struct Builder {
+/// One piece of the rows: numbers its names as they arrive and writes its answers, so
+/// numbered, into its own slot of the dataset's answers. [`merge`] then gives all pieces
+/// one numbering.
+struct Piece<'a> {
     tasks: Interner,
     workers: Interner,
     labels: Interner,
-    answers: Vec<Answer>,
+    /// Room for as many answers as the piece has lines (rows never outnumber lines).
+    slot: &'a mut [Answer],
+    filled: usize,
 }
 
-impl Builder {
-    /// A builder with room for the rows `bytes` of CSV can hold at most (a row takes at
-    /// least 6 bytes): reserved, not touched, so it costs address space only — and saves
-    /// copying a million answers each time a vector would have doubled.
-    fn for_bytes(bytes: usize) -> Self {
-        let rows = bytes / 6;
+impl<'a> Piece<'a> {
+    fn new(slot: &'a mut [Answer]) -> Self {
         Self {
-            tasks: Interner::with_capacity(rows),
-            answers: Vec::with_capacity(rows),
-            ..Self::default()
+            tasks: Interner::default(),
+            workers: Interner::default(),
+            labels: Interner::default(),
+            slot,
+            filled: 0,
         }
     }
 
@@ -58,57 +60,122 @@ impl Builder {
         if self.labels.len() > u16::MAX as usize {
             return Err(DatasetError::TooManyLabels);
         }
-        self.answers.push((t, w, l as u16));
+        self.slot[self.filled] = (t, w, l as u16);
+        self.filled += 1;
         Ok(())
     }
+}
 
-    /// Appends what `other` read after this builder's rows: its names take the next free
-    /// numbers, in their order of first sight, so the result is what one builder reading
-    /// both in turn would have made.
-    fn append(&mut self, other: Builder) -> Result<(), DatasetError> {
-        let renumber = |into: &mut Interner, from: Interner| -> Vec<u32> {
-            from.into_names().iter().map(|n| into.intern(n)).collect()
+/// `answers` cut into consecutive slots of the given lengths.
+fn slots<'a>(mut answers: &'a mut [Answer], lengths: &[usize]) -> Vec<&'a mut [Answer]> {
+    lengths
+        .iter()
+        .map(|&n| {
+            let (slot, rest) = std::mem::take(&mut answers).split_at_mut(n);
+            answers = rest;
+            slot
+        })
+        .collect()
+}
+
+/// The dataset's names, numbered once for all pieces.
+struct Numbered {
+    tasks: Names,
+    workers: Names,
+    labels: Names,
+}
+
+/// One numbering for all pieces, what one reader of the whole file would have given: the
+/// first piece's tasks and workers keep their numbers, each later piece's new ones take
+/// the next free numbers in order of first sight; labels are numbered in sorted order, so
+/// results do not depend on row order. Each piece's answers are renumbered in its slot,
+/// on all cores. Returns the names and each slot's (length, answers in it).
+fn merge(pieces: Vec<Piece<'_>>) -> Result<(Numbered, Vec<(usize, usize)>), DatasetError> {
+    let mut pieces = pieces.into_iter();
+    let Some(first) = pieces.next() else {
+        return Err(DatasetError::Empty);
+    };
+    let (mut tasks, mut workers, mut labels) = (first.tasks, first.workers, first.labels);
+    // (slot, answers in it, new numbers of its tasks, workers and labels; None: unchanged)
+    type Renumber<'s> = (
+        &'s mut [Answer],
+        usize,
+        Option<Vec<u32>>,
+        Option<Vec<u32>>,
+        Option<Vec<u32>>,
+    );
+    let mut work: Vec<Renumber<'_>> = vec![(first.slot, first.filled, None, None, None)];
+    for piece in pieces {
+        work.push((
+            piece.slot,
+            piece.filled,
+            Some(tasks.absorb(piece.tasks)),
+            Some(workers.absorb(piece.workers)),
+            Some(labels.absorb(piece.labels)),
+        ));
+    }
+    if labels.len() > u16::MAX as usize {
+        return Err(DatasetError::TooManyLabels);
+    }
+    let labels = labels.into_names();
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    order.sort_unstable_by(|&a, &b| labels[a].cmp(&labels[b]));
+    let mut rank = vec![0u16; order.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i] = r as u16;
+    }
+    let sizes = work.iter().map(|w| (w.0.len(), w.1)).collect();
+    par_map(work, |(slot, filled, t, w, l)| {
+        let rank: Vec<u16> = match l {
+            Some(l) => l.iter().map(|&l| rank[l as usize]).collect(),
+            None => rank.clone(),
         };
-        let tasks = renumber(&mut self.tasks, other.tasks);
-        let workers = renumber(&mut self.workers, other.workers);
-        let labels = renumber(&mut self.labels, other.labels);
-        if self.labels.len() > u16::MAX as usize {
-            return Err(DatasetError::TooManyLabels);
-        }
-        self.answers.extend(other.answers.iter().map(|&(t, w, l)| {
-            (
-                tasks[t as usize],
-                workers[w as usize],
-                labels[l as usize] as u16,
-            )
-        }));
-        Ok(())
-    }
-
-    /// Renumbers labels in sorted order, so results do not depend on row order.
-    fn finish(mut self) -> Result<Dataset, DatasetError> {
-        if self.answers.is_empty() {
-            return Err(DatasetError::Empty);
-        }
-        let labels = self.labels.into_names();
-        let mut order: Vec<usize> = (0..labels.len()).collect();
-        order.sort_unstable_by(|&a, &b| labels[a].cmp(&labels[b]));
-        let mut rank = vec![0u16; order.len()];
-        for (r, &i) in order.iter().enumerate() {
-            rank[i] = r as u16;
-        }
-        for a in &mut self.answers {
+        for a in &mut slot[..filled] {
+            if let Some(t) = &t {
+                a.0 = t[a.0 as usize];
+            }
+            if let Some(w) = &w {
+                a.1 = w[a.1 as usize];
+            }
             a.2 = rank[a.2 as usize];
         }
-        let tasks = self.tasks.into_names();
-        Ok(Dataset {
-            gold: vec![None; tasks.len()],
-            tasks,
-            workers: self.workers.into_names(),
+    });
+    Ok((
+        Numbered {
+            tasks: tasks.into_names(),
+            workers: workers.into_names(),
             labels: order.iter().map(|&i| &labels[i]).collect(),
-            answers: self.answers,
-        })
+        },
+        sizes,
+    ))
+}
+
+/// The dataset from its merged pieces: the slots closed up (a slot holds fewer answers
+/// than lines where lines were blank). `sizes`: each slot's (length, answers in it).
+fn finish(
+    mut answers: Vec<Answer>,
+    sizes: &[(usize, usize)],
+    names: Numbered,
+) -> Result<Dataset, DatasetError> {
+    let (mut from, mut to) = (0, 0);
+    for &(length, n) in sizes {
+        if from != to {
+            answers.copy_within(from..from + n, to);
+        }
+        from += length;
+        to += n;
     }
+    answers.truncate(to);
+    if answers.is_empty() {
+        return Err(DatasetError::Empty);
+    }
+    Ok(Dataset {
+        gold: vec![None; names.tasks.len()],
+        tasks: names.tasks,
+        workers: names.workers,
+        labels: names.labels,
+        answers,
+    })
 }
 
 impl Dataset {
@@ -117,28 +184,33 @@ impl Dataset {
     pub fn from_triples<'a>(
         rows: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
     ) -> Result<Self, DatasetError> {
-        let mut builder = Builder::default();
+        let rows: Vec<_> = rows.into_iter().collect();
+        let mut answers = vec![(0, 0, 0); rows.len()];
+        let mut piece = Piece::new(&mut answers);
         for (task, worker, label) in rows {
-            builder.push(task, worker, label)?;
+            piece.push(task, worker, label)?;
         }
-        builder.finish()
+        let (names, sizes) = merge(vec![piece])?;
+        finish(answers, &sizes, names)
     }
 
     /// Reads crowd-kit's CSV format: a `task,worker,label` header, then one answer per row.
     /// An empty field or a malformed row is an error naming its line.
     pub fn from_csv(text: &str) -> Result<Self, DatasetError> {
+        let mut answers = Vec::new();
+        let room = &mut answers;
         let pieces = read_records_parallel(
             text,
             ["task", "worker", "label"],
-            Builder::for_bytes,
-            |builder, _, [task, worker, label]| builder.push(task, worker, label),
+            move |lines| {
+                let answers = room;
+                *answers = vec![(0, 0, 0); lines.iter().sum()];
+                slots(answers, lines).into_iter().map(Piece::new).collect()
+            },
+            |piece, _, [task, worker, label]| piece.push(task, worker, label),
         )?;
-        let mut pieces = pieces.into_iter();
-        let mut builder = pieces.next().unwrap_or_default();
-        for piece in pieces {
-            builder.append(piece)?;
-        }
-        builder.finish()
+        let (names, sizes) = merge(pieces)?;
+        finish(answers, &sizes, names)
     }
 
     /// Reads gold labels from a `task,label` CSV. Tasks without answers are ignored (there is

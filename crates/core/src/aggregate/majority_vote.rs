@@ -1,24 +1,45 @@
 //! Majority vote over a whole dataset: each task's posterior is its share of votes.
 //! Duplicate rows count as votes, as given. Ties go to the label that sorts first.
 
-use super::{Aggregator, Dataset, Fit, Posteriors};
+use super::{Aggregator, Dataset, Fit, Posteriors, par_map};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MajorityVoteFit;
 
 /// Vote shares per task (rows sum to 1; a task has at least one answer by construction).
+/// A big dataset's tasks are split in one range per core, each thread counting the votes
+/// for its own range (so no two threads write the same row).
 pub(crate) fn vote_shares(data: &Dataset) -> Posteriors {
-    let mut counts = Posteriors::zeros(data.n_tasks(), data.n_labels());
-    for &(t, _, l) in &data.answers {
-        counts[t as usize][l as usize] += 1.0;
-    }
-    for row in counts.iter_mut() {
-        let total: f64 = row.iter().sum();
-        if total > 0.0 {
-            row.iter_mut().for_each(|v| *v /= total);
+    const MIN_PARALLEL: usize = 1 << 16;
+    let k = data.n_labels().max(1);
+    let mut shares = Posteriors::zeros(data.n_tasks(), data.n_labels());
+    let parts = if data.answers.len() < MIN_PARALLEL {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    };
+    let per = data.n_tasks().div_ceil(parts).max(1);
+    let ranges: Vec<_> = shares
+        .as_mut_slice()
+        .chunks_mut(per * k)
+        .enumerate()
+        .map(|(i, rows)| (i * per, rows))
+        .collect();
+    par_map(ranges, |(first, rows)| {
+        let tasks = first..first + rows.len() / k;
+        for &(t, _, l) in &data.answers {
+            if tasks.contains(&(t as usize)) {
+                rows[(t as usize - first) * k + l as usize] += 1.0;
+            }
         }
-    }
-    counts
+        for row in rows.chunks_exact_mut(k) {
+            let total: f64 = row.iter().sum();
+            if total > 0.0 {
+                row.iter_mut().for_each(|v| *v /= total);
+            }
+        }
+    });
+    shares
 }
 
 impl Aggregator for MajorityVoteFit {

@@ -11,29 +11,36 @@ use rustc_hash::FxBuildHasher;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Names {
     joined: String,
-    /// Where each name starts and ends in `joined`.
-    spans: Vec<(usize, usize)>,
+    /// Where each name ends in `joined` (it starts where the one before it ends).
+    ends: Vec<usize>,
 }
 
 impl Names {
     pub fn len(&self) -> usize {
-        self.spans.len()
+        self.ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.ends.is_empty()
+    }
+
+    /// Where name `i` starts and ends in `joined`.
+    fn span(&self, i: usize) -> Option<(usize, usize)> {
+        let end = *self.ends.get(i)?;
+        let start = i.checked_sub(1).map_or(0, |before| self.ends[before]);
+        Some((start, end))
     }
 
     pub fn get(&self, i: usize) -> Option<&str> {
-        let &(start, end) = self.spans.get(i)?;
+        let (start, end) = self.span(i)?;
         Some(&self.joined[start..end])
     }
 
     /// Whether name `i` is `name`, comparing bytes (no char-boundary checks: this is the
     /// interner's inner loop).
     fn is(&self, i: usize, name: &str) -> bool {
-        let (start, end) = self.spans[i];
-        &self.joined.as_bytes()[start..end] == name.as_bytes()
+        self.span(i)
+            .is_some_and(|(start, end)| &self.joined.as_bytes()[start..end] == name.as_bytes())
     }
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
@@ -47,17 +54,18 @@ impl Names {
     }
 
     fn push(&mut self, name: &str) {
-        let start = self.joined.len();
         self.joined.push_str(name);
-        self.spans.push((start, self.joined.len()));
+        self.ends.push(self.joined.len());
     }
 }
 
 impl std::ops::Index<usize> for Names {
     type Output = str;
     fn index(&self, i: usize) -> &str {
-        let (start, end) = self.spans[i];
-        &self.joined[start..end]
+        match self.get(i) {
+            Some(name) => name,
+            None => panic!("name {i} of {}", self.len()),
+        }
     }
 }
 
@@ -69,57 +77,119 @@ impl<S: AsRef<str>> FromIterator<S> for Names {
     }
 }
 
-/// Numbers distinct names in order of first sight. Rows usually come grouped by task, so
-/// the name seen last is checked before the hash table. The table keeps each name's hash
-/// beside its number: growing it, and most mismatches, then never touch the names' bytes.
+/// Numbers distinct names in order of first sight.
+///
+/// Each name gets a 128-bit key: a name of up to 15 bytes is packed into it with its length,
+/// so equal keys are equal names and no lookup touches the names' bytes; a longer name's
+/// key is its hash, marked as such, and a key match is confirmed against the bytes. Rows
+/// usually come grouped by task, so the key seen last is checked before the hash table; a
+/// handful of names (labels) are compared in turn, without hashing.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
     names: Names,
-    /// (name number, the name's 32-bit hash)
+    /// Each name's key, by name number.
+    keys: Vec<u128>,
+    /// (name number, the key's 32-bit hash)
     index: HashTable<(u32, u32)>,
-    last: Option<u32>,
+    /// (key, name number) of the name interned last.
+    last: Option<(u128, u32)>,
 }
 
-/// The table's 64-bit hash from a name's 32-bit one, spread over every bit (the table takes
+/// The top byte of a long name's key; a short name's top byte is its length (0–15).
+const LONG: u8 = 0xFF;
+
+/// The first `N` bytes of `bytes` (which has at least `N`), to read as one word.
+fn word<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    let mut w = [0; N];
+    w.copy_from_slice(&bytes[..N]);
+    w
+}
+
+/// `name`'s key: a short name's bytes in the low 15 bytes and its length in the top one,
+/// or a long name's hash marked [`LONG`]. Names of 4 to 15 bytes are read as two
+/// overlapping words, the second shifted past the overlap, rather than byte by byte.
+fn key(name: &[u8]) -> u128 {
+    let n = name.len();
+    let packed = match n {
+        0..=3 => name.iter().rev().fold(0, |k, &b| (k << 8) | u128::from(b)),
+        4..=7 => {
+            let first = u32::from_le_bytes(word(name));
+            let rest = u32::from_le_bytes(word(&name[n - 4..])).checked_shr(8 * (8 - n) as u32);
+            u128::from(first) | u128::from(rest.unwrap_or(0)) << 32
+        }
+        8..=15 => {
+            let first = u64::from_le_bytes(word(name));
+            let rest = u64::from_le_bytes(word(&name[n - 8..])).checked_shr(8 * (16 - n) as u32);
+            u128::from(first) | u128::from(rest.unwrap_or(0)) << 64
+        }
+        _ => return u128::from(LONG) << 120 | u128::from(FxBuildHasher.hash_one(name)),
+    };
+    packed | (n as u128) << 120
+}
+
+fn is_long(key: u128) -> bool {
+    (key >> 120) as u8 == LONG
+}
+
+/// A key's 32-bit hash: every bit of the key moves the high half of a multiply.
+fn hash(key: u128) -> u32 {
+    let (lo, hi) = (key as u64, (key >> 64) as u64);
+    let mixed = (lo ^ hi.rotate_left(31).wrapping_mul(0xA076_1D64_78BD_642F))
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> 32) as u32
+}
+
+/// The table's 64-bit hash from a key's 32-bit one, spread over every bit (the table takes
 /// its bucket from the low bits and its tag from the top ones).
 fn spread(h: u32) -> u64 {
     u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 impl Interner {
-    /// Room for `names` names (of a few bytes each) without reallocating.
-    pub(crate) fn with_capacity(names: usize) -> Self {
-        Self {
-            names: Names {
-                joined: String::with_capacity(names * 4),
-                spans: Vec::with_capacity(names),
-            },
-            ..Self::default()
-        }
+    pub(crate) fn intern(&mut self, name: &str) -> u32 {
+        self.intern_keyed(key(name.as_bytes()), name)
     }
 
-    pub(crate) fn intern(&mut self, name: &str) -> u32 {
-        if let Some(last) = self.last
-            && self.names.is(last as usize, name)
+    /// Interns `other`'s names after this one's, in their order: returns each one's number
+    /// here. Their keys are reused, not recomputed from the bytes.
+    pub(crate) fn absorb(&mut self, other: Interner) -> Vec<u32> {
+        self.index.reserve(other.len(), |&(_, h)| spread(h));
+        (0..other.len())
+            .map(|i| self.intern_keyed(other.keys[i], &other.names[i]))
+            .collect()
+    }
+
+    fn intern_keyed(&mut self, key: u128, name: &str) -> u32 {
+        /// Up to this many names (labels, usually) are found by comparing every key.
+        const FEW: usize = 8;
+        let names = &self.names;
+        let same = |i: u32| !is_long(key) || names.is(i as usize, name);
+        if let Some((last_key, i)) = self.last
+            && last_key == key
+            && same(i)
         {
-            return last;
+            return i;
         }
-        let h = FxBuildHasher.hash_one(name) as u32;
-        let names = &mut self.names;
-        let i = match self
-            .index
-            .find(spread(h), |&(i, hi)| hi == h && names.is(i as usize, name))
-        {
-            Some(&(i, _)) => i,
-            None => {
-                let i = names.len() as u32;
-                names.push(name);
-                self.index
-                    .insert_unique(spread(h), (i, h), |&(_, hj)| spread(hj));
-                i
-            }
+        let keys = &self.keys;
+        let h = hash(key);
+        let found = if keys.len() <= FEW {
+            (0..keys.len() as u32).find(|&i| keys[i as usize] == key && same(i))
+        } else {
+            self.index
+                .find(spread(h), |&(i, hi)| {
+                    hi == h && keys[i as usize] == key && same(i)
+                })
+                .map(|&(i, _)| i)
         };
-        self.last = Some(i);
+        let i = found.unwrap_or_else(|| {
+            let i = self.names.len() as u32;
+            self.names.push(name);
+            self.keys.push(key);
+            self.index
+                .insert_unique(spread(h), (i, h), |&(_, hj)| spread(hj));
+            i
+        });
+        self.last = Some((key, i));
         i
     }
 
@@ -135,6 +205,60 @@ impl Interner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_names_and_names_that_pack_alike_stay_apart() {
+        let mut interner = Interner::default();
+        let long = "a name well over fifteen bytes";
+        let names = [
+            "a",
+            "a\0",
+            "\0a",
+            "",
+            "\0",
+            long,
+            "a name well over fifteen bytez",
+            long,
+            "a\0",
+            "fifteen bytes!!",
+            "sixteen bytes!!!",
+        ];
+        let ids: Vec<u32> = names.iter().map(|n| interner.intern(n)).collect();
+        assert_eq!(ids, [0, 1, 2, 3, 4, 5, 6, 5, 1, 7, 8]);
+        // Every length, names differing in one byte anywhere (the words read for 4 to 15
+        // bytes overlap), with and without NUL bytes: one number per distinct name.
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        for n in 0..=20 {
+            let base: Vec<u8> = (0..n).map(|i| b'a' + i as u8).collect();
+            names.push(base.clone());
+            for at in 0..n {
+                for b in [0u8, b'z'] {
+                    let mut changed = base.clone();
+                    changed[at] = b;
+                    names.push(changed);
+                }
+            }
+            names.push(vec![0; n]);
+        }
+        let mut interner = Interner::default();
+        let mut distinct = std::collections::HashMap::new();
+        for name in names.iter().chain(&names) {
+            let name = std::str::from_utf8(name).expect("ASCII");
+            let next = distinct.len() as u32;
+            let expected = *distinct.entry(name).or_insert(next);
+            assert_eq!(interner.intern(name), expected, "{name:?}");
+        }
+        // A collision of long names' hashes is settled by their bytes: force one.
+        let mut forged = Interner::default();
+        forged.intern(long);
+        let other = key(b"another name over fifteen bytes");
+        forged.keys[0] = other;
+        forged.index.clear();
+        forged
+            .index
+            .insert_unique(spread(hash(other)), (0, hash(other)), |&(_, h)| spread(h));
+        assert_eq!(forged.intern("another name over fifteen bytes"), 1);
+    }
 
     #[test]
     fn names_are_numbered_on_first_sight() {

@@ -70,28 +70,40 @@ pub(crate) fn read_records<const N: usize>(
 }
 
 /// [`read_records`] on all cores: the rows are cut into one contiguous piece per core at
-/// line breaks, each piece feeds its own accumulator (`make`, given the piece's length in
-/// bytes to size its buffers), and the accumulators come back in file order — for the
-/// caller to merge. Files with quotes, or too small to be worth it, are one piece.
+/// line breaks, and each piece feeds its own accumulator. `make` gets the number of lines
+/// of each piece (a bound on its rows; counted on all cores) and returns the pieces'
+/// accumulators, which come back in file order for the caller to merge. Files with
+/// quotes, or too small to be worth it, are one piece.
 pub(crate) fn read_records_parallel<const N: usize, B: Send>(
     text: &str,
     names: [&str; N],
-    make: impl Fn(usize) -> B + Sync,
+    make: impl FnOnce(&[usize]) -> Vec<B>,
     row: impl Fn(&mut B, usize, [&str; N]) -> Result<(), DatasetError> + Sync,
 ) -> Result<Vec<B>, DatasetError> {
     const MIN_PIECE: usize = 1 << 20;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if text.contains('"') {
-        let mut one = make(text.len());
-        read_quoted(text, names, |line, fields| row(&mut one, line, fields))?;
-        return Ok(vec![one]);
-    }
-    let (header, body) = plain_header(text, names)?;
-    if threads < 2 || text.len() < 2 * MIN_PIECE {
-        let mut one = make(text.len());
-        header.rows(body, 2, &mut |line, fields| row(&mut one, line, fields))?;
-        return Ok(vec![one]);
-    }
+    let plain = if text.contains('"') {
+        None
+    } else {
+        Some(plain_header(text, names)?)
+    };
+    let parallel = threads >= 2 && text.len() >= 2 * MIN_PIECE;
+    let (header, body) = match plain {
+        Some(plain) if parallel => plain,
+        plain => {
+            let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+            let Some(mut one) = make(&[lines]).into_iter().next() else {
+                return Ok(Vec::new());
+            };
+            match plain {
+                Some((header, body)) => {
+                    header.rows(body, 2, &mut |line, fields| row(&mut one, line, fields))?
+                }
+                None => read_quoted(text, names, |line, fields| row(&mut one, line, fields))?,
+            }
+            return Ok(vec![one]);
+        }
+    };
     // (offset in `text`, piece)
     let mut pieces: Vec<(usize, &str)> = Vec::with_capacity(threads);
     let mut rest = body;
@@ -108,23 +120,18 @@ pub(crate) fn read_records_parallel<const N: usize, B: Send>(
         offset += cut;
         rest = tail;
     }
-    let results: Vec<Result<B, DatasetError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = pieces
-            .iter()
-            .map(|&(_, piece)| {
-                let (make, row, header) = (&make, &row, &header);
-                scope.spawn(move || {
-                    let mut acc = make(piece.len());
-                    // Lines are counted from the piece's start; fixed below on error.
-                    header.rows(piece, 1, &mut |line, fields| row(&mut acc, line, fields))?;
-                    Ok(acc)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+    let lines: Vec<usize> = super::par_map(pieces.iter().collect(), |&(_, piece)| {
+        memchr::memchr_iter(b'\n', piece.as_bytes()).count() + usize::from(!piece.ends_with('\n'))
+    });
+    let work: Vec<(&str, B)> = pieces
+        .iter()
+        .map(|&(_, piece)| piece)
+        .zip(make(&lines))
+        .collect();
+    let results = super::par_map(work, |(piece, mut acc)| {
+        // Lines are counted from the piece's start; fixed below on error.
+        header.rows(piece, 1, &mut |line, fields| row(&mut acc, line, fields))?;
+        Ok(acc)
     });
     let mut out = Vec::with_capacity(results.len());
     for (&(start, _), result) in pieces.iter().zip(results) {
