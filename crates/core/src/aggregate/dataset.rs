@@ -91,28 +91,34 @@ struct Numbered {
 /// results do not depend on row order. Each piece's answers are renumbered in its slot,
 /// on all cores. Returns the names and each slot's (length, answers in it).
 fn merge(pieces: Vec<Piece<'_>>) -> Result<(Numbered, Vec<(usize, usize)>), DatasetError> {
+    /// A piece's answers, and the new numbers of its names (None: unchanged).
+    struct Renumber<'s> {
+        slot: &'s mut [Answer],
+        filled: usize,
+        tasks: Option<Vec<u32>>,
+        workers: Option<Vec<u32>>,
+        labels: Option<Vec<u32>>,
+    }
     let mut pieces = pieces.into_iter();
     let Some(first) = pieces.next() else {
         return Err(DatasetError::Empty);
     };
     let (mut tasks, mut workers, mut labels) = (first.tasks, first.workers, first.labels);
-    // (slot, answers in it, new numbers of its tasks, workers and labels; None: unchanged)
-    type Renumber<'s> = (
-        &'s mut [Answer],
-        usize,
-        Option<Vec<u32>>,
-        Option<Vec<u32>>,
-        Option<Vec<u32>>,
-    );
-    let mut work: Vec<Renumber<'_>> = vec![(first.slot, first.filled, None, None, None)];
+    let mut work = vec![Renumber {
+        slot: first.slot,
+        filled: first.filled,
+        tasks: None,
+        workers: None,
+        labels: None,
+    }];
     for piece in pieces {
-        work.push((
-            piece.slot,
-            piece.filled,
-            Some(tasks.absorb(piece.tasks)),
-            Some(workers.absorb(piece.workers)),
-            Some(labels.absorb(piece.labels)),
-        ));
+        work.push(Renumber {
+            slot: piece.slot,
+            filled: piece.filled,
+            tasks: Some(tasks.absorb(piece.tasks)),
+            workers: Some(workers.absorb(piece.workers)),
+            labels: Some(labels.absorb(piece.labels)),
+        });
     }
     if labels.len() > u16::MAX as usize {
         return Err(DatasetError::TooManyLabels);
@@ -124,20 +130,27 @@ fn merge(pieces: Vec<Piece<'_>>) -> Result<(Numbered, Vec<(usize, usize)>), Data
     for (r, &i) in order.iter().enumerate() {
         rank[i] = r as u16;
     }
-    let sizes = work.iter().map(|w| (w.0.len(), w.1)).collect();
-    par_map(work, |(slot, filled, t, w, l)| {
-        let rank: Vec<u16> = match l {
-            Some(l) => l.iter().map(|&l| rank[l as usize]).collect(),
-            None => rank.clone(),
-        };
-        for a in &mut slot[..filled] {
-            if let Some(t) = &t {
+    let sizes = work.iter().map(|w| (w.slot.len(), w.filled)).collect();
+    // Built here, not on the threads: a thread's first allocation costs it fresh memory.
+    let work: Vec<_> = work
+        .into_iter()
+        .map(|w| {
+            let labels: Vec<u16> = match &w.labels {
+                Some(l) => l.iter().map(|&l| rank[l as usize]).collect(),
+                None => rank.clone(),
+            };
+            (w, labels)
+        })
+        .collect();
+    par_map(work, |(w, labels)| {
+        for a in &mut w.slot[..w.filled] {
+            if let Some(t) = &w.tasks {
                 a.0 = t[a.0 as usize];
             }
-            if let Some(w) = &w {
+            if let Some(w) = &w.workers {
                 a.1 = w[a.1 as usize];
             }
-            a.2 = rank[a.2 as usize];
+            a.2 = labels[a.2 as usize];
         }
     });
     Ok((
@@ -266,16 +279,30 @@ mod tests {
 
     #[test]
     fn a_file_read_in_pieces_is_numbered_as_if_read_whole() {
-        // Big enough (over 2 MiB) to be cut into pieces; names recur across the cut.
+        // Big enough (over 2 MiB) to be cut into pieces; names recur across the cut; a
+        // label that sorts first and a worker are first seen late in the file; blank lines
+        // leave the pieces' slots with room to close up.
         let mut text = String::from("task,worker,label\n");
         let mut rows = Vec::new();
         for i in 0..300_000 {
+            let late = i > 250_000 && i % 11 == 0;
             let row = (
                 format!("t{}", i / 3),
-                format!("w{}", i % 7),
-                format!("l{}", i % 5),
+                if late {
+                    "w-late".into()
+                } else {
+                    format!("w{}", i % 7)
+                },
+                if late {
+                    "a-late".into()
+                } else {
+                    format!("l{}", i % 5)
+                },
             );
             text.push_str(&format!("{},{},{}\n", row.0, row.1, row.2));
+            if i % 1000 == 0 {
+                text.push_str("\n\r\n");
+            }
             rows.push(row);
         }
         assert!(text.len() > 2 << 20);
@@ -285,12 +312,13 @@ mod tests {
         assert_eq!(read.tasks, whole.tasks);
         assert_eq!(read.workers, whole.workers);
         assert_eq!(read.labels, whole.labels);
+        assert_eq!(&read.labels[0], "a-late");
         // A bad row in the last piece is reported with its line in the whole file.
         text.push_str("t9,,l1\n");
         assert_eq!(
             Dataset::from_csv(&text).expect_err("empty worker"),
             DatasetError::Line {
-                line: 300_002,
+                line: 300_002 + 2 * 300,
                 message: "empty worker".into()
             }
         );

@@ -146,6 +146,14 @@ fn spread(h: u32) -> u64 {
 }
 
 impl Interner {
+    /// Room for `names` more names without growing: growing the table rehashes every name
+    /// in it (a third of the time spent numbering a million-answer file's tasks).
+    pub(crate) fn reserve(&mut self, names: usize) {
+        self.index.reserve(names, |&(_, h)| spread(h));
+        self.keys.reserve(names);
+        self.names.ends.reserve(names);
+    }
+
     pub(crate) fn intern(&mut self, name: &str) -> u32 {
         self.intern_keyed(key(name.as_bytes()), name)
     }
@@ -153,7 +161,7 @@ impl Interner {
     /// Interns `other`'s names after this one's, in their order: returns each one's number
     /// here. Their keys are reused, not recomputed from the bytes.
     pub(crate) fn absorb(&mut self, other: Interner) -> Vec<u32> {
-        self.index.reserve(other.len(), |&(_, h)| spread(h));
+        self.reserve(other.len());
         (0..other.len())
             .map(|i| self.intern_keyed(other.keys[i], &other.names[i]))
             .collect()
@@ -164,16 +172,23 @@ impl Interner {
         const FEW: usize = 8;
         let names = &self.names;
         let same = |i: u32| !is_long(key) || names.is(i as usize, name);
-        if let Some((last_key, i)) = self.last
+        let keys = &self.keys;
+        let h = hash(key);
+        let found = if keys.len() <= FEW {
+            // Every key compared, without branching on which one matches: labels come in
+            // no order a branch predictor could learn.
+            let mut found = None;
+            for (i, &k) in keys.iter().enumerate() {
+                if k == key {
+                    found = Some(i as u32);
+                }
+            }
+            found.filter(|&i| same(i))
+        } else if let Some((last_key, i)) = self.last
             && last_key == key
             && same(i)
         {
             return i;
-        }
-        let keys = &self.keys;
-        let h = hash(key);
-        let found = if keys.len() <= FEW {
-            (0..keys.len() as u32).find(|&i| keys[i as usize] == key && same(i))
         } else {
             self.index
                 .find(spread(h), |&(i, hi)| {
