@@ -3,7 +3,7 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::names::{Interner, Names};
+use super::names::{Interner, Names, number_together};
 use super::par_map;
 use super::records::{read_records, read_records_parallel};
 
@@ -91,63 +91,55 @@ struct Numbered {
 /// results do not depend on row order. Each piece's answers are renumbered in its slot,
 /// on all cores. Returns the names and each slot's (length, answers in it).
 fn merge(pieces: Vec<Piece<'_>>) -> Result<(Numbered, Vec<(usize, usize)>), DatasetError> {
-    /// A piece's answers, and the new numbers of its names (None: unchanged).
-    struct Renumber<'s> {
-        slot: &'s mut [Answer],
-        filled: usize,
-        tasks: Option<Vec<u32>>,
-        workers: Option<Vec<u32>>,
-        labels: Option<Vec<u32>>,
-    }
-    let mut pieces = pieces.into_iter();
-    let Some(first) = pieces.next() else {
-        return Err(DatasetError::Empty);
-    };
-    let (mut tasks, mut workers, mut labels) = (first.tasks, first.workers, first.labels);
-    let mut work = vec![Renumber {
-        slot: first.slot,
-        filled: first.filled,
-        tasks: None,
-        workers: None,
-        labels: None,
-    }];
+    let mut slots = Vec::with_capacity(pieces.len());
+    let (mut tasks, mut workers, mut labels) = (Vec::new(), Vec::new(), Vec::new());
     for piece in pieces {
-        work.push(Renumber {
-            slot: piece.slot,
-            filled: piece.filled,
-            tasks: Some(tasks.absorb(piece.tasks)),
-            workers: Some(workers.absorb(piece.workers)),
-            labels: Some(labels.absorb(piece.labels)),
-        });
+        slots.push((piece.slot, piece.filled));
+        tasks.push(piece.tasks);
+        workers.push(piece.workers);
+        labels.push(piece.labels);
+    }
+    let (tasks, task_numbers) = number_together(tasks);
+    let (workers, worker_numbers) = number_together(workers);
+    let (labels, label_numbers) = number_together(labels);
+    if labels.is_empty() {
+        return Err(DatasetError::Empty);
     }
     if labels.len() > u16::MAX as usize {
         return Err(DatasetError::TooManyLabels);
     }
-    let labels = labels.into_names();
     let mut order: Vec<usize> = (0..labels.len()).collect();
     order.sort_unstable_by(|&a, &b| labels[a].cmp(&labels[b]));
     let mut rank = vec![0u16; order.len()];
     for (r, &i) in order.iter().enumerate() {
         rank[i] = r as u16;
     }
-    let sizes = work.iter().map(|w| (w.slot.len(), w.filled)).collect();
-    // Built here, not on the threads: a thread's first allocation costs it fresh memory.
-    let work: Vec<_> = work
-        .into_iter()
-        .map(|w| {
-            let labels: Vec<u16> = match &w.labels {
-                Some(l) => l.iter().map(|&l| rank[l as usize]).collect(),
-                None => rank.clone(),
-            };
-            (w, labels)
-        })
+    let sizes = slots
+        .iter()
+        .map(|(slot, filled)| (slot.len(), *filled))
         .collect();
-    par_map(work, |(w, labels)| {
-        for a in &mut w.slot[..w.filled] {
-            if let Some(t) = &w.tasks {
+    // Each piece's answers with the new numbers of its tasks and workers (the first
+    // piece's are unchanged) and the sorted rank of its labels. Built here, not on the
+    // threads: a thread's first allocation costs it fresh memory.
+    let first = (None, None, rank.clone());
+    let later = task_numbers
+        .into_iter()
+        .zip(worker_numbers)
+        .zip(label_numbers)
+        .map(|((t, w), l)| {
+            let l = l.iter().map(|&l| rank[l as usize]).collect();
+            (Some(t), Some(w), l)
+        });
+    let work: Vec<_> = slots
+        .into_iter()
+        .zip(std::iter::once(first).chain(later))
+        .collect();
+    par_map(work, |((slot, filled), (tasks, workers, labels))| {
+        for a in &mut slot[..filled] {
+            if let Some(t) = &tasks {
                 a.0 = t[a.0 as usize];
             }
-            if let Some(w) = &w.workers {
+            if let Some(w) = &workers {
                 a.1 = w[a.1 as usize];
             }
             a.2 = labels[a.2 as usize];
@@ -155,8 +147,8 @@ fn merge(pieces: Vec<Piece<'_>>) -> Result<(Numbered, Vec<(usize, usize)>), Data
     });
     Ok((
         Numbered {
-            tasks: tasks.into_names(),
-            workers: workers.into_names(),
+            tasks,
+            workers,
             labels: order.iter().map(|&i| &labels[i]).collect(),
         },
         sizes,

@@ -146,57 +146,16 @@ fn spread(h: u32) -> u64 {
 }
 
 impl Interner {
-    /// Room for `names` more names without growing: growing the table rehashes every name
-    /// in it (a third of the time spent numbering a million-answer file's tasks).
-    pub(crate) fn reserve(&mut self, names: usize) {
-        self.index.reserve(names, |&(_, h)| spread(h));
-        self.keys.reserve(names);
-        self.names.ends.reserve(names);
-    }
-
     pub(crate) fn intern(&mut self, name: &str) -> u32 {
-        self.intern_keyed(key(name.as_bytes()), name)
-    }
-
-    /// Interns `other`'s names after this one's, in their order: returns each one's number
-    /// here. Their keys are reused, not recomputed from the bytes.
-    pub(crate) fn absorb(&mut self, other: Interner) -> Vec<u32> {
-        self.reserve(other.len());
-        (0..other.len())
-            .map(|i| self.intern_keyed(other.keys[i], &other.names[i]))
-            .collect()
-    }
-
-    fn intern_keyed(&mut self, key: u128, name: &str) -> u32 {
-        /// Up to this many names (labels, usually) are found by comparing every key.
-        const FEW: usize = 8;
-        let names = &self.names;
-        let same = |i: u32| !is_long(key) || names.is(i as usize, name);
-        let keys = &self.keys;
-        let h = hash(key);
-        let found = if keys.len() <= FEW {
-            // Every key compared, without branching on which one matches: labels come in
-            // no order a branch predictor could learn.
-            let mut found = None;
-            for (i, &k) in keys.iter().enumerate() {
-                if k == key {
-                    found = Some(i as u32);
-                }
-            }
-            found.filter(|&i| same(i))
-        } else if let Some((last_key, i)) = self.last
+        let key = key(name.as_bytes());
+        if let Some((last_key, i)) = self.last
             && last_key == key
-            && same(i)
+            && (!is_long(key) || self.names.is(i as usize, name))
         {
             return i;
-        } else {
-            self.index
-                .find(spread(h), |&(i, hi)| {
-                    hi == h && keys[i as usize] == key && same(i)
-                })
-                .map(|&(i, _)| i)
-        };
-        let i = found.unwrap_or_else(|| {
+        }
+        let h = hash(key);
+        let i = self.find(key, h, name).unwrap_or_else(|| {
             let i = self.names.len() as u32;
             self.names.push(name);
             self.keys.push(key);
@@ -208,6 +167,30 @@ impl Interner {
         i
     }
 
+    /// The number of the name with key `key` (whose hash is `h`), if it has one.
+    fn find(&self, key: u128, h: u32, name: &str) -> Option<u32> {
+        /// Up to this many names (labels, usually) are found by comparing every key.
+        const FEW: usize = 8;
+        let same = |i: u32| !is_long(key) || self.names.is(i as usize, name);
+        if self.keys.len() <= FEW {
+            // Every key compared, without branching on which one matches: labels come in
+            // no order a branch predictor could learn.
+            let mut found = None;
+            for (i, &k) in self.keys.iter().enumerate() {
+                if k == key {
+                    found = Some(i as u32);
+                }
+            }
+            found.filter(|&i| same(i))
+        } else {
+            self.index
+                .find(spread(h), |&(i, hi)| {
+                    hi == h && self.keys[i as usize] == key && same(i)
+                })
+                .map(|&(i, _)| i)
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.names.len()
     }
@@ -215,6 +198,63 @@ impl Interner {
     pub(crate) fn into_names(self) -> Names {
         self.names
     }
+}
+
+/// One numbering for the names that pieces of a file numbered each on their own, the
+/// pieces in file order: what one interner reading the whole file would have given. A
+/// piece's name keeps the number of the earliest piece that has it; names no earlier piece
+/// has take the next free numbers, in their order. Each later piece's names are looked up
+/// in the earlier pieces' tables, which are only read: no table is grown or rehashed, and
+/// the lookups run on all cores. Returns the names and, for each piece after the first,
+/// the number of each of its names (the first piece's numbers are unchanged).
+pub(crate) fn number_together(pieces: Vec<Interner>) -> (Names, Vec<Vec<u32>>) {
+    /// Names looked up per unit of parallel work.
+    const BATCH: usize = 16_384;
+    // (piece, its names' range): where each of those names was first seen, as (earlier
+    // piece, number there).
+    let batches: Vec<(usize, std::ops::Range<usize>)> = (1..pieces.len())
+        .flat_map(|p| {
+            let n = pieces[p].len();
+            (0..n)
+                .step_by(BATCH)
+                .map(move |s| (p, s..(s + BATCH).min(n)))
+        })
+        .collect();
+    let found = super::par_map(batches, |(p, range)| {
+        let piece = &pieces[p];
+        range
+            .map(|i| {
+                let (key, name) = (piece.keys[i], &piece.names[i]);
+                let h = hash(key);
+                pieces[..p]
+                    .iter()
+                    .enumerate()
+                    .find_map(|(q, earlier)| earlier.find(key, h, name).map(|j| (q, j)))
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut pieces = pieces.into_iter();
+    let Some(first) = pieces.next() else {
+        return (Names::default(), Vec::new());
+    };
+    let mut names = first.names;
+    let mut numbers: Vec<Vec<u32>> = Vec::new();
+    let mut found = found.into_iter().flatten();
+    for piece in pieces {
+        let mut mine = Vec::with_capacity(piece.len());
+        for (i, earlier) in found.by_ref().take(piece.len()).enumerate() {
+            mine.push(match earlier {
+                Some((0, j)) => j,
+                Some((q, j)) => numbers[q - 1][j as usize],
+                None => {
+                    names.push(&piece.names[i]);
+                    (names.len() - 1) as u32
+                }
+            });
+        }
+        numbers.push(mine);
+    }
+    (names, numbers)
 }
 
 #[cfg(test)]
@@ -273,6 +313,35 @@ mod tests {
             .index
             .insert_unique(spread(hash(other)), (0, hash(other)), |&(_, h)| spread(h));
         assert_eq!(forged.intern("another name over fifteen bytes"), 1);
+    }
+
+    #[test]
+    fn pieces_numbered_together_match_one_reading() {
+        let pieces: Vec<Vec<&str>> = vec![
+            vec!["a", "b"],
+            vec!["c", "a", "d"],
+            vec!["d", "e", "b", "c", "a name well over fifteen bytes"],
+            vec!["a name well over fifteen bytes", "f"],
+        ];
+        let interners: Vec<Interner> = pieces
+            .iter()
+            .map(|names| {
+                let mut interner = Interner::default();
+                names.iter().for_each(|n| {
+                    interner.intern(n);
+                });
+                interner
+            })
+            .collect();
+        let (names, numbers) = number_together(interners);
+        let mut whole = Interner::default();
+        let expected: Vec<Vec<u32>> = pieces
+            .iter()
+            .map(|names| names.iter().map(|n| whole.intern(n)).collect())
+            .collect();
+        assert_eq!(names, whole.into_names());
+        assert_eq!(numbers, expected[1..]);
+        assert_eq!(numbers[1], [3, 4, 1, 2, 5]);
     }
 
     #[test]
