@@ -79,6 +79,46 @@ fn aggregate_prints_one_row_per_task_and_names_bad_lines() {
     );
 }
 
+#[test]
+fn a_big_file_is_read_in_parts_and_bytes_not_utf8_name_their_line() {
+    // Over 8 MB: read by two threads on two cores, and parsed in two pieces.
+    let mut content = b"task,worker,label\n".to_vec();
+    for i in 0..700_000 {
+        content.extend_from_slice(format!("t{},w{},l{}\n", i / 3, i % 7, i % 5).as_bytes());
+    }
+    assert!(content.len() > 8 << 20);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("answers.csv");
+    std::fs::write(&file, &content).expect("write");
+    let out = aggregate(&file, "mv");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = read_pairs(&String::from_utf8(out.stdout).expect("utf-8"));
+    assert_eq!(rows.len(), 233_334);
+    assert_eq!(rows.get("t233333").map(String::as_str), Some("l4"));
+
+    // Line 500,001 (the 500,000th answer) gets a byte that is not UTF-8.
+    let at = content
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'\n')
+        .nth(499_999)
+        .map(|(i, _)| i + 2)
+        .expect("line");
+    content[at] = 0xFF;
+    std::fs::write(&file, &content).expect("write");
+    let out = aggregate(&file, "mv");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 500001") && err.contains("not UTF-8"),
+        "{err}"
+    );
+}
+
 /// crowd-kit 1.4.2's accuracy on the development datasets, measured outside this project
 /// (../shared/data/truth/README.md): the best of its eight methods on each dataset, and the
 /// best mean of any single method (Dawid–Skene's).

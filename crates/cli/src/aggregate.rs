@@ -73,7 +73,8 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     }
     let mut data =
         Dataset::from_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.answers.display()))?;
-    // Its memory is then reused, not fresh (which costs as much as reading it did).
+    // Freed now, its memory serves what follows: fresh memory costs as much to touch as
+    // reading the file did.
     drop(text);
     tracing::debug!(elapsed = ?started.elapsed(), answers = data.answers.len(), "read");
     if let Some(gold) = &args.gold {
@@ -119,9 +120,10 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     Ok(())
 }
 
-/// The file at `path` as UTF-8 text. A big file is read by one thread per core, each
-/// reading its own part into place: the copying and the page faults of the buffer then
-/// run in parallel, where one `read` made them a fifth of a million-answer run.
+/// The file at `path` as UTF-8 text; bytes that are not UTF-8 are an error naming their
+/// line. A big file is read by one thread per core, each reading its own part into place:
+/// the copying, and the first touch of the buffer's memory (costly on a VM), then run on
+/// all cores, where one `read` made them a fifth of a million-answer run.
 fn read_text(path: &std::path::Path) -> Result<String> {
     const MIN_PART: u64 = 4 << 20;
     let file = std::fs::File::open(path)?;
@@ -137,10 +139,18 @@ fn read_text(path: &std::path::Path) -> Result<String> {
     .into_iter()
     .collect::<std::io::Result<()>>()?;
     // A file that grew while it was read is read again, whole.
-    if read_part_probe(&file, len)? {
-        return Ok(std::fs::read_to_string(path)?);
+    if grew_past(&file, len)? {
+        bytes = std::fs::read(path)?;
     }
-    Ok(String::from_utf8(bytes)?)
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..valid]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        anyhow::anyhow!("line {line}: bytes that are not UTF-8")
+    })
 }
 
 #[cfg(unix)]
@@ -157,7 +167,7 @@ fn read_part(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Resu
 }
 
 /// Whether the file has bytes past `len`.
-fn read_part_probe(file: &std::fs::File, len: u64) -> std::io::Result<bool> {
+fn grew_past(file: &std::fs::File, len: u64) -> std::io::Result<bool> {
     let mut one = [0u8; 1];
     match read_part(file, &mut one, len) {
         Ok(()) => Ok(true),

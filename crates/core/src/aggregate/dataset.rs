@@ -202,6 +202,7 @@ impl Dataset {
     /// Reads crowd-kit's CSV format: a `task,worker,label` header, then one answer per row.
     /// An empty field or a malformed row is an error naming its line.
     pub fn from_csv(text: &str) -> Result<Self, DatasetError> {
+        // Sized once the pieces' lines are counted; each piece fills its own slot of it.
         let mut answers = Vec::new();
         let room = &mut answers;
         let pieces = read_records_parallel(
