@@ -8,8 +8,8 @@ use clap::{Args, ValueEnum};
 use tessera_core::aggregate::agreement::agreement;
 use tessera_core::aggregate::{
     Aggregator, Dataset, DawidSkene, Fit, Glad, Mace, MajorityVoteFit, NumericDataset,
-    NumericMethod, OneCoinDawidSkene, Wawa, WeightedMajorityVote, WorkerSkill, argmax, par_map,
-    worker_skills,
+    NumericMethod, OneCoinDawidSkene, Wawa, WeightedMajorityVote, WorkerSkill, argmax, cores,
+    par_map, worker_skills,
 };
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -128,7 +128,8 @@ fn read_text(path: &std::path::Path) -> Result<String> {
     const MIN_PART: u64 = 4 << 20;
     let file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    // One part only where reading at an offset moves a cursor the parts would share.
+    let threads = if cfg!(unix) { cores() as u64 } else { 1 };
     let parts = threads.min(len / MIN_PART).max(1);
     let mut bytes = vec![0u8; usize::try_from(len)?];
     let part = bytes.len().div_ceil(parts as usize).max(1);
@@ -158,6 +159,7 @@ fn read_part(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Resu
     std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
 }
 
+/// (Read by one thread only: see `read_text`.)
 #[cfg(not(unix))]
 fn read_part(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
     use std::io::{Read, Seek};
@@ -192,11 +194,7 @@ fn write_consensus(out: &mut impl Write, data: &Dataset, fit: &Fit) -> std::io::
     const MIN_PARALLEL: usize = 1 << 15;
     let labels: Vec<_> = data.labels.iter().map(csv_field).collect();
     let tasks = data.n_tasks();
-    let parts = if tasks < MIN_PARALLEL {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    };
+    let parts = if tasks < MIN_PARALLEL { 1 } else { cores() };
     let per = tasks.div_ceil(parts).max(1);
     let rows = par_map((0..parts).collect(), |part| {
         let mut buf = Vec::with_capacity(per * 24);

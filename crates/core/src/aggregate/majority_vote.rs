@@ -1,7 +1,7 @@
 //! Majority vote over a whole dataset: each task's posterior is its share of votes.
 //! Duplicate rows count as votes, as given. Ties go to the label that sorts first.
 
-use super::{Aggregator, Dataset, Fit, Posteriors, par_map};
+use super::{Aggregator, Dataset, Fit, Posteriors, cores, par_map};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MajorityVoteFit;
@@ -16,7 +16,7 @@ pub(crate) fn vote_shares(data: &Dataset) -> Posteriors {
     let parts = if data.answers.len() < MIN_PARALLEL {
         1
     } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        cores()
     };
     let per = data.n_tasks().div_ceil(parts).max(1);
     let ranges: Vec<_> = shares

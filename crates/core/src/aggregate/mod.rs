@@ -331,11 +331,16 @@ pub(crate) fn run_em(
 /// so a fit gives bit-identical results on any number of cores.
 const CHUNK: usize = 16_384;
 
+/// The cores this process may run on (1 when that cannot be told).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// `f` applied to each work item on the machine's cores, each thread taking the next item
 /// as it finishes one (so a slow core or a short last chunk does not hold the others back);
 /// results in item order, whatever thread computed them.
 pub fn par_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores();
     if threads < 2 || items.len() < 2 {
         return items.into_iter().map(f).collect();
     }

@@ -81,7 +81,7 @@ pub(crate) fn read_records_parallel<const N: usize, B: Send>(
     row: impl Fn(&mut B, usize, [&str; N]) -> Result<(), DatasetError> + Sync,
 ) -> Result<Vec<B>, DatasetError> {
     const MIN_PIECE: usize = 1 << 20;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = super::cores();
     let plain = if text.contains('"') {
         None
     } else {
