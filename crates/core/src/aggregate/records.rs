@@ -67,18 +67,32 @@ fn trimmed<'f, const N: usize>(
     Ok(row)
 }
 
-/// The bytes of a little-endian `word` that are commas, as the low 8 bits (bit `i` for
+/// The bytes of a little-endian `word` that are `byte`, as the low 8 bits (bit `i` for
 /// byte `i`).
-fn commas_in(word: u64) -> u64 {
+fn bytes_in(word: u64, byte: u8) -> u32 {
     const ONES: u64 = 0x0101_0101_0101_0101;
-    let x = word ^ (ONES * u64::from(b','));
+    let x = word ^ (ONES * u64::from(byte));
     // The high bit of each byte of `x` that is zero (exact: no carries between bytes).
     let zero = !(((x & (ONES * 0x7F)) + ONES * 0x7F) | x) & (ONES * 0x80);
     // Gathers the eight high bits into the top byte, byte 0's lowest.
-    (zero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+    ((zero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
 }
 
-/// Bytes read at once from a row's start by [`PlainHeader::short_row`].
+/// The line breaks and the commas in a [`WINDOW`] of bytes, as bit masks (bit `i` for
+/// byte `i`), read eight bytes at a time.
+fn separators(window: &[u8]) -> (u32, u32) {
+    let (mut breaks, mut commas) = (0, 0);
+    for (i, word) in window.chunks_exact(8).enumerate() {
+        let mut w = [0; 8];
+        w.copy_from_slice(word);
+        let word = u64::from_le_bytes(w);
+        breaks |= bytes_in(word, b'\n') << (8 * i);
+        commas |= bytes_in(word, b',') << (8 * i);
+    }
+    (breaks, commas)
+}
+
+/// Bytes read at once from a row's start by [`PlainHeader::rows`].
 const WINDOW: usize = 32;
 
 /// Calls `row(line, fields)` for each data row with the `names` columns' values, in file
@@ -210,7 +224,17 @@ impl<const N: usize> PlainHeader<'_, N> {
         let mut start = 0;
         while start < body.len() {
             line += 1;
-            let end = memchr::memchr(b'\n', &bytes[start..]).map_or(body.len(), |i| start + i);
+            // Nearly every line ends within the window read from its start: its line break
+            // and commas are found together, without a branch per byte.
+            let (end, commas) = match bytes.get(start..start + WINDOW).map(separators) {
+                Some((breaks, commas)) if breaks != 0 => {
+                    (start + breaks.trailing_zeros() as usize, Some(commas))
+                }
+                _ => (
+                    memchr::memchr(b'\n', &bytes[start..]).map_or(body.len(), |i| start + i),
+                    None,
+                ),
+            };
             let row_start = start;
             start = end + 1;
             let row_end = if end > row_start && bytes[end - 1] == b'\r' {
@@ -221,7 +245,8 @@ impl<const N: usize> PlainHeader<'_, N> {
             if row_end == row_start {
                 continue;
             }
-            let picked = match self.short_row(body, row_start, row_end) {
+            let short = commas.and_then(|commas| self.cut(body, row_start, row_end, commas));
+            let picked = match short {
                 Some(picked) => picked,
                 None => self.split(&body[row_start..row_end], &mut fields, line)?,
             };
@@ -230,34 +255,29 @@ impl<const N: usize> PlainHeader<'_, N> {
         Ok(())
     }
 
-    /// The wanted fields of the row `body[start..end]` when it is at most [`WINDOW`] bytes
-    /// with [`WINDOW`] bytes to read from its start (nearly every row): its commas are
-    /// found eight bytes at a time, without a branch per byte. `None` for other rows and
-    /// for a wrong number of fields, which [`Self::split`] reports.
+    /// The wanted fields of the row `body[start..end]`, which lies in the window whose
+    /// commas are `commas` (bit `i` for byte `start + i`). `None` for a wrong number of
+    /// fields, which [`Self::split`] reports.
     #[inline]
-    fn short_row<'b>(&self, body: &'b str, start: usize, end: usize) -> Option<[&'b str; N]> {
-        let window = body.as_bytes().get(start..start + WINDOW)?;
+    fn cut<'b>(
+        &self,
+        body: &'b str,
+        start: usize,
+        end: usize,
+        commas: u32,
+    ) -> Option<[&'b str; N]> {
         let len = end - start;
-        if len > WINDOW {
-            return None;
-        }
-        let mut commas = 0u64;
-        for (i, word) in window.chunks_exact(8).enumerate() {
-            let word = u64::from_le_bytes(word.try_into().ok()?);
-            commas |= commas_in(word) << (8 * i);
-        }
-        commas &= (1u64 << len) - 1;
-        if commas.count_ones() as usize + 1 != self.width {
-            return None;
-        }
+        let mut commas = commas & ((1u64 << len) - 1) as u32;
         // Where each field ends, in the row.
         let mut ends = [len as u8; WINDOW + 1];
-        for end in &mut ends {
-            if commas == 0 {
-                break;
-            }
-            *end = commas.trailing_zeros() as u8;
+        let mut n = 0;
+        while commas != 0 {
+            ends[n] = commas.trailing_zeros() as u8;
             commas &= commas - 1;
+            n += 1;
+        }
+        if n + 1 != self.width {
+            return None;
         }
         let mut row = [""; N];
         for (field, &column) in row.iter_mut().zip(&self.at) {
@@ -366,9 +386,21 @@ mod tests {
     }
 
     #[test]
-    fn commas_are_found_in_every_byte_of_a_word() {
-        // Bytes next to a comma's value, with its high bit flipped, and zero, anywhere.
-        let bytes = [b',', b',' ^ 0x80, b'+', b'-', 0, 0xFF, b'a'];
+    fn separators_are_found_in_every_byte_of_a_word() {
+        // The separators, bytes next to them, them with the high bit flipped, and zero,
+        // anywhere in a word.
+        let bytes = [
+            b',',
+            b'\n',
+            b',' ^ 0x80,
+            b'\n' ^ 0x80,
+            b'+',
+            b'-',
+            0x0B,
+            0,
+            0xFF,
+            b'a',
+        ];
         let mut state = 0x9E37_79B9_7F4A_7C15u64;
         for _ in 0..100_000 {
             let mut word = [0u8; 8];
@@ -378,12 +410,18 @@ mod tests {
                 state ^= state << 17;
                 *b = bytes[(state % bytes.len() as u64) as usize];
             }
-            let expected = word
-                .iter()
-                .enumerate()
-                .filter(|&(_, &b)| b == b',')
-                .fold(0, |m, (i, _)| m | 1 << i);
-            assert_eq!(commas_in(u64::from_le_bytes(word)), expected, "{word:?}");
+            for separator in [b',', b'\n'] {
+                let expected = word
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &b)| b == separator)
+                    .fold(0, |m, (i, _)| m | 1 << i);
+                assert_eq!(
+                    bytes_in(u64::from_le_bytes(word), separator),
+                    expected,
+                    "{word:?}"
+                );
+            }
         }
     }
 
