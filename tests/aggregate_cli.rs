@@ -119,6 +119,44 @@ fn a_big_file_is_read_in_parts_and_bytes_not_utf8_name_their_line() {
     );
 }
 
+#[test]
+fn majority_vote_alone_counts_votes_and_agrees_with_the_full_read() {
+    // `--method mv` alone reads vote counts only; with `--workers` it reads every answer
+    // and worker. Both must print the same consensus: on the real datasets, and on a big
+    // file (read in pieces) with duplicate rows and many tied tasks.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut content = String::from("task,worker,label\n");
+    for i in 0..400_000 {
+        let row = format!("t{},w{},l{}\n", i / 4, i % 9, (i * 7) % 3);
+        content.push_str(&row);
+        if i % 10 == 0 {
+            content.push_str(&row);
+        }
+    }
+    let big = dir.path().join("big.csv");
+    std::fs::write(&big, &content).expect("write");
+    let mut files = vec![big];
+    for (dataset, _) in CROWD_KIT_BEST {
+        files.push(truth_dir().join(dataset).join("answers.csv"));
+    }
+    for file in files {
+        let alone = aggregate(&file, "mv");
+        let full = Command::new(built_binary("tessera"))
+            .arg("aggregate")
+            .arg(&file)
+            .args(["--method", "mv", "--workers"])
+            .arg(dir.path().join("workers.csv"))
+            .output()
+            .expect("run");
+        assert!(alone.status.success() && full.status.success(), "{file:?}");
+        assert!(alone.stdout.len() > 100, "{file:?}");
+        assert!(
+            alone.stdout == full.stdout,
+            "{file:?}: mv alone and mv with --workers differ"
+        );
+    }
+}
+
 /// crowd-kit 1.4.2's accuracy on the development datasets, measured outside this project
 /// (../shared/data/truth/README.md): the best of its eight methods on each dataset, and the
 /// best mean of any single method (Dawid–Skene's).

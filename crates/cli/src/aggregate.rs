@@ -7,9 +7,9 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use tessera_core::aggregate::agreement::agreement;
 use tessera_core::aggregate::{
-    Aggregator, Dataset, DawidSkene, Fit, Glad, Mace, MajorityVoteFit, NumericDataset,
-    NumericMethod, OneCoinDawidSkene, Wawa, WeightedMajorityVote, WorkerSkill, argmax, cores,
-    par_map, worker_skills,
+    Aggregator, Dataset, DawidSkene, Glad, Mace, MajorityVoteFit, Names, NumericDataset,
+    NumericMethod, OneCoinDawidSkene, VoteCounts, Wawa, WeightedMajorityVote, WorkerSkill, argmax,
+    cores, par_map, worker_skills,
 };
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -71,6 +71,20 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     if let Some(method) = numeric {
         return run_numeric(args, &text, method);
     }
+    if matches!(args.method, Method::Mv)
+        && args.gold.is_none()
+        && args.workers.is_none()
+        && !args.metrics
+    {
+        // Majority vote and nothing else: the vote counts are all it needs.
+        let counts = VoteCounts::from_csv(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", args.answers.display()))?;
+        drop(text);
+        tracing::debug!(elapsed = ?started.elapsed(), tasks = counts.tasks.len(), "counted");
+        write_stdout(&counts.tasks, &counts.labels, |t| counts.majority(t))?;
+        tracing::debug!(elapsed = ?started.elapsed(), "written");
+        return Ok(());
+    }
     let mut data =
         Dataset::from_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.answers.display()))?;
     // Freed now, its memory serves what follows: fresh memory costs as much to touch as
@@ -95,10 +109,11 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
         Method::Mean | Method::Median | Method::Wmedian => unreachable!("handled above"),
     };
     tracing::debug!(elapsed = ?started.elapsed(), iterations = fit.log_likelihood.len(), objective = ?fit.log_likelihood.last(), "fitted");
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    write_consensus(&mut out, &data, &fit)?;
-    out.flush()?;
+    write_stdout(&data.tasks, &data.labels, |t| {
+        let p = &fit.posteriors[t];
+        let label = argmax(p);
+        (label, p[label])
+    })?;
     tracing::debug!(elapsed = ?started.elapsed(), "written");
     if args.metrics {
         let a = agreement(&data);
@@ -187,25 +202,42 @@ fn csv_field(field: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// `task,label,confidence` rows, confidence with six decimals. Written by hand, a big
-/// file's rows formatted on all cores: formatting machinery per field, then formatting on
-/// one core, were a large share of a million-answer run.
-fn write_consensus(out: &mut impl Write, data: &Dataset, fit: &Fit) -> std::io::Result<()> {
+/// [`write_consensus`] to stdout.
+fn write_stdout(
+    tasks: &Names,
+    labels: &Names,
+    choice: impl Fn(usize) -> (usize, f64) + Sync,
+) -> std::io::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    write_consensus(&mut out, tasks, labels, choice)?;
+    out.flush()
+}
+
+/// `task,label,confidence` rows, `choice(task)` giving the label and its confidence (six
+/// decimals). Written by hand, a big file's rows formatted on all cores: formatting
+/// machinery per field, then formatting on one core, were a large share of a
+/// million-answer run.
+fn write_consensus(
+    out: &mut impl Write,
+    tasks: &Names,
+    labels: &Names,
+    choice: impl Fn(usize) -> (usize, f64) + Sync,
+) -> std::io::Result<()> {
     const MIN_PARALLEL: usize = 1 << 15;
-    let labels: Vec<_> = data.labels.iter().map(csv_field).collect();
-    let tasks = data.n_tasks();
-    let parts = if tasks < MIN_PARALLEL { 1 } else { cores() };
-    let per = tasks.div_ceil(parts).max(1);
+    let labels: Vec<_> = labels.iter().map(csv_field).collect();
+    let n = tasks.len();
+    let parts = if n < MIN_PARALLEL { 1 } else { cores() };
+    let per = n.div_ceil(parts).max(1);
     let rows = par_map((0..parts).collect(), |part| {
         let mut buf = Vec::with_capacity(per * 24);
-        for t in part * per..((part + 1) * per).min(tasks) {
-            let p = &fit.posteriors[t];
-            let label = argmax(p);
-            buf.extend_from_slice(csv_field(&data.tasks[t]).as_bytes());
+        for t in part * per..((part + 1) * per).min(n) {
+            let (label, confidence) = choice(t);
+            buf.extend_from_slice(csv_field(&tasks[t]).as_bytes());
             buf.push(b',');
             buf.extend_from_slice(labels[label].as_bytes());
             buf.push(b',');
-            push_fixed6(&mut buf, p[label]);
+            push_fixed6(&mut buf, confidence);
             buf.push(b'\n');
         }
         buf

@@ -17,6 +17,7 @@ mod numeric;
 mod one_coin;
 mod records;
 pub mod synthetic;
+mod vote_counts;
 mod wawa;
 mod weighted_majority;
 
@@ -29,6 +30,7 @@ pub use majority_vote::MajorityVoteFit;
 pub use names::Names;
 pub use numeric::{NumericDataset, NumericFit, NumericMethod};
 pub use one_coin::OneCoinDawidSkene;
+pub use vote_counts::VoteCounts;
 pub use wawa::Wawa;
 pub use weighted_majority::WeightedMajorityVote;
 

@@ -1,0 +1,224 @@
+//! Each task's vote count per label, read straight from an answers file: majority vote
+//! with nothing else asked of the answers needs no more. Reading a [`Dataset`] numbers
+//! the workers and keeps every answer, which is most of its cost and none of majority
+//! vote's; the result is the same as [`MajorityVoteFit`] on that dataset.
+//!
+//! [`Dataset`]: super::Dataset
+//! [`MajorityVoteFit`]: super::MajorityVoteFit
+
+use super::DatasetError;
+use super::names::{Interner, Names, number_together};
+use super::records::read_records_parallel;
+
+/// Tasks (in order of first appearance), labels (sorted) and how many answers gave each
+/// task each label. Duplicate rows count as votes, as in [`super::MajorityVoteFit`].
+#[derive(Debug, Clone)]
+pub struct VoteCounts {
+    pub tasks: Names,
+    pub labels: Names,
+    /// `counts[task * labels.len() + label]`
+    counts: Vec<u32>,
+}
+
+/// One piece of the rows, counted with its own numbering of tasks and labels.
+#[derive(Default)]
+struct Piece {
+    tasks: Interner,
+    labels: Interner,
+    /// Room per task for this many labels; grows when more are seen.
+    stride: usize,
+    /// `counts[task * stride + label]`
+    counts: Vec<u32>,
+}
+
+impl Piece {
+    fn push(&mut self, task: &str, label: &str) -> Result<(), DatasetError> {
+        let t = self.tasks.intern(task) as usize;
+        let l = self.labels.intern(label) as usize;
+        if l >= self.stride {
+            self.widen()?;
+        }
+        let at = t * self.stride + l;
+        if at >= self.counts.len() {
+            self.counts.resize((t + 1) * self.stride, 0);
+        }
+        self.counts[at] += 1;
+        Ok(())
+    }
+
+    /// Makes room for one more label per task.
+    #[cold]
+    fn widen(&mut self) -> Result<(), DatasetError> {
+        if self.labels.len() > u16::MAX as usize {
+            return Err(DatasetError::TooManyLabels);
+        }
+        let stride = (self.stride * 2).max(8);
+        let mut counts = vec![0; self.counts.len() / self.stride.max(1) * stride];
+        if self.stride > 0 {
+            for (to, from) in counts
+                .chunks_exact_mut(stride)
+                .zip(self.counts.chunks_exact(self.stride))
+            {
+                to[..self.stride].copy_from_slice(from);
+            }
+        }
+        self.counts = counts;
+        self.stride = stride;
+        Ok(())
+    }
+}
+
+impl VoteCounts {
+    /// Reads crowd-kit's CSV format (`task,worker,label`), with the same checks and errors
+    /// as [`super::Dataset::from_csv`]: a worker is required on every row, though not kept.
+    pub fn from_csv(text: &str) -> Result<Self, DatasetError> {
+        let pieces = read_records_parallel(
+            text,
+            ["task", "worker", "label"],
+            |lines| lines.iter().map(|_| Piece::default()).collect(),
+            |piece, _, [task, _, label]| piece.push(task, label),
+        )?;
+        Self::merge(pieces)
+    }
+
+    /// One numbering for all pieces, as [`super::Dataset::from_csv`] gives, and their
+    /// counts added up.
+    fn merge(pieces: Vec<Piece>) -> Result<Self, DatasetError> {
+        let mut counted = Vec::with_capacity(pieces.len());
+        let (mut tasks, mut labels) = (Vec::new(), Vec::new());
+        for piece in pieces {
+            counted.push((piece.stride, piece.labels.len(), piece.counts));
+            tasks.push(piece.tasks);
+            labels.push(piece.labels);
+        }
+        let (tasks, task_numbers) = number_together(tasks);
+        let (labels, label_numbers) = number_together(labels);
+        if labels.is_empty() {
+            return Err(DatasetError::Empty);
+        }
+        if labels.len() > u16::MAX as usize {
+            return Err(DatasetError::TooManyLabels);
+        }
+        let mut order: Vec<usize> = (0..labels.len()).collect();
+        order.sort_unstable_by(|&a, &b| labels[a].cmp(&labels[b]));
+        let mut rank = vec![0; order.len()];
+        for (r, &i) in order.iter().enumerate() {
+            rank[i] = r;
+        }
+        let k = labels.len();
+        let mut counts = vec![0; tasks.len() * k];
+        for (p, (stride, n_labels, piece)) in counted.into_iter().enumerate() {
+            // The first piece's numbers are the merged ones.
+            let (task_of, label_of) = match p.checked_sub(1) {
+                None => (None, None),
+                Some(q) => (Some(&task_numbers[q]), Some(&label_numbers[q])),
+            };
+            let label_rank: Vec<usize> = (0..n_labels)
+                .map(|l| rank[label_of.map_or(l, |of| of[l] as usize)])
+                .collect();
+            for (t, row) in piece.chunks_exact(stride.max(1)).enumerate() {
+                let to = task_of.map_or(t, |of| of[t] as usize) * k;
+                for (&n, &r) in row.iter().zip(&label_rank) {
+                    counts[to + r] += n;
+                }
+            }
+        }
+        Ok(Self {
+            tasks,
+            labels: order.iter().map(|&i| &labels[i]).collect(),
+            counts,
+        })
+    }
+
+    /// Task `task`'s majority label, ties going to the label that sorts first, and that
+    /// label's share of the task's votes.
+    pub fn majority(&self, task: usize) -> (usize, f64) {
+        let k = self.labels.len();
+        let row = &self.counts[task * k..(task + 1) * k];
+        let mut best = 0;
+        for (l, &n) in row.iter().enumerate() {
+            if n > row[best] {
+                best = l;
+            }
+        }
+        let total: u64 = row.iter().map(|&n| u64::from(n)).sum();
+        (best, f64::from(row[best]) / total as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Aggregator, Dataset, MajorityVoteFit};
+    use super::*;
+
+    /// An answers file of `rows` rows over `tasks` tasks, with duplicate rows, blank
+    /// lines, labels first seen late and more labels than a piece first makes room for.
+    fn answers(rows: usize, tasks: usize, seed: u64) -> String {
+        let mut state = seed | 1;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut text = String::from("task,worker,label\n");
+        let mut last = String::new();
+        for i in 0..rows {
+            let row = if i > 0 && next(20) == 0 {
+                last.clone()
+            } else {
+                let labels = if i < rows / 2 { 3 } else { 11 };
+                format!("t{},w{},l{}\n", next(tasks), next(50), next(labels))
+            };
+            text.push_str(&row);
+            if next(100) == 0 {
+                text.push('\n');
+            }
+            last = row;
+        }
+        text
+    }
+
+    fn same_as_majority_vote(text: &str) {
+        let counts = VoteCounts::from_csv(text).expect("counts");
+        let data = Dataset::from_csv(text).expect("dataset");
+        let fit = MajorityVoteFit.fit(&data);
+        assert_eq!(counts.tasks, data.tasks);
+        assert_eq!(counts.labels, data.labels);
+        let majority: Vec<(usize, f64)> = (0..counts.tasks.len())
+            .map(|t| counts.majority(t))
+            .collect();
+        let expected: Vec<(usize, f64)> = fit.labels().into_iter().zip(fit.confidences()).collect();
+        assert_eq!(majority, expected);
+    }
+
+    #[test]
+    fn counts_give_majority_votes_result_for_small_and_big_files() {
+        // Small (one piece; many ties) and over 2 MiB (a piece per core).
+        same_as_majority_vote(&answers(2_000, 300, 7));
+        let big = answers(200_000, 40_000, 11);
+        assert!(big.len() > 2 << 20);
+        same_as_majority_vote(&big);
+    }
+
+    #[test]
+    fn bad_rows_get_the_datasets_errors() {
+        let mut big = answers(200_000, 40_000, 3);
+        for bad in ["t1,,l1\n", "t1,w1\n", "t1,w1,l1,x\n"] {
+            big.push_str(bad);
+            let line = big.lines().count();
+            let counted = VoteCounts::from_csv(&big).expect_err("bad row");
+            assert_eq!(
+                Some(counted.clone()),
+                Dataset::from_csv(&big).err(),
+                "{bad:?}"
+            );
+            assert!(matches!(counted, DatasetError::Line { line: l, .. } if l == line));
+            big.truncate(big.len() - bad.len());
+        }
+        assert_eq!(
+            VoteCounts::from_csv("task,worker,label\n\n").expect_err("empty"),
+            DatasetError::Empty
+        );
+    }
+}
