@@ -427,9 +427,10 @@ mod tests {
 
     #[test]
     fn rows_of_every_length_read_as_split_on_commas() {
-        // Rows from 3 to 40 bytes (some fit the 32-byte window, some do not), the last
-        // ones too close to the end to read a window; fields with spaces, CR line ends,
-        // non-ASCII text, and rows with a field too many or too few.
+        // Lines from 8 to 48 bytes with their line ends (the window holds the line break of
+        // those up to 32 bytes, not of the rest), the last ones too close to the end to
+        // read a window; fields with spaces, CR line ends, non-ASCII text, and rows with a
+        // field too many or too few.
         let mut text = String::from("label,x,task\n");
         let mut expected = Vec::new();
         let mut line = 1;
@@ -442,7 +443,8 @@ mod tests {
                 format!("l{n}")
             };
             let end = if n % 3 == 0 { "\r\n" } else { "\n" };
-            text.push_str(&format!("{label},{},{task}{end}", "x".repeat(n % 7)));
+            let x = "x".repeat(n % 7 + n / 2);
+            text.push_str(&format!("{label},{x},{task}{end}"));
             expected.push((line, [task, label.trim().to_owned()]));
         }
         assert_eq!(rows(&text).expect("valid"), expected);
