@@ -78,22 +78,39 @@ fn bytes_in(word: u64, byte: u8) -> u32 {
     ((zero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
 }
 
-/// The line breaks and the commas in a [`WINDOW`] of bytes, as bit masks (bit `i` for
-/// byte `i`), read eight bytes at a time.
-fn separators(window: &[u8]) -> (u32, u32) {
-    let (mut breaks, mut commas) = (0, 0);
-    for (i, word) in window.chunks_exact(8).enumerate() {
-        let mut w = [0; 8];
-        w.copy_from_slice(word);
-        let word = u64::from_le_bytes(w);
-        breaks |= bytes_in(word, b'\n') << (8 * i);
-        commas |= bytes_in(word, b',') << (8 * i);
+/// Where the commas and line breaks of `bytes` are, as offsets from its start, in order:
+/// 64 bytes at a time, each word tested for both at once, so finding a row's end waits on
+/// nothing from the row before it.
+fn separators(bytes: &[u8], found: &mut Vec<u32>) {
+    found.clear();
+    let mut chunks = bytes.chunks_exact(64);
+    let mut at = 0u32;
+    for chunk in &mut chunks {
+        let mut mask = 0u64;
+        for (i, word) in chunk.chunks_exact(8).enumerate() {
+            let mut w = [0; 8];
+            w.copy_from_slice(word);
+            let word = u64::from_le_bytes(w);
+            mask |= u64::from(bytes_in(word, b',') | bytes_in(word, b'\n')) << (8 * i);
+        }
+        while mask != 0 {
+            found.push(at + mask.trailing_zeros());
+            mask &= mask - 1;
+        }
+        at += 64;
     }
-    (breaks, commas)
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        if b == b',' || b == b'\n' {
+            found.push(at + i as u32);
+        }
+    }
 }
 
-/// Bytes read at once from a row's start by [`PlainHeader::rows`].
-const WINDOW: usize = 32;
+/// Bytes scanned for separators at a time by [`PlainHeader::rows`].
+const BLOCK: usize = 4096;
+
+/// Commas remembered per row; a row with more is split again by [`PlainHeader::split`].
+const MAX_COMMAS: usize = 16;
 
 /// Calls `row(line, fields)` for each data row with the `names` columns' values, in file
 /// order; `line` is 1-based and counts the header. Blank lines are skipped.
@@ -219,73 +236,88 @@ impl<const N: usize> PlainHeader<'_, N> {
         row: &mut impl FnMut(usize, [&str; N]) -> Result<(), DatasetError>,
     ) -> Result<(), DatasetError> {
         let bytes = body.as_bytes();
+        let mut found = Vec::with_capacity(BLOCK);
         let mut fields: Vec<&str> = Vec::with_capacity(self.width);
         let mut line = first_line - 1;
-        let mut start = 0;
-        while start < body.len() {
-            line += 1;
-            // Nearly every line ends within the window read from its start: its line break
-            // and commas are found together, without a branch per byte.
-            let (end, commas) = match bytes.get(start..start + WINDOW).map(separators) {
-                Some((breaks, commas)) if breaks != 0 => {
-                    (start + breaks.trailing_zeros() as usize, Some(commas))
+        let (mut row_start, mut commas, mut n_commas) = (0, [0; MAX_COMMAS], 0);
+        for (b, block) in bytes.chunks(BLOCK).enumerate() {
+            separators(block, &mut found);
+            for &at in &found {
+                let at = b * BLOCK + at as usize;
+                if bytes[at] == b',' {
+                    if let Some(slot) = commas.get_mut(n_commas) {
+                        *slot = at;
+                    }
+                    n_commas += 1;
+                    continue;
                 }
-                _ => (
-                    memchr::memchr(b'\n', &bytes[start..]).map_or(body.len(), |i| start + i),
-                    None,
-                ),
-            };
-            let row_start = start;
-            start = end + 1;
-            let row_end = if end > row_start && bytes[end - 1] == b'\r' {
-                end - 1
-            } else {
-                end
-            };
-            if row_end == row_start {
-                continue;
+                line += 1;
+                let cuts = commas.get(..n_commas);
+                self.row(body, row_start..at, cuts, line, &mut fields, row)?;
+                (row_start, n_commas) = (at + 1, 0);
             }
-            let short = commas.and_then(|commas| self.cut(body, row_start, row_end, commas));
-            let picked = match short {
-                Some(picked) => picked,
-                None => self.split(&body[row_start..row_end], &mut fields, line)?,
-            };
-            row(line, trimmed(line, picked, &self.names)?)?;
+        }
+        if row_start < body.len() {
+            let cuts = commas.get(..n_commas);
+            self.row(
+                body,
+                row_start..body.len(),
+                cuts,
+                line + 1,
+                &mut fields,
+                row,
+            )?;
         }
         Ok(())
     }
 
-    /// The wanted fields of the row `body[start..end]`, which lies in the window whose
-    /// commas are `commas` (bit `i` for byte `start + i`). `None` for a wrong number of
-    /// fields, which [`Self::split`] reports.
+    /// Hands on the row `body[span]` (its line break excluded), whose commas are at `cuts`
+    /// when they were all remembered; a blank row is skipped.
+    #[inline]
+    fn row<'b>(
+        &self,
+        body: &'b str,
+        span: std::ops::Range<usize>,
+        cuts: Option<&[usize]>,
+        line: usize,
+        fields: &mut Vec<&'b str>,
+        row: &mut impl FnMut(usize, [&str; N]) -> Result<(), DatasetError>,
+    ) -> Result<(), DatasetError> {
+        let (start, mut end) = (span.start, span.end);
+        if end > start && body.as_bytes()[end - 1] == b'\r' {
+            end -= 1;
+        }
+        if end == start {
+            return Ok(());
+        }
+        let cut = cuts
+            .filter(|cuts| cuts.len() + 1 == self.width)
+            .and_then(|cuts| self.cut(body, start, end, cuts));
+        let picked = match cut {
+            Some(picked) => picked,
+            None => self.split(&body[start..end], fields, line)?,
+        };
+        row(line, trimmed(line, picked, &self.names)?)
+    }
+
+    /// The wanted fields of the row `body[start..end]` whose commas are at `cuts` (one
+    /// fewer than the fields).
     #[inline]
     fn cut<'b>(
         &self,
         body: &'b str,
         start: usize,
         end: usize,
-        commas: u32,
+        cuts: &[usize],
     ) -> Option<[&'b str; N]> {
-        let len = end - start;
-        let mut commas = commas & ((1u64 << len) - 1) as u32;
-        // Where each field ends, in the row.
-        let mut ends = [len as u8; WINDOW + 1];
-        let mut n = 0;
-        while commas != 0 {
-            ends[n] = commas.trailing_zeros() as u8;
-            commas &= commas - 1;
-            n += 1;
-        }
-        if n + 1 != self.width {
-            return None;
-        }
         let mut row = [""; N];
         for (field, &column) in row.iter_mut().zip(&self.at) {
             let from = column
                 .checked_sub(1)
-                .map_or(0, |before| usize::from(ends[before]) + 1);
-            // Commas are ASCII, so every cut is a char boundary.
-            *field = body.get(start + from..start + usize::from(ends[column]))?;
+                .map_or(start, |before| cuts[before] + 1);
+            let to = cuts.get(column).copied().unwrap_or(end);
+            // Commas and line breaks are ASCII, so every cut is a char boundary.
+            *field = body.get(from..to)?;
         }
         Some(row)
     }
@@ -426,29 +458,62 @@ mod tests {
     }
 
     #[test]
+    fn separators_of_a_block_are_found_in_order() {
+        let text: Vec<u8> = (0..1000u32)
+            .map(|i| match i * 7 % 11 {
+                0 => b',',
+                1 => b'\n',
+                2 => b'\r',
+                _ => b'a' + (i % 26) as u8,
+            })
+            .collect();
+        let mut found = Vec::new();
+        for len in [0, 1, 63, 64, 65, 130, 1000] {
+            separators(&text[..len], &mut found);
+            let expected: Vec<u32> = (0..len as u32)
+                .filter(|&i| matches!(text[i as usize], b',' | b'\n'))
+                .collect();
+            assert_eq!(found, expected, "{len}");
+        }
+    }
+
+    #[test]
     fn rows_of_every_length_read_as_split_on_commas() {
-        // Lines from 8 to 48 bytes with their line ends (the window holds the line break of
-        // those up to 32 bytes, not of the rest), the last ones too close to the end to
-        // read a window; fields with spaces, CR line ends, non-ASCII text, and rows with a
-        // field too many or too few.
+        // Lines from 8 to 48 bytes, over and over, so rows cross the 64-byte chunks and the
+        // 4096-byte blocks separators are found in at every offset; fields with spaces, CR
+        // line ends, blank lines, non-ASCII text; the last line without a line break.
         let mut text = String::from("label,x,task\n");
         let mut expected = Vec::new();
         let mut line = 1;
-        for n in 1..=36 {
-            line += 1;
-            let task = "é".repeat(n / 4) + &"t".repeat(n % 4 + 1);
-            let label = if n % 5 == 0 {
-                format!(" l{n} ")
-            } else {
-                format!("l{n}")
-            };
-            let end = if n % 3 == 0 { "\r\n" } else { "\n" };
-            let x = "x".repeat(n % 7 + n / 2);
-            text.push_str(&format!("{label},{x},{task}{end}"));
-            expected.push((line, [task, label.trim().to_owned()]));
+        for round in 0..300 {
+            for n in 1..=36 {
+                line += 1;
+                let task = "é".repeat(n / 4) + &"t".repeat(n % 4 + 1);
+                let label = if n % 5 == 0 {
+                    format!(" l{n} ")
+                } else {
+                    format!("l{n}")
+                };
+                let end = if n % 3 == 0 { "\r\n" } else { "\n" };
+                let x = "x".repeat(n % 7 + n / 2 + round % 3);
+                text.push_str(&format!("{label},{x},{task}{end}"));
+                expected.push((line, [task, label.trim().to_owned()]));
+                if (n + round) % 17 == 0 {
+                    text.push_str("\r\n");
+                    line += 1;
+                }
+            }
         }
+        text.push_str("l,x,last");
+        expected.push((line + 1, ["last".to_owned(), "l".to_owned()]));
+        assert!(text.len() > 3 * BLOCK);
         assert_eq!(rows(&text).expect("valid"), expected);
-        for bad in ["a,b\n", "a,b,c,d\n", "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q\n"] {
+        // Too few fields, too many, and more commas than a row's remembered.
+        for bad in [
+            "a,b\n",
+            "a,b,c,d\n",
+            "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s\n",
+        ] {
             let fields = bad.split(',').count();
             for tail in ["", "t,x,y\n".repeat(10).as_str()] {
                 let text = format!("label,x,task\nl,x,t\n{bad}{tail}");
