@@ -38,11 +38,12 @@ fn pick<'f, const N: usize>(
     at: &[usize; N],
     names: &[&str; N],
 ) -> Result<[&'f str; N], DatasetError> {
-    let mut row = [""; N];
-    for (slot, &column) in row.iter_mut().zip(at) {
-        *slot = fields[column];
-    }
-    trimmed(line, row, names)
+    trimmed(line, select(fields, at), names)
+}
+
+/// The fields at the wanted columns `at` (which the header check keeps within `fields`).
+fn select<'f, const N: usize>(fields: &[&'f str], at: &[usize; N]) -> [&'f str; N] {
+    at.map(|column| fields[column])
 }
 
 /// The fields trimmed of white space; an empty one is an error naming its column.
@@ -343,11 +344,7 @@ impl<const N: usize> PlainHeader<'_, N> {
                 ),
             ));
         }
-        let mut row = [""; N];
-        for (field, &column) in row.iter_mut().zip(&self.at) {
-            *field = fields[column];
-        }
-        Ok(row)
+        Ok(select(fields, &self.at))
     }
 }
 

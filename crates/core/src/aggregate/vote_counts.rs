@@ -46,7 +46,7 @@ impl Piece {
         Ok(())
     }
 
-    /// Makes room for one more label per task.
+    /// Makes room for more labels per task: twice as many, and at least 8.
     #[cold]
     fn widen(&mut self) -> Result<(), DatasetError> {
         if self.labels.len() > u16::MAX as usize {
