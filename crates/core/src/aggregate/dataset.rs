@@ -101,19 +101,7 @@ fn merge(pieces: Vec<Piece<'_>>) -> Result<(Numbered, Vec<(usize, usize)>), Data
     }
     let (tasks, task_numbers) = number_together(tasks);
     let (workers, worker_numbers) = number_together(workers);
-    let (labels, label_numbers) = number_together(labels);
-    if labels.is_empty() {
-        return Err(DatasetError::Empty);
-    }
-    if labels.len() > u16::MAX as usize {
-        return Err(DatasetError::TooManyLabels);
-    }
-    let mut order: Vec<usize> = (0..labels.len()).collect();
-    order.sort_unstable_by(|&a, &b| labels[a].cmp(&labels[b]));
-    let mut rank = vec![0u16; order.len()];
-    for (r, &i) in order.iter().enumerate() {
-        rank[i] = r as u16;
-    }
+    let (labels, mut label_ranks) = sort_labels(labels)?;
     let sizes = slots
         .iter()
         .map(|(slot, filled)| (slot.len(), *filled))
@@ -121,15 +109,13 @@ fn merge(pieces: Vec<Piece<'_>>) -> Result<(Numbered, Vec<(usize, usize)>), Data
     // Each piece's answers with the new numbers of its tasks and workers (the first
     // piece's are unchanged) and the sorted rank of its labels. Built here, not on the
     // threads: a thread's first allocation costs it fresh memory.
-    let first = (None, None, rank.clone());
+    let later_ranks = label_ranks.split_off(1);
+    let first = (None, None, label_ranks.pop().unwrap_or_default());
     let later = task_numbers
         .into_iter()
         .zip(worker_numbers)
-        .zip(label_numbers)
-        .map(|((t, w), l)| {
-            let l = l.iter().map(|&l| rank[l as usize]).collect();
-            (Some(t), Some(w), l)
-        });
+        .zip(later_ranks)
+        .map(|((t, w), l)| (Some(t), Some(w), l));
     let work: Vec<_> = slots
         .into_iter()
         .zip(std::iter::once(first).chain(later))
@@ -149,10 +135,39 @@ fn merge(pieces: Vec<Piece<'_>>) -> Result<(Numbered, Vec<(usize, usize)>), Data
         Numbered {
             tasks,
             workers,
-            labels: order.iter().map(|&i| &labels[i]).collect(),
+            labels,
         },
         sizes,
     ))
+}
+
+/// The labels of all pieces numbered together in sorted order, so that results do not
+/// depend on row order: the sorted names, and for each piece the sorted number of each of
+/// its own labels. No labels, or more than `u16` numbers, is an error.
+pub(super) fn sort_labels(pieces: Vec<Interner>) -> Result<(Names, Vec<Vec<u16>>), DatasetError> {
+    let first_len = pieces.first().map_or(0, Interner::len);
+    let (labels, numbers) = number_together(pieces);
+    if labels.is_empty() {
+        return Err(DatasetError::Empty);
+    }
+    if labels.len() > u16::MAX as usize {
+        return Err(DatasetError::TooManyLabels);
+    }
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    order.sort_unstable_by(|&a, &b| labels[a].cmp(&labels[b]));
+    let mut rank = vec![0u16; order.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i] = r as u16;
+    }
+    // The first piece's labels keep their numbers in the merged list.
+    let ranks = std::iter::once(rank[..first_len].to_vec())
+        .chain(
+            numbers
+                .iter()
+                .map(|mine| mine.iter().map(|&l| rank[l as usize]).collect()),
+        )
+        .collect();
+    Ok((order.iter().map(|&i| &labels[i]).collect(), ranks))
 }
 
 /// The dataset from its merged pieces: the slots closed up (a slot holds fewer answers

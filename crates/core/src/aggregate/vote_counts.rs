@@ -7,6 +7,7 @@
 //! [`MajorityVoteFit`]: super::MajorityVoteFit
 
 use super::DatasetError;
+use super::dataset::sort_labels;
 use super::names::{Interner, Names, number_together};
 use super::records::read_records_parallel;
 
@@ -87,45 +88,27 @@ impl VoteCounts {
         let mut counted = Vec::with_capacity(pieces.len());
         let (mut tasks, mut labels) = (Vec::new(), Vec::new());
         for piece in pieces {
-            counted.push((piece.stride, piece.labels.len(), piece.counts));
+            counted.push((piece.stride, piece.counts));
             tasks.push(piece.tasks);
             labels.push(piece.labels);
         }
         let (tasks, task_numbers) = number_together(tasks);
-        let (labels, label_numbers) = number_together(labels);
-        if labels.is_empty() {
-            return Err(DatasetError::Empty);
-        }
-        if labels.len() > u16::MAX as usize {
-            return Err(DatasetError::TooManyLabels);
-        }
-        let mut order: Vec<usize> = (0..labels.len()).collect();
-        order.sort_unstable_by(|&a, &b| labels[a].cmp(&labels[b]));
-        let mut rank = vec![0; order.len()];
-        for (r, &i) in order.iter().enumerate() {
-            rank[i] = r;
-        }
+        let (labels, label_ranks) = sort_labels(labels)?;
         let k = labels.len();
         let mut counts = vec![0; tasks.len() * k];
-        for (p, (stride, n_labels, piece)) in counted.into_iter().enumerate() {
-            // The first piece's numbers are the merged ones.
-            let (task_of, label_of) = match p.checked_sub(1) {
-                None => (None, None),
-                Some(q) => (Some(&task_numbers[q]), Some(&label_numbers[q])),
-            };
-            let label_rank: Vec<usize> = (0..n_labels)
-                .map(|l| rank[label_of.map_or(l, |of| of[l] as usize)])
-                .collect();
+        for (p, ((stride, piece), ranks)) in counted.into_iter().zip(label_ranks).enumerate() {
+            // The first piece's task numbers are the merged ones.
+            let task_of = p.checked_sub(1).map(|q| &task_numbers[q]);
             for (t, row) in piece.chunks_exact(stride.max(1)).enumerate() {
                 let to = task_of.map_or(t, |of| of[t] as usize) * k;
-                for (&n, &r) in row.iter().zip(&label_rank) {
-                    counts[to + r] += n;
+                for (&n, &r) in row.iter().zip(&ranks) {
+                    counts[to + usize::from(r)] += n;
                 }
             }
         }
         Ok(Self {
             tasks,
-            labels: order.iter().map(|&i| &labels[i]).collect(),
+            labels,
             counts,
         })
     }
