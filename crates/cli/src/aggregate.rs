@@ -77,16 +77,14 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
         && !args.metrics
     {
         // Majority vote and nothing else: the vote counts are all it needs.
-        let counts = VoteCounts::from_csv(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", args.answers.display()))?;
+        let counts = VoteCounts::from_csv(&text).map_err(in_file(&args.answers))?;
         drop(text);
         tracing::debug!(elapsed = ?started.elapsed(), tasks = counts.tasks.len(), "counted");
         write_stdout(&counts.tasks, &counts.labels, |t| counts.majority(t))?;
         tracing::debug!(elapsed = ?started.elapsed(), "written");
         return Ok(());
     }
-    let mut data =
-        Dataset::from_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.answers.display()))?;
+    let mut data = Dataset::from_csv(&text).map_err(in_file(&args.answers))?;
     // Freed now, its memory serves what follows: fresh memory costs as much to touch as
     // reading the file did.
     drop(text);
@@ -94,8 +92,7 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     if let Some(gold) = &args.gold {
         let text =
             std::fs::read_to_string(gold).with_context(|| format!("reading {}", gold.display()))?;
-        data.read_gold_csv(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", gold.display()))?;
+        data.read_gold_csv(&text).map_err(in_file(gold))?;
     }
     let fit = match args.method {
         Method::Mv => MajorityVoteFit.fit(&data),
@@ -133,6 +130,11 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
         write_workers(path, &data, &worker_skills(&data, &fit))?;
     }
     Ok(())
+}
+
+/// An error about the file at `path`, prefixed with its path.
+fn in_file<E: std::fmt::Display>(path: &std::path::Path) -> impl Fn(E) -> anyhow::Error + '_ {
+    move |e| anyhow::anyhow!("{}: {e}", path.display())
 }
 
 /// The file at `path` as UTF-8 text; bytes that are not UTF-8 are an error naming their
@@ -266,8 +268,7 @@ fn run_numeric(args: &AggregateArgs, text: &str, method: NumericMethod) -> Resul
     if args.gold.is_some() || args.metrics {
         anyhow::bail!("--gold and --metrics apply to categorical methods only");
     }
-    let data = NumericDataset::from_csv(text)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.answers.display()))?;
+    let data = NumericDataset::from_csv(text).map_err(in_file(&args.answers))?;
     let fit = method.fit(&data);
     let stdout = std::io::stdout();
     let mut w = csv::Writer::from_writer(std::io::BufWriter::new(stdout.lock()));
