@@ -168,7 +168,7 @@ fn parse_jsonl<T: ParsedTask>(
     schema: &LabelSchema,
     piece_bytes: usize,
 ) -> Result<Vec<T>, UploadError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let threads = crate::aggregate::cores().min(8);
     std::thread::scope(|scope| {
         let mut parsing: VecDeque<ScopedJoinHandle<'_, ParsedPiece<T>>> = VecDeque::new();
         let mut tasks = Vec::new();

@@ -333,9 +333,12 @@ pub(crate) fn run_em(
 /// so a fit gives bit-identical results on any number of cores.
 const CHUNK: usize = 16_384;
 
-/// The cores this process may run on (1 when that cannot be told).
+/// The cores this process may run on (1 when that cannot be told), asked once: the
+/// standard library reads the cgroup files on every call, and `par_map` runs once per EM
+/// iteration.
 pub fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// `f` applied to each work item on the machine's cores, each thread taking the next item
