@@ -95,6 +95,9 @@ pub(crate) struct Interner {
     last: Option<(u128, u32)>,
 }
 
+/// Up to this many names (labels, usually) are found by comparing every key.
+const FEW: usize = 8;
+
 /// The top byte of a long name's key; a short name's top byte is its length (0–15).
 const LONG: u8 = 0xFF;
 
@@ -145,7 +148,16 @@ fn spread(h: u32) -> u64 {
     u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
+/// Whether name `i` of `names` (keyed by `keys`) is `name`, whose key is `key`: equal keys
+/// are equal names, unless they are a long name's hash.
+fn same_name(keys: &[u128], names: &Names, i: u32, key: u128, name: &str) -> bool {
+    keys[i as usize] == key && (!is_long(key) || names.is(i as usize, name))
+}
+
 impl Interner {
+    /// `name`'s number, given on first sight. The name seen last, and a handful of names
+    /// (labels), are found here, inlined into the caller's loop; the table, out of line.
+    #[inline]
     pub(crate) fn intern(&mut self, name: &str) -> u32 {
         let key = key(name.as_bytes());
         if let Some((last_key, i)) = self.last
@@ -154,41 +166,61 @@ impl Interner {
         {
             return i;
         }
-        let h = hash(key);
-        let i = self.find(key, h, name).unwrap_or_else(|| {
-            let i = self.names.len() as u32;
-            self.names.push(name);
-            self.keys.push(key);
-            self.index
-                .insert_unique(spread(h), (i, h), |&(_, hj)| spread(hj));
-            i
-        });
+        let i = match self.among_few(key, name) {
+            Some(found) => found,
+            None => self.look_up_or_add(key, name),
+        };
         self.last = Some((key, i));
         i
     }
 
+    /// While there are at most [`FEW`] names: the number of the one with key `key`, or
+    /// `None` when there is none (or when there are more names than that).
+    #[inline]
+    fn among_few(&self, key: u128, name: &str) -> Option<u32> {
+        if self.keys.len() > FEW {
+            return None;
+        }
+        // Every key compared, without branching on which one matches: labels come in
+        // no order a branch predictor could learn.
+        let mut found = None;
+        for (i, &k) in self.keys.iter().enumerate() {
+            if k == key {
+                found = Some(i as u32);
+            }
+        }
+        found.filter(|&i| same_name(&self.keys, &self.names, i, key, name))
+    }
+
+    /// The number of the name with key `key` from the table, or the next free one for a
+    /// name not seen before.
+    #[inline(never)]
+    fn look_up_or_add(&mut self, key: u128, name: &str) -> u32 {
+        let h = hash(key);
+        let (keys, names) = (&self.keys, &self.names);
+        let same = |&(i, hi): &(u32, u32)| hi == h && same_name(keys, names, i, key, name);
+        match self.index.entry(spread(h), same, |&(_, hj)| spread(hj)) {
+            hashbrown::hash_table::Entry::Occupied(found) => found.get().0,
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                let i = self.names.len() as u32;
+                slot.insert((i, h));
+                self.names.push(name);
+                self.keys.push(key);
+                i
+            }
+        }
+    }
+
     /// The number of the name with key `key` (whose hash is `h`), if it has one.
     fn find(&self, key: u128, h: u32, name: &str) -> Option<u32> {
-        /// Up to this many names (labels, usually) are found by comparing every key.
-        const FEW: usize = 8;
-        let same = |i: u32| !is_long(key) || self.names.is(i as usize, name);
         if self.keys.len() <= FEW {
-            // Every key compared, without branching on which one matches: labels come in
-            // no order a branch predictor could learn.
-            let mut found = None;
-            for (i, &k) in self.keys.iter().enumerate() {
-                if k == key {
-                    found = Some(i as u32);
-                }
-            }
-            found.filter(|&i| same(i))
-        } else {
-            self.index
-                .find(spread(h), |&(i, hi)| {
-                    hi == h && self.keys[i as usize] == key && same(i)
-                })
-                .map(|&(i, _)| i)
+            return self.among_few(key, name);
         }
+        self.index
+            .find(spread(h), |&(i, hi)| {
+                hi == h && same_name(&self.keys, &self.names, i, key, name)
+            })
+            .map(|&(i, _)| i)
     }
 
     pub(crate) fn len(&self) -> usize {
