@@ -43,6 +43,11 @@ impl Names {
             .is_some_and(|(start, end)| &self.joined.as_bytes()[start..end] == name.as_bytes())
     }
 
+    /// All names, one after the other with nothing between them.
+    pub fn joined(&self) -> &str {
+        &self.joined
+    }
+
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
         (0..self.len()).map(|i| &self[i])
     }

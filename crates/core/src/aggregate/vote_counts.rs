@@ -118,14 +118,16 @@ impl VoteCounts {
     pub fn majority(&self, task: usize) -> (usize, f64) {
         let k = self.labels.len();
         let row = &self.counts[task * k..(task + 1) * k];
-        let mut best = 0;
+        // Without branching on which label leads: votes come in no order a branch
+        // predictor could learn. Ties keep the earlier label.
+        let (mut best, mut top, mut total) = (0, 0, 0u64);
         for (l, &n) in row.iter().enumerate() {
-            if n > row[best] {
-                best = l;
-            }
+            let ahead = n > top;
+            best = if ahead { l } else { best };
+            top = if ahead { n } else { top };
+            total += u64::from(n);
         }
-        let total: u64 = row.iter().map(|&n| u64::from(n)).sum();
-        (best, f64::from(row[best]) / total as f64)
+        (best, f64::from(top) / total as f64)
     }
 }
 
