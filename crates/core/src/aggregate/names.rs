@@ -62,6 +62,19 @@ impl Names {
         self.joined.push_str(name);
         self.ends.push(self.joined.len());
     }
+
+    /// Adds names `range` of `other`, in one copy.
+    fn extend_from(&mut self, other: &Names, range: std::ops::Range<usize>) {
+        if range.is_empty() {
+            return;
+        }
+        let start = range.start.checked_sub(1).map_or(0, |i| other.ends[i]);
+        let end = other.ends[range.end - 1];
+        let base = self.joined.len();
+        self.joined.push_str(&other.joined[start..end]);
+        self.ends
+            .extend(other.ends[range].iter().map(|&e| e - start + base));
+    }
 }
 
 impl std::ops::Index<usize> for Names {
@@ -279,15 +292,25 @@ pub(crate) fn number_together(pieces: Vec<Interner>) -> (Names, Vec<Vec<u32>>) {
     let mut found = found.into_iter().flatten();
     for piece in pieces {
         let mut mine = Vec::with_capacity(piece.len());
+        // Runs of names no earlier piece has are copied over whole, when the run ends.
+        let mut run = None;
         for (i, earlier) in found.by_ref().take(piece.len()).enumerate() {
-            mine.push(match earlier {
-                Some((0, j)) => j,
-                Some((q, j)) => numbers[q - 1][j as usize],
-                None => {
-                    names.push(&piece.names[i]);
-                    (names.len() - 1) as u32
+            let number = match earlier {
+                Some((q, j)) => {
+                    if let Some(start) = run.take() {
+                        names.extend_from(&piece.names, start..i);
+                    }
+                    match q.checked_sub(1) {
+                        None => j,
+                        Some(q) => numbers[q][j as usize],
+                    }
                 }
-            });
+                None => (names.len() + i - *run.get_or_insert(i)) as u32,
+            };
+            mine.push(number);
+        }
+        if let Some(start) = run {
+            names.extend_from(&piece.names, start..piece.len());
         }
         numbers.push(mine);
     }
@@ -357,7 +380,15 @@ mod tests {
         let pieces: Vec<Vec<&str>> = vec![
             vec!["a", "b"],
             vec!["c", "a", "d"],
-            vec!["d", "e", "b", "c", "a name well over fifteen bytes"],
+            vec![
+                "d",
+                "e",
+                "g",
+                "h",
+                "b",
+                "c",
+                "a name well over fifteen bytes",
+            ],
             vec!["a name well over fifteen bytes", "f"],
         ];
         let interners: Vec<Interner> = pieces
@@ -378,7 +409,7 @@ mod tests {
             .collect();
         assert_eq!(names, whole.into_names());
         assert_eq!(numbers, expected[1..]);
-        assert_eq!(numbers[1], [3, 4, 1, 2, 5]);
+        assert_eq!(numbers[1], [3, 4, 5, 6, 1, 2, 7]);
     }
 
     #[test]
