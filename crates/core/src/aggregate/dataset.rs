@@ -5,7 +5,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::names::{Interner, Names, number_together};
 use super::par_map;
-use super::records::{read_records, read_records_parallel};
+use super::records::{line_counts, read_records, read_records_parallel};
 
 /// One answer: (task, worker, label) indices.
 pub type Answer = (u32, u32, u16);
@@ -223,10 +223,11 @@ impl Dataset {
         let pieces = read_records_parallel(
             text,
             ["task", "worker", "label"],
-            move |lines| {
+            move |pieces| {
+                let lines = line_counts(pieces);
                 let answers = room;
                 *answers = vec![(0, 0, 0); lines.iter().sum()];
-                slots(answers, lines).into_iter().map(Piece::new).collect()
+                slots(answers, &lines).into_iter().map(Piece::new).collect()
             },
             |piece, _, [task, worker, label]| piece.push(task, worker, label),
         )?;

@@ -128,14 +128,14 @@ pub(crate) fn read_records<const N: usize>(
 }
 
 /// [`read_records`] on all cores: the rows are cut into one contiguous piece per core at
-/// line breaks, and each piece feeds its own accumulator. `make` gets the number of lines
-/// of each piece (a bound on its rows; counted on all cores) and returns the pieces'
-/// accumulators, which come back in file order for the caller to merge. Files with
-/// quotes, or too small to be worth it, are one piece.
+/// line breaks, and each piece feeds its own accumulator. `make` gets the text of each
+/// piece (whose [`line_counts`] bound its rows) and returns the pieces' accumulators, which
+/// come back in file order for the caller to merge. Files with quotes, or too small to be
+/// worth it, are one piece.
 pub(crate) fn read_records_parallel<const N: usize, B: Send>(
     text: &str,
     names: [&str; N],
-    make: impl FnOnce(&[usize]) -> Vec<B>,
+    make: impl FnOnce(&[&str]) -> Vec<B>,
     row: impl Fn(&mut B, usize, [&str; N]) -> Result<(), DatasetError> + Sync,
 ) -> Result<Vec<B>, DatasetError> {
     const MIN_PIECE: usize = 1 << 20;
@@ -149,8 +149,7 @@ pub(crate) fn read_records_parallel<const N: usize, B: Send>(
     let (header, body) = match plain {
         Some(plain) if parallel => plain,
         plain => {
-            let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
-            let Some(mut one) = make(&[lines]).into_iter().next() else {
+            let Some(mut one) = make(&[text]).into_iter().next() else {
                 return Ok(Vec::new());
             };
             match plain {
@@ -178,14 +177,9 @@ pub(crate) fn read_records_parallel<const N: usize, B: Send>(
         offset += cut;
         rest = tail;
     }
-    let lines: Vec<usize> = super::par_map(pieces.iter().collect(), |&(_, piece)| {
-        memchr::memchr_iter(b'\n', piece.as_bytes()).count() + usize::from(!piece.ends_with('\n'))
-    });
-    let work: Vec<(&str, B)> = pieces
-        .iter()
-        .map(|&(_, piece)| piece)
-        .zip(make(&lines))
-        .collect();
+    let texts: Vec<&str> = pieces.iter().map(|&(_, piece)| piece).collect();
+    let accumulators = make(&texts);
+    let work: Vec<(&str, B)> = texts.into_iter().zip(accumulators).collect();
     let results = super::par_map(work, |(piece, mut acc)| {
         // Lines are counted from the piece's start; fixed below on error.
         header.rows(piece, 1, &mut |line, fields| row(&mut acc, line, fields))?;
@@ -204,6 +198,14 @@ pub(crate) fn read_records_parallel<const N: usize, B: Send>(
         }
     }
     Ok(out)
+}
+
+/// How many lines each of `pieces` has (a line break ends a line; a last line needs none),
+/// counted on all cores: a bound on its rows.
+pub(crate) fn line_counts(pieces: &[&str]) -> Vec<usize> {
+    super::par_map(pieces.to_vec(), |piece| {
+        memchr::memchr_iter(b'\n', piece.as_bytes()).count() + usize::from(!piece.ends_with('\n'))
+    })
 }
 
 /// A quote-free file's header: where the wanted columns are.

@@ -76,7 +76,7 @@ impl VoteCounts {
         let pieces = read_records_parallel(
             text,
             ["task", "worker", "label"],
-            |lines| lines.iter().map(|_| Piece::default()).collect(),
+            |pieces| pieces.iter().map(|_| Piece::default()).collect(),
             |piece, _, [task, _, label]| piece.push(task, label),
         )?;
         Self::merge(pieces)
