@@ -101,7 +101,7 @@ fn merge(pieces: Vec<Piece<'_>>) -> Result<(Numbered, Vec<(usize, usize)>), Data
     }
     let (tasks, task_numbers) = number_together(tasks);
     let (workers, worker_numbers) = number_together(workers);
-    let (labels, mut label_ranks) = sort_labels(labels)?;
+    let (labels, label_ranks) = sort_labels(labels)?;
     let sizes = slots
         .iter()
         .map(|(slot, filled)| (slot.len(), *filled))
@@ -109,12 +109,12 @@ fn merge(pieces: Vec<Piece<'_>>) -> Result<(Numbered, Vec<(usize, usize)>), Data
     // Each piece's answers with the new numbers of its tasks and workers (the first
     // piece's are unchanged) and the sorted rank of its labels. Built here, not on the
     // threads: a thread's first allocation costs it fresh memory.
-    let later_ranks = label_ranks.split_off(1);
-    let first = (None, None, label_ranks.pop().unwrap_or_default());
+    let mut label_ranks = label_ranks.into_iter();
+    let first = (None, None, label_ranks.next().unwrap_or_default());
     let later = task_numbers
         .into_iter()
         .zip(worker_numbers)
-        .zip(later_ranks)
+        .zip(label_ranks)
         .map(|((t, w), l)| (Some(t), Some(w), l));
     let work: Vec<_> = slots
         .into_iter()

@@ -166,10 +166,22 @@ fn spread(h: u32) -> u64 {
     u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-/// Whether name `i` of `names` (keyed by `keys`) is `name`, whose key is `key`: equal keys
-/// are equal names, unless they are a long name's hash.
-fn same_name(keys: &[u128], names: &Names, i: u32, key: u128, name: &str) -> bool {
-    keys[i as usize] == key && (!is_long(key) || names.is(i as usize, name))
+/// Whether name `i` of `names`, whose key is `stored`, is `name`, whose key is `key`: equal
+/// keys are equal names, unless they are a long name's hash.
+fn same_name(stored: u128, names: &Names, i: u32, key: u128, name: &str) -> bool {
+    stored == key && (!is_long(key) || names.is(i as usize, name))
+}
+
+/// Whether a table entry (name number, its key's hash) is `name`, whose key is `key` and
+/// hash `h`.
+fn entry_is<'a>(
+    keys: &'a [u128],
+    names: &'a Names,
+    key: u128,
+    h: u32,
+    name: &'a str,
+) -> impl Fn(&(u32, u32)) -> bool + 'a {
+    move |&(i, hi)| hi == h && same_name(keys[i as usize], names, i, key, name)
 }
 
 impl Interner {
@@ -179,8 +191,7 @@ impl Interner {
     pub(crate) fn intern(&mut self, name: &str) -> u32 {
         let key = key(name.as_bytes());
         if let Some((last_key, i)) = self.last
-            && last_key == key
-            && (!is_long(key) || self.names.is(i as usize, name))
+            && same_name(last_key, &self.names, i, key, name)
         {
             return i;
         }
@@ -207,7 +218,7 @@ impl Interner {
                 found = Some(i as u32);
             }
         }
-        found.filter(|&i| same_name(&self.keys, &self.names, i, key, name))
+        found.filter(|&i| same_name(key, &self.names, i, key, name))
     }
 
     /// The number of the name with key `key` from the table, or the next free one for a
@@ -215,8 +226,7 @@ impl Interner {
     #[inline(never)]
     fn look_up_or_add(&mut self, key: u128, name: &str) -> u32 {
         let h = hash(key);
-        let (keys, names) = (&self.keys, &self.names);
-        let same = |&(i, hi): &(u32, u32)| hi == h && same_name(keys, names, i, key, name);
+        let same = entry_is(&self.keys, &self.names, key, h, name);
         match self.index.entry(spread(h), same, |&(_, hj)| spread(hj)) {
             hashbrown::hash_table::Entry::Occupied(found) => found.get().0,
             hashbrown::hash_table::Entry::Vacant(slot) => {
@@ -235,9 +245,7 @@ impl Interner {
             return self.among_few(key, name);
         }
         self.index
-            .find(spread(h), |&(i, hi)| {
-                hi == h && same_name(&self.keys, &self.names, i, key, name)
-            })
+            .find(spread(h), entry_is(&self.keys, &self.names, key, h, name))
             .map(|&(i, _)| i)
     }
 
