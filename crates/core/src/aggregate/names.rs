@@ -102,15 +102,67 @@ impl<S: AsRef<str>> FromIterator<S> for Names {
 /// key is its hash, marked as such, and a key match is confirmed against the bytes. Rows
 /// usually come grouped by task, so the key seen last is checked before the hash table; a
 /// handful of names (labels) are compared in turn, without hashing.
+///
+/// Rows often come sorted by task as well: exports ordered by task id (Tessera's own, and
+/// many public datasets), numeric ids in numeric order or any ids in byte order. While each
+/// new name sorts after the one before it, in either order, it cannot have been seen
+/// before: it is added without a key or a table, and looked up later by binary search. The
+/// first name out of order builds the keys and the table, and they are kept from then on.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
     names: Names,
-    /// Each name's key, by name number.
+    /// Each name's key, by name number; empty while the names are [`Sorted`].
     keys: Vec<u128>,
-    /// (name number, the key's 32-bit hash)
+    /// (name number, the key's 32-bit hash); empty while the names are [`Sorted`].
     index: HashTable<(u32, u32)>,
     /// (key, name number) of the name interned last.
     last: Option<(u128, u32)>,
+    /// Which orders every name so far has come in, each after the one before it.
+    sorted: Sorted,
+}
+
+/// Orders names may come in, each name after the one added before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sorted {
+    /// Shorter names first, names of one length in byte order: numeric ids in numeric
+    /// order (`t9` before `t10`).
+    by_length: bool,
+    /// Byte order (`t10` before `t9`), as `sort` and text columns order them.
+    by_bytes: bool,
+}
+
+impl Default for Sorted {
+    /// No names are in every order.
+    fn default() -> Self {
+        Self {
+            by_length: true,
+            by_bytes: true,
+        }
+    }
+}
+
+impl Sorted {
+    const NEITHER: Self = Self {
+        by_length: false,
+        by_bytes: false,
+    };
+
+    /// Which of these orders still hold once `name` comes after `before`.
+    fn then(self, before: &[u8], name: &[u8]) -> Self {
+        Self {
+            by_length: self.by_length && (before.len(), before) < (name.len(), name),
+            by_bytes: self.by_bytes && before < name,
+        }
+    }
+
+    /// `a`'s place against `b` in one order that holds (by length when both do).
+    fn compare(self, a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+        if self.by_length {
+            (a.len(), a).cmp(&(b.len(), b))
+        } else {
+            a.cmp(b)
+        }
+    }
 }
 
 /// Up to this many names (labels, usually) are found by comparing every key.
@@ -195,12 +247,47 @@ impl Interner {
         {
             return i;
         }
-        let i = match self.among_few(key, name) {
-            Some(found) => found,
-            None => self.look_up_or_add(key, name),
+        let i = match self.append_sorted(name) {
+            Some(added) => added,
+            None => match self.among_few(key, name) {
+                Some(found) => found,
+                None => self.look_up_or_add(key, name),
+            },
         };
         self.last = Some((key, i));
         i
+    }
+
+    /// While the names are sorted: adds `name`, which is not the last one, when it sorts
+    /// after it (so after every name) and returns its number; otherwise builds the keys
+    /// and the table, for good, and returns `None`.
+    #[inline]
+    fn append_sorted(&mut self, name: &str) -> Option<u32> {
+        if self.sorted == Sorted::NEITHER {
+            return None;
+        }
+        let n = self.names.len();
+        if let Some(before) = n.checked_sub(1).and_then(|i| self.names.get(i)) {
+            self.sorted = self.sorted.then(before.as_bytes(), name.as_bytes());
+            if self.sorted == Sorted::NEITHER {
+                self.index_all();
+                return None;
+            }
+        }
+        self.names.push(name);
+        Some(n as u32)
+    }
+
+    /// The keys and the table for the names added while they were sorted.
+    #[cold]
+    fn index_all(&mut self) {
+        self.keys = self.names.iter().map(|n| key(n.as_bytes())).collect();
+        self.index.reserve(self.keys.len(), |&(_, h)| spread(h));
+        for (i, &k) in self.keys.iter().enumerate() {
+            let h = hash(k);
+            self.index
+                .insert_unique(spread(h), (i as u32, h), |&(_, hj)| spread(hj));
+        }
     }
 
     /// While there are at most [`FEW`] names: the number of the one with key `key`, or
@@ -239,8 +326,28 @@ impl Interner {
         }
     }
 
-    /// The number of the name with key `key` (whose hash is `h`), if it has one.
-    fn find(&self, key: u128, h: u32, name: &str) -> Option<u32> {
+    /// The number of `name`, if it has one: found by binary search while the names are
+    /// sorted (a name past the last is no search at all), else by its key and the key's
+    /// hash, which `keyed` gives.
+    fn find(&self, name: &str, keyed: impl FnOnce() -> (u128, u32)) -> Option<u32> {
+        if self.sorted != Sorted::NEITHER {
+            let order = self.sorted;
+            let at = |i: usize| order.compare(self.names[i].as_bytes(), name.as_bytes());
+            let (mut low, mut high) = (0, self.names.len());
+            if high > 0 && at(high - 1).is_lt() {
+                return None;
+            }
+            while low < high {
+                let mid = low + (high - low) / 2;
+                match at(mid) {
+                    std::cmp::Ordering::Less => low = mid + 1,
+                    std::cmp::Ordering::Greater => high = mid,
+                    std::cmp::Ordering::Equal => return Some(mid as u32),
+                }
+            }
+            return None;
+        }
+        let (key, h) = keyed();
         if self.keys.len() <= FEW {
             return self.among_few(key, name);
         }
@@ -282,12 +389,23 @@ pub(crate) fn number_together(pieces: Vec<Interner>) -> (Names, Vec<Vec<u32>>) {
         let piece = &pieces[p];
         range
             .map(|i| {
-                let (key, name) = (piece.keys[i], &piece.names[i]);
-                let h = hash(key);
+                let name = &piece.names[i];
+                // Worked out for the first earlier piece that needs it, kept for the rest.
+                let mut keyed = None;
+                let mut keyed = || {
+                    *keyed.get_or_insert_with(|| {
+                        let key = piece
+                            .keys
+                            .get(i)
+                            .copied()
+                            .unwrap_or_else(|| key(name.as_bytes()));
+                        (key, hash(key))
+                    })
+                };
                 pieces[..p]
                     .iter()
                     .enumerate()
-                    .find_map(|(q, earlier)| earlier.find(key, h, name).map(|j| (q, j)))
+                    .find_map(|(q, earlier)| earlier.find(name, &mut keyed).map(|j| (q, j)))
             })
             .collect::<Vec<_>>()
     });
@@ -374,13 +492,14 @@ mod tests {
         // A collision of long names' hashes is settled by their bytes: force one.
         let mut forged = Interner::default();
         forged.intern(long);
+        forged.intern("a");
         let other = key(b"another name over fifteen bytes");
         forged.keys[0] = other;
         forged.index.clear();
         forged
             .index
             .insert_unique(spread(hash(other)), (0, hash(other)), |&(_, h)| spread(h));
-        assert_eq!(forged.intern("another name over fifteen bytes"), 1);
+        assert_eq!(forged.intern("another name over fifteen bytes"), 2);
     }
 
     #[test]
@@ -418,6 +537,119 @@ mod tests {
         assert_eq!(names, whole.into_names());
         assert_eq!(numbers, expected[1..]);
         assert_eq!(numbers[1], [3, 4, 5, 6, 1, 2, 7]);
+    }
+
+    /// Numbers as one interner gives them, and as first sight does.
+    fn check_numbering(pieces: &[Vec<String>]) {
+        let interners: Vec<Interner> = pieces
+            .iter()
+            .map(|names| {
+                let mut interner = Interner::default();
+                names.iter().for_each(|n| {
+                    interner.intern(n);
+                });
+                interner
+            })
+            .collect();
+        let mut first_sight: std::collections::HashMap<&str, u32> = Default::default();
+        let expected: Vec<Vec<u32>> = pieces
+            .iter()
+            .map(|names| {
+                names
+                    .iter()
+                    .map(|n| {
+                        let next = first_sight.len() as u32;
+                        *first_sight.entry(n).or_insert(next)
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut whole = Interner::default();
+        for (names, expected) in pieces.iter().zip(&expected) {
+            let got: Vec<u32> = names.iter().map(|n| whole.intern(n)).collect();
+            assert_eq!(&got, expected, "{pieces:?}");
+        }
+        let (names, numbers) = number_together(interners);
+        assert_eq!(names, whole.into_names(), "{pieces:?}");
+        let dedup = |numbers: &Vec<u32>| {
+            let mut seen = std::collections::HashMap::new();
+            numbers
+                .iter()
+                .filter(|&&n| seen.insert(n, ()).is_none())
+                .copied()
+                .collect::<Vec<_>>()
+        };
+        // Each later piece's distinct names, in that piece's order of first sight.
+        let later: Vec<Vec<u32>> = expected[1.min(expected.len())..]
+            .iter()
+            .map(dedup)
+            .collect();
+        assert_eq!(numbers, later, "{pieces:?}");
+    }
+
+    #[test]
+    fn sorted_names_and_names_that_stop_being_sorted_are_numbered_alike() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let id = |n: u64, long: bool| {
+            if long {
+                format!("task number {n:0>12} of a long export")
+            } else {
+                format!("t{n}")
+            }
+        };
+        for round in 0..300 {
+            let long = round % 5 == 0;
+            // Ids in numeric order (sorted by length), or as text (byte order), each
+            // repeated a few times, as rows grouped by task are.
+            let mut ids: Vec<u64> = (0..40 + next(200)).map(|i| i * (1 + next(3))).collect();
+            ids.dedup();
+            let mut names: Vec<String> = ids.iter().map(|&n| id(n, long)).collect();
+            if round % 2 == 1 {
+                names.sort();
+            }
+            let mut rows: Vec<String> = names
+                .iter()
+                .flat_map(|n| std::iter::repeat_n(n.clone(), 1 + next(4) as usize))
+                .collect();
+            // Out of order from some row on: an earlier name again, or one that sorts
+            // before the last.
+            match round % 3 {
+                0 => {}
+                1 => {
+                    let at = next(rows.len() as u64) as usize;
+                    let back = rows[next(at as u64 + 1) as usize].clone();
+                    rows.insert(at, back);
+                }
+                _ => {
+                    let at = next(rows.len() as u64) as usize;
+                    rows.insert(at, String::from("a"));
+                    rows.push(String::from("a"));
+                }
+            }
+            // Cut into pieces at random rows: some sorted, some not, overlapping or not.
+            let cuts = next(4) as usize;
+            let mut bounds: Vec<usize> = (0..cuts)
+                .map(|_| next(rows.len() as u64) as usize)
+                .collect();
+            bounds.sort();
+            let mut pieces = Vec::new();
+            let mut from = 0;
+            for to in bounds.into_iter().chain([rows.len()]) {
+                pieces.push(rows[from..to].to_vec());
+                from = to;
+            }
+            check_numbering(&pieces);
+            // The same names with the pieces' order swapped: later pieces' names now come
+            // before earlier ones'.
+            pieces.reverse();
+            check_numbering(&pieces);
+        }
     }
 
     #[test]

@@ -139,6 +139,12 @@ mod tests {
     /// An answers file of `rows` rows over `tasks` tasks, with duplicate rows, blank
     /// lines, labels first seen late and more labels than a piece first makes room for.
     fn answers(rows: usize, tasks: usize, seed: u64) -> String {
+        answers_in_order(rows, tasks, seed, false)
+    }
+
+    /// [`answers`], or with `sorted` rows grouped by task in task order (then out of
+    /// order for a few rows near the end).
+    fn answers_in_order(rows: usize, tasks: usize, seed: u64, sorted: bool) -> String {
         let mut state = seed | 1;
         let mut next = |n: usize| {
             state ^= state << 13;
@@ -153,7 +159,12 @@ mod tests {
                 last.clone()
             } else {
                 let labels = if i < rows / 2 { 3 } else { 11 };
-                format!("t{},w{},l{}\n", next(tasks), next(50), next(labels))
+                let task = if sorted && i < rows - 10 {
+                    i * tasks / rows
+                } else {
+                    next(tasks)
+                };
+                format!("t{task},w{},l{}\n", next(50), next(labels))
             };
             text.push_str(&row);
             if next(100) == 0 {
@@ -169,6 +180,15 @@ mod tests {
         let data = Dataset::from_csv(text).expect("dataset");
         let fit = MajorityVoteFit.fit(&data);
         assert_eq!(counts.tasks, data.tasks);
+        // Tasks in order of first sight, each once.
+        let mut seen = std::collections::HashSet::new();
+        let first_sight: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').next().filter(|t| !t.is_empty()))
+            .filter(|t| seen.insert(*t))
+            .collect();
+        assert_eq!(counts.tasks.iter().collect::<Vec<_>>(), first_sight);
         assert_eq!(counts.labels, data.labels);
         let majority: Vec<(usize, f64)> = (0..counts.tasks.len())
             .map(|t| counts.majority(t))
@@ -184,6 +204,8 @@ mod tests {
         let big = answers(200_000, 40_000, 11);
         assert!(big.len() > 2 << 20);
         same_as_majority_vote(&big);
+        // Rows sorted by task: the pieces number their tasks without tables.
+        same_as_majority_vote(&answers_in_order(200_000, 40_000, 13, true));
     }
 
     #[test]
