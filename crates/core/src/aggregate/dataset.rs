@@ -227,7 +227,16 @@ impl Dataset {
                 let lines = line_counts(pieces);
                 let answers = room;
                 *answers = vec![(0, 0, 0); lines.iter().sum()];
-                slots(answers, &lines).into_iter().map(Piece::new).collect()
+                let slots = slots(answers, &lines).into_iter();
+                // Room for a task per row (see `Interner::with_room`).
+                let rooms = slots.zip(pieces).map(|(slot, text)| {
+                    let tasks = Interner::with_room(slot.len(), text.len());
+                    Piece {
+                        tasks,
+                        ..Piece::new(slot)
+                    }
+                });
+                rooms.collect()
             },
             |piece, _, [task, worker, label]| piece.push(task, worker, label),
         )?;

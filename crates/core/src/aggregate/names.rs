@@ -24,6 +24,14 @@ impl Names {
         self.ends.is_empty()
     }
 
+    /// No names, with room for `names` of them taking `bytes` in all.
+    pub(crate) fn with_capacity(names: usize, bytes: usize) -> Self {
+        Self {
+            joined: String::with_capacity(bytes),
+            ends: Vec::with_capacity(names),
+        }
+    }
+
     /// Where name `i` starts and ends in `joined`.
     fn span(&self, i: usize) -> Option<(usize, usize)> {
         let end = *self.ends.get(i)?;
@@ -41,6 +49,11 @@ impl Names {
     fn is(&self, i: usize, name: &str) -> bool {
         self.span(i)
             .is_some_and(|(start, end)| &self.joined.as_bytes()[start..end] == name.as_bytes())
+    }
+
+    /// The name added last.
+    pub fn last(&self) -> Option<&str> {
+        self.get(self.len().checked_sub(1)?)
     }
 
     /// All names, one after the other with nothing between them.
@@ -146,6 +159,19 @@ impl Sorted {
         by_length: false,
         by_bytes: false,
     };
+    const BY_LENGTH: Self = Self {
+        by_length: true,
+        by_bytes: false,
+    };
+    const BY_BYTES: Self = Self {
+        by_length: false,
+        by_bytes: true,
+    };
+
+    /// Whether every order of `order` holds here.
+    fn holds(self, order: Self) -> bool {
+        (self.by_length || !order.by_length) && (self.by_bytes || !order.by_bytes)
+    }
 
     /// Which of these orders still hold once `name` comes after `before`.
     fn then(self, before: &[u8], name: &[u8]) -> Self {
@@ -181,6 +207,7 @@ fn word<const N: usize>(bytes: &[u8]) -> [u8; N] {
 /// `name`'s key: a short name's bytes in the low 15 bytes and its length in the top one,
 /// or a long name's hash marked [`LONG`]. Names of 4 to 15 bytes are read as two
 /// overlapping words, the second shifted past the overlap, rather than byte by byte.
+#[inline(always)]
 fn key(name: &[u8]) -> u128 {
     let n = name.len();
     let packed = match n {
@@ -237,9 +264,19 @@ fn entry_is<'a>(
 }
 
 impl Interner {
+    /// No names yet, with room for `names` of them taking `bytes` in all: room set aside
+    /// up front (only address space until it is written) saves growing the names, which
+    /// copies them and writes fresh memory, costly on a VM, twice over.
+    pub(crate) fn with_room(names: usize, bytes: usize) -> Self {
+        Self {
+            names: Names::with_capacity(names, bytes),
+            ..Self::default()
+        }
+    }
+
     /// `name`'s number, given on first sight. The name seen last, and a handful of names
     /// (labels), are found here, inlined into the caller's loop; the table, out of line.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn intern(&mut self, name: &str) -> u32 {
         let key = key(name.as_bytes());
         if let Some((last_key, i)) = self.last
@@ -247,15 +284,22 @@ impl Interner {
         {
             return i;
         }
-        let i = match self.append_sorted(name) {
-            Some(added) => added,
-            None => match self.among_few(key, name) {
-                Some(found) => found,
-                None => self.look_up_or_add(key, name),
-            },
+        let i = match self.among_few(key, name) {
+            Some(found) => found,
+            None => self.add_or_look_up(key, name),
         };
         self.last = Some((key, i));
         i
+    }
+
+    /// The number of a name that is neither the last nor among a few: a new one added
+    /// while the names are sorted, else one from the table.
+    #[inline(never)]
+    fn add_or_look_up(&mut self, key: u128, name: &str) -> u32 {
+        match self.append_sorted(name) {
+            Some(added) => added,
+            None => self.look_up_or_add(key, name),
+        }
     }
 
     /// While the names are sorted: adds `name`, which is not the last one, when it sorts
@@ -267,7 +311,7 @@ impl Interner {
             return None;
         }
         let n = self.names.len();
-        if let Some(before) = n.checked_sub(1).and_then(|i| self.names.get(i)) {
+        if let Some(before) = self.names.last() {
             self.sorted = self.sorted.then(before.as_bytes(), name.as_bytes());
             if self.sorted == Sorted::NEITHER {
                 self.index_all();
@@ -291,8 +335,9 @@ impl Interner {
     }
 
     /// While there are at most [`FEW`] names: the number of the one with key `key`, or
-    /// `None` when there is none (or when there are more names than that).
-    #[inline]
+    /// `None` when there is none (or when there are more names than that, or the names are
+    /// sorted: no keys are kept then).
+    #[inline(always)]
     fn among_few(&self, key: u128, name: &str) -> Option<u32> {
         if self.keys.len() > FEW {
             return None;
@@ -310,7 +355,7 @@ impl Interner {
 
     /// The number of the name with key `key` from the table, or the next free one for a
     /// name not seen before.
-    #[inline(never)]
+    #[inline]
     fn look_up_or_add(&mut self, key: u128, name: &str) -> u32 {
         let h = hash(key);
         let same = entry_is(&self.keys, &self.names, key, h, name);
@@ -377,9 +422,13 @@ pub(crate) fn number_together(pieces: Vec<Interner>) -> (Names, Vec<Vec<u32>>) {
     const BATCH: usize = 16_384;
     // (piece, its names' range): where each of those names was first seen, as (earlier
     // piece, number there).
+    // Names known to be new to the earlier pieces need no lookups.
+    let first_new: Vec<usize> = (0..pieces.len())
+        .map(|p| first_new(&pieces[..p], &pieces[p]))
+        .collect();
     let batches: Vec<(usize, std::ops::Range<usize>)> = (1..pieces.len())
         .flat_map(|p| {
-            let n = pieces[p].len();
+            let n = first_new[p];
             (0..n)
                 .step_by(BATCH)
                 .map(move |s| (p, s..(s + BATCH).min(n)))
@@ -416,11 +465,13 @@ pub(crate) fn number_together(pieces: Vec<Interner>) -> (Names, Vec<Vec<u32>>) {
     let mut names = first.names;
     let mut numbers: Vec<Vec<u32>> = Vec::new();
     let mut found = found.into_iter().flatten();
-    for piece in pieces {
+    for (piece, &first_new) in pieces.zip(&first_new[1..]) {
         let mut mine = Vec::with_capacity(piece.len());
         // Runs of names no earlier piece has are copied over whole, when the run ends.
         let mut run = None;
-        for (i, earlier) in found.by_ref().take(piece.len()).enumerate() {
+        let looked_up = found.by_ref().take(first_new);
+        let earliest = looked_up.chain(std::iter::repeat(None)).take(piece.len());
+        for (i, earlier) in earliest.enumerate() {
             let number = match earlier {
                 Some((q, j)) => {
                     if let Some(start) = run.take() {
@@ -441,6 +492,36 @@ pub(crate) fn number_together(pieces: Vec<Interner>) -> (Names, Vec<Vec<u32>>) {
         numbers.push(mine);
     }
     (names, numbers)
+}
+
+/// Where the names of `piece` that no `earlier` piece can have start: when all of them are
+/// sorted in one order, every name of `piece` past the greatest of theirs is new to them.
+/// Pieces cut from rows sorted by task share a task at most, the one their cut falls in.
+/// `piece.len()` (everything to look up) when there is no such order.
+fn first_new(earlier: &[Interner], piece: &Interner) -> usize {
+    [Sorted::BY_LENGTH, Sorted::BY_BYTES]
+        .into_iter()
+        .filter(|&order| {
+            [piece]
+                .into_iter()
+                .chain(earlier)
+                .all(|q| q.sorted.holds(order))
+        })
+        .map(|order| {
+            let greatest = earlier
+                .iter()
+                .filter_map(|q| q.names.last())
+                .max_by(|a, b| order.compare(a.as_bytes(), b.as_bytes()));
+            greatest.map_or(0, |greatest| {
+                piece
+                    .names
+                    .iter()
+                    .position(|name| order.compare(name.as_bytes(), greatest.as_bytes()).is_gt())
+                    .unwrap_or(piece.len())
+            })
+        })
+        .min()
+        .unwrap_or(piece.len())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 use super::DatasetError;
 use super::dataset::sort_labels;
 use super::names::{Interner, Names, number_together};
-use super::records::read_records_parallel;
+use super::records::{read_records_parallel, rows_guess};
 
 /// Tasks (in order of first appearance), labels (sorted) and how many answers gave each
 /// task each label. Duplicate rows count as votes, as in [`super::MajorityVoteFit`].
@@ -33,6 +33,18 @@ struct Piece {
 }
 
 impl Piece {
+    /// A piece with room for the tasks of the rows in `text` (each row a new task at
+    /// most) and their counts, so that neither grows (see [`Interner::with_room`]).
+    fn for_rows_of(text: &str) -> Self {
+        let rows = rows_guess(text);
+        Self {
+            tasks: Interner::with_room(rows, text.len()),
+            stride: 8,
+            counts: Vec::with_capacity(rows * 8),
+            ..Self::default()
+        }
+    }
+
     fn push(&mut self, task: &str, label: &str) -> Result<(), DatasetError> {
         let t = self.tasks.intern(task) as usize;
         let l = self.labels.intern(label) as usize;
@@ -76,7 +88,7 @@ impl VoteCounts {
         let pieces = read_records_parallel(
             text,
             ["task", "worker", "label"],
-            |pieces| pieces.iter().map(|_| Piece::default()).collect(),
+            |pieces| pieces.iter().map(|text| Piece::for_rows_of(text)).collect(),
             |piece, _, [task, _, label]| piece.push(task, label),
         )?;
         Self::merge(pieces)
