@@ -18,6 +18,9 @@ pub enum DatasetError {
     TooManyLabels,
     #[error("no answers")]
     Empty,
+    /// Names are cut from text at ASCII separators, so this is never expected.
+    #[error("a name that is not UTF-8 text")]
+    NotText,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -53,7 +56,7 @@ impl<'a> Piece<'a> {
         }
     }
 
-    fn push(&mut self, task: &str, worker: &str, label: &str) -> Result<(), DatasetError> {
+    fn push(&mut self, task: &[u8], worker: &[u8], label: &[u8]) -> Result<(), DatasetError> {
         let t = self.tasks.intern(task);
         let w = self.workers.intern(worker);
         let l = self.labels.intern(label);
@@ -99,8 +102,8 @@ fn merge(pieces: Vec<Piece<'_>>) -> Result<(Numbered, Vec<(usize, usize)>), Data
         workers.push(piece.workers);
         labels.push(piece.labels);
     }
-    let (tasks, task_numbers) = number_together(tasks);
-    let (workers, worker_numbers) = number_together(workers);
+    let (tasks, task_numbers) = number_together(tasks)?;
+    let (workers, worker_numbers) = number_together(workers)?;
     let (labels, label_ranks) = sort_labels(labels)?;
     let sizes = slots
         .iter()
@@ -146,7 +149,7 @@ fn merge(pieces: Vec<Piece<'_>>) -> Result<(Numbered, Vec<(usize, usize)>), Data
 /// its own labels. No labels, or more than `u16` numbers, is an error.
 pub(super) fn sort_labels(pieces: Vec<Interner>) -> Result<(Names, Vec<Vec<u16>>), DatasetError> {
     let first_len = pieces.first().map_or(0, Interner::len);
-    let (labels, numbers) = number_together(pieces);
+    let (labels, numbers) = number_together(pieces)?;
     if labels.is_empty() {
         return Err(DatasetError::Empty);
     }
@@ -208,7 +211,7 @@ impl Dataset {
         let mut answers = vec![(0, 0, 0); rows.len()];
         let mut piece = Piece::new(&mut answers);
         for (task, worker, label) in rows {
-            piece.push(task, worker, label)?;
+            piece.push(task.as_bytes(), worker.as_bytes(), label.as_bytes())?;
         }
         let (names, sizes) = merge(vec![piece])?;
         finish(answers, &sizes, names)

@@ -7,6 +7,8 @@ use std::hash::BuildHasher;
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
+use super::DatasetError;
+
 /// Names by index, in the order they were added.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Names {
@@ -24,31 +26,9 @@ impl Names {
         self.ends.is_empty()
     }
 
-    /// No names, with room for `names` of them taking `bytes` in all.
-    pub(crate) fn with_capacity(names: usize, bytes: usize) -> Self {
-        Self {
-            joined: String::with_capacity(bytes),
-            ends: Vec::with_capacity(names),
-        }
-    }
-
-    /// Where name `i` starts and ends in `joined`.
-    fn span(&self, i: usize) -> Option<(usize, usize)> {
-        let end = *self.ends.get(i)?;
-        let start = i.checked_sub(1).map_or(0, |before| self.ends[before]);
-        Some((start, end))
-    }
-
     pub fn get(&self, i: usize) -> Option<&str> {
-        let (start, end) = self.span(i)?;
+        let (start, end) = span(&self.ends, i)?;
         Some(&self.joined[start..end])
-    }
-
-    /// Whether name `i` is `name`, comparing bytes (no char-boundary checks: this is the
-    /// interner's inner loop).
-    fn is(&self, i: usize, name: &str) -> bool {
-        self.span(i)
-            .is_some_and(|(start, end)| &self.joined.as_bytes()[start..end] == name.as_bytes())
     }
 
     /// The name added last.
@@ -70,23 +50,83 @@ impl Names {
     pub fn position(&self, name: &str) -> Option<usize> {
         self.iter().position(|n| n == name)
     }
+}
 
-    fn push(&mut self, name: &str) {
-        self.joined.push_str(name);
+/// Where name `i` starts and ends in the joined names, from where each ends.
+fn span(ends: &[usize], i: usize) -> Option<(usize, usize)> {
+    let end = *ends.get(i)?;
+    let start = i.checked_sub(1).map_or(0, |before| ends[before]);
+    Some((start, end))
+}
+
+/// Names as bytes, while a file is read: its fields are cut from the text as bytes
+/// (cutting `str`s checks both ends of every field for a char boundary, a tenth of
+/// reading a row), and the names become [`Names`], checked as UTF-8 once and all
+/// together, when reading is done.
+#[derive(Debug, Default)]
+pub(crate) struct RawNames {
+    joined: Vec<u8>,
+    /// Where each name ends in `joined` (it starts where the one before it ends).
+    ends: Vec<usize>,
+}
+
+impl RawNames {
+    /// No names, with room for `names` of them taking `bytes` in all.
+    fn with_capacity(names: usize, bytes: usize) -> Self {
+        Self {
+            joined: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(names),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        let (start, end) = span(&self.ends, i)?;
+        self.joined.get(start..end)
+    }
+
+    /// Whether name `i` is `name`.
+    fn is(&self, i: usize, name: &[u8]) -> bool {
+        self.get(i) == Some(name)
+    }
+
+    fn last(&self) -> Option<&[u8]> {
+        self.get(self.len().checked_sub(1)?)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+
+    fn push(&mut self, name: &[u8]) {
+        self.joined.extend_from_slice(name);
         self.ends.push(self.joined.len());
     }
 
     /// Adds names `range` of `other`, in one copy.
-    fn extend_from(&mut self, other: &Names, range: std::ops::Range<usize>) {
+    fn extend_from(&mut self, other: &RawNames, range: std::ops::Range<usize>) {
         if range.is_empty() {
             return;
         }
         let start = range.start.checked_sub(1).map_or(0, |i| other.ends[i]);
         let end = other.ends[range.end - 1];
         let base = self.joined.len();
-        self.joined.push_str(&other.joined[start..end]);
+        self.joined.extend_from_slice(&other.joined[start..end]);
         self.ends
             .extend(other.ends[range].iter().map(|&e| e - start + base));
+    }
+
+    /// The names as text. Names cut from text at ASCII separators are text; anything else
+    /// is an error, not a name changed.
+    fn into_names(self) -> Result<Names, DatasetError> {
+        let joined = String::from_utf8(self.joined).map_err(|_| DatasetError::NotText)?;
+        Ok(Names {
+            joined,
+            ends: self.ends,
+        })
     }
 }
 
@@ -103,7 +143,10 @@ impl std::ops::Index<usize> for Names {
 impl<S: AsRef<str>> FromIterator<S> for Names {
     fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
         let mut names = Self::default();
-        iter.into_iter().for_each(|n| names.push(n.as_ref()));
+        for name in iter {
+            names.joined.push_str(name.as_ref());
+            names.ends.push(names.joined.len());
+        }
         names
     }
 }
@@ -123,7 +166,7 @@ impl<S: AsRef<str>> FromIterator<S> for Names {
 /// first name out of order builds the keys and the table, and they are kept from then on.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
-    names: Names,
+    names: RawNames,
     /// Each name's key, by name number; empty while the names are [`Sorted`].
     keys: Vec<u128>,
     /// (name number, the key's 32-bit hash); empty while the names are [`Sorted`].
@@ -247,7 +290,7 @@ fn spread(h: u32) -> u64 {
 
 /// Whether name `i` of `names`, whose key is `stored`, is `name`, whose key is `key`: equal
 /// keys are equal names, unless they are a long name's hash.
-fn same_name(stored: u128, names: &Names, i: u32, key: u128, name: &str) -> bool {
+fn same_name(stored: u128, names: &RawNames, i: u32, key: u128, name: &[u8]) -> bool {
     stored == key && (!is_long(key) || names.is(i as usize, name))
 }
 
@@ -255,10 +298,10 @@ fn same_name(stored: u128, names: &Names, i: u32, key: u128, name: &str) -> bool
 /// hash `h`.
 fn entry_is<'a>(
     keys: &'a [u128],
-    names: &'a Names,
+    names: &'a RawNames,
     key: u128,
     h: u32,
-    name: &'a str,
+    name: &'a [u8],
 ) -> impl Fn(&(u32, u32)) -> bool + 'a {
     move |&(i, hi)| hi == h && same_name(keys[i as usize], names, i, key, name)
 }
@@ -269,7 +312,7 @@ impl Interner {
     /// copies them and writes fresh memory, costly on a VM, twice over.
     pub(crate) fn with_room(names: usize, bytes: usize) -> Self {
         Self {
-            names: Names::with_capacity(names, bytes),
+            names: RawNames::with_capacity(names, bytes),
             ..Self::default()
         }
     }
@@ -277,8 +320,8 @@ impl Interner {
     /// `name`'s number, given on first sight. The name seen last, and a handful of names
     /// (labels), are found here, inlined into the caller's loop; the table, out of line.
     #[inline(always)]
-    pub(crate) fn intern(&mut self, name: &str) -> u32 {
-        let key = key(name.as_bytes());
+    pub(crate) fn intern(&mut self, name: &[u8]) -> u32 {
+        let key = key(name);
         if let Some((last_key, i)) = self.last
             && same_name(last_key, &self.names, i, key, name)
         {
@@ -295,7 +338,7 @@ impl Interner {
     /// The number of a name that is neither the last nor among a few: a new one added
     /// while the names are sorted, else one from the table.
     #[inline(never)]
-    fn add_or_look_up(&mut self, key: u128, name: &str) -> u32 {
+    fn add_or_look_up(&mut self, key: u128, name: &[u8]) -> u32 {
         match self.append_sorted(name) {
             Some(added) => added,
             None => self.look_up_or_add(key, name),
@@ -306,13 +349,13 @@ impl Interner {
     /// after it (so after every name) and returns its number; otherwise builds the keys
     /// and the table, for good, and returns `None`.
     #[inline]
-    fn append_sorted(&mut self, name: &str) -> Option<u32> {
+    fn append_sorted(&mut self, name: &[u8]) -> Option<u32> {
         if self.sorted == Sorted::NEITHER {
             return None;
         }
         let n = self.names.len();
         if let Some(before) = self.names.last() {
-            self.sorted = self.sorted.then(before.as_bytes(), name.as_bytes());
+            self.sorted = self.sorted.then(before, name);
             if self.sorted == Sorted::NEITHER {
                 self.index_all();
                 return None;
@@ -325,7 +368,7 @@ impl Interner {
     /// The keys and the table for the names added while they were sorted.
     #[cold]
     fn index_all(&mut self) {
-        self.keys = self.names.iter().map(|n| key(n.as_bytes())).collect();
+        self.keys = self.names.iter().map(key).collect();
         self.index.reserve(self.keys.len(), |&(_, h)| spread(h));
         for (i, &k) in self.keys.iter().enumerate() {
             let h = hash(k);
@@ -338,7 +381,7 @@ impl Interner {
     /// `None` when there is none (or when there are more names than that, or the names are
     /// sorted: no keys are kept then).
     #[inline(always)]
-    fn among_few(&self, key: u128, name: &str) -> Option<u32> {
+    fn among_few(&self, key: u128, name: &[u8]) -> Option<u32> {
         if self.keys.len() > FEW {
             return None;
         }
@@ -356,7 +399,7 @@ impl Interner {
     /// The number of the name with key `key` from the table, or the next free one for a
     /// name not seen before.
     #[inline]
-    fn look_up_or_add(&mut self, key: u128, name: &str) -> u32 {
+    fn look_up_or_add(&mut self, key: u128, name: &[u8]) -> u32 {
         let h = hash(key);
         let same = entry_is(&self.keys, &self.names, key, h, name);
         match self.index.entry(spread(h), same, |&(_, hj)| spread(hj)) {
@@ -374,10 +417,10 @@ impl Interner {
     /// The number of `name`, if it has one: found by binary search while the names are
     /// sorted (a name past the last is no search at all), else by its key and the key's
     /// hash, which `keyed` gives.
-    fn find(&self, name: &str, keyed: impl FnOnce() -> (u128, u32)) -> Option<u32> {
+    fn find(&self, name: &[u8], keyed: impl FnOnce() -> (u128, u32)) -> Option<u32> {
         if self.sorted != Sorted::NEITHER {
             let order = self.sorted;
-            let at = |i: usize| order.compare(self.names[i].as_bytes(), name.as_bytes());
+            let at = |i: usize| order.compare(self.names.get(i).unwrap_or_default(), name);
             let (mut low, mut high) = (0, self.names.len());
             if high > 0 && at(high - 1).is_lt() {
                 return None;
@@ -405,8 +448,8 @@ impl Interner {
         self.names.len()
     }
 
-    pub(crate) fn into_names(self) -> Names {
-        self.names
+    pub(crate) fn into_names(self) -> Result<Names, DatasetError> {
+        self.names.into_names()
     }
 }
 
@@ -417,7 +460,9 @@ impl Interner {
 /// in the earlier pieces' tables, which are only read: no table is grown or rehashed, and
 /// the lookups run on all cores. Returns the names and, for each piece after the first,
 /// the number of each of its names (the first piece's numbers are unchanged).
-pub(crate) fn number_together(pieces: Vec<Interner>) -> (Names, Vec<Vec<u32>>) {
+pub(crate) fn number_together(
+    pieces: Vec<Interner>,
+) -> Result<(Names, Vec<Vec<u32>>), DatasetError> {
     /// Names looked up per unit of parallel work.
     const BATCH: usize = 16_384;
     // (piece, its names' range): where each of those names was first seen, as (earlier
@@ -438,16 +483,12 @@ pub(crate) fn number_together(pieces: Vec<Interner>) -> (Names, Vec<Vec<u32>>) {
         let piece = &pieces[p];
         range
             .map(|i| {
-                let name = &piece.names[i];
+                let name = piece.names.get(i).unwrap_or_default();
                 // Worked out for the first earlier piece that needs it, kept for the rest.
                 let mut keyed = None;
                 let mut keyed = || {
                     *keyed.get_or_insert_with(|| {
-                        let key = piece
-                            .keys
-                            .get(i)
-                            .copied()
-                            .unwrap_or_else(|| key(name.as_bytes()));
+                        let key = piece.keys.get(i).copied().unwrap_or_else(|| key(name));
                         (key, hash(key))
                     })
                 };
@@ -460,7 +501,7 @@ pub(crate) fn number_together(pieces: Vec<Interner>) -> (Names, Vec<Vec<u32>>) {
     });
     let mut pieces = pieces.into_iter();
     let Some(first) = pieces.next() else {
-        return (Names::default(), Vec::new());
+        return Ok((Names::default(), Vec::new()));
     };
     let mut names = first.names;
     let mut numbers: Vec<Vec<u32>> = Vec::new();
@@ -491,7 +532,7 @@ pub(crate) fn number_together(pieces: Vec<Interner>) -> (Names, Vec<Vec<u32>>) {
         }
         numbers.push(mine);
     }
-    (names, numbers)
+    Ok((names.into_names()?, numbers))
 }
 
 /// Where the names of `piece` that no `earlier` piece can have start: when all of them are
@@ -511,12 +552,12 @@ fn first_new(earlier: &[Interner], piece: &Interner) -> usize {
             let greatest = earlier
                 .iter()
                 .filter_map(|q| q.names.last())
-                .max_by(|a, b| order.compare(a.as_bytes(), b.as_bytes()));
+                .max_by(|a, b| order.compare(a, b));
             greatest.map_or(0, |greatest| {
                 piece
                     .names
                     .iter()
-                    .position(|name| order.compare(name.as_bytes(), greatest.as_bytes()).is_gt())
+                    .position(|name| order.compare(name, greatest).is_gt())
                     .unwrap_or(piece.len())
             })
         })
@@ -545,7 +586,10 @@ mod tests {
             "fifteen bytes!!",
             "sixteen bytes!!!",
         ];
-        let ids: Vec<u32> = names.iter().map(|n| interner.intern(n)).collect();
+        let ids: Vec<u32> = names
+            .iter()
+            .map(|n| interner.intern(n.as_bytes()))
+            .collect();
         assert_eq!(ids, [0, 1, 2, 3, 4, 5, 6, 5, 1, 7, 8]);
         // Every length, names differing in one byte anywhere (the words read for 4 to 15
         // bytes overlap), with and without NUL bytes: one number per distinct name.
@@ -568,19 +612,22 @@ mod tests {
             let name = std::str::from_utf8(name).expect("ASCII");
             let next = distinct.len() as u32;
             let expected = *distinct.entry(name).or_insert(next);
-            assert_eq!(interner.intern(name), expected, "{name:?}");
+            assert_eq!(interner.intern(name.as_bytes()), expected, "{name:?}");
         }
         // A collision of long names' hashes is settled by their bytes: force one.
         let mut forged = Interner::default();
-        forged.intern(long);
-        forged.intern("a");
+        forged.intern(long.as_bytes());
+        forged.intern("a".as_bytes());
         let other = key(b"another name over fifteen bytes");
         forged.keys[0] = other;
         forged.index.clear();
         forged
             .index
             .insert_unique(spread(hash(other)), (0, hash(other)), |&(_, h)| spread(h));
-        assert_eq!(forged.intern("another name over fifteen bytes"), 2);
+        assert_eq!(
+            forged.intern("another name over fifteen bytes".as_bytes()),
+            2
+        );
     }
 
     #[test]
@@ -604,18 +651,18 @@ mod tests {
             .map(|names| {
                 let mut interner = Interner::default();
                 names.iter().for_each(|n| {
-                    interner.intern(n);
+                    interner.intern(n.as_bytes());
                 });
                 interner
             })
             .collect();
-        let (names, numbers) = number_together(interners);
+        let (names, numbers) = number_together(interners).expect("text");
         let mut whole = Interner::default();
         let expected: Vec<Vec<u32>> = pieces
             .iter()
-            .map(|names| names.iter().map(|n| whole.intern(n)).collect())
+            .map(|names| names.iter().map(|n| whole.intern(n.as_bytes())).collect())
             .collect();
-        assert_eq!(names, whole.into_names());
+        assert_eq!(names, whole.into_names().expect("text"));
         assert_eq!(numbers, expected[1..]);
         assert_eq!(numbers[1], [3, 4, 5, 6, 1, 2, 7]);
     }
@@ -627,7 +674,7 @@ mod tests {
             .map(|names| {
                 let mut interner = Interner::default();
                 names.iter().for_each(|n| {
-                    interner.intern(n);
+                    interner.intern(n.as_bytes());
                 });
                 interner
             })
@@ -647,11 +694,11 @@ mod tests {
             .collect();
         let mut whole = Interner::default();
         for (names, expected) in pieces.iter().zip(&expected) {
-            let got: Vec<u32> = names.iter().map(|n| whole.intern(n)).collect();
+            let got: Vec<u32> = names.iter().map(|n| whole.intern(n.as_bytes())).collect();
             assert_eq!(&got, expected, "{pieces:?}");
         }
-        let (names, numbers) = number_together(interners);
-        assert_eq!(names, whole.into_names(), "{pieces:?}");
+        let (names, numbers) = number_together(interners).expect("text");
+        assert_eq!(names, whole.into_names().expect("text"), "{pieces:?}");
         let dedup = |numbers: &Vec<u32>| {
             let mut seen = std::collections::HashMap::new();
             numbers
@@ -738,10 +785,10 @@ mod tests {
         let mut interner = Interner::default();
         let ids: Vec<u32> = ["b", "a", "b", "", "a", "ab"]
             .iter()
-            .map(|n| interner.intern(n))
+            .map(|n| interner.intern(n.as_bytes()))
             .collect();
         assert_eq!(ids, [0, 1, 0, 2, 1, 3]);
-        let names = interner.into_names();
+        let names = interner.into_names().expect("text");
         assert_eq!(names.iter().collect::<Vec<_>>(), ["b", "a", "", "ab"]);
         assert_eq!((names.get(3), names.get(4)), (Some("ab"), None));
         assert_eq!(names.position(""), Some(2));

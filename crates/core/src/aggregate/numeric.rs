@@ -99,7 +99,10 @@ struct NumericBuilder {
 
 impl NumericBuilder {
     fn push(&mut self, task: &str, worker: &str, value: f64) {
-        let (t, w) = (self.tasks.intern(task), self.workers.intern(worker));
+        let (t, w) = (
+            self.tasks.intern(task.as_bytes()),
+            self.workers.intern(worker.as_bytes()),
+        );
         self.answers.push((t, w, value));
     }
 
@@ -108,8 +111,8 @@ impl NumericBuilder {
             return Err(DatasetError::Empty);
         }
         Ok(NumericDataset {
-            tasks: self.tasks.into_names(),
-            workers: self.workers.into_names(),
+            tasks: self.tasks.into_names()?,
+            workers: self.workers.into_names()?,
             answers: self.answers,
         })
     }

@@ -34,15 +34,15 @@ fn columns<'h, const N: usize>(
 /// Picks the wanted fields of one row (trimmed); an empty one is an error naming its column.
 fn pick<'f, const N: usize>(
     line: usize,
-    fields: &[&'f str],
+    fields: &[&'f [u8]],
     at: &[usize; N],
     names: &[&str; N],
-) -> Result<[&'f str; N], DatasetError> {
+) -> Result<[&'f [u8]; N], DatasetError> {
     trimmed(line, select(fields, at), names)
 }
 
 /// The fields at the wanted columns `at` (which the header check keeps within `fields`).
-fn select<'f, const N: usize>(fields: &[&'f str], at: &[usize; N]) -> [&'f str; N] {
+fn select<'f, const N: usize>(fields: &[&'f [u8]], at: &[usize; N]) -> [&'f [u8]; N] {
     at.map(|column| fields[column])
 }
 
@@ -50,16 +50,16 @@ fn select<'f, const N: usize>(fields: &[&'f str], at: &[usize; N]) -> [&'f str; 
 #[inline]
 fn trimmed<'f, const N: usize>(
     line: usize,
-    mut row: [&'f str; N],
+    mut row: [&'f [u8]; N],
     names: &[&str; N],
-) -> Result<[&'f str; N], DatasetError> {
+) -> Result<[&'f [u8]; N], DatasetError> {
     // White space is ASCII up to a space, or a character whose bytes are all non-ASCII:
     // a field whose end bytes are neither is already trimmed, as most fields are.
     let plain = |b: Option<&u8>| b.is_some_and(|&b| (0x21..0x80).contains(&b));
     for (field, name) in row.iter_mut().zip(names) {
-        let bytes = field.as_bytes();
-        if !(plain(bytes.first()) && plain(bytes.last())) {
-            *field = field.trim();
+        if !(plain(field.first()) && plain(field.last())) {
+            // White space may be Unicode's: trimmed as text.
+            *field = text(field)?.trim().as_bytes();
             if field.is_empty() {
                 return Err(line_error(line, format!("empty {name}")));
             }
@@ -113,6 +113,11 @@ const BLOCK: usize = 4096;
 /// Commas remembered per row; a row with more is split again by [`PlainHeader::split`].
 const MAX_COMMAS: usize = 16;
 
+/// A field as text: fields are cut from text at ASCII separators, so this never fails.
+fn text(field: &[u8]) -> Result<&str, DatasetError> {
+    std::str::from_utf8(field).map_err(|_| DatasetError::NotText)
+}
+
 /// Calls `row(line, fields)` for each data row with the `names` columns' values, in file
 /// order; `line` is 1-based and counts the header. Blank lines are skipped.
 pub(crate) fn read_records<const N: usize>(
@@ -120,14 +125,21 @@ pub(crate) fn read_records<const N: usize>(
     names: [&str; N],
     mut row: impl FnMut(usize, [&str; N]) -> Result<(), DatasetError>,
 ) -> Result<(), DatasetError> {
+    let mut row = |line, fields: [&[u8]; N]| {
+        let mut texts = [""; N];
+        for (to, field) in texts.iter_mut().zip(fields) {
+            *to = self::text(field)?;
+        }
+        row(line, texts)
+    };
     if text.contains('"') {
         return read_quoted(text, names, row);
     }
     let (header, body) = plain_header(text, names)?;
-    header.rows(body, 2, &mut row)
+    header.rows(body.as_bytes(), 2, &mut row)
 }
 
-/// [`read_records`] on all cores: the rows are cut into one contiguous piece per core at
+/// [`read_records`] on all cores, the fields as bytes (see [`super::names::RawNames`]): the rows are cut into one contiguous piece per core at
 /// line breaks, and each piece feeds its own accumulator. `make` gets the text of each
 /// piece (whose [`line_counts`] bound its rows) and returns the pieces' accumulators, which
 /// come back in file order for the caller to merge. Files with quotes, or too small to be
@@ -136,7 +148,7 @@ pub(crate) fn read_records_parallel<const N: usize, B: Send>(
     text: &str,
     names: [&str; N],
     make: impl FnOnce(&[&str]) -> Vec<B>,
-    row: impl Fn(&mut B, usize, [&str; N]) -> Result<(), DatasetError> + Sync,
+    row: impl Fn(&mut B, usize, [&[u8]; N]) -> Result<(), DatasetError> + Sync,
 ) -> Result<Vec<B>, DatasetError> {
     const MIN_PIECE: usize = 1 << 20;
     let threads = super::cores();
@@ -153,9 +165,9 @@ pub(crate) fn read_records_parallel<const N: usize, B: Send>(
                 return Ok(Vec::new());
             };
             match plain {
-                Some((header, body)) => {
-                    header.rows(body, 2, &mut |line, fields| row(&mut one, line, fields))?
-                }
+                Some((header, body)) => header.rows(body.as_bytes(), 2, &mut |line, fields| {
+                    row(&mut one, line, fields)
+                })?,
                 None => read_quoted(text, names, |line, fields| row(&mut one, line, fields))?,
             }
             return Ok(vec![one]);
@@ -182,7 +194,9 @@ pub(crate) fn read_records_parallel<const N: usize, B: Send>(
     let work: Vec<(&str, B)> = texts.into_iter().zip(accumulators).collect();
     let results = super::par_map(work, |(piece, mut acc)| {
         // Lines are counted from the piece's start; fixed below on error.
-        header.rows(piece, 1, &mut |line, fields| row(&mut acc, line, fields))?;
+        header.rows(piece.as_bytes(), 1, &mut |line, fields| {
+            row(&mut acc, line, fields)
+        })?;
         Ok(acc)
     });
     let mut out = Vec::with_capacity(results.len());
@@ -245,13 +259,13 @@ impl<const N: usize> PlainHeader<'_, N> {
     /// The rows of `body`, whose first line is number `first_line`.
     fn rows(
         &self,
-        body: &str,
+        body: &[u8],
         first_line: usize,
-        row: &mut impl FnMut(usize, [&str; N]) -> Result<(), DatasetError>,
+        row: &mut impl FnMut(usize, [&[u8]; N]) -> Result<(), DatasetError>,
     ) -> Result<(), DatasetError> {
-        let bytes = body.as_bytes();
+        let bytes = body;
         let mut found = Vec::with_capacity(BLOCK);
-        let mut fields: Vec<&str> = Vec::with_capacity(self.width);
+        let mut fields: Vec<&[u8]> = Vec::with_capacity(self.width);
         let mut line = first_line - 1;
         let (mut row_start, mut commas, mut n_commas) = (0, [0; MAX_COMMAS], 0);
         for (b, block) in bytes.chunks(BLOCK).enumerate() {
@@ -290,15 +304,15 @@ impl<const N: usize> PlainHeader<'_, N> {
     #[inline]
     fn row<'b>(
         &self,
-        body: &'b str,
+        body: &'b [u8],
         span: std::ops::Range<usize>,
         cuts: Option<&[usize]>,
         line: usize,
-        fields: &mut Vec<&'b str>,
-        row: &mut impl FnMut(usize, [&str; N]) -> Result<(), DatasetError>,
+        fields: &mut Vec<&'b [u8]>,
+        row: &mut impl FnMut(usize, [&[u8]; N]) -> Result<(), DatasetError>,
     ) -> Result<(), DatasetError> {
         let (start, mut end) = (span.start, span.end);
-        if end > start && body.as_bytes()[end - 1] == b'\r' {
+        if end > start && body[end - 1] == b'\r' {
             end -= 1;
         }
         if end == start {
@@ -309,7 +323,7 @@ impl<const N: usize> PlainHeader<'_, N> {
             .and_then(|cuts| self.cut(body, start, end, cuts));
         let picked = match cut {
             Some(picked) => picked,
-            None => self.split(&body[start..end], fields, line)?,
+            None => self.split(body.get(start..end).unwrap_or_default(), fields, line)?,
         };
         row(line, trimmed(line, picked, &self.names)?)
     }
@@ -319,18 +333,17 @@ impl<const N: usize> PlainHeader<'_, N> {
     #[inline]
     fn cut<'b>(
         &self,
-        body: &'b str,
+        body: &'b [u8],
         start: usize,
         end: usize,
         cuts: &[usize],
-    ) -> Option<[&'b str; N]> {
-        let mut row = [""; N];
+    ) -> Option<[&'b [u8]; N]> {
+        let mut row: [&[u8]; N] = [&[]; N];
         for (field, &column) in row.iter_mut().zip(&self.at) {
             let from = column
                 .checked_sub(1)
                 .map_or(start, |before| cuts[before] + 1);
             let to = cuts.get(column).copied().unwrap_or(end);
-            // Commas and line breaks are ASCII, so every cut is a char boundary.
             *field = body.get(from..to)?;
         }
         Some(row)
@@ -340,13 +353,12 @@ impl<const N: usize> PlainHeader<'_, N> {
     /// error naming the line.
     fn split<'r>(
         &self,
-        row_text: &'r str,
-        fields: &mut Vec<&'r str>,
+        row_text: &'r [u8],
+        fields: &mut Vec<&'r [u8]>,
         line: usize,
-    ) -> Result<[&'r str; N], DatasetError> {
-        // Commas are ASCII, so every split point is a char boundary.
+    ) -> Result<[&'r [u8]; N], DatasetError> {
         fields.clear();
-        fields.extend(row_text.split(','));
+        fields.extend(row_text.split(|&b| b == b','));
         if fields.len() != self.width {
             return Err(line_error(
                 line,
@@ -365,7 +377,7 @@ impl<const N: usize> PlainHeader<'_, N> {
 fn read_quoted<const N: usize>(
     text: &str,
     names: [&str; N],
-    mut row: impl FnMut(usize, [&str; N]) -> Result<(), DatasetError>,
+    mut row: impl FnMut(usize, [&[u8]; N]) -> Result<(), DatasetError>,
 ) -> Result<(), DatasetError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -403,7 +415,7 @@ fn read_quoted<const N: usize>(
             }
         }
         let line = record.position().map_or(0, |p| line_at(p.byte() as usize));
-        let fields: Vec<&str> = record.iter().collect();
+        let fields: Vec<&[u8]> = record.iter().map(str::as_bytes).collect();
         if fields.len() != width {
             return Err(line_error(
                 line,
@@ -555,8 +567,9 @@ mod tests {
 
     #[test]
     fn plain_and_quoted_files_read_alike() {
-        let plain = "label,task\r\nx, t1\n\ny,t2\n";
-        let quoted = "label,task\r\n\"x\", t1\n\ny,\"t2\"\n";
+        // White space of both kinds: ASCII, and Unicode's (an ideographic space).
+        let plain = "label,task\r\nx, t1\n\ny,\u{3000}t2\u{3000}\n";
+        let quoted = "label,task\r\n\"x\", t1\n\ny,\"\u{3000}t2\u{3000}\"\n";
         let expected = vec![
             (2, ["t1".to_owned(), "x".to_owned()]),
             (4, ["t2".to_owned(), "y".to_owned()]),

@@ -45,7 +45,7 @@ impl Piece {
         }
     }
 
-    fn push(&mut self, task: &str, label: &str) -> Result<(), DatasetError> {
+    fn push(&mut self, task: &[u8], label: &[u8]) -> Result<(), DatasetError> {
         let t = self.tasks.intern(task) as usize;
         let l = self.labels.intern(label) as usize;
         if l >= self.stride {
@@ -104,7 +104,7 @@ impl VoteCounts {
             tasks.push(piece.tasks);
             labels.push(piece.labels);
         }
-        let (tasks, task_numbers) = number_together(tasks);
+        let (tasks, task_numbers) = number_together(tasks)?;
         let (labels, label_ranks) = sort_labels(labels)?;
         let k = labels.len();
         let mut counts = vec![0; tasks.len() * k];
