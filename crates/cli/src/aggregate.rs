@@ -78,9 +78,11 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     {
         // Majority vote and nothing else: the vote counts are all it needs.
         let counts = VoteCounts::from_csv(&text).map_err(in_file(&args.answers))?;
-        drop(text);
         tracing::debug!(elapsed = ?started.elapsed(), tasks = counts.tasks.len(), "counted");
-        write_stdout(&counts.tasks, &counts.labels, |t| counts.majority(t))?;
+        // The file's memory, written already, takes the output: fresh memory costs a
+        // fault per page to write.
+        let room = text.into_bytes();
+        write_stdout(&counts.tasks, &counts.labels, room, |t| counts.majority(t))?;
         tracing::debug!(elapsed = ?started.elapsed(), "written");
         return Ok(());
     }
@@ -106,7 +108,7 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
         Method::Mean | Method::Median | Method::Wmedian => unreachable!("handled above"),
     };
     tracing::debug!(elapsed = ?started.elapsed(), iterations = fit.log_likelihood.len(), objective = ?fit.log_likelihood.last(), "fitted");
-    write_stdout(&data.tasks, &data.labels, |t| {
+    write_stdout(&data.tasks, &data.labels, Vec::new(), |t| {
         let p = &fit.posteriors[t];
         let label = argmax(p);
         (label, p[label])
@@ -213,11 +215,12 @@ fn csv_field(field: &str) -> std::borrow::Cow<'_, str> {
 fn write_stdout(
     tasks: &Names,
     labels: &Names,
+    room: Vec<u8>,
     choice: impl Fn(usize) -> (usize, f64) + Sync,
 ) -> std::io::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    write_consensus(&mut out, tasks, labels, choice)?;
+    write_consensus(&mut out, tasks, labels, room, choice)?;
     out.flush()
 }
 
@@ -225,11 +228,13 @@ fn write_stdout(
 /// decimals). Written by hand, a big file's rows formatted on all cores: formatting
 /// machinery per field, then formatting on one core, were a large share of a
 /// million-answer run. Task names are checked for characters that need quoting all at
-/// once, in one scan of them joined, rather than name by name.
+/// once, in one scan of them joined, rather than name by name. `room`, a buffer to reuse
+/// (its contents are dropped), takes the first part's rows.
 fn write_consensus(
     out: &mut impl Write,
     tasks: &Names,
     labels: &Names,
+    room: Vec<u8>,
     choice: impl Fn(usize) -> (usize, f64) + Sync,
 ) -> std::io::Result<()> {
     const MIN_PARALLEL: usize = 1 << 15;
@@ -238,15 +243,16 @@ fn write_consensus(
     let n = tasks.len();
     let parts = if n < MIN_PARALLEL { 1 } else { cores() };
     let per = n.div_ceil(parts).max(1);
-    let rows = par_map((0..parts).collect(), |part| {
-        let mut buf = Vec::with_capacity(per * 24);
+    let buffers = std::iter::once(room).chain(std::iter::repeat_with(Vec::new));
+    let rows = par_map((0..parts).zip(buffers).collect(), |(part, mut buf)| {
+        buf.clear();
+        buf.reserve(per * 24);
         for t in part * per..((part + 1) * per).min(n) {
             let (label, confidence) = choice(t);
-            let task = &tasks[t];
             if quote_tasks {
-                buf.extend_from_slice(csv_field(task).as_bytes());
+                buf.extend_from_slice(csv_field(&tasks[t]).as_bytes());
             } else {
-                buf.extend_from_slice(task.as_bytes());
+                buf.extend_from_slice(tasks.bytes(t).unwrap_or_default());
             }
             buf.push(b',');
             buf.extend_from_slice(labels[label].as_bytes());
@@ -268,16 +274,22 @@ fn push_fixed6(buf: &mut Vec<u8>, value: f64) {
     let whole = scaled as u32;
     // Exact: `scaled` is below 2^52, so its fraction is representable.
     let micros = whole + u32::from(scaled - f64::from(whole) >= 0.5);
-    buf.push(b'0' + (micros / 1_000_000) as u8);
-    buf.push(b'.');
-    let mut digits = [b'0'; 6];
-    let mut rest = micros % 1_000_000;
-    for d in digits.iter_mut().rev() {
-        *d = b'0' + (rest % 10) as u8;
-        rest /= 10;
+    let fraction = (micros % 1_000_000) as usize;
+    let pairs = [fraction / 10_000, fraction / 100 % 100, fraction % 100];
+    let mut text = [b'0' + (micros / 1_000_000) as u8, b'.', 0, 0, 0, 0, 0, 0];
+    for (to, pair) in text[2..].chunks_exact_mut(2).zip(pairs) {
+        to.copy_from_slice(&TWO_DIGITS[2 * pair..2 * pair + 2]);
     }
-    buf.extend_from_slice(&digits);
+    buf.extend_from_slice(&text);
 }
+
+/// "00" to "99", one after the other: two digits per lookup.
+const TWO_DIGITS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
 
 /// Numeric consensus: `task,label,confidence` with the number as the label.
 fn run_numeric(args: &AggregateArgs, text: &str, method: NumericMethod) -> Result<()> {
@@ -374,7 +386,7 @@ mod tests {
         .collect();
         let labels: Names = ["x", "y,z"].into_iter().collect();
         let mut out = Vec::new();
-        write_consensus(&mut out, &tasks, &labels, |t| (t % 2, 0.5)).expect("write");
+        write_consensus(&mut out, &tasks, &labels, Vec::new(), |t| (t % 2, 0.5)).expect("write");
         let mut reader = csv::Reader::from_reader(out.as_slice());
         let rows: Vec<Vec<String>> = reader
             .records()
@@ -389,7 +401,23 @@ mod tests {
         // A file of plain names is written without quotes at all.
         let plain: Names = ["a", "b"].into_iter().collect();
         let mut out = Vec::new();
-        write_consensus(&mut out, &plain, &plain, |t| (t, 1.0)).expect("write");
+        write_consensus(&mut out, &plain, &plain, b"stale".to_vec(), |t| (t, 1.0)).expect("write");
         assert_eq!(out, b"task,label,confidence\na,a,1.000000\nb,b,1.000000\n");
+    }
+
+    #[test]
+    fn a_big_file_written_in_parts_into_reused_room_is_written_whole() {
+        let n = 40_000;
+        let tasks: Names = (0..n).map(|t| format!("task {t}")).collect();
+        let labels: Names = ["no", "yes"].into_iter().collect();
+        let confidence = |t: usize| (t % 1000) as f64 / 999.0;
+        let mut out = Vec::new();
+        let room = vec![b'x'; 1 << 20];
+        write_consensus(&mut out, &tasks, &labels, room, |t| (t % 2, confidence(t)))
+            .expect("write");
+        let expected: String = std::iter::once("task,label,confidence\n".to_owned())
+            .chain((0..n).map(|t| format!("task {t},{},{:.6}\n", &labels[t % 2], confidence(t))))
+            .collect();
+        assert_eq!(String::from_utf8(out).expect("text"), expected);
     }
 }

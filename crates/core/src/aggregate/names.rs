@@ -31,6 +31,12 @@ impl Names {
         Some(&self.joined[start..end])
     }
 
+    /// Name `i` as bytes (without the char-boundary checks of slicing text).
+    pub fn bytes(&self, i: usize) -> Option<&[u8]> {
+        let (start, end) = span(&self.ends, i)?;
+        self.joined.as_bytes().get(start..end)
+    }
+
     /// The name added last.
     pub fn last(&self) -> Option<&str> {
         self.get(self.len().checked_sub(1)?)
