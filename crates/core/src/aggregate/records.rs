@@ -47,7 +47,7 @@ fn select<'f, const N: usize>(fields: &[&'f [u8]], at: &[usize; N]) -> [&'f [u8]
 }
 
 /// The fields trimmed of white space; an empty one is an error naming its column.
-#[inline]
+#[inline(always)]
 fn trimmed<'f, const N: usize>(
     line: usize,
     mut row: [&'f [u8]; N],
@@ -58,14 +58,20 @@ fn trimmed<'f, const N: usize>(
     let plain = |b: Option<&u8>| b.is_some_and(|&b| (0x21..0x80).contains(&b));
     for (field, name) in row.iter_mut().zip(names) {
         if !(plain(field.first()) && plain(field.last())) {
-            // White space may be Unicode's: trimmed as text.
-            *field = text(field)?.trim().as_bytes();
-            if field.is_empty() {
-                return Err(line_error(line, format!("empty {name}")));
-            }
+            *field = trim(line, field, name)?;
         }
     }
     Ok(row)
+}
+
+/// `field` trimmed of white space, Unicode's too; empty, an error naming its column.
+#[cold]
+fn trim<'f>(line: usize, field: &'f [u8], name: &str) -> Result<&'f [u8], DatasetError> {
+    let trimmed = text(field)?.trim();
+    if trimmed.is_empty() {
+        return Err(line_error(line, format!("empty {name}")));
+    }
+    Ok(trimmed.as_bytes())
 }
 
 /// The bytes of a little-endian `word` that are `byte`, as the low 8 bits (bit `i` for
