@@ -231,9 +231,10 @@ impl Dataset {
                 let answers = room;
                 *answers = vec![(0, 0, 0); lines.iter().sum()];
                 let slots = slots(answers, &lines).into_iter();
-                // Room for a task per row (see `Interner::with_room`).
+                // Room for a task per two rows (see `Interner::with_room`), as for
+                // vote counts.
                 let rooms = slots.zip(pieces).map(|(slot, text)| {
-                    let tasks = Interner::with_room(slot.len(), text.len());
+                    let tasks = Interner::with_room(slot.len() / 2, text.len() / 2);
                     Piece {
                         tasks,
                         ..Piece::new(slot)

@@ -33,14 +33,16 @@ struct Piece {
 }
 
 impl Piece {
-    /// A piece with room for the tasks of the rows in `text` (each row a new task at
-    /// most) and their counts, so that neither grows (see [`Interner::with_room`]).
+    /// A piece with room for the tasks of the rows in `text` and their counts, so that
+    /// neither grows (see [`Interner::with_room`]): room for a task per two rows (the
+    /// address space set aside is then about the text's size; more tasks than that
+    /// grow the room as usual).
     fn for_rows_of(text: &str) -> Self {
-        let rows = rows_guess(text);
+        let tasks = rows_guess(text) / 2;
         Self {
-            tasks: Interner::with_room(rows, text.len()),
+            tasks: Interner::with_room(tasks, text.len() / 2),
             stride: 8,
-            counts: Vec::with_capacity(rows * 8),
+            counts: Vec::with_capacity(tasks * 8),
             ..Self::default()
         }
     }
