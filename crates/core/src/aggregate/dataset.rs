@@ -231,10 +231,9 @@ impl Dataset {
                 let answers = room;
                 *answers = vec![(0, 0, 0); lines.iter().sum()];
                 let slots = slots(answers, &lines).into_iter();
-                // Room for a task per two rows (see `Interner::with_room`), as for
-                // vote counts.
+                // Room set aside for the piece's tasks (see `Interner::for_rows`).
                 let rooms = slots.zip(pieces).map(|(slot, text)| {
-                    let tasks = Interner::with_room(slot.len() / 2, text.len() / 2);
+                    let tasks = Interner::for_rows(slot.len(), text.len());
                     Piece {
                         tasks,
                         ..Piece::new(slot)

@@ -37,11 +37,6 @@ impl Names {
         self.joined.as_bytes().get(start..end)
     }
 
-    /// The name added last.
-    pub fn last(&self) -> Option<&str> {
-        self.get(self.len().checked_sub(1)?)
-    }
-
     /// All names, one after the other with nothing between them.
     pub fn joined(&self) -> &str {
         &self.joined
@@ -312,6 +307,13 @@ fn entry_is<'a>(
     move |&(i, hi)| hi == h && same_name(keys[i as usize], names, i, key, name)
 }
 
+/// How many tasks to set aside room for, for `rows` rows: one per two rows, so the
+/// address space set aside is about the text's size (a row per task would be several
+/// times it); more tasks than that grow the room as usual.
+pub(crate) fn tasks_room(rows: usize) -> usize {
+    rows / 2
+}
+
 impl Interner {
     /// No names yet, with room for `names` of them taking `bytes` in all: room set aside
     /// up front (only address space until it is written) saves growing the names, which
@@ -321,6 +323,12 @@ impl Interner {
             names: RawNames::with_capacity(names, bytes),
             ..Self::default()
         }
+    }
+
+    /// [`Interner::with_room`] for the tasks of `rows` rows of a `bytes`-long text: room
+    /// for [`tasks_room`] of them, taking half the text.
+    pub(crate) fn for_rows(rows: usize, bytes: usize) -> Self {
+        Self::with_room(tasks_room(rows), bytes / 2)
     }
 
     /// `name`'s number, given on first sight. The name seen last, and a handful of names
@@ -636,6 +644,20 @@ mod tests {
         );
     }
 
+    /// One interner per piece, each fed that piece's names.
+    fn interners_of<S: AsRef<str>>(pieces: &[Vec<S>]) -> Vec<Interner> {
+        pieces
+            .iter()
+            .map(|names| {
+                let mut interner = Interner::default();
+                names.iter().for_each(|n| {
+                    interner.intern(n.as_ref().as_bytes());
+                });
+                interner
+            })
+            .collect()
+    }
+
     #[test]
     fn pieces_numbered_together_match_one_reading() {
         let pieces: Vec<Vec<&str>> = vec![
@@ -652,16 +674,7 @@ mod tests {
             ],
             vec!["a name well over fifteen bytes", "f"],
         ];
-        let interners: Vec<Interner> = pieces
-            .iter()
-            .map(|names| {
-                let mut interner = Interner::default();
-                names.iter().for_each(|n| {
-                    interner.intern(n.as_bytes());
-                });
-                interner
-            })
-            .collect();
+        let interners = interners_of(&pieces);
         let (names, numbers) = number_together(interners).expect("text");
         let mut whole = Interner::default();
         let expected: Vec<Vec<u32>> = pieces
@@ -675,16 +688,7 @@ mod tests {
 
     /// Numbers as one interner gives them, and as first sight does.
     fn check_numbering(pieces: &[Vec<String>]) {
-        let interners: Vec<Interner> = pieces
-            .iter()
-            .map(|names| {
-                let mut interner = Interner::default();
-                names.iter().for_each(|n| {
-                    interner.intern(n.as_bytes());
-                });
-                interner
-            })
-            .collect();
+        let interners = interners_of(pieces);
         let mut first_sight: std::collections::HashMap<&str, u32> = Default::default();
         let expected: Vec<Vec<u32>> = pieces
             .iter()

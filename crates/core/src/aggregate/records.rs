@@ -145,11 +145,11 @@ pub(crate) fn read_records<const N: usize>(
     header.rows(body.as_bytes(), 2, &mut row)
 }
 
-/// [`read_records`] on all cores, the fields as bytes (see [`super::names::RawNames`]): the rows are cut into one contiguous piece per core at
-/// line breaks, and each piece feeds its own accumulator. `make` gets the text of each
-/// piece (whose [`line_counts`] bound its rows) and returns the pieces' accumulators, which
-/// come back in file order for the caller to merge. Files with quotes, or too small to be
-/// worth it, are one piece.
+/// [`read_records`] on all cores, the fields as bytes (see [`super::names::RawNames`]):
+/// the rows are cut into one contiguous piece per core at line breaks, and each piece
+/// feeds its own accumulator. `make` gets the text of each piece (whose [`line_counts`]
+/// bound its rows) and returns the pieces' accumulators, which come back in file order
+/// for the caller to merge. Files with quotes, or too small to be worth it, are one piece.
 pub(crate) fn read_records_parallel<const N: usize, B: Send>(
     text: &str,
     names: [&str; N],
@@ -269,16 +269,15 @@ impl<const N: usize> PlainHeader<'_, N> {
         first_line: usize,
         row: &mut impl FnMut(usize, [&[u8]; N]) -> Result<(), DatasetError>,
     ) -> Result<(), DatasetError> {
-        let bytes = body;
         let mut found = Vec::with_capacity(BLOCK);
         let mut fields: Vec<&[u8]> = Vec::with_capacity(self.width);
         let mut line = first_line - 1;
         let (mut row_start, mut commas, mut n_commas) = (0, [0; MAX_COMMAS], 0);
-        for (b, block) in bytes.chunks(BLOCK).enumerate() {
+        for (b, block) in body.chunks(BLOCK).enumerate() {
             separators(block, &mut found);
             for &at in &found {
                 let at = b * BLOCK + at as usize;
-                if bytes[at] == b',' {
+                if body[at] == b',' {
                     if let Some(slot) = commas.get_mut(n_commas) {
                         *slot = at;
                     }

@@ -8,7 +8,7 @@
 
 use super::DatasetError;
 use super::dataset::sort_labels;
-use super::names::{Interner, Names, number_together};
+use super::names::{Interner, Names, number_together, tasks_room};
 use super::records::{read_records_parallel, rows_guess};
 
 /// Tasks (in order of first appearance), labels (sorted) and how many answers gave each
@@ -34,15 +34,13 @@ struct Piece {
 
 impl Piece {
     /// A piece with room for the tasks of the rows in `text` and their counts, so that
-    /// neither grows (see [`Interner::with_room`]): room for a task per two rows (the
-    /// address space set aside is then about the text's size; more tasks than that
-    /// grow the room as usual).
+    /// neither grows (see [`Interner::for_rows`]).
     fn for_rows_of(text: &str) -> Self {
-        let tasks = rows_guess(text) / 2;
+        let rows = rows_guess(text);
         Self {
-            tasks: Interner::with_room(tasks, text.len() / 2),
+            tasks: Interner::for_rows(rows, text.len()),
             stride: 8,
-            counts: Vec::with_capacity(tasks * 8),
+            counts: Vec::with_capacity(tasks_room(rows) * 8),
             ..Self::default()
         }
     }
