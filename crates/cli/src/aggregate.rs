@@ -8,8 +8,8 @@ use clap::{Args, ValueEnum};
 use tessera_core::aggregate::agreement::agreement;
 use tessera_core::aggregate::{
     Aggregator, Dataset, DawidSkene, Glad, Mace, MajorityVoteFit, Names, NumericDataset,
-    NumericMethod, OneCoinDawidSkene, VoteCounts, Wawa, WeightedMajorityVote, WorkerSkill, argmax,
-    cores, par_map, worker_skills,
+    NumericMethod, OneCoinDawidSkene, ReadAt, VoteCounts, Wawa, WeightedMajorityVote, WorkerSkill,
+    argmax, cores, par_map, worker_skills,
 };
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -59,6 +59,21 @@ pub struct AggregateArgs {
 
 pub fn run(args: &AggregateArgs) -> Result<()> {
     let started = std::time::Instant::now();
+    if matches!(args.method, Method::Mv)
+        && args.gold.is_none()
+        && args.workers.is_none()
+        && !args.metrics
+    {
+        // Majority vote and nothing else: the vote counts are all it needs, read from the
+        // file a block at a time.
+        let file = AnswersFile::open(&args.answers)
+            .with_context(|| format!("reading {}", args.answers.display()))?;
+        let counts = VoteCounts::read(&file).map_err(in_file(&args.answers))?;
+        tracing::debug!(elapsed = ?started.elapsed(), tasks = counts.tasks.len(), "counted");
+        write_stdout(&counts.tasks, &counts.labels, |t| counts.majority(t))?;
+        tracing::debug!(elapsed = ?started.elapsed(), "written");
+        return Ok(());
+    }
     let bytes =
         read_file(&args.answers).with_context(|| format!("reading {}", args.answers.display()))?;
     let text = as_text(&bytes).with_context(|| format!("reading {}", args.answers.display()))?;
@@ -71,20 +86,6 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     };
     if let Some(method) = numeric {
         return run_numeric(args, text, method);
-    }
-    if matches!(args.method, Method::Mv)
-        && args.gold.is_none()
-        && args.workers.is_none()
-        && !args.metrics
-    {
-        // Majority vote and nothing else: the vote counts are all it needs.
-        let counts = VoteCounts::from_csv(text).map_err(in_file(&args.answers))?;
-        tracing::debug!(elapsed = ?started.elapsed(), tasks = counts.tasks.len(), "counted");
-        // The file's memory, written already, takes the output: fresh memory costs a
-        // fault per page to write.
-        write_stdout(&counts.tasks, &counts.labels, bytes, |t| counts.majority(t))?;
-        tracing::debug!(elapsed = ?started.elapsed(), "written");
-        return Ok(());
     }
     let mut data = Dataset::from_csv(text).map_err(in_file(&args.answers))?;
     // Freed now, its memory serves what follows: fresh memory costs as much to touch as
@@ -108,7 +109,7 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
         Method::Mean | Method::Median | Method::Wmedian => unreachable!("handled above"),
     };
     tracing::debug!(elapsed = ?started.elapsed(), iterations = fit.log_likelihood.len(), objective = ?fit.log_likelihood.last(), "fitted");
-    write_stdout(&data.tasks, &data.labels, Vec::new(), |t| {
+    write_stdout(&data.tasks, &data.labels, |t| {
         let p = &fit.posteriors[t];
         let label = argmax(p);
         (label, p[label])
@@ -176,6 +177,51 @@ fn as_text(bytes: &[u8]) -> Result<&str> {
     })
 }
 
+/// An answers file, read at offsets by a thread per core (see [`ReadAt`]).
+struct AnswersFile {
+    file: std::fs::File,
+    size: u64,
+    /// Where reading at an offset moves a cursor the threads would share, one at a time.
+    #[cfg(not(unix))]
+    cursor: std::sync::Mutex<()>,
+}
+
+impl AnswersFile {
+    fn open(path: &std::path::Path) -> std::io::Result<Self> {
+        let file = std::fs::File::open(path)?;
+        let size = file.metadata()?.len();
+        Ok(Self {
+            file,
+            size,
+            #[cfg(not(unix))]
+            cursor: std::sync::Mutex::new(()),
+        })
+    }
+}
+
+impl ReadAt for AnswersFile {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    #[cfg(unix)]
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(&self.file, buf, offset)
+    }
+
+    #[cfg(not(unix))]
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        use std::io::{Read, Seek};
+        let _one = self
+            .cursor
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut file = &self.file;
+        file.seek(std::io::SeekFrom::Start(offset))?;
+        file.read(buf)
+    }
+}
+
 #[cfg(unix)]
 fn read_part(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
@@ -218,12 +264,11 @@ fn csv_field(field: &str) -> std::borrow::Cow<'_, str> {
 fn write_stdout(
     tasks: &Names,
     labels: &Names,
-    room: Vec<u8>,
     choice: impl Fn(usize) -> (usize, f64) + Sync,
 ) -> std::io::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    write_consensus(&mut out, tasks, labels, room, choice)?;
+    write_consensus(&mut out, tasks, labels, choice)?;
     out.flush()
 }
 
@@ -231,13 +276,11 @@ fn write_stdout(
 /// decimals). Written by hand, a big file's rows formatted on all cores: formatting
 /// machinery per field, then formatting on one core, were a large share of a
 /// million-answer run. Task names are checked for characters that need quoting all at
-/// once, in one scan of them joined, rather than name by name. `room`, a buffer to reuse
-/// (its contents are dropped), takes the first part's rows.
+/// once, in one scan of them joined, rather than name by name.
 fn write_consensus(
     out: &mut impl Write,
     tasks: &Names,
     labels: &Names,
-    room: Vec<u8>,
     choice: impl Fn(usize) -> (usize, f64) + Sync,
 ) -> std::io::Result<()> {
     const MIN_PARALLEL: usize = 1 << 15;
@@ -246,10 +289,8 @@ fn write_consensus(
     let n = tasks.len();
     let parts = if n < MIN_PARALLEL { 1 } else { cores() };
     let per = n.div_ceil(parts).max(1);
-    let buffers = std::iter::once(room).chain(std::iter::repeat_with(Vec::new));
-    let rows = par_map((0..parts).zip(buffers).collect(), |(part, mut buf)| {
-        buf.clear();
-        buf.reserve(per * 24);
+    let rows = par_map((0..parts).collect(), |part| {
+        let mut buf = Vec::with_capacity(per * 24);
         for t in part * per..((part + 1) * per).min(n) {
             let (label, confidence) = choice(t);
             if quote_tasks {
@@ -389,7 +430,7 @@ mod tests {
         .collect();
         let labels: Names = ["x", "y,z"].into_iter().collect();
         let mut out = Vec::new();
-        write_consensus(&mut out, &tasks, &labels, Vec::new(), |t| (t % 2, 0.5)).expect("write");
+        write_consensus(&mut out, &tasks, &labels, |t| (t % 2, 0.5)).expect("write");
         let mut reader = csv::Reader::from_reader(out.as_slice());
         let rows: Vec<Vec<String>> = reader
             .records()
@@ -404,20 +445,18 @@ mod tests {
         // A file of plain names is written without quotes at all.
         let plain: Names = ["a", "b"].into_iter().collect();
         let mut out = Vec::new();
-        write_consensus(&mut out, &plain, &plain, b"stale".to_vec(), |t| (t, 1.0)).expect("write");
+        write_consensus(&mut out, &plain, &plain, |t| (t, 1.0)).expect("write");
         assert_eq!(out, b"task,label,confidence\na,a,1.000000\nb,b,1.000000\n");
     }
 
     #[test]
-    fn a_big_file_written_in_parts_into_reused_room_is_written_whole() {
+    fn a_big_file_written_in_parts_is_written_whole() {
         let n = 40_000;
         let tasks: Names = (0..n).map(|t| format!("task {t}")).collect();
         let labels: Names = ["no", "yes"].into_iter().collect();
         let confidence = |t: usize| (t % 1000) as f64 / 999.0;
         let mut out = Vec::new();
-        let room = vec![b'x'; 1 << 20];
-        write_consensus(&mut out, &tasks, &labels, room, |t| (t % 2, confidence(t)))
-            .expect("write");
+        write_consensus(&mut out, &tasks, &labels, |t| (t % 2, confidence(t))).expect("write");
         let expected: String = std::iter::once("task,label,confidence\n".to_owned())
             .chain((0..n).map(|t| format!("task {t},{},{:.6}\n", &labels[t % 2], confidence(t))))
             .collect();

@@ -21,6 +21,9 @@ pub enum DatasetError {
     /// Names are cut from text at ASCII separators, so this is never expected.
     #[error("a name that is not UTF-8 text")]
     NotText,
+    /// The source of the rows (a file) could not be read.
+    #[error("reading: {0}")]
+    Read(String),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -230,16 +233,12 @@ impl Dataset {
                 let lines = line_counts(pieces);
                 let answers = room;
                 *answers = vec![(0, 0, 0); lines.iter().sum()];
-                let slots = slots(answers, &lines).into_iter();
-                // Room set aside for the piece's tasks (see `Interner::for_rows`).
-                let rooms = slots.zip(pieces).map(|(slot, text)| {
-                    let tasks = Interner::for_rows(slot.len(), text.len());
-                    Piece {
-                        tasks,
-                        ..Piece::new(slot)
-                    }
-                });
-                rooms.collect()
+                slots(answers, &lines)
+            },
+            // Room set aside for the piece's tasks (see `Interner::for_rows`).
+            |slot, text| Piece {
+                tasks: Interner::for_rows(slot.len(), text.len()),
+                ..Piece::new(slot)
             },
             |piece, _, [task, worker, label]| piece.push(task, worker, label),
         )?;

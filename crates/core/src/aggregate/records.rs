@@ -142,18 +142,22 @@ pub(crate) fn read_records<const N: usize>(
         return read_quoted(text, names, row);
     }
     let (header, body) = plain_header(text, names)?;
-    header.rows(body.as_bytes(), 2, &mut row)
+    header.rows(body.as_bytes(), 2, &mut row).map(drop)
 }
 
 /// [`read_records`] on all cores, the fields as bytes (see [`super::names::RawNames`]):
 /// the rows are cut into one contiguous piece per core at line breaks, and each piece
-/// feeds its own accumulator. `make` gets the text of each piece (whose [`line_counts`]
-/// bound its rows) and returns the pieces' accumulators, which come back in file order
-/// for the caller to merge. Files with quotes, or too small to be worth it, are one piece.
-pub(crate) fn read_records_parallel<const N: usize, B: Send>(
+/// feeds its own accumulator. `plan` gets the text of each piece (whose [`line_counts`]
+/// bound its rows) and returns what each piece's accumulator starts from; `start` makes
+/// the accumulator from that and the piece's text on the piece's own thread, so that the
+/// fresh memory it sets aside (costly to touch first on a VM) is touched on all cores.
+/// The accumulators come back in file order for the caller to merge. Files with quotes,
+/// or too small to be worth it, are one piece.
+pub(crate) fn read_records_parallel<const N: usize, P: Send, B: Send>(
     text: &str,
     names: [&str; N],
-    make: impl FnOnce(&[&str]) -> Vec<B>,
+    plan: impl FnOnce(&[&str]) -> Vec<P>,
+    start: impl Fn(P, &str) -> B + Sync,
     row: impl Fn(&mut B, usize, [&[u8]; N]) -> Result<(), DatasetError> + Sync,
 ) -> Result<Vec<B>, DatasetError> {
     const MIN_PIECE: usize = 1 << 20;
@@ -167,13 +171,16 @@ pub(crate) fn read_records_parallel<const N: usize, B: Send>(
     let (header, body) = match plain {
         Some(plain) if parallel => plain,
         plain => {
-            let Some(mut one) = make(&[text]).into_iter().next() else {
+            let Some(plan) = plan(&[text]).into_iter().next() else {
                 return Ok(Vec::new());
             };
+            let mut one = start(plan, text);
             match plain {
-                Some((header, body)) => header.rows(body.as_bytes(), 2, &mut |line, fields| {
-                    row(&mut one, line, fields)
-                })?,
+                Some((header, body)) => {
+                    header.rows(body.as_bytes(), 2, &mut |line, fields| {
+                        row(&mut one, line, fields)
+                    })?;
+                }
                 None => read_quoted(text, names, |line, fields| row(&mut one, line, fields))?,
             }
             return Ok(vec![one]);
@@ -196,9 +203,10 @@ pub(crate) fn read_records_parallel<const N: usize, B: Send>(
         rest = tail;
     }
     let texts: Vec<&str> = pieces.iter().map(|&(_, piece)| piece).collect();
-    let accumulators = make(&texts);
-    let work: Vec<(&str, B)> = texts.into_iter().zip(accumulators).collect();
-    let results = super::par_map(work, |(piece, mut acc)| {
+    let plans = plan(&texts);
+    let work: Vec<(&str, P)> = texts.into_iter().zip(plans).collect();
+    let results = super::par_map(work, |(piece, plan)| {
+        let mut acc = start(plan, piece);
         // Lines are counted from the piece's start; fixed below on error.
         header.rows(piece.as_bytes(), 1, &mut |line, fields| {
             row(&mut acc, line, fields)
@@ -220,6 +228,269 @@ pub(crate) fn read_records_parallel<const N: usize, B: Send>(
     Ok(out)
 }
 
+/// Bytes that several threads can read at any offset at once: a file, or bytes already in
+/// memory. [`read_records_streamed`] reads a big answers file through this a block at a
+/// time on each core, so that the file never has to be in memory whole: on a VM, the first
+/// write to each fresh page of a buffer that size cost as much as counting its rows.
+pub trait ReadAt: Sync {
+    /// How many bytes there are.
+    fn size(&self) -> u64;
+
+    /// Reads into `buf` the bytes from `offset` on; how many it read, 0 at the end.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize>;
+}
+
+impl ReadAt for [u8] {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        let rest = usize::try_from(offset)
+            .ok()
+            .and_then(|offset| self.get(offset..))
+            .unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        Ok(n)
+    }
+}
+
+/// All of `source`, as text; bytes that are not UTF-8 are an error naming their line.
+pub(crate) fn read_text(source: &(impl ReadAt + ?Sized)) -> Result<String, DatasetError> {
+    let size = usize::try_from(source.size())
+        .map_err(|_| DatasetError::Read("too big to hold in memory".to_owned()))?;
+    let mut bytes = vec![0; size];
+    let n = read_full(source, &mut bytes, 0)?;
+    if n < size {
+        return Err(DatasetError::Read(
+            "the file shrank while it was read".to_owned(),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let line = memchr::memchr_iter(b'\n', &e.as_bytes()[..valid]).count() + 1;
+        line_error(line, "bytes that are not UTF-8".to_owned())
+    })
+}
+
+fn read_error(e: &std::io::Error) -> DatasetError {
+    DatasetError::Read(e.to_string())
+}
+
+/// Fills `buf` from `offset` on, short only at the end of the source; how many bytes it
+/// read.
+fn read_full(
+    source: &(impl ReadAt + ?Sized),
+    buf: &mut [u8],
+    offset: u64,
+) -> Result<usize, DatasetError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match source.read_at(&mut buf[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(read_error(&e)),
+        }
+    }
+    Ok(filled)
+}
+
+/// How many line breaks the source has before `offset`.
+fn line_breaks_before(source: &(impl ReadAt + ?Sized), offset: u64) -> Result<usize, DatasetError> {
+    let mut buf = vec![0; READ_BLOCK];
+    let (mut at, mut breaks) = (0, 0);
+    while at < offset {
+        let want = usize::try_from(offset - at).map_or(buf.len(), |left| left.min(buf.len()));
+        let n = read_full(source, &mut buf[..want], at)?;
+        if n == 0 {
+            break;
+        }
+        breaks += memchr::memchr_iter(b'\n', &buf[..n]).count();
+        at += n as u64;
+    }
+    Ok(breaks)
+}
+
+/// Bytes read from the source at a time by each piece of [`read_records_streamed`]; a row
+/// longer than this grows the piece's buffer.
+const READ_BLOCK: usize = 1 << 18;
+
+/// [`read_records_parallel`] reading from `source` a block at a time: one contiguous piece
+/// of the rows per core, each read through its own buffer into its own accumulator, which
+/// `start` makes (on the piece's thread) from the piece's first bytes and length. Returns
+/// the accumulators in file order, or `None` for a file with a quote character, which the
+/// caller reads whole through the quoting reader. Checks that the rows are UTF-8 text.
+pub(crate) fn read_records_streamed<const N: usize, B: Send>(
+    source: &(impl ReadAt + ?Sized),
+    names: [&str; N],
+    start: impl Fn(&[u8], usize) -> B + Sync,
+    row: impl Fn(&mut B, usize, [&[u8]; N]) -> Result<(), DatasetError> + Sync,
+) -> Result<Option<Vec<B>>, DatasetError> {
+    const MIN_PIECE: u64 = 1 << 20;
+    let size = source.size();
+    let parts = if size >= 2 * MIN_PIECE {
+        super::cores()
+    } else {
+        1
+    };
+    read_streamed(source, names, parts, READ_BLOCK, start, row)
+}
+
+/// [`read_records_streamed`] in `parts` pieces, reading `block` bytes at a time.
+fn read_streamed<const N: usize, B: Send>(
+    source: &(impl ReadAt + ?Sized),
+    names: [&str; N],
+    parts: usize,
+    block: usize,
+    start: impl Fn(&[u8], usize) -> B + Sync,
+    row: impl Fn(&mut B, usize, [&[u8]; N]) -> Result<(), DatasetError> + Sync,
+) -> Result<Option<Vec<B>>, DatasetError> {
+    const HEADER_ROOM: usize = 1 << 16;
+    let size = source.size();
+    let mut first = vec![0; block.max(HEADER_ROOM)];
+    let got = read_full(source, &mut first, 0)?;
+    let first = &first[..got];
+    let Some(header_end) = memchr::memchr(b'\n', first).or((got as u64 == size).then_some(got))
+    else {
+        // A header longer than a block: read whole.
+        return Ok(None);
+    };
+    if memchr::memchr(b'"', &first[..header_end]).is_some() {
+        return Ok(None);
+    }
+    let header = std::str::from_utf8(&first[..header_end])
+        .map_err(|_| line_error(1, "bytes that are not UTF-8".to_owned()))?;
+    let (header, _) = plain_header(header, names)?;
+    let body = (header_end as u64 + 1).min(size)..size;
+    let parts = parts.max(1) as u64;
+    let bounds: Vec<u64> = (0..=parts)
+        .map(|i| body.start + (body.end - body.start) * i / parts)
+        .collect();
+    let pieces: Vec<(usize, std::ops::Range<u64>)> =
+        bounds.windows(2).map(|w| w[0]..w[1]).enumerate().collect();
+    let (header, start, row) = (&header, &start, &row);
+    let results = super::par_map(pieces, |(i, range)| {
+        let first_line = if i == 0 { 2 } else { 1 };
+        read_piece(source, header, range, i == 0, first_line, block, start, row)
+    });
+    let mut out = Vec::with_capacity(results.len());
+    for result in results {
+        match result {
+            Ok(Some(acc)) => out.push(acc),
+            Ok(None) => return Ok(None),
+            Err((counted_from, DatasetError::Line { line, message })) if counted_from > 0 => {
+                // The piece counted its lines from its first row.
+                let before = line_breaks_before(source, counted_from)?;
+                return Err(line_error(before + line, message));
+            }
+            Err((_, e)) => return Err(e),
+        }
+    }
+    Ok(Some(out))
+}
+
+/// One piece of [`read_streamed`]: the rows that start within `range` (and, unless `first`,
+/// after a line break), read `block` bytes at a time. `None` when a quote turns up; an
+/// error comes with the offset its lines were counted from (the piece's first row, or 0).
+#[allow(clippy::too_many_arguments)]
+fn read_piece<const N: usize, B>(
+    source: &(impl ReadAt + ?Sized),
+    header: &PlainHeader<'_, N>,
+    range: std::ops::Range<u64>,
+    first: bool,
+    first_line: usize,
+    block: usize,
+    start: &impl Fn(&[u8], usize) -> B,
+    row: &impl Fn(&mut B, usize, [&[u8]; N]) -> Result<(), DatasetError>,
+) -> Result<Option<B>, (u64, DatasetError)> {
+    let mut buf = vec![0; block.max(1)];
+    // The piece's first row starts after the first line break from the byte before it on.
+    let mut offset = range.start;
+    if !first {
+        offset -= 1;
+        loop {
+            let n = read_full(source, &mut buf, offset).map_err(|e| (0, e))?;
+            if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+                offset += i as u64 + 1;
+                break;
+            }
+            offset += n as u64;
+            if n < buf.len() {
+                break;
+            }
+        }
+    }
+    // Lines of the first piece are counted from the file's start, the others' from here.
+    let counted_from = if first { 0 } else { offset };
+    let fail = |e| (counted_from, e);
+    let mut filled = if offset < range.end {
+        read_full(source, &mut buf, offset).map_err(fail)?
+    } else {
+        0
+    };
+    let len = usize::try_from(range.end.saturating_sub(offset)).unwrap_or(usize::MAX);
+    let mut acc = start(&buf[..filled], len);
+    if offset >= range.end {
+        return Ok(Some(acc));
+    }
+    let mut line = first_line;
+    loop {
+        let end = filled < buf.len();
+        if end && offset + (filled as u64) < range.end {
+            return Err(fail(DatasetError::Read(
+                "the file shrank while it was read".to_owned(),
+            )));
+        }
+        // The rows the piece has whole in the buffer, up to the one the piece ends with.
+        let whole = if end {
+            filled
+        } else {
+            memchr::memrchr(b'\n', &buf[..filled]).map_or(0, |i| i + 1)
+        };
+        let own = usize::try_from(range.end - offset).unwrap_or(usize::MAX);
+        let (cut, last) = if own <= whole {
+            let from = own.saturating_sub(1);
+            (
+                memchr::memchr(b'\n', &buf[from..whole]).map_or(whole, |i| from + i + 1),
+                true,
+            )
+        } else {
+            (whole, end)
+        };
+        if cut == 0 && !last {
+            // A row longer than the buffer: room for more of it.
+            buf.resize(buf.len() * 2, 0);
+            filled +=
+                read_full(source, &mut buf[filled..], offset + filled as u64).map_err(fail)?;
+            continue;
+        }
+        let rows = &buf[..cut];
+        if memchr::memchr(b'"', rows).is_some() {
+            return Ok(None);
+        }
+        if simdutf8::basic::from_utf8(rows).is_err() {
+            let valid = std::str::from_utf8(rows).map_or_else(|e| e.valid_up_to(), str::len);
+            let line = line + memchr::memchr_iter(b'\n', &rows[..valid]).count();
+            return Err(fail(line_error(
+                line,
+                "bytes that are not UTF-8".to_owned(),
+            )));
+        }
+        line = header
+            .rows(rows, line, &mut |line, fields| row(&mut acc, line, fields))
+            .map_err(fail)?;
+        if last {
+            return Ok(Some(acc));
+        }
+        buf.copy_within(cut..filled, 0);
+        filled -= cut;
+        offset += cut as u64;
+        filled += read_full(source, &mut buf[filled..], offset + filled as u64).map_err(fail)?;
+    }
+}
+
 /// How many lines each of `pieces` has (a line break ends a line; a last line needs none),
 /// counted on all cores: a bound on its rows.
 pub(crate) fn line_counts(pieces: &[&str]) -> Vec<usize> {
@@ -228,14 +499,14 @@ pub(crate) fn line_counts(pieces: &[&str]) -> Vec<usize> {
     })
 }
 
-/// About how many rows `piece` has, a little over rather than under: its line breaks in
-/// the first 64 KiB, scaled to its length. Room set aside by this guess is address space
-/// until it is written.
-pub(crate) fn rows_guess(piece: &str) -> usize {
+/// About how many rows a piece of `len` bytes that starts with `start` has, a little over
+/// rather than under: the line breaks in the first 64 KiB of `start`, scaled to `len`.
+/// Room set aside by this guess is address space until it is written.
+pub(crate) fn rows_guess(start: &[u8], len: usize) -> usize {
     const SAMPLE: usize = 1 << 16;
-    let sample = &piece.as_bytes()[..piece.len().min(SAMPLE)];
+    let sample = &start[..start.len().min(SAMPLE).min(len)];
     let lines = memchr::memchr_iter(b'\n', sample).count() + 1;
-    let guess = lines as f64 * (piece.len() as f64 / sample.len().max(1) as f64) * 1.125;
+    let guess = lines as f64 * (len as f64 / sample.len().max(1) as f64) * 1.125;
     guess as usize + 16
 }
 
@@ -262,13 +533,14 @@ fn plain_header<'t, 'n, const N: usize>(
 }
 
 impl<const N: usize> PlainHeader<'_, N> {
-    /// The rows of `body`, whose first line is number `first_line`.
+    /// The rows of `body`, whose first line is number `first_line`; returns the number the
+    /// line after `body` would have.
     fn rows(
         &self,
         body: &[u8],
         first_line: usize,
         row: &mut impl FnMut(usize, [&[u8]; N]) -> Result<(), DatasetError>,
-    ) -> Result<(), DatasetError> {
+    ) -> Result<usize, DatasetError> {
         let mut found = Vec::with_capacity(BLOCK);
         let mut fields: Vec<&[u8]> = Vec::with_capacity(self.width);
         let mut line = first_line - 1;
@@ -301,7 +573,7 @@ impl<const N: usize> PlainHeader<'_, N> {
                 row,
             )?;
         }
-        Ok(())
+        Ok(line + 1)
     }
 
     /// Hands on the row `body[span]` (its line break excluded), whose commas are at `cuts`
@@ -450,7 +722,7 @@ mod tests {
             let text: String = (0..rows)
                 .map(|i| format!("{:0>w$}\n", i, w = width - 1))
                 .collect();
-            let guess = rows_guess(&text);
+            let guess = rows_guess(text.as_bytes(), text.len());
             assert!(
                 guess >= rows && guess <= rows + rows / 4 + 16,
                 "{rows}: {guess}"
@@ -615,6 +887,173 @@ mod tests {
                     message: message.to_owned()
                 }),
                 "{text:?}"
+            );
+        }
+    }
+
+    /// Bytes read back at most `most` at a time, and reporting `size` bytes whatever
+    /// they hold: a file read in short reads, or one that shrank after it was opened.
+    struct Trickle<'b> {
+        bytes: &'b [u8],
+        most: usize,
+        size: u64,
+    }
+
+    impl ReadAt for Trickle<'_> {
+        fn size(&self) -> u64 {
+            self.size
+        }
+
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+            let most = buf.len().min(self.most);
+            self.bytes.read_at(&mut buf[..most], offset)
+        }
+    }
+
+    type Rows = Vec<(usize, [String; 2])>;
+
+    /// The `task,label` rows of `source` read in `parts` pieces `block` bytes at a time;
+    /// `None` for a file with quotes.
+    fn streamed(
+        source: &(impl ReadAt + ?Sized),
+        parts: usize,
+        block: usize,
+    ) -> Result<Option<Rows>, DatasetError> {
+        let pieces = read_streamed(
+            source,
+            ["task", "label"],
+            parts,
+            block,
+            |_, _| Rows::new(),
+            |rows, line, [t, l]| {
+                let text = |field| Ok::<_, DatasetError>(text(field)?.to_owned());
+                rows.push((line, [text(t)?, text(l)?]));
+                Ok(())
+            },
+        )?;
+        Ok(pieces.map(|pieces| pieces.concat()))
+    }
+
+    /// A file of `rows` rows of all lengths, with CR line ends, blank lines, non-ASCII
+    /// text, a row far longer than the others, and no line break at the end.
+    fn mixed_rows(rows: usize) -> String {
+        let mut text = String::from("label,x,task\r\n");
+        for i in 0..rows {
+            let task = "é".repeat(i % 5) + &"t".repeat(i % 13 + 1) + &i.to_string();
+            let x = if i == rows / 3 {
+                "x".repeat(5000)
+            } else {
+                "x".repeat(i % 9)
+            };
+            let end = if i % 4 == 0 { "\r\n" } else { "\n" };
+            text.push_str(&format!("l{},{x},{task}{end}", i % 7));
+            if i % 11 == 0 {
+                text.push('\n');
+            }
+        }
+        text.push_str("l,x,last");
+        text
+    }
+
+    /// The fields of `rows`, without their lines: rows come with their line only for
+    /// errors to name, counted from the piece's start, so right in the first piece only.
+    fn fields(rows: &Rows) -> Vec<[String; 2]> {
+        rows.iter().map(|row| row.1.clone()).collect()
+    }
+
+    #[test]
+    fn rows_read_a_block_at_a_time_in_pieces_are_the_whole_texts_rows() {
+        let text = mixed_rows(2_000);
+        let whole = rows(&text).expect("whole");
+        assert_eq!(whole.len(), 2_001);
+        for parts in 1..=5 {
+            for block in [1, 2, 17, 64, 1000, 1 << 16] {
+                for most in [3, usize::MAX] {
+                    let source = Trickle {
+                        bytes: text.as_bytes(),
+                        most,
+                        size: text.len() as u64,
+                    };
+                    let read = streamed(&source, parts, block).expect("valid");
+                    let read = read.expect("no quotes");
+                    assert_eq!(fields(&read), fields(&whole), "{parts} {block} {most}");
+                    if parts == 1 {
+                        assert_eq!(read, whole);
+                    }
+                }
+            }
+        }
+        // The pieces' bounds fall at every byte of a row, a row's start among them, as a
+        // longer last row moves them past the rows.
+        let rows_text = mixed_rows(150);
+        for pad in 1..=150 {
+            let text = format!("{rows_text}{}", "y".repeat(pad));
+            let whole = rows(&text).expect("whole");
+            for parts in 2..=4 {
+                for block in [7, 1 << 16] {
+                    let read = streamed(text.as_bytes(), parts, block).expect("valid");
+                    let read = read.expect("no quotes");
+                    assert_eq!(fields(&read), fields(&whole), "{pad} {parts} {block}");
+                }
+            }
+        }
+        // Files of no rows, or no header line break at all.
+        for empty in ["task,label", "task,label\n", "task,label\n\n\n"] {
+            for parts in 1..=3 {
+                assert_eq!(streamed(empty.as_bytes(), parts, 4), Ok(Some(Vec::new())));
+            }
+        }
+    }
+
+    #[test]
+    fn rows_read_a_block_at_a_time_fail_as_the_whole_text_does() {
+        let text = mixed_rows(1_500);
+        for (at, bad) in [(100, "l,x\n"), (900, "l,x,y,z\n"), (1_400, "l,x, \n")] {
+            // The bad row goes in after the `at`-th line break.
+            let cut = text
+                .match_indices('\n')
+                .nth(at)
+                .map(|(i, _)| i + 1)
+                .expect("line");
+            let bad_text = format!("{}{bad}{}", &text[..cut], &text[cut..]);
+            let expected = rows(&bad_text).expect_err("bad row");
+            assert!(matches!(expected, DatasetError::Line { line, .. } if line == at + 2));
+            for parts in [1, 2, 3, 7] {
+                for block in [5, 300, 1 << 14] {
+                    assert_eq!(
+                        streamed(bad_text.as_bytes(), parts, block),
+                        Err(expected.clone()),
+                        "{bad:?} {parts} {block}"
+                    );
+                }
+            }
+        }
+        // A byte that is not UTF-8 names its line; a quote anywhere leaves the file to
+        // the quoting reader; a file shorter than it said it was is an error.
+        let mut bytes = text.clone().into_bytes();
+        let cut = text
+            .match_indices('\n')
+            .nth(1_000)
+            .map(|(i, _)| i + 3)
+            .expect("line");
+        bytes[cut] = 0xFF;
+        let quoted = format!("{}\"q\",x,t\n", &text[..text.len() - 8]);
+        for parts in [1, 2, 4] {
+            assert_eq!(
+                streamed(&bytes[..], parts, 256),
+                Err(DatasetError::Line {
+                    line: 1_002,
+                    message: "bytes that are not UTF-8".to_owned()
+                })
+            );
+            assert_eq!(streamed(quoted.as_bytes(), parts, 256), Ok(None));
+            let shrunk = Trickle {
+                bytes: text.as_bytes(),
+                most: usize::MAX,
+                size: text.len() as u64 + 10,
+            };
+            assert!(
+                matches!(streamed(&shrunk, parts, 256), Err(DatasetError::Read(m)) if m.contains("shrank"))
             );
         }
     }

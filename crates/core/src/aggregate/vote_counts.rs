@@ -9,7 +9,7 @@
 use super::DatasetError;
 use super::dataset::sort_labels;
 use super::names::{Interner, Names, number_together, tasks_room};
-use super::records::{read_records_parallel, rows_guess};
+use super::records::{ReadAt, read_records_parallel, read_records_streamed, read_text, rows_guess};
 
 /// Tasks (in order of first appearance), labels (sorted) and how many answers gave each
 /// task each label. Duplicate rows count as votes, as in [`super::MajorityVoteFit`].
@@ -33,12 +33,12 @@ struct Piece {
 }
 
 impl Piece {
-    /// A piece with room for the tasks of the rows in `text` and their counts, so that
-    /// neither grows (see [`Interner::for_rows`]).
-    fn for_rows_of(text: &str) -> Self {
-        let rows = rows_guess(text);
+    /// A piece with room for the tasks of the rows of `len` bytes that begin with
+    /// `start`, and for their counts, so that neither grows (see [`Interner::for_rows`]).
+    fn for_rows(start: &[u8], len: usize) -> Self {
+        let rows = rows_guess(start, len);
         Self {
-            tasks: Interner::for_rows(rows, text.len()),
+            tasks: Interner::for_rows(rows, len),
             stride: 8,
             counts: Vec::with_capacity(tasks_room(rows) * 8),
             ..Self::default()
@@ -85,17 +85,34 @@ impl VoteCounts {
     /// Reads crowd-kit's CSV format (`task,worker,label`), with the same checks and errors
     /// as [`super::Dataset::from_csv`]: a worker is required on every row, though not kept.
     pub fn from_csv(text: &str) -> Result<Self, DatasetError> {
-        let pieces = read_records_parallel(
-            text,
-            ["task", "worker", "label"],
-            |pieces| pieces.iter().map(|text| Piece::for_rows_of(text)).collect(),
-            |piece, _, [task, _, label]| piece.push(task, label),
-        )?;
+        Self::read(text.as_bytes())
+    }
+
+    /// [`VoteCounts::from_csv`] from a file or other source, read a block at a time on
+    /// each core (see [`ReadAt`]), or whole when it has quoted fields. Bytes that are not
+    /// UTF-8 are an error naming their line.
+    pub fn read(source: &(impl ReadAt + ?Sized)) -> Result<Self, DatasetError> {
+        const NAMES: [&str; 3] = ["task", "worker", "label"];
+        let push = |piece: &mut Piece, _, [task, _, label]: [&[u8]; 3]| piece.push(task, label);
+        let pieces = match read_records_streamed(source, NAMES, Piece::for_rows, push)? {
+            Some(pieces) => pieces,
+            None => {
+                let text = read_text(source)?;
+                read_records_parallel(
+                    &text,
+                    NAMES,
+                    |pieces| vec![(); pieces.len()],
+                    |(), text| Piece::for_rows(text.as_bytes(), text.len()),
+                    push,
+                )?
+            }
+        };
         Self::merge(pieces)
     }
 
     /// One numbering for all pieces, as [`super::Dataset::from_csv`] gives, and their
-    /// counts added up.
+    /// counts added up: into the first piece's counts, relabelled in place, so that only
+    /// the tasks the first piece lacks take fresh memory.
     fn merge(pieces: Vec<Piece>) -> Result<Self, DatasetError> {
         let mut counted = Vec::with_capacity(pieces.len());
         let (mut tasks, mut labels) = (Vec::new(), Vec::new());
@@ -104,15 +121,19 @@ impl VoteCounts {
             tasks.push(piece.tasks);
             labels.push(piece.labels);
         }
+        let first_tasks = tasks.first().map_or(0, Interner::len);
         let (tasks, task_numbers) = number_together(tasks)?;
         let (labels, label_ranks) = sort_labels(labels)?;
         let k = labels.len();
-        let mut counts = vec![0; tasks.len() * k];
-        for (p, ((stride, piece), ranks)) in counted.into_iter().zip(label_ranks).enumerate() {
-            // The first piece's task numbers are the merged ones.
-            let task_of = p.checked_sub(1).map(|q| &task_numbers[q]);
-            for (t, row) in piece.chunks_exact(stride.max(1)).enumerate() {
-                let to = task_of.map_or(t, |of| of[t] as usize) * k;
+        let mut counted = counted.into_iter().zip(label_ranks);
+        let mut counts = match counted.next() {
+            Some(((stride, counts), ranks)) => relabel(counts, stride, first_tasks, &ranks, k),
+            None => Vec::new(),
+        };
+        counts.resize(tasks.len() * k, 0);
+        for (((stride, piece), ranks), numbers) in counted.zip(&task_numbers) {
+            for (row, &t) in piece.chunks_exact(stride.max(1)).zip(numbers) {
+                let to = t as usize * k;
                 for (&n, &r) in row.iter().zip(&ranks) {
                     counts[to + usize::from(r)] += n;
                 }
@@ -141,6 +162,29 @@ impl VoteCounts {
         }
         (best, f64::from(top) / total as f64)
     }
+}
+
+/// The first `tasks` rows of `counts` (`stride` per task, labels by the piece's numbers)
+/// rewritten in place as rows of `k` in label rank order (`ranks[label]`).
+fn relabel(mut counts: Vec<u32>, stride: usize, tasks: usize, ranks: &[u16], k: usize) -> Vec<u32> {
+    counts.resize(tasks * stride.max(k), 0);
+    let mut row = vec![0; k];
+    let mut move_row = |counts: &mut [u32], t: usize| {
+        row.fill(0);
+        for (&n, &r) in counts[t * stride..(t + 1) * stride].iter().zip(ranks) {
+            row[usize::from(r)] += n;
+        }
+        counts[t * k..(t + 1) * k].copy_from_slice(&row);
+    };
+    // Shorter rows move towards the start, each into room the rows before it have left;
+    // longer ones towards the end, so the last goes first.
+    if k <= stride {
+        (0..tasks).for_each(|t| move_row(&mut counts, t));
+    } else {
+        (0..tasks).rev().for_each(|t| move_row(&mut counts, t));
+    }
+    counts.truncate(tasks * k);
+    counts
 }
 
 #[cfg(test)]
