@@ -214,7 +214,8 @@ mod tests {
             let row = if i > 0 && next(20) == 0 {
                 last.clone()
             } else {
-                let labels = if i < rows / 2 { 3 } else { 11 };
+                // The first piece of a big file meets few labels, the rest many more.
+                let labels = if i < rows * 3 / 5 { 3 } else { 11 };
                 let task = if sorted && i < rows - 10 {
                     i * tasks / rows
                 } else {
