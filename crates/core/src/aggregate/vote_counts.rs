@@ -28,6 +28,8 @@ struct Piece {
     labels: Interner,
     /// Room per task for this many labels; grows when more are seen.
     stride: usize,
+    /// How many tasks the counts have room for without growing.
+    room: usize,
     /// `counts[task * stride + label]`
     counts: Vec<u32>,
 }
@@ -37,10 +39,12 @@ impl Piece {
     /// `start`, and for their counts, so that neither grows (see [`Interner::for_rows`]).
     fn for_rows(start: &[u8], len: usize) -> Self {
         let rows = rows_guess(start, len);
+        let room = tasks_room(rows);
         Self {
             tasks: Interner::for_rows(rows, len),
-            stride: 8,
-            counts: Vec::with_capacity(tasks_room(rows) * 8),
+            stride: 2,
+            room,
+            counts: Vec::with_capacity(room * 2),
             ..Self::default()
         }
     }
@@ -59,14 +63,18 @@ impl Piece {
         Ok(())
     }
 
-    /// Makes room for more labels per task: twice as many, and at least 8.
+    /// Makes room for more labels per task: half as many again, and at least one more.
+    /// Rows as long as the labels need, no longer, keep the counts' fresh memory small:
+    /// labels are mostly all seen in a file's first rows, when widening is cheap.
     #[cold]
     fn widen(&mut self) -> Result<(), DatasetError> {
         if self.labels.len() > u16::MAX as usize {
             return Err(DatasetError::TooManyLabels);
         }
-        let stride = (self.stride * 2).max(8);
-        let mut counts = vec![0; self.counts.len() / self.stride.max(1) * stride];
+        let stride = (self.stride * 3 / 2).max(self.stride + 1);
+        let tasks = self.counts.len() / self.stride.max(1);
+        let mut counts = Vec::with_capacity(tasks.max(self.room) * stride);
+        counts.resize(tasks * stride, 0);
         if self.stride > 0 {
             for (to, from) in counts
                 .chunks_exact_mut(stride)
