@@ -372,8 +372,7 @@ fn read_streamed<const N: usize, B: Send>(
         bounds.windows(2).map(|w| w[0]..w[1]).enumerate().collect();
     let (header, start, row) = (&header, &start, &row);
     let results = super::par_map(pieces, |(i, range)| {
-        let first_line = if i == 0 { 2 } else { 1 };
-        read_piece(source, header, range, i == 0, first_line, block, start, row)
+        read_piece(source, header, range, i == 0, block, start, row)
     });
     let mut out = Vec::with_capacity(results.len());
     for result in results {
@@ -394,13 +393,11 @@ fn read_streamed<const N: usize, B: Send>(
 /// One piece of [`read_streamed`]: the rows that start within `range` (and, unless `first`,
 /// after a line break), read `block` bytes at a time. `None` when a quote turns up; an
 /// error comes with the offset its lines were counted from (the piece's first row, or 0).
-#[allow(clippy::too_many_arguments)]
 fn read_piece<const N: usize, B>(
     source: &(impl ReadAt + ?Sized),
     header: &PlainHeader<'_, N>,
     range: std::ops::Range<u64>,
     first: bool,
-    first_line: usize,
     block: usize,
     start: &impl Fn(&[u8], usize) -> B,
     row: &impl Fn(&mut B, usize, [&[u8]; N]) -> Result<(), DatasetError>,
@@ -435,7 +432,8 @@ fn read_piece<const N: usize, B>(
     if offset >= range.end {
         return Ok(Some(acc));
     }
-    let mut line = first_line;
+    // The first piece's first row follows the header.
+    let mut line = if first { 2 } else { 1 };
     loop {
         let end = filled < buf.len();
         if end && offset + (filled as u64) < range.end {
