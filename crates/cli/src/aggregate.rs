@@ -9,7 +9,7 @@ use tessera_core::aggregate::agreement::agreement;
 use tessera_core::aggregate::{
     Aggregator, Dataset, DawidSkene, Glad, Mace, MajorityVoteFit, Names, NumericDataset,
     NumericMethod, OneCoinDawidSkene, ReadAt, VoteCounts, Wawa, WeightedMajorityVote, WorkerSkill,
-    argmax, cores, par_map, worker_skills,
+    argmax, cores, par_map, text_of, worker_skills,
 };
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -76,7 +76,7 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
     }
     let bytes =
         read_file(&args.answers).with_context(|| format!("reading {}", args.answers.display()))?;
-    let text = as_text(&bytes).with_context(|| format!("reading {}", args.answers.display()))?;
+    let text = text_of(&bytes).with_context(|| format!("reading {}", args.answers.display()))?;
     tracing::debug!(elapsed = ?started.elapsed(), bytes = text.len(), "loaded");
     let numeric = match args.method {
         Method::Mean => Some(NumericMethod::Mean),
@@ -145,8 +145,8 @@ fn in_file<E: std::fmt::Display>(path: &std::path::Path) -> impl Fn(E) -> anyhow
 /// VM), then run on all cores, where one `read` made them a fifth of a million-answer run.
 fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
     const MIN_PART: u64 = 4 << 20;
-    let file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
+    let file = AnswersFile::open(path)?;
+    let len = file.size();
     // One part only where reading at an offset moves a cursor the parts would share.
     let threads = if cfg!(unix) { cores() as u64 } else { 1 };
     let parts = threads.min(len / MIN_PART).max(1);
@@ -154,27 +154,23 @@ fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
     let part = bytes.len().div_ceil(parts as usize).max(1);
     par_map(
         bytes.chunks_mut(part).enumerate().collect(),
-        |(i, chunk)| read_part(&file, chunk, (i * part) as u64),
+        |(i, chunk)| {
+            let whole = file.read_full(chunk, (i * part) as u64)? == chunk.len();
+            whole.then_some(()).ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the file shrank while it was read",
+                )
+            })
+        },
     )
     .into_iter()
     .collect::<std::io::Result<()>>()?;
     // A file that grew while it was read is read again, whole.
-    if grew_past(&file, len)? {
+    if file.read_full(&mut [0u8; 1], len)? > 0 {
         bytes = std::fs::read(path)?;
     }
     Ok(bytes)
-}
-
-/// `bytes` as UTF-8 text, checked 32 bytes at a time (simdutf8: the standard library's
-/// check, a word at a time, was a millisecond of a million-answer run, on one core);
-/// bytes that are not UTF-8 are an error naming their line.
-fn as_text(bytes: &[u8]) -> Result<&str> {
-    simdutf8::basic::from_utf8(bytes).map_err(|_| {
-        // Checked again, only to find where.
-        let valid = std::str::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), str::len);
-        let line = memchr::memchr_iter(b'\n', &bytes[..valid]).count() + 1;
-        anyhow::anyhow!("line {line}: bytes that are not UTF-8")
-    })
 }
 
 /// An answers file, read at offsets by a thread per core (see [`ReadAt`]).
@@ -219,30 +215,6 @@ impl ReadAt for AnswersFile {
         let mut file = &self.file;
         file.seek(std::io::SeekFrom::Start(offset))?;
         file.read(buf)
-    }
-}
-
-#[cfg(unix)]
-fn read_part(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
-}
-
-/// (Read by one thread only: see `read_text`.)
-#[cfg(not(unix))]
-fn read_part(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    use std::io::{Read, Seek};
-    let mut file = file.try_clone()?;
-    file.seek(std::io::SeekFrom::Start(offset))?;
-    file.read_exact(buf)
-}
-
-/// Whether the file has bytes past `len`.
-fn grew_past(file: &std::fs::File, len: u64) -> std::io::Result<bool> {
-    let mut one = [0u8; 1];
-    match read_part(file, &mut one, len) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
-        Err(e) => Err(e),
     }
 }
 

@@ -116,6 +116,9 @@ fn separators(bytes: &[u8], found: &mut Vec<u32>) {
 /// Bytes scanned for separators at a time by [`PlainHeader::rows`].
 const BLOCK: usize = 4096;
 
+/// Bytes per piece below which the rows are not split between cores.
+const MIN_PIECE: usize = 1 << 20;
+
 /// Commas remembered per row; a row with more is split again by [`PlainHeader::split`].
 const MAX_COMMAS: usize = 16;
 
@@ -160,7 +163,6 @@ pub(crate) fn read_records_parallel<const N: usize, P: Send, B: Send>(
     start: impl Fn(P, &str) -> B + Sync,
     row: impl Fn(&mut B, usize, [&[u8]; N]) -> Result<(), DatasetError> + Sync,
 ) -> Result<Vec<B>, DatasetError> {
-    const MIN_PIECE: usize = 1 << 20;
     let threads = super::cores();
     let plain = if text.contains('"') {
         None
@@ -238,6 +240,20 @@ pub trait ReadAt: Sync {
 
     /// Reads into `buf` the bytes from `offset` on; how many it read, 0 at the end.
     fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize>;
+
+    /// Fills `buf` from `offset` on, short only at the end; how many bytes it read.
+    fn read_full(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.read_at(&mut buf[filled..], offset + filled as u64) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(filled)
+    }
 }
 
 impl ReadAt for [u8] {
@@ -256,45 +272,48 @@ impl ReadAt for [u8] {
     }
 }
 
-/// All of `source`, as text; bytes that are not UTF-8 are an error naming their line.
-pub(crate) fn read_text(source: &(impl ReadAt + ?Sized)) -> Result<String, DatasetError> {
+/// All of `source`'s bytes.
+pub(crate) fn read_all(source: &(impl ReadAt + ?Sized)) -> Result<Vec<u8>, DatasetError> {
     let size = usize::try_from(source.size())
         .map_err(|_| DatasetError::Read("too big to hold in memory".to_owned()))?;
     let mut bytes = vec![0; size];
-    let n = read_full(source, &mut bytes, 0)?;
-    if n < size {
-        return Err(DatasetError::Read(
-            "the file shrank while it was read".to_owned(),
-        ));
+    if read_full(source, &mut bytes, 0)? < size {
+        return Err(shrank());
     }
-    String::from_utf8(bytes).map_err(|e| {
-        let valid = e.utf8_error().valid_up_to();
-        let line = memchr::memchr_iter(b'\n', &e.as_bytes()[..valid]).count() + 1;
+    Ok(bytes)
+}
+
+/// `bytes` as UTF-8 text, checked 32 bytes at a time (simdutf8: the standard library's
+/// check, a word at a time, was a millisecond of a million-answer run, on one core);
+/// bytes that are not UTF-8 are an error naming their line.
+pub fn text_of(bytes: &[u8]) -> Result<&str, DatasetError> {
+    text_from_line(bytes, 1)
+}
+
+/// [`text_of`] for `bytes` whose first line is number `first_line`.
+fn text_from_line(bytes: &[u8], first_line: usize) -> Result<&str, DatasetError> {
+    simdutf8::basic::from_utf8(bytes).map_err(|_| {
+        // Checked again, only to find where.
+        let valid = std::str::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), str::len);
+        let line = first_line + memchr::memchr_iter(b'\n', &bytes[..valid]).count();
         line_error(line, "bytes that are not UTF-8".to_owned())
     })
 }
 
-fn read_error(e: &std::io::Error) -> DatasetError {
-    DatasetError::Read(e.to_string())
+/// A source shorter than its size said it was when reading began.
+fn shrank() -> DatasetError {
+    DatasetError::Read("the file shrank while it was read".to_owned())
 }
 
-/// Fills `buf` from `offset` on, short only at the end of the source; how many bytes it
-/// read.
+/// [`ReadAt::read_full`], its error as the dataset's.
 fn read_full(
     source: &(impl ReadAt + ?Sized),
     buf: &mut [u8],
     offset: u64,
 ) -> Result<usize, DatasetError> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match source.read_at(&mut buf[filled..], offset + filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(read_error(&e)),
-        }
-    }
-    Ok(filled)
+    source
+        .read_full(buf, offset)
+        .map_err(|e| DatasetError::Read(e.to_string()))
 }
 
 /// How many line breaks the source has before `offset`.
@@ -328,9 +347,8 @@ pub(crate) fn read_records_streamed<const N: usize, B: Send>(
     start: impl Fn(&[u8], usize) -> B + Sync,
     row: impl Fn(&mut B, usize, [&[u8]; N]) -> Result<(), DatasetError> + Sync,
 ) -> Result<Option<Vec<B>>, DatasetError> {
-    const MIN_PIECE: u64 = 1 << 20;
     let size = source.size();
-    let parts = if size >= 2 * MIN_PIECE {
+    let parts = if size >= 2 * MIN_PIECE as u64 {
         super::cores()
     } else {
         1
@@ -360,9 +378,7 @@ fn read_streamed<const N: usize, B: Send>(
     if memchr::memchr(b'"', &first[..header_end]).is_some() {
         return Ok(None);
     }
-    let header = std::str::from_utf8(&first[..header_end])
-        .map_err(|_| line_error(1, "bytes that are not UTF-8".to_owned()))?;
-    let (header, _) = plain_header(header, names)?;
+    let (header, _) = plain_header(text_of(&first[..header_end])?, names)?;
     let body = (header_end as u64 + 1).min(size)..size;
     let parts = parts.max(1) as u64;
     let bounds: Vec<u64> = (0..=parts)
@@ -437,9 +453,7 @@ fn read_piece<const N: usize, B>(
     loop {
         let end = filled < buf.len();
         if end && offset + (filled as u64) < range.end {
-            return Err(fail(DatasetError::Read(
-                "the file shrank while it was read".to_owned(),
-            )));
+            return Err(fail(shrank()));
         }
         // The rows the piece has whole in the buffer, up to the one the piece ends with.
         let whole = if end {
@@ -468,14 +482,7 @@ fn read_piece<const N: usize, B>(
         if memchr::memchr(b'"', rows).is_some() {
             return Ok(None);
         }
-        if simdutf8::basic::from_utf8(rows).is_err() {
-            let valid = std::str::from_utf8(rows).map_or_else(|e| e.valid_up_to(), str::len);
-            let line = line + memchr::memchr_iter(b'\n', &rows[..valid]).count();
-            return Err(fail(line_error(
-                line,
-                "bytes that are not UTF-8".to_owned(),
-            )));
-        }
+        text_from_line(rows, line).map_err(fail)?;
         line = header
             .rows(rows, line, &mut |line, fields| row(&mut acc, line, fields))
             .map_err(fail)?;

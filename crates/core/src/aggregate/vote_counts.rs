@@ -9,7 +9,9 @@
 use super::DatasetError;
 use super::dataset::sort_labels;
 use super::names::{Interner, Names, number_together, tasks_room};
-use super::records::{ReadAt, read_records_parallel, read_records_streamed, read_text, rows_guess};
+use super::records::{
+    ReadAt, read_all, read_records_parallel, read_records_streamed, rows_guess, text_of,
+};
 
 /// Tasks (in order of first appearance), labels (sorted) and how many answers gave each
 /// task each label. Duplicate rows count as votes, as in [`super::MajorityVoteFit`].
@@ -105,9 +107,9 @@ impl VoteCounts {
         let pieces = match read_records_streamed(source, NAMES, Piece::for_rows, push)? {
             Some(pieces) => pieces,
             None => {
-                let text = read_text(source)?;
+                let bytes = read_all(source)?;
                 read_records_parallel(
-                    &text,
+                    text_of(&bytes)?,
                     NAMES,
                     |pieces| vec![(); pieces.len()],
                     |(), text| Piece::for_rows(text.as_bytes(), text.len()),
