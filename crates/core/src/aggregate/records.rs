@@ -333,8 +333,10 @@ fn line_breaks_before(source: &(impl ReadAt + ?Sized), offset: u64) -> Result<us
 }
 
 /// Bytes read from the source at a time by each piece of [`read_records_streamed`]; a row
-/// longer than this grows the piece's buffer.
-const READ_BLOCK: usize = 1 << 18;
+/// longer than this grows the piece's buffer. 64 KiB rather than more: a bigger buffer is
+/// a page of the allocator's own, fresh memory (a huge page on Linux) touched per core,
+/// which cost more than the extra reads save.
+const READ_BLOCK: usize = 1 << 16;
 
 /// [`read_records_parallel`] reading from `source` a block at a time: one contiguous piece
 /// of the rows per core, each read through its own buffer into its own accumulator, which

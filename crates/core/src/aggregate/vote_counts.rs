@@ -39,6 +39,9 @@ struct Piece {
 impl Piece {
     /// A piece with room for the tasks of the rows of `len` bytes that begin with
     /// `start`, and for their counts, so that neither grows (see [`Interner::for_rows`]).
+    /// The counts' rows start with room for 2 labels, but the room set aside (address
+    /// space until written) holds [`ROOM_LABELS`], so that widening them moves rows in
+    /// place rather than writing a fresh copy.
     fn for_rows(start: &[u8], len: usize) -> Self {
         let rows = rows_guess(start, len);
         let room = tasks_room(rows);
@@ -46,7 +49,7 @@ impl Piece {
             tasks: Interner::for_rows(rows, len),
             stride: 2,
             room,
-            counts: Vec::with_capacity(room * 2),
+            counts: Vec::with_capacity(room * ROOM_LABELS),
             ..Self::default()
         }
     }
@@ -65,31 +68,43 @@ impl Piece {
         Ok(())
     }
 
-    /// Makes room for more labels per task: half as many again, and at least one more.
-    /// Rows as long as the labels need, no longer, keep the counts' fresh memory small:
-    /// labels are mostly all seen in a file's first rows, when widening is cheap.
+    /// Makes room for more labels per task: one more while few tasks are counted (labels
+    /// are mostly all seen in a file's first rows), else half as many again. The rows are
+    /// moved in place when the room set aside holds them, so that no fresh memory is
+    /// written for counts already there.
     #[cold]
     fn widen(&mut self) -> Result<(), DatasetError> {
         if self.labels.len() > u16::MAX as usize {
             return Err(DatasetError::TooManyLabels);
         }
-        let stride = (self.stride * 3 / 2).max(self.stride + 1);
         let tasks = self.counts.len() / self.stride.max(1);
-        let mut counts = Vec::with_capacity(tasks.max(self.room) * stride);
-        counts.resize(tasks * stride, 0);
-        if self.stride > 0 {
-            for (to, from) in counts
-                .chunks_exact_mut(stride)
-                .zip(self.counts.chunks_exact(self.stride))
-            {
-                to[..self.stride].copy_from_slice(from);
-            }
-        }
-        self.counts = counts;
+        let stride = if tasks <= CHEAP_WIDEN {
+            self.stride + 1
+        } else {
+            (self.stride * 3 / 2).max(self.stride + 1)
+        };
+        let wanted = tasks.max(self.room) * stride;
+        self.counts
+            .reserve_exact(wanted.saturating_sub(self.counts.len()));
+        // Fewer than the labels, themselves at most u16::MAX.
+        let identity: Vec<u16> = (0..self.stride as u16).collect();
+        self.counts = relabel(
+            std::mem::take(&mut self.counts),
+            self.stride,
+            tasks,
+            &identity,
+            stride,
+        );
         self.stride = stride;
         Ok(())
     }
 }
+
+/// Labels per task the counts of a piece set room aside for at first.
+const ROOM_LABELS: usize = 8;
+
+/// Tasks counted up to which the counts widen by one label at a time.
+const CHEAP_WIDEN: usize = 4096;
 
 impl VoteCounts {
     /// Reads crowd-kit's CSV format (`task,worker,label`), with the same checks and errors
