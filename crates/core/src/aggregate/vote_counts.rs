@@ -62,10 +62,21 @@ impl Piece {
         }
         let at = t * self.stride + l;
         if at >= self.counts.len() {
-            self.counts.resize((t + 1) * self.stride, 0);
+            self.add_rows(t);
         }
         self.counts[at] += 1;
         Ok(())
+    }
+
+    /// Rows of zero counts up to task `t`'s and for [`ROWS_AT_ONCE`] more tasks (within
+    /// the room set aside, unless `t` is past it): one `memset` per thousand new tasks
+    /// rather than per task. The rows past the tasks seen count nothing.
+    #[cold]
+    fn add_rows(&mut self, t: usize) {
+        let needed = (t + 1) * self.stride;
+        let ahead = (t + ROWS_AT_ONCE) * self.stride;
+        self.counts
+            .resize(ahead.min(self.counts.capacity()).max(needed), 0);
     }
 
     /// Makes room for more labels per task: one more while few tasks are counted (labels
@@ -102,6 +113,9 @@ impl Piece {
 
 /// Labels per task the counts of a piece set room aside for at first.
 const ROOM_LABELS: usize = 8;
+
+/// Rows of counts added at a time as new tasks come.
+const ROWS_AT_ONCE: usize = 1024;
 
 /// Tasks counted up to which the counts widen by one label at a time.
 const CHEAP_WIDEN: usize = 4096;
