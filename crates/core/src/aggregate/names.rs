@@ -225,6 +225,20 @@ impl Sorted {
         }
     }
 
+    /// [`Sorted::then`] from the keys of two short names (up to 15 bytes, not [`LONG`]):
+    /// with no call to compare bytes, once per new name. Zero bytes past a name's end sort
+    /// first, and of two names equal but for them the shorter one is first, as in bytes.
+    fn then_keys(self, before: u128, name: u128) -> Self {
+        const BYTES: u128 = (1 << 120) - 1;
+        // The name's bytes with its first the most significant, and its length.
+        let order = |key: u128| ((key & BYTES).swap_bytes() >> 8, (key >> 120) as u8);
+        let ((before, before_len), (name, name_len)) = (order(before), order(name));
+        Self {
+            by_length: self.by_length && (before_len, before) < (name_len, name),
+            by_bytes: self.by_bytes && (before, before_len) < (name, name_len),
+        }
+    }
+
     /// `a`'s place against `b` in one order that holds (by length when both do).
     fn compare(self, a: &[u8], b: &[u8]) -> std::cmp::Ordering {
         if self.by_length {
@@ -353,7 +367,7 @@ impl Interner {
     /// while the names are sorted, else one from the table.
     #[inline(never)]
     fn add_or_look_up(&mut self, key: u128, name: &[u8]) -> u32 {
-        match self.append_sorted(name) {
+        match self.append_sorted(key, name) {
             Some(added) => added,
             None => self.look_up_or_add(key, name),
         }
@@ -363,13 +377,19 @@ impl Interner {
     /// after it (so after every name) and returns its number; otherwise builds the keys
     /// and the table, for good, and returns `None`.
     #[inline]
-    fn append_sorted(&mut self, name: &[u8]) -> Option<u32> {
+    fn append_sorted(&mut self, key: u128, name: &[u8]) -> Option<u32> {
         if self.sorted == Sorted::NEITHER {
             return None;
         }
         let n = self.names.len();
         if let Some(before) = self.names.last() {
-            self.sorted = self.sorted.then(before, name);
+            self.sorted = match self.last {
+                // The name interned last is the one added last while the names are sorted.
+                Some((last, i)) if i as usize + 1 == n && !is_long(last) && !is_long(key) => {
+                    self.sorted.then_keys(last, key)
+                }
+                _ => self.sorted.then(before, name),
+            };
             if self.sorted == Sorted::NEITHER {
                 self.index_all();
                 return None;
@@ -582,6 +602,46 @@ fn first_new(earlier: &[Interner], piece: &Interner) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn orders_from_short_names_keys_are_their_bytes_orders() {
+        // Names of 0 to 15 bytes over a few byte values, zero and 0xFF among them, so that
+        // prefixes, trailing zeros and equal names all come up.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let bytes = [0u8, 1, b'0', b'9', b'a', 0x7F, 0x80, 0xFF];
+        let every = [
+            Sorted::default(),
+            Sorted::BY_LENGTH,
+            Sorted::BY_BYTES,
+            Sorted::NEITHER,
+        ];
+        for _ in 0..200_000 {
+            let mut names = [Vec::new(), Vec::new()];
+            for name in &mut names {
+                let len = next(16);
+                name.extend((0..len).map(|_| bytes[next(bytes.len())]));
+            }
+            let [a, mut b] = names;
+            if next(4) == 0 {
+                // `a` then a few bytes, maybe none: a name and its extensions.
+                b = [&a[..], &b[..b.len().min(next(3))]].concat();
+                b.truncate(15);
+            }
+            for sorted in every {
+                assert_eq!(
+                    sorted.then_keys(key(&a), key(&b)),
+                    sorted.then(&a, &b),
+                    "{a:?} then {b:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn long_names_and_names_that_pack_alike_stay_apart() {
