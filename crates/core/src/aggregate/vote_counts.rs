@@ -209,7 +209,7 @@ fn relabel(mut counts: Vec<u32>, stride: usize, tasks: usize, ranks: &[u16], k: 
     counts.resize(tasks * stride.max(k), 0);
     // Rows that stay where they are (as long as the labels, the usual end of widening one
     // label at a time) are permuted with the row length known to the compiler: no call
-    // per row to fill and copy a buffer, a quarter of the time.
+    // per row to fill and copy a buffer, half the time.
     if k == stride {
         let rows = &mut counts[..tasks * k];
         let done = match k {
