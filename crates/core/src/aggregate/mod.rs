@@ -342,6 +342,18 @@ pub fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
+/// A seeded xorshift generator for tests: each call `next(n)` gives a number below `n`.
+#[cfg(test)]
+pub(crate) fn xorshift(seed: u64) -> impl FnMut(usize) -> usize {
+    let mut state = seed;
+    move |n| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    }
+}
+
 /// `f` applied to each work item on the machine's cores, each thread taking the next item
 /// as it finishes one (so a slow core or a short last chunk does not hold the others back);
 /// results in item order, whatever thread computed them.

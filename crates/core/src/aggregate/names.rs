@@ -607,13 +607,7 @@ mod tests {
     fn orders_from_short_names_keys_are_their_bytes_orders() {
         // Names of 0 to 15 bytes over a few byte values, zero and 0xFF among them, so that
         // prefixes, trailing zeros and equal names all come up.
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut next = super::super::xorshift(0x9E37_79B9_7F4A_7C15);
         let bytes = [0u8, 1, b'0', b'9', b'a', 0x7F, 0x80, 0xFF];
         let every = [
             Sorted::default(),
@@ -787,13 +781,8 @@ mod tests {
 
     #[test]
     fn sorted_names_and_names_that_stop_being_sorted_are_numbered_alike() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut draw = super::super::xorshift(0x2545_F491_4F6C_DD1D);
+        let mut next = |n: u64| draw(n as usize) as u64;
         let id = |n: u64, long: bool| {
             if long {
                 format!("task number {n:0>12} of a long export")

@@ -753,14 +753,11 @@ mod tests {
             0xFF,
             b'a',
         ];
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = super::super::xorshift(0x9E37_79B9_7F4A_7C15);
         for _ in 0..100_000 {
             let mut word = [0u8; 8];
             for b in &mut word {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                *b = bytes[(state % bytes.len() as u64) as usize];
+                *b = bytes[next(bytes.len())];
             }
             for separator in [b',', b'\n'] {
                 let expected = word

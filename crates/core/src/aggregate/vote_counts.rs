@@ -280,13 +280,7 @@ mod tests {
     /// [`answers`], or with `sorted` rows grouped by task in task order (then out of
     /// order for a few rows near the end).
     fn answers_in_order(rows: usize, tasks: usize, seed: u64, sorted: bool) -> String {
-        let mut state = seed | 1;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut next = super::super::xorshift(seed | 1);
         let mut text = String::from("task,worker,label\n");
         let mut last = String::new();
         for i in 0..rows {
@@ -346,13 +340,7 @@ mod tests {
 
     #[test]
     fn relabelling_moves_each_count_to_its_labels_rank() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut next = super::super::xorshift(0x2545_F491_4F6C_DD1D);
         // Rows shrinking, staying as long (the permuting path for 2 to 8 labels, and past
         // it) and growing; pieces that saw every label or only some.
         for (stride, k) in [
