@@ -89,6 +89,7 @@ async fn a_session_labels_revises_and_resumes_offline() {
     assert_eq!(
         session
             .store()
+            .expect("an annotator's store")
             .current_answer(first.task_id)
             .expect("current"),
         Some(vec!["neutral".to_owned()])

@@ -3,8 +3,8 @@
 use tauri::State;
 use tessera_api::Batch;
 use tessera_api::desktop::{
-    CommandError, ProjectDashboard, ProjectSummary, ReviewView, SessionInfo, SyncStatus, TaskView,
-    UploadReport,
+    CommandError, ProjectDashboard, ProjectSummary, RefusedView, ReviewView, SessionInfo,
+    SyncStatus, TaskView, UploadReport,
 };
 
 use tessera_client::local::AnswerFlags;
@@ -204,6 +204,11 @@ pub async fn export_project(
 #[tauri::command(async)]
 pub fn sync_status(session: State<'_, Session>) -> Result<SyncStatus> {
     session.sync_status().map_err(to_ui)
+}
+
+#[tauri::command(async)]
+pub fn refused_answers(session: State<'_, Session>) -> Result<Vec<RefusedView>> {
+    session.refused_answers().map_err(to_ui)
 }
 
 #[tauri::command]

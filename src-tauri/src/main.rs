@@ -50,6 +50,7 @@ fn main() {
             commands::export_project,
             commands::sync_status,
             commands::sync_now,
+            commands::refused_answers,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

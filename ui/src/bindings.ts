@@ -3,7 +3,11 @@
 
 export type ProjectChoice = { id: number, name: string, };
 
-export type SessionInfo = { server: string, annotator: string, projects: Array<ProjectChoice>, 
+export type SessionInfo = { server: string, 
+/**
+ * The signed-in person's user id on that server: whose local store is open.
+ */
+user_id: number, annotator: string, projects: Array<ProjectChoice>, 
 /**
  * The project being worked on, once chosen.
  */
@@ -69,7 +73,29 @@ seconds_per_task: number | null, last_error: string | null,
 /**
  * Set while a sync with answers to push is under way.
  */
-syncing: SyncProgress | null, };
+syncing: SyncProgress | null, 
+/**
+ * Answers the server refused and that were not given again since.
+ */
+refused: number, 
+/**
+ * The server suspended this annotator from the chosen project: no new tasks come.
+ */
+suspended: boolean, };
+
+export type RefusedView = { task_id: number, 
+/**
+ * The task's text (or image address), to recognise it by.
+ */
+text: string | null, labels: Array<string>, skipped: boolean, 
+/**
+ * The server's stable code, e.g. `invalid_answer`.
+ */
+code: string, reason: string, 
+/**
+ * The task is back among the open ones: answering it again may be accepted.
+ */
+answer_again: boolean, };
 
 export type CommandError = { kind: string, message: string, line: number | null, column: number | null, };
 

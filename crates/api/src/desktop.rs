@@ -21,6 +21,9 @@ pub struct ProjectChoice {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct SessionInfo {
     pub server: String,
+    /// The signed-in person's user id on that server: whose local store is open.
+    #[ts(type = "number")]
+    pub user_id: i64,
     pub annotator: String,
     pub projects: Vec<ProjectChoice>,
     /// The project being worked on, once chosen.
@@ -111,6 +114,26 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     /// Set while a sync with answers to push is under way.
     pub syncing: Option<SyncProgress>,
+    /// Answers the server refused and that were not given again since.
+    pub refused: u32,
+    /// The server suspended this annotator from the chosen project: no new tasks come.
+    pub suspended: bool,
+}
+
+/// An answer the server refused, as the annotator's list of them shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct RefusedView {
+    #[ts(type = "number")]
+    pub task_id: i64,
+    /// The task's text (or image address), to recognise it by.
+    pub text: Option<String>,
+    pub labels: Vec<String>,
+    pub skipped: bool,
+    /// The server's stable code, e.g. `invalid_answer`.
+    pub code: String,
+    pub reason: String,
+    /// The task is back among the open ones: answering it again may be accepted.
+    pub answer_again: bool,
 }
 
 /// An error as the UI receives it: a stable kind plus a human message (and, for a rejected
@@ -185,6 +208,7 @@ pub fn typescript_bindings() -> String {
         ReviewView::decl(&cfg),
         SyncProgress::decl(&cfg),
         SyncStatus::decl(&cfg),
+        RefusedView::decl(&cfg),
         CommandError::decl(&cfg),
         ProjectSummary::decl(&cfg),
         HourCount::decl(&cfg),

@@ -52,12 +52,17 @@ impl Remote {
         Ok(ApiClient::new(&self.server, token)?)
     }
 
+    /// The explicit token, trimmed (annotator commands need one).
+    pub fn token_text(&self) -> Result<String> {
+        match &self.token {
+            Some(t) => Ok(t.trim().to_owned()),
+            None => bail!("no token: pass --token or set TESSERA_TOKEN to an annotator token"),
+        }
+    }
+
     /// A client that must have an explicit token (annotator commands).
     pub fn annotator_client(&self) -> Result<ApiClient> {
-        let Some(token) = &self.token else {
-            bail!("no token: pass --token or set TESSERA_TOKEN to an annotator token");
-        };
-        Ok(ApiClient::new(&self.server, Some(token.trim().to_owned()))?)
+        Ok(ApiClient::new(&self.server, Some(self.token_text()?))?)
     }
 }
 

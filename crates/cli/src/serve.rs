@@ -32,7 +32,7 @@ pub struct ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
+    private_dir(&args.data_dir)
         .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
     let db = args
         .db
@@ -63,6 +63,28 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     eprintln!("tessera server listening on http://{addr} (database: {db})");
     tessera_server::serve(listener, state, shutdown_signal()).await?;
     eprintln!("tessera server stopped");
+    Ok(())
+}
+
+/// The data directory holds the database and the admin token: made its owner's only (0700).
+/// A directory that was already there keeps its mode (it may be a folder the operator chose
+/// to share), with a warning when others may list it; the files in it are 0600 either way.
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !dir.exists() {
+        return std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir);
+    }
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            dir = %dir.display(),
+            mode = format!("{:o}", mode & 0o777),
+            "the data directory is open to other users; `chmod 700` it to keep even file names private"
+        );
+    }
     Ok(())
 }
 

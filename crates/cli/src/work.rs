@@ -9,6 +9,7 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use tessera_api::LeaseRequest;
 use tessera_client::LocalStore;
+use tessera_client::device::{Account, Device};
 use tessera_client::sync::{checkout_with, sync_once};
 
 use crate::Remote;
@@ -45,8 +46,14 @@ pub enum WorkCommand {
     Skip { task_id: i64 },
     /// Push pending answers and pull changes.
     Sync,
-    /// Show local counts.
+    /// Show local counts, and why the server refused any answers.
     Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the answers the server refused: task, answer and reason. A task whose answer can
+    /// be given again (e.g. a label the schema no longer has) is back among the open tasks.
+    Refused {
         #[arg(long)]
         json: bool,
     },
@@ -62,15 +69,37 @@ fn home() -> PathBuf {
     )
 }
 
-fn open_store() -> Result<LocalStore> {
+/// The local store of the person `remote`'s token names: each person who works on this
+/// device has their own. A token used here before is known offline; a new one is looked up
+/// once with the server.
+async fn open_store(remote: &Remote) -> Result<LocalStore> {
     let dir = home();
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("client.db");
-    LocalStore::open(&path).with_context(|| format!("opening {}", path.display()))
+    let device = Device::open(&dir).with_context(|| format!("opening {}", dir.display()))?;
+    let api = remote.annotator_client()?;
+    let (server, token) = (api.base_url().to_owned(), remote.token_text()?);
+    let account = match device.account(&server, &token)? {
+        Some(account) => account,
+        None => {
+            let me = api.me().await.context(
+                "this token was not used on this device before, and the server could not say whose it is",
+            )?;
+            let account = Account {
+                server: server.clone(),
+                user_id: me.user_id,
+                name: me.name,
+            };
+            device.remember(&token, &account)?;
+            account
+        }
+    };
+    let path = device.store_path(&server, account.user_id);
+    device
+        .open_store(&server, account.user_id, &token)
+        .with_context(|| format!("opening {}", path.display()))
 }
 
 pub async fn run(command: WorkCommand, remote: &Remote) -> Result<()> {
-    let store = open_store()?;
+    let store = open_store(remote).await?;
     match command {
         WorkCommand::Checkout {
             project,
@@ -159,7 +188,38 @@ pub async fn run(command: WorkCommand, remote: &Remote) -> Result<()> {
                     c.pending, c.leased, c.done_today
                 );
                 if c.rejected > 0 {
-                    println!("{} answers were rejected by the server", c.rejected);
+                    println!(
+                        "{} answers were refused by the server (see `tessera work refused`):",
+                        c.rejected
+                    );
+                    for (reason, n) in store.refusal_reasons()? {
+                        println!("  {n} × {reason}");
+                    }
+                }
+            }
+        }
+        WorkCommand::Refused { json } => {
+            let refused = store.refused_answers()?;
+            if json {
+                println!("{}", serde_json::to_string(&refused)?);
+            } else if refused.is_empty() {
+                println!("the server refused none of your answers");
+            } else {
+                for r in refused {
+                    let answer = if r.skipped {
+                        "(skipped)".to_owned()
+                    } else {
+                        r.labels.join(", ")
+                    };
+                    let next = if r.answer_again {
+                        "answer it again: it is back among your open tasks"
+                    } else {
+                        "nothing to redo"
+                    };
+                    println!(
+                        "task {}: {answer}\n  refused: {}\n  {next}",
+                        r.task_id, r.reason
+                    );
                 }
             }
         }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod dashboard;
+pub mod device;
 pub mod local;
 pub mod session;
 pub mod sync;

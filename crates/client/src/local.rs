@@ -18,7 +18,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_local.sql"),
     include_str!("../migrations/0002_cancelled.sql"),
     include_str!("../migrations/0003_answer_flags.sql"),
+    include_str!("../migrations/0004_refusals.sql"),
 ];
+
+/// Refusals whose task comes back to the annotator's hand: the answer itself was at fault
+/// (a label the schema no longer has, a device clock far off), so giving it again can work.
+const ANSWER_AGAIN: &[&str] = &["invalid_answer", "invalid_time"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -48,18 +53,35 @@ pub struct LocalTask {
 }
 
 /// Counts for status displays.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct LocalCounts {
     /// Answers not yet acknowledged by the server.
     pub pending: u32,
     /// Leased tasks still open on this device.
     pub leased: u32,
-    /// Answers the server refused for good (kept locally for inspection).
+    /// Answers the server refused for good and not given again since (kept locally, listed
+    /// by [`LocalStore::refused_answers`]).
     pub rejected: u32,
     /// Tasks answered on this device since UTC midnight.
     pub done_today: u32,
     /// Median seconds between consecutive answers today, breaks (over 10 minutes) left out.
     pub seconds_per_task: Option<f64>,
+}
+
+/// An answer the server refused, as the annotator sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RefusedAnswer {
+    pub answer_id: Uuid,
+    pub task_id: i64,
+    pub labels: Vec<String>,
+    pub skipped: bool,
+    pub answered_at: DateTime<Utc>,
+    /// The server's stable code (e.g. `invalid_answer`, `not_leased`).
+    pub code: String,
+    /// The server's words.
+    pub reason: String,
+    /// The task is back among the open ones: answering it again may be accepted.
+    pub answer_again: bool,
 }
 
 /// What the annotator said about an answer besides its labels.
@@ -418,15 +440,25 @@ impl LocalStore {
                         tx.execute("UPDATE answers SET synced = 1 WHERE id = ?1", [&id])?;
                     }
                     PushStatus::Rejected => {
-                        let why = r.error.as_ref().map_or_else(
-                            || "rejected".to_owned(),
-                            |e| format!("{}: {}", e.code, e.message),
+                        let (code, why) = r.error.as_ref().map_or_else(
+                            || ("rejected".to_owned(), "refused by the server".to_owned()),
+                            |e| (e.code.clone(), e.message.clone()),
                         );
-                        tracing::warn!(answer = %id, %why, "server rejected an answer");
+                        tracing::warn!(answer = %id, %code, %why, "server refused an answer");
                         tx.execute(
-                            "UPDATE answers SET rejected = ?2 WHERE id = ?1",
-                            params![id, why],
+                            "UPDATE answers SET rejected = ?2, rejected_code = ?3 WHERE id = ?1",
+                            params![id, why, code],
                         )?;
+                        // Back in hand when giving the answer again can help and nothing
+                        // newer was said about the task since.
+                        if ANSWER_AGAIN.contains(&code.as_str()) {
+                            tx.execute(
+                                "UPDATE tasks SET state = 'open' WHERE id = (SELECT task_id FROM answers WHERE id = ?1)
+                                 AND NOT EXISTS (SELECT 1 FROM answers a JOIN answers b ON b.task_id = a.task_id
+                                     AND b.local_seq > a.local_seq WHERE a.id = ?1)",
+                                [&id],
+                            )?;
+                        }
                     }
                 }
             }
@@ -493,11 +525,13 @@ impl LocalStore {
             .and_hms_opt(0, 0, 0)
             .map_or(now, |t| t.and_utc());
         self.with(|c| {
-            let (pending, rejected): (u32, u32) = c.query_row(
-                "SELECT COALESCE(SUM(synced = 0 AND rejected IS NULL), 0), COALESCE(SUM(rejected IS NOT NULL), 0) FROM answers",
+            let pending: u32 = c.query_row(
+                "SELECT COUNT(*) FROM answers WHERE synced = 0 AND rejected IS NULL",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| r.get(0),
             )?;
+            let rejected: u32 =
+                c.query_row(&format!("SELECT COUNT(*) FROM ({REFUSED})"), [], |r| r.get(0))?;
             let leased: u32 = c.query_row(
                 "SELECT COUNT(*) FROM tasks WHERE state = 'open' AND NOT cancelled AND (?1 IS NULL OR project_id = ?1)",
                 [project_id],
@@ -521,6 +555,59 @@ impl LocalStore {
             let seconds_per_task = (!gaps.is_empty()).then(|| gaps[gaps.len() / 2]);
             Ok(LocalCounts { pending, leased, rejected, done_today, seconds_per_task })
         })
+    }
+}
+
+/// Refused answers not given again since: no later answer to their task on this device.
+const REFUSED: &str = "SELECT a.id, a.task_id, a.labels, a.skipped, a.answered_at, a.rejected_code, a.rejected
+     FROM answers a WHERE a.rejected IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM answers b WHERE b.task_id = a.task_id AND b.local_seq > a.local_seq)
+     ORDER BY a.local_seq";
+
+impl LocalStore {
+    /// The answers the server refused and that were not given again since, oldest first.
+    pub fn refused_answers(&self) -> LocalResult<Vec<RefusedAnswer>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(REFUSED)?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let id: String = r.get(0)?;
+                let Ok(answer_id) = id.parse::<Uuid>() else {
+                    tracing::error!(%id, "a refused answer with an unreadable id");
+                    continue;
+                };
+                let reason: String = r.get(6)?;
+                // Refusals stored before codes were kept carry "code: message".
+                let code = r
+                    .get::<_, Option<String>>(5)?
+                    .unwrap_or_else(|| reason.split(':').next().unwrap_or_default().to_owned());
+                out.push(RefusedAnswer {
+                    answer_id,
+                    task_id: r.get(1)?,
+                    labels: serde_json::from_str(&r.get::<_, String>(2)?)?,
+                    skipped: r.get(3)?,
+                    answered_at: parse_ts(&r.get::<_, String>(4)?),
+                    answer_again: ANSWER_AGAIN.contains(&code.as_str()),
+                    code,
+                    reason,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// How many refused answers (not given again since) there are for each reason.
+    pub fn refusal_reasons(&self) -> LocalResult<Vec<(String, u32)>> {
+        let mut counts: Vec<(String, u32)> = Vec::new();
+        for r in self.refused_answers()? {
+            let reason = format!("{}: {}", r.code, r.reason);
+            match counts.iter_mut().find(|(known, _)| *known == reason) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((reason, 1)),
+            }
+        }
+        Ok(counts)
     }
 }
 
@@ -721,7 +808,12 @@ mod tests {
             PushResult {
                 id: b.id,
                 status: PushStatus::Rejected,
-                error: None,
+                error: Some(tessera_api::ErrorBody {
+                    code: "invalid_answer".into(),
+                    message: "\"neg\" is not a label of this project".into(),
+                    line: None,
+                    column: None,
+                }),
                 other_device: false,
                 task_cancelled: false,
             },
@@ -730,6 +822,53 @@ mod tests {
         assert!(s.pending(10).expect("pending").is_empty());
         let counts = s.counts(None, Utc::now()).expect("counts");
         assert_eq!((counts.pending, counts.rejected), (0, 1));
+        let refused = s.refused_answers().expect("refused");
+        assert_eq!(refused.len(), 1);
+        let r = &refused[0];
+        assert_eq!(
+            (r.answer_id, r.task_id, r.code.as_str()),
+            (b.id, 2, "invalid_answer")
+        );
+        assert_eq!(
+            (r.labels.clone(), r.answer_again),
+            (vec!["neg".to_owned()], true)
+        );
+        assert!(r.reason.contains("not a label"), "{}", r.reason);
+        assert_eq!(
+            s.refusal_reasons().expect("reasons"),
+            vec![(format!("invalid_answer: {}", r.reason), 1)]
+        );
+        // The task is back in hand; answering it again settles the refusal.
+        assert_eq!(s.next_task(Some(1)).expect("q").map(|t| t.id), Some(2));
+        s.record_answer(2, vec!["pos".into()], false, Utc::now())
+            .expect("again");
+        assert!(s.refused_answers().expect("refused").is_empty());
+        assert_eq!(s.counts(None, Utc::now()).expect("counts").rejected, 0);
+    }
+
+    #[test]
+    fn a_refusal_that_answering_again_cannot_mend_leaves_the_task_closed() {
+        let (_d, s) = store();
+        let a = s
+            .record_answer(1, vec!["pos".into()], false, Utc::now())
+            .expect("answer");
+        s.mark_pushed(&[PushResult {
+            id: a.id,
+            status: PushStatus::Rejected,
+            error: Some(tessera_api::ErrorBody {
+                code: "not_found".into(),
+                message: "task 1 does not exist".into(),
+                line: None,
+                column: None,
+            }),
+            other_device: false,
+            task_cancelled: false,
+        }])
+        .expect("mark");
+        assert_eq!(s.next_task(Some(1)).expect("q").map(|t| t.id), Some(2));
+        let refused = s.refused_answers().expect("refused");
+        assert_eq!(refused.len(), 1);
+        assert!(!refused[0].answer_again);
     }
 
     #[test]

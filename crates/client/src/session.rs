@@ -10,12 +10,13 @@ use serde_json::{Map, Value};
 use tessera_api::ReviewRequest;
 use tessera_api::Role;
 use tessera_api::desktop::{
-    ConsensusView, PairView, PredictionView, ProjectChoice, ReviewAnswerView, ReviewView,
-    SessionInfo, SyncProgress, SyncStatus, TaskView,
+    ConsensusView, PairView, PredictionView, ProjectChoice, RefusedView, ReviewAnswerView,
+    ReviewView, SessionInfo, SyncProgress, SyncStatus, TaskView,
 };
 use tessera_core::{LabelSchema, Prediction, SchemaKind};
 
 use crate::api::{ApiClient, ClientError};
+use crate::device::{Account, Device};
 use crate::local::{AnswerFlags, LocalError, LocalStore, LocalTask};
 use crate::sync::{EngineConfig, SyncEngine, SyncError, checkout};
 
@@ -88,13 +89,15 @@ type Result<T> = std::result::Result<T, SessionError>;
 
 pub(crate) struct Active {
     pub(crate) api: ApiClient,
+    /// The signed-in annotator's own store (requesters keep nothing on the device).
+    store: Option<Arc<LocalStore>>,
     /// Annotators' answers sync in the background; requesters have none to sync.
     engine: Option<SyncEngine>,
     pub(crate) info: SessionInfo,
 }
 
 pub struct Session {
-    store: Arc<LocalStore>,
+    device: Device,
     active: Mutex<Option<Active>>,
     /// Batch uploads under way, by the id `start_upload` gave them.
     pub(crate) uploads: Mutex<std::collections::HashMap<u64, crate::dashboard::UploadInProgress>>,
@@ -106,23 +109,27 @@ fn env(key: &str) -> Option<String> {
 }
 
 impl Session {
-    /// Opens the device's store in `home` (created if needed).
+    /// Opens the device's records in `home` (created if needed). Each person's store is
+    /// opened when they sign in.
     pub fn open(home: PathBuf) -> Result<Self> {
         std::fs::create_dir_all(&home).map_err(|source| SessionError::Home {
             path: home.display().to_string(),
             source,
         })?;
-        let store = LocalStore::open(&home.join("client.db"))?;
+        let device = Device::open(&home)?;
         Ok(Self {
-            store: Arc::new(store),
+            device,
             active: Mutex::new(None),
             uploads: Mutex::default(),
             next_upload: std::sync::atomic::AtomicU64::new(1),
         })
     }
 
-    pub fn store(&self) -> &LocalStore {
-        &self.store
+    /// The signed-in annotator's local store.
+    pub fn store(&self) -> Result<Arc<LocalStore>> {
+        self.active(|a| a.as_ref().map(|a| a.store.clone()))
+            .ok_or(SessionError::NotSignedIn)?
+            .ok_or(SessionError::WrongRole("requester"))
     }
 
     pub(crate) fn active<R>(&self, f: impl FnOnce(&mut Option<Active>) -> R) -> R {
@@ -138,7 +145,7 @@ impl Session {
 
     pub fn default_server(&self) -> String {
         env("TESSERA_SERVER")
-            .or_else(|| self.store.meta("server").ok().flatten())
+            .or_else(|| self.device.meta("server").ok().flatten())
             .unwrap_or_else(|| DEFAULT_SERVER.to_owned())
     }
 
@@ -146,21 +153,31 @@ impl Session {
     /// `TESSERA_TOKEN` when nothing is saved; `None` means the sign-in screen is needed.
     pub async fn restore(&self) -> Result<Option<SessionInfo>> {
         let saved = (
-            self.store.meta("server")?,
-            self.store.meta("token")?,
-            self.store.meta("session")?,
+            self.device.meta("server")?,
+            self.device.meta("token")?,
+            self.device.meta("session")?,
         );
         if let (Some(server), Some(token), Some(info)) = saved
             && let Ok(info) = serde_json::from_str::<SessionInfo>(&info)
         {
-            let api = ApiClient::new(&server, Some(token))?;
-            self.activate(api, info.clone());
+            let api = ApiClient::new(&server, Some(token.clone()))?;
+            let store = self.store_of(&info, &token)?;
+            self.activate(api, info.clone(), store);
             return Ok(Some(info));
         }
         match (env("TESSERA_SERVER"), env("TESSERA_TOKEN")) {
             (Some(server), Some(token)) => self.sign_in(&server, &token).await.map(Some),
             _ => Ok(None),
         }
+    }
+
+    /// The store of the person `info` names (none for requesters).
+    fn store_of(&self, info: &SessionInfo, token: &str) -> Result<Option<Arc<LocalStore>>> {
+        if info.requester {
+            return Ok(None);
+        }
+        let store = self.device.open_store(&info.server, info.user_id, token)?;
+        Ok(Some(Arc::new(store)))
     }
 
     /// Checks the token with the server, remembers the session and starts syncing.
@@ -189,15 +206,28 @@ impl Session {
         };
         let info = SessionInfo {
             server: api.base_url().to_owned(),
+            user_id: me.user_id,
             annotator: me.name,
             projects,
             project_id,
             requester,
         };
-        self.store.set_meta("server", api.base_url())?;
-        self.store.set_meta("token", token.trim())?;
+        let token = token.trim();
+        // Whoever was signed in before is signed out first: their store closes with them.
+        self.active(|a| *a = None);
+        let store = self.store_of(&info, token)?;
+        self.device.remember(
+            token,
+            &Account {
+                server: info.server.clone(),
+                user_id: info.user_id,
+                name: info.annotator.clone(),
+            },
+        )?;
+        self.device.set_meta("server", api.base_url())?;
+        self.device.set_meta("token", token)?;
         self.save_info(&info)?;
-        self.activate(api.clone(), info.clone());
+        self.activate(api.clone(), info.clone(), store);
         if let Some(project) = project_id {
             self.first_checkout(&api, project).await;
         }
@@ -206,49 +236,64 @@ impl Session {
 
     fn save_info(&self, info: &SessionInfo) -> Result<()> {
         let json = serde_json::to_string(info).map_err(LocalError::from)?;
-        Ok(self.store.set_meta("session", &json)?)
+        Ok(self.device.set_meta("session", &json)?)
     }
 
-    fn activate(&self, api: ApiClient, info: SessionInfo) {
+    fn activate(&self, api: ApiClient, info: SessionInfo, store: Option<Arc<LocalStore>>) {
         let config = EngineConfig {
             project: info.project_id,
             ..EngineConfig::default()
         };
-        let engine = (!info.requester)
-            .then(|| SyncEngine::spawn(api.clone(), Arc::clone(&self.store), config));
-        self.active(|a| *a = Some(Active { api, engine, info }));
+        let engine = store
+            .as_ref()
+            .map(|store| SyncEngine::spawn(api.clone(), Arc::clone(store), config));
+        self.active(|a| {
+            *a = Some(Active {
+                api,
+                store,
+                engine,
+                info,
+            });
+        });
     }
 
     /// Leases a first batch at once so the first task shows without waiting for the engine;
     /// offline, the engine retries later.
     async fn first_checkout(&self, api: &ApiClient, project: i64) {
+        let Ok(store) = self.store() else {
+            return;
+        };
         let batch = EngineConfig::default().lease_batch;
-        if let Err(e) = checkout(api, &self.store, project, batch, None).await {
+        if let Err(e) = checkout(api, &store, project, batch, None).await {
             tracing::warn!(error = %e, "first checkout failed; the sync engine will retry");
         }
     }
 
     pub async fn choose_project(&self, project_id: i64) -> Result<SessionInfo> {
-        let (api, mut info) = self
-            .active(|a| a.as_ref().map(|a| (a.api.clone(), a.info.clone())))
+        let (api, mut info, store) = self
+            .active(|a| {
+                a.as_ref()
+                    .map(|a| (a.api.clone(), a.info.clone(), a.store.clone()))
+            })
             .ok_or(SessionError::NotSignedIn)?;
         info.project_id = Some(project_id);
         self.save_info(&info)?;
-        self.activate(api.clone(), info.clone());
+        self.activate(api.clone(), info.clone(), store);
         self.first_checkout(&api, project_id).await;
         Ok(info)
     }
 
-    /// Forgets the token; answers not yet synced stay on the device.
+    /// Forgets the token and closes the person's store: their answers not yet synced stay
+    /// in it, and sync under their own token when they sign in again.
     pub fn sign_out(&self) -> Result<()> {
         self.active(|a| *a = None);
-        self.store.delete_meta("token")?;
-        self.store.delete_meta("session")?;
+        self.device.delete_meta("token")?;
+        self.device.delete_meta("session")?;
         Ok(())
     }
 
     fn view(&self, task: LocalTask, answer: Option<Vec<String>>) -> Result<TaskView> {
-        let schema = self.store.schema(task.project_id)?;
+        let schema = self.store()?.schema(task.project_id)?;
         Ok(view(task.id, &task.data, task.prediction, &schema, answer))
     }
 
@@ -256,9 +301,9 @@ impl Session {
     /// to `limit`: the UI paints the next one from these the moment a key is pressed.
     pub fn upcoming(&self, limit: u32) -> Result<Vec<TaskView>> {
         let project = self.project_id()?;
-        let schema = self.store.schema(project)?;
-        Ok(self
-            .store
+        let store = self.store()?;
+        let schema = store.schema(project)?;
+        Ok(store
             .upcoming(project, limit.min(MAX_UPCOMING))?
             .into_iter()
             .map(|t| view(t.id, &t.data, t.prediction, &schema, None))
@@ -267,7 +312,7 @@ impl Session {
 
     pub fn next_task(&self) -> Result<Option<TaskView>> {
         let project = self.project_id()?;
-        self.store
+        self.store()?
             .next_task(Some(project))?
             .map(|t| self.view(t, None))
             .transpose()
@@ -281,7 +326,7 @@ impl Session {
         skipped: bool,
         flags: AnswerFlags,
     ) -> Result<Option<TaskView>> {
-        self.store
+        self.store()?
             .record_flagged(task_id, labels, skipped, flags, Utc::now())?;
         self.sync_now();
         self.next_task()
@@ -290,9 +335,10 @@ impl Session {
     /// The task answered before `before` (or the last one answered), with its current answer.
     pub fn previous_task(&self, before: Option<i64>) -> Result<Option<TaskView>> {
         let project = self.project_id()?;
-        match self.store.answered_before(project, before)? {
+        let store = self.store()?;
+        match store.answered_before(project, before)? {
             Some(t) => {
-                let answer = self.store.current_answer(t.id)?;
+                let answer = store.current_answer(t.id)?;
                 Ok(Some(self.view(t, answer)?))
             }
             None => Ok(None),
@@ -308,7 +354,11 @@ impl Session {
                 })
                 .unwrap_or((None, Default::default()))
         });
-        let counts = self.store.counts(project, Utc::now())?;
+        let counts = match self.store() {
+            Ok(store) => store.counts(project, Utc::now())?,
+            Err(SessionError::WrongRole(_)) => Default::default(),
+            Err(e) => return Err(e),
+        };
         Ok(SyncStatus {
             online: engine.online,
             pending: counts.pending,
@@ -320,7 +370,37 @@ impl Session {
                 pushed: u32::try_from(pushed).unwrap_or(u32::MAX),
                 total: u32::try_from(total).unwrap_or(u32::MAX),
             }),
+            refused: counts.rejected,
+            suspended: engine.suspended,
         })
+    }
+
+    /// The signed-in annotator's answers that the server refused (and that were not given
+    /// again since), each with its task and the server's reason.
+    pub fn refused_answers(&self) -> Result<Vec<RefusedView>> {
+        let store = self.store()?;
+        store
+            .refused_answers()?
+            .into_iter()
+            .map(|r| {
+                let data = store.task(r.task_id).ok().map(|t| t.data);
+                let text = data.as_ref().and_then(|d| {
+                    ["text", "image", "a"]
+                        .iter()
+                        .find_map(|k| d.get(*k).and_then(|v| v.as_str()))
+                        .map(str::to_owned)
+                });
+                Ok(RefusedView {
+                    task_id: r.task_id,
+                    text,
+                    labels: r.labels,
+                    skipped: r.skipped,
+                    code: r.code,
+                    reason: r.reason,
+                    answer_again: r.answer_again,
+                })
+            })
+            .collect()
     }
 
     /// The chosen project's review queue (online only): each task with every annotator's
@@ -328,7 +408,7 @@ impl Session {
     pub async fn review_queue(&self, limit: u32) -> Result<Vec<ReviewView>> {
         let project = self.project_id()?;
         let api = self.api()?;
-        let schema = self.store.schema(project)?;
+        let schema = self.store()?.schema(project)?;
         let records = api.review_queue(project, limit.min(MAX_UPCOMING)).await?;
         Ok(records
             .into_iter()

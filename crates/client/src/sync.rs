@@ -32,6 +32,11 @@ impl SyncError {
     pub fn is_transient(&self) -> bool {
         matches!(self, SyncError::Server(e) if e.is_transient())
     }
+
+    /// The server suspended the annotator from the project (their quality fell below its bar).
+    pub fn is_suspended(&self) -> bool {
+        matches!(self, SyncError::Server(ClientError::Api { body, .. }) if body.code == "suspended")
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -122,6 +127,8 @@ pub struct EngineState {
     pub last_error: Option<String>,
     /// While answers are being pushed: (pushed so far, pending when the sync started).
     pub progress: Option<(usize, usize)>,
+    /// The server refused new tasks: the annotator is suspended from the project.
+    pub suspended: bool,
 }
 
 /// Settings of the background engine.
@@ -219,19 +226,26 @@ async fn run(
                 backoff = Duration::ZERO;
                 state.send_replace(EngineState {
                     online: true,
-                    last_error: None,
-                    progress: None,
+                    ..EngineState::default()
                 });
                 config.interval
             }
             Err(e) => {
                 let online = !e.is_transient();
-                tracing::warn!(error = %e, "sync round failed");
+                let suspended = e.is_suspended();
+                if suspended {
+                    tracing::info!(
+                        "suspended from the project: answers still sync, no new tasks come"
+                    );
+                } else {
+                    tracing::warn!(error = %e, "sync round failed");
+                }
                 backoff = (backoff * 2).clamp(Duration::from_secs(1), config.max_backoff);
                 state.send_replace(EngineState {
                     online,
                     last_error: Some(e.to_string()),
                     progress: None,
+                    suspended,
                 });
                 backoff
             }

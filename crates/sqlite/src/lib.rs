@@ -7,13 +7,17 @@
 //! Migrations are numbered SQL texts embedded in the binary; `PRAGMA user_version` records how
 //! many ran, each in its own transaction.
 
-use std::path::Path;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::Connection;
 
-/// Opens (creating if needed) the database at `path` and brings it up to date.
+/// Opens (creating if needed) the database at `path` and brings it up to date. The file is
+/// readable by its owner only (0600; SQLite gives its `-wal` and `-shm` files the same mode),
+/// and so is a file made before that rule.
 pub fn open(path: &Path, migrations: &[&str]) -> rusqlite::Result<Connection> {
+    owner_only_file(path).map_err(|e| io_error(path, &e))?;
     let mut conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -30,6 +34,38 @@ pub fn open(path: &Path, migrations: &[&str]) -> rusqlite::Result<Connection> {
     )?;
     migrate(&mut conn, migrations)?;
     Ok(conn)
+}
+
+/// Creates `dir` (and its parents) when missing, and makes it its owner's only (0700).
+pub fn private_dir(dir: &Path) -> rusqlite::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+        .map_err(|e| io_error(dir, &e))
+}
+
+/// Creates `path` empty with mode 0600 when missing, or takes group and other access away.
+fn owner_only_file(path: &Path) -> std::io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map(drop),
+        Err(e) => Err(e),
+    }
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> rusqlite::Error {
+    rusqlite::Error::InvalidPath(PathBuf::from(format!("{}: {e}", path.display())))
 }
 
 /// Runs the migrations this database has not seen yet, in order.
@@ -94,6 +130,25 @@ mod tests {
             let replanned = stmt.get_status(rusqlite::StatementStatus::RePrepare);
             assert_eq!(replanned, 0, "use {i}: planned again");
         }
+    }
+
+    #[test]
+    fn databases_and_their_logs_are_their_owners_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let private = dir.path().join("a/b");
+        private_dir(&private).expect("dir");
+        let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode(&private), 0o700);
+        let path = private.join("t.db");
+        let conn = open(&path, &["CREATE TABLE a (x INTEGER);"]).expect("open");
+        conn.execute("INSERT INTO a VALUES (1)", []).expect("write");
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&private.join("t.db-wal")), 0o600);
+        drop(conn);
+        // A database made world-readable before this rule is closed up when opened.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        open(&path, &["CREATE TABLE a (x INTEGER);"]).expect("reopen");
+        assert_eq!(mode(&path), 0o600);
     }
 
     #[test]
