@@ -355,3 +355,11 @@ pub fn answer_push(task_id: i64, labels: &[&str]) -> tessera_api::AnswerPush {
         device_id: None,
     }
 }
+
+/// The status and body of an error the server answered with; fails on any other error.
+pub fn api_error(e: tessera_client::ClientError) -> (u16, tessera_api::ErrorBody) {
+    match e {
+        tessera_client::ClientError::Api { status, body } => (status, body),
+        other => panic!("expected an API error, got {other}"),
+    }
+}

@@ -46,12 +46,12 @@ use tessera_api::{
     AnswerPush, CancelTasksRequest, Change, LeaseRequest, ProjectRole, PushStatus, ReviewRequest,
     Role,
 };
-use tessera_client::{ApiClient, ClientError};
+use tessera_client::ApiClient;
 use tessera_core::{LabelSchema, UploadFormat};
 use tessera_server::ServerConfig;
 use tessera_server::clock::Clock;
 use tessera_tests::{
-    Backend, SENTIMENT_SCHEMA, TestServer, answer_push, export_records, sample_jsonl,
+    Backend, SENTIMENT_SCHEMA, TestServer, answer_push, api_error, export_records, sample_jsonl,
 };
 use uuid::Uuid;
 
@@ -88,13 +88,6 @@ async fn project_with(requester: &ApiClient, schema: LabelSchema, batches: &[&st
     project
 }
 
-fn api_error(e: ClientError) -> (u16, tessera_api::ErrorBody) {
-    match e {
-        ClientError::Api { status, body } => (status, body),
-        other => panic!("expected an API error, got {other}"),
-    }
-}
-
 async fn upload_lease_push_status_export(backend: Backend) {
     let server = TestServer::start_on(backend).await;
     let (requester, project) = project_with_tasks(&server, 2, 5).await;
@@ -110,14 +103,15 @@ async fn upload_lease_push_status_export(backend: Backend) {
             .iter()
             .all(|t| t.data["text"].is_string() && t.prediction.is_some())
     );
-    let ids: Vec<i64> = leased.tasks.iter().map(|t| t.task_id).collect();
+    // A reply's order is shuffled (gold sits anywhere in it): compare sets of tasks.
+    let mut ids: Vec<i64> = leased.tasks.iter().map(|t| t.task_id).collect();
+    ids.sort_unstable();
 
     // Leasing again hands back the same leases rather than new ones.
     let again = alice.lease(project, 3, None).await.expect("lease again");
-    assert_eq!(
-        again.tasks.iter().map(|t| t.task_id).collect::<Vec<_>>(),
-        ids
-    );
+    let mut again_ids: Vec<i64> = again.tasks.iter().map(|t| t.task_id).collect();
+    again_ids.sort_unstable();
+    assert_eq!(again_ids, ids);
 
     let answers: Vec<AnswerPush> = ids.iter().map(|&id| answer(id, "positive")).collect();
     let pushed = alice.push(answers.clone()).await.expect("push");
@@ -627,12 +621,16 @@ fn named_tasks(names: &[&str]) -> String {
         .collect()
 }
 
+/// The texts of a lease's tasks, sorted: a reply's own order is shuffled (so that where gold
+/// sits in it says nothing), what the queue decides is which tasks come.
 fn texts(leased: &tessera_api::LeaseResponse) -> Vec<&str> {
-    leased
+    let mut texts: Vec<&str> = leased
         .tasks
         .iter()
         .map(|t| t.data["text"].as_str().expect("text"))
-        .collect()
+        .collect();
+    texts.sort_unstable();
+    texts
 }
 
 async fn higher_priority_batches_are_leased_first(backend: Backend) {
@@ -653,10 +651,15 @@ async fn higher_priority_batches_are_leased_first(backend: Backend) {
     let b = upload(&["b1", "b2"], 5).await;
     let c = upload(&["c1"], -1).await;
 
-    // The later, higher-priority batch comes first; the negative one last.
+    // The later, higher-priority batch comes first; the negative one last (each lease
+    // returns what is held, topped up from the queue).
     let (alice, _) = server.user(Role::Annotator, "alice").await;
+    let leased = alice.lease(project, 2, None).await.expect("lease");
+    assert_eq!(texts(&leased), ["b1", "b2"]);
+    let leased = alice.lease(project, 5, None).await.expect("lease");
+    assert_eq!(texts(&leased), ["a1", "a2", "a3", "b1", "b2"]);
     let leased = alice.lease(project, 6, None).await.expect("lease");
-    assert_eq!(texts(&leased), ["b1", "b2", "a1", "a2", "a3", "c1"]);
+    assert_eq!(texts(&leased), ["a1", "a2", "a3", "b1", "b2", "c1"]);
 
     // Raised above the others, batch a is served first from now on.
     let raised = requester
@@ -665,6 +668,8 @@ async fn higher_priority_batches_are_leased_first(backend: Backend) {
         .expect("set priority");
     assert_eq!((raised.id, raised.task_count, raised.priority), (a, 3, 10));
     let (bob, _) = server.user(Role::Annotator, "bob").await;
+    let leased = bob.lease(project, 3, None).await.expect("lease");
+    assert_eq!(texts(&leased), ["a1", "a2", "a3"]);
     let leased = bob.lease(project, 4, None).await.expect("lease");
     assert_eq!(texts(&leased), ["a1", "a2", "a3", "b1"]);
 
@@ -795,7 +800,9 @@ async fn a_cancelled_task_is_leased_no_more_and_late_answers_are_kept_not_counte
     let (bob, _) = server.user(Role::Annotator, "bob").await;
     let (carol, _) = server.user(Role::Annotator, "carol").await;
     let held = alice.lease(project, 3, None).await.expect("lease").tasks;
-    let ids: Vec<i64> = held.iter().map(|t| t.task_id).collect();
+    // In queue order (by id here): the reply's own order is shuffled.
+    let mut ids: Vec<i64> = held.iter().map(|t| t.task_id).collect();
+    ids.sort_unstable();
     assert_eq!(ids.len(), 3);
     // Bob answers t1 before it is cancelled: that answer counts and stays the consensus.
     let bob_task = bob.lease(project, 1, None).await.expect("lease").tasks;
@@ -966,7 +973,8 @@ async fn an_offline_checkout_is_capped_by_the_quota_and_holds_its_overlap_slots(
         .expect("checkout")
         .tasks;
     assert_eq!(taken.len(), 3, "capped by the offline quota");
-    let offline_ids: Vec<i64> = taken.iter().map(|t| t.task_id).collect();
+    let mut offline_ids: Vec<i64> = taken.iter().map(|t| t.task_id).collect();
+    offline_ids.sort_unstable();
     assert!(
         taken
             .iter()
@@ -979,10 +987,9 @@ async fn an_offline_checkout_is_capped_by_the_quota_and_holds_its_overlap_slots(
         .await
         .expect("checkout")
         .tasks;
-    assert_eq!(
-        again.iter().map(|t| t.task_id).collect::<Vec<_>>(),
-        offline_ids
-    );
+    let mut again_ids: Vec<i64> = again.iter().map(|t| t.task_id).collect();
+    again_ids.sort_unstable();
+    assert_eq!(again_ids, offline_ids);
     // An online lease afterwards neither shortens the offline leases nor adds to them.
     let online = alice
         .lease(project, 4, Some(60))
@@ -1084,7 +1091,9 @@ async fn adaptive_overlap_stops_on_agreement_and_sends_doubt_to_review(backend: 
         let client = people[who].clone();
         async move {
             let tasks = client.lease(project, 10, None).await.expect("lease").tasks;
-            tasks.iter().map(|t| t.task_id).collect::<Vec<i64>>()
+            let mut ids = tasks.iter().map(|t| t.task_id).collect::<Vec<i64>>();
+            ids.sort_unstable(); // a reply's own order is shuffled
+            ids
         }
     };
     // Two annotators first, on both tasks; a third finds nothing yet.

@@ -18,7 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_local.sql"),
     include_str!("../migrations/0002_cancelled.sql"),
     include_str!("../migrations/0003_answer_flags.sql"),
-    include_str!("../migrations/0004_refusals.sql"),
+    include_str!("../migrations/0004_refusals_and_order.sql"),
 ];
 
 /// Refusals whose task comes back to the annotator's hand: the answer itself was at fault
@@ -214,8 +214,8 @@ impl LocalStore {
     pub fn save_leases(&self, tasks: &[LeasedTask], now: DateTime<Utc>) -> LocalResult<()> {
         self.with(|c| {
             let tx = c.transaction()?;
-            for t in tasks {
-                save_lease(&tx, t, now)?;
+            for (position, t) in tasks.iter().enumerate() {
+                save_lease(&tx, t, now, position)?;
             }
             tx.commit()?;
             Ok(())
@@ -228,7 +228,7 @@ impl LocalStore {
             let id: Option<i64> = c
                 .query_row(
                     "SELECT id FROM tasks WHERE state = 'open' AND NOT cancelled AND (?1 IS NULL OR project_id = ?1)
-                     ORDER BY leased_at, id LIMIT 1",
+                     ORDER BY leased_at, position, id LIMIT 1",
                     [project_id],
                     |r| r.get(0),
                 )
@@ -246,7 +246,7 @@ impl LocalStore {
     pub fn upcoming(&self, project_id: i64, limit: u32) -> LocalResult<Vec<LocalTask>> {
         self.with(|c| {
             let ids: Vec<i64> = c
-                .prepare("SELECT id FROM tasks WHERE state = 'open' AND NOT cancelled AND project_id = ?1 ORDER BY leased_at, id LIMIT ?2")?
+                .prepare("SELECT id FROM tasks WHERE state = 'open' AND NOT cancelled AND project_id = ?1 ORDER BY leased_at, position, id LIMIT ?2")?
                 .query_map(params![project_id, limit], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             ids.into_iter().map(|id| task(c, id)).collect()
@@ -482,7 +482,7 @@ impl LocalStore {
                         let known: bool =
                             tx.query_row("SELECT EXISTS(SELECT 1 FROM projects WHERE id = ?1)", [task.project_id], |r| r.get(0))?;
                         if known {
-                            save_lease(&tx, task, now)?;
+                            save_lease(&tx, task, now, 0)?;
                         }
                     }
                     Change::Cancel { task_id, .. } => {
@@ -611,17 +611,29 @@ impl LocalStore {
     }
 }
 
-fn save_lease(tx: &Connection, t: &LeasedTask, now: DateTime<Utc>) -> LocalResult<()> {
+/// Keeps a leased task; `position` is its place in the reply that brought it, which orders
+/// tasks leased at the same time.
+fn save_lease(
+    tx: &Connection,
+    t: &LeasedTask,
+    now: DateTime<Utc>,
+    position: usize,
+) -> LocalResult<()> {
     tx.execute(
-        "INSERT INTO tasks (id, project_id, data, prediction, expires_at, leased_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO tasks (id, project_id, data, prediction, expires_at, leased_at, position)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (id) DO UPDATE SET expires_at = ?5",
         params![
             t.task_id,
             t.project_id,
             serde_json::to_string(&t.data)?,
-            t.prediction.as_ref().map(serde_json::to_string).transpose()?,
+            t.prediction
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
             ts(t.expires_at),
-            ts(now)
+            ts(now),
+            position as i64
         ],
     )?;
     Ok(())
@@ -714,6 +726,37 @@ mod tests {
             (counts.pending, counts.leased, counts.done_today),
             (1, 2, 1)
         );
+    }
+
+    #[test]
+    fn tasks_come_in_the_order_the_server_sent_them_not_by_id() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = LocalStore::open(&dir.path().join("client.db")).expect("open");
+        s.save_project(&Project {
+            id: 1,
+            name: "p".into(),
+            schema: LabelSchema::from_json(r#"{"kind": "classification", "labels": ["a", "b"]}"#)
+                .expect("schema"),
+            created_at: Utc::now(),
+        })
+        .expect("project");
+        let lease = |id: i64| LeasedTask {
+            task_id: id,
+            project_id: 1,
+            data: serde_json::from_value(serde_json::json!({"text": "t"})).expect("map"),
+            prediction: None,
+            expires_at: Utc::now() + Duration::minutes(30),
+        };
+        let sent = [40, 7, 93, 12];
+        s.save_leases(&sent.map(lease), Utc::now()).expect("leases");
+        let shown: Vec<i64> = s
+            .upcoming(1, 10)
+            .expect("upcoming")
+            .iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(shown, sent);
+        assert_eq!(s.next_task(Some(1)).expect("next").map(|t| t.id), Some(40));
     }
 
     #[test]

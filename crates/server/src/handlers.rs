@@ -55,6 +55,10 @@ fn gold_slots(limit: u32, rate: f64) -> u32 {
         .count() as u32
 }
 
+/// What a suspended annotator is told: nothing that depends on their answers.
+pub const SUSPENDED: &str = "suspended from this project: your answers fell below its quality bar; \
+     answers you made still sync, and the project's requester can tell you more";
+
 /// Below the bar after enough gold answers.
 fn is_suspended(answered: u64, correct: u64, min_answers: u32, bar: f64) -> bool {
     answered > 0 && answered >= u64::from(min_answers) && (correct as f64) < bar * answered as f64
@@ -355,11 +359,9 @@ pub async fn lease_tasks(
             .get(&user.id)
             .copied()
             .unwrap_or_default();
+        // The same words for everyone: no count that could tell which answers were checked.
         if is_suspended(answered, correct, project.schema.gold_min_answers, bar) {
-            return Err(ApiError::Suspended(format!(
-                "suspended: {correct} of {answered} checked answers were right, below this \
-                 project's bar of {bar}; ask the requester"
-            )));
+            return Err(ApiError::Suspended(SUSPENDED.to_owned()));
         }
     }
     let default_ttl = if req.offline {
@@ -387,13 +389,18 @@ pub async fn lease_tasks(
             annotator_id: user.id,
             limit,
             now,
-            expires_at: now + ttl,
+            // Stored to the microsecond: a lease read back from the database and one made
+            // now must look alike (finer times told which tasks were drawn how).
+            expires_at: chrono::SubsecRound::trunc_subsecs(now + ttl, 6),
             offline: req.offline,
             gold_slots: gold_slots(limit, project.schema.gold_rate),
         })
         .await?;
     state.metrics.lease_seconds.observe(started.elapsed());
     Metrics::add(&state.metrics.tasks_leased, tasks.len() as u64);
+    // Gold sits at random places in the reply (the device shows tasks in reply order).
+    let mut tasks = tasks;
+    rand::seq::SliceRandom::shuffle(tasks.as_mut_slice(), &mut rand::rng());
     Ok(Json(LeaseResponse { project, tasks }))
 }
 

@@ -273,19 +273,23 @@ pub struct GoldAnswer {
     pub skipped: bool,
 }
 
-/// Per annotator: (gold tasks answered, answered correctly), counting each task's latest
-/// revision and ignoring skips. `answers` must be sorted by annotator, task, newest first.
+/// Per annotator: (gold tasks answered, answered correctly), scoring each task's first
+/// answer (its earliest revision that is not a skip): a gold answer, once scored, cannot be
+/// revised — so revising answers one at a time and watching the score (or a suspension
+/// lift) tells nothing. `answers` must be sorted by annotator, task, newest first.
 pub fn gold_tally(answers: &[GoldAnswer]) -> std::collections::BTreeMap<i64, (u64, u64)> {
     let mut tally = std::collections::BTreeMap::new();
-    let mut last = None;
-    for a in answers {
-        if last == Some((a.annotator_id, a.task_id)) {
-            continue; // an older revision
+    // The oldest answer of each (annotator, task) group is the last of its rows.
+    let mut first: Vec<&GoldAnswer> = Vec::new();
+    for a in answers.iter().filter(|a| !a.skipped) {
+        match first.last_mut() {
+            Some(seen) if (seen.annotator_id, seen.task_id) == (a.annotator_id, a.task_id) => {
+                *seen = a;
+            }
+            _ => first.push(a),
         }
-        last = Some((a.annotator_id, a.task_id));
-        if a.skipped {
-            continue;
-        }
+    }
+    for a in first {
         let (answered, correct) = tally.entry(a.annotator_id).or_insert((0, 0));
         *answered += 1;
         let (mut given, mut known) = (a.labels.clone(), a.gold.clone());
@@ -375,12 +379,14 @@ mod tests {
     }
 
     #[test]
-    fn the_latest_revision_counts_skips_do_not_and_label_order_does_not_matter() {
+    fn the_first_answer_counts_revisions_and_skips_do_not_and_label_order_does_not_matter() {
         let answers = [
-            gold(1, 10, &["a", "b"], false), // newest revision: right, in another order
-            gold(1, 10, &["a"], false),      // older revision: ignored
-            gold(1, 11, &["a"], false),      // wrong
-            gold(2, 10, &[], true),          // a skip: not an answer
+            gold(1, 10, &["a"], false), // newest revision, wrong: too late to count
+            gold(1, 10, &["a", "b"], false), // first answer: right, in another order
+            gold(1, 11, &["b", "a"], false), // a revision made right: does not count
+            gold(1, 11, &["a"], false), // first answer: wrong
+            gold(1, 11, &[], true),     // a skip before it: not an answer
+            gold(2, 10, &[], true),     // a skip: not an answer
             gold(2, 11, &["b", "a"], false),
         ];
         let tally = gold_tally(&answers);

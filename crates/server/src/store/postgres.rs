@@ -1109,8 +1109,9 @@ impl Store for PostgresStore {
         // Concurrent leasers see the same candidates: some are locked by others (skipped),
         // some turn out full once locked. Another round looks further down the queue, so an
         // annotator never hears "no tasks" while suitable tasks remain.
-        // Gold first (as many as the handler drew), from those this annotator never had; they
-        // have no overlap to respect, so no row locks.
+        // Gold first (as many as the handler drew), drawn at random from those this annotator
+        // never had; they have no overlap to respect, so no row locks. The handler shuffles
+        // the reply, so where gold sits in it says nothing.
         let room = limit - held.len() as i64;
         if q.gold_slots > 0 && room > 0 {
             let gold: Vec<i64> = tx
@@ -1118,7 +1119,7 @@ impl Store for PostgresStore {
                     "SELECT t.id FROM tasks t
                      WHERE t.project_id = $1 AND t.gold IS NOT NULL AND t.cancelled_at IS NULL
                        AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = $2)
-                     ORDER BY t.id LIMIT $3",
+                     ORDER BY random() LIMIT $3",
                     &[&q.project_id, &q.annotator_id, &room.min(i64::from(q.gold_slots))],
                 )
                 .await?

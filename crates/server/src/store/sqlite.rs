@@ -880,7 +880,8 @@ impl Store for SqliteStore {
                 )?;
             }
             let mut wanted = q.limit as usize - held.len().min(q.limit as usize);
-            // Gold first (as many as the handler drew), from those this annotator never had.
+            // Gold first (as many as the handler drew), drawn at random from those this
+            // annotator never had: no two annotators meet the same gold in the same order.
             let gold: Vec<i64> = if q.gold_slots == 0 || wanted == 0 {
                 Vec::new()
             } else {
@@ -888,7 +889,7 @@ impl Store for SqliteStore {
                     "SELECT t.id FROM tasks t
                      WHERE t.project_id = ?1 AND t.gold IS NOT NULL AND t.cancelled_at IS NULL
                        AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = ?2)
-                     ORDER BY t.id LIMIT ?3",
+                     ORDER BY random() LIMIT ?3",
                 )?
                 .query_map(
                     params![q.project_id, q.annotator_id, q.gold_slots.min(wanted as u32)],
@@ -904,7 +905,10 @@ impl Store for SqliteStore {
                 .query_map(params![q.project_id, q.annotator_id, now, first_ask, wanted as i64], |r| r.get(0))?
                 .collect::<Result<_, _>>()?
             };
+            // Gold among the others at random places: the change feed's order (and so what
+            // another device of the annotator shows) says nothing of which is which.
             fresh.extend(gold);
+            rand::seq::SliceRandom::shuffle(fresh.as_mut_slice(), &mut rand::rng());
             for id in &fresh {
                 tx.prepare_cached("INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
                      VALUES (?1, ?2, 'active', ?3, ?4, ?5)

@@ -1,0 +1,233 @@
+//! Gold stays secret from the people it measures: nothing an annotator receives depends on
+//! which tasks are gold — not where gold sits in a lease reply, not how many tasks come, not
+//! the fields of a task, not the words of a suspension — and revising answers, once scored,
+//! moves nothing. Run on both stores.
+
+use std::collections::{BTreeSet, HashSet};
+
+use serde_json::Value;
+use tessera_api::Role;
+use tessera_core::{LabelSchema, UploadFormat};
+use tessera_tests::{Backend, TestServer, answer_push, api_error, sample_jsonl};
+
+const LIMIT: usize = 8;
+const ANNOTATORS: usize = 100;
+const LEASES_EACH: usize = 10;
+const GOLD_TASKS: usize = 60;
+
+fn gold_jsonl(n: usize) -> String {
+    (1..=n)
+        .map(|i| {
+            serde_json::json!({
+                "id": format!("g{i}"),
+                "data": {"text": format!("gold sentence number {i}")},
+                "predictions": [{"model_version": "m1", "score": 0.8, "result": "neutral"}],
+                "gold": "positive",
+            })
+            .to_string()
+                + "\n"
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_position_count_or_field_of_a_thousand_leases_tells_gold_apart() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        thousand_leases(backend).await;
+    }
+}
+
+async fn thousand_leases(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, _) = server.user(Role::Requester, "rita").await;
+    let mut schema = LabelSchema::from_json(tessera_tests::SENTIMENT_SCHEMA).expect("schema");
+    schema.gold_rate = 0.25;
+    let project = requester
+        .create_project("gold secrecy", schema)
+        .await
+        .expect("project")
+        .id;
+    // Ordinary tasks first, gold in a batch of its own after them.
+    for batch in [sample_jsonl(2500), gold_jsonl(GOLD_TASKS)] {
+        requester
+            .upload(project, UploadFormat::Jsonl, batch)
+            .await
+            .expect("upload");
+    }
+    let gold_ids: HashSet<i64> = tessera_tests::export_records(&requester, project)
+        .await
+        .iter()
+        .filter(|r| r.gold.is_some())
+        .map(|r| r.task_id)
+        .collect();
+    assert_eq!(gold_ids.len(), GOLD_TASKS);
+
+    let http = reqwest::Client::new();
+    // Expected and seen gold per position of a full reply.
+    let mut expected = [0.0f64; LIMIT];
+    let mut seen = [0u32; LIMIT];
+    let mut first_gold = BTreeSet::new();
+    let mut gold_total = 0usize;
+    for a in 0..ANNOTATORS {
+        let (annotator, token) = server.user(Role::Annotator, &format!("a{a}")).await;
+        let mut first = None;
+        for _ in 0..LEASES_EACH {
+            let raw: Value = http
+                .post(format!("{}/api/projects/{project}/leases", server.url))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({ "limit": LIMIT }))
+                .send()
+                .await
+                .expect("lease")
+                .json()
+                .await
+                .expect("lease body");
+            let tasks = raw["tasks"].as_array().expect("tasks");
+            assert_eq!(
+                tasks.len(),
+                LIMIT,
+                "every reply is full: its size says nothing"
+            );
+            let shape = |t: &Value| {
+                let keys = |v: &Value| {
+                    v.as_object()
+                        .map(|o| o.keys().cloned().collect::<Vec<_>>())
+                        .unwrap_or_default()
+                };
+                (
+                    keys(t),
+                    keys(&t["data"]),
+                    keys(&t["prediction"]),
+                    t["expires_at"].clone(),
+                )
+            };
+            let first_shape = shape(&tasks[0]);
+            let mut answers = Vec::new();
+            let g = tasks
+                .iter()
+                .filter(|t| gold_ids.contains(&t["task_id"].as_i64().unwrap_or(-1)))
+                .count();
+            for (position, task) in tasks.iter().enumerate() {
+                assert_eq!(
+                    shape(task),
+                    first_shape,
+                    "a task's fields and lease are like any other's"
+                );
+                let id = task["task_id"].as_i64().expect("task id");
+                expected[position] += g as f64 / LIMIT as f64;
+                if gold_ids.contains(&id) {
+                    seen[position] += 1;
+                    gold_total += 1;
+                    first.get_or_insert(id);
+                }
+                answers.push(answer_push(id, &["neutral"]));
+            }
+            annotator.push(answers).await.expect("push");
+        }
+        if let Some(id) = first {
+            first_gold.insert(id);
+        }
+    }
+    // Gold is mixed in at the project's rate...
+    let leases = (ANNOTATORS * LEASES_EACH) as f64;
+    let rate = gold_total as f64 / (leases * LIMIT as f64);
+    assert!((0.2..0.3).contains(&rate), "gold rate {rate}");
+    // ...at every place in a reply alike: Pearson's chi-square over the positions, against
+    // where uniformly shuffled gold would fall (7 degrees of freedom; 24.3 is p = 0.001).
+    let chi2: f64 = expected
+        .iter()
+        .zip(seen)
+        .map(|(e, s)| (f64::from(s) - e).powi(2) / e)
+        .sum();
+    assert!(
+        chi2 < 24.3,
+        "gold positions {seen:?} against {expected:?}: chi2 {chi2}"
+    );
+    // ...and drawn at random for each person: their first gold tasks differ.
+    assert!(
+        first_gold.len() >= 20,
+        "{ANNOTATORS} annotators met only {} distinct first gold tasks",
+        first_gold.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_suspended_annotator_learns_nothing_by_revising() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        revising_teaches_nothing(backend).await;
+    }
+}
+
+async fn revising_teaches_nothing(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, _) = server.user(Role::Requester, "rita").await;
+    let mut schema = LabelSchema::from_json(tessera_tests::SENTIMENT_SCHEMA).expect("schema");
+    schema.gold_rate = 1.0;
+    schema.suspend_below = Some(0.5);
+    schema.gold_min_answers = 4;
+    let project = requester
+        .create_project("suspensions", schema)
+        .await
+        .expect("project")
+        .id;
+    for batch in [gold_jsonl(4), sample_jsonl(20)] {
+        requester
+            .upload(project, UploadFormat::Jsonl, batch)
+            .await
+            .expect("upload");
+    }
+    // Two annotators suspended by different tallies: 0 of 4 right, and 1 of 4 right.
+    let mut refusals = Vec::new();
+    for (name, right) in [("none", 0), ("one", 1)] {
+        let (annotator, _) = server.user(Role::Annotator, name).await;
+        let tasks = annotator
+            .lease(project, 4, None)
+            .await
+            .expect("lease")
+            .tasks;
+        assert_eq!(tasks.len(), 4, "four gold tasks at rate 1");
+        let answers = tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                answer_push(
+                    t.task_id,
+                    &[if i < right { "positive" } else { "negative" }],
+                )
+            })
+            .collect();
+        annotator.push(answers).await.expect("push");
+        let refusal = api_error(
+            annotator
+                .lease(project, 1, None)
+                .await
+                .expect_err("suspended"),
+        );
+        assert_eq!((refusal.0, refusal.1.code.as_str()), (403, "suspended"));
+        refusals.push(refusal.1.message.clone());
+
+        // Revising every gold answer to the right one, one at a time: each revision is taken
+        // like any other, and the refusal stays word for word the same.
+        for task in &tasks {
+            let mut revision = answer_push(task.task_id, &["positive"]);
+            revision.revision = 2;
+            let reply = annotator.push(vec![revision]).await.expect("push");
+            assert_eq!(reply.results[0].status, tessera_api::PushStatus::Accepted);
+            let again = api_error(annotator.lease(project, 1, None).await.expect_err("still"));
+            assert_eq!(again.1.message, refusal.1.message, "the refusal moved");
+        }
+    }
+    assert_eq!(refusals[0], refusals[1], "the words depend on the tally");
+    assert!(
+        !refusals[0].chars().any(|c| c.is_ascii_digit()),
+        "{}",
+        refusals[0]
+    );
+    // The requester still sees the first answers scored.
+    let skills = requester.annotators(project).await.expect("skills");
+    let one = skills.iter().find(|s| s.annotator == "one").expect("one");
+    assert_eq!(
+        (one.gold_answers, one.gold_correct, one.suspended),
+        (4, 1, true)
+    );
+}
