@@ -5,6 +5,7 @@ import type {
   CommandError,
   ProjectDashboard,
   ProjectSummary,
+  RefusedView,
   ReviewView,
   SessionInfo,
   SyncStatus,
@@ -48,4 +49,5 @@ export const ipc = {
     invoke<string>("export_project", { projectId, format }),
   syncStatus: () => invoke<SyncStatus>("sync_status"),
   syncNow: () => invoke<void>("sync_now"),
+  refusedAnswers: () => invoke<RefusedView[]>("refused_answers"),
 };

@@ -1,6 +1,6 @@
 // Tessera desktop UI: sign-in, project choice, and the keyboard-first labeling screen.
 // All state that matters lives on the Rust side (local SQLite); this file only paints it.
-import type { ReviewView, SessionInfo, SyncStatus, TaskView } from "./bindings";
+import type { RefusedView, ReviewView, SessionInfo, SyncStatus, TaskView } from "./bindings";
 import { applyTheme, h, toggleTheme } from "./dom";
 import { errorMessage, ipc } from "./ipc";
 import { type Draft, draftOf, editAnswer, emptyAnswerAllowed } from "./edits";
@@ -37,6 +37,8 @@ let draft: Draft = draftOf(null);
 let unsure = false;
 /** The skip key asked why (a digit answers). */
 let skipping = false;
+/** The server suspended this annotator from the project: no new tasks will come. */
+let suspended = false;
 
 function show(...nodes: HTMLElement[]) {
   app.replaceChildren(...nodes);
@@ -107,7 +109,7 @@ function showProjects() {
       { class: "card" },
       h("h1", {}, "Choose a project"),
       session.projects.length ? list : h("p", {}, "No projects on this server yet."),
-      h("button", { class: "link", onclick: signOut }, "Sign out"),
+      h("button", { class: "link", id: "sign-out", onclick: signOut }, "Sign out"),
     ),
   );
   (list.querySelector("button") as HTMLElement | null)?.focus();
@@ -124,9 +126,15 @@ async function choose(projectId: number) {
 }
 
 async function signOut() {
+  await writes;
   await ipc.signOut();
   session = null;
   task = null;
+  suspended = false;
+  upcoming = [];
+  done.clear();
+  statusShown = "";
+  statusBar.replaceChildren();
   await showSignIn();
 }
 
@@ -201,6 +209,25 @@ function paint() {
     const state: ScreenState = { ...draft, revising: false, rejected: false, helpOpen, notice, mode, unsure: false, skipping: false };
     show(header, renderTask(item.task, state, handlers), renderAnswers(item));
     if (item.task.kind === "text" && !helpOpen) focusAnswerBox();
+    return;
+  }
+  if (!task && suspended) {
+    show(
+      header,
+      h(
+        "section",
+        { class: "card empty", id: "suspended", role: "alert" },
+        h("h2", {}, "You are suspended from this project"),
+        h(
+          "p",
+          {},
+          "Your answers fell below this project's quality bar, so no new tasks will come. Answers you already made are kept and still sync.",
+        ),
+        h("p", {}, "Ask the project's requester about it: they can see your record."),
+        h("p", { class: "muted" }, h("kbd", {}, "P"), " other projects  ", h("kbd", {}, "Backspace"), " revise the last answer"),
+        h("button", { class: "link", id: "suspended-sign-out", onclick: signOut }, "Sign out"),
+      ),
+    );
     return;
   }
   if (!task) {
@@ -486,7 +513,12 @@ document.addEventListener("keydown", (e) => {
     }
     return;
   }
-  if (!app.querySelector(".task, #no-task, #no-review")) return;
+  if (app.querySelector("#refused") && (e.key === "Escape" || e.key === "Backspace")) {
+    e.preventDefault();
+    void showLabeling();
+    return;
+  }
+  if (!app.querySelector(".task, #no-task, #no-review, #suspended")) return;
   const shown = mode === "review" ? (reviewQueue[0]?.task ?? null) : task;
   const target = e.target as HTMLElement | null;
   if (target?.tagName === "INPUT") return;
@@ -536,8 +568,52 @@ function paintStatus(s: SyncStatus) {
       ),
     );
   }
+  if (s.refused > 0) {
+    parts.push(
+      h(
+        "button",
+        { class: "link refused", id: "refused-count", title: "Answers the server refused: see why", onclick: () => void showRefused() },
+        `${s.refused} refused`,
+      ),
+    );
+  }
   if (s.last_error && !s.online) parts.push(h("span", { class: "muted", title: s.last_error }, "retrying…"));
   statusBar.replaceChildren(...parts);
+}
+
+/** The answers the server refused, each with its task and the reason; Escape goes back. */
+async function showRefused() {
+  await writes;
+  let items: RefusedView[] = [];
+  let error = "";
+  try {
+    items = await ipc.refusedAnswers();
+  } catch (e) {
+    error = errorMessage(e);
+  }
+  const list = h("ol", { class: "refused-list" });
+  for (const r of items) {
+    list.append(
+      h(
+        "li",
+        { "data-task-id": String(r.task_id) },
+        h("p", { class: "refused-task" }, r.text ?? `task ${r.task_id}`),
+        h("p", {}, "Your answer: ", h("strong", {}, r.skipped ? "(skipped)" : r.labels.join(", "))),
+        h("p", { class: "error" }, `Refused: ${r.reason} (${r.code})`),
+        h("p", { class: "muted" }, r.answer_again ? "It is back among your tasks: answer it again." : "Nothing to redo: the server keeps no answer of yours for it."),
+      ),
+    );
+  }
+  show(
+    h(
+      "section",
+      { class: "card", id: "refused" },
+      h("h2", {}, "Answers the server refused"),
+      error ? h("p", { class: "error", role: "alert" }, error) : null,
+      items.length ? list : h("p", {}, "None: the server took every answer you made."),
+      h("button", { class: "link", id: "refused-back", onclick: () => void showLabeling() }, "Back to labeling (Esc)"),
+    ),
+  );
 }
 
 async function refreshStatus() {
@@ -545,6 +621,10 @@ async function refreshStatus() {
   try {
     const s = await ipc.syncStatus();
     paintStatus(s);
+    if (s.suspended !== suspended) {
+      suspended = s.suspended;
+      if (mode === "label" && !task && app.querySelector("#no-task, #suspended")) paint();
+    }
     // Tasks may have arrived in the background while the screen was empty.
     if (mode === "label" && !task && revising === null && s.remaining > 0 && saving === 0) {
       await refill();
