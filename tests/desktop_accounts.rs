@@ -48,7 +48,11 @@ async fn project(requester: &tessera_client::ApiClient, schema: &str, jsonl: &st
         .await
         .expect("project");
     requester
-        .upload(project.id, tessera_core::UploadFormat::Jsonl, jsonl.to_owned())
+        .upload(
+            project.id,
+            tessera_core::UploadFormat::Jsonl,
+            jsonl.to_owned(),
+        )
         .await
         .expect("upload");
     project.id

@@ -16,8 +16,8 @@ use tessera_api::{
     AddMemberRequest, AnnotatorSkill, AnswerPush, Batch, BatchUpdate, CancelTasksRequest,
     CancelTasksResponse, ChangesPage, CreateProjectRequest, CreateTokenRequest,
     CreateTokenResponse, ErrorBody, ExportRecord, LeaseRequest, LeaseResponse, Me, Member, Project,
-    ProjectRole, ProjectStats, ProjectStatus, PushAnswersRequest, PushAnswersResponse, PushStatus,
-    RefitResponse, ReviewRequest, Role, UploadResponse,
+    ProjectRole, ProjectStats, ProjectStatus, PushAnswersRequest, PushAnswersResponse, PushResult,
+    PushStatus, RefitResponse, ReviewRequest, Role, UploadResponse,
 };
 use tessera_core::UploadFormat;
 
@@ -441,17 +441,32 @@ pub async fn push_answers(
             "push at most {MAX_PUSH_ANSWERS} answers at a time"
         )));
     }
-    let answers: Vec<AnswerPush> = req.answers;
+    let now = state.clock.now();
+    // Answers no store could keep are refused here, each with its reason; the rest go on,
+    // and the replies come back in the order the answers were pushed.
+    let refusals: Vec<Option<PushResult>> =
+        req.answers.iter().map(|a| unkeepable(a, now)).collect();
+    let answers: Vec<AnswerPush> = req
+        .answers
+        .into_iter()
+        .zip(&refusals)
+        .filter(|(_, refusal)| refusal.is_none())
+        .map(|(a, _)| a)
+        .collect();
     let started = Instant::now();
-    let results = state
+    let mut stored = state
         .store
-        .push_answers(
-            user,
-            answers,
-            state.clock.now(),
-            Arc::clone(&state.consensus),
-        )
-        .await?;
+        .push_answers(user, answers, now, Arc::clone(&state.consensus))
+        .await?
+        .into_iter();
+    let results = refusals
+        .into_iter()
+        .map(|refusal| {
+            refusal
+                .or_else(|| stored.next())
+                .ok_or_else(|| ApiError::Internal("the store replied to fewer answers".into()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     state.metrics.push_seconds.observe(started.elapsed());
     for result in &results {
         let counter = match result.status {
@@ -462,6 +477,39 @@ pub async fn push_answers(
         Metrics::add(counter, 1);
     }
     Ok(Json(PushAnswersResponse { results }))
+}
+
+/// Earliest device time an answer may carry: no labeling was done with Tessera before it.
+const EARLIEST_ANSWER: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(2000, 1, 1) {
+    Some(d) => d,
+    None => panic!("a valid date"),
+};
+/// How far ahead of the server's clock a device's clock may run.
+const CLOCK_AHEAD: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// Why a pushed answer cannot be kept whatever the store holds: a nil id, or a device time
+/// outside 2000-01-01 .. a day after now (such times broke exports and stats for everyone).
+fn unkeepable(answer: &AnswerPush, now: chrono::DateTime<chrono::Utc>) -> Option<PushResult> {
+    if answer.id.is_nil() || answer.id.is_max() {
+        return Some(crate::store::rejected(
+            answer.id,
+            "invalid_answer",
+            "an answer id must be a UUID made by the device, not the nil or max UUID".to_owned(),
+        ));
+    }
+    let earliest = EARLIEST_ANSWER.and_time(chrono::NaiveTime::MIN).and_utc();
+    if answer.answered_at < earliest || answer.answered_at > now + CLOCK_AHEAD {
+        return Some(crate::store::rejected(
+            answer.id,
+            "invalid_time",
+            format!(
+                "the device's clock said {} when the answer was made; set the device's clock \
+                 and answer again",
+                answer.answered_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        ));
+    }
+    None
 }
 
 #[derive(Debug, Deserialize)]

@@ -343,6 +343,79 @@ pub(crate) fn rejected(id: uuid::Uuid, code: &str, message: String) -> PushResul
     }
 }
 
+/// An answer as stored, to tell a retry of it from another answer reusing its id.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StoredAnswer {
+    pub annotator_id: i64,
+    pub task_id: i64,
+    pub revision: i64,
+    pub labels: Vec<String>,
+    pub skipped: bool,
+    pub unsure: bool,
+    pub skip_reason: Option<String>,
+}
+
+/// The reply to a pushed answer whose id is already stored: a duplicate when it is the same
+/// answer again (a retry), refused when the id is another annotator's or names different
+/// content — never a duplicate that would drop the new content without a word.
+pub(crate) fn repeated(
+    stored: &StoredAnswer,
+    annotator_id: i64,
+    pushed: &AnswerPush,
+) -> PushResult {
+    if stored.annotator_id != annotator_id {
+        return rejected(
+            pushed.id,
+            "answer_id_taken",
+            "this answer id belongs to another annotator".to_owned(),
+        );
+    }
+    if !same_content(stored, pushed) {
+        return rejected(
+            pushed.id,
+            "answer_id_conflict",
+            format!(
+                "answer {} was stored before with other content (task {}, revision {}); a new \
+                 answer needs a new id",
+                pushed.id, stored.task_id, stored.revision
+            ),
+        );
+    }
+    PushResult {
+        id: pushed.id,
+        status: tessera_api::PushStatus::Duplicate,
+        error: None,
+        other_device: false,
+        task_cancelled: false,
+    }
+}
+
+/// Whether `pushed` says what `stored` says (the device time aside: it is the same moment
+/// however finely a client wrote it).
+fn same_content(stored: &StoredAnswer, pushed: &AnswerPush) -> bool {
+    stored.task_id == pushed.task_id
+        && stored.revision == i64::from(pushed.revision)
+        && stored.labels == pushed.labels
+        && stored.skipped == pushed.skipped
+        && stored.unsure == pushed.unsure
+        && stored.skip_reason == pushed.skip_reason
+}
+
+impl StoredAnswer {
+    /// The answer `pushed` would store for `annotator_id`.
+    pub(crate) fn of(annotator_id: i64, pushed: &AnswerPush) -> Self {
+        Self {
+            annotator_id,
+            task_id: pushed.task_id,
+            revision: i64::from(pushed.revision),
+            labels: pushed.labels.clone(),
+            skipped: pushed.skipped,
+            unsure: pushed.unsure,
+            skip_reason: pushed.skip_reason.clone(),
+        }
+    }
+}
+
 /// The error for a task id that names no task of the project.
 pub(crate) fn unknown_task(project_id: i64, id: &dyn std::fmt::Debug) -> StoreError {
     StoreError::NotFound(format!("task {id:?} in project {project_id}"))

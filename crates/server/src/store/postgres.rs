@@ -37,8 +37,8 @@ use uuid::Uuid;
 
 use super::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, Store,
-    StoreError, StoreResult, User, first_answers, latest_answers, project_role, rejected, role_of,
-    unknown_batch, unknown_task,
+    StoreError, StoreResult, StoredAnswer, User, first_answers, latest_answers, project_role,
+    rejected, repeated, role_of, unknown_batch, unknown_task,
 };
 
 /// Tasks one upload statement inserts.
@@ -474,8 +474,8 @@ async fn lock_feed(c: &impl GenericClient, annotator_id: i64) -> StoreResult<()>
 
 /// What a push page's answers find already stored, looked up in two set queries.
 struct PushContext {
-    /// Owner of each answer id already stored.
-    owners: HashMap<Uuid, i64>,
+    /// Each answer id already stored, as stored.
+    stored: HashMap<Uuid, StoredAnswer>,
     /// Project of each existing task.
     projects: HashMap<i64, i64>,
     /// Those of the tasks the requester cancelled.
@@ -493,15 +493,28 @@ async fn push_context(
 ) -> StoreResult<PushContext> {
     let ids: Vec<Uuid> = answers.iter().map(|a| a.id).collect();
     let tasks: Vec<i64> = answers.iter().map(|a| a.task_id).collect();
-    let mut owners = HashMap::new();
+    let mut stored = HashMap::new();
     for row in tx
         .cached_query(
-            "SELECT id, annotator_id FROM answers WHERE id = ANY($1)",
+            "SELECT id, annotator_id, task_id, revision, labels, skipped, unsure, skip_reason
+             FROM answers WHERE id = ANY($1)",
             &[&ids],
         )
         .await?
     {
-        owners.insert(row.try_get(0)?, row.try_get(1)?);
+        let Json(labels): Json<Vec<String>> = row.try_get(4)?;
+        stored.insert(
+            row.try_get(0)?,
+            StoredAnswer {
+                annotator_id: row.try_get(1)?,
+                task_id: row.try_get(2)?,
+                revision: i64::from(row.try_get::<_, i32>(3)?),
+                labels,
+                skipped: row.try_get(5)?,
+                unsure: row.try_get(6)?,
+                skip_reason: row.try_get(7)?,
+            },
+        );
     }
     let mut projects = HashMap::new();
     let mut cancelled = HashSet::new();
@@ -531,7 +544,7 @@ async fn push_context(
         }
     }
     Ok(PushContext {
-        owners,
+        stored,
         projects,
         cancelled,
         leased,
@@ -557,16 +570,8 @@ fn judge(
     annotator: &User,
     answer: &AnswerPush,
 ) -> Result<i64, PushResult> {
-    if let Some(&owner) = context.owners.get(&answer.id) {
-        return Err(if owner == annotator.id {
-            duplicate(answer.id)
-        } else {
-            rejected(
-                answer.id,
-                "answer_id_taken",
-                "this answer id belongs to another annotator".to_owned(),
-            )
-        });
+    if let Some(stored) = context.stored.get(&answer.id) {
+        return Err(repeated(stored, annotator.id, answer));
     }
     let Some(&project_id) = context.projects.get(&answer.task_id) else {
         return Err(rejected(
@@ -1210,12 +1215,19 @@ impl Store for PostgresStore {
             }
         }
         let mut verdicts = Vec::with_capacity(answers.len());
-        let mut seen = HashSet::new();
+        let mut seen: HashMap<Uuid, &AnswerPush> = HashMap::new();
         for answer in &answers {
-            verdicts.push(if seen.insert(answer.id) {
-                judge(&context, &schemas, annotator, answer)
-            } else {
-                Err(duplicate(answer.id)) // the same id twice in one page
+            verdicts.push(match seen.get(&answer.id) {
+                // The same id twice in one page: a retry, or different content.
+                Some(first) => Err(repeated(
+                    &StoredAnswer::of(annotator.id, first),
+                    annotator.id,
+                    answer,
+                )),
+                None => {
+                    seen.insert(answer.id, answer);
+                    judge(&context, &schemas, annotator, answer)
+                }
             });
         }
         let accepted: Vec<&AnswerPush> = answers

@@ -22,8 +22,8 @@ use crate::quality::TimedAnswer;
 
 use super::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, Store,
-    StoreError, StoreResult, User, first_answers, latest_answers, parse_ts, project_role, rejected,
-    role_of, ts, unknown_batch, unknown_task,
+    StoreError, StoreResult, StoredAnswer, User, first_answers, latest_answers, parse_ts,
+    project_role, rejected, repeated, role_of, ts, unknown_batch, unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -344,28 +344,29 @@ fn push_one(
     schemas: &mut HashMap<i64, LabelSchema>,
 ) -> StoreResult<Pushed> {
     let id = answer.id.to_string();
-    let owner: Option<i64> = tx
-        .prepare_cached("SELECT annotator_id FROM answers WHERE id = ?1")?
-        .query_row([&id], |r| r.get(0))
+    let stored = tx
+        .prepare_cached(
+            "SELECT annotator_id, task_id, revision, labels, skipped, unsure, skip_reason
+             FROM answers WHERE id = ?1",
+        )?
+        .query_row([&id], |r| {
+            Ok((
+                StoredAnswer {
+                    annotator_id: r.get(0)?,
+                    task_id: r.get(1)?,
+                    revision: r.get(2)?,
+                    labels: Vec::new(),
+                    skipped: r.get(4)?,
+                    unsure: r.get(5)?,
+                    skip_reason: r.get(6)?,
+                },
+                r.get::<_, String>(3)?,
+            ))
+        })
         .optional()?;
-    match owner {
-        Some(owner) if owner == annotator.id => {
-            return Ok(Pushed::refused(PushResult {
-                id: answer.id,
-                status: PushStatus::Duplicate,
-                error: None,
-                other_device: false,
-                task_cancelled: false,
-            }));
-        }
-        Some(_) => {
-            return Ok(Pushed::refused(rejected(
-                answer.id,
-                "answer_id_taken",
-                "this answer id belongs to another annotator".to_owned(),
-            )));
-        }
-        None => {}
+    if let Some((mut stored, labels)) = stored {
+        stored.labels = serde_json::from_str(&labels)?;
+        return Ok(Pushed::refused(repeated(&stored, annotator.id, answer)));
     }
     let task: Option<(i64, bool)> = tx
         .prepare_cached("SELECT project_id, cancelled_at IS NOT NULL FROM tasks WHERE id = ?1")?
