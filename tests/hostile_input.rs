@@ -147,3 +147,51 @@ async fn a_csv_gold_column_in_any_case_is_never_shown_to_annotators() {
         assert_eq!(gold, [vec!["positive".to_owned()]]);
     }
 }
+
+/// A task's data nested `levels` deep (the data object is level 1), as one JSONL line.
+fn nested_task(id: &str, levels: usize) -> String {
+    let mut inner = json!("deep");
+    for _ in 1..levels {
+        inner = json!({ "x": inner });
+    }
+    json!({ "id": id, "data": { "text": "nested", "extra": inner } }).to_string() + "\n"
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_as_deep_as_the_server_takes_syncs_and_a_deeper_one_is_refused() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let server = TestServer::start_on(backend).await;
+        let (requester, _) = server.user(Role::Requester, "rita").await;
+        let project = sentiment_project(&requester, "depth", 1).await;
+        let deepest = tessera_core::task::MAX_DATA_DEPTH;
+        let too_deep = format!(
+            "{}{}",
+            nested_task("ok", 2),
+            nested_task("deep", deepest + 1)
+        );
+        let e = requester
+            .upload(project, UploadFormat::Jsonl, too_deep)
+            .await
+            .expect_err("too deep");
+        let (status, body) = tessera_tests::api_error(e);
+        assert_eq!((status, body.line), (422, Some(2)), "{}", body.message);
+        assert!(body.message.contains("levels deep"), "{}", body.message);
+        requester
+            .upload(project, UploadFormat::Jsonl, nested_task("edge", deepest))
+            .await
+            .expect("as deep as allowed");
+
+        // The client reads the lease and the change feed holding it.
+        let (ann, _) = server.user(Role::Annotator, "ann").await;
+        let home = tempfile::tempdir().expect("tempdir");
+        let store =
+            tessera_client::LocalStore::open(&home.path().join("client.db")).expect("store");
+        let held = tessera_client::sync::checkout(&ann, &store, project, 5, None)
+            .await
+            .expect("a lease holding the deepest task parses");
+        assert_eq!(held, 2);
+        tessera_client::sync::sync_once(&ann, &store, |_, _| {})
+            .await
+            .expect("the change feed holding it parses");
+    }
+}

@@ -6,6 +6,7 @@
 pub mod aggregate;
 pub mod bbox;
 pub mod consensus;
+pub mod csv_quotes;
 pub mod schema;
 pub mod span;
 pub mod task;

@@ -152,8 +152,18 @@ pub enum SchemaError {
     EmptyText,
     #[error("a text answer holds at most {max} characters, got {got}")]
     TextTooLong { got: usize, max: usize },
-    #[error("label {0:?} is listed twice")]
+    #[error("label {0:?} is listed twice (labels are compared in Unicode NFC, trimmed)")]
     DuplicateLabel(String),
+    #[error("label {0:?} holds an invisible or control character (U+{1:04X})")]
+    InvisibleInLabel(String, u32),
+    #[error("label {0:?} is not in Unicode NFC or has spaces around it")]
+    UnnormalizedLabel(String),
+    #[error("a schema holds at most {MAX_LABELS} labels, got {0}")]
+    TooManyLabelsInSchema(usize),
+    #[error("a label holds at most {MAX_LABEL_CHARS} characters: {0:?}…")]
+    LabelTooLong(String),
+    #[error("instructions hold at most {MAX_INSTRUCTIONS_BYTES} bytes, got {0}")]
+    InstructionsTooLong(usize),
     #[error("labels must not be empty or only whitespace")]
     EmptyLabel,
     #[error("overlap must be between 1 and {max}, got {got}")]
@@ -187,12 +197,62 @@ pub const MAX_TEXT_ANSWER: usize = 10_000;
 /// The largest overlap a project may ask for.
 pub const MAX_OVERLAP: u32 = 100;
 
+/// Most labels a schema may hold: the schema goes with every lease, and a screen of choices
+/// past this is a taxonomy, not a label set.
+pub const MAX_LABELS: usize = 1000;
+
+/// The longest label, in characters.
+pub const MAX_LABEL_CHARS: usize = 200;
+
+/// The longest instructions, in bytes (they go with every lease).
+pub const MAX_INSTRUCTIONS_BYTES: usize = 64 * 1024;
+
+/// A label as it is kept: Unicode NFC, no white space around it.
+pub fn normal_label(label: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    label.trim().nfc().collect()
+}
+
+/// Characters a person cannot see in a label, which would make two labels look alike:
+/// controls, zero-width characters, bidirectional marks, the soft hyphen, the BOM.
+fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
+}
+
 impl LabelSchema {
-    /// Parses and validates a schema from JSON text.
+    /// Parses, normalizes and validates a schema from JSON text.
     pub fn from_json(text: &str) -> Result<Self, String> {
-        let schema: LabelSchema = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let mut schema: LabelSchema = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        schema.normalize();
         schema.validate().map_err(|e| e.to_string())?;
         Ok(schema)
+    }
+
+    /// Brings the labels to the form they are kept in ([`normal_label`]): a label typed in
+    /// another Unicode form, or with a space after it, is the same label.
+    pub fn normalize(&mut self) {
+        for label in &mut self.labels {
+            *label = normal_label(label);
+        }
     }
 
     /// Checks the schema's own rules.
@@ -215,13 +275,32 @@ impl LabelSchema {
         if self.multiple && self.kind != SchemaKind::Classification {
             return Err(SchemaError::MultipleNotClassification);
         }
-        for (i, label) in self.labels.iter().enumerate() {
+        if self.labels.len() > MAX_LABELS {
+            return Err(SchemaError::TooManyLabelsInSchema(self.labels.len()));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(self.labels.len());
+        for label in &self.labels {
             if label.trim().is_empty() {
                 return Err(SchemaError::EmptyLabel);
             }
-            if self.labels[..i].contains(label) {
+            if label.chars().count() > MAX_LABEL_CHARS {
+                let start: String = label.chars().take(40).collect();
+                return Err(SchemaError::LabelTooLong(start));
+            }
+            if let Some(c) = label.chars().find(|&c| is_invisible(c)) {
+                return Err(SchemaError::InvisibleInLabel(label.clone(), u32::from(c)));
+            }
+            if *label != normal_label(label) {
+                return Err(SchemaError::UnnormalizedLabel(label.clone()));
+            }
+            if !seen.insert(label.as_str()) {
                 return Err(SchemaError::DuplicateLabel(label.clone()));
             }
+        }
+        if let Some(text) = &self.instructions
+            && text.len() > MAX_INSTRUCTIONS_BYTES
+        {
+            return Err(SchemaError::InstructionsTooLong(text.len()));
         }
         if self.overlap == 0 || self.overlap > MAX_OVERLAP {
             return Err(SchemaError::Overlap {
@@ -390,6 +469,54 @@ impl LabelSchema {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with_labels(labels: &[&str]) -> Result<LabelSchema, String> {
+        let labels: Vec<String> = labels.iter().map(|l| (*l).to_owned()).collect();
+        LabelSchema::from_json(
+            &serde_json::json!({"kind": "classification", "labels": labels}).to_string(),
+        )
+    }
+
+    #[test]
+    fn lookalike_labels_are_one_label_or_refused() {
+        // NFC and NFD spellings of the same word, and a padded copy: the same label.
+        let e = with_labels(&["caf\u{e9}", "cafe\u{301}"]).expect_err("NFC/NFD twice");
+        assert!(e.contains("listed twice"), "{e}");
+        let e = with_labels(&["yes", " yes "]).expect_err("padded twice");
+        assert!(e.contains("listed twice"), "{e}");
+        let kept = with_labels(&["cafe\u{301}", " no"]).expect("normalized");
+        assert_eq!(kept.labels, ["caf\u{e9}", "no"]);
+        // Invisible characters would make two labels look alike.
+        for sneaky in ["ye\u{200b}s", "no\u{feff}", "a\u{202e}b", "x\u{7}"] {
+            let e = with_labels(&["yes", sneaky]).expect_err(sneaky);
+            assert!(e.contains("invisible"), "{sneaky:?}: {e}");
+        }
+        // A schema sent as JSON without normalizing is refused, not silently kept.
+        let raw: LabelSchema =
+            serde_json::from_str(r#"{"kind": "classification", "labels": ["a ", "b"]}"#)
+                .expect("parse");
+        assert!(matches!(
+            raw.validate(),
+            Err(SchemaError::UnnormalizedLabel(_))
+        ));
+    }
+
+    #[test]
+    fn a_schema_sent_with_every_lease_stays_small() {
+        let many: Vec<String> = (0..=MAX_LABELS).map(|i| format!("l{i}")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        let e = with_labels(&refs).expect_err("too many labels");
+        assert!(e.contains("at most 1000 labels"), "{e}");
+        assert!(with_labels(&refs[..MAX_LABELS]).is_ok());
+        let long = "x".repeat(MAX_LABEL_CHARS + 1);
+        assert!(with_labels(&["a", &long]).is_err());
+        let text = serde_json::json!({
+            "kind": "classification", "labels": ["a", "b"],
+            "instructions": "i".repeat(MAX_INSTRUCTIONS_BYTES + 1),
+        });
+        let e = LabelSchema::from_json(&text.to_string()).expect_err("instructions");
+        assert!(e.contains("instructions"), "{e}");
+    }
 
     #[test]
     fn the_documented_minimal_schema_is_accepted() {

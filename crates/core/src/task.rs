@@ -69,9 +69,13 @@ impl ParsedTask for EncodedTask {
             .map(|p| serde_json::to_string(&p))
             .transpose()
             .map_err(|e| format!("cannot encode the prediction: {e}"))?;
+        // Values print as JSON infallibly.
+        let data = Value::Object(task.data).to_string();
+        if data.len() > MAX_TASK_BYTES {
+            return Err(too_big(data.len()));
+        }
         Ok(Self {
-            // Values print as JSON infallibly.
-            data: Value::Object(task.data).to_string(),
+            data,
             prediction,
             gold: task.gold.map(|g| Value::from(g).to_string()),
             external_id: task.external_id,
@@ -83,6 +87,44 @@ impl ParsedTask for EncodedTask {
     }
 }
 
+/// Deepest nesting a task's data may have (the data object itself is depth 1). Every lease and
+/// change feed wraps it a few levels deeper, and JSON readers stop at 128 levels: a task
+/// nested 125 deep was stored and then broke the sync of everyone it was leased to.
+pub const MAX_DATA_DEPTH: usize = 32;
+
+/// Largest a task's data may be, as compact JSON: it is sent with every lease of the task.
+/// Media go by URL; a long document fits.
+pub const MAX_TASK_BYTES: usize = 1024 * 1024;
+
+fn too_big(bytes: usize) -> String {
+    format!(
+        "the task's data is {bytes} bytes of JSON; at most {MAX_TASK_BYTES} are allowed \
+         (give media by URL)"
+    )
+}
+
+/// How deeply `value` nests: a scalar is 0, an empty or flat object or array 1.
+fn depth(value: &Value) -> usize {
+    // Iterative: a value is already bounded by its parser, but a check should never be the
+    // thing that overflows the stack.
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        match v {
+            Value::Array(items) => {
+                deepest = deepest.max(d + 1);
+                stack.extend(items.iter().map(|i| (i, d + 1)));
+            }
+            Value::Object(map) => {
+                deepest = deepest.max(d + 1);
+                stack.extend(map.values().map(|i| (i, d + 1)));
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// The data fields a task may show: one of `text` and `image` is needed, except in a
 /// pairwise comparison, which needs both of `a` and `b` (and may add a `text` prompt).
 pub const DISPLAY_FIELDS: [&str; 4] = ["text", "image", "a", "b"];
@@ -90,6 +132,12 @@ pub const DISPLAY_FIELDS: [&str; 4] = ["text", "image", "a", "b"];
 /// Checks a task's data for its project's kind: the fields it shows must be non-empty
 /// strings, and the ones the kind needs must be there.
 pub fn check_data(data: &Map<String, Value>, kind: SchemaKind) -> Result<(), String> {
+    let nested = 1 + data.values().map(depth).max().unwrap_or(0);
+    if nested > MAX_DATA_DEPTH {
+        return Err(format!(
+            "the task's data nests {nested} levels deep; at most {MAX_DATA_DEPTH} are allowed"
+        ));
+    }
     let mut shown = Vec::new();
     for field in DISPLAY_FIELDS {
         match data.get(field) {
@@ -120,6 +168,45 @@ pub fn check_data(data: &Map<String, Value>, kind: SchemaKind) -> Result<(), Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn nested(levels: usize) -> Map<String, Value> {
+        let mut inner = Value::from("deep");
+        for _ in 1..levels {
+            inner = serde_json::json!({ "x": inner });
+        }
+        let mut data = map(serde_json::json!({ "text": "t" }));
+        data.insert("extra".into(), inner);
+        data
+    }
+
+    #[test]
+    fn data_may_nest_to_the_limit_and_no_deeper() {
+        // data (1) + `extra` object chain (levels - 1 objects): depth `levels`.
+        assert!(check_data(&nested(MAX_DATA_DEPTH), SchemaKind::Classification).is_ok());
+        let e = check_data(&nested(MAX_DATA_DEPTH + 1), SchemaKind::Classification)
+            .expect_err("too deep");
+        assert!(e.contains("nests 33 levels"), "{e}");
+        assert_eq!(depth(&serde_json::json!([[1], {"a": []}])), 3);
+        assert_eq!(depth(&Value::from(1)), 0);
+    }
+
+    #[test]
+    fn a_task_too_big_to_send_with_every_lease_is_refused() {
+        let mut data = map(serde_json::json!({ "text": "t" }));
+        data.insert("blob".into(), Value::from("x".repeat(MAX_TASK_BYTES)));
+        let task = TaskInput {
+            external_id: None,
+            data,
+            prediction: None,
+            gold: None,
+        };
+        let e = EncodedTask::from_input(task.clone()).expect_err("too big");
+        assert!(e.contains("at most 1048576"), "{e}");
+        let mut small = task;
+        small.data.insert("blob".into(), Value::from("x"));
+        assert!(EncodedTask::from_input(small).is_ok());
+    }
+
     use serde_json::json;
 
     fn map(v: Value) -> Map<String, Value> {

@@ -11,6 +11,7 @@ use std::thread::ScopedJoinHandle;
 use serde_json::{Map, Value};
 
 use crate::bbox::BoundingBox;
+use crate::csv_quotes::QuoteChecked;
 use crate::schema::{LabelSchema, SchemaKind};
 use crate::task::{ParsedTask, Prediction, TaskInput, check_data};
 
@@ -511,12 +512,22 @@ fn parse_csv<T: ParsedTask>(
     reader: impl Read,
     schema: &LabelSchema,
 ) -> Result<Vec<T>, UploadError> {
+    let (reader, quotes) = QuoteChecked::new(reader);
+    // A quoting error the checker (which reads ahead with the csv reader) found at or before
+    // `line` explains what went wrong better than what the lenient reader made of it.
+    let quoting = |line: usize| -> Option<UploadError> {
+        let check = quotes.lock().unwrap_or_else(|e| e.into_inner());
+        check
+            .error()
+            .filter(|e| e.line <= line)
+            .map(|e| err(e.line, Some(e.column), e.message.clone()))
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(reader);
     let headers = reader
         .headers()
-        .map_err(|e| csv_err(&e, 1))?
+        .map_err(|e| quoting(1).unwrap_or_else(|| csv_err(&e, 1)))?
         .iter()
         .enumerate()
         // The csv reader drops a byte order mark only when it arrives in its first read.
@@ -530,12 +541,21 @@ fn parse_csv<T: ParsedTask>(
             .to_owned()
         })
         .collect::<Vec<_>>();
+    if let Some(e) = quoting(1) {
+        return Err(e);
+    }
     let headers = checked_headers(headers)?;
     let mut tasks = Vec::new();
     let mut lines = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|e| csv_err(&e, 0))?;
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(usize::MAX, |p| p.line() as usize);
+            quoting(line).unwrap_or_else(|| csv_err(&e, 0))
+        })?;
         let line = record.position().map_or(0, |p| p.line() as usize);
+        if let Some(e) = quoting(line) {
+            return Err(e);
+        }
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
@@ -543,6 +563,10 @@ fn parse_csv<T: ParsedTask>(
             .map_err(|m| err(line, None, m))?;
         tasks.push(task);
         lines.push(line);
+    }
+    // The end of the file: a quoted field never closed.
+    if let Some(e) = quoting(usize::MAX) {
+        return Err(e);
     }
     check_unique_ids(&tasks, &lines)?;
     Ok(tasks)
@@ -920,6 +944,23 @@ mod tests {
         let text = "text,prediction\nfine,happy\n";
         let e = parse_upload(text, UploadFormat::Csv, &schema()).expect_err("label");
         assert_eq!((e.line, e.column), (2, Some(2)), "{e}");
+    }
+
+    #[test]
+    fn a_stray_quote_is_an_error_at_its_line_never_the_rest_of_the_file_as_one_field() {
+        // The quote opens in the last column: a lenient reader takes every later line into
+        // that one field and reports nothing.
+        let text = "text,prediction\nfine,positive\nbad,\"positive\nmore,negative\nlast,neutral\n";
+        let e = parse_upload(text, UploadFormat::Csv, &schema()).expect_err("stray quote");
+        assert_eq!((e.line, e.column), (3, Some(2)), "{e}");
+        assert!(e.message.contains("never closed"), "{e}");
+        let text = "text,prediction\nsay \"hi\" twice,positive\n";
+        let e = parse_upload(text, UploadFormat::Csv, &schema()).expect_err("bare quote");
+        assert_eq!((e.line, e.column), (2, Some(1)), "{e}");
+        // Quoted the standard way, the same text is fine.
+        let text = "text,prediction\n\"say \"\"hi\"\" twice\",positive\n";
+        let tasks = parse_upload(text, UploadFormat::Csv, &schema()).expect("quoted");
+        assert_eq!(tasks[0].data["text"], "say \"hi\" twice");
     }
 
     #[test]

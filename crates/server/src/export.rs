@@ -28,6 +28,17 @@ pub fn render_export(
     Ok((out, "application/x-ndjson"))
 }
 
+/// A cell a spreadsheet will show as text, never run: one that starts like a formula (`=`,
+/// `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, as OWASP advises for CSV
+/// injection. Task data and labels come from other people: `=HYPERLINK(…)` in a task must
+/// not become a live link, or worse, in the requester's spreadsheet.
+fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
 fn render_csv(records: &[ExportRecord]) -> Result<Vec<u8>, ExportError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
@@ -65,7 +76,7 @@ fn render_csv(records: &[ExportRecord]) -> Result<Vec<u8>, ExportError> {
                 .map(|a| serde_json::json!({"annotator": a.annotator, "labels": a.labels, "answered_at": a.answered_at}))
                 .collect()
         };
-        w.write_record([
+        let row = [
             r.task_id.to_string(),
             r.external_id.clone().unwrap_or_default(),
             field("text"),
@@ -111,8 +122,47 @@ fn render_csv(records: &[ExportRecord]) -> Result<Vec<u8>, ExportError> {
                 .map(|v| v.reviewer.clone())
                 .unwrap_or_default(),
             r.gold.as_ref().map(|g| g.join("|")).unwrap_or_default(),
-        ])?;
+        ];
+        w.write_record(row.iter().map(|cell| inert(cell).into_owned()))?;
     }
     w.into_inner()
         .map_err(|e| ExportError::Flush(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_that_would_run_as_formulas_are_made_text() {
+        for formula in [
+            "=HYPERLINK(\"http://x\")",
+            "+1+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
+            assert_eq!(inert(formula), format!("'{formula}"), "{formula:?}");
+        }
+        for plain in ["positive", "0.9500", "", "a=b", "'quoted"] {
+            assert_eq!(inert(plain), plain);
+        }
+    }
+
+    #[test]
+    fn an_exported_task_holding_a_formula_reads_back_as_text() {
+        let record: ExportRecord = serde_json::from_value(serde_json::json!({
+            "task_id": 1, "external_id": "=cmd|' /C calc'!A0",
+            "data": {"text": "=HYPERLINK(\"http://evil\",\"click\")"},
+            "answers": [], "consensus": null, "complete": false
+        }))
+        .expect("record");
+        let (body, _) = render_export(&[record], "csv").expect("csv");
+        let mut reader = csv::Reader::from_reader(body.as_slice());
+        let row = reader.records().next().expect("a row").expect("csv");
+        assert_eq!(&row[1], "'=cmd|' /C calc'!A0");
+        assert_eq!(&row[2], "'=HYPERLINK(\"http://evil\",\"click\")");
+        assert!(row.iter().all(|cell| !cell.starts_with('=')));
+    }
 }

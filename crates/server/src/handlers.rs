@@ -215,14 +215,16 @@ pub async fn create_project(
 ) -> Result<Json<Project>, ApiError> {
     let user = caller.require(&[Role::Requester])?;
     let name = checked_name(&req.name)?;
-    req.schema
+    let mut schema = req.schema;
+    schema.normalize();
+    schema
         .validate()
         .map_err(|e| ApiError::BadRequest(format!("schema: {e}")))?;
     let project = state
         .store
         .create_project(
             name,
-            &req.schema,
+            &schema,
             (user.role == Role::Requester).then_some(user.id),
             state.clock.now(),
         )
