@@ -29,6 +29,10 @@ pub struct ServeArgs {
     /// Largest batch upload, in MiB. Uploads are parsed as they arrive, never held whole.
     #[arg(long, env = "TESSERA_MAX_UPLOAD_MB", default_value_t = 2048)]
     max_upload_mb: u64,
+    /// Most connections open at once; more wait to be accepted. Keep it below the process's
+    /// open-file limit (`ulimit -n`), leaving room for the database.
+    #[arg(long, env = "TESSERA_MAX_CONNECTIONS", default_value_t = 512)]
+    max_connections: usize,
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
@@ -42,6 +46,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("opening database {db}"))?;
     let mut state = AppState::new(store);
     state.config.max_upload_bytes = args.max_upload_mb.saturating_mul(1024 * 1024);
+    state.config.connections.max_connections = args.max_connections;
     let state = Arc::new(state);
     let token_path = args.data_dir.join("admin.token");
     if ensure_admin_token(state.store.as_ref(), state.clock.as_ref(), &token_path).await? {

@@ -65,6 +65,9 @@ impl ApiClient {
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
+            // Shorter than the server's 30 s for a silent connection: a pooled connection is
+            // dropped here before the server closes it under a new request.
+            .pool_idle_timeout(Duration::from_secs(20))
             .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Protocol(e.to_string()))?;

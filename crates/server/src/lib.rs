@@ -9,6 +9,7 @@ pub mod error;
 mod export;
 mod handlers;
 mod lingering;
+pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod quality;
@@ -47,6 +48,8 @@ pub struct ServerConfig {
     /// Largest batch upload. Uploads are parsed as they arrive, never held whole; the parsed
     /// tasks are, until the batch is stored.
     pub max_upload_bytes: u64,
+    /// Open connections and their deadlines.
+    pub connections: listen::ConnectionLimits,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +60,7 @@ impl Default for ServerConfig {
             max_lease_ttl: Duration::days(7),
             max_body_bytes: 16 * 1024 * 1024,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
+            connections: listen::ConnectionLimits::default(),
         }
     }
 }
@@ -102,6 +106,7 @@ async fn count_errors(
 /// The HTTP API under `/api`, and `/metrics`.
 pub fn app(state: Arc<AppState>) -> Router {
     let limit = state.config.max_body_bytes;
+    let body_timeout = state.config.connections.body_timeout;
     Router::new()
         .route("/api/health", get(handlers::health))
         .route("/api/me", get(handlers::get_me))
@@ -154,6 +159,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn(lingering::finish_unread_bodies))
+        // Outside the lingering body, so a body that stops coming also stops its draining.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_timeout,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             count_errors,
@@ -162,15 +171,15 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Serves `app(state)` on `listener` until `shutdown` resolves.
+/// Serves `app(state)` on `listener` until `shutdown` resolves, within the connection limits
+/// of `state.config` (see [`listen`]).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = state.config.connections.clone();
+    listen::serve_with_limits(listener, app(state), &limits, shutdown).await
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -62,8 +62,12 @@ impl Stream for LingeringBody {
             return Poll::Ready(None);
         };
         let next = inner.poll_next_unpin(cx);
-        if matches!(next, Poll::Ready(None | Some(Err(_)))) {
-            self.ended.store(true, Ordering::Release);
+        match next {
+            Poll::Ready(None) => self.ended.store(true, Ordering::Release),
+            // A body that broke off (or stopped coming in time) leaves the connection unfit
+            // for another request; there is nothing more to drain.
+            Poll::Ready(Some(Err(_))) => self.inner = None,
+            _ => {}
         }
         next
     }
