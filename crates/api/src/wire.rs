@@ -72,6 +72,19 @@ pub struct CreateTokenResponse {
     pub token: String,
 }
 
+/// A token's holder as the admin lists them (`GET /api/tokens`); the token itself is never
+/// shown again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TokenInfo {
+    pub user_id: i64,
+    pub name: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    /// When the token was revoked; it no longer signs anyone in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
 /// `POST /api/projects` (admin, requester).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -14,13 +14,21 @@ use crate::Remote;
 
 #[derive(Subcommand)]
 pub enum TokenCommand {
-    /// Create a user with a new token; prints the token alone.
+    /// Create a user with a new token; prints the token alone (admin).
     Create {
+        /// admin, requester or annotator.
         #[arg(long, value_parser = parse_role)]
         role: Role,
         #[arg(long)]
         name: String,
     },
+    /// List every token holder: user id, name, role, created, revoked (admin).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a user's token: it signs no one in from now on; their work stays (admin).
+    Revoke { user_id: i64 },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -91,6 +99,33 @@ pub async fn token(command: TokenCommand, remote: &Remote) -> Result<()> {
         TokenCommand::Create { role, name } => {
             let created = remote.client()?.create_token(&name, role).await?;
             println!("{}", created.token);
+        }
+        TokenCommand::List { json } => {
+            let tokens = remote.client()?.tokens().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tokens)?);
+            } else {
+                for t in tokens {
+                    let revoked = t
+                        .revoked_at
+                        .map(|r| format!("revoked {}", r.format("%Y-%m-%d %H:%M")))
+                        .unwrap_or_else(|| "active".to_owned());
+                    println!(
+                        "{}\t{}\t{}\t{}\t{revoked}",
+                        t.user_id,
+                        t.name,
+                        t.role.as_str(),
+                        t.created_at.format("%Y-%m-%d %H:%M")
+                    );
+                }
+            }
+        }
+        TokenCommand::Revoke { user_id } => {
+            let revoked = remote.client()?.revoke_token(user_id).await?;
+            println!(
+                "revoked the token of {} (user {})",
+                revoked.name, revoked.user_id
+            );
         }
     }
     Ok(())

@@ -10,7 +10,7 @@ use tessera_api::{
     CancelTasksResponse, ChangesPage, CreateProjectRequest, CreateTokenRequest,
     CreateTokenResponse, ErrorBody, ExportRecord, LeaseRequest, LeaseResponse, Me, Member, Project,
     ProjectRole, ProjectStats, ProjectStatus, PushAnswersRequest, PushAnswersResponse,
-    RefitResponse, ReviewRequest, Role, UploadResponse,
+    RefitResponse, ReviewRequest, Role, TokenInfo, UploadResponse,
 };
 use tessera_core::{LabelSchema, UploadFormat};
 
@@ -140,6 +140,20 @@ impl ApiClient {
 
     pub async fn me(&self) -> Result<Me, ClientError> {
         self.get("/api/me").await
+    }
+
+    /// Every token holder (admin).
+    pub async fn tokens(&self) -> Result<Vec<TokenInfo>, ClientError> {
+        self.get("/api/tokens").await
+    }
+
+    /// Revokes user `user_id`'s token (admin).
+    pub async fn revoke_token(&self, user_id: i64) -> Result<TokenInfo, ClientError> {
+        self.json(
+            self.request(Method::DELETE, &format!("/api/tokens/{user_id}"))
+                .timeout(Duration::from_secs(60)),
+        )
+        .await
     }
 
     pub async fn create_token(

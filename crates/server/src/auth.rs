@@ -53,6 +53,12 @@ impl TokenCache {
             .map(|(user, _)| user.clone())
     }
 
+    /// Drops what is cached of user `id` (their token was revoked).
+    pub fn forget_user(&self, id: i64) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.retain(|_, (user, _)| user.id != id);
+    }
+
     fn put(&self, hash: String, user: User) {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if seen.len() >= Self::MAX_ENTRIES {

@@ -17,7 +17,7 @@ use tessera_api::{
     CancelTasksResponse, ChangesPage, CreateProjectRequest, CreateTokenRequest,
     CreateTokenResponse, ErrorBody, ExportRecord, LeaseRequest, LeaseResponse, Me, Member, Project,
     ProjectRole, ProjectStats, ProjectStatus, PushAnswersRequest, PushAnswersResponse, PushResult,
-    PushStatus, RefitResponse, ReviewRequest, Role, UploadResponse,
+    PushStatus, RefitResponse, ReviewRequest, Role, TokenInfo, UploadResponse,
 };
 use tessera_core::UploadFormat;
 
@@ -207,6 +207,31 @@ pub async fn create_token(
     }))
 }
 
+/// Every token holder, oldest first; tokens themselves are never shown again.
+#[utoipa::path(get, path = "/api/tokens", tag = "auth", responses((status = 200, body = [TokenInfo]), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
+pub async fn list_tokens(
+    State(state): Shared,
+    caller: Caller,
+) -> Result<Json<Vec<TokenInfo>>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    Ok(Json(state.store.tokens().await?))
+}
+
+/// Revokes a user's token: it signs no one in from now on (on other replicas within a
+/// minute). The user's work stays. The last working admin token cannot be revoked.
+#[utoipa::path(delete, path = "/api/tokens/{user_id}", tag = "auth", params(("user_id" = i64, Path, description = "the token holder's user id")), responses((status = 200, body = TokenInfo), (status = 404, description = "no such user", body = ErrorBody), (status = 409, description = "the last working admin token", body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
+pub async fn revoke_token(
+    State(state): Shared,
+    caller: Caller,
+    ApiPath(user_id): ApiPath<i64>,
+) -> Result<Json<TokenInfo>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let info = state.store.revoke_token(user_id, state.clock.now()).await?;
+    state.tokens.forget_user(user_id);
+    tracing::info!(user_id, by = caller.0.id, "token revoked");
+    Ok(Json(info))
+}
+
 #[utoipa::path(post, path = "/api/projects", tag = "projects", request_body = CreateProjectRequest, responses((status = 200, body = Project), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn create_project(
     State(state): Shared,
@@ -238,18 +263,57 @@ pub async fn list_projects(
     State(state): Shared,
     caller: Caller,
 ) -> Result<Json<Vec<Project>>, ApiError> {
-    // A requester sees the projects they run, never another requester's.
+    // A requester sees the projects they run, never another requester's; an annotator the
+    // open projects and those they are a member of.
     let requester = (caller.0.role == Role::Requester).then_some(caller.0.id);
-    Ok(Json(state.store.projects(requester).await?))
+    let projects = state.store.projects(requester).await?;
+    if caller.0.role != Role::Annotator {
+        return Ok(Json(projects));
+    }
+    let mut theirs = Vec::with_capacity(projects.len());
+    for project in projects {
+        let (closed, member) = state.store.membership(project.id, caller.0.id).await?;
+        if !closed || member.is_some() {
+            theirs.push(project);
+        }
+    }
+    Ok(Json(theirs))
 }
 
 #[utoipa::path(get, path = "/api/projects/{id}", tag = "projects", params(("id" = i64, Path, description = "project id")), responses((status = 200, body = Project), (status = 404, body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn get_project(
     State(state): Shared,
-    _caller: Caller,
+    caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Project>, ApiError> {
-    Ok(Json(state.store.project(id).await?))
+    let project = state.store.project(id).await?;
+    require_project_reader(&state, &caller, id).await?;
+    Ok(Json(project))
+}
+
+/// Passes the project's people: admins, its requesters, its members, and any annotator while
+/// it is open (has no annotator or reviewer members). Anyone else learns nothing of it.
+async fn require_project_reader(
+    state: &AppState,
+    caller: &Caller,
+    project_id: i64,
+) -> Result<(), ApiError> {
+    match caller.0.role {
+        Role::Admin => Ok(()),
+        Role::Requester => require_project_requester(state, caller, project_id)
+            .await
+            .map(drop),
+        Role::Annotator => match state.store.membership(project_id, caller.0.id).await? {
+            (false, _) | (_, Some(_)) => Ok(()),
+            (true, None) => Err(members_only()),
+        },
+    }
+}
+
+fn members_only() -> ApiError {
+    ApiError::Forbidden(
+        "this project is open to its members only; ask its requester to add you".to_owned(),
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -345,9 +409,7 @@ pub async fn lease_tasks(
     let user = caller.require(&[Role::Annotator])?;
     let (closed, member) = state.store.membership(id, user.id).await?;
     if closed && member.is_none() && user.role != Role::Admin {
-        return Err(ApiError::Forbidden(
-            "this project is open to its members only; ask its requester to add you".to_owned(),
-        ));
+        return Err(members_only());
     }
     if req.limit == 0 || req.limit > MAX_LEASE_LIMIT {
         return Err(ApiError::BadRequest(format!(

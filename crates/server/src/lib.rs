@@ -110,7 +110,14 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/api/health", get(handlers::health))
         .route("/api/me", get(handlers::get_me))
-        .route("/api/tokens", post(handlers::create_token))
+        .route(
+            "/api/tokens",
+            post(handlers::create_token).get(handlers::list_tokens),
+        )
+        .route(
+            "/api/tokens/{user_id}",
+            axum::routing::delete(handlers::revoke_token),
+        )
         .route(
             "/api/projects",
             post(handlers::create_project).get(handlers::list_projects),

@@ -18,6 +18,8 @@ use crate::handlers;
         handlers::health,
         handlers::get_me,
         handlers::create_token,
+        handlers::list_tokens,
+        handlers::revoke_token,
         handlers::create_project,
         handlers::list_projects,
         handlers::get_project,

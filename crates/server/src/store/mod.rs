@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use tessera_api::{
     AnswerPush, Batch, CancelTasksRequest, CancelTasksResponse, ChangesPage, ExportRecord,
     LeasedTask, Member, Project, ProjectRole, ProjectStatus, PushResult, ReviewRequest, Role,
-    UploadResponse,
+    TokenInfo, UploadResponse,
 };
 use tessera_core::aggregate::FittedConsensus;
 use tessera_core::{ConsensusMethod, EncodedTask, LabelSchema};
@@ -72,7 +72,13 @@ pub trait Store: Send + Sync {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<User>;
+    /// The holder of an unrevoked token.
     async fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>>;
+    /// Every token holder, oldest first.
+    async fn tokens(&self) -> StoreResult<Vec<TokenInfo>>;
+    /// Revokes user `id`'s token (again is a no-op); `NotFound` for no such user, `Conflict`
+    /// for the last admin with a working token.
+    async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> StoreResult<TokenInfo>;
 
     /// Creates a project; `requester`, when given, becomes its first requester member in
     /// the same transaction.
@@ -414,6 +420,20 @@ impl StoredAnswer {
             skip_reason: pushed.skip_reason.clone(),
         }
     }
+}
+
+/// Revoking the last working admin token would leave no one able to make tokens.
+pub(crate) fn last_admin() -> StoreError {
+    StoreError::Conflict(
+        "this is the last admin token that works: make another admin first".to_owned(),
+    )
+}
+
+/// A membership change that would leave a project with no requester to run it.
+pub(crate) fn last_requester(project_id: i64) -> StoreError {
+    StoreError::Conflict(format!(
+        "this would leave project {project_id} with no requester: add another requester first"
+    ))
 }
 
 /// The error for a task id that names no task of the project.

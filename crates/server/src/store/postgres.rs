@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 use tessera_api::{
     AnswerPush, Batch, CancelTasksRequest, CancelTasksResponse, Change, ChangesPage, ExportAnswer,
     ExportConsensus, ExportRecord, ExportReview, LeasedTask, Member, Project, ProjectRole,
-    ProjectStatus, PushResult, PushStatus, ReviewRequest, Role, UploadResponse,
+    ProjectStatus, PushResult, PushStatus, ReviewRequest, Role, TokenInfo, UploadResponse,
 };
 use tessera_core::aggregate::FittedConsensus;
 use tessera_core::{ConsensusMethod, EncodedTask, LabelSchema, Prediction, Vote};
@@ -37,8 +37,8 @@ use uuid::Uuid;
 
 use super::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, Store,
-    StoreError, StoreResult, StoredAnswer, User, first_answers, latest_answers, project_role,
-    rejected, repeated, role_of, unknown_batch, unknown_task,
+    StoreError, StoreResult, StoredAnswer, User, first_answers, last_admin, last_requester,
+    latest_answers, project_role, rejected, repeated, role_of, unknown_batch, unknown_task,
 };
 
 /// Tasks one upload statement inserts.
@@ -57,6 +57,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0010_project_requesters.sql"),
     include_str!("../../migrations/postgres/0011_batch_priority.sql"),
     include_str!("../../migrations/postgres/0012_full_until.sql"),
+    include_str!("../../migrations/postgres/0013_token_revocation.sql"),
 ];
 /// Statements through the connection's statement cache: each SQL text is parsed and
 /// planned once per pooled connection (deadpool keeps it; connections are recycled without
@@ -552,6 +553,17 @@ async fn push_context(
     })
 }
 
+/// A `users` row (id, name, role, created_at, revoked_at) as the admin's token list shows it.
+fn token_info(r: &tokio_postgres::Row) -> StoreResult<TokenInfo> {
+    Ok(TokenInfo {
+        user_id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        role: role_of(r.try_get(2)?)?,
+        created_at: r.try_get(3)?,
+        revoked_at: r.try_get(4)?,
+    })
+}
+
 fn duplicate(id: Uuid) -> PushResult {
     PushResult {
         id,
@@ -838,7 +850,7 @@ impl Store for PostgresStore {
         let c = self.pool.get().await?;
         let row = c
             .cached_query_opt(
-                "SELECT id, name, role FROM users WHERE token_hash = $1",
+                "SELECT id, name, role FROM users WHERE token_hash = $1 AND revoked_at IS NULL",
                 &[&token_hash],
             )
             .await?;
@@ -850,6 +862,57 @@ impl Store for PostgresStore {
             })
         })
         .transpose()
+    }
+
+    async fn tokens(&self) -> StoreResult<Vec<TokenInfo>> {
+        let c = self.pool.get().await?;
+        c.query(
+            "SELECT id, name, role, created_at, revoked_at FROM users ORDER BY id",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(token_info)
+        .collect()
+    }
+
+    async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> StoreResult<TokenInfo> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        // Admins revoking each other at once: one at a time, so one always remains.
+        tx.execute("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE", &[])
+            .await?;
+        let role: Option<String> = tx
+            .query_opt(
+                "SELECT role FROM users WHERE id = $1 AND revoked_at IS NULL",
+                &[&id],
+            )
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        if role.as_deref() == Some("admin") {
+            let admins: i64 = tx
+                .query_one(
+                    "SELECT COUNT(*) FROM users WHERE role = 'admin' AND revoked_at IS NULL",
+                    &[],
+                )
+                .await?
+                .try_get(0)?;
+            if admins <= 1 {
+                return Err(last_admin());
+            }
+        }
+        let row = tx
+            .query_opt(
+                "UPDATE users SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1
+                 RETURNING id, name, role, created_at, revoked_at",
+                &[&id, &now],
+            )
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {id}")))?;
+        let info = token_info(&row)?;
+        tx.commit().await?;
+        Ok(info)
     }
 
     async fn create_project(
@@ -1575,12 +1638,39 @@ impl Store for PostgresStore {
         if !known {
             return Err(StoreError::NotFound(format!("user {user_id}")));
         }
-        c.cached_execute(
+        let mut c = c;
+        let tx = c.transaction().await?;
+        // Membership changes of one project one at a time, so two requesters stepping down
+        // at once cannot leave it with none.
+        tx.execute(
+            "SELECT 1 FROM projects WHERE id = $1 FOR UPDATE",
+            &[&project_id],
+        )
+        .await?;
+        let was_requester: bool = tx
+            .query_one(
+                "SELECT EXISTS(SELECT 1 FROM memberships WHERE project_id = $1 AND user_id = $2 AND role = 'requester')",
+                &[&project_id, &user_id],
+            )
+            .await?
+            .try_get(0)?;
+        tx.execute(
             "INSERT INTO memberships (project_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (project_id, user_id) DO UPDATE SET role = $3",
             &[&project_id, &user_id, &role.as_str(), &now],
         )
         .await?;
+        let requesters: i64 = tx
+            .query_one(
+                "SELECT COUNT(*) FROM memberships WHERE project_id = $1 AND role = 'requester'",
+                &[&project_id],
+            )
+            .await?
+            .try_get(0)?;
+        if was_requester && requesters == 0 {
+            return Err(last_requester(project_id)); // dropping the transaction undoes it
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use tessera_api::{
     AnswerPush, Batch, CancelTasksRequest, CancelTasksResponse, Change, ChangesPage, ExportAnswer,
     ExportConsensus, ExportRecord, ExportReview, LeasedTask, Member, Project, ProjectRole,
-    ProjectStatus, PushResult, PushStatus, ReviewRequest, Role, UploadResponse,
+    ProjectStatus, PushResult, PushStatus, ReviewRequest, Role, TokenInfo, UploadResponse,
 };
 use tessera_core::aggregate::FittedConsensus;
 use tessera_core::{ConsensusMethod, EncodedTask, LabelSchema, Prediction, Vote};
@@ -22,8 +22,9 @@ use crate::quality::TimedAnswer;
 
 use super::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, Store,
-    StoreError, StoreResult, StoredAnswer, User, first_answers, latest_answers, parse_ts,
-    project_role, rejected, repeated, role_of, ts, unknown_batch, unknown_task,
+    StoreError, StoreResult, StoredAnswer, User, first_answers, last_admin, last_requester,
+    latest_answers, parse_ts, project_role, rejected, repeated, role_of, ts, unknown_batch,
+    unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -39,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0010_project_requesters.sql"),
     include_str!("../../migrations/sqlite/0011_batch_priority.sql"),
     include_str!("../../migrations/sqlite/0012_full_until.sql"),
+    include_str!("../../migrations/sqlite/0013_token_revocation.sql"),
 ];
 
 /// The next open tasks an annotator may lease, in queue order: higher-priority batches
@@ -269,6 +271,20 @@ fn project_row(tx: &Connection, id: i64) -> StoreResult<Project> {
         name,
         schema: serde_json::from_str(&schema)?,
         created_at: parse_ts(&created_at)?,
+    })
+}
+
+/// A `users` row (id, name, role, created_at, revoked_at) as the admin's token list shows it.
+fn token_info(r: &rusqlite::Row<'_>) -> StoreResult<TokenInfo> {
+    Ok(TokenInfo {
+        user_id: r.get(0)?,
+        name: r.get(1)?,
+        role: role_of(&r.get::<_, String>(2)?)?,
+        created_at: parse_ts(&r.get::<_, String>(3)?)?,
+        revoked_at: r
+            .get::<_, Option<String>>(4)?
+            .map(|t| parse_ts(&t))
+            .transpose()?,
     })
 }
 
@@ -634,7 +650,7 @@ impl Store for SqliteStore {
         self.read(move |c| {
             let row = c
                 .query_row(
-                    "SELECT id, name, role FROM users WHERE token_hash = ?1",
+                    "SELECT id, name, role FROM users WHERE token_hash = ?1 AND revoked_at IS NULL",
                     [hash],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?)),
                 )
@@ -647,6 +663,58 @@ impl Store for SqliteStore {
                 })
             })
             .transpose()
+        })
+        .await
+    }
+
+    async fn tokens(&self) -> StoreResult<Vec<TokenInfo>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare("SELECT id, name, role, created_at, revoked_at FROM users ORDER BY id")?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(token_info(r)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> StoreResult<TokenInfo> {
+        self.write(move |c| {
+            let tx = c.savepoint()?;
+            let role: Option<String> = tx
+                .query_row(
+                    "SELECT role FROM users WHERE id = ?1 AND revoked_at IS NULL",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if role.as_deref() == Some("admin") {
+                let admins: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM users WHERE role = 'admin' AND revoked_at IS NULL",
+                    [],
+                    |r| r.get(0),
+                )?;
+                if admins <= 1 {
+                    return Err(last_admin());
+                }
+            }
+            tx.execute(
+                "UPDATE users SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+                params![id, ts(now)],
+            )?;
+            let info = tx
+                .query_row(
+                    "SELECT id, name, role, created_at, revoked_at FROM users WHERE id = ?1",
+                    [id],
+                    |r| Ok(token_info(r)),
+                )
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("user {id}")))??;
+            tx.commit()?;
+            Ok(info)
         })
         .await
     }
@@ -1263,18 +1331,33 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         self.write(move |c| {
-            project_row(c, project_id)?;
+            let c = c.savepoint()?;
+            project_row(&c, project_id)?;
             let known: bool = c
                 .prepare_cached("SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1)")?
                 .query_row([user_id], |r| r.get(0))?;
             if !known {
                 return Err(StoreError::NotFound(format!("user {user_id}")));
             }
+            let was_requester: bool = c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM memberships WHERE project_id = ?1 AND user_id = ?2 AND role = 'requester')",
+                params![project_id, user_id],
+                |r| r.get(0),
+            )?;
             c.prepare_cached(
                 "INSERT INTO memberships (project_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (project_id, user_id) DO UPDATE SET role = ?3",
             )?
             .execute(params![project_id, user_id, role.as_str(), ts(now)])?;
+            let requesters: i64 = c.query_row(
+                "SELECT COUNT(*) FROM memberships WHERE project_id = ?1 AND role = 'requester'",
+                [project_id],
+                |r| r.get(0),
+            )?;
+            if was_requester && requesters == 0 {
+                return Err(last_requester(project_id)); // the savepoint rolls back unused
+            }
+            c.commit()?;
             Ok(())
         })
         .await

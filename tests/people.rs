@@ -1,0 +1,171 @@
+//! Who may see and run what: tokens listed and revoked (API and CLI), a project never left
+//! without a requester, and a project's name, schema and instructions shown only to its
+//! people. Run on both stores.
+
+use std::process::Command;
+
+use tessera_api::{ProjectRole, Role};
+use tessera_tests::{Backend, TestServer, api_error, built_binary, sentiment_project};
+
+async fn me(server: &TestServer, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{}/api/me", server.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("me")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_lists_and_revokes_tokens() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let server = TestServer::start_on(backend).await;
+        let admin = server.admin();
+        let (ann, ann_token) = server.user(Role::Annotator, "ann").await;
+        let ann_id = ann.me().await.expect("me").user_id;
+        assert_eq!(me(&server, &ann_token).await, 200);
+
+        let listed = admin.tokens().await.expect("list");
+        let names: Vec<(&str, Role)> = listed.iter().map(|t| (t.name.as_str(), t.role)).collect();
+        assert_eq!(names, [("admin", Role::Admin), ("ann", Role::Annotator)]);
+        assert!(listed.iter().all(|t| t.revoked_at.is_none()));
+
+        // Revoked: the token signs no one in from the next request on; again is a no-op.
+        let revoked = admin.revoke_token(ann_id).await.expect("revoke");
+        assert!(revoked.revoked_at.is_some());
+        assert_eq!(me(&server, &ann_token).await, 401);
+        let again = admin.revoke_token(ann_id).await.expect("again");
+        assert_eq!(again.revoked_at, revoked.revoked_at);
+
+        // The last working admin token stays; no one else may list or revoke.
+        let admin_id = admin.me().await.expect("me").user_id;
+        let (status, body) = api_error(admin.revoke_token(admin_id).await.expect_err("last"));
+        assert_eq!(
+            (status, body.code.as_str()),
+            (409, "conflict"),
+            "{}",
+            body.message
+        );
+        let (status, _) = api_error(admin.revoke_token(9_999).await.expect_err("nobody"));
+        assert_eq!(status, 404);
+        let (requester, _) = server.user(Role::Requester, "rita").await;
+        assert_eq!(api_error(requester.tokens().await.expect_err("403")).0, 403);
+        assert_eq!(
+            api_error(requester.revoke_token(admin_id).await.expect_err("403")).0,
+            403
+        );
+
+        // The CLI does the same.
+        let cli = |args: &[&str]| {
+            let out = Command::new(built_binary("tessera"))
+                .args(args)
+                .env("TESSERA_SERVER", &server.url)
+                .env("TESSERA_TOKEN", &server.admin_token)
+                .output()
+                .expect("run tessera");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).expect("utf-8")
+        };
+        let rita_id = requester.me().await.expect("me").user_id.to_string();
+        let said = cli(&["token", "revoke", &rita_id]);
+        assert!(said.contains("rita"), "{said}");
+        let table = cli(&["token", "list"]);
+        let rita_line = table
+            .lines()
+            .find(|l| l.contains("\trita\t"))
+            .expect("rita listed");
+        assert!(rita_line.contains("revoked"), "{table}");
+        let admin_line = table
+            .lines()
+            .find(|l| l.contains("\tadmin\t"))
+            .expect("admin");
+        assert!(admin_line.ends_with("active"), "{table}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_project_always_keeps_a_requester() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let server = TestServer::start_on(backend).await;
+        let (rita, _) = server.user(Role::Requester, "rita").await;
+        let (rob, _) = server.user(Role::Requester, "rob").await;
+        let project = sentiment_project(&rita, "kept", 2).await;
+        let rita_id = rita.me().await.expect("me").user_id;
+        let rob_id = rob.me().await.expect("me").user_id;
+
+        // Alone, she cannot step down.
+        let e = rita
+            .add_member(project, rita_id, ProjectRole::Annotator)
+            .await
+            .expect_err("the last requester");
+        let (status, body) = api_error(e);
+        assert_eq!(status, 409, "{}", body.message);
+        assert!(body.message.contains("no requester"), "{}", body.message);
+        rita.status(project).await.expect("still hers");
+
+        // With a co-requester, one of them may; the last one left may not.
+        rita.add_member(project, rob_id, ProjectRole::Requester)
+            .await
+            .expect("co-requester");
+        rob.add_member(project, rita_id, ProjectRole::Reviewer)
+            .await
+            .expect("another requester remains");
+        let e = rob
+            .add_member(project, rob_id, ProjectRole::Annotator)
+            .await
+            .expect_err("now the last");
+        assert_eq!(api_error(e).0, 409);
+        rob.status(project).await.expect("still his");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_project_is_shown_to_its_people_only() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let server = TestServer::start_on(backend).await;
+        let (rita, _) = server.user(Role::Requester, "rita").await;
+        let (other, _) = server.user(Role::Requester, "olga").await;
+        let open = sentiment_project(&rita, "open to all", 2).await;
+        let closed = sentiment_project(&rita, "members only", 2).await;
+        let (member, _) = server.user(Role::Annotator, "mia").await;
+        let (outsider, _) = server.user(Role::Annotator, "otto").await;
+        let mia = member.me().await.expect("me").user_id;
+        rita.add_member(closed, mia, ProjectRole::Annotator)
+            .await
+            .expect("member");
+
+        for id in [open, closed] {
+            assert_eq!(
+                api_error(other.project(id).await.expect_err("not hers")).0,
+                403
+            );
+            rita.project(id).await.expect("her own");
+            member.project(id).await.expect("open, or hers to work on");
+        }
+        outsider
+            .project(open)
+            .await
+            .expect("open to every annotator");
+        let (status, _) = api_error(outsider.project(closed).await.expect_err("closed"));
+        assert_eq!(status, 403);
+
+        let names = |projects: Vec<tessera_api::Project>| -> Vec<String> {
+            projects.into_iter().map(|p| p.name).collect()
+        };
+        assert_eq!(
+            names(outsider.projects().await.expect("list")),
+            ["open to all"]
+        );
+        assert_eq!(
+            names(member.projects().await.expect("list")),
+            ["open to all", "members only"]
+        );
+        assert!(other.projects().await.expect("list").is_empty());
+    }
+}
