@@ -1,6 +1,7 @@
 // Tessera desktop UI: sign-in, project choice, and the keyboard-first labeling screen.
 // All state that matters lives on the Rust side (local SQLite); this file only paints it.
 import type { RefusedView, ReviewView, SessionInfo, SyncStatus, TaskView } from "./bindings";
+import { inClearToAnotherHost } from "./address";
 import { applyTheme, h, toggleTheme } from "./dom";
 import { errorMessage, ipc } from "./ipc";
 import { type Draft, draftOf, editAnswer, emptyAnswerAllowed } from "./edits";
@@ -58,6 +59,16 @@ async function showSignIn(error = "") {
     "aria-label": "Token",
   }) as HTMLInputElement;
   const err = h("p", { id: "sign-in-error", class: "error", role: "alert" }, error);
+  const clear = h(
+    "p",
+    { id: "plain-http-warning", class: "error", hidden: true },
+    "This address is not encrypted (http:// to another machine): your token would travel in the clear. Use https://.",
+  );
+  const warnIfClear = () => {
+    clear.hidden = !inClearToAnotherHost(server.value);
+  };
+  server.addEventListener("input", warnIfClear);
+  warnIfClear();
   const form = h(
     "form",
     {
@@ -77,6 +88,7 @@ async function showSignIn(error = "") {
     h("p", { class: "muted" }, "Sign in to your team's queue server: annotators label, requesters run projects."),
     h("label", {}, "Server URL", server),
     h("label", {}, "Token", token),
+    clear,
     h("button", { id: "sign-in", type: "submit" }, "Sign in"),
     err,
   );

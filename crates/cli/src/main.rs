@@ -49,7 +49,7 @@ impl Remote {
             Some(t) => Some(t.trim().to_owned()),
             None => local_admin_token(),
         };
-        Ok(ApiClient::new(&self.server, token)?)
+        Ok(warned(ApiClient::new(&self.server, token)?))
     }
 
     /// The explicit token, trimmed (annotator commands need one).
@@ -62,8 +62,24 @@ impl Remote {
 
     /// A client that must have an explicit token (annotator commands).
     pub fn annotator_client(&self) -> Result<ApiClient> {
-        Ok(ApiClient::new(&self.server, Some(self.token_text()?))?)
+        Ok(warned(ApiClient::new(
+            &self.server,
+            Some(self.token_text()?),
+        )?))
     }
+}
+
+/// Says so on standard error when `client` would send its token in the clear to another
+/// machine; hands it back.
+fn warned(client: ApiClient) -> ApiClient {
+    if client.sends_token_in_clear() {
+        eprintln!(
+            "warning: {} is plain HTTP to another machine: your token travels unencrypted; \
+             use an https:// address",
+            client.base_url()
+        );
+    }
+    client
 }
 
 fn local_admin_token() -> Option<String> {

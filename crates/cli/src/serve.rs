@@ -33,6 +33,13 @@ pub struct ServeArgs {
     /// open-file limit (`ulimit -n`), leaving room for the database.
     #[arg(long, env = "TESSERA_MAX_CONNECTIONS", default_value_t = 512)]
     max_connections: usize,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key); or terminate TLS in a
+    /// reverse proxy in front (see docs/operations.md).
+    #[arg(long, env = "TESSERA_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "TESSERA_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
@@ -47,6 +54,14 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let mut state = AppState::new(store);
     state.config.max_upload_bytes = args.max_upload_mb.saturating_mul(1024 * 1024);
     state.config.connections.max_connections = args.max_connections;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        state.config.tls = Some(tessera_server::listen::tls_config(cert, key)?);
+    }
+    let scheme = if state.config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let state = Arc::new(state);
     let token_path = args.data_dir.join("admin.token");
     if ensure_admin_token(state.store.as_ref(), state.clock.as_ref(), &token_path).await? {
@@ -65,7 +80,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    eprintln!("tessera server listening on http://{addr} (database: {db})");
+    eprintln!("tessera server listening on {scheme}://{addr} (database: {db})");
+    if scheme == "http" && !addr.ip().is_loopback() {
+        tracing::warn!(
+            "serving plain HTTP beyond this machine: tokens and answers travel in the clear; \
+             use --tls-cert/--tls-key or a reverse proxy with TLS"
+        );
+    }
     tessera_server::serve(listener, state, shutdown_signal()).await?;
     eprintln!("tessera server stopped");
     Ok(())

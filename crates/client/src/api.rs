@@ -49,6 +49,27 @@ impl From<reqwest::Error> for ClientError {
     }
 }
 
+/// Plain `http://` to a host other than this machine (`localhost`, 127.0.0.0/8, `[::1]`).
+pub fn in_clear_to_another_host(url: &str) -> bool {
+    let Some(rest) = url.trim().strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    let host = host.to_ascii_lowercase();
+    let loopback = host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
+}
+
 #[derive(Debug, Clone)]
 pub struct ApiClient {
     base: String,
@@ -76,6 +97,12 @@ impl ApiClient {
 
     pub fn base_url(&self) -> &str {
         &self.base
+    }
+
+    /// Whether requests would carry the token in the clear to another machine: plain HTTP to
+    /// a host that is not this one. Callers warn before they send.
+    pub fn sends_token_in_clear(&self) -> bool {
+        self.token.is_some() && in_clear_to_another_host(&self.base)
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -365,4 +392,36 @@ fn status_code_name(status: StatusCode) -> String {
         .unwrap_or("http_error")
         .to_ascii_lowercase()
         .replace(' ', "_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_beyond_this_machine_is_told_apart() {
+        for clear in [
+            "http://labels.example.org",
+            "http://10.0.0.5:7450/",
+            "http://[2001:db8::1]:7450",
+            "http://user@example.org:80/api",
+        ] {
+            assert!(in_clear_to_another_host(clear), "{clear}");
+        }
+        for safe in [
+            "https://labels.example.org",
+            "http://127.0.0.1:7450",
+            "http://127.8.9.10",
+            "http://localhost:7450",
+            "http://LOCALHOST",
+            "http://[::1]:7450",
+            "http://app.localhost",
+        ] {
+            assert!(!in_clear_to_another_host(safe), "{safe}");
+        }
+        let client = ApiClient::new("http://example.org", Some("t".into())).expect("client");
+        assert!(client.sends_token_in_clear());
+        let anonymous = ApiClient::new("http://example.org", None).expect("client");
+        assert!(!anonymous.sends_token_in_clear());
+    }
 }

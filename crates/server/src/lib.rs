@@ -50,6 +50,8 @@ pub struct ServerConfig {
     pub max_upload_bytes: u64,
     /// Open connections and their deadlines.
     pub connections: listen::ConnectionLimits,
+    /// Serve HTTPS with this configuration (see [`listen::tls_config`]); plain HTTP when absent.
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +63,7 @@ impl Default for ServerConfig {
             max_body_bytes: 16 * 1024 * 1024,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             connections: listen::ConnectionLimits::default(),
+            tls: None,
         }
     }
 }
@@ -186,7 +189,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = state.config.connections.clone();
-    listen::serve_with_limits(listener, app(state), &limits, shutdown).await
+    let tls = state.config.tls.clone();
+    listen::serve_with_limits(listener, app(state), &limits, tls, shutdown).await
 }
 
 #[derive(Debug, thiserror::Error)]

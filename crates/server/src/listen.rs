@@ -2,7 +2,7 @@
 //! open connections (past it, new ones wait in the kernel's backlog instead of taking the
 //! server's file descriptors), a deadline for a request's headers — which is also how long a
 //! kept-alive connection may sit silent —, a deadline between body frames (in [`crate::app`]),
-//! and a shutdown that always finishes.
+//! and a shutdown that always finishes. With a certificate, connections speak TLS (rustls).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,8 +13,57 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Pem { path: String, message: String },
+    #[error("the certificate and key do not make a TLS server: {0}")]
+    Config(#[from] rustls::Error),
+}
+
+/// A TLS server configuration from a PEM certificate chain and its PEM private key.
+pub fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|source| TlsError::Read {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    let pem_error = |path: &std::path::Path, message: String| TlsError::Pem {
+        path: path.display().to_string(),
+        message,
+    };
+    let chain = CertificateDer::pem_slice_iter(&read(cert)?)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| pem_error(cert, e.to_string()))?;
+    if chain.is_empty() {
+        return Err(pem_error(cert, "no certificate in it".to_owned()));
+    }
+    let key_der =
+        PrivateKeyDer::from_pem_slice(&read(key)?).map_err(|e| pem_error(key, e.to_string()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key_der)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
 
 /// How many connections, and for how long, the server keeps open.
 #[derive(Debug, Clone)]
@@ -43,14 +92,16 @@ impl Default for ConnectionLimits {
     }
 }
 
-/// Serves `app` on `listener` within `limits` until `shutdown` resolves, then lets requests
-/// under way finish for at most the grace period.
+/// Serves `app` on `listener` within `limits` — over TLS when `tls` is given — until
+/// `shutdown` resolves, then lets requests under way finish for at most the grace period.
 pub async fn serve_with_limits(
     listener: TcpListener,
     app: Router,
     limits: &ConnectionLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let tls = tls.map(TlsAcceptor::from);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     // HTTP/1.1 only: every client Tessera has speaks it, and the header deadline runs from
@@ -84,9 +135,35 @@ pub async fn serve_with_limits(
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
+        let (tls, handshake) = (tls.clone(), limits.header_read_timeout);
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let served = match tls {
+                None => {
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(connection).await
+                }
+                Some(acceptor) => {
+                    // The handshake has the headers' deadline: a silent TLS client is a silent
+                    // client.
+                    match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let connection =
+                                builder.serve_connection(TokioIo::new(stream), service);
+                            watcher.watch(connection).await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            Ok(())
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err(e) = served {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(permit);
