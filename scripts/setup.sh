@@ -13,7 +13,7 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev libgtk-3-dev
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev
   xvfb xauth webkit2gtk-driver
-  postgresql python3 openssl
+  postgresql python3 python3-venv openssl
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

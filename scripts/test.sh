@@ -53,5 +53,13 @@ set -e
 read -r passed failed < <(grep -Eo '^test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log" |
   awk '{ p += $4; f += $6 } END { print p + 0, f + 0 }')
 rm -f "$log"
+
+echo "== API: schemathesis against the server's own OpenAPI document"
+if scripts/api-fuzz.sh; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  status=1
+fi
 echo "Tests: $passed passed, $failed failed"
 exit "$status"

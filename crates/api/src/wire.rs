@@ -59,6 +59,8 @@ pub struct Me {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
+    /// 1 to 200 characters once trimmed.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub role: Role,
 }
@@ -89,6 +91,8 @@ pub struct TokenInfo {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProjectRequest {
+    /// 1 to 200 characters once trimmed.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub schema: LabelSchema,
 }
@@ -133,6 +137,8 @@ pub struct BatchUpdate {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeaseRequest {
+    /// How many tasks to hold (those already held count).
+    #[schema(minimum = 1, maximum = 10000)]
     pub limit: u32,
     /// Lease length; the server clamps it to its own bounds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -192,6 +198,7 @@ pub struct AnswerPush {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushAnswersRequest {
+    #[schema(max_items = 1000)]
     pub answers: Vec<AnswerPush>,
 }
 

@@ -649,7 +649,7 @@ fn not_their_project(project_id: i64) -> ApiError {
 
 /// Gives a user a role in the project; a project with annotator or reviewer members is closed
 /// to others' leases (requester members leave it open).
-#[utoipa::path(post, path = "/api/projects/{id}/members", tag = "projects", params(("id" = i64, Path, description = "project id")), request_body = AddMemberRequest, responses((status = 200, body = [Member]), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/projects/{id}/members", tag = "projects", params(("id" = i64, Path, description = "project id")), request_body = AddMemberRequest, responses((status = 200, body = [Member]), (status = 404, body = ErrorBody), (status = 409, description = "the change would leave the project with no requester", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn add_member(
     State(state): Shared,
     caller: Caller,

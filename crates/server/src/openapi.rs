@@ -41,7 +41,7 @@ use crate::handlers;
         handlers::list_changes,
         handlers::get_metrics,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ErrorResponses),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;
@@ -56,5 +56,105 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// States the error statuses every operation can answer with, where its own annotation did
+/// not: they come from the shared extractors and error mapping, not from the handler (a path
+/// id that is not a number, a token that is missing or not allowed, a project that does not
+/// exist, a body that is not JSON, too large or of the wrong type, a failure inside).
+struct ErrorResponses;
+
+impl Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |what: &str| {
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let open = path == "/api/health" || path == "/metrics" || path == "/api/openapi.json";
+            let with_path_params = path.contains('{');
+            let operations = [
+                (&mut item.get, false),
+                (&mut item.delete, false),
+                (&mut item.post, true),
+                (&mut item.patch, true),
+                (&mut item.put, true),
+            ];
+            for (operation, has_body) in operations {
+                let Some(operation) = operation.as_mut() else {
+                    continue;
+                };
+                let responses = &mut operation.responses.responses;
+                let mut add = |code: &str, what: &str| {
+                    responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| error(what).into());
+                };
+                add("500", "a failure inside the server");
+                if open {
+                    continue;
+                }
+                add(
+                    "400",
+                    "bad request: a parameter or body that does not parse",
+                );
+                add("401", "no token, or an unknown or revoked one");
+                add(
+                    "403",
+                    "the token's role, or its membership, may not do this",
+                );
+                if with_path_params {
+                    add("404", "no such project (or other item in the path)");
+                }
+                if has_body {
+                    add("413", "the body is over the size limit");
+                    add(
+                        "415",
+                        "the body is not of the media type the operation takes",
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The limits the document states are the ones the handlers enforce.
+    #[test]
+    fn documented_limits_are_the_enforced_ones() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).expect("document");
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["LeaseRequest"]["properties"]["limit"]["maximum"],
+            handlers::MAX_LEASE_LIMIT
+        );
+        assert_eq!(
+            schemas["PushAnswersRequest"]["properties"]["answers"]["maxItems"],
+            handlers::MAX_PUSH_ANSWERS
+        );
+        // Every operation but the open ones states the shared error statuses.
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, operation) in item.as_object().expect("operations") {
+                let responses = &operation["responses"];
+                assert!(responses.get("500").is_some(), "{method} {path}");
+                if path != "/api/health" && path != "/metrics" {
+                    for code in ["400", "401", "403"] {
+                        assert!(responses.get(code).is_some(), "{method} {path} {code}");
+                    }
+                }
+            }
+        }
     }
 }
