@@ -463,6 +463,53 @@ fn field_labels(schema: &LabelSchema, field: &str) -> Vec<String> {
     field.split('|').map(|s| s.trim().to_owned()).collect()
 }
 
+/// A reader that drops a UTF-8 byte order mark at the start, however the bytes arrive (the
+/// csv reader drops one only when it comes whole in its first read: a file sent in small
+/// pieces read differently).
+struct WithoutBom<R> {
+    inner: R,
+    /// The first bytes, held until it is known whether they are a BOM.
+    head: Vec<u8>,
+    started: bool,
+}
+
+impl<R: Read> WithoutBom<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            head: Vec::new(),
+            started: false,
+        }
+    }
+}
+
+impl<R: Read> Read for WithoutBom<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        const BOM: &[u8] = b"\xef\xbb\xbf";
+        if !self.started {
+            let mut byte = [0u8; 3];
+            while self.head.len() < BOM.len() && BOM.starts_with(&self.head) {
+                let n = self.inner.read(&mut byte[..BOM.len() - self.head.len()])?;
+                if n == 0 {
+                    break;
+                }
+                self.head.extend_from_slice(&byte[..n]);
+            }
+            if self.head == BOM {
+                self.head.clear();
+            }
+            self.started = true;
+        }
+        if !self.head.is_empty() {
+            let n = self.head.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.head[..n]);
+            self.head.drain(..n);
+            return Ok(n);
+        }
+        self.inner.read(buf)
+    }
+}
+
 /// Most columns a CSV upload may have: task data is a handful of fields, and every column
 /// is sent with every lease of the task.
 pub const MAX_CSV_COLUMNS: usize = 1000;
@@ -512,7 +559,7 @@ fn parse_csv<T: ParsedTask>(
     reader: impl Read,
     schema: &LabelSchema,
 ) -> Result<Vec<T>, UploadError> {
-    let (reader, quotes) = QuoteChecked::new(reader);
+    let (reader, quotes) = QuoteChecked::new(WithoutBom::new(reader));
     // A quoting error the checker (which reads ahead with the csv reader) found at or before
     // `line` explains what went wrong better than what the lenient reader made of it.
     let quoting = |line: usize| -> Option<UploadError> {
@@ -529,17 +576,7 @@ fn parse_csv<T: ParsedTask>(
         .headers()
         .map_err(|e| quoting(1).unwrap_or_else(|| csv_err(&e, 1)))?
         .iter()
-        .enumerate()
-        // The csv reader drops a byte order mark only when it arrives in its first read.
-        .map(|(i, h)| {
-            if i == 0 {
-                h.trim_start_matches('\u{feff}')
-            } else {
-                h
-            }
-            .trim()
-            .to_owned()
-        })
+        .map(|h| h.trim().to_owned())
         .collect::<Vec<_>>();
     if let Some(e) = quoting(1) {
         return Err(e);
@@ -961,6 +998,39 @@ mod tests {
         let text = "text,prediction\n\"say \"\"hi\"\" twice\",positive\n";
         let tasks = parse_upload(text, UploadFormat::Csv, &schema()).expect("quoted");
         assert_eq!(tasks[0].data["text"], "say \"hi\" twice");
+    }
+
+    /// Reads its bytes `n` at a time.
+    struct Pieces<'a>(&'a [u8], usize);
+
+    impl Read for Pieces<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped_however_it_arrives() {
+        let text = "\u{feff}text,prediction\nfine,positive\n";
+        for piece in [1, 2, 3, 4, 64] {
+            let tasks: Vec<TaskInput> =
+                parse_upload_from(Pieces(text.as_bytes(), piece), UploadFormat::Csv, &schema())
+                    .expect("valid");
+            assert_eq!(tasks[0].data["text"], "fine", "pieces of {piece}");
+        }
+        // A file of nothing but the mark holds no tasks, in pieces or whole.
+        for piece in [1, 3] {
+            let e = parse_upload_from::<TaskInput>(
+                Pieces("\u{feff}".as_bytes(), piece),
+                UploadFormat::Csv,
+                &schema(),
+            )
+            .expect_err("empty");
+            assert!(e.message.contains("no tasks"), "{e}");
+        }
     }
 
     #[test]
