@@ -40,22 +40,8 @@ async fn sign_out(client: &Client) {
 }
 
 async fn project(requester: &tessera_client::ApiClient, schema: &str, jsonl: &str) -> i64 {
-    let project = requester
-        .create_project(
-            "shared",
-            tessera_core::LabelSchema::from_json(schema).expect("schema"),
-        )
-        .await
-        .expect("project");
-    requester
-        .upload(
-            project.id,
-            tessera_core::UploadFormat::Jsonl,
-            jsonl.to_owned(),
-        )
-        .await
-        .expect("upload");
-    project.id
+    let schema = tessera_core::LabelSchema::from_json(schema).expect("schema");
+    tessera_tests::project_with(requester, "shared", schema, &[jsonl]).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

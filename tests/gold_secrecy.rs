@@ -7,8 +7,8 @@ use std::collections::{BTreeSet, HashSet};
 
 use serde_json::Value;
 use tessera_api::Role;
-use tessera_core::{LabelSchema, UploadFormat};
-use tessera_tests::{Backend, TestServer, answer_push, api_error, sample_jsonl};
+use tessera_core::LabelSchema;
+use tessera_tests::{Backend, TestServer, answer_push, api_error, project_with, sample_jsonl};
 
 const LIMIT: usize = 8;
 const ANNOTATORS: usize = 100;
@@ -42,18 +42,15 @@ async fn thousand_leases(backend: Backend) {
     let (requester, _) = server.user(Role::Requester, "rita").await;
     let mut schema = LabelSchema::from_json(tessera_tests::SENTIMENT_SCHEMA).expect("schema");
     schema.gold_rate = 0.25;
-    let project = requester
-        .create_project("gold secrecy", schema)
-        .await
-        .expect("project")
-        .id;
     // Ordinary tasks first, gold in a batch of its own after them.
-    for batch in [sample_jsonl(2500), gold_jsonl(GOLD_TASKS)] {
-        requester
-            .upload(project, UploadFormat::Jsonl, batch)
-            .await
-            .expect("upload");
-    }
+    let batches = [sample_jsonl(2500), gold_jsonl(GOLD_TASKS)];
+    let project = project_with(
+        &requester,
+        "gold secrecy",
+        schema,
+        &[&batches[0], &batches[1]],
+    )
+    .await;
     let gold_ids: HashSet<i64> = tessera_tests::export_records(&requester, project)
         .await
         .iter()
@@ -165,17 +162,14 @@ async fn revising_teaches_nothing(backend: Backend) {
     schema.gold_rate = 1.0;
     schema.suspend_below = Some(0.5);
     schema.gold_min_answers = 4;
-    let project = requester
-        .create_project("suspensions", schema)
-        .await
-        .expect("project")
-        .id;
-    for batch in [gold_jsonl(4), sample_jsonl(20)] {
-        requester
-            .upload(project, UploadFormat::Jsonl, batch)
-            .await
-            .expect("upload");
-    }
+    let batches = [gold_jsonl(4), sample_jsonl(20)];
+    let project = project_with(
+        &requester,
+        "suspensions",
+        schema,
+        &[&batches[0], &batches[1]],
+    )
+    .await;
     // Two annotators suspended by different tallies: 0 of 4 right, and 1 of 4 right.
     let mut refusals = Vec::new();
     for (name, right) in [("none", 0), ("one", 1)] {

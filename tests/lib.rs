@@ -238,22 +238,35 @@ pub async fn wait_up(server: &str) {
 
 /// A sentiment project named `name` holding `n` sample tasks, made by `requester`; its id.
 pub async fn sentiment_project(requester: &ApiClient, name: &str, n: usize) -> i64 {
+    let schema = tessera_core::LabelSchema::from_json(SENTIMENT_SCHEMA).expect("schema");
+    project_with(requester, name, schema, &[&sample_jsonl(n)]).await
+}
+
+/// A project named `name` of `schema`, made by `requester`, with each of `batches` (JSONL)
+/// uploaded in turn, every line stored; its id.
+pub async fn project_with(
+    requester: &ApiClient,
+    name: &str,
+    schema: tessera_core::LabelSchema,
+    batches: &[&str],
+) -> i64 {
     let project = requester
-        .create_project(
-            name,
-            tessera_core::LabelSchema::from_json(SENTIMENT_SCHEMA).expect("schema"),
-        )
+        .create_project(name, schema)
         .await
-        .expect("project");
-    requester
-        .upload(
-            project.id,
-            tessera_core::UploadFormat::Jsonl,
-            sample_jsonl(n),
-        )
-        .await
-        .expect("upload");
-    project.id
+        .expect("project")
+        .id;
+    for batch in batches {
+        let uploaded = requester
+            .upload(
+                project,
+                tessera_core::UploadFormat::Jsonl,
+                batch.to_string(),
+            )
+            .await
+            .expect("upload");
+        assert_eq!(uploaded.tasks_added, batch.lines().count());
+    }
+    project
 }
 
 /// Answers the next `n` open tasks of `project` in a device's local store, offline, with

@@ -72,20 +72,9 @@ async fn project_with_tasks(server: &TestServer, overlap: u32, n: usize) -> (Api
 }
 
 /// A project with `schema`, and each JSONL batch uploaded into it in turn.
+/// A test project of `schema` holding `batches`.
 async fn project_with(requester: &ApiClient, schema: LabelSchema, batches: &[&str]) -> i64 {
-    let project = requester
-        .create_project("test project", schema)
-        .await
-        .expect("project")
-        .id;
-    for batch in batches {
-        let uploaded = requester
-            .upload(project, UploadFormat::Jsonl, batch.to_string())
-            .await
-            .expect("upload");
-        assert_eq!(uploaded.tasks_added, batch.lines().count());
-    }
-    project
+    tessera_tests::project_with(requester, "test project", schema, batches).await
 }
 
 async fn upload_lease_push_status_export(backend: Backend) {

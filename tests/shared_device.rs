@@ -11,7 +11,7 @@ use std::time::Duration;
 use tessera_api::Role;
 use tessera_client::ApiClient;
 use tessera_client::session::Session;
-use tessera_core::{LabelSchema, UploadFormat};
+use tessera_core::LabelSchema;
 use tessera_tests::{
     Backend, TestServer, answers_of, built_binary, eventually, export_records, sample_jsonl,
 };
@@ -21,15 +21,8 @@ use tessera_tests::{
 /// store.
 async fn one_answer_project(requester: &ApiClient, name: &str, n: usize) -> i64 {
     let schema = r#"{"kind": "classification", "labels": ["positive", "negative", "neutral"], "overlap": 1}"#;
-    let project = requester
-        .create_project(name, LabelSchema::from_json(schema).expect("schema"))
-        .await
-        .expect("project");
-    requester
-        .upload(project.id, UploadFormat::Jsonl, sample_jsonl(n))
-        .await
-        .expect("upload");
-    project.id
+    let schema = LabelSchema::from_json(schema).expect("schema");
+    tessera_tests::project_with(requester, name, schema, &[&sample_jsonl(n)]).await
 }
 
 /// Answers every task in the session's hand with `label`, offline or not; their ids.
