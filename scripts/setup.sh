@@ -12,7 +12,7 @@ APT_PACKAGES=(
   build-essential pkg-config file libssl-dev curl ca-certificates
   libwebkit2gtk-4.1-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev libgtk-3-dev
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev
-  xvfb xauth webkit2gtk-driver
+  xvfb xauth webkit2gtk-driver faketime
   postgresql python3 python3-venv openssl
 )
 missing=()

@@ -1,7 +1,8 @@
 //! People sharing the desktop app, in a real window under Xvfb: one annotator labels offline
 //! and signs out, another signs in on the same machine and sees none of it, the first comes
 //! back and her answers reach the server under her own name; a suspended annotator is told so
-//! on a screen of its own, in words that give nothing away.
+//! on a screen of its own, in words that give nothing away; a device whose clock is wrong has
+//! its answers refused, and the app lists each with the reason.
 
 mod desktop;
 
@@ -151,5 +152,86 @@ async fn two_annotators_share_the_app_and_a_suspended_one_is_told() {
         "no count that could tell which answers were checked: {screen}"
     );
     screenshot(&client, "suspended.png").await;
+    client.close().await.expect("close session");
+}
+
+/// A device whose clock says 1999 (libfaketime): its answers are refused by the server
+/// (`invalid_time`), and the app says so — a count in the status bar, and a list of each
+/// refused answer with its task and the server's reason — with the task back in hand.
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_the_server_refuses_are_shown_with_their_reasons() {
+    let app = built_binary("tessera-desktop");
+    let faketime = std::path::Path::new("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1");
+    assert!(
+        faketime.exists(),
+        "libfaketime is required (apt-get install faketime; scripts/setup.sh installs it)"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The app, started with its wall clock set to mid-1999 (monotonic time stays real).
+    let wrapper = dir.path().join("tessera-desktop-1999");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexport LD_PRELOAD={} FAKETIME='@1999-06-01 12:00:00' FAKETIME_DONT_FAKE_MONOTONIC=1\nexec {} \"$@\"\n",
+            faketime.display(),
+            app.display()
+        ),
+    )
+    .expect("wrapper");
+    let mut mode = std::fs::metadata(&wrapper).expect("stat").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut mode, 0o755);
+    std::fs::set_permissions(&wrapper, mode).expect("chmod");
+
+    let server = TestServer::start().await;
+    let (requester, _) = server.user(Role::Requester, "rita").await;
+    let project = project(
+        &requester,
+        r#"{"kind": "classification", "labels": ["positive", "negative", "neutral"], "overlap": 1}"#,
+        &sample_jsonl(5),
+    )
+    .await;
+    let (_, ann) = server.user(Role::Annotator, "ann").await;
+    let (_home, window) = signed_in_window(&wrapper, &server.url, &ann, None).await;
+    let client = window.client.clone();
+    wait_for(&client, "#task-text", "a task").await;
+    let refused_task = label(&client, 1, '1').await[0];
+
+    let count = text_where(&client, "#refused-count", 30, "the refused count", |t| {
+        t.starts_with('1')
+    })
+    .await;
+    assert!(count.contains("refused"), "{count}");
+    client
+        .find(Locator::Css("#refused-count"))
+        .await
+        .expect("the count")
+        .click()
+        .await
+        .expect("click");
+    let list = text_where(&client, "#refused", 10, "the refused answers", |t| {
+        t.contains("invalid_time")
+    })
+    .await;
+    assert!(
+        list.contains("1999-06-01"),
+        "the device's time is named: {list}"
+    );
+    assert!(list.contains("clock"), "and what to do about it: {list}");
+    assert!(list.contains("positive"), "the answer given: {list}");
+    assert!(list.contains("answer it again"), "{list}");
+    let item = client
+        .find(Locator::Css(".refused-list li"))
+        .await
+        .expect("an item");
+    assert_eq!(
+        item.attr("data-task-id").await.expect("attr").as_deref(),
+        Some(refused_task.to_string().as_str())
+    );
+    screenshot(&client, "refused.png").await;
+    press(&client, char::from(Key::Escape)).await;
+    wait_for(&client, "#task-text", "back to labeling").await;
+    // Nothing was stored on the server, and nothing was lost on the device.
+    let records = tessera_tests::export_records(&requester, project).await;
+    assert!(records.iter().all(|r| r.answers.is_empty()));
     client.close().await.expect("close session");
 }
