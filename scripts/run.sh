@@ -19,7 +19,7 @@ desktop="$target_dir/debug/tessera-desktop"
 export TESSERA_DATA_DIR="$PWD/tessera-data"
 listen="${TESSERA_LISTEN:-127.0.0.1:7450}"
 export TESSERA_SERVER="http://$listen"
-mkdir -p "$TESSERA_DATA_DIR"
+(umask 077 && mkdir -p "$TESSERA_DATA_DIR")
 
 "$tessera" serve --data-dir "$TESSERA_DATA_DIR" --listen "$listen" >>"$TESSERA_DATA_DIR/server.log" 2>&1 &
 server_pid=$!
