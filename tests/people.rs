@@ -1,6 +1,6 @@
 //! Who may see and run what: tokens listed and revoked (API and CLI), a project never left
-//! without a requester, and a project's name, schema and instructions shown only to its
-//! people. Run on both stores.
+//! without a requester nor its creator shut out by a co-requester, and a project's name,
+//! schema and instructions shown only to its people. Run on both stores.
 
 use std::process::Command;
 
@@ -109,11 +109,20 @@ async fn a_project_always_keeps_a_requester() {
         assert!(body.message.contains("no requester"), "{}", body.message);
         rita.status(project).await.expect("still hers");
 
-        // With a co-requester, one of them may; the last one left may not.
+        // A co-requester cannot shut the creator out; she may step down herself while
+        // another requester remains; the last one left may not.
         rita.add_member(project, rob_id, ProjectRole::Requester)
             .await
             .expect("co-requester");
-        rob.add_member(project, rita_id, ProjectRole::Reviewer)
+        let e = rob
+            .add_member(project, rita_id, ProjectRole::Annotator)
+            .await
+            .expect_err("the creator's role is hers to change");
+        let (status, body) = api_error(e);
+        assert_eq!(status, 409, "{}", body.message);
+        assert!(body.message.contains("creator"), "{}", body.message);
+        rita.status(project).await.expect("still hers");
+        rita.add_member(project, rita_id, ProjectRole::Reviewer)
             .await
             .expect("another requester remains");
         let e = rob

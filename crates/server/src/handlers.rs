@@ -649,17 +649,18 @@ fn not_their_project(project_id: i64) -> ApiError {
 
 /// Gives a user a role in the project; a project with annotator or reviewer members is closed
 /// to others' leases (requester members leave it open).
-#[utoipa::path(post, path = "/api/projects/{id}/members", tag = "projects", params(("id" = i64, Path, description = "project id")), request_body = AddMemberRequest, responses((status = 200, body = [Member]), (status = 404, body = ErrorBody), (status = 409, description = "the change would leave the project with no requester", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/projects/{id}/members", tag = "projects", params(("id" = i64, Path, description = "project id")), request_body = AddMemberRequest, responses((status = 200, body = [Member]), (status = 404, body = ErrorBody), (status = 409, description = "the change would leave the project with no requester, or a co-requester would change the creator's role", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn add_member(
     State(state): Shared,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<AddMemberRequest>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
-    require_project_requester(&state, &caller, id).await?;
+    let user = require_project_requester(&state, &caller, id).await?;
+    let by = (user.role != Role::Admin).then_some(user.id);
     state
         .store
-        .add_member(id, req.user_id, req.role, state.clock.now())
+        .add_member(id, req.user_id, req.role, by, state.clock.now())
         .await?;
     Ok(Json(state.store.members(id).await?))
 }

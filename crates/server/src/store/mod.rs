@@ -177,12 +177,15 @@ pub trait Store: Send + Sync {
     /// Each annotator's number of answered (not skipped) tasks in the project: (id, name, n).
     async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>>;
 
-    /// Gives `user_id` `role` in the project (replacing an earlier role).
+    /// Gives `user_id` `role` in the project (replacing an earlier role), as user `by` (`None`
+    /// for an admin). Refused (`Conflict`) when it would leave the project with no requester,
+    /// or take the project's creator off its requesters when `by` is someone else.
     async fn add_member(
         &self,
         project_id: i64,
         user_id: i64,
         role: ProjectRole,
+        by: Option<i64>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
 
@@ -433,6 +436,13 @@ pub(crate) fn last_admin() -> StoreError {
 pub(crate) fn last_requester(project_id: i64) -> StoreError {
     StoreError::Conflict(format!(
         "this would leave project {project_id} with no requester: add another requester first"
+    ))
+}
+
+/// A co-requester changing the role of the project's creator.
+pub(crate) fn creator_only(project_id: i64) -> StoreError {
+    StoreError::Conflict(format!(
+        "only the creator of project {project_id} (or an admin) can change the creator's role"
     ))
 }
 

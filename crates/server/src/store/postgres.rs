@@ -37,8 +37,9 @@ use uuid::Uuid;
 
 use super::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, Store,
-    StoreError, StoreResult, StoredAnswer, User, first_answers, last_admin, last_requester,
-    latest_answers, project_role, rejected, repeated, role_of, unknown_batch, unknown_task,
+    StoreError, StoreResult, StoredAnswer, User, creator_only, first_answers, last_admin,
+    last_requester, latest_answers, project_role, rejected, repeated, role_of, unknown_batch,
+    unknown_task,
 };
 
 /// Tasks one upload statement inserts.
@@ -58,6 +59,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0011_batch_priority.sql"),
     include_str!("../../migrations/postgres/0012_full_until.sql"),
     include_str!("../../migrations/postgres/0013_token_revocation.sql"),
+    include_str!("../../migrations/postgres/0014_project_creator.sql"),
 ];
 /// Statements through the connection's statement cache: each SQL text is parsed and
 /// planned once per pooled connection (deadpool keeps it; connections are recycled without
@@ -927,7 +929,7 @@ impl Store for PostgresStore {
         let row = c
             .cached_query_one(
                 "WITH p AS (
-                     INSERT INTO projects (name, schema, created_at) VALUES ($1, $2, $3)
+                     INSERT INTO projects (name, schema, created_at, created_by) VALUES ($1, $2, $3, $4)
                      RETURNING id, name, schema, created_at
                  ), m AS (
                      INSERT INTO memberships (project_id, user_id, role, created_at)
@@ -1624,6 +1626,7 @@ impl Store for PostgresStore {
         project_id: i64,
         user_id: i64,
         role: ProjectRole,
+        by: Option<i64>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let c = self.pool.get().await?;
@@ -1647,6 +1650,16 @@ impl Store for PostgresStore {
             &[&project_id],
         )
         .await?;
+        let creator: Option<i64> = tx
+            .query_one(
+                "SELECT created_by FROM projects WHERE id = $1",
+                &[&project_id],
+            )
+            .await?
+            .try_get(0)?;
+        if creator == Some(user_id) && by != Some(user_id) && role != ProjectRole::Requester {
+            return Err(creator_only(project_id));
+        }
         let was_requester: bool = tx
             .query_one(
                 "SELECT EXISTS(SELECT 1 FROM memberships WHERE project_id = $1 AND user_id = $2 AND role = 'requester')",

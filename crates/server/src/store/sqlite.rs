@@ -22,9 +22,9 @@ use crate::quality::TimedAnswer;
 
 use super::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, Store,
-    StoreError, StoreResult, StoredAnswer, User, first_answers, last_admin, last_requester,
-    latest_answers, parse_ts, project_role, rejected, repeated, role_of, ts, unknown_batch,
-    unknown_task,
+    StoreError, StoreResult, StoredAnswer, User, creator_only, first_answers, last_admin,
+    last_requester, latest_answers, parse_ts, project_role, rejected, repeated, role_of, ts,
+    unknown_batch, unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0011_batch_priority.sql"),
     include_str!("../../migrations/sqlite/0012_full_until.sql"),
     include_str!("../../migrations/sqlite/0013_token_revocation.sql"),
+    include_str!("../../migrations/sqlite/0014_project_creator.sql"),
 ];
 
 /// The next open tasks an annotator may lease, in queue order: higher-priority batches
@@ -731,9 +732,9 @@ impl Store for SqliteStore {
         self.write(move |c| {
             let now = ts(now);
             c.prepare_cached(
-                "INSERT INTO projects (name, schema, created_at) VALUES (?1, ?2, ?3)",
+                "INSERT INTO projects (name, schema, created_at, created_by) VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![name, schema_json, now])?;
+            .execute(params![name, schema_json, now, requester])?;
             let id = c.last_insert_rowid();
             if let Some(user) = requester {
                 c.prepare_cached(
@@ -1328,6 +1329,7 @@ impl Store for SqliteStore {
         project_id: i64,
         user_id: i64,
         role: ProjectRole,
+        by: Option<i64>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         self.write(move |c| {
@@ -1338,6 +1340,14 @@ impl Store for SqliteStore {
                 .query_row([user_id], |r| r.get(0))?;
             if !known {
                 return Err(StoreError::NotFound(format!("user {user_id}")));
+            }
+            let creator: Option<i64> = c.query_row(
+                "SELECT created_by FROM projects WHERE id = ?1",
+                [project_id],
+                |r| r.get(0),
+            )?;
+            if creator == Some(user_id) && by != Some(user_id) && role != ProjectRole::Requester {
+                return Err(creator_only(project_id));
             }
             let was_requester: bool = c.query_row(
                 "SELECT EXISTS(SELECT 1 FROM memberships WHERE project_id = ?1 AND user_id = ?2 AND role = 'requester')",
