@@ -286,7 +286,7 @@ async fn every_task_kind_is_answered_from_the_keyboard() {
         };
         let me = api.me().await.expect("me");
         requester
-            .add_member(disputes, me.user_id, role)
+            .add_member(disputes, me.user_id, Some(&me.name), role)
             .await
             .expect("member");
         if name != "dana" {

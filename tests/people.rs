@@ -1,6 +1,7 @@
 //! Who may see and run what: tokens listed and revoked (API and CLI), a project never left
 //! without a requester nor its creator shut out by a co-requester, and a project's name,
-//! schema and instructions shown only to its people. Run on both stores.
+//! schema and instructions shown only to its people, and no user's name learnt from an id.
+//! Run on both stores.
 
 use std::process::Command;
 
@@ -101,7 +102,7 @@ async fn a_project_always_keeps_a_requester() {
 
         // Alone, she cannot step down.
         let e = rita
-            .add_member(project, rita_id, ProjectRole::Annotator)
+            .add_member(project, rita_id, Some("rita"), ProjectRole::Annotator)
             .await
             .expect_err("the last requester");
         let (status, body) = api_error(e);
@@ -111,26 +112,69 @@ async fn a_project_always_keeps_a_requester() {
 
         // A co-requester cannot shut the creator out; she may step down herself while
         // another requester remains; the last one left may not.
-        rita.add_member(project, rob_id, ProjectRole::Requester)
+        rita.add_member(project, rob_id, Some("rob"), ProjectRole::Requester)
             .await
             .expect("co-requester");
         let e = rob
-            .add_member(project, rita_id, ProjectRole::Annotator)
+            .add_member(project, rita_id, Some("rita"), ProjectRole::Annotator)
             .await
             .expect_err("the creator's role is hers to change");
         let (status, body) = api_error(e);
         assert_eq!(status, 409, "{}", body.message);
         assert!(body.message.contains("creator"), "{}", body.message);
         rita.status(project).await.expect("still hers");
-        rita.add_member(project, rita_id, ProjectRole::Reviewer)
+        rita.add_member(project, rita_id, Some("rita"), ProjectRole::Reviewer)
             .await
             .expect("another requester remains");
         let e = rob
-            .add_member(project, rob_id, ProjectRole::Annotator)
+            .add_member(project, rob_id, Some("rob"), ProjectRole::Annotator)
             .await
             .expect_err("now the last");
         assert_eq!(api_error(e).0, 409);
         rob.status(project).await.expect("still his");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_requester_cannot_read_user_names_off_the_member_list() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let server = TestServer::start_on(backend).await;
+        let (rita, _) = server.user(Role::Requester, "rita").await;
+        let (secret, _) = server.user(Role::Annotator, "someone-secret").await;
+        let secret_id = secret.me().await.expect("me").user_id;
+        let project = sentiment_project(&rita, "mine", 1).await;
+        // An id alone is refused; an id with a wrong name is "not found", as a wrong id is.
+        let (status, body) = api_error(
+            rita.add_member(project, secret_id, None, ProjectRole::Annotator)
+                .await
+                .expect_err("no name"),
+        );
+        assert_eq!(status, 400, "{}", body.message);
+        for (id, name) in [(secret_id, "guess"), (9_999, "guess")] {
+            let (status, body) = api_error(
+                rita.add_member(project, id, Some(name), ProjectRole::Annotator)
+                    .await
+                    .expect_err("wrong"),
+            );
+            assert_eq!(status, 404);
+            assert!(!body.message.contains("someone-secret"), "{}", body.message);
+        }
+        let members = rita.members(project).await.expect("members");
+        assert!(members.iter().all(|m| m.name != "someone-secret"));
+        // With the name they were given, the requester adds them; an admin may use the id.
+        rita.add_member(
+            project,
+            secret_id,
+            Some("someone-secret"),
+            ProjectRole::Annotator,
+        )
+        .await
+        .expect("known by name");
+        server
+            .admin()
+            .add_member(project, secret_id, None, ProjectRole::Reviewer)
+            .await
+            .expect("an admin by id");
     }
 }
 
@@ -145,7 +189,7 @@ async fn a_project_is_shown_to_its_people_only() {
         let (member, _) = server.user(Role::Annotator, "mia").await;
         let (outsider, _) = server.user(Role::Annotator, "otto").await;
         let mia = member.me().await.expect("me").user_id;
-        rita.add_member(closed, mia, ProjectRole::Annotator)
+        rita.add_member(closed, mia, Some("mia"), ProjectRole::Annotator)
             .await
             .expect("member");
 

@@ -1738,7 +1738,7 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
     // every annotator (a requester member does not close a project).
     let olga = other.me().await.expect("me").user_id;
     requester
-        .add_member(project, olga, ProjectRole::Requester)
+        .add_member(project, olga, Some("olga"), ProjectRole::Requester)
         .await
         .expect("add a requester");
     other
@@ -1785,11 +1785,11 @@ async fn members_close_a_project_and_reviewer_members_review(backend: Backend) {
         1
     );
     requester
-        .add_member(project, member_id, ProjectRole::Annotator)
+        .add_member(project, member_id, Some("mia"), ProjectRole::Annotator)
         .await
         .expect("add");
     let members = requester
-        .add_member(project, reviewer_id, ProjectRole::Reviewer)
+        .add_member(project, reviewer_id, Some("rex"), ProjectRole::Reviewer)
         .await
         .expect("add reviewer");
     let roles: Vec<(&str, ProjectRole)> =
@@ -1847,7 +1847,7 @@ async fn members_close_a_project_and_reviewer_members_review(backend: Backend) {
     assert_eq!(
         api_error(
             member
-                .add_member(project, member_id, ProjectRole::Reviewer)
+                .add_member(project, member_id, Some("mia"), ProjectRole::Reviewer)
                 .await
                 .expect_err("403")
         )
@@ -1857,7 +1857,7 @@ async fn members_close_a_project_and_reviewer_members_review(backend: Backend) {
     assert_eq!(
         api_error(
             requester
-                .add_member(project, 987_654, ProjectRole::Annotator)
+                .add_member(project, 987_654, Some("nobody"), ProjectRole::Annotator)
                 .await
                 .expect_err("404")
         )

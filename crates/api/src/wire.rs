@@ -497,6 +497,10 @@ impl ProjectRole {
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
     pub user_id: i64,
+    /// The user's name, as they were given it. Requesters must send it: an id alone would let
+    /// them read every user's name off the member list. Admins may leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub role: ProjectRole,
 }
 

@@ -324,15 +324,21 @@ impl ApiClient {
     }
 
     /// Gives a user a role in the project (requester); returns the members.
+    /// Gives user `user_id`, named `name` (requesters must name them), `role` in `project`.
     pub async fn add_member(
         &self,
         project: i64,
         user_id: i64,
+        name: Option<&str>,
         role: ProjectRole,
     ) -> Result<Vec<Member>, ClientError> {
         self.post(
             &format!("/api/projects/{project}/members"),
-            &AddMemberRequest { user_id, role },
+            &AddMemberRequest {
+                user_id,
+                name: name.map(str::to_owned),
+                role,
+            },
         )
         .await
     }

@@ -658,9 +658,15 @@ pub async fn add_member(
 ) -> Result<Json<Vec<Member>>, ApiError> {
     let user = require_project_requester(&state, &caller, id).await?;
     let by = (user.role != Role::Admin).then_some(user.id);
+    let name = req.name.map(|n| n.trim().to_owned());
+    if by.is_some() && name.is_none() {
+        return Err(ApiError::BadRequest(
+            "name the user as well as their id: a requester adds people they know".to_owned(),
+        ));
+    }
     state
         .store
-        .add_member(id, req.user_id, req.role, by, state.clock.now())
+        .add_member(id, req.user_id, name, req.role, by, state.clock.now())
         .await?;
     Ok(Json(state.store.members(id).await?))
 }

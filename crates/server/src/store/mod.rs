@@ -180,10 +180,12 @@ pub trait Store: Send + Sync {
     /// Gives `user_id` `role` in the project (replacing an earlier role), as user `by` (`None`
     /// for an admin). Refused (`Conflict`) when it would leave the project with no requester,
     /// or take the project's creator off its requesters when `by` is someone else.
+    /// `name`, when given, must be the user's: a wrong one is `NotFound` like a wrong id.
     async fn add_member(
         &self,
         project_id: i64,
         user_id: i64,
+        name: Option<String>,
         role: ProjectRole,
         by: Option<i64>,
         now: DateTime<Utc>,
@@ -437,6 +439,15 @@ pub(crate) fn last_requester(project_id: i64) -> StoreError {
     StoreError::Conflict(format!(
         "this would leave project {project_id} with no requester: add another requester first"
     ))
+}
+
+/// No user of that id, or not of that name: the same words either way, so a wrong name tells
+/// nothing about the id.
+pub(crate) fn no_such_user(id: i64, name: Option<&str>) -> StoreError {
+    match name {
+        Some(name) => StoreError::NotFound(format!("a user {id} named {name:?}")),
+        None => StoreError::NotFound(format!("user {id}")),
+    }
 }
 
 /// A co-requester changing the role of the project's creator.

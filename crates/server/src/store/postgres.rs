@@ -38,8 +38,8 @@ use uuid::Uuid;
 use super::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, Store,
     StoreError, StoreResult, StoredAnswer, User, creator_only, first_answers, last_admin,
-    last_requester, latest_answers, project_role, rejected, repeated, role_of, unknown_batch,
-    unknown_task,
+    last_requester, latest_answers, no_such_user, project_role, rejected, repeated, role_of,
+    unknown_batch, unknown_task,
 };
 
 /// Tasks one upload statement inserts.
@@ -1625,6 +1625,7 @@ impl Store for PostgresStore {
         &self,
         project_id: i64,
         user_id: i64,
+        name: Option<String>,
         role: ProjectRole,
         by: Option<i64>,
         now: DateTime<Utc>,
@@ -1633,13 +1634,13 @@ impl Store for PostgresStore {
         self.project_in(&c, project_id).await?;
         let known: bool = c
             .cached_query_one(
-                "SELECT EXISTS(SELECT 1 FROM users WHERE id = $1)",
-                &[&user_id],
+                "SELECT EXISTS(SELECT 1 FROM users WHERE id = $1 AND ($2::TEXT IS NULL OR name = $2))",
+                &[&user_id, &name],
             )
             .await?
             .try_get(0)?;
         if !known {
-            return Err(StoreError::NotFound(format!("user {user_id}")));
+            return Err(no_such_user(user_id, name.as_deref()));
         }
         let mut c = c;
         let tx = c.transaction().await?;

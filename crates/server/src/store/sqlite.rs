@@ -23,8 +23,8 @@ use crate::quality::TimedAnswer;
 use super::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, Store,
     StoreError, StoreResult, StoredAnswer, User, creator_only, first_answers, last_admin,
-    last_requester, latest_answers, parse_ts, project_role, rejected, repeated, role_of, ts,
-    unknown_batch, unknown_task,
+    last_requester, latest_answers, no_such_user, parse_ts, project_role, rejected, repeated,
+    role_of, ts, unknown_batch, unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -1328,6 +1328,7 @@ impl Store for SqliteStore {
         &self,
         project_id: i64,
         user_id: i64,
+        name: Option<String>,
         role: ProjectRole,
         by: Option<i64>,
         now: DateTime<Utc>,
@@ -1336,10 +1337,12 @@ impl Store for SqliteStore {
             let c = c.savepoint()?;
             project_row(&c, project_id)?;
             let known: bool = c
-                .prepare_cached("SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1)")?
-                .query_row([user_id], |r| r.get(0))?;
+                .prepare_cached(
+                    "SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1 AND (?2 IS NULL OR name = ?2))",
+                )?
+                .query_row(params![user_id, name], |r| r.get(0))?;
             if !known {
-                return Err(StoreError::NotFound(format!("user {user_id}")));
+                return Err(no_such_user(user_id, name.as_deref()));
             }
             let creator: Option<i64> = c.query_row(
                 "SELECT created_by FROM projects WHERE id = ?1",
