@@ -9,7 +9,9 @@ mod desktop;
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 use tessera_api::Role;
-use tessera_tests::{TestServer, answer_push, answers_of, built_binary, sample_jsonl};
+use tessera_tests::{
+    TestServer, answer_push, answers_of, built_binary, one_answer_project, sample_jsonl,
+};
 
 use desktop::*;
 
@@ -51,12 +53,7 @@ async fn two_annotators_share_the_app_and_a_suspended_one_is_told() {
     let mut server = TestServer::start().await;
     let (requester, _) = server.user(Role::Requester, "rita").await;
     // One answer per task: a task in Ann's hand is in no one else's.
-    let shared = project(
-        &requester,
-        r#"{"kind": "classification", "labels": ["positive", "negative", "neutral"], "overlap": 1}"#,
-        &sample_jsonl(40),
-    )
-    .await;
+    let shared = one_answer_project(&requester, "shared", 40).await;
     let (_, ann) = server.user(Role::Annotator, "ann").await;
     let (_, bob) = server.user(Role::Annotator, "bob").await;
 
@@ -184,12 +181,7 @@ async fn answers_the_server_refuses_are_shown_with_their_reasons() {
 
     let server = TestServer::start().await;
     let (requester, _) = server.user(Role::Requester, "rita").await;
-    let project = project(
-        &requester,
-        r#"{"kind": "classification", "labels": ["positive", "negative", "neutral"], "overlap": 1}"#,
-        &sample_jsonl(5),
-    )
-    .await;
+    let project = one_answer_project(&requester, "clocks", 5).await;
     let (_, ann) = server.user(Role::Annotator, "ann").await;
     let (_home, window) = signed_in_window(&wrapper, &server.url, &ann, None).await;
     let client = window.client.clone();

@@ -242,6 +242,15 @@ pub async fn sentiment_project(requester: &ApiClient, name: &str, n: usize) -> i
     project_with(requester, name, schema, &[&sample_jsonl(n)]).await
 }
 
+/// A sentiment project of `n` sample tasks that wants one answer per task: a task leased to
+/// one annotator is leased to no one else, so any task two people both see came from a
+/// shared store.
+pub async fn one_answer_project(requester: &ApiClient, name: &str, n: usize) -> i64 {
+    let schema = r#"{"kind": "classification", "labels": ["positive", "negative", "neutral"], "overlap": 1}"#;
+    let schema = tessera_core::LabelSchema::from_json(schema).expect("schema");
+    project_with(requester, name, schema, &[&sample_jsonl(n)]).await
+}
+
 /// A project named `name` of `schema`, made by `requester`, with each of `batches` (JSONL)
 /// uploaded in turn, every line stored; its id.
 pub async fn project_with(

@@ -9,21 +9,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use tessera_api::Role;
-use tessera_client::ApiClient;
 use tessera_client::session::Session;
-use tessera_core::LabelSchema;
 use tessera_tests::{
-    Backend, TestServer, answers_of, built_binary, eventually, export_records, sample_jsonl,
+    Backend, TestServer, answers_of, built_binary, eventually, export_records, one_answer_project,
 };
-
-/// A sentiment project of `n` tasks that wants one answer per task: a task leased to one
-/// annotator is leased to no one else, so any task two people both see came from a shared
-/// store.
-async fn one_answer_project(requester: &ApiClient, name: &str, n: usize) -> i64 {
-    let schema = r#"{"kind": "classification", "labels": ["positive", "negative", "neutral"], "overlap": 1}"#;
-    let schema = LabelSchema::from_json(schema).expect("schema");
-    tessera_tests::project_with(requester, name, schema, &[&sample_jsonl(n)]).await
-}
 
 /// Answers every task in the session's hand with `label`, offline or not; their ids.
 fn answer_all(session: &Session, label: &str) -> Vec<i64> {
