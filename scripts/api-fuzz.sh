@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scripts="$PWD/scripts"
 examples="${EXAMPLES:-40}"
 limit="${TIMEOUT:-600}"
 target_dir="${CARGO_TARGET_DIR:-target}"
@@ -50,11 +51,12 @@ for role in admin requester annotator; do
   token=${!role}
   echo "== api-fuzz: as $role, $examples examples per operation"
   # Revoking tokens would sign the fuzzer itself out; tests/people.rs covers it.
-  if ! PYTHONPATH=scripts SCHEMATHESIS_HOOKS=api_fuzz_hooks timeout "$limit" "$venv/bin/st" run "$TESSERA_SERVER/api/openapi.json" \
+  # Run from the scratch folder: schemathesis keeps a cache in the folder it runs in.
+  if ! (cd "$work" && PYTHONPATH="$scripts" SCHEMATHESIS_HOOKS=api_fuzz_hooks timeout "$limit" "$venv/bin/st" run "$TESSERA_SERVER/api/openapi.json" \
       --checks "$checks" -H "Authorization: Bearer $token" \
       --exclude-path "/api/tokens/{user_id}" \
       --max-examples "$examples" --seed 20261206 --no-color \
-      --phases examples,coverage,fuzzing >"$work/st-$role.log" 2>&1; then
+      --phases examples,coverage,fuzzing >"$work/st-$role.log" 2>&1); then
     status=1
     sed -n "/FAILURES/,\$p" "$work/st-$role.log" | head -n 150 || true
   fi
