@@ -1,7 +1,7 @@
 //! Gold stays secret from the people it measures: nothing an annotator receives depends on
-//! which tasks are gold — not where gold sits in a lease reply, not how many tasks come, not
-//! the fields of a task, not the words of a suspension — and revising answers, once scored,
-//! moves nothing. Run on both stores.
+//! which tasks are gold — not where gold sits in a lease reply or the change feed, not how
+//! many tasks come, not the fields of a task, not the words of a suspension — and revising
+//! answers, once scored, moves nothing. Run on both stores.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -63,6 +63,9 @@ async fn thousand_leases(backend: Backend) {
     // Expected and seen gold per position of a full reply.
     let mut expected = [0.0f64; LIMIT];
     let mut seen = [0u32; LIMIT];
+    // The same, per place in the change feed (another device of the annotator reads it).
+    let mut feed_expected = [0.0f64; LIMIT];
+    let mut feed_seen = [0u32; LIMIT];
     let mut first_gold = BTreeSet::new();
     let mut gold_total = 0usize;
     for a in 0..ANNOTATORS {
@@ -124,6 +127,31 @@ async fn thousand_leases(backend: Backend) {
         if let Some(id) = first {
             first_gold.insert(id);
         }
+        // Each lease request's new leases sit together in the feed, in its order.
+        let feed: Value = http
+            .get(format!("{}/api/changes?limit=1000", server.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("changes")
+            .json()
+            .await
+            .expect("changes body");
+        let leased: Vec<i64> = feed["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .filter(|c| c["kind"] == "lease")
+            .filter_map(|c| c["task"]["task_id"].as_i64())
+            .collect();
+        assert_eq!(leased.len(), LIMIT * LEASES_EACH);
+        for request in leased.chunks(LIMIT) {
+            let g = request.iter().filter(|id| gold_ids.contains(id)).count();
+            for (position, id) in request.iter().enumerate() {
+                feed_expected[position] += g as f64 / LIMIT as f64;
+                feed_seen[position] += u32::from(gold_ids.contains(id));
+            }
+        }
     }
     // Gold is mixed in at the project's rate...
     let leases = (ANNOTATORS * LEASES_EACH) as f64;
@@ -131,15 +159,20 @@ async fn thousand_leases(backend: Backend) {
     assert!((0.2..0.3).contains(&rate), "gold rate {rate}");
     // ...at every place in a reply alike: Pearson's chi-square over the positions, against
     // where uniformly shuffled gold would fall (7 degrees of freedom; 24.3 is p = 0.001).
-    let chi2: f64 = expected
-        .iter()
-        .zip(seen)
-        .map(|(e, s)| (f64::from(s) - e).powi(2) / e)
-        .sum();
-    assert!(
-        chi2 < 24.3,
-        "gold positions {seen:?} against {expected:?}: chi2 {chi2}"
-    );
+    for (what, expected, seen) in [
+        ("reply", expected, seen),
+        ("change feed", feed_expected, feed_seen),
+    ] {
+        let chi2: f64 = expected
+            .iter()
+            .zip(seen)
+            .map(|(e, s)| (f64::from(s) - e).powi(2) / e)
+            .sum();
+        assert!(
+            chi2 < 24.3,
+            "gold positions in the {what} {seen:?} against {expected:?}: chi2 {chi2}"
+        );
+    }
     // ...and drawn at random for each person: their first gold tasks differ.
     assert!(
         first_gold.len() >= 20,

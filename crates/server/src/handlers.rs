@@ -462,9 +462,6 @@ pub async fn lease_tasks(
         .await?;
     state.metrics.lease_seconds.observe(started.elapsed());
     Metrics::add(&state.metrics.tasks_leased, tasks.len() as u64);
-    // Gold sits at random places in the reply (the device shows tasks in reply order).
-    let mut tasks = tasks;
-    rand::seq::SliceRandom::shuffle(tasks.as_mut_slice(), &mut rand::rng());
     Ok(Json(LeaseResponse { project, tasks }))
 }
 

@@ -125,7 +125,9 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<CancelTasksResponse>;
 
     /// The annotator's unexpired leases in the project, topped up with new ones to `limit`.
-    /// Held leases are extended, never shortened.
+    /// Held leases are extended, never shortened. The new ones come after them in random
+    /// order, in the reply and in the change feed alike, so where gold sits says nothing (the
+    /// device shows tasks in that order).
     async fn lease(&self, query: LeaseQuery) -> StoreResult<Vec<LeasedTask>>;
 
     /// Stores answers idempotently by id and updates each touched task's consensus: with the

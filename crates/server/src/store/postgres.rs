@@ -392,25 +392,36 @@ async fn active_holders(c: &impl GenericClient, tasks: &[i64]) -> StoreResult<Ve
     .collect()
 }
 
-/// New leases of `tasks` for the query's annotator, and their changes in lease order, in one
-/// statement.
+/// New leases of `tasks` for the query's annotator (their changes are noted once the whole
+/// request is leased, see [`note_leases`]).
 async fn insert_leases(
     tx: &deadpool_postgres::Transaction<'_>,
     q: &LeaseQuery,
     tasks: &[i64],
 ) -> StoreResult<()> {
     tx.cached_execute(
-        "WITH leased AS (
-             INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
-             SELECT u.id, $2, 'active', $3, $4, $5 FROM UNNEST($1::bigint[]) WITH ORDINALITY AS u(id, n)
-             ORDER BY u.n
-             ON CONFLICT (task_id, annotator_id) DO UPDATE
-             SET state = 'active', expires_at = $3, leased_at = $4, offline = $5
-         )
-         INSERT INTO changes (annotator_id, kind, task_id)
+        "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at, offline)
+         SELECT u.id, $2, 'active', $3, $4, $5 FROM UNNEST($1::bigint[]) AS u(id)
+         ON CONFLICT (task_id, annotator_id) DO UPDATE
+         SET state = 'active', expires_at = $3, leased_at = $4, offline = $5",
+        &[&tasks, &q.annotator_id, &q.expires_at, &q.now, &q.offline],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The change-feed entries of one request's new leases, in the order of `tasks` (shuffled by
+/// the caller, so the feed says nothing of which were gold).
+async fn note_leases(
+    tx: &deadpool_postgres::Transaction<'_>,
+    annotator_id: i64,
+    tasks: &[i64],
+) -> StoreResult<()> {
+    tx.cached_execute(
+        "INSERT INTO changes (annotator_id, kind, task_id)
          SELECT $2, 'lease', u.id FROM UNNEST($1::bigint[]) WITH ORDINALITY AS u(id, n)
          ORDER BY u.n",
-        &[&tasks, &q.annotator_id, &q.expires_at, &q.now, &q.offline],
+        &[&tasks, &annotator_id],
     )
     .await?;
     Ok(())
@@ -419,7 +430,7 @@ async fn insert_leases(
 /// Leases those of the locked `candidates` that still have room, counted afresh: this
 /// statement's snapshot is taken after the candidates' row locks were granted, so it sees
 /// every lease another replica committed on them. Returns the leased tasks in queue order;
-/// their leases and changes are written by the same statement.
+/// their leases are written by the same statement.
 async fn lease_with_room(
     tx: &deadpool_postgres::Transaction<'_>,
     q: &LeaseQuery,
@@ -446,9 +457,6 @@ async fn lease_with_room(
              SELECT f.id, $4, 'active', $5, $2, $6 FROM fresh f ORDER BY f.priority DESC, f.answer_count DESC, f.id
              ON CONFLICT (task_id, annotator_id) DO UPDATE
              SET state = 'active', expires_at = $5, leased_at = $2, offline = $6
-         ), noted AS (
-             INSERT INTO changes (annotator_id, kind, task_id)
-             SELECT $4, 'lease', f.id FROM fresh f ORDER BY f.priority DESC, f.answer_count DESC, f.id
          )
          SELECT id, project_id, data, prediction FROM fresh ORDER BY priority DESC, answer_count DESC, id",
         &[
@@ -1176,12 +1184,12 @@ impl Store for PostgresStore {
             .iter()
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()?;
+        let already_held = held.len();
         // Concurrent leasers see the same candidates: some are locked by others (skipped),
         // some turn out full once locked. Another round looks further down the queue, so an
         // annotator never hears "no tasks" while suitable tasks remain.
         // Gold first (as many as the handler drew), drawn at random from those this annotator
-        // never had; they have no overlap to respect, so no row locks. The handler shuffles
-        // the reply, so where gold sits in it says nothing.
+        // never had; they have no overlap to respect, so no row locks.
         let room = limit - held.len() as i64;
         if q.gold_slots > 0 && room > 0 {
             let gold: Vec<i64> = tx
@@ -1240,6 +1248,11 @@ impl Store for PostgresStore {
                 fetched.insert(task.task_id, task);
             }
         }
+        // The new leases in random order, in the reply and in the change feed: where gold sits
+        // says nothing.
+        let new = &mut held[already_held..];
+        rand::seq::SliceRandom::shuffle(new, &mut rand::rng());
+        note_leases(&tx, q.annotator_id, new).await?;
         // Held and gold tasks are read now; those leased in the rounds came with their lease.
         let unread: Vec<i64> = held
             .iter()

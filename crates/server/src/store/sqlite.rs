@@ -975,8 +975,8 @@ impl Store for SqliteStore {
                 .query_map(params![q.project_id, q.annotator_id, now, first_ask, wanted as i64], |r| r.get(0))?
                 .collect::<Result<_, _>>()?
             };
-            // Gold among the others at random places: the change feed's order (and so what
-            // another device of the annotator shows) says nothing of which is which.
+            // The new leases in random order, in the reply and in the change feed: where gold
+            // sits says nothing.
             fresh.extend(gold);
             rand::seq::SliceRandom::shuffle(fresh.as_mut_slice(), &mut rand::rng());
             for id in &fresh {
