@@ -120,7 +120,11 @@ async fn refit_on_schedule(state: Arc<AppState>, every: std::time::Duration) {
     ticks.tick().await; // the first tick is immediate: start after one period
     loop {
         ticks.tick().await;
-        let projects = match state.store.projects(None).await {
+        let projects = match state
+            .store
+            .projects(tessera_server::store::ProjectsOf::Everyone)
+            .await
+        {
             Ok(projects) => projects,
             Err(e) => {
                 tracing::warn!(error = %e, "scheduled re-fit: cannot list projects");

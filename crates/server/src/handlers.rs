@@ -28,7 +28,7 @@ use crate::export::render_export;
 use crate::metrics::Metrics;
 use crate::quality::flag_annotators;
 use crate::refit::refit_project;
-use crate::store::{LeaseQuery, gold_tally};
+use crate::store::{LeaseQuery, ProjectsOf, gold_tally};
 use crate::upload::parse_body;
 
 /// Most tasks one lease request may take: a long offline session's worth (a day of quick
@@ -265,19 +265,12 @@ pub async fn list_projects(
 ) -> Result<Json<Vec<Project>>, ApiError> {
     // A requester sees the projects they run, never another requester's; an annotator the
     // open projects and those they are a member of.
-    let requester = (caller.0.role == Role::Requester).then_some(caller.0.id);
-    let projects = state.store.projects(requester).await?;
-    if caller.0.role != Role::Annotator {
-        return Ok(Json(projects));
-    }
-    let mut theirs = Vec::with_capacity(projects.len());
-    for project in projects {
-        let (closed, member) = state.store.membership(project.id, caller.0.id).await?;
-        if !closed || member.is_some() {
-            theirs.push(project);
-        }
-    }
-    Ok(Json(theirs))
+    let who = match caller.0.role {
+        Role::Admin => ProjectsOf::Everyone,
+        Role::Requester => ProjectsOf::Requester(caller.0.id),
+        Role::Annotator => ProjectsOf::Annotator(caller.0.id),
+    };
+    Ok(Json(state.store.projects(who).await?))
 }
 
 #[utoipa::path(get, path = "/api/projects/{id}", tag = "projects", params(("id" = i64, Path, description = "project id")), responses((status = 200, body = Project), (status = 404, body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]

@@ -46,6 +46,29 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Whose projects to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectsOf {
+    /// Every project (admins, the server's own jobs).
+    Everyone,
+    /// Those the user is a requester member of.
+    Requester(i64),
+    /// Those open to every annotator (no annotator or reviewer members) and those the user is
+    /// a member of.
+    Annotator(i64),
+}
+
+impl ProjectsOf {
+    /// As SQL parameters: (0 everyone, 1 requester, 2 annotator; the user id or 0).
+    pub(crate) fn params(self) -> (i32, i64) {
+        match self {
+            ProjectsOf::Everyone => (0, 0),
+            ProjectsOf::Requester(id) => (1, id),
+            ProjectsOf::Annotator(id) => (2, id),
+        }
+    }
+}
+
 /// A lease request after the server applied its policy.
 #[derive(Debug, Clone, Copy)]
 pub struct LeaseQuery {
@@ -89,8 +112,8 @@ pub trait Store: Send + Sync {
         requester: Option<i64>,
         now: DateTime<Utc>,
     ) -> StoreResult<Project>;
-    /// Every project, or only those `requester` is a requester member of.
-    async fn projects(&self, requester: Option<i64>) -> StoreResult<Vec<Project>>;
+    /// The projects `who` may see, by id.
+    async fn projects(&self, who: ProjectsOf) -> StoreResult<Vec<Project>>;
     async fn project(&self, id: i64) -> StoreResult<Project>;
 
     /// Stores a whole batch in one transaction: all tasks or none. Its tasks are leased

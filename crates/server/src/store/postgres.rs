@@ -36,8 +36,8 @@ use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
 use super::{
-    ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, Store,
-    StoreError, StoreResult, StoredAnswer, User, creator_only, first_answers, last_admin,
+    ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, ProjectsOf,
+    Store, StoreError, StoreResult, StoredAnswer, User, creator_only, first_answers, last_admin,
     last_requester, latest_answers, no_such_user, project_role, rejected, repeated, role_of,
     unknown_batch, unknown_task,
 };
@@ -950,13 +950,17 @@ impl Store for PostgresStore {
         project_from(&row)
     }
 
-    async fn projects(&self, requester: Option<i64>) -> StoreResult<Vec<Project>> {
+    async fn projects(&self, who: ProjectsOf) -> StoreResult<Vec<Project>> {
+        let (kind, user) = who.params();
         let c = self.pool.get().await?;
         c.cached_query(
-            "SELECT id, name, schema, created_at FROM projects WHERE $1::BIGINT IS NULL OR id IN
-               (SELECT project_id FROM memberships WHERE user_id = $1 AND role = 'requester')
+            "SELECT id, name, schema, created_at FROM projects p WHERE $1::INT = 0
+               OR ($1 = 1 AND id IN (SELECT project_id FROM memberships WHERE user_id = $2 AND role = 'requester'))
+               OR ($1 = 2 AND (id IN (SELECT project_id FROM memberships WHERE user_id = $2)
+                               OR NOT EXISTS (SELECT 1 FROM memberships m
+                                              WHERE m.project_id = p.id AND m.role <> 'requester')))
              ORDER BY id",
-            &[&requester],
+            &[&kind, &user],
         )
         .await?
         .iter()

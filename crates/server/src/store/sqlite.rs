@@ -21,8 +21,8 @@ use tessera_core::{ConsensusMethod, EncodedTask, LabelSchema, Prediction, Vote};
 use crate::quality::TimedAnswer;
 
 use super::{
-    ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, Store,
-    StoreError, StoreResult, StoredAnswer, User, creator_only, first_answers, last_admin,
+    ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, ProjectsOf,
+    Store, StoreError, StoreResult, StoredAnswer, User, creator_only, first_answers, last_admin,
     last_requester, latest_answers, no_such_user, parse_ts, project_role, rejected, repeated,
     role_of, ts, unknown_batch, unknown_task,
 };
@@ -68,6 +68,13 @@ const NOTE_FULL: &str = "UPDATE tasks SET full_until = (
        AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = tasks.id
             AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > ?2)))
            >= COALESCE(wanted, ?3)";
+
+/// The ids of the projects [`ProjectsOf`] names (?1 its kind, ?2 the user), in id order.
+const PROJECTS_OF: &str = "SELECT id FROM projects p WHERE ?1 = 0
+     OR (?1 = 1 AND id IN (SELECT project_id FROM memberships WHERE user_id = ?2 AND role = 'requester'))
+     OR (?1 = 2 AND (id IN (SELECT project_id FROM memberships WHERE user_id = ?2)
+                     OR NOT EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = p.id AND m.role <> 'requester')))
+     ORDER BY id";
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -748,15 +755,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn projects(&self, requester: Option<i64>) -> StoreResult<Vec<Project>> {
+    async fn projects(&self, who: ProjectsOf) -> StoreResult<Vec<Project>> {
+        let (kind, user) = who.params();
         self.read(move |c| {
             let ids: Vec<i64> = c
-                .prepare_cached(
-                    "SELECT id FROM projects WHERE ?1 IS NULL OR id IN
-                       (SELECT project_id FROM memberships WHERE user_id = ?1 AND role = 'requester')
-                     ORDER BY id",
-                )?
-                .query_map([requester], |r| r.get(0))?
+                .prepare_cached(PROJECTS_OF)?
+                .query_map(params![kind, user], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             ids.into_iter().map(|id| project_row(c, id)).collect()
         })
