@@ -385,3 +385,20 @@ pub fn api_error(e: tessera_client::ClientError) -> (u16, tessera_api::ErrorBody
         other => panic!("expected an API error, got {other}"),
     }
 }
+
+/// Runs the built `tessera` binary with `args` and `env` (and no token but one `env` gives),
+/// insisting on success; its standard output.
+pub fn tessera_ok<V: AsRef<std::ffi::OsStr>>(args: &[&str], env: &[(&str, V)]) -> String {
+    let mut command = std::process::Command::new(built_binary("tessera"));
+    command.args(args).env_remove("TESSERA_TOKEN");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let out = command.output().expect("run tessera");
+    assert!(
+        out.status.success(),
+        "tessera {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}

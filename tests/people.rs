@@ -3,10 +3,8 @@
 //! schema and instructions shown only to its people, and no user's name learnt from an id.
 //! Run on both stores.
 
-use std::process::Command;
-
 use tessera_api::{ProjectRole, Role};
-use tessera_tests::{Backend, TestServer, api_error, built_binary, sentiment_project};
+use tessera_tests::{Backend, TestServer, api_error, sentiment_project, tessera_ok};
 
 async fn me(server: &TestServer, token: &str) -> u16 {
     reqwest::Client::new()
@@ -59,20 +57,11 @@ async fn the_admin_lists_and_revokes_tokens() {
         );
 
         // The CLI does the same.
-        let cli = |args: &[&str]| {
-            let out = Command::new(built_binary("tessera"))
-                .args(args)
-                .env("TESSERA_SERVER", &server.url)
-                .env("TESSERA_TOKEN", &server.admin_token)
-                .output()
-                .expect("run tessera");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).expect("utf-8")
-        };
+        let env = [
+            ("TESSERA_SERVER", server.url.as_str()),
+            ("TESSERA_TOKEN", server.admin_token.as_str()),
+        ];
+        let cli = |args: &[&str]| tessera_ok(args, &env);
         let rita_id = requester.me().await.expect("me").user_id.to_string();
         let said = cli(&["token", "revoke", &rita_id]);
         assert!(said.contains("rita"), "{said}");

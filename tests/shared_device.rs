@@ -5,13 +5,12 @@
 //! server under their own name when that person comes back. None is lost or refused.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use tessera_api::Role;
 use tessera_client::session::Session;
 use tessera_tests::{
-    Backend, TestServer, answers_of, built_binary, eventually, export_records, one_answer_project,
+    Backend, TestServer, answers_of, eventually, export_records, one_answer_project, tessera_ok,
 };
 
 /// Answers every task in the session's hand with `label`, offline or not; their ids.
@@ -123,20 +122,13 @@ fn sorted(ids: &[i64]) -> Vec<i64> {
 
 /// `tessera work` with `token` in `home`; stdout, insisting on success.
 fn work(server: &str, home: &Path, token: &str, args: &[&str]) -> String {
-    let out = Command::new(built_binary("tessera"))
-        .arg("work")
-        .args(args)
-        .env("TESSERA_SERVER", server)
-        .env("TESSERA_HOME", home)
-        .env("TESSERA_TOKEN", token)
-        .output()
-        .expect("run tessera");
-    assert!(
-        out.status.success(),
-        "tessera work {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
+    let args = [&["work"][..], args].concat();
+    let env = [
+        ("TESSERA_SERVER", server.as_ref()),
+        ("TESSERA_HOME", home.as_os_str()),
+        ("TESSERA_TOKEN", token.as_ref()),
+    ];
+    tessera_ok::<&std::ffi::OsStr>(&args, &env)
 }
 
 /// Answers every open task in `token`'s hand with `label`; their ids.

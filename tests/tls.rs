@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use tessera_tests::{built_binary, eventually, free_port};
+use tessera_tests::{built_binary, eventually, free_port, tessera_ok};
 
 /// A private CA (`ca.pem`) and a server certificate it signed for localhost and 127.0.0.1
 /// (`cert.pem`, `key.pem`), made by the openssl command as an operator would.
@@ -116,20 +116,17 @@ async fn the_server_speaks_https_with_the_given_certificate() {
     .await;
 
     // The CLI over HTTPS, trusting the certificate through SSL_CERT_FILE.
-    let out = Command::new(built_binary("tessera"))
-        .args(["token", "create", "--role", "annotator", "--name", "ann"])
-        .env("TESSERA_SERVER", format!("https://{listen}"))
-        .env("TESSERA_DATA_DIR", &data)
-        .env_remove("TESSERA_TOKEN")
-        .env("SSL_CERT_FILE", dir.path().join("ca.pem"))
-        .output()
-        .expect("run tessera");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let server_url = format!("https://{listen}");
+    let ca = dir.path().join("ca.pem");
+    let token = tessera_ok(
+        &["token", "create", "--role", "annotator", "--name", "ann"],
+        &[
+            ("TESSERA_SERVER", server_url.as_ref()),
+            ("TESSERA_DATA_DIR", data.as_os_str()),
+            ("SSL_CERT_FILE", ca.as_os_str()),
+        ],
     );
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("tsr_"));
+    assert!(token.starts_with("tsr_"), "{token}");
 
     // Plain HTTP on the TLS port gets no answer, and an untrusted client no connection.
     let plain = reqwest::Client::builder()
