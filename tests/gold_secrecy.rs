@@ -1,7 +1,7 @@
 //! Gold stays secret from the people it measures: nothing an annotator receives depends on
-//! which tasks are gold — not where gold sits in a lease reply or the change feed, not how
-//! many tasks come, not the fields of a task, not the words of a suspension — and revising
-//! answers, once scored, moves nothing. Run on both stores.
+//! which tasks are gold — not where gold sits in a lease reply or the change feed, not the
+//! order of their ids, not how many tasks come, not the fields of a task, not the words of a
+//! suspension — and revising answers, once scored, moves nothing. Run on both stores.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -30,6 +30,43 @@ fn gold_jsonl(n: usize) -> String {
         .collect()
 }
 
+/// Gold's ids are spread like the other tasks' ids, although gold came in a batch of its own
+/// (the database numbers tasks in upload order), and ids do not follow upload order:
+/// two-sample Kolmogorov–Smirnov over the id values, at p = 0.001, and the steps between
+/// consecutive tasks of the export (upload order) as often down as up.
+fn ids_alike(records: &[tessera_api::ExportRecord]) {
+    let (mut gold, mut other): (Vec<i64>, Vec<i64>) = (Vec::new(), Vec::new());
+    for r in records {
+        if r.gold.is_some() {
+            &mut gold
+        } else {
+            &mut other
+        }
+        .push(r.task_id);
+    }
+    gold.sort_unstable();
+    other.sort_unstable();
+    let (n, m) = (gold.len() as f64, other.len() as f64);
+    let mut d: f64 = 0.0;
+    for &x in gold.iter().chain(&other) {
+        let below = |v: &[i64]| v.partition_point(|&y| y <= x) as f64;
+        d = d.max((below(&gold) / n - below(&other) / m).abs());
+    }
+    let critical = 1.95 * ((n + m) / (n * m)).sqrt();
+    assert!(
+        d < critical,
+        "gold ids stand apart: Kolmogorov-Smirnov D = {d:.3} (p = 0.001 at {critical:.3})"
+    );
+    let ids: Vec<i64> = records.iter().map(|r| r.task_id).collect();
+    let ups = ids.windows(2).filter(|w| w[1] > w[0]).count() as f64;
+    let steps = (ids.len() - 1) as f64;
+    // Half up, within 5 standard deviations.
+    assert!(
+        (ups - steps / 2.0).abs() < 5.0 * (steps / 4.0).sqrt(),
+        "{ups} of {steps} steps of upload order go up: ids follow it"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn no_position_count_or_field_of_a_thousand_leases_tells_gold_apart() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
@@ -51,13 +88,14 @@ async fn thousand_leases(backend: Backend) {
         &[&batches[0], &batches[1]],
     )
     .await;
-    let gold_ids: HashSet<i64> = tessera_tests::export_records(&requester, project)
-        .await
+    let records = tessera_tests::export_records(&requester, project).await;
+    let gold_ids: HashSet<i64> = records
         .iter()
         .filter(|r| r.gold.is_some())
         .map(|r| r.task_id)
         .collect();
     assert_eq!(gold_ids.len(), GOLD_TASKS);
+    ids_alike(&records);
 
     let http = reqwest::Client::new();
     // Expected and seen gold per position of a full reply.

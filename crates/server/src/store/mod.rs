@@ -4,7 +4,9 @@
 //! store an answer twice) inside their own transactions.
 
 mod postgres;
+mod public_ids;
 mod sqlite;
+mod task_id_cipher;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,7 +24,9 @@ use tessera_core::{ConsensusMethod, EncodedTask, LabelSchema};
 use crate::quality::TimedAnswer;
 
 pub use postgres::PostgresStore;
+pub use public_ids::PublicIds;
 pub use sqlite::SqliteStore;
+pub use task_id_cipher::{MAX_TASK_ID, TaskIdCipher};
 
 /// A token holder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +40,9 @@ pub struct User {
 pub enum StoreError {
     #[error("{0} not found")]
     NotFound(String),
+    /// A task id (as the request gave it: see [`PublicIds`]) that names no task of the project.
+    #[error("task {task_id} in project {project_id} not found")]
+    UnknownTask { project_id: i64, task_id: i64 },
     #[error("{0}")]
     Conflict(String),
     #[error("database error: {0}")]
@@ -115,6 +122,10 @@ pub trait Store: Send + Sync {
     /// The projects `who` may see, by id.
     async fn projects(&self, who: ProjectsOf) -> StoreResult<Vec<Project>>;
     async fn project(&self, id: i64) -> StoreResult<Project>;
+
+    /// The key of the public task id cipher (see [`TaskIdCipher`]) and the last task id kept
+    /// as it was: the stored key, or `fresh` when the database has none yet.
+    async fn task_id_key(&self, fresh: [u8; 16]) -> StoreResult<([u8; 16], i64)>;
 
     /// Stores a whole batch in one transaction: all tasks or none. Its tasks are leased
     /// before those of lower-`priority` batches.
@@ -340,7 +351,7 @@ pub fn gold_tally(answers: &[GoldAnswer]) -> std::collections::BTreeMap<i64, (u6
 /// `sqlite://PATH`, `sqlite:PATH` or a plain path.
 pub async fn open_store(url: &str) -> StoreResult<Box<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Box::new(PostgresStore::connect(url).await?));
+        return public(Box::new(PostgresStore::connect(url).await?)).await;
     }
     let path = url
         .strip_prefix("sqlite://")
@@ -349,7 +360,12 @@ pub async fn open_store(url: &str) -> StoreResult<Box<dyn Store>> {
     if path.contains("://") {
         return Err(StoreError::UnsupportedUrl(url.to_owned()));
     }
-    Ok(Box::new(SqliteStore::open(path)?))
+    public(Box::new(SqliteStore::open(path)?)).await
+}
+
+/// `store`, speaking public task ids.
+async fn public(store: Box<dyn Store>) -> StoreResult<Box<dyn Store>> {
+    Ok(Box::new(PublicIds::new(store).await?))
 }
 
 /// A user's role as stored.
@@ -482,9 +498,24 @@ pub(crate) fn creator_only(project_id: i64) -> StoreError {
     ))
 }
 
+/// The task id key as stored.
+pub(crate) fn stored_key(key: &[u8]) -> StoreResult<[u8; 16]> {
+    key.try_into().map_err(|_| {
+        StoreError::Backend(format!("the task id key has {} bytes, not 16", key.len()))
+    })
+}
+
 /// The error for a task id that names no task of the project.
-pub(crate) fn unknown_task(project_id: i64, id: &dyn std::fmt::Debug) -> StoreError {
-    StoreError::NotFound(format!("task {id:?} in project {project_id}"))
+pub(crate) fn unknown_task(project_id: i64, task_id: i64) -> StoreError {
+    StoreError::UnknownTask {
+        project_id,
+        task_id,
+    }
+}
+
+/// The error for a requester's own task id that names no task of the project.
+pub(crate) fn unknown_external_id(project_id: i64, external_id: &str) -> StoreError {
+    StoreError::NotFound(format!("task {external_id:?} in project {project_id}"))
 }
 
 /// The error for a batch id that names no batch of the project.

@@ -39,7 +39,7 @@ use super::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, ProjectsOf,
     Store, StoreError, StoreResult, StoredAnswer, User, creator_only, first_answers, last_admin,
     last_requester, latest_answers, no_such_user, project_role, rejected, repeated, role_of,
-    unknown_batch, unknown_task,
+    stored_key, unknown_batch, unknown_external_id, unknown_task,
 };
 
 /// Tasks one upload statement inserts.
@@ -60,6 +60,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0012_full_until.sql"),
     include_str!("../../migrations/postgres/0013_token_revocation.sql"),
     include_str!("../../migrations/postgres/0014_project_creator.sql"),
+    include_str!("../../migrations/postgres/0015_task_id_key.sql"),
 ];
 /// Statements through the connection's statement cache: each SQL text is parsed and
 /// planned once per pooled connection (deadpool keeps it; connections are recycled without
@@ -365,14 +366,14 @@ async fn named_tasks(
         }
     }
     if let Some(id) = request.task_ids.iter().find(|id| !ids.contains(id)) {
-        return Err(unknown_task(project_id, id));
+        return Err(unknown_task(project_id, *id));
     }
     if let Some(external) = request
         .external_ids
         .iter()
         .find(|e| !externals.contains(*e))
     {
-        return Err(unknown_task(project_id, external));
+        return Err(unknown_external_id(project_id, external));
     }
     let mut ids: Vec<i64> = ids.into_iter().collect();
     ids.sort_unstable();
@@ -599,7 +600,7 @@ fn judge(
         return Err(rejected(
             answer.id,
             "not_found",
-            format!("task {} does not exist", answer.task_id),
+            "this task does not exist".to_owned(),
         ));
     };
     if let Some(Err(e)) = schemas.get(&project_id).map(|s| {
@@ -616,7 +617,7 @@ fn judge(
         return Err(rejected(
             answer.id,
             "not_leased",
-            format!("task {} was never leased to you", answer.task_id),
+            "this task was never leased to you".to_owned(),
         ));
     }
     if i32::try_from(answer.revision).is_err() {
@@ -974,6 +975,21 @@ impl Store for PostgresStore {
         }
         let c = self.pool.get().await?;
         self.project_in(&c, id).await
+    }
+
+    async fn task_id_key(&self, fresh: [u8; 16]) -> StoreResult<([u8; 16], i64)> {
+        let c = self.pool.get().await?;
+        // Replicas starting together: the first update wins, every one reads the same key.
+        c.execute(
+            "UPDATE task_id_key SET key = $1 WHERE id = 1 AND key IS NULL",
+            &[&fresh.as_slice()],
+        )
+        .await?;
+        let row = c
+            .query_one("SELECT key, plain_up_to FROM task_id_key WHERE id = 1", &[])
+            .await?;
+        let key: Vec<u8> = row.try_get(0)?;
+        Ok((stored_key(&key)?, row.try_get(1)?))
     }
 
     async fn insert_batch(
@@ -1769,7 +1785,7 @@ impl Store for PostgresStore {
             )
             .await?;
         if updated == 0 {
-            return Err(unknown_task(project_id, &review.task_id));
+            return Err(unknown_task(project_id, review.task_id));
         }
         Ok(())
     }

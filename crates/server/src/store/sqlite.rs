@@ -24,7 +24,7 @@ use super::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, ProjectsOf,
     Store, StoreError, StoreResult, StoredAnswer, User, creator_only, first_answers, last_admin,
     last_requester, latest_answers, no_such_user, parse_ts, project_role, rejected, repeated,
-    role_of, ts, unknown_batch, unknown_task,
+    role_of, stored_key, ts, unknown_batch, unknown_external_id, unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0012_full_until.sql"),
     include_str!("../../migrations/sqlite/0013_token_revocation.sql"),
     include_str!("../../migrations/sqlite/0014_project_creator.sql"),
+    include_str!("../../migrations/sqlite/0015_task_id_key.sql"),
 ];
 
 /// The next open tasks an annotator may lease, in queue order: higher-priority batches
@@ -400,7 +401,7 @@ fn push_one(
         return Ok(Pushed::refused(rejected(
             answer.id,
             "not_found",
-            format!("task {} does not exist", answer.task_id),
+            "this task does not exist".to_owned(),
         )));
     };
     let schema = match schemas.entry(project_id) {
@@ -428,7 +429,7 @@ fn push_one(
         return Ok(Pushed::refused(rejected(
             answer.id,
             "not_leased",
-            format!("task {} was never leased to you", answer.task_id),
+            "this task was never leased to you".to_owned(),
         )));
     }
     // Another device of this annotator answered the task at this revision or later, without
@@ -775,6 +776,22 @@ impl Store for SqliteStore {
         Ok(self.projects.keep(project))
     }
 
+    async fn task_id_key(&self, fresh: [u8; 16]) -> StoreResult<([u8; 16], i64)> {
+        self.write(move |c| {
+            c.execute(
+                "UPDATE task_id_key SET key = ?1 WHERE id = 1 AND key IS NULL",
+                [fresh.as_slice()],
+            )?;
+            let (key, plain_up_to): (Vec<u8>, i64) = c.query_row(
+                "SELECT key, plain_up_to FROM task_id_key WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok((stored_key(&key)?, plain_up_to))
+        })
+        .await
+    }
+
     async fn insert_batch(
         &self,
         project_id: i64,
@@ -893,7 +910,7 @@ impl Store for SqliteStore {
                     let row = by_id
                         .query_row(params![id, project_id], |r| Ok((r.get(0)?, r.get(1)?)))
                         .optional()?;
-                    named.push(row.ok_or_else(|| unknown_task(project_id, id))?);
+                    named.push(row.ok_or_else(|| unknown_task(project_id, *id))?);
                 }
                 let mut by_external = tx.prepare_cached(
                     "SELECT id, cancelled_at IS NOT NULL FROM tasks WHERE project_id = ?1 AND external_id = ?2",
@@ -902,7 +919,7 @@ impl Store for SqliteStore {
                     let row = by_external
                         .query_row(params![project_id, external], |r| Ok((r.get(0)?, r.get(1)?)))
                         .optional()?;
-                    named.push(row.ok_or_else(|| unknown_task(project_id, external))?);
+                    named.push(row.ok_or_else(|| unknown_external_id(project_id, external))?);
                 }
             }
             named.sort_unstable();
@@ -1448,7 +1465,7 @@ impl Store for SqliteStore {
                     ts(now)
                 ])?;
             if updated == 0 {
-                return Err(unknown_task(project_id, &review.task_id));
+                return Err(unknown_task(project_id, review.task_id));
             }
             Ok(())
         })
@@ -1596,6 +1613,59 @@ mod tests {
         assert!(plan.contains("USING INDEX tasks_queue"), "{plan}");
         // A sort would read every open task of the project before the first lease.
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+
+    #[tokio::test]
+    async fn tasks_stored_before_the_upgrade_keep_their_ids_and_new_ones_are_enciphered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.db");
+        // A database as the release before enciphered ids left it, with three tasks.
+        let schema = tessera_core::LabelSchema::from_json(
+            r#"{"kind": "classification", "labels": ["a", "b"]}"#,
+        )
+        .expect("schema");
+        let old = tessera_sqlite::open(&path, &MIGRATIONS[..14]).expect("old schema");
+        old.execute_batch(&format!(
+            "INSERT INTO projects (id, name, schema, created_at) VALUES (1, 'p', '{}', '2026-01-01T00:00:00.000000Z');
+             INSERT INTO batches (id, project_id, task_count, created_at) VALUES (1, 1, 3, '2026-01-01T00:00:00.000000Z');
+             INSERT INTO tasks (project_id, batch_id, data, created_at)
+                 SELECT 1, 1, '{{}}', '2026-01-01T00:00:00.000000Z' FROM (SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3);",
+            serde_json::to_string(&schema).expect("json")
+        ))
+        .expect("old tasks");
+        drop(old);
+        let store = super::super::PublicIds::new(Box::new(
+            SqliteStore::open(&path.display().to_string()).expect("open"),
+        ))
+        .await
+        .expect("public ids");
+        let task = |i: usize| EncodedTask {
+            external_id: Some(format!("new{i}")),
+            data: "{}".to_owned(),
+            prediction: None,
+            gold: None,
+        };
+        store
+            .insert_batch(1, (0..50).map(task).collect(), 0, Utc::now())
+            .await
+            .expect("upload");
+        let ids: Vec<i64> = store
+            .export(1)
+            .await
+            .expect("export")
+            .iter()
+            .map(|r| r.task_id)
+            .collect();
+        assert_eq!(ids[..3], [1, 2, 3], "old tasks keep their ids");
+        let new = &ids[3..];
+        assert_eq!(new.len(), 50);
+        assert!(
+            new.iter()
+                .all(|&id| id > 3 && id <= super::super::MAX_TASK_ID),
+            "{new:?}"
+        );
+        let ups = new.windows(2).filter(|w| w[1] > w[0]).count();
+        assert!((10..=39).contains(&ups), "{ups} of 49 steps up: {new:?}");
     }
 
     #[test]

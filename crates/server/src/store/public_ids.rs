@@ -1,0 +1,320 @@
+//! A [`Store`] that speaks public task ids: every task id a request names is deciphered
+//! before the backend sees it, and every one a reply holds is enciphered (see
+//! [`TaskIdCipher`]). The server's own jobs (re-fit, quality, stats) read and write the
+//! database's ids through it unchanged: they never leave the server.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tessera_api::{
+    AnswerPush, Batch, CancelTasksRequest, CancelTasksResponse, Change, ChangesPage, ExportRecord,
+    LeasedTask, Member, Project, ProjectRole, ProjectStatus, PushResult, ReviewRequest, Role,
+    TokenInfo, UploadResponse,
+};
+use tessera_core::{ConsensusMethod, EncodedTask, LabelSchema};
+
+use super::task_id_cipher::TaskIdCipher;
+use super::{
+    ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ProjectsOf, Store, StoreError,
+    StoreResult, User,
+};
+use crate::quality::TimedAnswer;
+
+/// The database id a request's public id names; one no task can have becomes 0, which names
+/// no task either (ids start at 1), so the backend refuses it as it refuses any unknown id.
+const NO_TASK: i64 = 0;
+
+pub struct PublicIds {
+    inner: Box<dyn Store>,
+    cipher: TaskIdCipher,
+}
+
+impl PublicIds {
+    /// Wraps `inner`, with the cipher keyed by the key kept in its database (made now, at
+    /// random, when it has none yet).
+    pub async fn new(inner: Box<dyn Store>) -> StoreResult<Self> {
+        let fresh: [u8; 16] = rand::random();
+        let (key, plain_up_to) = inner.task_id_key(fresh).await?;
+        Ok(Self {
+            inner,
+            cipher: TaskIdCipher::new(key, plain_up_to),
+        })
+    }
+
+    fn stored(&self, public: i64) -> i64 {
+        self.cipher.stored(public).unwrap_or(NO_TASK)
+    }
+
+    fn leased(&self, mut task: LeasedTask) -> LeasedTask {
+        task.task_id = self.cipher.public(task.task_id);
+        task
+    }
+
+    fn records(&self, records: Vec<ExportRecord>) -> Vec<ExportRecord> {
+        records
+            .into_iter()
+            .map(|mut r| {
+                r.task_id = self.cipher.public(r.task_id);
+                r
+            })
+            .collect()
+    }
+
+    /// An unknown task's error, naming the id the request gave.
+    fn named(&self, e: StoreError) -> StoreError {
+        match e {
+            StoreError::UnknownTask {
+                project_id,
+                task_id,
+            } => StoreError::UnknownTask {
+                project_id,
+                task_id: self.cipher.public(task_id),
+            },
+            other => other,
+        }
+    }
+}
+
+#[async_trait]
+impl Store for PublicIds {
+    async fn count_admins(&self) -> StoreResult<u64> {
+        self.inner.count_admins().await
+    }
+
+    async fn create_user(
+        &self,
+        name: &str,
+        role: Role,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<User> {
+        self.inner.create_user(name, role, token_hash, now).await
+    }
+
+    async fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>> {
+        self.inner.user_by_token_hash(token_hash).await
+    }
+
+    async fn tokens(&self) -> StoreResult<Vec<TokenInfo>> {
+        self.inner.tokens().await
+    }
+
+    async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> StoreResult<TokenInfo> {
+        self.inner.revoke_token(id, now).await
+    }
+
+    async fn create_project(
+        &self,
+        name: &str,
+        schema: &LabelSchema,
+        requester: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Project> {
+        self.inner
+            .create_project(name, schema, requester, now)
+            .await
+    }
+
+    async fn projects(&self, who: ProjectsOf) -> StoreResult<Vec<Project>> {
+        self.inner.projects(who).await
+    }
+
+    async fn project(&self, id: i64) -> StoreResult<Project> {
+        self.inner.project(id).await
+    }
+
+    async fn task_id_key(&self, fresh: [u8; 16]) -> StoreResult<([u8; 16], i64)> {
+        self.inner.task_id_key(fresh).await
+    }
+
+    async fn insert_batch(
+        &self,
+        project_id: i64,
+        tasks: Vec<EncodedTask>,
+        priority: i32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<UploadResponse> {
+        self.inner
+            .insert_batch(project_id, tasks, priority, now)
+            .await
+    }
+
+    async fn batches(&self, project_id: i64) -> StoreResult<Vec<Batch>> {
+        self.inner.batches(project_id).await
+    }
+
+    async fn set_batch_priority(
+        &self,
+        project_id: i64,
+        batch_id: i64,
+        priority: i32,
+    ) -> StoreResult<Batch> {
+        self.inner
+            .set_batch_priority(project_id, batch_id, priority)
+            .await
+    }
+
+    async fn cancel_tasks(
+        &self,
+        project_id: i64,
+        mut request: CancelTasksRequest,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CancelTasksResponse> {
+        for id in &mut request.task_ids {
+            *id = self.cipher.stored(*id).ok_or(StoreError::UnknownTask {
+                project_id,
+                task_id: *id,
+            })?;
+        }
+        self.inner
+            .cancel_tasks(project_id, request, now)
+            .await
+            .map_err(|e| self.named(e))
+    }
+
+    async fn lease(&self, query: LeaseQuery) -> StoreResult<Vec<LeasedTask>> {
+        let tasks = self.inner.lease(query).await?;
+        Ok(tasks.into_iter().map(|t| self.leased(t)).collect())
+    }
+
+    async fn push_answers(
+        &self,
+        annotator: &User,
+        mut answers: Vec<AnswerPush>,
+        now: DateTime<Utc>,
+        method: Arc<dyn ConsensusMethod>,
+    ) -> StoreResult<Vec<PushResult>> {
+        for a in &mut answers {
+            a.task_id = self.stored(a.task_id);
+        }
+        self.inner
+            .push_answers(annotator, answers, now, method)
+            .await
+    }
+
+    async fn changes(&self, annotator_id: i64, since: i64, limit: u32) -> StoreResult<ChangesPage> {
+        let mut page = self.inner.changes(annotator_id, since, limit).await?;
+        page.changes = page
+            .changes
+            .into_iter()
+            .map(|c| match c {
+                Change::Lease { seq, task } => Change::Lease {
+                    seq,
+                    task: self.leased(task),
+                },
+                Change::Answer {
+                    seq,
+                    task_id,
+                    answer_id,
+                    revision,
+                    labels,
+                    skipped,
+                } => Change::Answer {
+                    seq,
+                    task_id: self.cipher.public(task_id),
+                    answer_id,
+                    revision,
+                    labels,
+                    skipped,
+                },
+                Change::Cancel { seq, task_id } => Change::Cancel {
+                    seq,
+                    task_id: self.cipher.public(task_id),
+                },
+            })
+            .collect();
+        Ok(page)
+    }
+
+    async fn status(&self, project_id: i64, now: DateTime<Utc>) -> StoreResult<ProjectStatus> {
+        self.inner.status(project_id, now).await
+    }
+
+    async fn export(&self, project_id: i64) -> StoreResult<Vec<ExportRecord>> {
+        Ok(self.records(self.inner.export(project_id).await?))
+    }
+
+    async fn gold_answers(
+        &self,
+        project_id: i64,
+        annotator_id: Option<i64>,
+    ) -> StoreResult<Vec<GoldAnswer>> {
+        self.inner.gold_answers(project_id, annotator_id).await
+    }
+
+    async fn consensus_inputs(&self, project_id: i64) -> StoreResult<ConsensusInputs> {
+        self.inner.consensus_inputs(project_id).await
+    }
+
+    async fn save_consensus_model(&self, project_id: i64, model: String) -> StoreResult<()> {
+        self.inner.save_consensus_model(project_id, model).await
+    }
+
+    async fn write_consensus(
+        &self,
+        project_id: i64,
+        updates: Vec<ConsensusUpdate>,
+        method: &str,
+    ) -> StoreResult<()> {
+        self.inner
+            .write_consensus(project_id, updates, method)
+            .await
+    }
+
+    async fn answer_times(&self, project_id: i64) -> StoreResult<Vec<TimedAnswer>> {
+        self.inner.answer_times(project_id).await
+    }
+
+    async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>> {
+        self.inner.answer_counts(project_id).await
+    }
+
+    async fn add_member(
+        &self,
+        project_id: i64,
+        user_id: i64,
+        name: Option<String>,
+        role: ProjectRole,
+        by: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.inner
+            .add_member(project_id, user_id, name, role, by, now)
+            .await
+    }
+
+    async fn members(&self, project_id: i64) -> StoreResult<Vec<Member>> {
+        self.inner.members(project_id).await
+    }
+
+    async fn membership(
+        &self,
+        project_id: i64,
+        user_id: i64,
+    ) -> StoreResult<(bool, Option<ProjectRole>)> {
+        self.inner.membership(project_id, user_id).await
+    }
+
+    async fn review_queue(&self, project_id: i64, limit: u32) -> StoreResult<Vec<ExportRecord>> {
+        Ok(self.records(self.inner.review_queue(project_id, limit).await?))
+    }
+
+    async fn record_review(
+        &self,
+        project_id: i64,
+        mut review: ReviewRequest,
+        reviewer: &User,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let public = review.task_id;
+        review.task_id = self.cipher.stored(public).ok_or(StoreError::UnknownTask {
+            project_id,
+            task_id: public,
+        })?;
+        self.inner
+            .record_review(project_id, review, reviewer, now)
+            .await
+            .map_err(|e| self.named(e))
+    }
+}
