@@ -1,5 +1,7 @@
 //! HTTP request and response bodies of the queue server's `/api`.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -105,12 +107,41 @@ pub struct Project {
     pub created_at: DateTime<Utc>,
 }
 
-/// `POST /api/projects/{id}/batches`: the body is the file itself (JSONL or CSV, by
-/// `Content-Type`); the answer says what was stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// `POST /api/projects/{id}/batches`: the body is the file itself (JSONL, JSON or CSV, by
+/// `Content-Type`); the answer says what was stored, and what was kept without refusing it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 pub struct UploadResponse {
     pub batch_id: i64,
     pub tasks_added: usize,
+    /// Answers made in another tool that came with the tasks (Label Studio annotations and
+    /// the like), stored as answers of imported annotators named after their source.
+    #[serde(default)]
+    pub answers_added: usize,
+    /// Keys only another tool's bookkeeping needs, ignored: how many times each was met.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ignored_keys: BTreeMap<String, u64>,
+    /// Boxes a little past the image's edge, cut at the edge.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub clamped_boxes: u64,
+    /// Imported answers that chose nothing where a choice is needed, kept as skips.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub empty_answers: u64,
+    /// What a lenient upload (`?lenient=true`) left out, each with its line and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<LeftOutItem>,
+}
+
+/// One item a lenient upload left out: a region, an imported answer or a prediction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LeftOutItem {
+    pub line: usize,
+    /// Where in the task: `annotations[0]`, `predictions[1]`, `result[2]`.
+    pub item: String,
+    pub reason: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One batch of a project (`GET /api/projects/{id}/batches`). The lease queue serves open
@@ -357,6 +388,13 @@ pub struct ExportRecord {
     pub data: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prediction: Option<Prediction>,
+    /// The task's other predictions, when its upload held more than one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_predictions: Vec<Prediction>,
+    /// The source's own notes on the task (`meta`), as uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub meta: Option<Map<String, Value>>,
     pub answers: Vec<ExportAnswer>,
     pub consensus: Option<ExportConsensus>,
     pub complete: bool,

@@ -115,6 +115,14 @@ enum Command {
         /// The batch's priority: its tasks are leased before those of lower-priority batches.
         #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
         priority: i32,
+        /// The file's format: jsonl, json (a JSON array of tasks, as Label Studio exports) or
+        /// csv. Found from the file's content and name when not given.
+        #[arg(long)]
+        format: Option<String>,
+        /// Leave out what the project cannot keep (a region of a kind it lacks, an answer or
+        /// prediction with a label it lacks), listing each, instead of refusing the file.
+        #[arg(long)]
+        lenient: bool,
         #[command(flatten)]
         remote: Remote,
     },
@@ -229,8 +237,17 @@ async fn run(cli: Cli) -> Result<()> {
             project,
             file,
             priority,
+            format,
+            lenient,
             remote,
-        } => requester::upload(project, &file, priority, &remote).await,
+        } => {
+            let how = requester::UploadOptions {
+                priority,
+                format,
+                lenient,
+            };
+            requester::upload(project, &file, &how, &remote).await
+        }
         Command::Batch { command, remote } => requester::batch(command, &remote).await,
         Command::Cancel {
             project,

@@ -2,13 +2,13 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use tessera_api::{CancelTasksRequest, ReviewRequest, Role};
-use tessera_core::{LabelSchema, UploadFormat};
-use tokio::io::AsyncWriteExt;
+use tessera_core::{LabelSchema, UploadFormat, schema_from_label_config};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::Remote;
 
@@ -37,7 +37,8 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 #[derive(Subcommand)]
 pub enum ProjectCommand {
-    /// Create a project from a JSON schema file; prints the new project id alone.
+    /// Create a project from a schema file — Tessera's JSON schema, or a Label Studio
+    /// labeling config (XML) — and print the new project id alone.
     Create {
         name: String,
         #[arg(long)]
@@ -136,8 +137,13 @@ pub async fn project(command: ProjectCommand, remote: &Remote) -> Result<()> {
         ProjectCommand::Create { name, schema } => {
             let text = std::fs::read_to_string(&schema)
                 .with_context(|| format!("reading {}", schema.display()))?;
-            let schema_value = LabelSchema::from_json(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", schema.display()))?;
+            // XML (a Label Studio config) opens with a tag; JSON with a brace.
+            let schema_value = if text.trim_start().starts_with('<') {
+                schema_from_label_config(&text).map_err(|e| e.to_string())
+            } else {
+                LabelSchema::from_json(&text)
+            }
+            .map_err(|e| anyhow::anyhow!("{}: {e}", schema.display()))?;
             let project = remote.client()?.create_project(&name, schema_value).await?;
             println!("{}", project.id);
         }
@@ -155,17 +161,36 @@ pub async fn project(command: ProjectCommand, remote: &Remote) -> Result<()> {
     Ok(())
 }
 
-pub async fn upload(project: i64, file: &Path, priority: i32, remote: &Remote) -> Result<()> {
+/// How `tessera upload` sends a file.
+pub struct UploadOptions {
+    pub priority: i32,
+    /// The format named on the command line, if any.
+    pub format: Option<String>,
+    pub lenient: bool,
+}
+
+pub async fn upload(project: i64, file: &Path, how: &UploadOptions, remote: &Remote) -> Result<()> {
+    let priority = how.priority;
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let Some(format) = UploadFormat::from_file_name(name) else {
-        bail!(
-            "{}: cannot tell the format; name the file .jsonl or .csv",
-            file.display()
-        );
-    };
-    let handle = tokio::fs::File::open(file)
+    let mut handle = tokio::fs::File::open(file)
         .await
         .with_context(|| format!("opening {}", file.display()))?;
+    let format = match how.format.as_deref() {
+        Some(named) => UploadFormat::from_name(named)
+            .with_context(|| format!("unknown format {named:?}: use jsonl, json or csv"))?,
+        None => {
+            // The first 64 KiB tell the JSON family apart; the name tells the rest.
+            let mut head = vec![0; 64 << 10];
+            let n = handle.read(&mut head).await?;
+            handle.seek(std::io::SeekFrom::Start(0)).await?;
+            UploadFormat::detect(name, &head[..n]).with_context(|| {
+                format!(
+                    "{}: cannot tell the format; name the file .jsonl, .json or .csv, or give --format",
+                    file.display()
+                )
+            })?
+        }
+    };
     let size = handle.metadata().await?.len();
     let bar = ProgressBar::new(size).with_style(
         ProgressStyle::with_template("uploading {bar:40} {bytes}/{total_bytes} {bytes_per_sec}")
@@ -179,10 +204,11 @@ pub async fn upload(project: i64, file: &Path, priority: i32, remote: &Remote) -
     });
     let result = remote
         .client()?
-        .upload_with_priority(
+        .upload_batch(
             project,
             format,
             priority,
+            how.lenient,
             reqwest::Body::wrap_stream(stream),
         )
         .await;
@@ -192,6 +218,33 @@ pub async fn upload(project: i64, file: &Path, priority: i32, remote: &Remote) -
         "added {} tasks (batch {})",
         response.tasks_added, response.batch_id
     );
+    if response.answers_added > 0 {
+        println!(
+            "added {} answers made before, by imported annotators",
+            response.answers_added
+        );
+    }
+    if response.empty_answers > 0 {
+        println!(
+            "{} of them chose nothing and were kept as skips",
+            response.empty_answers
+        );
+    }
+    if response.clamped_boxes > 0 {
+        println!(
+            "{} boxes reached past the image's edge and were cut at it",
+            response.clamped_boxes
+        );
+    }
+    for (key, n) in &response.ignored_keys {
+        println!("ignored {key:?} (another tool's bookkeeping) {n} times");
+    }
+    if !response.left_out.is_empty() {
+        println!("left out {} items:", response.left_out.len());
+        for l in &response.left_out {
+            println!("  line {}: {}: {}", l.line, l.item, l.reason);
+        }
+    }
     Ok(())
 }
 

@@ -239,10 +239,24 @@ impl ApiClient {
         priority: i32,
         body: impl Into<Body>,
     ) -> Result<UploadResponse, ClientError> {
+        self.upload_batch(project, format, priority, false, body)
+            .await
+    }
+
+    /// Uploads a batch; `lenient` leaves out what the project cannot keep, listed in the
+    /// reply, instead of refusing the file.
+    pub async fn upload_batch(
+        &self,
+        project: i64,
+        format: UploadFormat,
+        priority: i32,
+        lenient: bool,
+        body: impl Into<Body>,
+    ) -> Result<UploadResponse, ClientError> {
         let req = self
             .request(
                 Method::POST,
-                &format!("/api/projects/{project}/batches?priority={priority}"),
+                &format!("/api/projects/{project}/batches?priority={priority}&lenient={lenient}"),
             )
             .header(reqwest::header::CONTENT_TYPE, format.media_type())
             .body(body);

@@ -7,6 +7,7 @@ pub mod aggregate;
 pub mod bbox;
 pub mod consensus;
 pub mod csv_quotes;
+pub mod label_config;
 pub mod schema;
 pub mod span;
 pub mod task;
@@ -14,7 +15,11 @@ pub mod upload;
 
 pub use bbox::BoundingBox;
 pub use consensus::{Consensus, ConsensusMethod, MajorityVote, Vote};
+pub use label_config::{LabelConfigError, schema_from_label_config};
 pub use schema::{LabelSchema, MAX_OFFLINE_QUOTA, Progress, SchemaError, SchemaKind};
 pub use span::Span;
-pub use task::{EncodedTask, ParsedTask, Prediction, TaskInput};
-pub use upload::{UploadError, UploadFormat, parse_upload, parse_upload_from};
+pub use task::{EncodedTask, ImportedAnswer, ParsedTask, Prediction, TaskInput};
+pub use upload::{
+    LeftOut, Parsed, UploadError, UploadFormat, UploadReport, parse_upload, parse_upload_from,
+    parse_upload_with,
+};

@@ -18,31 +18,54 @@ pub struct Prediction {
     pub model_version: Option<String>,
 }
 
+/// An answer made before the task came to Tessera (in Label Studio, Prodigy, Toloka, or an
+/// earlier Tessera server), imported with its task: it counts like any answer, made by an
+/// imported annotator of that name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedAnswer {
+    /// Who made it, named after the source (`label-studio:17`, an email, a worker id).
+    pub annotator: String,
+    pub labels: Vec<String>,
+    pub skipped: bool,
+    /// When it was made, as the source recorded it (RFC 3339), if it did.
+    pub answered_at: Option<String>,
+}
+
 /// One task of an upload, validated against the project's schema.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct TaskInput {
     /// The requester's own id for the task, kept for export.
     pub external_id: Option<String>,
     /// The task's data fields: at least `text` or `image`.
     pub data: Map<String, Value>,
-    pub prediction: Option<Prediction>,
+    /// Every machine prediction the file holds, the one annotators see first.
+    pub predictions: Vec<Prediction>,
     /// The known answer of a gold task: mixed into annotators' streams to measure them,
     /// never shown to them.
     pub gold: Option<Vec<String>>,
+    /// The source's own notes on the task (Label Studio's and Prodigy's `meta`): kept and
+    /// exported, never shown to annotators.
+    pub meta: Option<Map<String, Value>>,
+    pub answers: Vec<ImportedAnswer>,
 }
 
 /// A task of an upload as the store writes it: its fields as compact JSON text. Encoded
 /// where the upload is parsed (on all cores, piece by piece), it is what a big upload holds
 /// in memory until it is stored, at a fraction of the parsed values' size.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EncodedTask {
     pub external_id: Option<String>,
     /// The data object.
     pub data: String,
-    /// The [`Prediction`], when there is one.
+    /// The [`Prediction`] annotators see, when there is one.
     pub prediction: Option<String>,
+    /// The other predictions (a JSON array), when there are more.
+    pub more_predictions: Option<String>,
     /// The gold labels (a JSON array of strings), when the task is gold.
     pub gold: Option<String>,
+    /// The `meta` object, when there is one.
+    pub meta: Option<String>,
+    pub answers: Vec<ImportedAnswer>,
 }
 
 /// What an upload's parse keeps of each task: the task itself, or its encoding.
@@ -64,11 +87,27 @@ impl ParsedTask for TaskInput {
 
 impl ParsedTask for EncodedTask {
     fn from_input(task: TaskInput) -> Result<Self, String> {
-        let prediction = task
-            .prediction
-            .map(|p| serde_json::to_string(&p))
-            .transpose()
-            .map_err(|e| format!("cannot encode the prediction: {e}"))?;
+        let meta = task.meta.map(|m| Value::Object(m).to_string());
+        if let Some(meta) = &meta
+            && meta.len() > MAX_TASK_BYTES
+        {
+            return Err(format!(
+                "the task's meta is {} bytes of JSON; at most {MAX_TASK_BYTES} are allowed",
+                meta.len()
+            ));
+        }
+        let mut predictions = task.predictions.into_iter();
+        let encode = |what: &str, p: Result<String, serde_json::Error>| {
+            p.map_err(|e| format!("cannot encode the {what}: {e}"))
+        };
+        let prediction = predictions
+            .next()
+            .map(|p| encode("prediction", serde_json::to_string(&p)))
+            .transpose()?;
+        let more: Vec<Prediction> = predictions.collect();
+        let more_predictions = (!more.is_empty())
+            .then(|| encode("predictions", serde_json::to_string(&more)))
+            .transpose()?;
         // Values print as JSON infallibly.
         let data = Value::Object(task.data).to_string();
         if data.len() > MAX_TASK_BYTES {
@@ -77,8 +116,11 @@ impl ParsedTask for EncodedTask {
         Ok(Self {
             data,
             prediction,
+            more_predictions,
             gold: task.gold.map(|g| Value::from(g).to_string()),
+            meta,
             external_id: task.external_id,
+            answers: task.answers,
         })
     }
 
@@ -195,10 +237,8 @@ mod tests {
         let mut data = map(serde_json::json!({ "text": "t" }));
         data.insert("blob".into(), Value::from("x".repeat(MAX_TASK_BYTES)));
         let task = TaskInput {
-            external_id: None,
             data,
-            prediction: None,
-            gold: None,
+            ..TaskInput::default()
         };
         let e = EncodedTask::from_input(task.clone()).expect_err("too big");
         assert!(e.contains("at most 1048576"), "{e}");

@@ -1,16 +1,20 @@
-//! Parsing a batch upload (JSONL in Label Studio's task shape, or CSV) into validated tasks.
+//! Parsing a batch upload (JSON or JSONL in Label Studio's task shape, or CSV) into validated
+//! tasks.
 //!
 //! An upload is all-or-nothing: the first bad line stops the parse with its line number, the
-//! column when one is known, and the reason.
+//! column when one is known, and the reason. What it keeps without refusing — another tool's
+//! bookkeeping keys, boxes cut at the image's edge — is counted in its [`UploadReport`].
 
-use std::collections::VecDeque;
+mod json_document;
+mod task_object;
+
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::io::Read;
 use std::thread::ScopedJoinHandle;
 
 use serde_json::{Map, Value};
 
-use crate::bbox::BoundingBox;
 use crate::csv_quotes::QuoteChecked;
 use crate::schema::{LabelSchema, SchemaKind};
 use crate::task::{ParsedTask, Prediction, TaskInput, check_data};
@@ -20,6 +24,8 @@ use crate::task::{ParsedTask, Prediction, TaskInput, check_data};
 pub enum UploadFormat {
     /// One JSON task per line: `{"id"?, "data": {...}, "predictions"?: [...]}`.
     Jsonl,
+    /// A JSON array of tasks, or one task, in the same shape: Label Studio's JSON export.
+    Json,
     /// A header row, one column per data field, plus optional `id`, `prediction`,
     /// `prediction_score` and `prediction_model` columns.
     Csv,
@@ -31,6 +37,8 @@ impl UploadFormat {
         let lower = name.to_ascii_lowercase();
         if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
             Some(Self::Jsonl)
+        } else if lower.ends_with(".json") {
+            Some(Self::Json)
         } else if lower.ends_with(".csv") {
             Some(Self::Csv)
         } else {
@@ -38,10 +46,40 @@ impl UploadFormat {
         }
     }
 
+    /// The format a user names (`--format`): `jsonl`, `json` (also `ls-json`) or `csv`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "jsonl" | "ndjson" => Some(Self::Jsonl),
+            "json" | "ls-json" | "label-studio" => Some(Self::Json),
+            "csv" => Some(Self::Csv),
+            _ => None,
+        }
+    }
+
+    /// Finds the format of a file from its name and its first bytes. The content wins for
+    /// the JSON family, whatever the extension says: a document that opens an array, or an
+    /// object that does not end on its first line, is JSON; an object per line is JSONL.
+    pub fn detect(name: &str, head: &[u8]) -> Option<Self> {
+        let head = head.strip_prefix("\u{feff}".as_bytes()).unwrap_or(head);
+        let start = head.iter().position(|b| !b.is_ascii_whitespace());
+        match start.map(|i| (head[i], &head[i..])) {
+            Some((b'[', _)) => Some(Self::Json),
+            Some((b'{', rest)) => {
+                let first_line = rest.split(|&b| b == b'\n').next().unwrap_or(rest);
+                match serde_json::from_slice::<Value>(first_line) {
+                    Ok(_) => Some(Self::Jsonl),
+                    Err(_) => Some(Self::Json),
+                }
+            }
+            _ => Self::from_file_name(name),
+        }
+    }
+
     /// The HTTP media type used to upload this format.
     pub fn media_type(self) -> &'static str {
         match self {
             Self::Jsonl => "application/x-ndjson",
+            Self::Json => "application/json",
             Self::Csv => "text/csv",
         }
     }
@@ -52,6 +90,7 @@ impl UploadFormat {
             "application/x-ndjson" | "application/jsonl" | "application/jsonlines" => {
                 Some(Self::Jsonl)
             }
+            "application/json" => Some(Self::Json),
             "text/csv" => Some(Self::Csv),
             _ => None,
         }
@@ -86,6 +125,51 @@ fn err(line: usize, column: Option<usize>, message: impl Into<String>) -> Upload
     }
 }
 
+/// What an upload kept without refusing it, for its report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UploadReport {
+    /// Keys only another tool's bookkeeping needs (Label Studio's `agreement`, `inner_id`…),
+    /// ignored, with how many times each was met.
+    pub ignored_keys: BTreeMap<String, u64>,
+    /// Boxes a little past the image's edge, cut at the edge.
+    pub clamped_boxes: u64,
+    /// Imported answers that chose nothing where a choice is needed, kept as skips.
+    pub empty_answers: u64,
+    /// What a lenient upload left out, each with its line and why.
+    pub left_out: Vec<LeftOut>,
+}
+
+/// One item a lenient upload left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    pub line: usize,
+    /// Where in the task: `annotations[0]`, `predictions[1]`, `result[2]`.
+    pub item: String,
+    pub reason: String,
+}
+
+impl UploadReport {
+    fn ignore(&mut self, key: &str) {
+        *self.ignored_keys.entry(key.to_owned()).or_default() += 1;
+    }
+
+    fn merge(&mut self, other: UploadReport) {
+        for (key, n) in other.ignored_keys {
+            *self.ignored_keys.entry(key).or_default() += n;
+        }
+        self.clamped_boxes += other.clamped_boxes;
+        self.empty_answers += other.empty_answers;
+        self.left_out.extend(other.left_out);
+    }
+}
+
+/// An upload's tasks and its report.
+#[derive(Debug, PartialEq)]
+pub struct Parsed<T> {
+    pub tasks: Vec<T>,
+    pub report: UploadReport,
+}
+
 /// Parses a whole upload held in memory. Empty input is an error: a batch holds at least one
 /// task.
 pub fn parse_upload(
@@ -93,7 +177,7 @@ pub fn parse_upload(
     format: UploadFormat,
     schema: &LabelSchema,
 ) -> Result<Vec<TaskInput>, UploadError> {
-    parse_upload_from(text.as_bytes(), format, schema)
+    Ok(parse_upload_from(text.as_bytes(), format, schema)?.tasks)
 }
 
 /// Parses an upload as it is read, so a server can parse a request body while it arrives
@@ -109,15 +193,39 @@ pub fn parse_upload_from<T: ParsedTask>(
     reader: impl Read,
     format: UploadFormat,
     schema: &LabelSchema,
-) -> Result<Vec<T>, UploadError> {
-    let tasks = match format {
-        UploadFormat::Jsonl => parse_jsonl(reader, schema, JSONL_PIECE_BYTES)?,
-        UploadFormat::Csv => parse_csv(reader, schema)?,
+) -> Result<Parsed<T>, UploadError> {
+    parse_upload_with(reader, format, schema, false)
+}
+
+/// [`parse_upload_from`]; when `lenient`, what cannot be kept (a region of a kind the project
+/// lacks, an imported answer or a prediction with a label it lacks) is left out and listed in
+/// the report instead of refusing the upload.
+pub fn parse_upload_with<T: ParsedTask>(
+    mut reader: impl Read,
+    format: UploadFormat,
+    schema: &LabelSchema,
+    lenient: bool,
+) -> Result<Parsed<T>, UploadError> {
+    let (tasks, report) = match format {
+        UploadFormat::Jsonl => parse_jsonl(reader, schema, JSONL_PIECE_BYTES, lenient)?,
+        UploadFormat::Csv => (parse_csv(reader, schema)?, UploadReport::default()),
+        UploadFormat::Json => {
+            // A document is cut into its elements whole (the upload's size is bounded by
+            // whoever reads it: the server's limit).
+            let mut bytes = Vec::new();
+            reader.read_to_end(&mut bytes).map_err(|e| UploadError {
+                read_failed: true,
+                ..err(1, None, format!("reading the upload failed: {e}"))
+            })?;
+            let (tasks, lines, report) = json_document::parse(&bytes, schema, lenient)?;
+            check_unique_ids(&tasks, &lines)?;
+            (tasks, report)
+        }
     };
     if tasks.is_empty() {
         return Err(err(1, None, "the upload holds no tasks"));
     }
-    Ok(tasks)
+    Ok(Parsed { tasks, report })
 }
 
 /// Fails on the first line (in file order) whose task id an earlier line already used, naming
@@ -153,7 +261,7 @@ fn check_unique_ids<T: ParsedTask>(tasks: &[T], lines: &[usize]) -> Result<(), U
 }
 
 /// One piece's tasks and the line of each, or its first bad line.
-type ParsedPiece<T> = Result<(Vec<T>, Vec<usize>), UploadError>;
+type ParsedPiece<T> = Result<(Vec<T>, Vec<usize>, UploadReport), UploadError>;
 
 /// JSONL is read in pieces of about this size, cut at line ends.
 const JSONL_PIECE_BYTES: usize = 4 << 20;
@@ -168,19 +276,22 @@ fn parse_jsonl<T: ParsedTask>(
     mut reader: impl Read,
     schema: &LabelSchema,
     piece_bytes: usize,
-) -> Result<Vec<T>, UploadError> {
+    lenient: bool,
+) -> Result<(Vec<T>, UploadReport), UploadError> {
     let threads = crate::aggregate::cores().min(8);
     std::thread::scope(|scope| {
         let mut parsing: VecDeque<ScopedJoinHandle<'_, ParsedPiece<T>>> = VecDeque::new();
         let mut tasks = Vec::new();
         let mut lines = Vec::new();
+        let mut report = UploadReport::default();
         // Pieces are collected in file order, so the first error met is the first bad line.
         let mut collect = |handle: ScopedJoinHandle<'_, ParsedPiece<T>>| {
-            let (t, l) = handle
+            let (t, l, r) = handle
                 .join()
                 .unwrap_or_else(|_| Err(err(1, None, "the upload parser failed")))?;
             tasks.extend(t);
             lines.extend(l);
+            report.merge(r);
             Ok::<_, UploadError>(())
         };
         let mut scratch = vec![0; READ_BYTES];
@@ -236,7 +347,7 @@ fn parse_jsonl<T: ParsedTask>(
                 collect(oldest)?;
             }
             parsing.push_back(
-                scope.spawn(move || parse_jsonl_piece(&piece, piece_first_line, schema)),
+                scope.spawn(move || parse_jsonl_piece(&piece, piece_first_line, schema, lenient)),
             );
             if eof {
                 break;
@@ -246,7 +357,7 @@ fn parse_jsonl<T: ParsedTask>(
             collect(handle)?;
         }
         check_unique_ids(&tasks, &lines)?;
-        Ok(tasks)
+        Ok((tasks, report))
     })
 }
 
@@ -256,6 +367,7 @@ fn parse_jsonl_piece<T: ParsedTask>(
     bytes: &[u8],
     first_line: usize,
     schema: &LabelSchema,
+    lenient: bool,
 ) -> ParsedPiece<T> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let valid = &bytes[..e.valid_up_to()];
@@ -267,6 +379,7 @@ fn parse_jsonl_piece<T: ParsedTask>(
         )
     })?;
     let mut tasks = Vec::new();
+    let mut cx = task_object::Reading::new(lenient);
     let mut lines = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = first_line + i;
@@ -276,182 +389,14 @@ fn parse_jsonl_piece<T: ParsedTask>(
         }
         let value: Value = serde_json::from_str(raw)
             .map_err(|e| err(line, Some(e.column().max(1)), format!("invalid JSON: {e}")))?;
-        let task = jsonl_task(value, schema)
+        cx.line = line;
+        let task = task_object::task(value, schema, &mut cx)
             .and_then(T::from_input)
             .map_err(|m| err(line, None, m))?;
         tasks.push(task);
         lines.push(line);
     }
-    Ok((tasks, lines))
-}
-
-fn jsonl_task(value: Value, schema: &LabelSchema) -> Result<TaskInput, String> {
-    let Value::Object(mut obj) = value else {
-        return Err("a task must be a JSON object".to_owned());
-    };
-    for key in obj.keys() {
-        if !matches!(
-            key.as_str(),
-            "id" | "data" | "predictions" | "gold" | "meta" | "annotations"
-        ) {
-            return Err(format!(
-                "unknown field {key:?} (expected \"id\", \"data\", \"predictions\", \"gold\")"
-            ));
-        }
-    }
-    let external_id = match obj.remove("id") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if !s.is_empty() => Some(s),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(_) => return Err("\"id\" must be a non-empty string or a number".to_owned()),
-    };
-    let data = match obj.remove("data") {
-        Some(Value::Object(m)) => m,
-        Some(_) => return Err("\"data\" must be an object".to_owned()),
-        None => return Err("missing \"data\" object".to_owned()),
-    };
-    check_data(&data, schema.kind)?;
-    let prediction = match obj.remove("predictions") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(preds)) => match preds.into_iter().next() {
-            None => None,
-            Some(p) => {
-                Some(jsonl_prediction(p, schema).map_err(|m| format!("predictions[0]: {m}"))?)
-            }
-        },
-        Some(_) => return Err("\"predictions\" must be an array".to_owned()),
-    };
-    let gold = match obj.remove("gold") {
-        None | Some(Value::Null) => None,
-        Some(value) => {
-            let labels = result_labels(value).map_err(|m| format!("gold: {m}"))?;
-            schema
-                .check_answer(&labels)
-                .map_err(|e| format!("gold: {e}"))?;
-            Some(labels)
-        }
-    };
-    Ok(TaskInput {
-        external_id,
-        data,
-        prediction,
-        gold,
-    })
-}
-
-fn jsonl_prediction(value: Value, schema: &LabelSchema) -> Result<Prediction, String> {
-    let Value::Object(mut p) = value else {
-        return Err("a prediction must be an object".to_owned());
-    };
-    let score = match p.remove("score") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(check_score(
-            v.as_f64().ok_or("\"score\" must be a number")?,
-        )?),
-    };
-    let model_version = match p.remove("model_version") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
-        Some(v) => Some(v.to_string()),
-    };
-    let result = p.remove("result").ok_or("missing \"result\"")?;
-    let labels = result_labels(result)?;
-    schema
-        .check_answer(&labels)
-        .map_err(|e| format!("result: {e}"))?;
-    Ok(Prediction {
-        labels,
-        score,
-        model_version,
-    })
-}
-
-/// Reads a classification result given as a label, a list of labels, or Label Studio
-/// `choices` region(s): `[{"type": "choices", "value": {"choices": ["positive"]}, ...}]`.
-fn result_labels(result: Value) -> Result<Vec<String>, String> {
-    match result {
-        Value::String(s) => Ok(vec![s]),
-        Value::Array(items) if items.iter().all(Value::is_string) => Ok(items
-            .into_iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect()),
-        Value::Array(regions) => {
-            let mut labels = Vec::new();
-            for region in regions {
-                labels.extend(region_choices(&region)?);
-            }
-            Ok(labels)
-        }
-        Value::Object(_) => region_choices(&result),
-        _ => Err("\"result\" must be a label, a list of labels or choices regions".to_owned()),
-    }
-}
-
-fn region_choices(region: &Value) -> Result<Vec<String>, String> {
-    // A Label Studio rectangle: {"value": {"x": 10, "y": 20, "width": 30, "height": 15,
-    // "rectanglelabels": ["car"]}}, in percent of the image.
-    if let Some(value) = region.get("value")
-        && let (Some(x), Some(y), Some(w), Some(h), Some(labels)) = (
-            value.get("x").and_then(Value::as_f64),
-            value.get("y").and_then(Value::as_f64),
-            value.get("width").and_then(Value::as_f64),
-            value.get("height").and_then(Value::as_f64),
-            value.get("rectanglelabels").and_then(Value::as_array),
-        )
-    {
-        return labels
-            .iter()
-            .map(|l| {
-                let label = l.as_str().ok_or("box labels must be strings")?;
-                Ok(BoundingBox {
-                    x: x / 100.0,
-                    y: y / 100.0,
-                    w: w / 100.0,
-                    h: h / 100.0,
-                    label: label.to_owned(),
-                }
-                .to_string())
-            })
-            .collect();
-    }
-    // A Label Studio span region: {"value": {"start": 0, "end": 4, "labels": ["PER"]}}.
-    if let Some(value) = region.get("value")
-        && let (Some(start), Some(end), Some(labels)) = (
-            value.get("start").and_then(Value::as_u64),
-            value.get("end").and_then(Value::as_u64),
-            value.get("labels").and_then(Value::as_array),
-        )
-    {
-        return labels
-            .iter()
-            .map(|l| {
-                l.as_str()
-                    .map(|l| format!("{start}:{end}:{l}"))
-                    .ok_or_else(|| "span labels must be strings".to_owned())
-            })
-            .collect();
-    }
-    let choices = region
-        .get("value")
-        .and_then(|v| v.get("choices"))
-        .and_then(Value::as_array)
-        .ok_or("a result region needs \"value\" with \"choices\", or a span's \"start\", \"end\" and \"labels\"")?;
-    choices
-        .iter()
-        .map(|c| {
-            c.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| "choices must be strings".to_owned())
-        })
-        .collect()
-}
-
-fn check_score(score: f64) -> Result<f64, String> {
-    if (0.0..=1.0).contains(&score) {
-        Ok(score)
-    } else {
-        Err(format!("score {score} is outside [0, 1]"))
-    }
+    Ok((tasks, lines, cx.report))
 }
 
 /// A CSV `prediction` or `gold` cell as labels: `|` separates several (multiple choice);
@@ -651,7 +596,7 @@ fn csv_task(
                 let value: f64 = field
                     .parse()
                     .map_err(|_| err(line, column, format!("{field:?} is not a number")))?;
-                score = Some(check_score(value).map_err(|m| err(line, column, m))?);
+                score = Some(task_object::check_score(value).map_err(|m| err(line, column, m))?);
             }
             "prediction_model" if !field.is_empty() => model_version = Some(field.to_owned()),
             "gold" if !field.is_empty() => {
@@ -693,8 +638,9 @@ fn csv_task(
     Ok(TaskInput {
         external_id,
         data,
-        prediction,
+        predictions: prediction.into_iter().collect(),
         gold,
+        ..TaskInput::default()
     })
 }
 

@@ -166,6 +166,6 @@ fn the_undamaged_files_are_read() {
     ] {
         let tasks = upload::parse_upload_from::<EncodedTask>(text.as_bytes(), format, &schema())
             .expect("valid");
-        assert_eq!(tasks.len(), 3, "{format:?}");
+        assert_eq!(tasks.tasks.len(), 3, "{format:?}");
     }
 }

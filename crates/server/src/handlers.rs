@@ -313,9 +313,11 @@ fn members_only() -> ApiError {
 #[serde(deny_unknown_fields)]
 pub struct UploadQuery {
     priority: Option<i32>,
+    #[serde(default)]
+    lenient: bool,
 }
 
-#[utoipa::path(post, path = "/api/projects/{id}/batches", tag = "projects", params(("id" = i64, Path, description = "project id"), ("priority" = Option<i32>, Query, description = "the batch's priority: its tasks are leased before those of lower-priority batches (default 0)")), request_body(content = String, description = "the batch file: JSONL (application/x-ndjson) or CSV (text/csv)", content_type = "application/x-ndjson"), responses((status = 200, body = UploadResponse), (status = 422, description = "a bad line, named with its line and column", body = ErrorBody), (status = 413, body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/projects/{id}/batches", tag = "projects", params(("id" = i64, Path, description = "project id"), ("priority" = Option<i32>, Query, description = "the batch's priority: its tasks are leased before those of lower-priority batches (default 0)"), ("lenient" = Option<bool>, Query, description = "leave out what cannot be kept (a region of a kind the project lacks, an imported answer or prediction with a label it lacks) and list it in the reply, instead of refusing the upload")), request_body(content = String, description = "the batch file: JSONL (application/x-ndjson), a JSON array of tasks as Label Studio exports it (application/json) or CSV (text/csv)", content_type = "application/x-ndjson"), responses((status = 200, body = UploadResponse), (status = 422, description = "a bad line, named with its line and column", body = ErrorBody), (status = 413, body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn upload_batch(
     State(state): Shared,
     caller: Caller,
@@ -332,24 +334,45 @@ pub async fn upload_batch(
         .unwrap_or("");
     let format = UploadFormat::from_media_type(media_type).ok_or_else(|| {
         ApiError::UnsupportedMediaType(format!(
-            "upload as {} (JSONL) or {} (CSV), not {media_type:?}",
+            "upload as {} (JSONL), {} (a JSON array of tasks, as Label Studio exports) or {} (CSV), not {media_type:?}",
             UploadFormat::Jsonl.media_type(),
+            UploadFormat::Json.media_type(),
             UploadFormat::Csv.media_type()
         ))
     })?;
     let started = Instant::now();
-    let tasks = parse_body(
+    let parsed = parse_body(
         body,
         format,
         project.schema.clone(),
+        q.lenient,
         state.config.max_upload_bytes,
         &state.metrics,
     )
     .await?;
-    let response = state
+    let mut response = state
         .store
-        .insert_batch(id, tasks, q.priority.unwrap_or(0), state.clock.now())
+        .insert_batch(
+            id,
+            parsed.tasks,
+            q.priority.unwrap_or(0),
+            state.clock.now(),
+            Arc::clone(&state.consensus),
+        )
         .await?;
+    response.ignored_keys = parsed.report.ignored_keys;
+    response.clamped_boxes = parsed.report.clamped_boxes;
+    response.empty_answers = parsed.report.empty_answers;
+    response.left_out = parsed
+        .report
+        .left_out
+        .into_iter()
+        .map(|l| tessera_api::LeftOutItem {
+            line: l.line,
+            item: l.item,
+            reason: l.reason,
+        })
+        .collect();
     Metrics::add(&state.metrics.tasks_uploaded, response.tasks_added as u64);
     state.metrics.upload_seconds.observe(started.elapsed());
     tracing::info!(

@@ -6,7 +6,7 @@ use std::io::Read;
 
 use axum::body::{Body, Bytes};
 use futures_util::StreamExt;
-use tessera_core::{EncodedTask, LabelSchema, UploadFormat, parse_upload_from};
+use tessera_core::{EncodedTask, LabelSchema, Parsed, UploadFormat, parse_upload_with};
 use tokio::sync::mpsc;
 
 use crate::error::ApiError;
@@ -23,12 +23,13 @@ pub async fn parse_body(
     body: Body,
     format: UploadFormat,
     schema: LabelSchema,
+    lenient: bool,
     limit: u64,
     metrics: &Metrics,
-) -> Result<Vec<EncodedTask>, ApiError> {
+) -> Result<Parsed<EncodedTask>, ApiError> {
     let (chunks, queue) = mpsc::channel(QUEUED_CHUNKS);
     let parser = tokio::task::spawn_blocking(move || {
-        parse_upload_from(BodyReader::new(queue), format, &schema)
+        parse_upload_with(BodyReader::new(queue), format, &schema, lenient)
     });
     let mut stream = body.into_data_stream();
     let mut received = 0u64;

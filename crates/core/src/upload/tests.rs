@@ -74,7 +74,7 @@ impl Read for Trickle<'_> {
 }
 
 fn jsonl_trickled(text: &[u8], piece_bytes: usize) -> Result<Vec<TaskInput>, UploadError> {
-    parse_jsonl(Trickle::new(text), &schema(), piece_bytes)
+    parse_jsonl(Trickle::new(text), &schema(), piece_bytes, false).map(|(tasks, _)| tasks)
 }
 
 #[test]
@@ -119,7 +119,7 @@ fn a_read_that_fails_names_the_line_it_reached_and_keeps_nothing() {
     let whole = big_jsonl(50).join("\n") + "\n";
     let mut reader = Trickle::new(whole.as_bytes());
     reader.fail_at_end = true;
-    let e = parse_jsonl::<TaskInput>(reader, &schema(), 256).expect_err("cut off");
+    let e = parse_jsonl::<TaskInput>(reader, &schema(), 256, false).expect_err("cut off");
     assert!(e.message.contains("connection reset"), "{e}");
     assert!(e.line > 1 && e.line <= 51, "{e}");
     assert!(e.read_failed, "{e:?}");
@@ -130,7 +130,7 @@ fn a_read_that_fails_names_the_line_it_reached_and_keeps_nothing() {
     let whole = lines.join("\n") + "\n";
     let mut reader = Trickle::new(whole.as_bytes());
     reader.fail_at_end = true;
-    let e = parse_jsonl::<TaskInput>(reader, &schema(), 256).expect_err("bad line");
+    let e = parse_jsonl::<TaskInput>(reader, &schema(), 256, false).expect_err("bad line");
     assert_eq!((e.line, e.read_failed), (3, false), "{e}");
 
     let csv = "text,id\nfine,a\n";
@@ -149,7 +149,8 @@ fn csv_read_in_small_pieces_parses_as_if_read_whole() {
     let whole = parse_upload(text, UploadFormat::Csv, &schema()).expect("valid");
     let trickled: Vec<TaskInput> =
         parse_upload_from(Trickle::new(text.as_bytes()), UploadFormat::Csv, &schema())
-            .expect("valid");
+            .expect("valid")
+            .tasks;
     assert_eq!(trickled, whole);
     assert_eq!(whole.len(), 2);
     assert_eq!(whole[0].external_id.as_deref(), Some("a"));
@@ -174,7 +175,9 @@ fn encoded_tasks_carry_what_the_parse_read() {
     );
     let parsed = parse_upload(text, UploadFormat::Jsonl, &schema()).expect("valid");
     let encoded: Vec<crate::EncodedTask> =
-        parse_upload_from(text.as_bytes(), UploadFormat::Jsonl, &schema()).expect("valid");
+        parse_upload_from(text.as_bytes(), UploadFormat::Jsonl, &schema())
+            .expect("valid")
+            .tasks;
     assert_eq!(encoded.len(), 2);
     for (task, enc) in parsed.iter().zip(&encoded) {
         assert_eq!(enc.external_id, task.external_id);
@@ -184,7 +187,7 @@ fn encoded_tasks_carry_what_the_parse_read() {
             .prediction
             .as_deref()
             .map(|p| serde_json::from_str(p).expect("prediction"));
-        assert_eq!(prediction, task.prediction);
+        assert_eq!(prediction.as_ref(), task.predictions.first());
         let gold: Option<Vec<String>> = enc
             .gold
             .as_deref()
@@ -213,14 +216,14 @@ fn jsonl_accepts_plain_and_label_studio_results() {
     let tasks = parse_upload(text, UploadFormat::Jsonl, &schema()).expect("valid upload");
     assert_eq!(tasks.len(), 3);
     assert_eq!(tasks[0].external_id.as_deref(), Some("a1"));
-    let p0 = tasks[0].prediction.as_ref().expect("prediction");
+    let p0 = tasks[0].predictions.first().expect("prediction");
     assert_eq!(p0.labels, vec!["positive"]);
     assert_eq!(p0.score, Some(0.87));
     assert_eq!(p0.model_version.as_deref(), Some("m1"));
-    let p1 = tasks[1].prediction.as_ref().expect("prediction");
+    let p1 = tasks[1].predictions.first().expect("prediction");
     assert_eq!(p1.labels, vec!["negative"]);
     assert_eq!(tasks[2].external_id.as_deref(), Some("7"));
-    assert!(tasks[2].prediction.is_none());
+    assert!(tasks[2].predictions.is_empty());
 }
 
 #[test]
@@ -236,8 +239,17 @@ fn jsonl_errors_name_line_and_column() {
     assert_eq!(e.line, 3);
     assert!(e.message.contains("\"joy\""), "{e}");
 
-    let e = parse_upload("{\"text\": \"x\"}", UploadFormat::Jsonl, &schema()).expect_err("no data");
-    assert!(e.message.contains("unknown field \"text\""), "{e}");
+    // Without a "data" object the task's own keys are its data (as Label Studio takes it);
+    // beside one, a key that is neither a task's nor another tool's bookkeeping is refused.
+    let plain = parse_upload("{\"text\": \"x\"}", UploadFormat::Jsonl, &schema()).expect("plain");
+    assert_eq!(plain[0].data["text"], "x");
+    let e = parse_upload(
+        "{\"data\": {\"text\": \"x\"}, \"predictons\": []}",
+        UploadFormat::Jsonl,
+        &schema(),
+    )
+    .expect_err("typo");
+    assert!(e.message.contains("unknown field \"predictons\""), "{e}");
 
     let text = "{\"id\":\"x\",\"data\":{\"text\":\"a\"}}\n{\"id\":\"x\",\"data\":{\"text\":\"b\"}}";
     let e = parse_upload(text, UploadFormat::Jsonl, &schema()).expect_err("dup id");
@@ -254,10 +266,10 @@ fn csv_reads_data_columns_and_predictions() {
     assert_eq!(tasks.len(), 2);
     assert_eq!(tasks[0].data["text"], "Good, really");
     assert_eq!(
-        tasks[0].prediction.as_ref().map(|p| p.score),
+        tasks[0].predictions.first().map(|p| p.score),
         Some(Some(0.9))
     );
-    assert!(tasks[1].prediction.is_none());
+    assert!(tasks[1].predictions.is_empty());
 }
 
 #[test]
@@ -310,7 +322,8 @@ fn a_byte_order_mark_is_dropped_however_it_arrives() {
     for piece in [1, 2, 3, 4, 64] {
         let tasks: Vec<TaskInput> =
             parse_upload_from(Pieces(text.as_bytes(), piece), UploadFormat::Csv, &schema())
-                .expect("valid");
+                .expect("valid")
+                .tasks;
         assert_eq!(tasks[0].data["text"], "fine", "pieces of {piece}");
     }
     // A file of nothing but the mark holds no tasks, in pieces or whole.
@@ -337,7 +350,7 @@ fn reserved_columns_are_matched_whatever_their_case() {
         "the gold answer is not task data: {:?}",
         task.data
     );
-    assert!(task.prediction.is_some());
+    assert!(!task.predictions.is_empty());
     let e = parse_upload(
         "text,gold,Gold\nx,positive,positive\n",
         UploadFormat::Csv,
@@ -406,7 +419,7 @@ fn pairwise_and_text_uploads_follow_their_kind() {
     )
     .expect("valid");
     assert_eq!(
-        tasks[0].prediction.as_ref().map(|p| p.labels.clone()),
+        tasks[0].predictions.first().map(|p| p.labels.clone()),
         Some(vec!["Fish | chips".to_owned()]),
         "free text keeps its | characters"
     );
@@ -431,14 +444,138 @@ fn label_studio_span_regions_become_spans() {
     )
     .expect("valid");
     assert_eq!(
-        tasks[0].prediction.as_ref().map(|p| p.labels.clone()),
+        tasks[0].predictions.first().map(|p| p.labels.clone()),
         Some(vec!["0:3:PER".to_owned(), "8:11:ORG".to_owned()])
     );
     let boxes = LabelSchema::from_json(r#"{"kind":"boxes","labels":["car"]}"#).expect("valid");
     let rect = r#"{"data": {"image": "https://x/1.png"}, "predictions": [{"result": [{"type": "rectanglelabels", "value": {"x": 10, "y": 20, "width": 30, "height": 15, "rectanglelabels": ["car"]}}]}]}"#;
     let tasks = parse_upload(rect, UploadFormat::Jsonl, &boxes).expect("valid");
     assert_eq!(
-        tasks[0].prediction.as_ref().map(|p| p.labels.clone()),
-        Some(vec!["0.1000,0.2000,0.3000,0.1500:car".to_owned()])
+        tasks[0].predictions.first().map(|p| p.labels.clone()),
+        Some(vec!["0.1,0.2,0.3,0.15:car".to_owned()])
     );
+}
+
+fn boxes_schema() -> LabelSchema {
+    LabelSchema::from_json(r#"{"kind": "boxes", "labels": ["car", "dog"]}"#).expect("schema")
+}
+
+/// A Label Studio export of one image with two annotators, written for this test in the
+/// shape Label Studio exports (bookkeeping keys and all).
+const LS_EXPORT: &str = r#"[
+  {
+    "id": 11,
+    "data": {"image": "https://example.com/a.jpg"},
+    "meta": {"source": "camera 2"},
+    "agreement": 50.0,
+    "inner_id": 1,
+    "predictions": [
+      {"model_version": "yolo-1", "score": 0.9, "result": [{"type": "rectanglelabels", "value": {"x": 10, "y": 10, "width": 20, "height": 20, "rectanglelabels": ["car"]}}]},
+      {"model_version": "yolo-2", "score": 0.7, "result": [{"type": "rectanglelabels", "value": {"x": 11, "y": 10, "width": 20, "height": 20, "rectanglelabels": ["car"]}}]}
+    ],
+    "annotations": [
+      {"id": 1, "completed_by": 4, "updated_at": "2025-01-02T03:04:05Z", "lead_time": 3.5,
+       "result": [
+         {"type": "rectanglelabels", "value": {"x": 90, "y": 10, "width": 10.5, "height": 20, "rectanglelabels": ["dog"]}},
+         {"type": "polygonlabels", "value": {"points": [[1, 1], [2, 2], [1, 3]], "polygonlabels": ["car"]}}
+       ]},
+      {"id": 2, "completed_by": {"id": 5, "email": "ann@example.com"}, "was_cancelled": true, "result": []},
+      {"id": 3, "completed_by": 6, "ground_truth": true,
+       "result": [{"type": "rectanglelabels", "value": {"x": 10, "y": 10, "width": 20, "height": 20, "rectanglelabels": ["car"]}}]}
+    ]
+  }
+]"#;
+
+#[test]
+fn a_label_studio_export_keeps_answers_predictions_meta_and_reports_the_rest() {
+    let strict =
+        parse_upload_from::<TaskInput>(LS_EXPORT.as_bytes(), UploadFormat::Json, &boxes_schema())
+            .expect_err("a polygon in a boxes project");
+    assert_eq!(strict.line, 2, "{strict}");
+    assert!(
+        strict
+            .message
+            .contains("annotations[0]: result[1]: a \"polygonlabels\" region"),
+        "{strict}"
+    );
+
+    let parsed = parse_upload_with::<TaskInput>(
+        LS_EXPORT.as_bytes(),
+        UploadFormat::Json,
+        &boxes_schema(),
+        true,
+    )
+    .expect("lenient");
+    let task = &parsed.tasks[0];
+    assert_eq!(task.external_id.as_deref(), Some("11"));
+    assert_eq!(
+        task.meta.as_ref().map(|m| m["source"].clone()),
+        Some(Value::from("camera 2"))
+    );
+    let versions: Vec<_> = task
+        .predictions
+        .iter()
+        .map(|p| p.model_version.as_deref())
+        .collect();
+    assert_eq!(versions, [Some("yolo-1"), Some("yolo-2")]);
+    let who: Vec<(&str, bool)> = task
+        .answers
+        .iter()
+        .map(|a| (a.annotator.as_str(), a.skipped))
+        .collect();
+    assert_eq!(
+        who,
+        [
+            ("label-studio:4", false),
+            ("ann@example.com", true),
+            ("label-studio:6", false)
+        ]
+    );
+    assert_eq!(
+        task.answers[0].labels,
+        ["0.9,0.1,0.1,0.2:dog"],
+        "cut at the right edge"
+    );
+    assert_eq!(
+        task.answers[0].answered_at.as_deref(),
+        Some("2025-01-02T03:04:05Z")
+    );
+    assert_eq!(
+        task.gold,
+        Some(vec!["0.1,0.1,0.2,0.2:car".to_owned()]),
+        "ground truth is gold"
+    );
+    let report = &parsed.report;
+    assert_eq!(report.clamped_boxes, 1);
+    assert_eq!(report.left_out.len(), 1);
+    assert_eq!(
+        (report.left_out[0].line, report.left_out[0].item.as_str()),
+        (2, "result[1]")
+    );
+    for key in ["agreement", "inner_id", "annotations.lead_time"] {
+        assert!(
+            report.ignored_keys.contains_key(key),
+            "{key}: {:?}",
+            report.ignored_keys
+        );
+    }
+}
+
+#[test]
+fn the_format_is_found_from_the_content_first() {
+    let detect = |name: &str, text: &str| UploadFormat::detect(name, text.as_bytes());
+    assert_eq!(
+        detect("x.jsonl", "[{\"text\": \"a\"}]"),
+        Some(UploadFormat::Json)
+    );
+    assert_eq!(
+        detect("x.json", "{\"text\": \"a\"}\n{\"text\": \"b\"}\n"),
+        Some(UploadFormat::Jsonl)
+    );
+    assert_eq!(
+        detect("x", "{\n  \"text\": \"a\"\n}"),
+        Some(UploadFormat::Json)
+    );
+    assert_eq!(detect("x.csv", "text\nhello\n"), Some(UploadFormat::Csv));
+    assert_eq!(detect("x.txt", "text\nhello\n"), None);
 }

@@ -12,14 +12,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use tessera_api::{
     AnswerPush, Batch, CancelTasksRequest, CancelTasksResponse, ChangesPage, ExportRecord,
     LeasedTask, Member, Project, ProjectRole, ProjectStatus, PushResult, ReviewRequest, Role,
     TokenInfo, UploadResponse,
 };
 use tessera_core::aggregate::FittedConsensus;
-use tessera_core::{ConsensusMethod, EncodedTask, LabelSchema};
+use tessera_core::{ConsensusMethod, EncodedTask, ImportedAnswer, LabelSchema};
 
 use crate::quality::TimedAnswer;
 
@@ -127,7 +127,8 @@ pub trait Store: Send + Sync {
     /// as it was: the stored key, or `fresh` when the database has none yet.
     async fn task_id_key(&self, fresh: [u8; 16]) -> StoreResult<([u8; 16], i64)>;
 
-    /// Stores a whole batch in one transaction: all tasks or none. Its tasks are leased
+    /// Stores a whole batch in one transaction: all tasks or none, with the answers they
+    /// bring from another tool (scored by `method`, as pushes are). Its tasks are leased
     /// before those of lower-`priority` batches.
     async fn insert_batch(
         &self,
@@ -135,6 +136,7 @@ pub trait Store: Send + Sync {
         tasks: Vec<EncodedTask>,
         priority: i32,
         now: DateTime<Utc>,
+        method: Arc<dyn ConsensusMethod>,
     ) -> StoreResult<UploadResponse>;
 
     /// The project's batches, oldest first.
@@ -366,6 +368,50 @@ pub async fn open_store(url: &str) -> StoreResult<Box<dyn Store>> {
 /// `store`, speaking public task ids.
 async fn public(store: Box<dyn Store>) -> StoreResult<Box<dyn Store>> {
     Ok(Box::new(PublicIds::new(store).await?))
+}
+
+/// The start of an imported annotator's token hash (see migration 0016): no SHA-256 hex
+/// digest starts so, so no token signs in as them.
+pub(crate) const IMPORTED: &str = "imported:";
+
+/// An answer a batch brought from another tool, as a push of its imported annotator. Its time
+/// is the source's when the source recorded one (and it is a time), else `now`.
+pub(crate) fn imported_push(
+    task_id: i64,
+    revision: u32,
+    answer: &ImportedAnswer,
+    now: DateTime<Utc>,
+) -> AnswerPush {
+    let answered_at = answer
+        .answered_at
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .filter(|t| t.year() >= 2000 && *t <= now + chrono::TimeDelta::days(1))
+        .unwrap_or(now);
+    AnswerPush {
+        id: uuid::Uuid::now_v7(),
+        task_id,
+        revision,
+        labels: answer.labels.clone(),
+        skipped: answer.skipped,
+        unsure: false,
+        skip_reason: None,
+        answered_at,
+        device_id: None,
+    }
+}
+
+/// 1 for an imported answer stored; an answer the store refused fails the whole upload.
+pub(crate) fn imported_stored(annotator: &User, result: PushResult) -> StoreResult<usize> {
+    match (result.status, result.error) {
+        (tessera_api::PushStatus::Accepted, _) => Ok(1),
+        (_, error) => Err(StoreError::Conflict(format!(
+            "an answer of {:?} could not be stored: {}",
+            annotator.name,
+            error.map_or_else(|| "stored twice".to_owned(), |e| e.message)
+        ))),
+    }
 }
 
 /// A user's role as stored.

@@ -27,7 +27,7 @@ use tessera_api::{
     ProjectStatus, PushResult, PushStatus, ReviewRequest, Role, TokenInfo, UploadResponse,
 };
 use tessera_core::aggregate::FittedConsensus;
-use tessera_core::{ConsensusMethod, EncodedTask, LabelSchema, Prediction, Vote};
+use tessera_core::{ConsensusMethod, EncodedTask, ImportedAnswer, LabelSchema, Prediction, Vote};
 
 use crate::quality::TimedAnswer;
 use tokio_postgres::types::Json;
@@ -36,10 +36,11 @@ use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
 use super::{
-    ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, ProjectsOf,
-    Store, StoreError, StoreResult, StoredAnswer, User, creator_only, first_answers, last_admin,
-    last_requester, latest_answers, no_such_user, project_role, rejected, repeated, role_of,
-    stored_key, unknown_batch, unknown_external_id, unknown_task,
+    ConsensusInputs, ConsensusUpdate, GoldAnswer, IMPORTED, LeaseQuery, ModelCache, ProjectCache,
+    ProjectsOf, Store, StoreError, StoreResult, StoredAnswer, User, creator_only, first_answers,
+    imported_push, imported_stored, last_admin, last_requester, latest_answers, no_such_user,
+    project_role, rejected, repeated, role_of, stored_key, unknown_batch, unknown_external_id,
+    unknown_task,
 };
 
 /// Tasks one upload statement inserts.
@@ -61,6 +62,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0013_token_revocation.sql"),
     include_str!("../../migrations/postgres/0014_project_creator.sql"),
     include_str!("../../migrations/postgres/0015_task_id_key.sql"),
+    include_str!("../../migrations/postgres/0016_imported_work.sql"),
 ];
 /// Statements through the connection's statement cache: each SQL text is parsed and
 /// planned once per pooled connection (deadpool keeps it; connections are recycled without
@@ -178,6 +180,141 @@ impl PostgresStore {
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Stores `answers` of `annotator` (see [`Store::push_answers`]) and updates the consensus
+    /// of every task they touched, inside the caller's transaction: a page of answers in a
+    /// fixed number of set queries, not several per answer.
+    async fn push_in(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        annotator: &User,
+        answers: &[AnswerPush],
+        now: DateTime<Utc>,
+        method: &dyn ConsensusMethod,
+    ) -> StoreResult<Vec<PushResult>> {
+        lock_feed(tx, annotator.id).await?;
+        let context = push_context(tx, annotator, answers).await?;
+        let mut schemas = HashMap::new();
+        for &project in context.projects.values() {
+            if let std::collections::hash_map::Entry::Vacant(slot) = schemas.entry(project) {
+                slot.insert(self.project_in(tx, project).await?.schema);
+            }
+        }
+        let mut verdicts = Vec::with_capacity(answers.len());
+        let mut seen: HashMap<Uuid, &AnswerPush> = HashMap::new();
+        for answer in answers {
+            verdicts.push(match seen.get(&answer.id) {
+                // The same id twice in one page: a retry, or different content.
+                Some(first) => Err(repeated(
+                    &StoredAnswer::of(annotator.id, first),
+                    annotator.id,
+                    answer,
+                )),
+                None => {
+                    seen.insert(answer.id, answer);
+                    judge(&context, &schemas, annotator, answer)
+                }
+            });
+        }
+        let accepted: Vec<&AnswerPush> = answers
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, v)| v.is_ok())
+            .map(|(a, _)| a)
+            .collect();
+        let inserted = insert_answers(tx, annotator, &accepted, &context.cancelled, now).await?;
+        let mut touched: Vec<(i64, i64)> = Vec::new();
+        let mut skipped = HashSet::new();
+        let mut results = Vec::with_capacity(answers.len());
+        for (answer, verdict) in answers.iter().zip(verdicts) {
+            results.push(match verdict {
+                Ok(project) if inserted.ids.contains(&answer.id) => {
+                    touched.push((answer.task_id, project));
+                    if answer.skipped {
+                        skipped.insert(answer.task_id);
+                    }
+                    PushResult {
+                        id: answer.id,
+                        status: PushStatus::Accepted,
+                        error: None,
+                        other_device: inserted.other_device.contains(&answer.id),
+                        task_cancelled: context.cancelled.contains(&answer.task_id),
+                    }
+                }
+                Ok(_) => duplicate(answer.id), // another replica stored it first
+                Err(result) => result,
+            });
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let fitted = self.fitted_models(tx, &context.model_versions).await?;
+        update_consensus(tx, &touched, &skipped, &schemas, &fitted, method).await?;
+        Ok(results)
+    }
+
+    /// Stores the answers a batch brought from another tool, each by its imported annotator
+    /// (made on first sight): leased to them and pushed like any answer, so each counts alike.
+    /// `imported` holds each task's id and its answers in file order; a second answer of one
+    /// annotator to one task is their revision. Every answer is stored, or the upload fails.
+    async fn import_answers(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        imported: &[(i64, Vec<ImportedAnswer>)],
+        now: DateTime<Utc>,
+        method: &dyn ConsensusMethod,
+    ) -> StoreResult<usize> {
+        let mut people: HashMap<String, User> = HashMap::new();
+        let mut pushes: HashMap<i64, Vec<AnswerPush>> = HashMap::new();
+        let mut revisions: HashMap<(i64, i64), u32> = HashMap::new();
+        for (task_id, answers) in imported {
+            for a in answers {
+                let user = match people.get(&a.annotator) {
+                    Some(user) => user.clone(),
+                    None => {
+                        let id: i64 = tx
+                            .cached_query_one(
+                                "INSERT INTO users (name, role, token_hash, created_at)
+                                 VALUES ($1, 'annotator', $2, $3)
+                                 ON CONFLICT (token_hash) DO UPDATE SET name = EXCLUDED.name
+                                 RETURNING id",
+                                &[&a.annotator, &format!("{IMPORTED}{}", a.annotator), &now],
+                            )
+                            .await?
+                            .get(0);
+                        let user = User {
+                            id,
+                            name: a.annotator.clone(),
+                            role: Role::Annotator,
+                        };
+                        people.insert(a.annotator.clone(), user.clone());
+                        user
+                    }
+                };
+                let revision = revisions.entry((*task_id, user.id)).or_default();
+                *revision += 1;
+                pushes
+                    .entry(user.id)
+                    .or_default()
+                    .push(imported_push(*task_id, *revision, a, now));
+            }
+        }
+        let mut stored = 0;
+        for user in people.values() {
+            let answers = pushes.remove(&user.id).unwrap_or_default();
+            let tasks: Vec<i64> = answers.iter().map(|a| a.task_id).collect();
+            tx.cached_execute(
+                "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at)
+                 SELECT t, $2, 'active', $3, $3 FROM UNNEST($1::bigint[]) AS t
+                 ON CONFLICT (task_id, annotator_id) DO NOTHING",
+                &[&tasks, &user.id, &now],
+            )
+            .await?;
+            for result in self.push_in(tx, user, &answers, now, method).await? {
+                stored += imported_stored(user, result)?;
+            }
+        }
+        Ok(stored)
     }
 
     async fn migrate(&self) -> StoreResult<()> {
@@ -998,10 +1135,12 @@ impl Store for PostgresStore {
         tasks: Vec<EncodedTask>,
         priority: i32,
         now: DateTime<Utc>,
+        method: Arc<dyn ConsensusMethod>,
     ) -> StoreResult<UploadResponse> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
         self.project_in(&tx, project_id).await?;
+        let mut imported: Vec<(i64, Vec<ImportedAnswer>)> = Vec::new();
         let batch_id: i64 = tx
             .cached_query_one(
                 "INSERT INTO batches (project_id, task_count, priority, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
@@ -1035,13 +1174,21 @@ impl Store for PostgresStore {
             let prediction: Vec<Option<&str>> =
                 chunk.iter().map(|t| t.prediction.as_deref()).collect();
             let gold: Vec<Option<&str>> = chunk.iter().map(|t| t.gold.as_deref()).collect();
-            tx.cached_execute(
-                "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete, priority)
-                 SELECT $1, $2, u.external_id, u.data::jsonb, u.prediction::jsonb, $3, u.gold::jsonb, u.gold IS NOT NULL, $8
-                 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY
-                      AS u(external_id, data, prediction, gold, n)
-                 ORDER BY u.n",
-                &[&project_id, &batch_id, &now, &external, &data, &prediction, &gold, &priority],
+            let more: Vec<Option<&str>> = chunk
+                .iter()
+                .map(|t| t.more_predictions.as_deref())
+                .collect();
+            let meta: Vec<Option<&str>> = chunk.iter().map(|t| t.meta.as_deref()).collect();
+            // Ids are drawn in the rows' order (ORDER BY u.n), so sorted they are the chunk's.
+            let mut ids: Vec<i64> = tx.cached_query(
+                "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete, priority, more_predictions, meta)
+                 SELECT $1, $2, u.external_id, u.data::jsonb, u.prediction::jsonb, $3, u.gold::jsonb, u.gold IS NOT NULL, $8,
+                        u.more::jsonb, u.meta::jsonb
+                 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $9::text[], $10::text[]) WITH ORDINALITY
+                      AS u(external_id, data, prediction, gold, more, meta, n)
+                 ORDER BY u.n
+                 RETURNING id",
+                &[&project_id, &batch_id, &now, &external, &data, &prediction, &gold, &priority, &more, &meta],
             )
             .await
             .map_err(|e| {
@@ -1052,12 +1199,26 @@ impl Store for PostgresStore {
                 } else {
                     e.into()
                 }
-            })?;
+            })?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+            ids.sort_unstable();
+            for (task, id) in chunk.iter().zip(ids) {
+                if !task.answers.is_empty() {
+                    imported.push((id, task.answers.clone()));
+                }
+            }
         }
+        let answers_added = self
+            .import_answers(&tx, &imported, now, method.as_ref())
+            .await?;
         tx.commit().await?;
         Ok(UploadResponse {
             batch_id,
             tasks_added: tasks.len(),
+            answers_added,
+            ..UploadResponse::default()
         })
     }
 
@@ -1301,66 +1462,11 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
         method: std::sync::Arc<dyn ConsensusMethod>,
     ) -> StoreResult<Vec<PushResult>> {
-        // A page of answers in a fixed number of set queries, not several per answer.
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
-        lock_feed(&tx, annotator.id).await?;
-        let context = push_context(&tx, annotator, &answers).await?;
-        let mut schemas = HashMap::new();
-        for &project in context.projects.values() {
-            if let std::collections::hash_map::Entry::Vacant(slot) = schemas.entry(project) {
-                slot.insert(self.project_in(&tx, project).await?.schema);
-            }
-        }
-        let mut verdicts = Vec::with_capacity(answers.len());
-        let mut seen: HashMap<Uuid, &AnswerPush> = HashMap::new();
-        for answer in &answers {
-            verdicts.push(match seen.get(&answer.id) {
-                // The same id twice in one page: a retry, or different content.
-                Some(first) => Err(repeated(
-                    &StoredAnswer::of(annotator.id, first),
-                    annotator.id,
-                    answer,
-                )),
-                None => {
-                    seen.insert(answer.id, answer);
-                    judge(&context, &schemas, annotator, answer)
-                }
-            });
-        }
-        let accepted: Vec<&AnswerPush> = answers
-            .iter()
-            .zip(&verdicts)
-            .filter(|(_, v)| v.is_ok())
-            .map(|(a, _)| a)
-            .collect();
-        let inserted = insert_answers(&tx, annotator, &accepted, &context.cancelled, now).await?;
-        let mut touched: Vec<(i64, i64)> = Vec::new();
-        let mut skipped = HashSet::new();
-        let mut results = Vec::with_capacity(answers.len());
-        for (answer, verdict) in answers.iter().zip(verdicts) {
-            results.push(match verdict {
-                Ok(project) if inserted.ids.contains(&answer.id) => {
-                    touched.push((answer.task_id, project));
-                    if answer.skipped {
-                        skipped.insert(answer.task_id);
-                    }
-                    PushResult {
-                        id: answer.id,
-                        status: PushStatus::Accepted,
-                        error: None,
-                        other_device: inserted.other_device.contains(&answer.id),
-                        task_cancelled: context.cancelled.contains(&answer.task_id),
-                    }
-                }
-                Ok(_) => duplicate(answer.id), // another replica stored it first
-                Err(result) => result,
-            });
-        }
-        touched.sort_unstable();
-        touched.dedup();
-        let fitted = self.fitted_models(&tx, &context.model_versions).await?;
-        update_consensus(&tx, &touched, &skipped, &schemas, &fitted, method.as_ref()).await?;
+        let results = self
+            .push_in(&tx, annotator, &answers, now, method.as_ref())
+            .await?;
         tx.commit().await?;
         Ok(results)
     }
@@ -1809,7 +1915,7 @@ async fn export_tasks(
     let rows = c
         .cached_query(
             "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
-                    cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at, gold
+                    cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at, gold, more_predictions, meta
              FROM tasks
              WHERE project_id = $1 AND ($2::bigint IS NULL OR (needs_review AND review_labels IS NULL))
              ORDER BY id LIMIT $2",
@@ -1860,6 +1966,13 @@ async fn export_tasks(
             external_id: r.try_get(1)?,
             data,
             prediction: prediction.map(|Json(p)| p),
+            more_predictions: r
+                .try_get::<_, Option<Json<Vec<Prediction>>>>(15)?
+                .map(|Json(p)| p)
+                .unwrap_or_default(),
+            meta: r
+                .try_get::<_, Option<Json<Map<String, Value>>>>(16)?
+                .map(|Json(m)| m),
             answers,
             consensus,
             complete: r.try_get(7)?,

@@ -134,9 +134,10 @@ impl Store for PublicIds {
         tasks: Vec<EncodedTask>,
         priority: i32,
         now: DateTime<Utc>,
+        method: Arc<dyn ConsensusMethod>,
     ) -> StoreResult<UploadResponse> {
         self.inner
-            .insert_batch(project_id, tasks, priority, now)
+            .insert_batch(project_id, tasks, priority, now, method)
             .await
     }
 

@@ -16,15 +16,16 @@ use tessera_api::{
     ProjectStatus, PushResult, PushStatus, ReviewRequest, Role, TokenInfo, UploadResponse,
 };
 use tessera_core::aggregate::FittedConsensus;
-use tessera_core::{ConsensusMethod, EncodedTask, LabelSchema, Prediction, Vote};
+use tessera_core::{ConsensusMethod, EncodedTask, ImportedAnswer, LabelSchema, Prediction, Vote};
 
 use crate::quality::TimedAnswer;
 
 use super::{
-    ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ModelCache, ProjectCache, ProjectsOf,
-    Store, StoreError, StoreResult, StoredAnswer, User, creator_only, first_answers, last_admin,
-    last_requester, latest_answers, no_such_user, parse_ts, project_role, rejected, repeated,
-    role_of, stored_key, ts, unknown_batch, unknown_external_id, unknown_task,
+    ConsensusInputs, ConsensusUpdate, GoldAnswer, IMPORTED, LeaseQuery, ModelCache, ProjectCache,
+    ProjectsOf, Store, StoreError, StoreResult, StoredAnswer, User, creator_only, first_answers,
+    imported_push, imported_stored, last_admin, last_requester, latest_answers, no_such_user,
+    parse_ts, project_role, rejected, repeated, role_of, stored_key, ts, unknown_batch,
+    unknown_external_id, unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -43,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0013_token_revocation.sql"),
     include_str!("../../migrations/sqlite/0014_project_creator.sql"),
     include_str!("../../migrations/sqlite/0015_task_id_key.sql"),
+    include_str!("../../migrations/sqlite/0016_imported_work.sql"),
 ];
 
 /// The next open tasks an annotator may lease, in queue order: higher-priority batches
@@ -579,6 +581,127 @@ fn fitted_model(
 /// Recomputes task `task_id`'s consensus and progress from its current answers. A task that
 /// a skip `freed` a slot of, or that now wants more answers than before, loses its
 /// `full_until` hint.
+/// Stores `answers` of `annotator` (see [`Store::push_answers`]) and updates the consensus of
+/// every task they touched, inside the caller's transaction.
+fn push_all(
+    tx: &Connection,
+    models: &ModelCache,
+    annotator: &User,
+    answers: &[AnswerPush],
+    now: &str,
+    method: &dyn ConsensusMethod,
+) -> StoreResult<Vec<PushResult>> {
+    let mut schemas = HashMap::new();
+    // Tasks whose answers changed, with their project; those a skip freed a slot of.
+    let mut touched: Vec<(i64, i64)> = Vec::new();
+    let mut skipped = HashSet::new();
+    let mut results = Vec::with_capacity(answers.len());
+    for answer in answers {
+        let result = push_one(tx, annotator, answer, now, &mut schemas)?;
+        if let Some(project_id) = result.accepted_in {
+            if answer.skipped {
+                skipped.insert(answer.task_id);
+            }
+            if !touched.iter().any(|&(t, _)| t == answer.task_id) {
+                touched.push((answer.task_id, project_id));
+            }
+        }
+        results.push(result.reply);
+    }
+    let mut fitted: HashMap<i64, Option<Arc<FittedConsensus>>> = HashMap::new();
+    for (task_id, project_id) in touched {
+        let model = match fitted.entry(project_id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(fitted_model(tx, models, project_id)?),
+        };
+        let method: &dyn ConsensusMethod = match model.as_deref() {
+            Some(m) => m,
+            None => method,
+        };
+        update_consensus(
+            tx,
+            task_id,
+            skipped.contains(&task_id),
+            &schemas[&project_id],
+            method,
+        )?;
+    }
+    Ok(results)
+}
+
+/// Stores the answers a batch brought from another tool, each by its imported annotator (made
+/// on first sight): each is leased to them and pushed like any answer, so it counts alike.
+/// `imported` holds each task's id and its answers, in file order; a second answer of one
+/// annotator to one task is their revision. Every answer is stored, or the upload fails.
+fn import_answers(
+    tx: &Connection,
+    models: &ModelCache,
+    imported: &[(i64, Vec<ImportedAnswer>)],
+    now: DateTime<Utc>,
+    method: &dyn ConsensusMethod,
+) -> StoreResult<usize> {
+    let now_ts = ts(now);
+    let mut people: HashMap<String, User> = HashMap::new();
+    let mut pushes: HashMap<i64, Vec<AnswerPush>> = HashMap::new();
+    let mut revisions: HashMap<(i64, i64), u32> = HashMap::new();
+    for (task_id, answers) in imported {
+        for a in answers {
+            let user = match people.get(&a.annotator) {
+                Some(user) => user.clone(),
+                None => {
+                    let user = imported_user(tx, &a.annotator, &now_ts)?;
+                    people.insert(a.annotator.clone(), user.clone());
+                    user
+                }
+            };
+            tx.prepare_cached(
+                "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at)
+                 VALUES (?1, ?2, 'active', ?3, ?3)
+                 ON CONFLICT (task_id, annotator_id) DO NOTHING",
+            )?
+            .execute(params![task_id, user.id, now_ts])?;
+            let revision = revisions.entry((*task_id, user.id)).or_default();
+            *revision += 1;
+            pushes
+                .entry(user.id)
+                .or_default()
+                .push(imported_push(*task_id, *revision, a, now));
+        }
+    }
+    let mut stored = 0;
+    for user in people.values() {
+        let answers = pushes.remove(&user.id).unwrap_or_default();
+        for result in push_all(tx, models, user, &answers, &now_ts, method)? {
+            stored += imported_stored(user, result)?;
+        }
+    }
+    Ok(stored)
+}
+
+/// The imported annotator named `name`, made now if they are new.
+fn imported_user(tx: &Connection, name: &str, now: &str) -> StoreResult<User> {
+    let hash = format!("{IMPORTED}{name}");
+    let id: Option<i64> = tx
+        .prepare_cached("SELECT id FROM users WHERE token_hash = ?1")?
+        .query_row([&hash], |r| r.get(0))
+        .optional()?;
+    let id = match id {
+        Some(id) => id,
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO users (name, role, token_hash, created_at) VALUES (?1, 'annotator', ?2, ?3)",
+            )?
+            .execute(params![name, hash, now])?;
+            tx.last_insert_rowid()
+        }
+    };
+    Ok(User {
+        id,
+        name: name.to_owned(),
+        role: Role::Annotator,
+    })
+}
+
 fn update_consensus(
     tx: &Connection,
     task_id: i64,
@@ -798,10 +921,15 @@ impl Store for SqliteStore {
         tasks: Vec<EncodedTask>,
         priority: i32,
         now: DateTime<Utc>,
+        method: Arc<dyn ConsensusMethod>,
     ) -> StoreResult<UploadResponse> {
+        let models = Arc::clone(&self.models);
         self.write(move |c| {
+            let mut tasks = tasks;
+            let mut imported = Vec::new();
             let tx = c.savepoint()?;
             project_row(&tx, project_id)?;
+            let now_time = now;
             let now = ts(now);
             tx.prepare_cached("INSERT INTO batches (project_id, task_count, priority, created_at) VALUES (?1, ?2, ?3, ?4)")?.execute(
                 params![project_id, tasks.len() as i64, priority, now],
@@ -809,10 +937,10 @@ impl Store for SqliteStore {
             let batch_id = tx.last_insert_rowid();
             {
                 let mut insert = tx.prepare_cached(
-                    "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete, priority)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7 IS NOT NULL, ?8)",
+                    "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete, priority, more_predictions, meta)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7 IS NOT NULL, ?8, ?9, ?10)",
                 )?;
-                for task in &tasks {
+                for task in &mut tasks {
                     insert
                         .execute(params![
                             project_id,
@@ -822,7 +950,9 @@ impl Store for SqliteStore {
                             task.prediction,
                             now,
                             task.gold,
-                            priority
+                            priority,
+                            task.more_predictions,
+                            task.meta
                         ])
                         .map_err(|e| match e.sqlite_error_code() {
                             Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(format!(
@@ -831,10 +961,19 @@ impl Store for SqliteStore {
                             )),
                             _ => e.into(),
                         })?;
+                    if !task.answers.is_empty() {
+                        imported.push((tx.last_insert_rowid(), std::mem::take(&mut task.answers)));
+                    }
                 }
             }
+            let answers_added = import_answers(&tx, &models, &imported, now_time, method.as_ref())?;
             tx.commit()?;
-            Ok(UploadResponse { batch_id, tasks_added: tasks.len() })
+            Ok(UploadResponse {
+                batch_id,
+                tasks_added: tasks.len(),
+                answers_added,
+                ..UploadResponse::default()
+            })
         })
         .await
     }
@@ -1031,43 +1170,14 @@ impl Store for SqliteStore {
         let models = Arc::clone(&self.models);
         self.write(move |c| {
             let tx = c.savepoint()?;
-            let now = ts(now);
-            let mut schemas = HashMap::new();
-            // Tasks whose answers changed, with their project; those a skip freed a slot of.
-            let mut touched: Vec<(i64, i64)> = Vec::new();
-            let mut skipped = HashSet::new();
-            let mut results = Vec::with_capacity(answers.len());
-            for answer in &answers {
-                let result = push_one(&tx, &annotator, answer, &now, &mut schemas)?;
-                if let Some(project_id) = result.accepted_in {
-                    if answer.skipped {
-                        skipped.insert(answer.task_id);
-                    }
-                    if !touched.iter().any(|&(t, _)| t == answer.task_id) {
-                        touched.push((answer.task_id, project_id));
-                    }
-                }
-                let result = result.reply;
-                results.push(result);
-            }
-            let mut fitted: HashMap<i64, Option<Arc<FittedConsensus>>> = HashMap::new();
-            for (task_id, project_id) in touched {
-                let model = match fitted.entry(project_id) {
-                    Entry::Occupied(e) => e.into_mut(),
-                    Entry::Vacant(e) => e.insert(fitted_model(&tx, &models, project_id)?),
-                };
-                let method: &dyn ConsensusMethod = match model.as_deref() {
-                    Some(m) => m,
-                    None => method.as_ref(),
-                };
-                update_consensus(
-                    &tx,
-                    task_id,
-                    skipped.contains(&task_id),
-                    &schemas[&project_id],
-                    method,
-                )?;
-            }
+            let results = push_all(
+                &tx,
+                &models,
+                &annotator,
+                &answers,
+                &ts(now),
+                method.as_ref(),
+            )?;
             tx.commit()?;
             Ok(results)
         })
@@ -1488,7 +1598,7 @@ fn export_tasks(
     let name = |id: i64| names.get(&id).cloned().unwrap_or_else(|| id.to_string());
     let mut stmt = c.prepare_cached(
         "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
-                cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at, gold
+                cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at, gold, more_predictions, meta
          FROM tasks
          WHERE project_id = ?1 AND (?2 IS NULL OR (needs_review = 1 AND review_labels IS NULL))
          ORDER BY id LIMIT COALESCE(?2, -1)",
@@ -1557,6 +1667,16 @@ fn export_tasks(
             external_id: r.get(1)?,
             data: json_map(&r.get::<_, String>(2)?)?,
             prediction: prediction(r.get(3)?)?,
+            more_predictions: r
+                .get::<_, Option<String>>(15)?
+                .map(|p| serde_json::from_str(&p))
+                .transpose()?
+                .unwrap_or_default(),
+            meta: r
+                .get::<_, Option<String>>(16)?
+                .as_deref()
+                .map(json_map)
+                .transpose()?,
             answers,
             consensus,
             complete: r.get(7)?,
@@ -1642,11 +1762,16 @@ mod tests {
         let task = |i: usize| EncodedTask {
             external_id: Some(format!("new{i}")),
             data: "{}".to_owned(),
-            prediction: None,
-            gold: None,
+            ..EncodedTask::default()
         };
         store
-            .insert_batch(1, (0..50).map(task).collect(), 0, Utc::now())
+            .insert_batch(
+                1,
+                (0..50).map(task).collect(),
+                0,
+                Utc::now(),
+                Arc::new(tessera_core::MajorityVote),
+            )
             .await
             .expect("upload");
         let ids: Vec<i64> = store
