@@ -32,6 +32,16 @@ if [ -z "${TESSERA_TEST_DATABASE_URL:-}" ]; then
   echo "test: throwaway PostgreSQL cluster on port $pg_port"
 fi
 
+# Label Studio's own converter (the label-studio-sdk package), which the format tests feed
+# Tessera's Label Studio exports. Pinned; kept outside the clone like the build cache.
+ls_venv="${TESSERA_LABEL_STUDIO_VENV:-$HOME/.cache/tessera/venv-label-studio}"
+if [ ! -x "$ls_venv/bin/label-studio-converter" ]; then
+  echo "test: installing label-studio-sdk into $ls_venv"
+  python3 -m venv "$ls_venv"
+  "$ls_venv/bin/pip" install --quiet --disable-pip-version-check "label-studio-sdk==2.1.2"
+fi
+export TESSERA_LABEL_STUDIO_VENV="$ls_venv"
+
 echo "== UI: type check, build, unit tests"
 (cd ui && npm run --silent build && npm test --silent)
 

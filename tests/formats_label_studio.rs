@@ -177,7 +177,7 @@ async fn label_studio_exports(backend: Backend) {
     // Every digit of a coordinate is kept (percent of the image, as a share of it).
     assert!(
         records[0].answers[0].labels[0]
-            .starts_with("0.048574120887050085,0.1169068212824011,0.9251,"),
+            .starts_with("0.04857412088705009,0.1169068212824011,0.9251,0.7176:Car"),
         "{:?}",
         records[0].answers[0].labels
     );

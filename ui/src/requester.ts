@@ -146,16 +146,16 @@ function paintProject(d: ProjectDashboard) {
       ),
     ),
   );
-  const picker = h("input", { type: "file", id: "upload-input", accept: ".jsonl,.ndjson,.csv", class: "visually-hidden", "aria-label": "Choose a batch file" }) as HTMLInputElement;
+  const picker = h("input", { type: "file", id: "upload-input", accept: ".jsonl,.ndjson,.json,.csv", class: "visually-hidden", "aria-label": "Choose a batch file" }) as HTMLInputElement;
   picker.addEventListener("change", () => {
     const file = picker.files?.[0];
     if (file) void upload(p.id, file);
   });
   const drop = h(
     "div",
-    { class: "drop-zone", id: "drop-zone", tabindex: "0", role: "button", "aria-label": "Upload a batch: drop a .jsonl or .csv file here, or press U to choose one" },
+    { class: "drop-zone", id: "drop-zone", tabindex: "0", role: "button", "aria-label": "Upload a batch: drop a .jsonl, .json (Label Studio) or .csv file here, or press U to choose one" },
     h("strong", {}, "Upload a batch"),
-    h("span", { class: "muted" }, " — drop a .jsonl or .csv file here, or "),
+    h("span", { class: "muted" }, " — drop a .jsonl, .json (Label Studio) or .csv file here, or "),
     h("button", { class: "link", onclick: () => picker.click() }, "choose a file (U)"),
     picker,
   );

@@ -395,6 +395,9 @@ pub struct ExportRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub meta: Option<Map<String, Value>>,
+    /// The task image's width and height in pixels, when its upload gave them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<[u32; 2]>,
     pub answers: Vec<ExportAnswer>,
     pub consensus: Option<ExportConsensus>,
     pub complete: bool,

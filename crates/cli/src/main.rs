@@ -168,7 +168,10 @@ enum Command {
     /// Export every task with its answers and consensus.
     Export {
         project: i64,
-        #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv"])]
+        /// jsonl (Tessera's records; they upload back as they are), csv, ls-json (a Label
+        /// Studio JSON export: answers as annotations, gold as ground truth) or ls-config (the
+        /// Label Studio labeling config for it).
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv", "ls-json", "ls-config"])]
         format: String,
         /// Write here instead of standard output.
         #[arg(short = 'o', long = "output")]

@@ -151,7 +151,9 @@ impl Session {
     pub fn start_upload(&self, project_id: i64, file_name: &str, priority: i32) -> Result<u64> {
         let api = self.requester_api()?;
         let format = UploadFormat::from_file_name(file_name).ok_or_else(|| {
-            SessionError::Invalid(format!("{file_name}: upload a .jsonl or .csv file"))
+            SessionError::Invalid(format!(
+                "{file_name}: upload a .jsonl, .json (Label Studio) or .csv file"
+            ))
         })?;
         let (chunks, queue) = mpsc::channel(QUEUED_UPLOAD_CHUNKS);
         let body = futures_util::stream::unfold(queue, |mut queue| async move {

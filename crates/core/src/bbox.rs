@@ -70,6 +70,21 @@ impl fmt::Display for BoundingBox {
     }
 }
 
+/// `x` times 10^`places`, moved in decimal: the shortest decimal that reads back as `x`, its
+/// point shifted, read again. Percent to share and back so stays digit for digit what the
+/// file said (0.41 % is 0.0041, not the 0.0040999999999999995 that `0.41 / 100` gives).
+pub fn shift_decimal(x: f64, places: i32) -> f64 {
+    let written = format!("{x:e}");
+    match written.split_once('e') {
+        Some((mantissa, exponent)) => exponent
+            .parse::<i32>()
+            .ok()
+            .and_then(|e| format!("{mantissa}e{}", e + places).parse().ok())
+            .unwrap_or(x * 10f64.powi(places)),
+        None => x,
+    }
+}
+
 /// Boxes of different answers this much alike (intersection over union) mark one object.
 pub const SAME_OBJECT_IOU: f64 = 0.5;
 
@@ -143,6 +158,27 @@ pub fn merge_boxes(answers: &[Vec<BoundingBox>]) -> (Vec<BoundingBox>, f64) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn percent_and_share_convert_digit_for_digit() {
+        for (percent, share) in [
+            (42.61, 0.4261),
+            (0.41, 0.0041),
+            (0.46, 0.0046),
+            (4.857412088705009, 0.04857412088705009),
+            (100.0, 1.0),
+            (0.0, 0.0),
+            (7.5e-7, 7.5e-9),
+        ] {
+            assert_eq!(super::shift_decimal(percent, -2), share, "{percent}");
+            assert_eq!(super::shift_decimal(share, 2), percent, "{share}");
+        }
+        assert_ne!(
+            0.41 / 100.0,
+            0.0041,
+            "the plain division is what this avoids"
+        );
+    }
+
     use super::*;
 
     fn b(s: &str) -> BoundingBox {

@@ -29,6 +29,8 @@ pub struct ImportedAnswer {
     pub skipped: bool,
     /// When it was made, as the source recorded it (RFC 3339), if it did.
     pub answered_at: Option<String>,
+    /// Its maker flagged it as unsure.
+    pub unsure: bool,
 }
 
 /// One task of an upload, validated against the project's schema.
@@ -47,6 +49,9 @@ pub struct TaskInput {
     /// exported, never shown to annotators.
     pub meta: Option<Map<String, Value>>,
     pub answers: Vec<ImportedAnswer>,
+    /// The task image's width and height in pixels, when the source knew them (Label Studio
+    /// keeps them on each box): what COCO, YOLO and VOC files need.
+    pub image_size: Option<[u32; 2]>,
 }
 
 /// A task of an upload as the store writes it: its fields as compact JSON text. Encoded
@@ -66,6 +71,7 @@ pub struct EncodedTask {
     /// The `meta` object, when there is one.
     pub meta: Option<String>,
     pub answers: Vec<ImportedAnswer>,
+    pub image_size: Option<[u32; 2]>,
 }
 
 /// What an upload's parse keeps of each task: the task itself, or its encoding.
@@ -121,6 +127,7 @@ impl ParsedTask for EncodedTask {
             meta,
             external_id: task.external_id,
             answers: task.answers,
+            image_size: task.image_size,
         })
     }
 

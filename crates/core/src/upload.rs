@@ -5,6 +5,7 @@
 //! column when one is known, and the reason. What it keeps without refusing — another tool's
 //! bookkeeping keys, boxes cut at the image's edge — is counted in its [`UploadReport`].
 
+mod export_record;
 mod json_document;
 mod task_object;
 

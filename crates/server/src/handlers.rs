@@ -24,7 +24,7 @@ use tessera_core::UploadFormat;
 use crate::AppState;
 use crate::auth::{Caller, generate_token, hash_token};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::export::render_export;
+use crate::export::{EXPORT_FORMATS, render_export};
 use crate::metrics::Metrics;
 use crate::quality::flag_annotators;
 use crate::refit::refit_project;
@@ -750,7 +750,7 @@ pub struct ExportQuery {
     format: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/projects/{id}/export", tag = "projects", params(("id" = i64, Path, description = "project id"), ("format" = Option<String>, Query, description = "jsonl (default) or csv")), responses((status = 200, description = "one ExportRecord per line (JSONL), or CSV", body = [ExportRecord], content_type = "application/x-ndjson"), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{id}/export", tag = "projects", params(("id" = i64, Path, description = "project id"), ("format" = Option<String>, Query, description = "jsonl (default: Tessera's records, which upload back as they are), csv, ls-json (a Label Studio JSON export) or ls-config (the Label Studio labeling config for it)")), responses((status = 200, description = "one ExportRecord per line (JSONL), CSV, a Label Studio JSON export or labeling config (XML)", body = [ExportRecord], content_type = "application/x-ndjson"), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn export_project(
     State(state): Shared,
     caller: Caller,
@@ -759,13 +759,15 @@ pub async fn export_project(
 ) -> Result<Response, ApiError> {
     require_project_requester(&state, &caller, id).await?;
     let format = q.format.as_deref().unwrap_or("jsonl");
-    if !matches!(format, "jsonl" | "csv") {
+    if !EXPORT_FORMATS.contains(&format) {
         return Err(ApiError::BadRequest(format!(
-            "unknown export format {format:?}: use jsonl or csv"
+            "unknown export format {format:?}: use {}",
+            EXPORT_FORMATS.join(", ")
         )));
     }
+    let schema = state.store.project(id).await?.schema;
     let records = state.store.export(id).await?;
     let (body, media_type) =
-        render_export(&records, format).map_err(|e| ApiError::Internal(e.to_string()))?;
+        render_export(&records, format, &schema).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(([(CONTENT_TYPE, HeaderValue::from_static(media_type))], body).into_response())
 }

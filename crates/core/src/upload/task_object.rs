@@ -4,8 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{LeftOut, UploadReport};
-use crate::bbox::BoundingBox;
+use super::{LeftOut, UploadReport, export_record};
+use crate::bbox::{BoundingBox, shift_decimal};
 use crate::schema::{LabelSchema, SchemaKind};
 use crate::task::{ImportedAnswer, Prediction, TaskInput, check_data};
 
@@ -55,6 +55,8 @@ pub(super) struct Reading {
     /// The line of the task being read.
     pub line: usize,
     pub report: UploadReport,
+    /// The image size the task's boxes gave (`original_width`, `original_height`).
+    image_size: Option<[u32; 2]>,
 }
 
 impl Reading {
@@ -63,6 +65,7 @@ impl Reading {
             lenient,
             line: 0,
             report: UploadReport::default(),
+            image_size: None,
         }
     }
 
@@ -103,6 +106,10 @@ pub(super) fn task(
     let Value::Object(mut obj) = value else {
         return Err("a task must be a JSON object".to_owned());
     };
+    if export_record::is_export_record(&obj) {
+        return export_record::record(obj, schema, cx);
+    }
+    cx.image_size = None;
     let external_id = match obj.remove("id") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if !s.is_empty() => Some(s),
@@ -201,6 +208,7 @@ pub(super) fn task(
         gold,
         meta,
         answers,
+        image_size: cx.image_size,
     })
 }
 
@@ -288,6 +296,7 @@ fn annotation(
             labels: if skipped { Vec::new() } else { labels },
             skipped,
             answered_at,
+            unsure: false,
         },
         ground_truth,
     ))
@@ -423,6 +432,16 @@ fn region_labels(
                 .collect())
         }
         (SchemaKind::Boxes, "rectanglelabels") => {
+            let pixels = |key: &str| {
+                region
+                    .get(key)
+                    .and_then(Value::as_u64)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .filter(|&n| n > 0)
+            };
+            if let (Some(w), Some(h)) = (pixels("original_width"), pixels("original_height")) {
+                cx.image_size.get_or_insert([w, h]);
+            }
             let (x, y, w, h) = (
                 number("x")?,
                 number("y")?,
@@ -452,10 +471,11 @@ fn region_labels(
                 .into_iter()
                 .map(|label| {
                     BoundingBox {
-                        x: x0 / 100.0,
-                        y: y0 / 100.0,
-                        w: (x1 - x0) / 100.0,
-                        h: (y1 - y0) / 100.0,
+                        x: share(x0),
+                        y: share(y0),
+                        // Width and height as the file gave them unless cut at an edge.
+                        w: share(if x < 0.0 || x + w > 100.0 { x1 - x0 } else { w }),
+                        h: share(if y < 0.0 || y + h > 100.0 { y1 - y0 } else { h }),
                         label,
                     }
                     .to_string()
@@ -467,6 +487,11 @@ fn region_labels(
             kind_here.as_str()
         )),
     }
+}
+
+/// Percent of the image as a share of it, digit for digit.
+fn share(percent: f64) -> f64 {
+    shift_decimal(percent, -2)
 }
 
 /// The type of a region written without one (Tessera's older JSONL and hand-made files).

@@ -5,3 +5,7 @@
 -- no token hashes to, so they can never sign in.
 ALTER TABLE tasks ADD COLUMN more_predictions TEXT;
 ALTER TABLE tasks ADD COLUMN meta TEXT;
+-- The task image's size in pixels, when the upload knew it (Label Studio keeps it on each
+-- box): COCO, YOLO and VOC files need it.
+ALTER TABLE tasks ADD COLUMN image_width INTEGER;
+ALTER TABLE tasks ADD COLUMN image_height INTEGER;

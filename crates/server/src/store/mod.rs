@@ -395,7 +395,7 @@ pub(crate) fn imported_push(
         revision,
         labels: answer.labels.clone(),
         skipped: answer.skipped,
-        unsure: false,
+        unsure: answer.unsure,
         skip_reason: None,
         answered_at,
         device_id: None,

@@ -1179,16 +1179,23 @@ impl Store for PostgresStore {
                 .map(|t| t.more_predictions.as_deref())
                 .collect();
             let meta: Vec<Option<&str>> = chunk.iter().map(|t| t.meta.as_deref()).collect();
+            let size = |i: usize| -> Vec<Option<i32>> {
+                chunk
+                    .iter()
+                    .map(|t| t.image_size.and_then(|s| i32::try_from(s[i]).ok()))
+                    .collect()
+            };
+            let (width, height) = (size(0), size(1));
             // Ids are drawn in the rows' order (ORDER BY u.n), so sorted they are the chunk's.
             let mut ids: Vec<i64> = tx.cached_query(
-                "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete, priority, more_predictions, meta)
+                "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete, priority, more_predictions, meta, image_width, image_height)
                  SELECT $1, $2, u.external_id, u.data::jsonb, u.prediction::jsonb, $3, u.gold::jsonb, u.gold IS NOT NULL, $8,
-                        u.more::jsonb, u.meta::jsonb
-                 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $9::text[], $10::text[]) WITH ORDINALITY
-                      AS u(external_id, data, prediction, gold, more, meta, n)
+                        u.more::jsonb, u.meta::jsonb, u.width, u.height
+                 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $9::text[], $10::text[], $11::int[], $12::int[]) WITH ORDINALITY
+                      AS u(external_id, data, prediction, gold, more, meta, width, height, n)
                  ORDER BY u.n
                  RETURNING id",
-                &[&project_id, &batch_id, &now, &external, &data, &prediction, &gold, &priority, &more, &meta],
+                &[&project_id, &batch_id, &now, &external, &data, &prediction, &gold, &priority, &more, &meta, &width, &height],
             )
             .await
             .map_err(|e| {
@@ -1915,7 +1922,7 @@ async fn export_tasks(
     let rows = c
         .cached_query(
             "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
-                    cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at, gold, more_predictions, meta
+                    cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at, gold, more_predictions, meta, image_width, image_height
              FROM tasks
              WHERE project_id = $1 AND ($2::bigint IS NULL OR (needs_review AND review_labels IS NULL))
              ORDER BY id LIMIT $2",
@@ -1973,6 +1980,16 @@ async fn export_tasks(
             meta: r
                 .try_get::<_, Option<Json<Map<String, Value>>>>(16)?
                 .map(|Json(m)| m),
+            image_size: match (
+                r.try_get::<_, Option<i32>>(17)?,
+                r.try_get::<_, Option<i32>>(18)?,
+            ) {
+                (Some(w), Some(h)) => u32::try_from(w)
+                    .ok()
+                    .zip(u32::try_from(h).ok())
+                    .map(|(w, h)| [w, h]),
+                _ => None,
+            },
             answers,
             consensus,
             complete: r.try_get(7)?,

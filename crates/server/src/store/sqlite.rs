@@ -937,8 +937,8 @@ impl Store for SqliteStore {
             let batch_id = tx.last_insert_rowid();
             {
                 let mut insert = tx.prepare_cached(
-                    "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete, priority, more_predictions, meta)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7 IS NOT NULL, ?8, ?9, ?10)",
+                    "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete, priority, more_predictions, meta, image_width, image_height)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7 IS NOT NULL, ?8, ?9, ?10, ?11, ?12)",
                 )?;
                 for task in &mut tasks {
                     insert
@@ -952,7 +952,9 @@ impl Store for SqliteStore {
                             task.gold,
                             priority,
                             task.more_predictions,
-                            task.meta
+                            task.meta,
+                            task.image_size.map(|s| s[0]),
+                            task.image_size.map(|s| s[1])
                         ])
                         .map_err(|e| match e.sqlite_error_code() {
                             Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(format!(
@@ -1598,7 +1600,7 @@ fn export_tasks(
     let name = |id: i64| names.get(&id).cloned().unwrap_or_else(|| id.to_string());
     let mut stmt = c.prepare_cached(
         "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
-                cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at, gold, more_predictions, meta
+                cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at, gold, more_predictions, meta, image_width, image_height
          FROM tasks
          WHERE project_id = ?1 AND (?2 IS NULL OR (needs_review = 1 AND review_labels IS NULL))
          ORDER BY id LIMIT COALESCE(?2, -1)",
@@ -1677,6 +1679,10 @@ fn export_tasks(
                 .as_deref()
                 .map(json_map)
                 .transpose()?,
+            image_size: match (r.get::<_, Option<u32>>(17)?, r.get::<_, Option<u32>>(18)?) {
+                (Some(w), Some(h)) => Some([w, h]),
+                _ => None,
+            },
             answers,
             consensus,
             complete: r.get(7)?,

@@ -1,6 +1,13 @@
-//! Rendering an export as JSONL (one record per task) or CSV (one row per task, answers as JSON).
+//! Rendering an export: Tessera's JSONL (one record per task; it uploads back as it is), CSV
+//! (one row per task, answers as JSON), or Label Studio's JSON export and labeling config.
+
+mod label_studio;
 
 use tessera_api::ExportRecord;
+use tessera_core::LabelSchema;
+
+/// The formats an export comes in, as `?format=` names them.
+pub const EXPORT_FORMATS: &[&str] = &["jsonl", "csv", "ls-json", "ls-config"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -12,13 +19,29 @@ pub enum ExportError {
     Flush(String),
 }
 
-/// Renders records in `format` ("jsonl" or "csv"), returning the body and its media type.
+/// Renders a project's records in `format` (one of [`EXPORT_FORMATS`]), returning the body and
+/// its media type.
 pub fn render_export(
     records: &[ExportRecord],
     format: &str,
+    schema: &LabelSchema,
 ) -> Result<(Vec<u8>, &'static str), ExportError> {
-    if format == "csv" {
-        return Ok((render_csv(records)?, "text/csv"));
+    match format {
+        "csv" => return Ok((render_csv(records)?, "text/csv")),
+        "ls-config" => {
+            return Ok((
+                label_studio::label_config(schema).into_bytes(),
+                "application/xml",
+            ));
+        }
+        "ls-json" => {
+            let tasks: Vec<serde_json::Value> = records
+                .iter()
+                .map(|r| label_studio::task(schema, r))
+                .collect();
+            return Ok((serde_json::to_vec(&tasks)?, "application/json"));
+        }
+        _ => {}
     }
     let mut out = Vec::new();
     for record in records {
@@ -158,7 +181,9 @@ mod tests {
             "answers": [], "consensus": null, "complete": false
         }))
         .expect("record");
-        let (body, _) = render_export(&[record], "csv").expect("csv");
+        let schema = LabelSchema::from_json(r#"{"kind": "classification", "labels": ["a", "b"]}"#)
+            .expect("schema");
+        let (body, _) = render_export(&[record], "csv", &schema).expect("csv");
         let mut reader = csv::Reader::from_reader(body.as_slice());
         let row = reader.records().next().expect("a row").expect("csv");
         assert_eq!(&row[1], "'=cmd|' /C calc'!A0");

@@ -1,0 +1,132 @@
+//! A line of Tessera's own JSONL export, read back: a project moves to another server (or a
+//! new project) with its data, predictions, gold, `meta` and every annotator's current answer.
+//! What the new project works out again — consensus, completion, review need — is not read;
+//! what it cannot take over (a reviewer's verdict, a cancellation and the answers that came
+//! after it) is counted in the report.
+
+use serde_json::{Map, Value};
+
+use super::task_object::Reading;
+use crate::schema::LabelSchema;
+use crate::task::{ImportedAnswer, Prediction, TaskInput, check_data};
+
+/// Keys the new project works out again from the answers.
+const DERIVED: &[&str] = &["consensus", "complete", "needs_review"];
+
+/// Whether a task object is a line of Tessera's export.
+pub(super) fn is_export_record(obj: &Map<String, Value>) -> bool {
+    obj.contains_key("task_id") && obj.contains_key("answers")
+}
+
+pub(super) fn record(
+    mut obj: Map<String, Value>,
+    schema: &LabelSchema,
+    cx: &mut Reading,
+) -> Result<TaskInput, String> {
+    let task_id = obj.remove("task_id");
+    let external_id = match obj.remove("external_id") {
+        Some(Value::String(s)) if !s.is_empty() => Some(s),
+        None | Some(Value::Null) => task_id.as_ref().map(|id| match id {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }),
+        Some(_) => return Err("\"external_id\" must be a string".to_owned()),
+    };
+    let data = match obj.remove("data") {
+        Some(Value::Object(data)) => data,
+        _ => return Err("missing \"data\" object".to_owned()),
+    };
+    check_data(&data, schema.kind)?;
+    let mut predictions = Vec::new();
+    if let Some(p) = obj.remove("prediction").filter(|p| !p.is_null()) {
+        predictions.push(prediction(p, schema).map_err(|m| format!("prediction: {m}"))?);
+    }
+    if let Some(more) = obj.remove("more_predictions").filter(|p| !p.is_null()) {
+        let Value::Array(more) = more else {
+            return Err("\"more_predictions\" must be an array".to_owned());
+        };
+        for (i, p) in more.into_iter().enumerate() {
+            predictions
+                .push(prediction(p, schema).map_err(|m| format!("more_predictions[{i}]: {m}"))?);
+        }
+    }
+    let gold = match obj.remove("gold") {
+        None | Some(Value::Null) => None,
+        Some(g) => {
+            let labels: Vec<String> =
+                serde_json::from_value(g).map_err(|e| format!("gold: {e}"))?;
+            schema
+                .check_answer(&labels)
+                .map_err(|e| format!("gold: {e}"))?;
+            Some(labels)
+        }
+    };
+    let meta = match obj.remove("meta") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m)) => Some(m),
+        Some(_) => return Err("\"meta\" must be an object".to_owned()),
+    };
+    let image_size = match obj.remove("image_size") {
+        None | Some(Value::Null) => None,
+        Some(size) => {
+            Some(serde_json::from_value::<[u32; 2]>(size).map_err(|e| format!("image_size: {e}"))?)
+        }
+    };
+    let mut answers = Vec::new();
+    if let Some(Value::Array(items)) = obj.remove("answers") {
+        for (i, a) in items.into_iter().enumerate() {
+            answers.push(answer(a, schema).map_err(|m| format!("answers[{i}]: {m}"))?);
+        }
+    }
+    for (key, value) in obj {
+        let empty = match &value {
+            Value::Null | Value::Bool(false) => true,
+            Value::Array(items) => items.is_empty(),
+            _ => false,
+        };
+        if !DERIVED.contains(&key.as_str()) && !empty {
+            cx.report.ignore(&key);
+        }
+    }
+    Ok(TaskInput {
+        external_id,
+        data,
+        predictions,
+        gold,
+        meta,
+        answers,
+        image_size,
+    })
+}
+
+fn prediction(value: Value, schema: &LabelSchema) -> Result<Prediction, String> {
+    let p: Prediction = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    schema.check_answer(&p.labels).map_err(|e| e.to_string())?;
+    Ok(p)
+}
+
+fn answer(value: Value, schema: &LabelSchema) -> Result<ImportedAnswer, String> {
+    let Value::Object(a) = value else {
+        return Err("an answer must be an object".to_owned());
+    };
+    let annotator = a
+        .get("annotator")
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .ok_or("an answer needs its \"annotator\"")?
+        .to_owned();
+    let labels: Vec<String> =
+        serde_json::from_value(a.get("labels").cloned().unwrap_or(Value::Null))
+            .map_err(|e| format!("labels: {e}"))?;
+    schema.check_answer(&labels).map_err(|e| e.to_string())?;
+    Ok(ImportedAnswer {
+        annotator,
+        labels,
+        skipped: false,
+        answered_at: a
+            .get("answered_at")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        unsure: a.get("unsure").and_then(Value::as_bool).unwrap_or(false),
+    })
+}

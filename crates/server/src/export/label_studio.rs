@@ -1,0 +1,273 @@
+//! A project as Label Studio reads it: its tasks as a Label Studio JSON export (every answer an
+//! annotation, every prediction a prediction, gold a ground-truth annotation), and the
+//! labeling config that matches them. The control is named `label` and the object `text` or
+//! `image` (`a`/`b` for pairwise), as the config says.
+
+use serde_json::{Value, json};
+use tessera_api::{ExportAnswer, ExportRecord};
+use tessera_core::bbox::shift_decimal;
+use tessera_core::{BoundingBox, LabelSchema, Prediction, SchemaKind, Span};
+
+/// The object tag a schema's answers are about.
+fn object(schema: &LabelSchema) -> &'static str {
+    match schema.kind {
+        SchemaKind::Boxes => "image",
+        SchemaKind::Pairwise => "a",
+        _ => "text",
+    }
+}
+
+/// The labeling config for a schema: import it in Label Studio before the tasks.
+pub fn label_config(schema: &LabelSchema) -> String {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let labels = |tag: &str| -> String {
+        schema
+            .labels
+            .iter()
+            .map(|l| format!("    <{tag} value=\"{}\"/>\n", escape(l)))
+            .collect()
+    };
+    let header = schema
+        .instructions
+        .as_deref()
+        .map(|i| format!("  <Header value=\"{}\"/>\n", escape(i)))
+        .unwrap_or_default();
+    let body = match schema.kind {
+        SchemaKind::Classification => format!(
+            "  <Text name=\"text\" value=\"$text\"/>\n  <Choices name=\"label\" toName=\"text\" choice=\"{}\">\n{}  </Choices>\n",
+            if schema.multiple { "multiple" } else { "single" },
+            labels("Choice")
+        ),
+        SchemaKind::Rating => format!(
+            "  <Text name=\"text\" value=\"$text\"/>\n  <Rating name=\"label\" toName=\"text\" maxRating=\"{}\"/>\n",
+            schema.labels.len()
+        ),
+        SchemaKind::Pairwise => "  <Text name=\"a\" value=\"$a\"/>\n  <Text name=\"b\" value=\"$b\"/>\n  <Pairwise name=\"label\" toName=\"a,b\"/>\n".to_owned(),
+        SchemaKind::Text => "  <Text name=\"text\" value=\"$text\"/>\n  <TextArea name=\"label\" toName=\"text\"/>\n".to_owned(),
+        SchemaKind::Spans => format!(
+            "  <Labels name=\"label\" toName=\"text\">\n{}  </Labels>\n  <Text name=\"text\" value=\"$text\"/>\n",
+            labels("Label")
+        ),
+        SchemaKind::Boxes => format!(
+            "  <Image name=\"image\" value=\"$image\"/>\n  <RectangleLabels name=\"label\" toName=\"image\">\n{}  </RectangleLabels>\n",
+            labels("Label")
+        ),
+    };
+    format!("<View>\n{header}{body}</View>\n")
+}
+
+/// What a task's answers are read against: its text (for span excerpts) and its image size
+/// (boxes carry it, as Label Studio's COCO, YOLO and VOC converters need).
+#[derive(Clone, Copy)]
+struct Context<'a> {
+    text: Option<&'a str>,
+    image_size: Option<[u32; 2]>,
+}
+
+/// Label Studio result regions for one answer's labels. Pairwise ties have no Label Studio
+/// form and give no region.
+fn regions(schema: &LabelSchema, labels: &[String], cx: Context<'_>) -> Vec<Value> {
+    let text = cx.text;
+    let region = |kind: &str, value: Value| {
+        let mut r =
+            json!({"type": kind, "from_name": "label", "to_name": object(schema), "value": value});
+        if let (SchemaKind::Boxes, Some([w, h])) = (schema.kind, cx.image_size) {
+            r["original_width"] = json!(w);
+            r["original_height"] = json!(h);
+            r["image_rotation"] = json!(0);
+        }
+        r
+    };
+    match schema.kind {
+        SchemaKind::Classification => vec![region("choices", json!({"choices": labels}))],
+        SchemaKind::Rating => labels
+            .iter()
+            .filter_map(|l| schema.labels.iter().position(|p| p == l))
+            .map(|i| region("rating", json!({"rating": i + 1})))
+            .collect(),
+        SchemaKind::Pairwise => labels
+            .iter()
+            .filter_map(|l| match schema.labels.iter().position(|p| p == l) {
+                Some(0) => Some("left"),
+                Some(1) => Some("right"),
+                _ => None,
+            })
+            .map(|side| region("pairwise", json!({"selected": side})))
+            .collect(),
+        SchemaKind::Text => vec![region("textarea", json!({"text": labels}))],
+        SchemaKind::Spans => labels
+            .iter()
+            .filter_map(|l| Span::parse(l))
+            .map(|s| {
+                let excerpt = text.and_then(|t| s.excerpt(t)).unwrap_or_default();
+                region(
+                    "labels",
+                    json!({"start": s.start, "end": s.end, "text": excerpt, "labels": [s.label]}),
+                )
+            })
+            .collect(),
+        SchemaKind::Boxes => labels
+            .iter()
+            .filter_map(|l| BoundingBox::parse(l))
+            .map(|b| {
+                region(
+                    "rectanglelabels",
+                    json!({"x": percent(b.x), "y": percent(b.y), "width": percent(b.w),
+                           "height": percent(b.h), "rotation": 0, "rectanglelabels": [b.label]}),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// A share of the image as Label Studio's percent of it, digit for digit.
+fn percent(share: f64) -> f64 {
+    shift_decimal(share, 2)
+}
+
+/// Who made an answer, as Label Studio's importer takes a user: by email. A name that is not
+/// one becomes an address of the reserved `.invalid` domain, so it can never reach anyone.
+fn completed_by(annotator: &str) -> Value {
+    if annotator.contains('@') {
+        json!({"email": annotator})
+    } else {
+        let local: String = annotator
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        json!({"email": format!("{local}@tessera.invalid")})
+    }
+}
+
+fn annotation(schema: &LabelSchema, a: &ExportAnswer, cx: Context<'_>) -> Value {
+    json!({
+        "completed_by": completed_by(&a.annotator),
+        "result": regions(schema, &a.labels, cx),
+        "was_cancelled": false,
+        "ground_truth": false,
+        "created_at": a.answered_at,
+        "updated_at": a.received_at,
+    })
+}
+
+fn prediction(schema: &LabelSchema, p: &Prediction, cx: Context<'_>) -> Value {
+    let mut out = json!({"result": regions(schema, &p.labels, cx)});
+    if let Some(score) = p.score {
+        out["score"] = json!(score);
+    }
+    if let Some(version) = &p.model_version {
+        out["model_version"] = json!(version);
+    }
+    out
+}
+
+/// One task as a Label Studio task with its annotations and predictions.
+pub fn task(schema: &LabelSchema, r: &ExportRecord) -> Value {
+    let cx = Context {
+        text: r.data.get("text").and_then(Value::as_str),
+        image_size: r.image_size,
+    };
+    let mut annotations: Vec<Value> = r
+        .answers
+        .iter()
+        .map(|a| annotation(schema, a, cx))
+        .collect();
+    if let Some(gold) = &r.gold {
+        annotations.push(json!({
+            "completed_by": completed_by("gold"),
+            "result": regions(schema, gold, cx),
+            "was_cancelled": false,
+            "ground_truth": true,
+        }));
+    }
+    let predictions: Vec<Value> = r
+        .prediction
+        .iter()
+        .chain(&r.more_predictions)
+        .map(|p| prediction(schema, p, cx))
+        .collect();
+    let mut task = json!({
+        "id": r.task_id,
+        "data": r.data,
+        "annotations": annotations,
+        "predictions": predictions,
+    });
+    if let Some(meta) = &r.meta {
+        task["meta"] = json!(meta);
+    }
+    task
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boxes_go_out_in_percent_and_come_back() {
+        let schema =
+            LabelSchema::from_json(r#"{"kind": "boxes", "labels": ["car"]}"#).expect("schema");
+        let cx = Context {
+            text: None,
+            image_size: Some([640, 480]),
+        };
+        let out = regions(&schema, &["0.25,0.5,0.125,0.25:car".to_owned()], cx);
+        assert_eq!(
+            (
+                out[0]["original_width"].clone(),
+                out[0]["original_height"].clone()
+            ),
+            (json!(640), json!(480))
+        );
+        assert_eq!(out[0]["value"]["x"], 25.0);
+        assert_eq!(out[0]["value"]["height"], 25.0);
+        assert_eq!(out[0]["value"]["rectanglelabels"][0], "car");
+        let config = label_config(&schema);
+        let back = tessera_core::schema_from_label_config(&config).expect("config reads back");
+        assert_eq!((back.kind, back.labels), (schema.kind, schema.labels));
+    }
+
+    #[test]
+    fn every_kind_has_a_config_that_reads_back() {
+        for json in [
+            r#"{"kind": "classification", "labels": ["a & b", "<c>"], "multiple": true, "instructions": "Say \"why\""}"#,
+            r#"{"kind": "rating", "labels": ["1", "2", "3"]}"#,
+            r#"{"kind": "pairwise", "labels": ["A", "B"]}"#,
+            r#"{"kind": "text"}"#,
+            r#"{"kind": "spans", "labels": ["PER", "ORG"]}"#,
+        ] {
+            let schema = LabelSchema::from_json(json).expect("schema");
+            let back = tessera_core::schema_from_label_config(&label_config(&schema))
+                .unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(
+                (back.kind, back.labels, back.multiple, back.instructions),
+                (
+                    schema.kind,
+                    schema.labels,
+                    schema.multiple,
+                    schema.instructions
+                ),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn people_are_named_by_email_and_other_names_reach_no_one() {
+        assert_eq!(completed_by("ann@example.com")["email"], "ann@example.com");
+        assert_eq!(
+            completed_by("label-studio:4")["email"],
+            "label-studio-4@tessera.invalid"
+        );
+    }
+}
