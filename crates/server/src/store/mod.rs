@@ -402,6 +402,46 @@ pub(crate) fn imported_push(
     }
 }
 
+/// The imported annotators a batch's answers name, each once, in order of first mention.
+pub(crate) fn imported_names(imported: &[(i64, Vec<ImportedAnswer>)]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    imported
+        .iter()
+        .flat_map(|(_, answers)| answers)
+        .filter(|a| seen.insert(a.annotator.as_str()))
+        .map(|a| a.annotator.clone())
+        .collect()
+}
+
+/// A batch's imported answers as each imported annotator's pushes (`people` holds them by
+/// name, see [`imported_names`]): a second answer of one annotator to one task is their next
+/// revision.
+pub(crate) fn imported_pushes(
+    imported: &[(i64, Vec<ImportedAnswer>)],
+    people: &HashMap<String, User>,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<(User, Vec<AnswerPush>)>> {
+    let mut pushes: HashMap<i64, (User, Vec<AnswerPush>)> = HashMap::new();
+    let mut revisions: HashMap<(i64, i64), u32> = HashMap::new();
+    for (task_id, answers) in imported {
+        for a in answers {
+            let user = people
+                .get(&a.annotator)
+                .ok_or_else(|| StoreError::Backend(format!("no user for {:?}", a.annotator)))?;
+            let revision = revisions.entry((*task_id, user.id)).or_default();
+            *revision += 1;
+            pushes
+                .entry(user.id)
+                .or_insert_with(|| (user.clone(), Vec::new()))
+                .1
+                .push(imported_push(*task_id, *revision, a, now));
+        }
+    }
+    let mut out: Vec<_> = pushes.into_values().collect();
+    out.sort_by_key(|(user, _)| user.id);
+    Ok(out)
+}
+
 /// 1 for an imported answer stored; an answer the store refused fails the whole upload.
 pub(crate) fn imported_stored(annotator: &User, result: PushResult) -> StoreResult<usize> {
     match (result.status, result.error) {

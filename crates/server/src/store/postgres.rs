@@ -38,9 +38,9 @@ use uuid::Uuid;
 use super::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, IMPORTED, LeaseQuery, ModelCache, ProjectCache,
     ProjectsOf, Store, StoreError, StoreResult, StoredAnswer, User, creator_only, first_answers,
-    imported_push, imported_stored, last_admin, last_requester, latest_answers, no_such_user,
-    project_role, rejected, repeated, role_of, stored_key, unknown_batch, unknown_external_id,
-    unknown_task,
+    imported_names, imported_pushes, imported_stored, last_admin, last_requester, latest_answers,
+    no_such_user, project_role, rejected, repeated, role_of, stored_key, unknown_batch,
+    unknown_external_id, unknown_task,
 };
 
 /// Tasks one upload statement inserts.
@@ -264,44 +264,27 @@ impl PostgresStore {
         now: DateTime<Utc>,
         method: &dyn ConsensusMethod,
     ) -> StoreResult<usize> {
-        let mut people: HashMap<String, User> = HashMap::new();
-        let mut pushes: HashMap<i64, Vec<AnswerPush>> = HashMap::new();
-        let mut revisions: HashMap<(i64, i64), u32> = HashMap::new();
-        for (task_id, answers) in imported {
-            for a in answers {
-                let user = match people.get(&a.annotator) {
-                    Some(user) => user.clone(),
-                    None => {
-                        let id: i64 = tx
-                            .cached_query_one(
-                                "INSERT INTO users (name, role, token_hash, created_at)
-                                 VALUES ($1, 'annotator', $2, $3)
-                                 ON CONFLICT (token_hash) DO UPDATE SET name = EXCLUDED.name
-                                 RETURNING id",
-                                &[&a.annotator, &format!("{IMPORTED}{}", a.annotator), &now],
-                            )
-                            .await?
-                            .get(0);
-                        let user = User {
-                            id,
-                            name: a.annotator.clone(),
-                            role: Role::Annotator,
-                        };
-                        people.insert(a.annotator.clone(), user.clone());
-                        user
-                    }
-                };
-                let revision = revisions.entry((*task_id, user.id)).or_default();
-                *revision += 1;
-                pushes
-                    .entry(user.id)
-                    .or_default()
-                    .push(imported_push(*task_id, *revision, a, now));
-            }
+        let mut people = HashMap::new();
+        for name in imported_names(imported) {
+            let id: i64 = tx
+                .cached_query_one(
+                    "INSERT INTO users (name, role, token_hash, created_at)
+                     VALUES ($1, 'annotator', $2, $3)
+                     ON CONFLICT (token_hash) DO UPDATE SET name = EXCLUDED.name
+                     RETURNING id",
+                    &[&name, &format!("{IMPORTED}{name}"), &now],
+                )
+                .await?
+                .get(0);
+            let user = User {
+                id,
+                name: name.clone(),
+                role: Role::Annotator,
+            };
+            people.insert(name, user);
         }
         let mut stored = 0;
-        for user in people.values() {
-            let answers = pushes.remove(&user.id).unwrap_or_default();
+        for (user, answers) in imported_pushes(imported, &people, now)? {
             let tasks: Vec<i64> = answers.iter().map(|a| a.task_id).collect();
             tx.cached_execute(
                 "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at)
@@ -310,8 +293,8 @@ impl PostgresStore {
                 &[&tasks, &user.id, &now],
             )
             .await?;
-            for result in self.push_in(tx, user, &answers, now, method).await? {
-                stored += imported_stored(user, result)?;
+            for result in self.push_in(tx, &user, &answers, now, method).await? {
+                stored += imported_stored(&user, result)?;
             }
         }
         Ok(stored)

@@ -23,9 +23,9 @@ use crate::quality::TimedAnswer;
 use super::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, IMPORTED, LeaseQuery, ModelCache, ProjectCache,
     ProjectsOf, Store, StoreError, StoreResult, StoredAnswer, User, creator_only, first_answers,
-    imported_push, imported_stored, last_admin, last_requester, latest_answers, no_such_user,
-    parse_ts, project_role, rejected, repeated, role_of, stored_key, ts, unknown_batch,
-    unknown_external_id, unknown_task,
+    imported_names, imported_pushes, imported_stored, last_admin, last_requester, latest_answers,
+    no_such_user, parse_ts, project_role, rejected, repeated, role_of, stored_key, ts,
+    unknown_batch, unknown_external_id, unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -641,38 +641,23 @@ fn import_answers(
     method: &dyn ConsensusMethod,
 ) -> StoreResult<usize> {
     let now_ts = ts(now);
-    let mut people: HashMap<String, User> = HashMap::new();
-    let mut pushes: HashMap<i64, Vec<AnswerPush>> = HashMap::new();
-    let mut revisions: HashMap<(i64, i64), u32> = HashMap::new();
-    for (task_id, answers) in imported {
-        for a in answers {
-            let user = match people.get(&a.annotator) {
-                Some(user) => user.clone(),
-                None => {
-                    let user = imported_user(tx, &a.annotator, &now_ts)?;
-                    people.insert(a.annotator.clone(), user.clone());
-                    user
-                }
-            };
-            tx.prepare_cached(
-                "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at)
-                 VALUES (?1, ?2, 'active', ?3, ?3)
-                 ON CONFLICT (task_id, annotator_id) DO NOTHING",
-            )?
-            .execute(params![task_id, user.id, now_ts])?;
-            let revision = revisions.entry((*task_id, user.id)).or_default();
-            *revision += 1;
-            pushes
-                .entry(user.id)
-                .or_default()
-                .push(imported_push(*task_id, *revision, a, now));
-        }
+    let mut people = HashMap::new();
+    for name in imported_names(imported) {
+        let user = imported_user(tx, &name, &now_ts)?;
+        people.insert(name, user);
     }
     let mut stored = 0;
-    for user in people.values() {
-        let answers = pushes.remove(&user.id).unwrap_or_default();
-        for result in push_all(tx, models, user, &answers, &now_ts, method)? {
-            stored += imported_stored(user, result)?;
+    for (user, answers) in imported_pushes(imported, &people, now)? {
+        let mut lease = tx.prepare_cached(
+            "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at)
+             VALUES (?1, ?2, 'active', ?3, ?3)
+             ON CONFLICT (task_id, annotator_id) DO NOTHING",
+        )?;
+        for a in &answers {
+            lease.execute(params![a.task_id, user.id, now_ts])?;
+        }
+        for result in push_all(tx, models, &user, &answers, &now_ts, method)? {
+            stored += imported_stored(&user, result)?;
         }
     }
     Ok(stored)
