@@ -369,3 +369,53 @@ async fn label_studios_converter_takes_what_tessera_exports() {
     assert_eq!(row["label"], "Positive");
     assert_eq!(row["annotator"], "sergei@heartex.test");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_big_export_streams_every_task_once_in_upload_order_on_both_stores() {
+    // More than two pages of the export's stream.
+    let n = 2 * tessera_server::store::EXPORT_PAGE as usize + 500;
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let server = TestServer::start_on(backend).await;
+        let (requester, _) = server.user(Role::Requester, "rita").await;
+        let project = tessera_tests::project_with(
+            &requester,
+            "big",
+            schema(tessera_tests::SENTIMENT_SCHEMA),
+            &[&tessera_tests::sample_jsonl(n)],
+        )
+        .await;
+        let jsonl = export_text(&requester, project, "jsonl").await;
+        let ids: Vec<String> = jsonl
+            .lines()
+            .map(|l| {
+                let r: ExportRecord = serde_json::from_str(l).expect("record");
+                r.external_id.expect("id")
+            })
+            .collect();
+        let uploaded: Vec<String> = tessera_tests::sample_jsonl(n)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).expect("line")["id"]
+                    .as_str()
+                    .expect("id")
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            ids, uploaded,
+            "{backend:?}: every task once, in upload order"
+        );
+        let ls: Vec<Value> =
+            serde_json::from_str(&export_text(&requester, project, "ls-json").await)
+                .expect("one JSON array");
+        assert_eq!(ls.len(), n, "{backend:?}");
+        let csv_text = export_text(&requester, project, "csv").await;
+        assert_eq!(
+            csv::Reader::from_reader(csv_text.as_bytes())
+                .records()
+                .count(),
+            n,
+            "{backend:?}"
+        );
+    }
+}

@@ -269,5 +269,9 @@ async fn a_requester_uploads_a_file_in_chunks() {
     let e = session
         .start_upload(project, "batch.txt", 0)
         .expect_err("unknown format");
-    assert!(e.to_string().contains(".jsonl, .json (Label Studio) or .csv"), "{e}");
+    assert!(
+        e.to_string()
+            .contains(".jsonl, .json (Label Studio) or .csv"),
+        "{e}"
+    );
 }

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use chrono::Duration;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use tessera_api::{
     AddMemberRequest, AnnotatorSkill, AnswerPush, Batch, BatchUpdate, CancelTasksRequest,
@@ -24,10 +25,11 @@ use tessera_core::UploadFormat;
 use crate::AppState;
 use crate::auth::{Caller, generate_token, hash_token};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::export::{EXPORT_FORMATS, render_export};
+use crate::export::{EXPORT_FORMATS, ExportWriter};
 use crate::metrics::Metrics;
 use crate::quality::flag_annotators;
 use crate::refit::refit_project;
+use crate::store::EXPORT_PAGE;
 use crate::store::{LeaseQuery, ProjectsOf, gold_tally};
 use crate::upload::parse_body;
 
@@ -759,15 +761,53 @@ pub async fn export_project(
 ) -> Result<Response, ApiError> {
     require_project_requester(&state, &caller, id).await?;
     let format = q.format.as_deref().unwrap_or("jsonl");
-    if !EXPORT_FORMATS.contains(&format) {
-        return Err(ApiError::BadRequest(format!(
+    let schema = state.store.project(id).await?.schema;
+    let writer = ExportWriter::new(format, schema).ok_or_else(|| {
+        ApiError::BadRequest(format!(
             "unknown export format {format:?}: use {}",
             EXPORT_FORMATS.join(", ")
-        )));
-    }
-    let schema = state.store.project(id).await?.schema;
-    let records = state.store.export(id).await?;
-    let (body, media_type) =
-        render_export(&records, format, &schema).map_err(|e| ApiError::Internal(e.to_string()))?;
+        ))
+    })?;
+    let media_type = writer.media_type();
+    // The first page is read before the reply starts, so a failure there is still a status;
+    // the rest stream a page at a time, and memory stays flat with the project's size.
+    let first = if writer.wants_records() {
+        Some(state.store.export_page(id, 0, EXPORT_PAGE).await?)
+    } else {
+        None
+    };
+    let head = writer
+        .start()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let pages = futures_util::stream::unfold(
+        Some((writer, first, Arc::clone(&state))),
+        move |step| async move {
+            let (mut writer, page, state) = step?;
+            let Some(page) = page else {
+                return Some((Ok(Bytes::from(writer.finish())), None));
+            };
+            let chunk = match writer.page(&page.records) {
+                Ok(chunk) => chunk,
+                Err(e) => return Some((Err(std::io::Error::other(e.to_string())), None)),
+            };
+            let next = match page.next {
+                None => None,
+                Some(after) => match state.store.export_page(id, after, EXPORT_PAGE).await {
+                    Ok(next) => Some(next),
+                    // Cut off mid-body: the client sees a broken transfer, never a short
+                    // file that looks whole.
+                    Err(e) => {
+                        tracing::error!(project_id = id, error = %e, "export page failed");
+                        return Some((Err(std::io::Error::other(e.to_string())), None));
+                    }
+                },
+            };
+            Some((Ok(Bytes::from(chunk)), Some((writer, next, state))))
+        },
+    );
+    let body = Body::from_stream(
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(head)) })
+            .chain(pages),
+    );
     Ok(([(CONTENT_TYPE, HeaderValue::from_static(media_type))], body).into_response())
 }

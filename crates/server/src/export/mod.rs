@@ -19,36 +19,96 @@ pub enum ExportError {
     Flush(String),
 }
 
-/// Renders a project's records in `format` (one of [`EXPORT_FORMATS`]), returning the body and
-/// its media type.
-pub fn render_export(
-    records: &[ExportRecord],
-    format: &str,
-    schema: &LabelSchema,
-) -> Result<(Vec<u8>, &'static str), ExportError> {
-    match format {
-        "csv" => return Ok((render_csv(records)?, "text/csv")),
-        "ls-config" => {
-            return Ok((
-                label_studio::label_config(schema).into_bytes(),
-                "application/xml",
-            ));
-        }
-        "ls-json" => {
-            let tasks: Vec<serde_json::Value> = records
-                .iter()
-                .map(|r| label_studio::task(schema, r))
-                .collect();
-            return Ok((serde_json::to_vec(&tasks)?, "application/json"));
-        }
-        _ => {}
+/// An export written a page of records at a time, so it streams: [`ExportWriter::start`],
+/// then [`ExportWriter::page`] for each page, then [`ExportWriter::finish`].
+pub struct ExportWriter {
+    format: Format,
+    schema: LabelSchema,
+    /// Records written so far.
+    written: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Jsonl,
+    Csv,
+    LabelStudio,
+    LabelStudioConfig,
+}
+
+impl ExportWriter {
+    /// A writer for `format` (one of [`EXPORT_FORMATS`]), or `None` for another name.
+    pub fn new(format: &str, schema: LabelSchema) -> Option<Self> {
+        let format = match format {
+            "jsonl" => Format::Jsonl,
+            "csv" => Format::Csv,
+            "ls-json" => Format::LabelStudio,
+            "ls-config" => Format::LabelStudioConfig,
+            _ => return None,
+        };
+        Some(Self {
+            format,
+            schema,
+            written: 0,
+        })
     }
-    let mut out = Vec::new();
-    for record in records {
-        serde_json::to_writer(&mut out, record)?;
-        out.push(b'\n');
+
+    pub fn media_type(&self) -> &'static str {
+        match self.format {
+            Format::Jsonl => "application/x-ndjson",
+            Format::Csv => "text/csv",
+            Format::LabelStudio => "application/json",
+            Format::LabelStudioConfig => "application/xml",
+        }
     }
-    Ok((out, "application/x-ndjson"))
+
+    /// Whether the export holds tasks (the labeling config does not read them).
+    pub fn wants_records(&self) -> bool {
+        self.format != Format::LabelStudioConfig
+    }
+
+    /// What comes before the first record.
+    pub fn start(&self) -> Result<Vec<u8>, ExportError> {
+        Ok(match self.format {
+            Format::Jsonl => Vec::new(),
+            Format::Csv => csv_rows(&[], true)?,
+            Format::LabelStudio => b"[".to_vec(),
+            Format::LabelStudioConfig => label_studio::label_config(&self.schema).into_bytes(),
+        })
+    }
+
+    /// One page of records.
+    pub fn page(&mut self, records: &[ExportRecord]) -> Result<Vec<u8>, ExportError> {
+        let mut out = Vec::new();
+        match self.format {
+            Format::Jsonl => {
+                for record in records {
+                    serde_json::to_writer(&mut out, record)?;
+                    out.push(b'\n');
+                }
+            }
+            Format::Csv => out = csv_rows(records, false)?,
+            Format::LabelStudio => {
+                for (i, record) in records.iter().enumerate() {
+                    if self.written + i > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut out, &label_studio::task(&self.schema, record))?;
+                }
+            }
+            Format::LabelStudioConfig => {}
+        }
+        self.written += records.len();
+        Ok(out)
+    }
+
+    /// What comes after the last record.
+    pub fn finish(&self) -> Vec<u8> {
+        match self.format {
+            Format::LabelStudio => b"]".to_vec(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// A cell a spreadsheet will show as text, never run: one that starts like a formula (`=`,
@@ -62,29 +122,34 @@ fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn render_csv(records: &[ExportRecord]) -> Result<Vec<u8>, ExportError> {
+const CSV_HEADER: [&str; 19] = [
+    "task_id",
+    "external_id",
+    "text",
+    "image",
+    "data",
+    "prediction",
+    "prediction_score",
+    "consensus",
+    "confidence",
+    "method",
+    "complete",
+    "answer_count",
+    "answers",
+    "cancelled_at",
+    "uncounted_answers",
+    "needs_review",
+    "review",
+    "reviewer",
+    "gold",
+];
+
+/// CSV rows for `records`, after the header row when `header`.
+fn csv_rows(records: &[ExportRecord], header: bool) -> Result<Vec<u8>, ExportError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "task_id",
-        "external_id",
-        "text",
-        "image",
-        "data",
-        "prediction",
-        "prediction_score",
-        "consensus",
-        "confidence",
-        "method",
-        "complete",
-        "answer_count",
-        "answers",
-        "cancelled_at",
-        "uncounted_answers",
-        "needs_review",
-        "review",
-        "reviewer",
-        "gold",
-    ])?;
+    if header {
+        w.write_record(CSV_HEADER)?;
+    }
     for r in records {
         let field = |k: &str| {
             r.data
@@ -173,6 +238,48 @@ mod tests {
         }
     }
 
+    fn records(n: usize) -> Vec<ExportRecord> {
+        (0..n)
+            .map(|i| {
+                serde_json::from_value(serde_json::json!({
+                    "task_id": i, "data": {"text": format!("t{i}")},
+                    "answers": [], "consensus": null, "complete": false
+                }))
+                .expect("record")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_export_written_page_by_page_is_one_whole_document() {
+        let schema = LabelSchema::from_json(r#"{"kind": "classification", "labels": ["a", "b"]}"#)
+            .expect("schema");
+        let all = records(5);
+        for format in EXPORT_FORMATS {
+            let mut writer = ExportWriter::new(format, schema.clone()).expect("format");
+            let mut body = writer.start().expect("start");
+            for page in [&all[..2], &all[2..2], &all[2..]] {
+                body.extend(writer.page(page).expect("page"));
+            }
+            body.extend(writer.finish());
+            let text = String::from_utf8(body).expect("utf-8");
+            match *format {
+                "jsonl" => assert_eq!(text.lines().count(), 5),
+                "csv" => assert_eq!(
+                    csv::Reader::from_reader(text.as_bytes()).records().count(),
+                    5
+                ),
+                "ls-json" => {
+                    let tasks: Vec<serde_json::Value> =
+                        serde_json::from_str(&text).expect("one JSON array");
+                    assert_eq!(tasks.len(), 5);
+                }
+                _ => assert!(text.starts_with("<View>"), "{text}"),
+            }
+        }
+        assert!(ExportWriter::new("xlsx", schema).is_none());
+    }
+
     #[test]
     fn an_exported_task_holding_a_formula_reads_back_as_text() {
         let record: ExportRecord = serde_json::from_value(serde_json::json!({
@@ -183,7 +290,9 @@ mod tests {
         .expect("record");
         let schema = LabelSchema::from_json(r#"{"kind": "classification", "labels": ["a", "b"]}"#)
             .expect("schema");
-        let (body, _) = render_export(&[record], "csv", &schema).expect("csv");
+        let mut writer = ExportWriter::new("csv", schema).expect("csv");
+        let mut body = writer.start().expect("header");
+        body.extend(writer.page(&[record]).expect("row"));
         let mut reader = csv::Reader::from_reader(body.as_slice());
         let row = reader.records().next().expect("a row").expect("csv");
         assert_eq!(&row[1], "'=cmd|' /C calc'!A0");

@@ -53,6 +53,32 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Tasks one export page holds: the records of an export in flight, whatever the project's
+/// size.
+pub const EXPORT_PAGE: u32 = 1_000;
+
+/// One page of a project's export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportPage {
+    pub records: Vec<ExportRecord>,
+    /// Where the next page starts (pass as `after`), or `None` after the last.
+    pub next: Option<i64>,
+}
+
+impl ExportPage {
+    /// A page of `records` (each with the database's id of its task) read with `limit`: a
+    /// full page may have more after it.
+    pub(crate) fn of(records: Vec<(i64, ExportRecord)>, limit: u32) -> Self {
+        let next = (records.len() >= limit as usize)
+            .then(|| records.last().map(|(id, _)| *id))
+            .flatten();
+        Self {
+            records: records.into_iter().map(|(_, r)| r).collect(),
+            next,
+        }
+    }
+}
+
 /// Whose projects to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProjectsOf {
@@ -182,7 +208,25 @@ pub trait Store: Send + Sync {
 
     async fn status(&self, project_id: i64, now: DateTime<Utc>) -> StoreResult<ProjectStatus>;
 
-    async fn export(&self, project_id: i64) -> StoreResult<Vec<ExportRecord>>;
+    /// Up to `limit` tasks of the project's export in upload order, after `after` (0 to
+    /// start, then an earlier page's `next`).
+    async fn export_page(&self, project_id: i64, after: i64, limit: u32)
+    -> StoreResult<ExportPage>;
+
+    /// The project's whole export, page by page (an export that streams reads the pages
+    /// itself).
+    async fn export(&self, project_id: i64) -> StoreResult<Vec<ExportRecord>> {
+        let mut out = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.export_page(project_id, after, EXPORT_PAGE).await?;
+            out.extend(page.records);
+            match page.next {
+                Some(next) => after = next,
+                None => return Ok(out),
+            }
+        }
+    }
 
     /// Answers on the project's gold tasks — of one annotator, or of all — sorted by
     /// annotator, task, newest revision first (see [`gold_tally`]).

@@ -36,11 +36,11 @@ use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
 use super::{
-    ConsensusInputs, ConsensusUpdate, GoldAnswer, IMPORTED, LeaseQuery, ModelCache, ProjectCache,
-    ProjectsOf, Store, StoreError, StoreResult, StoredAnswer, User, creator_only, first_answers,
-    imported_names, imported_pushes, imported_stored, last_admin, last_requester, latest_answers,
-    no_such_user, project_role, rejected, repeated, role_of, stored_key, unknown_batch,
-    unknown_external_id, unknown_task,
+    ConsensusInputs, ConsensusUpdate, ExportPage, GoldAnswer, IMPORTED, LeaseQuery, ModelCache,
+    ProjectCache, ProjectsOf, Store, StoreError, StoreResult, StoredAnswer, User, creator_only,
+    first_answers, imported_names, imported_pushes, imported_stored, last_admin, last_requester,
+    latest_answers, no_such_user, project_role, rejected, repeated, role_of, stored_key,
+    unknown_batch, unknown_external_id, unknown_task,
 };
 
 /// Tasks one upload statement inserts.
@@ -418,38 +418,33 @@ fn leased_task_from(row: &Row, expires_at: DateTime<Utc>) -> StoreResult<LeasedT
     })
 }
 
-/// The current (latest-revision, not skipped) answers to a task, one per annotator: among the
-/// counted answers, or among those that arrived after the task was cancelled.
-async fn current_answers(
-    c: &impl GenericClient,
-    task_id: i64,
-    counted: bool,
-) -> StoreResult<Vec<Row>> {
-    Ok(c.cached_query(
-        "SELECT * FROM (
-             SELECT DISTINCT ON (annotator_id) annotator_id, labels, revision, skipped, answered_at, received_at,
-                    unsure
-             FROM answers WHERE task_id = $1 AND counted = $2
-             ORDER BY annotator_id, revision DESC, seq DESC
-         ) current WHERE NOT skipped ORDER BY annotator_id",
-        &[&task_id, &counted],
-    )
-    .await?)
-}
-
-/// A task's current answers (see [`current_answers`]) as the export shows them.
+/// The current (latest-revision, not skipped) answers to each of `task_ids`, one per
+/// annotator — among the counted answers, or among those that arrived after the task was
+/// cancelled — as the export shows them.
 async fn exported_answers(
     c: &impl GenericClient,
-    task_id: i64,
+    task_ids: &[i64],
     counted: bool,
     names: &HashMap<i64, String>,
-) -> StoreResult<Vec<ExportAnswer>> {
-    let mut out = Vec::new();
-    for a in current_answers(c, task_id, counted).await? {
+) -> StoreResult<HashMap<i64, Vec<ExportAnswer>>> {
+    let rows = c
+        .cached_query(
+            "SELECT * FROM (
+                 SELECT DISTINCT ON (task_id, annotator_id) task_id, annotator_id, labels, revision,
+                        skipped, answered_at, received_at, unsure
+                 FROM answers WHERE task_id = ANY($1) AND counted = $2
+                 ORDER BY task_id, annotator_id, revision DESC, seq DESC
+             ) current WHERE NOT skipped ORDER BY task_id, annotator_id",
+            &[&task_ids, &counted],
+        )
+        .await?;
+    let mut out: HashMap<i64, Vec<ExportAnswer>> = HashMap::new();
+    for a in rows {
+        let task_id: i64 = a.try_get("task_id")?;
         let annotator: i64 = a.try_get("annotator_id")?;
         let Json(labels): Json<Vec<String>> = a.try_get("labels")?;
         let revision: i32 = a.try_get("revision")?;
-        out.push(ExportAnswer {
+        out.entry(task_id).or_default().push(ExportAnswer {
             annotator: names
                 .get(&annotator)
                 .cloned()
@@ -1598,9 +1593,15 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn export(&self, project_id: i64) -> StoreResult<Vec<ExportRecord>> {
+    async fn export_page(
+        &self,
+        project_id: i64,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<ExportPage> {
         let c = self.pool.get().await?;
-        export_tasks(&c, project_id, None).await
+        let records = export_tasks(&c, project_id, false, after, limit).await?;
+        Ok(ExportPage::of(records, limit))
     }
 
     async fn gold_answers(
@@ -1856,7 +1857,11 @@ impl Store for PostgresStore {
 
     async fn review_queue(&self, project_id: i64, limit: u32) -> StoreResult<Vec<ExportRecord>> {
         let c = self.pool.get().await?;
-        export_tasks(&c, project_id, Some(i64::from(limit))).await
+        Ok(export_tasks(&c, project_id, true, 0, limit)
+            .await?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect())
     }
 
     async fn record_review(
@@ -1892,8 +1897,10 @@ impl Store for PostgresStore {
 async fn export_tasks(
     c: &impl GenericClient,
     project_id: i64,
-    review_limit: Option<i64>,
-) -> StoreResult<Vec<ExportRecord>> {
+    review_only: bool,
+    after: i64,
+    limit: u32,
+) -> StoreResult<Vec<(i64, ExportRecord)>> {
     project_row(c, project_id).await?;
     let names: HashMap<i64, String> = c
         .cached_query("SELECT id, name FROM users", &[])
@@ -1907,26 +1914,21 @@ async fn export_tasks(
             "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
                     cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at, gold, more_predictions, meta, image_width, image_height
              FROM tasks
-             WHERE project_id = $1 AND ($2::bigint IS NULL OR (needs_review AND review_labels IS NULL))
-             ORDER BY id LIMIT $2",
-            &[&project_id, &review_limit],
+             WHERE project_id = $1 AND id > $3 AND (NOT $2 OR (needs_review AND review_labels IS NULL))
+             ORDER BY id LIMIT $4",
+            &[&project_id, &review_only, &after, &i64::from(limit)],
         )
         .await?;
+    // The page's answers in two queries, not one per task.
+    let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    let mut counted = exported_answers(c, &ids, true, &names).await?;
+    let mut uncounted = exported_answers(c, &ids, false, &names).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let task_id: i64 = r.try_get(0)?;
-        let answer_count: i32 = r.try_get(8)?;
         let cancelled_at: Option<DateTime<Utc>> = r.try_get(9)?;
-        let answers = if answer_count > 0 {
-            exported_answers(c, task_id, true, &names).await?
-        } else {
-            Vec::new()
-        };
-        let uncounted_answers = if cancelled_at.is_some() {
-            exported_answers(c, task_id, false, &names).await?
-        } else {
-            Vec::new()
-        };
+        let answers = counted.remove(&task_id).unwrap_or_default();
+        let uncounted_answers = uncounted.remove(&task_id).unwrap_or_default();
         let consensus: Option<Json<Vec<String>>> = r.try_get(4)?;
         let confidence: Option<f64> = r.try_get(5)?;
         let consensus = match (consensus, confidence) {
@@ -1951,39 +1953,42 @@ async fn export_tasks(
         };
         let Json(data): Json<Map<String, Value>> = r.try_get(2)?;
         let prediction: Option<Json<Prediction>> = r.try_get(3)?;
-        out.push(ExportRecord {
+        out.push((
             task_id,
-            external_id: r.try_get(1)?,
-            data,
-            prediction: prediction.map(|Json(p)| p),
-            more_predictions: r
-                .try_get::<_, Option<Json<Vec<Prediction>>>>(15)?
-                .map(|Json(p)| p)
-                .unwrap_or_default(),
-            meta: r
-                .try_get::<_, Option<Json<Map<String, Value>>>>(16)?
-                .map(|Json(m)| m),
-            image_size: match (
-                r.try_get::<_, Option<i32>>(17)?,
-                r.try_get::<_, Option<i32>>(18)?,
-            ) {
-                (Some(w), Some(h)) => u32::try_from(w)
-                    .ok()
-                    .zip(u32::try_from(h).ok())
-                    .map(|(w, h)| [w, h]),
-                _ => None,
+            ExportRecord {
+                task_id,
+                external_id: r.try_get(1)?,
+                data,
+                prediction: prediction.map(|Json(p)| p),
+                more_predictions: r
+                    .try_get::<_, Option<Json<Vec<Prediction>>>>(15)?
+                    .map(|Json(p)| p)
+                    .unwrap_or_default(),
+                meta: r
+                    .try_get::<_, Option<Json<Map<String, Value>>>>(16)?
+                    .map(|Json(m)| m),
+                image_size: match (
+                    r.try_get::<_, Option<i32>>(17)?,
+                    r.try_get::<_, Option<i32>>(18)?,
+                ) {
+                    (Some(w), Some(h)) => u32::try_from(w)
+                        .ok()
+                        .zip(u32::try_from(h).ok())
+                        .map(|(w, h)| [w, h]),
+                    _ => None,
+                },
+                answers,
+                consensus,
+                complete: r.try_get(7)?,
+                cancelled_at,
+                uncounted_answers,
+                needs_review: r.try_get(10)?,
+                review,
+                gold: r
+                    .try_get::<_, Option<Json<Vec<String>>>>(14)?
+                    .map(|Json(g)| g),
             },
-            answers,
-            consensus,
-            complete: r.try_get(7)?,
-            cancelled_at,
-            uncounted_answers,
-            needs_review: r.try_get(10)?,
-            review,
-            gold: r
-                .try_get::<_, Option<Json<Vec<String>>>>(14)?
-                .map(|Json(g)| g),
-        });
+        ));
     }
     Ok(out)
 }

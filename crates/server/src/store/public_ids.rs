@@ -16,8 +16,8 @@ use tessera_core::{ConsensusMethod, EncodedTask, LabelSchema};
 
 use super::task_id_cipher::TaskIdCipher;
 use super::{
-    ConsensusInputs, ConsensusUpdate, GoldAnswer, LeaseQuery, ProjectsOf, Store, StoreError,
-    StoreResult, User,
+    ConsensusInputs, ConsensusUpdate, ExportPage, GoldAnswer, LeaseQuery, ProjectsOf, Store,
+    StoreError, StoreResult, User,
 };
 use crate::quality::TimedAnswer;
 
@@ -232,8 +232,16 @@ impl Store for PublicIds {
         self.inner.status(project_id, now).await
     }
 
-    async fn export(&self, project_id: i64) -> StoreResult<Vec<ExportRecord>> {
-        Ok(self.records(self.inner.export(project_id).await?))
+    async fn export_page(
+        &self,
+        project_id: i64,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<ExportPage> {
+        let mut page = self.inner.export_page(project_id, after, limit).await?;
+        // The cursor is the database's id: it stays in the server.
+        page.records = self.records(page.records);
+        Ok(page)
     }
 
     async fn gold_answers(

@@ -21,11 +21,11 @@ use tessera_core::{ConsensusMethod, EncodedTask, ImportedAnswer, LabelSchema, Pr
 use crate::quality::TimedAnswer;
 
 use super::{
-    ConsensusInputs, ConsensusUpdate, GoldAnswer, IMPORTED, LeaseQuery, ModelCache, ProjectCache,
-    ProjectsOf, Store, StoreError, StoreResult, StoredAnswer, User, creator_only, first_answers,
-    imported_names, imported_pushes, imported_stored, last_admin, last_requester, latest_answers,
-    no_such_user, parse_ts, project_role, rejected, repeated, role_of, stored_key, ts,
-    unknown_batch, unknown_external_id, unknown_task,
+    ConsensusInputs, ConsensusUpdate, ExportPage, GoldAnswer, IMPORTED, LeaseQuery, ModelCache,
+    ProjectCache, ProjectsOf, Store, StoreError, StoreResult, StoredAnswer, User, creator_only,
+    first_answers, imported_names, imported_pushes, imported_stored, last_admin, last_requester,
+    latest_answers, no_such_user, parse_ts, project_role, rejected, repeated, role_of, stored_key,
+    ts, unknown_batch, unknown_external_id, unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -1287,8 +1287,17 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn export(&self, project_id: i64) -> StoreResult<Vec<ExportRecord>> {
-        self.read(move |c| export_tasks(c, project_id, None)).await
+    async fn export_page(
+        &self,
+        project_id: i64,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<ExportPage> {
+        self.read(move |c| {
+            let records = export_tasks(c, project_id, false, after, limit)?;
+            Ok(ExportPage::of(records, limit))
+        })
+        .await
     }
 
     async fn gold_answers(
@@ -1535,8 +1544,13 @@ impl Store for SqliteStore {
     }
 
     async fn review_queue(&self, project_id: i64, limit: u32) -> StoreResult<Vec<ExportRecord>> {
-        self.read(move |c| export_tasks(c, project_id, Some(limit)))
-            .await
+        self.read(move |c| {
+            Ok(export_tasks(c, project_id, true, 0, limit)?
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect())
+        })
+        .await
     }
 
     async fn record_review(
@@ -1575,8 +1589,10 @@ impl Store for SqliteStore {
 fn export_tasks(
     c: &mut Connection,
     project_id: i64,
-    review_limit: Option<u32>,
-) -> StoreResult<Vec<ExportRecord>> {
+    review_only: bool,
+    after: i64,
+    limit: u32,
+) -> StoreResult<Vec<(i64, ExportRecord)>> {
     project_row(c, project_id)?;
     let names: HashMap<i64, String> = c
         .prepare_cached("SELECT id, name FROM users")?
@@ -1587,10 +1603,10 @@ fn export_tasks(
         "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
                 cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at, gold, more_predictions, meta, image_width, image_height
          FROM tasks
-         WHERE project_id = ?1 AND (?2 IS NULL OR (needs_review = 1 AND review_labels IS NULL))
-         ORDER BY id LIMIT COALESCE(?2, -1)",
+         WHERE project_id = ?1 AND id > ?3 AND (NOT ?2 OR (needs_review = 1 AND review_labels IS NULL))
+         ORDER BY id LIMIT ?4",
     )?;
-    let mut rows = stmt.query(params![project_id, review_limit])?;
+    let mut rows = stmt.query(params![project_id, review_only, after, limit])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let task_id: i64 = r.get(0)?;
@@ -1649,37 +1665,40 @@ fn export_tasks(
             }),
             _ => None,
         };
-        out.push(ExportRecord {
+        out.push((
             task_id,
-            external_id: r.get(1)?,
-            data: json_map(&r.get::<_, String>(2)?)?,
-            prediction: prediction(r.get(3)?)?,
-            more_predictions: r
-                .get::<_, Option<String>>(15)?
-                .map(|p| serde_json::from_str(&p))
-                .transpose()?
-                .unwrap_or_default(),
-            meta: r
-                .get::<_, Option<String>>(16)?
-                .as_deref()
-                .map(json_map)
-                .transpose()?,
-            image_size: match (r.get::<_, Option<u32>>(17)?, r.get::<_, Option<u32>>(18)?) {
-                (Some(w), Some(h)) => Some([w, h]),
-                _ => None,
+            ExportRecord {
+                task_id,
+                external_id: r.get(1)?,
+                data: json_map(&r.get::<_, String>(2)?)?,
+                prediction: prediction(r.get(3)?)?,
+                more_predictions: r
+                    .get::<_, Option<String>>(15)?
+                    .map(|p| serde_json::from_str(&p))
+                    .transpose()?
+                    .unwrap_or_default(),
+                meta: r
+                    .get::<_, Option<String>>(16)?
+                    .as_deref()
+                    .map(json_map)
+                    .transpose()?,
+                image_size: match (r.get::<_, Option<u32>>(17)?, r.get::<_, Option<u32>>(18)?) {
+                    (Some(w), Some(h)) => Some([w, h]),
+                    _ => None,
+                },
+                answers,
+                consensus,
+                complete: r.get(7)?,
+                cancelled_at,
+                uncounted_answers,
+                needs_review: r.get(10)?,
+                review,
+                gold: r
+                    .get::<_, Option<String>>(14)?
+                    .map(|g| serde_json::from_str(&g))
+                    .transpose()?,
             },
-            answers,
-            consensus,
-            complete: r.get(7)?,
-            cancelled_at,
-            uncounted_answers,
-            needs_review: r.get(10)?,
-            review,
-            gold: r
-                .get::<_, Option<String>>(14)?
-                .map(|g| serde_json::from_str(&g))
-                .transpose()?,
-        });
+        ));
     }
     Ok(out)
 }
