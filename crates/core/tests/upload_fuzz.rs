@@ -1,4 +1,5 @@
-//! The upload readers under arbitrary input (proptest: arbitrary bytes, and valid files with
+//! The upload readers — JSONL, CSV and JSON documents (Label Studio exports, read strictly
+//! and leniently) — under arbitrary input (proptest: arbitrary bytes, and valid files with
 //! bytes flipped, cut or inserted): they never panic, every error names a line of the input
 //! (and a column within it, when given), and a file read in pieces of any size gives the same
 //! outcome as read whole. 512 cases per property here; `PROPTEST_CASES=200000 cargo test -p
@@ -22,6 +23,22 @@ fn valid_jsonl() -> String {
     ]
     .join("\n")
         + "\n"
+}
+
+/// A Label Studio export (as its JSON export writes one, bookkeeping keys and all) of three
+/// tasks with annotations, predictions, a cancelled annotation and an LS 0.x `completions`.
+fn valid_json() -> String {
+    r#"[
+  {"id": 1, "data": {"text": "great"}, "meta": {"k": 1}, "agreement": 100, "inner_id": 1,
+   "annotations": [{"id": 5, "completed_by": {"id": 2, "email": "a@x.org"}, "updated_at": "2024-01-02T03:04:05Z",
+                    "result": [{"type": "choices", "value": {"choices": ["positive"]}, "from_name": "s", "to_name": "text"}]},
+                   {"id": 6, "completed_by": 3, "was_cancelled": true, "result": []}],
+   "predictions": [{"model_version": "m", "score": 0.5, "result": [{"type": "choices", "value": {"choices": ["negative"]}}]}]},
+  {"id": "b", "text": "no data wrapper \"quoted\" ünïcode", "annotations": []},
+  {"id": 3, "data": {"text": "old"}, "completions": [{"id": 9, "result": [{"type": "choices", "value": {"choices": ["neutral"]}}]}]}
+]
+"#
+    .to_owned()
 }
 
 fn valid_csv() -> String {
@@ -91,14 +108,25 @@ impl std::io::Read for Pieces<'_> {
 /// Parses `bytes` whole and in pieces; checks the outcome is the same and any error names a
 /// place inside the input.
 fn check(bytes: &[u8], format: UploadFormat, piece: usize) -> Result<(), TestCaseError> {
-    let whole = upload::parse_upload_from::<EncodedTask>(bytes, format, &schema());
-    let pieces = upload::parse_upload_from::<EncodedTask>(
+    check_read(bytes, format, piece, false)
+}
+
+/// [`check`], reading leniently or not.
+fn check_read(
+    bytes: &[u8],
+    format: UploadFormat,
+    piece: usize,
+    lenient: bool,
+) -> Result<(), TestCaseError> {
+    let whole = upload::parse_upload_with::<EncodedTask>(bytes, format, &schema(), lenient);
+    let pieces = upload::parse_upload_with::<EncodedTask>(
         Pieces {
             bytes,
             piece: piece.max(1),
         },
         format,
         &schema(),
+        lenient,
     );
     match (&whole, &pieces) {
         (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
@@ -145,6 +173,12 @@ proptest! {
     fn arbitrary_bytes_never_break_the_readers(bytes in prop::collection::vec(any::<u8>(), 0..600), piece in 1usize..64) {
         check(&bytes, UploadFormat::Jsonl, piece)?;
         check(&bytes, UploadFormat::Csv, piece)?;
+        check(&bytes, UploadFormat::Json, piece)?;
+    }
+
+    #[test]
+    fn damaged_label_studio_json_is_read_or_refused_at_a_line(damages in prop::collection::vec(damage(), 1..4), piece in 1usize..64, lenient in any::<bool>()) {
+        check_read(&apply(valid_json().into_bytes(), &damages), UploadFormat::Json, piece, lenient)?;
     }
 
     #[test]
@@ -163,6 +197,7 @@ fn the_undamaged_files_are_read() {
     for (text, format) in [
         (valid_jsonl(), UploadFormat::Jsonl),
         (valid_csv(), UploadFormat::Csv),
+        (valid_json(), UploadFormat::Json),
     ] {
         let tasks = upload::parse_upload_from::<EncodedTask>(text.as_bytes(), format, &schema())
             .expect("valid");

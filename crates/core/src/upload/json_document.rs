@@ -41,12 +41,17 @@ impl<'a> Cursor<'a> {
         self.bytes.get(self.at).copied()
     }
 
+    /// Moves one byte on; never past the end (an escape's backslash may be the last byte).
     fn bump(&mut self) {
-        if self.peek() == Some(b'\n') {
-            self.line += 1;
-            self.line_start = self.at + 1;
+        match self.peek() {
+            None => {}
+            Some(b'\n') => {
+                self.line += 1;
+                self.at += 1;
+                self.line_start = self.at;
+            }
+            Some(_) => self.at += 1,
         }
-        self.at += 1;
     }
 
     fn skip_space(&mut self) {
@@ -263,6 +268,9 @@ mod tests {
         assert_eq!(e.line, 3, "{e}");
         let e = cut("[{\"a\": \"open]").expect_err("string");
         assert!(e.message.contains("inside a string"), "{e}");
+        // A string that ends in the backslash of an escape: the last byte.
+        let e = cut("[{\"a\": \"x\\").expect_err("cut in an escape");
+        assert_eq!((e.line, e.column), (1, Some(11)), "{e}");
         let e = cut("{\"a\": 1} {\"b\": 2}").expect_err("two documents");
         assert_eq!((e.line, e.column), (1, Some(10)), "{e}");
     }
