@@ -131,6 +131,12 @@ pub struct UploadResponse {
     pub left_out: Vec<LeftOutItem>,
 }
 
+/// `POST /api/projects/{id}/answers/import`: what was stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ImportAnswersResponse {
+    pub answers_added: usize,
+}
+
 /// One item a lenient upload left out: a region, an imported answer or a prediction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LeftOutItem {

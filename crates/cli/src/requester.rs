@@ -7,7 +7,7 @@ use clap::Subcommand;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use tessera_api::{CancelTasksRequest, ReviewRequest, Role};
-use tessera_core::{LabelSchema, UploadFormat, schema_from_label_config};
+use tessera_core::{LabelSchema, UploadFormat, is_answers_header, schema_from_label_config};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::Remote;
@@ -175,21 +175,24 @@ pub async fn upload(project: i64, file: &Path, how: &UploadOptions, remote: &Rem
     let mut handle = tokio::fs::File::open(file)
         .await
         .with_context(|| format!("opening {}", file.display()))?;
+    // The first 64 KiB tell the JSON family apart, and a crowd-kit answers file by its
+    // header; the name tells the rest.
+    let mut head = vec![0; 64 << 10];
+    let n = handle.read(&mut head).await?;
+    head.truncate(n);
+    handle.seek(std::io::SeekFrom::Start(0)).await?;
     let format = match how.format.as_deref() {
-        Some(named) => UploadFormat::from_name(named)
-            .with_context(|| format!("unknown format {named:?}: use jsonl, json or csv"))?,
-        None => {
-            // The first 64 KiB tell the JSON family apart; the name tells the rest.
-            let mut head = vec![0; 64 << 10];
-            let n = handle.read(&mut head).await?;
-            handle.seek(std::io::SeekFrom::Start(0)).await?;
-            UploadFormat::detect(name, &head[..n]).with_context(|| {
-                format!(
-                    "{}: cannot tell the format; name the file .jsonl, .json or .csv, or give --format",
-                    file.display()
-                )
-            })?
-        }
+        Some("crowdkit" | "crowd-kit") => None,
+        Some(named) => Some(UploadFormat::from_name(named).with_context(|| {
+            format!("unknown format {named:?}: use jsonl, json, csv or crowdkit")
+        })?),
+        None if is_answers_header(&head) => None,
+        None => Some(UploadFormat::detect(name, &head).with_context(|| {
+            format!(
+                "{}: cannot tell the format; name the file .jsonl, .json or .csv, or give --format",
+                file.display()
+            )
+        })?),
     };
     let size = handle.metadata().await?.len();
     let bar = ProgressBar::new(size).with_style(
@@ -202,15 +205,21 @@ pub async fn upload(project: i64, file: &Path, how: &UploadOptions, remote: &Rem
             progress.inc(c.len() as u64);
         }
     });
-    let result = remote
-        .client()?
-        .upload_batch(
-            project,
-            format,
-            priority,
-            how.lenient,
-            reqwest::Body::wrap_stream(stream),
-        )
+    let body = reqwest::Body::wrap_stream(stream);
+    let client = remote.client()?;
+    let Some(format) = format else {
+        // Answers to the project's tasks, not tasks.
+        let result = client.import_answers(project, body).await;
+        bar.finish_and_clear();
+        let response = result.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        println!(
+            "added {} answers made before, by imported annotators",
+            response.answers_added
+        );
+        return Ok(());
+    };
+    let result = client
+        .upload_batch(project, format, priority, how.lenient, body)
         .await;
     bar.finish_and_clear();
     let response = result.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;

@@ -8,9 +8,10 @@ use serde::de::DeserializeOwned;
 use tessera_api::{
     AddMemberRequest, AnnotatorSkill, AnswerPush, Batch, BatchUpdate, CancelTasksRequest,
     CancelTasksResponse, ChangesPage, CreateProjectRequest, CreateTokenRequest,
-    CreateTokenResponse, ErrorBody, ExportRecord, LeaseRequest, LeaseResponse, Me, Member, Project,
-    ProjectRole, ProjectStats, ProjectStatus, PushAnswersRequest, PushAnswersResponse,
-    RefitResponse, ReviewRequest, Role, TokenInfo, UploadResponse,
+    CreateTokenResponse, ErrorBody, ExportRecord, ImportAnswersResponse, LeaseRequest,
+    LeaseResponse, Me, Member, Project, ProjectRole, ProjectStats, ProjectStatus,
+    PushAnswersRequest, PushAnswersResponse, RefitResponse, ReviewRequest, Role, TokenInfo,
+    UploadResponse,
 };
 use tessera_core::{LabelSchema, UploadFormat};
 
@@ -259,6 +260,23 @@ impl ApiClient {
                 &format!("/api/projects/{project}/batches?priority={priority}&lenient={lenient}"),
             )
             .header(reqwest::header::CONTENT_TYPE, format.media_type())
+            .body(body);
+        self.json(req).await
+    }
+
+    /// Imports answers made elsewhere to the project's tasks: a crowd-kit CSV
+    /// (`task,worker,label`), tasks named by their external ids.
+    pub async fn import_answers(
+        &self,
+        project: i64,
+        body: impl Into<Body>,
+    ) -> Result<ImportAnswersResponse, ClientError> {
+        let req = self
+            .request(
+                Method::POST,
+                &format!("/api/projects/{project}/answers/import"),
+            )
+            .header(reqwest::header::CONTENT_TYPE, "text/csv")
             .body(body);
         self.json(req).await
     }

@@ -20,6 +20,6 @@ pub use schema::{LabelSchema, MAX_OFFLINE_QUOTA, Progress, SchemaError, SchemaKi
 pub use span::Span;
 pub use task::{EncodedTask, ImportedAnswer, ParsedTask, Prediction, TaskInput};
 pub use upload::{
-    LeftOut, Parsed, UploadError, UploadFormat, UploadReport, parse_upload, parse_upload_from,
-    parse_upload_with,
+    ExternalAnswer, LeftOut, Parsed, UploadError, UploadFormat, UploadReport, is_answers_header,
+    parse_answers_csv, parse_upload, parse_upload_from, parse_upload_with,
 };

@@ -5,9 +5,12 @@
 //! column when one is known, and the reason. What it keeps without refusing — another tool's
 //! bookkeeping keys, boxes cut at the image's edge — is counted in its [`UploadReport`].
 
+mod answers_csv;
 mod export_record;
 mod json_document;
 mod task_object;
+
+pub use answers_csv::{ExternalAnswer, is_answers_header, parse_answers_csv};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;

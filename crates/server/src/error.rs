@@ -102,7 +102,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
-            e @ StoreError::UnknownTask { .. } => ApiError::NotFound(e.to_string()),
+            e @ (StoreError::UnknownTask { .. } | StoreError::UnknownExternalId { .. }) => {
+                ApiError::NotFound(e.to_string())
+            }
             StoreError::Conflict(msg) => ApiError::Conflict(msg),
             other => ApiError::Internal(other.to_string()),
         }

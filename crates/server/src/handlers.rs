@@ -1,6 +1,7 @@
 //! HTTP handlers, one verb-named function per endpoint. They check the caller's role, apply
 //! the server's policy (limits, TTLs) and leave storage rules to the [`Store`](crate::store::Store).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,11 +17,12 @@ use serde::Deserialize;
 use tessera_api::{
     AddMemberRequest, AnnotatorSkill, AnswerPush, Batch, BatchUpdate, CancelTasksRequest,
     CancelTasksResponse, ChangesPage, CreateProjectRequest, CreateTokenRequest,
-    CreateTokenResponse, ErrorBody, ExportRecord, LeaseRequest, LeaseResponse, Me, Member, Project,
-    ProjectRole, ProjectStats, ProjectStatus, PushAnswersRequest, PushAnswersResponse, PushResult,
-    PushStatus, RefitResponse, ReviewRequest, Role, TokenInfo, UploadResponse,
+    CreateTokenResponse, ErrorBody, ExportRecord, ImportAnswersResponse, LeaseRequest,
+    LeaseResponse, Me, Member, Project, ProjectRole, ProjectStats, ProjectStatus,
+    PushAnswersRequest, PushAnswersResponse, PushResult, PushStatus, RefitResponse, ReviewRequest,
+    Role, TokenInfo, UploadResponse,
 };
-use tessera_core::UploadFormat;
+use tessera_core::{UploadError, UploadFormat, parse_answers_csv};
 
 use crate::AppState;
 use crate::auth::{Caller, generate_token, hash_token};
@@ -29,8 +31,7 @@ use crate::export::{EXPORT_FORMATS, ExportWriter};
 use crate::metrics::Metrics;
 use crate::quality::flag_annotators;
 use crate::refit::refit_project;
-use crate::store::EXPORT_PAGE;
-use crate::store::{LeaseQuery, ProjectsOf, gold_tally};
+use crate::store::{EXPORT_PAGE, LeaseQuery, ProjectsOf, StoreError, gold_tally};
 use crate::upload::parse_body;
 
 /// Most tasks one lease request may take: a long offline session's worth (a day of quick
@@ -383,6 +384,59 @@ pub async fn upload_batch(
         "batch uploaded"
     );
     Ok(Json(response))
+}
+
+/// Answers made elsewhere to the project's tasks: a crowd-kit CSV (`task,worker,label`, also
+/// `performer`/`output` and `question,worker,answer`), tasks named by their external ids,
+/// stored as answers of imported annotators named by their worker ids — all or none.
+#[utoipa::path(post, path = "/api/projects/{id}/answers/import", tag = "projects", params(("id" = i64, Path, description = "project id")), request_body(content = String, description = "a crowd-kit answers CSV: task,worker,label", content_type = "text/csv"), responses((status = 200, body = ImportAnswersResponse), (status = 422, description = "a bad row, or a task id the project lacks, named with its line", body = ErrorBody), (status = 413, body = ErrorBody), (status = 404, body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
+pub async fn import_answers(
+    State(state): Shared,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    body: Body,
+) -> Result<Json<ImportAnswersResponse>, ApiError> {
+    require_project_requester(&state, &caller, id).await?;
+    let schema = state.store.project(id).await?.schema;
+    let limit = usize::try_from(state.config.max_upload_bytes).unwrap_or(usize::MAX);
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::PayloadTooLarge(format!(
+            "an import may hold at most {limit} bytes; split the file"
+        ))
+    })?;
+    let answers = tokio::task::spawn_blocking(move || parse_answers_csv(bytes.as_ref(), &schema))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::InvalidUpload)?;
+    let lines: HashMap<String, usize> = answers
+        .iter()
+        .rev()
+        .map(|a| (a.task.clone(), a.line))
+        .collect();
+    let stored = state
+        .store
+        .import_answers(
+            id,
+            answers.into_iter().map(|a| (a.task, a.answer)).collect(),
+            state.clock.now(),
+            Arc::clone(&state.consensus),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::UnknownExternalId { external_id, .. } => {
+                ApiError::InvalidUpload(UploadError {
+                    line: lines.get(&external_id).copied().unwrap_or(1),
+                    column: None,
+                    message: format!("the project has no task {external_id:?}"),
+                    read_failed: false,
+                })
+            }
+            other => other.into(),
+        })?;
+    tracing::info!(project_id = id, answers = stored, "answers imported");
+    Ok(Json(ImportAnswersResponse {
+        answers_added: stored,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/projects/{id}/batches", tag = "projects", params(("id" = i64, Path, description = "project id")), responses((status = 200, body = [Batch]), (status = 404, body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]

@@ -131,6 +131,10 @@ pub fn app(state: Arc<AppState>) -> Router {
             post(handlers::upload_batch).get(handlers::list_batches),
         )
         .route(
+            "/api/projects/{id}/answers/import",
+            post(handlers::import_answers),
+        )
+        .route(
             "/api/projects/{id}/batches/{batch_id}",
             axum::routing::patch(handlers::update_batch),
         )

@@ -24,6 +24,7 @@ use crate::handlers;
         handlers::list_projects,
         handlers::get_project,
         handlers::upload_batch,
+        handlers::import_answers,
         handlers::list_batches,
         handlers::update_batch,
         handlers::lease_tasks,

@@ -30,7 +30,7 @@ pub use majority_vote::MajorityVoteFit;
 pub use names::Names;
 pub use numeric::{NumericDataset, NumericFit, NumericMethod};
 pub use one_coin::OneCoinDawidSkene;
-pub use records::{ReadAt, text_of};
+pub use records::{ReadAt, answers_column, text_of};
 pub use vote_counts::VoteCounts;
 pub use wawa::Wawa;
 pub use weighted_majority::WeightedMajorityVote;

@@ -12,6 +12,17 @@ fn line_error(line: usize, message: String) -> DatasetError {
 }
 
 /// Where each wanted column sits in the header, and how many fields the header has.
+/// The crowd-kit column a header names: `task` (also `question`), `worker` (also
+/// `performer`) or `label` (also `output` and `answer`), as crowd-kit and Toloka write them.
+pub fn answers_column(header: &str) -> Option<&'static str> {
+    match header {
+        "task" | "question" => Some("task"),
+        "worker" | "performer" => Some("worker"),
+        "label" | "output" | "answer" => Some("label"),
+        _ => None,
+    }
+}
+
 fn columns<'h, const N: usize>(
     header: impl Iterator<Item = &'h str>,
     names: [&str; N],
@@ -21,12 +32,15 @@ fn columns<'h, const N: usize>(
         .collect();
     let mut at = [0; N];
     for (slot, name) in at.iter_mut().zip(names) {
-        *slot = header.iter().position(|h| *h == name).ok_or_else(|| {
-            line_error(
-                1,
-                format!("the header needs a {name:?} column ({})", names.join(",")),
-            )
-        })?;
+        *slot = header
+            .iter()
+            .position(|h| answers_column(h) == Some(name))
+            .ok_or_else(|| {
+                line_error(
+                    1,
+                    format!("the header needs a {name:?} column ({})", names.join(",")),
+                )
+            })?;
     }
     Ok((at, header.len()))
 }

@@ -40,6 +40,12 @@ pub struct User {
 pub enum StoreError {
     #[error("{0} not found")]
     NotFound(String),
+    /// An external id (the requester's own) that names no task of the project.
+    #[error("task {external_id:?} in project {project_id} not found")]
+    UnknownExternalId {
+        project_id: i64,
+        external_id: String,
+    },
     /// A task id (as the request gave it: see [`PublicIds`]) that names no task of the project.
     #[error("task {task_id} in project {project_id} not found")]
     UnknownTask { project_id: i64, task_id: i64 },
@@ -164,6 +170,17 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
         method: Arc<dyn ConsensusMethod>,
     ) -> StoreResult<UploadResponse>;
+
+    /// Stores answers made elsewhere to the project's tasks, named by their external ids, as
+    /// answers of imported annotators (see [`Store::insert_batch`]): all or none; an unknown
+    /// id is `UnknownExternalId`. Returns how many were stored.
+    async fn import_answers(
+        &self,
+        project_id: i64,
+        answers: Vec<(String, ImportedAnswer)>,
+        now: DateTime<Utc>,
+        method: Arc<dyn ConsensusMethod>,
+    ) -> StoreResult<usize>;
 
     /// The project's batches, oldest first.
     async fn batches(&self, project_id: i64) -> StoreResult<Vec<Batch>>;
@@ -444,6 +461,31 @@ pub(crate) fn imported_push(
         answered_at,
         device_id: None,
     }
+}
+
+/// Answers named by their tasks' external ids, grouped by task (`ids` maps an external id
+/// to its task); the first id `ids` lacks is `UnknownExternalId`.
+pub(crate) fn answers_by_task(
+    project_id: i64,
+    answers: Vec<(String, ImportedAnswer)>,
+    ids: &HashMap<String, i64>,
+) -> StoreResult<Vec<(i64, Vec<ImportedAnswer>)>> {
+    let mut at: HashMap<i64, usize> = HashMap::new();
+    let mut out: Vec<(i64, Vec<ImportedAnswer>)> = Vec::new();
+    for (external_id, answer) in answers {
+        let Some(&task) = ids.get(&external_id) else {
+            return Err(StoreError::UnknownExternalId {
+                project_id,
+                external_id,
+            });
+        };
+        let slot = *at.entry(task).or_insert_with(|| {
+            out.push((task, Vec::new()));
+            out.len() - 1
+        });
+        out[slot].1.push(answer);
+    }
+    Ok(out)
 }
 
 /// The imported annotators a batch's answers name, each once, in order of first mention.

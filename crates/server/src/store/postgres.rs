@@ -37,10 +37,10 @@ use uuid::Uuid;
 
 use super::{
     ConsensusInputs, ConsensusUpdate, ExportPage, GoldAnswer, IMPORTED, LeaseQuery, ModelCache,
-    ProjectCache, ProjectsOf, Store, StoreError, StoreResult, StoredAnswer, User, creator_only,
-    first_answers, imported_names, imported_pushes, imported_stored, last_admin, last_requester,
-    latest_answers, no_such_user, project_role, rejected, repeated, role_of, stored_key,
-    unknown_batch, unknown_external_id, unknown_task,
+    ProjectCache, ProjectsOf, Store, StoreError, StoreResult, StoredAnswer, User, answers_by_task,
+    creator_only, first_answers, imported_names, imported_pushes, imported_stored, last_admin,
+    last_requester, latest_answers, no_such_user, project_role, rejected, repeated, role_of,
+    stored_key, unknown_batch, unknown_external_id, unknown_task,
 };
 
 /// Tasks one upload statement inserts.
@@ -257,7 +257,7 @@ impl PostgresStore {
     /// (made on first sight): leased to them and pushed like any answer, so each counts alike.
     /// `imported` holds each task's id and its answers in file order; a second answer of one
     /// annotator to one task is their revision. Every answer is stored, or the upload fails.
-    async fn import_answers(
+    async fn store_imported(
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
         imported: &[(i64, Vec<ImportedAnswer>)],
@@ -1196,7 +1196,7 @@ impl Store for PostgresStore {
             }
         }
         let answers_added = self
-            .import_answers(&tx, &imported, now, method.as_ref())
+            .store_imported(&tx, &imported, now, method.as_ref())
             .await?;
         tx.commit().await?;
         Ok(UploadResponse {
@@ -1205,6 +1205,34 @@ impl Store for PostgresStore {
             answers_added,
             ..UploadResponse::default()
         })
+    }
+
+    async fn import_answers(
+        &self,
+        project_id: i64,
+        answers: Vec<(String, ImportedAnswer)>,
+        now: DateTime<Utc>,
+        method: Arc<dyn ConsensusMethod>,
+    ) -> StoreResult<usize> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        self.project_in(&tx, project_id).await?;
+        let externals: Vec<&str> = answers.iter().map(|(e, _)| e.as_str()).collect();
+        let ids: HashMap<String, i64> = tx
+            .cached_query(
+                "SELECT external_id, id FROM tasks WHERE project_id = $1 AND external_id = ANY($2)",
+                &[&project_id, &externals],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let by_task = answers_by_task(project_id, answers, &ids)?;
+        let stored = self
+            .store_imported(&tx, &by_task, now, method.as_ref())
+            .await?;
+        tx.commit().await?;
+        Ok(stored)
     }
 
     async fn batches(&self, project_id: i64) -> StoreResult<Vec<Batch>> {

@@ -12,7 +12,7 @@ use tessera_api::{
     LeasedTask, Member, Project, ProjectRole, ProjectStatus, PushResult, ReviewRequest, Role,
     TokenInfo, UploadResponse,
 };
-use tessera_core::{ConsensusMethod, EncodedTask, LabelSchema};
+use tessera_core::{ConsensusMethod, EncodedTask, ImportedAnswer, LabelSchema};
 
 use super::task_id_cipher::TaskIdCipher;
 use super::{
@@ -138,6 +138,18 @@ impl Store for PublicIds {
     ) -> StoreResult<UploadResponse> {
         self.inner
             .insert_batch(project_id, tasks, priority, now, method)
+            .await
+    }
+
+    async fn import_answers(
+        &self,
+        project_id: i64,
+        answers: Vec<(String, ImportedAnswer)>,
+        now: DateTime<Utc>,
+        method: Arc<dyn ConsensusMethod>,
+    ) -> StoreResult<usize> {
+        self.inner
+            .import_answers(project_id, answers, now, method)
             .await
     }
 

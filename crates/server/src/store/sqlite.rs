@@ -22,10 +22,10 @@ use crate::quality::TimedAnswer;
 
 use super::{
     ConsensusInputs, ConsensusUpdate, ExportPage, GoldAnswer, IMPORTED, LeaseQuery, ModelCache,
-    ProjectCache, ProjectsOf, Store, StoreError, StoreResult, StoredAnswer, User, creator_only,
-    first_answers, imported_names, imported_pushes, imported_stored, last_admin, last_requester,
-    latest_answers, no_such_user, parse_ts, project_role, rejected, repeated, role_of, stored_key,
-    ts, unknown_batch, unknown_external_id, unknown_task,
+    ProjectCache, ProjectsOf, Store, StoreError, StoreResult, StoredAnswer, User, answers_by_task,
+    creator_only, first_answers, imported_names, imported_pushes, imported_stored, last_admin,
+    last_requester, latest_answers, no_such_user, parse_ts, project_role, rejected, repeated,
+    role_of, stored_key, ts, unknown_batch, unknown_external_id, unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -633,7 +633,7 @@ fn push_all(
 /// on first sight): each is leased to them and pushed like any answer, so it counts alike.
 /// `imported` holds each task's id and its answers, in file order; a second answer of one
 /// annotator to one task is their revision. Every answer is stored, or the upload fails.
-fn import_answers(
+fn store_imported(
     tx: &Connection,
     models: &ModelCache,
     imported: &[(i64, Vec<ImportedAnswer>)],
@@ -953,7 +953,7 @@ impl Store for SqliteStore {
                     }
                 }
             }
-            let answers_added = import_answers(&tx, &models, &imported, now_time, method.as_ref())?;
+            let answers_added = store_imported(&tx, &models, &imported, now_time, method.as_ref())?;
             tx.commit()?;
             Ok(UploadResponse {
                 batch_id,
@@ -961,6 +961,40 @@ impl Store for SqliteStore {
                 answers_added,
                 ..UploadResponse::default()
             })
+        })
+        .await
+    }
+
+    async fn import_answers(
+        &self,
+        project_id: i64,
+        answers: Vec<(String, ImportedAnswer)>,
+        now: DateTime<Utc>,
+        method: Arc<dyn ConsensusMethod>,
+    ) -> StoreResult<usize> {
+        let models = Arc::clone(&self.models);
+        self.write(move |c| {
+            let tx = c.savepoint()?;
+            project_row(&tx, project_id)?;
+            let mut ids = HashMap::new();
+            {
+                let mut find = tx.prepare_cached(
+                    "SELECT id FROM tasks WHERE project_id = ?1 AND external_id = ?2",
+                )?;
+                for (external, _) in &answers {
+                    if !ids.contains_key(external)
+                        && let Some(id) = find
+                            .query_row(params![project_id, external], |r| r.get::<_, i64>(0))
+                            .optional()?
+                    {
+                        ids.insert(external.clone(), id);
+                    }
+                }
+            }
+            let by_task = answers_by_task(project_id, answers, &ids)?;
+            let stored = store_imported(&tx, &models, &by_task, now, method.as_ref())?;
+            tx.commit()?;
+            Ok(stored)
         })
         .await
     }
