@@ -1501,6 +1501,7 @@ async fn the_openapi_document_lists_every_endpoint() {
         ("get", "/api/projects/{id}"),
         ("post", "/api/projects/{id}/batches"),
         ("get", "/api/projects/{id}/batches"),
+        ("post", "/api/projects/{id}/answers/import"),
         ("patch", "/api/projects/{id}/batches/{batch_id}"),
         ("post", "/api/projects/{id}/leases"),
         ("post", "/api/projects/{id}/tasks/cancel"),
@@ -1629,6 +1630,12 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
         ),
         ("GET", format!("{p}/status"), None, &[Role::Requester]),
         ("GET", format!("{p}/batches"), None, &[Role::Requester]),
+        (
+            "POST",
+            format!("{p}/answers/import"),
+            Some(serde_json::json!("task,worker,label")),
+            &[Role::Requester],
+        ),
         (
             "PATCH",
             format!("{p}/batches/{batch}"),

@@ -75,10 +75,15 @@ pub struct EncodedTask {
 }
 
 /// What an upload's parse keeps of each task: the task itself, or its encoding.
-pub trait ParsedTask: Send + Sized {
+pub trait ParsedTask: Send + Sized + Default {
     /// What to keep of a task the parse checked; an error names why it cannot be kept.
     fn from_input(task: TaskInput) -> Result<Self, String>;
     fn external_id(&self) -> Option<&str>;
+    /// Whether `other` shows the same data: a repeat of this task (a Prodigy dataset has a
+    /// line per annotator), not another task under the same id.
+    fn same_data(&self, other: &Self) -> bool;
+    /// Takes in a repeat of this task: its answers are this task's too.
+    fn absorb(&mut self, repeat: Self);
 }
 
 impl ParsedTask for TaskInput {
@@ -88,6 +93,14 @@ impl ParsedTask for TaskInput {
 
     fn external_id(&self) -> Option<&str> {
         self.external_id.as_deref()
+    }
+
+    fn same_data(&self, other: &Self) -> bool {
+        self.data == other.data
+    }
+
+    fn absorb(&mut self, repeat: Self) {
+        self.answers.extend(repeat.answers);
     }
 }
 
@@ -133,6 +146,15 @@ impl ParsedTask for EncodedTask {
 
     fn external_id(&self) -> Option<&str> {
         self.external_id.as_deref()
+    }
+
+    fn same_data(&self, other: &Self) -> bool {
+        // Both printed from a sorted map: the same data prints the same.
+        self.data == other.data
+    }
+
+    fn absorb(&mut self, repeat: Self) {
+        self.answers.extend(repeat.answers);
     }
 }
 

@@ -8,6 +8,7 @@
 mod answers_csv;
 mod export_record;
 mod json_document;
+mod prodigy;
 mod task_object;
 
 pub use answers_csv::{ExternalAnswer, is_answers_header, parse_answers_csv};
@@ -222,8 +223,7 @@ pub fn parse_upload_with<T: ParsedTask>(
                 ..err(1, None, format!("reading the upload failed: {e}"))
             })?;
             let (tasks, lines, report) = json_document::parse(&bytes, schema, lenient)?;
-            check_unique_ids(&tasks, &lines)?;
-            (tasks, report)
+            (merge_repeats(tasks, lines)?, report)
         }
     };
     if tasks.is_empty() {
@@ -232,36 +232,62 @@ pub fn parse_upload_with<T: ParsedTask>(
     Ok(Parsed { tasks, report })
 }
 
-/// Fails on the first line (in file order) whose task id an earlier line already used, naming
-/// both lines. `lines[i]` is the line of `tasks[i]`. Sorting references instead of hashing
-/// copies keeps this cheap for million-task batches.
-fn check_unique_ids<T: ParsedTask>(tasks: &[T], lines: &[usize]) -> Result<(), UploadError> {
-    let mut ids: Vec<(&str, usize)> = tasks
+/// Tasks whose id an earlier line already used: a repeat of that task with the same data (a
+/// Prodigy dataset has a line per annotator) is merged into it, its answers added; with other
+/// data it is an error at the first such line (in file order), naming both lines. `lines[i]`
+/// is the line of `tasks[i]`. Sorting references instead of hashing copies keeps this cheap
+/// for million-task batches.
+fn merge_repeats<T: ParsedTask>(
+    mut tasks: Vec<T>,
+    lines: Vec<usize>,
+) -> Result<Vec<T>, UploadError> {
+    let mut ids: Vec<(&str, usize, usize)> = tasks
         .iter()
-        .zip(lines)
-        .filter_map(|(t, &line)| t.external_id().map(|id| (id, line)))
+        .zip(&lines)
+        .enumerate()
+        .filter_map(|(i, (t, &line))| t.external_id().map(|id| (id, line, i)))
         .collect();
     ids.sort_unstable();
-    // Sorted by id then line, the second entry of each run of one id is that id's first
-    // repeat; the earliest of those is the first bad line, and its run's head the first use.
-    let mut first_repeat: Option<(usize, usize, &str)> = None;
-    for pair in ids.windows(2) {
-        let ((id, _), (next, line)) = (pair[0], pair[1]);
-        if id == next && first_repeat.is_none_or(|(l, _, _)| line < l) {
-            let first = ids
-                .partition_point(|&(other, _)| other < id)
-                .min(ids.len() - 1);
-            first_repeat = Some((line, ids[first].1, id));
+    // Runs of one id, in line order: each later entry merges into the run's head, or clashes.
+    let mut repeats: Vec<(usize, usize)> = Vec::new();
+    let mut clash: Option<(usize, usize, String)> = None;
+    let mut run = 0;
+    for k in 1..=ids.len() {
+        if k < ids.len() && ids[k].0 == ids[run].0 {
+            continue;
         }
+        let (id, head_line, head) = ids[run];
+        for &(_, line, i) in &ids[run + 1..k] {
+            if tasks[head].same_data(&tasks[i]) {
+                repeats.push((head, i));
+            } else if clash.as_ref().is_none_or(|(l, _, _)| line < *l) {
+                clash = Some((line, head_line, id.to_owned()));
+            }
+        }
+        run = k;
     }
-    match first_repeat {
-        None => Ok(()),
-        Some((line, first, id)) => Err(err(
+    drop(ids);
+    if let Some((line, first, id)) = clash {
+        return Err(err(
             line,
             None,
-            format!("task id {id:?} was already used on line {first}"),
-        )),
+            format!("task id {id:?} was already used on line {first}, for other data"),
+        ));
     }
+    if repeats.is_empty() {
+        return Ok(tasks);
+    }
+    let mut merged = vec![false; tasks.len()];
+    for (head, i) in repeats {
+        let repeat = std::mem::take(&mut tasks[i]);
+        tasks[head].absorb(repeat);
+        merged[i] = true;
+    }
+    Ok(tasks
+        .into_iter()
+        .zip(merged)
+        .filter_map(|(t, gone)| (!gone).then_some(t))
+        .collect())
 }
 
 /// One piece's tasks and the line of each, or its first bad line.
@@ -360,8 +386,7 @@ fn parse_jsonl<T: ParsedTask>(
         while let Some(handle) = parsing.pop_front() {
             collect(handle)?;
         }
-        check_unique_ids(&tasks, &lines)?;
-        Ok((tasks, report))
+        Ok((merge_repeats(tasks, lines)?, report))
     })
 }
 
@@ -554,8 +579,7 @@ fn parse_csv<T: ParsedTask>(
     if let Some(e) = quoting(usize::MAX) {
         return Err(e);
     }
-    check_unique_ids(&tasks, &lines)?;
-    Ok(tasks)
+    merge_repeats(tasks, lines)
 }
 
 fn csv_err(e: &csv::Error, fallback_line: usize) -> UploadError {

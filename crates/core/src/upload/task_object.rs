@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{LeftOut, UploadReport, export_record};
+use super::{LeftOut, UploadReport, export_record, prodigy};
 use crate::bbox::{BoundingBox, shift_decimal};
 use crate::schema::{LabelSchema, SchemaKind};
 use crate::task::{ImportedAnswer, Prediction, TaskInput, check_data};
@@ -108,6 +108,9 @@ pub(super) fn task(
     };
     if export_record::is_export_record(&obj) {
         return export_record::record(obj, schema, cx);
+    }
+    if prodigy::is_prodigy(&obj) {
+        return prodigy::task(obj, schema, cx);
     }
     cx.image_size = None;
     let external_id = match obj.remove("id") {

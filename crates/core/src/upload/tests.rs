@@ -26,11 +26,19 @@ fn a_big_upload_parsed_in_pieces_names_lines_as_if_read_whole() {
     assert_eq!(tasks.len(), 60_000);
     assert_eq!(tasks[59_999].external_id.as_deref(), Some("t60000"));
 
-    lines[49_999] = lines[9].clone();
+    // A line repeated whole is the same task again (merged); the same id with other data is
+    // an error at the later line.
+    lines[30_000] = lines[20].clone();
+    let merged = parse_upload(&lines.join("\n"), UploadFormat::Jsonl, &schema()).expect("repeat");
+    assert_eq!(merged.len(), 59_999);
+    lines[49_999] = lines[9].replace("sentence", "other sentence");
     let e = parse_upload(&lines.join("\n"), UploadFormat::Jsonl, &schema()).expect_err("dup");
     assert_eq!(
         (e.line, e.message.as_str()),
-        (50_000, "task id \"t10\" was already used on line 10")
+        (
+            50_000,
+            "task id \"t10\" was already used on line 10, for other data"
+        )
     );
 
     lines[44_999] = r#"{"id":"t45000","data":{"text":"x"},}"#.to_owned();
@@ -95,7 +103,7 @@ fn jsonl_read_in_small_pieces_parses_and_names_lines_as_if_read_whole() {
     let mut bad = lines.clone();
     bad[250] = r#"{"id":"t251","data":{"text":"x"},}"#.to_owned();
     let mut dup = lines.clone();
-    dup[280] = lines[3].clone();
+    dup[280] = lines[3].replace("sentence", "other sentence");
     let mut bytes = lines[..200].join("\r\n").into_bytes();
     bytes.extend_from_slice(b"\r\n{\"data\": {\"text\": \"caf\xe9\"}}\r\n");
     for piece_bytes in [1, 64, 333] {
@@ -104,7 +112,10 @@ fn jsonl_read_in_small_pieces_parses_and_names_lines_as_if_read_whole() {
         let e = jsonl_trickled(dup.join("\n").as_bytes(), piece_bytes).expect_err("dup");
         assert_eq!(
             (e.line, e.message.as_str()),
-            (281, "task id \"t4\" was already used on line 4")
+            (
+                281,
+                "task id \"t4\" was already used on line 4, for other data"
+            )
         );
         let e = jsonl_trickled(&bytes, piece_bytes).expect_err("not UTF-8");
         assert_eq!(
