@@ -37,6 +37,8 @@ pub struct QuoteCheck {
     opened: (usize, usize),
     /// The byte before, to count a CR LF line end once.
     last: u8,
+    /// The field separator: `,`, or a tab for TSV.
+    delimiter: u8,
     error: Option<QuoteError>,
 }
 
@@ -48,6 +50,7 @@ impl Default for QuoteCheck {
             column: 1,
             opened: (1, 1),
             last: 0,
+            delimiter: b',',
             error: None,
         }
     }
@@ -71,6 +74,10 @@ impl QuoteCheck {
 
     /// Follows `bytes`, the next part of the file.
     pub fn feed(&mut self, bytes: &[u8]) {
+        // Tab-separated files (Toloka's among them) quote nothing: a quote is text.
+        if self.delimiter == b'\t' {
+            return;
+        }
         for &b in bytes {
             if self.error.is_some() {
                 return;
@@ -95,7 +102,9 @@ impl QuoteCheck {
                  (\"a \"\"b\"\" c\")"
                     .to_owned(),
             ),
-            (State::QuoteInQuoted | State::Unquoted | State::FieldStart, b',') => {
+            (State::QuoteInQuoted | State::Unquoted | State::FieldStart, d)
+                if d == self.delimiter =>
+            {
                 self.state = State::FieldStart;
                 self.column += 1;
             }
@@ -136,7 +145,18 @@ pub struct QuoteChecked<R> {
 impl<R: Read> QuoteChecked<R> {
     /// Wraps `inner`; the returned handle reads the check's state.
     pub fn new(inner: R) -> (Self, std::sync::Arc<std::sync::Mutex<QuoteCheck>>) {
-        let check = std::sync::Arc::default();
+        Self::with_delimiter(inner, b',')
+    }
+
+    /// [`QuoteChecked::new`] for fields separated by `delimiter`.
+    pub fn with_delimiter(
+        inner: R,
+        delimiter: u8,
+    ) -> (Self, std::sync::Arc<std::sync::Mutex<QuoteCheck>>) {
+        let check = std::sync::Arc::new(std::sync::Mutex::new(QuoteCheck {
+            delimiter,
+            ..QuoteCheck::default()
+        }));
         (
             Self {
                 inner,

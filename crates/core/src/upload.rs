@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::csv_quotes::QuoteChecked;
 use crate::schema::{LabelSchema, SchemaKind};
-use crate::task::{ParsedTask, Prediction, TaskInput, check_data};
+use crate::task::{ImportedAnswer, ParsedTask, Prediction, TaskInput, check_data};
 
 /// The formats a batch may be uploaded in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,9 @@ pub enum UploadFormat {
     Jsonl,
     /// A JSON array of tasks, or one task, in the same shape: Label Studio's JSON export.
     Json,
+    /// CSV with tabs: also Toloka's pools and results (`INPUT:`, `GOLDEN:`, `HINT:`,
+    /// `OUTPUT:` and `ASSIGNMENT:` columns, which CSV reads too).
+    Tsv,
     /// A header row, one column per data field, plus optional `id`, `prediction`,
     /// `prediction_score` and `prediction_model` columns.
     Csv,
@@ -44,6 +47,8 @@ impl UploadFormat {
             Some(Self::Jsonl)
         } else if lower.ends_with(".json") {
             Some(Self::Json)
+        } else if lower.ends_with(".tsv") {
+            Some(Self::Tsv)
         } else if lower.ends_with(".csv") {
             Some(Self::Csv)
         } else {
@@ -57,6 +62,7 @@ impl UploadFormat {
             "jsonl" | "ndjson" => Some(Self::Jsonl),
             "json" | "ls-json" | "label-studio" => Some(Self::Json),
             "csv" => Some(Self::Csv),
+            "tsv" | "toloka" => Some(Self::Tsv),
             _ => None,
         }
     }
@@ -85,6 +91,7 @@ impl UploadFormat {
         match self {
             Self::Jsonl => "application/x-ndjson",
             Self::Json => "application/json",
+            Self::Tsv => "text/tab-separated-values",
             Self::Csv => "text/csv",
         }
     }
@@ -97,6 +104,7 @@ impl UploadFormat {
             }
             "application/json" => Some(Self::Json),
             "text/csv" => Some(Self::Csv),
+            "text/tab-separated-values" => Some(Self::Tsv),
             _ => None,
         }
     }
@@ -213,7 +221,8 @@ pub fn parse_upload_with<T: ParsedTask>(
 ) -> Result<Parsed<T>, UploadError> {
     let (tasks, report) = match format {
         UploadFormat::Jsonl => parse_jsonl(reader, schema, JSONL_PIECE_BYTES, lenient)?,
-        UploadFormat::Csv => (parse_csv(reader, schema)?, UploadReport::default()),
+        UploadFormat::Csv => parse_csv(reader, schema, b',')?,
+        UploadFormat::Tsv => parse_csv(reader, schema, b'\t')?,
         UploadFormat::Json => {
             // A document is cut into its elements whole (the upload's size is bounded by
             // whoever reads it: the server's limit).
@@ -532,8 +541,9 @@ fn checked_headers(headers: Vec<String>) -> Result<Vec<String>, UploadError> {
 fn parse_csv<T: ParsedTask>(
     reader: impl Read,
     schema: &LabelSchema,
-) -> Result<Vec<T>, UploadError> {
-    let (reader, quotes) = QuoteChecked::new(WithoutBom::new(reader));
+    delimiter: u8,
+) -> Result<(Vec<T>, UploadReport), UploadError> {
+    let (reader, quotes) = QuoteChecked::with_delimiter(WithoutBom::new(reader), delimiter);
     // A quoting error the checker (which reads ahead with the csv reader) found at or before
     // `line` explains what went wrong better than what the lenient reader made of it.
     let quoting = |line: usize| -> Option<UploadError> {
@@ -545,6 +555,11 @@ fn parse_csv<T: ParsedTask>(
     };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
+        .delimiter(delimiter)
+        // Tab-separated files (Toloka's among them) quote nothing: a quote is text; and
+        // their rows may stop before trailing empty columns (more fields are still an error).
+        .quoting(delimiter != b'\t')
+        .flexible(delimiter == b'\t')
         .from_reader(reader);
     let headers = reader
         .headers()
@@ -567,6 +582,17 @@ fn parse_csv<T: ParsedTask>(
         if let Some(e) = quoting(line) {
             return Err(e);
         }
+        if record.len() > headers.len() {
+            return Err(err(
+                line,
+                Some(headers.len() + 1),
+                format!(
+                    "expected {} fields as in the header, found {}",
+                    headers.len(),
+                    record.len()
+                ),
+            ));
+        }
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
@@ -579,8 +605,22 @@ fn parse_csv<T: ParsedTask>(
     if let Some(e) = quoting(usize::MAX) {
         return Err(e);
     }
-    merge_repeats(tasks, lines)
+    let mut report = UploadReport::default();
+    for h in &headers {
+        if h.starts_with("ASSIGNMENT:") && !TOLOKA_KEPT.contains(&h.as_str()) {
+            report.ignore(h);
+        }
+    }
+    Ok((merge_repeats(tasks, lines)?, report))
 }
+
+/// The `ASSIGNMENT:` columns of a Toloka results file a task keeps: whose answer, to which
+/// task, when. The others (status, reward, links…) are ignored and reported.
+const TOLOKA_KEPT: &[&str] = &[
+    "ASSIGNMENT:worker_id",
+    "ASSIGNMENT:task_id",
+    "ASSIGNMENT:submitted",
+];
 
 fn csv_err(e: &csv::Error, fallback_line: usize) -> UploadError {
     let line = e
@@ -612,9 +652,49 @@ fn csv_task(
     let mut score = None;
     let mut model_version = None;
     let mut gold = None;
+    let mut meta = Map::new();
+    // A Toloka results row: one worker's answer.
+    let (mut output, mut worker, mut submitted) = (None, None, None);
     for (i, (name, field)) in headers.iter().zip(record.iter()).enumerate() {
         let column = Some(i + 1);
         let field = field.trim();
+        if let Some((prefix, rest)) = name.split_once(':')
+            && matches!(
+                prefix,
+                "INPUT" | "GOLDEN" | "HINT" | "OUTPUT" | "ASSIGNMENT"
+            )
+        {
+            if field.is_empty() {
+                continue;
+            }
+            match (prefix, rest) {
+                ("INPUT", field_name) => {
+                    data.insert(field_name.to_owned(), Value::String(field.to_owned()));
+                }
+                ("GOLDEN", _) => {
+                    let labels = field_labels(schema, field);
+                    schema
+                        .check_answer(&labels)
+                        .map_err(|e| err(line, column, format!("gold: {e}")))?;
+                    gold = Some(labels);
+                }
+                ("HINT", _) => {
+                    meta.insert(name.clone(), Value::String(field.to_owned()));
+                }
+                ("OUTPUT", _) => {
+                    let labels = field_labels(schema, field);
+                    schema
+                        .check_answer(&labels)
+                        .map_err(|e| err(line, column, format!("answer: {e}")))?;
+                    output = Some(labels);
+                }
+                (_, "worker_id") => worker = Some(field.to_owned()),
+                (_, "task_id") => external_id = Some(field.to_owned()),
+                (_, "submitted") => submitted = Some(field.to_owned()),
+                _ => {}
+            }
+            continue;
+        }
         match name.as_str() {
             "id" => external_id = (!field.is_empty()).then(|| field.to_owned()),
             "prediction" if !field.is_empty() => {
@@ -663,12 +743,31 @@ fn csv_task(
         }
         None => None,
     };
+    let answers = match (output, worker) {
+        (Some(labels), Some(annotator)) => vec![ImportedAnswer {
+            annotator,
+            labels,
+            skipped: false,
+            answered_at: submitted,
+            unsure: false,
+        }],
+        (Some(_), None) => {
+            return Err(err(
+                line,
+                None,
+                "an OUTPUT answer needs the ASSIGNMENT:worker_id who gave it",
+            ));
+        }
+        _ => Vec::new(),
+    };
     Ok(TaskInput {
         external_id,
         data,
         predictions: prediction.into_iter().collect(),
         gold,
-        ..TaskInput::default()
+        meta: (!meta.is_empty()).then_some(meta),
+        answers,
+        image_size: None,
     })
 }
 

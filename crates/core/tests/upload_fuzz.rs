@@ -1,4 +1,4 @@
-//! The upload readers — JSONL, CSV and JSON documents (Label Studio exports, read strictly
+//! The upload readers — JSONL, CSV, TSV and JSON documents (Label Studio exports, read strictly
 //! and leniently) — under arbitrary input (proptest: arbitrary bytes, and valid files with
 //! bytes flipped, cut or inserted): they never panic, every error names a line of the input
 //! (and a column within it, when given), and a file read in pieces of any size gives the same
@@ -174,6 +174,7 @@ proptest! {
         check(&bytes, UploadFormat::Jsonl, piece)?;
         check(&bytes, UploadFormat::Csv, piece)?;
         check(&bytes, UploadFormat::Json, piece)?;
+        check(&bytes, UploadFormat::Tsv, piece)?;
     }
 
     #[test]

@@ -590,3 +590,42 @@ fn the_format_is_found_from_the_content_first() {
     assert_eq!(detect("x.csv", "text\nhello\n"), Some(UploadFormat::Csv));
     assert_eq!(detect("x.txt", "text\nhello\n"), None);
 }
+
+#[test]
+fn toloka_results_rows_are_answers_and_a_task_answered_twice_is_one_task() {
+    let schema = LabelSchema::from_json(r#"{"kind": "classification", "labels": ["yes", "no"]}"#)
+        .expect("schema");
+    // The columns Toloka's results download has; a quote is text in a TSV.
+    let tsv = "INPUT:text\tOUTPUT:result\tGOLDEN:result\tHINT:text\tASSIGNMENT:task_id\tASSIGNMENT:worker_id\tASSIGNMENT:submitted\tASSIGNMENT:reward\n\
+               a \"quoted\" word\tyes\t\t\tt-1\tw1\t2021-05-09T12:34:56.789\t0.01\n\
+               a \"quoted\" word\tno\t\t\tt-1\tw2\t2021-05-09T12:35:00.000\t0.01\n\
+               a control\tno\tno\tit says no\tt-2\tw1\t2021-05-09T12:36:00.000\t0.01\n";
+    let parsed = parse_upload_from::<TaskInput>(tsv.as_bytes(), UploadFormat::Tsv, &schema)
+        .expect("results");
+    assert_eq!(parsed.tasks.len(), 2, "t-1 answered twice is one task");
+    let t1 = &parsed.tasks[0];
+    assert_eq!(t1.data["text"], "a \"quoted\" word");
+    let who: Vec<(&str, &str)> = t1
+        .answers
+        .iter()
+        .map(|a| (a.annotator.as_str(), a.labels[0].as_str()))
+        .collect();
+    assert_eq!(who, [("w1", "yes"), ("w2", "no")]);
+    let t2 = &parsed.tasks[1];
+    assert_eq!(t2.gold, Some(vec!["no".to_owned()]));
+    assert_eq!(
+        t2.meta.as_ref().map(|m| m["HINT:text"].clone()),
+        Some(Value::from("it says no"))
+    );
+    assert_eq!(
+        parsed.report.ignored_keys.get("ASSIGNMENT:reward"),
+        Some(&1)
+    );
+    let e = parse_upload_from::<TaskInput>(
+        "INPUT:text\tOUTPUT:result\nhello\tyes\n".as_bytes(),
+        UploadFormat::Tsv,
+        &schema,
+    )
+    .expect_err("no worker");
+    assert_eq!(e.line, 2, "{e}");
+}

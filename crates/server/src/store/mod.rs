@@ -446,8 +446,17 @@ pub(crate) fn imported_push(
     let answered_at = answer
         .answered_at
         .as_deref()
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc))
+        .and_then(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+                // Toloka writes its times without a zone, in UTC.
+                .or_else(|| {
+                    chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f")
+                        .ok()
+                        .map(|t| t.and_utc())
+                })
+        })
         .filter(|t| t.year() >= 2000 && *t <= now + chrono::TimeDelta::days(1))
         .unwrap_or(now);
     AnswerPush {
