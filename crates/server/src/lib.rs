@@ -16,6 +16,7 @@ pub mod quality;
 pub mod refit;
 pub mod stats;
 pub mod store;
+pub mod transfer;
 mod upload;
 
 use std::future::Future;
@@ -128,11 +129,11 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/projects/{id}", get(handlers::get_project))
         .route(
             "/api/projects/{id}/batches",
-            post(handlers::upload_batch).get(handlers::list_batches),
+            post(transfer::upload_batch).get(handlers::list_batches),
         )
         .route(
             "/api/projects/{id}/answers/import",
-            post(handlers::import_answers),
+            post(transfer::import_answers),
         )
         .route(
             "/api/projects/{id}/batches/{batch_id}",
@@ -161,7 +162,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/api/projects/{id}/review",
             get(handlers::get_review_queue).post(handlers::post_review),
         )
-        .route("/api/projects/{id}/export", get(handlers::export_project))
+        .route("/api/projects/{id}/export", get(transfer::export_project))
         .route("/api/answers", post(handlers::push_answers))
         .route("/api/changes", get(handlers::list_changes))
         .route("/metrics", get(handlers::get_metrics))

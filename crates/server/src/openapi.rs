@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers;
+use crate::{handlers, transfer};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,8 +23,8 @@ use crate::handlers;
         handlers::create_project,
         handlers::list_projects,
         handlers::get_project,
-        handlers::upload_batch,
-        handlers::import_answers,
+        transfer::upload_batch,
+        transfer::import_answers,
         handlers::list_batches,
         handlers::update_batch,
         handlers::lease_tasks,
@@ -37,7 +37,7 @@ use crate::handlers;
         handlers::get_stats,
         handlers::add_member,
         handlers::get_members,
-        handlers::export_project,
+        transfer::export_project,
         handlers::push_answers,
         handlers::list_changes,
         handlers::get_metrics,
