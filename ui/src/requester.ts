@@ -146,7 +146,7 @@ function paintProject(d: ProjectDashboard) {
       ),
     ),
   );
-  const picker = h("input", { type: "file", id: "upload-input", accept: ".jsonl,.ndjson,.json,.csv,.tsv", class: "visually-hidden", "aria-label": "Choose a batch file" }) as HTMLInputElement;
+  const picker = h("input", { type: "file", id: "upload-input", accept: ".jsonl,.ndjson,.json,.csv,.tsv,.conll,.iob,.bio,.bioes", class: "visually-hidden", "aria-label": "Choose a batch file" }) as HTMLInputElement;
   picker.addEventListener("change", () => {
     const file = picker.files?.[0];
     if (file) void upload(p.id, file);

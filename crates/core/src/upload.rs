@@ -6,6 +6,7 @@
 //! bookkeeping keys, boxes cut at the image's edge — is counted in its [`UploadReport`].
 
 mod answers_csv;
+mod conll;
 mod export_record;
 mod json_document;
 mod prodigy;
@@ -31,6 +32,9 @@ pub enum UploadFormat {
     Jsonl,
     /// A JSON array of tasks, or one task, in the same shape: Label Studio's JSON export.
     Json,
+    /// CoNLL-style tokens and tags (CoNLL-2003 and the like): a spans task per sentence,
+    /// its tags an answer.
+    Conll,
     /// CSV with tabs: also Toloka's pools and results (`INPUT:`, `GOLDEN:`, `HINT:`,
     /// `OUTPUT:` and `ASSIGNMENT:` columns, which CSV reads too).
     Tsv,
@@ -49,6 +53,11 @@ impl UploadFormat {
             Some(Self::Json)
         } else if lower.ends_with(".tsv") {
             Some(Self::Tsv)
+        } else if [".conll", ".conll03", ".iob", ".bio", ".bioes"]
+            .iter()
+            .any(|e| lower.ends_with(e))
+        {
+            Some(Self::Conll)
         } else if lower.ends_with(".csv") {
             Some(Self::Csv)
         } else {
@@ -63,6 +72,7 @@ impl UploadFormat {
             "json" | "ls-json" | "label-studio" => Some(Self::Json),
             "csv" => Some(Self::Csv),
             "tsv" | "toloka" => Some(Self::Tsv),
+            "conll" | "conll2003" | "iob" => Some(Self::Conll),
             _ => None,
         }
     }
@@ -92,6 +102,7 @@ impl UploadFormat {
             Self::Jsonl => "application/x-ndjson",
             Self::Json => "application/json",
             Self::Tsv => "text/tab-separated-values",
+            Self::Conll => "text/x-conll",
             Self::Csv => "text/csv",
         }
     }
@@ -105,6 +116,7 @@ impl UploadFormat {
             "application/json" => Some(Self::Json),
             "text/csv" => Some(Self::Csv),
             "text/tab-separated-values" => Some(Self::Tsv),
+            "text/x-conll" => Some(Self::Conll),
             _ => None,
         }
     }
@@ -223,6 +235,16 @@ pub fn parse_upload_with<T: ParsedTask>(
         UploadFormat::Jsonl => parse_jsonl(reader, schema, JSONL_PIECE_BYTES, lenient)?,
         UploadFormat::Csv => parse_csv(reader, schema, b',')?,
         UploadFormat::Tsv => parse_csv(reader, schema, b'\t')?,
+        UploadFormat::Conll => {
+            let text = read_text(reader)?;
+            let (tasks, lines, report) = conll::parse(&text, schema, lenient)?;
+            let tasks = tasks
+                .into_iter()
+                .zip(&lines)
+                .map(|(t, &line)| T::from_input(t).map_err(|m| err(line, None, m)))
+                .collect::<Result<Vec<T>, _>>()?;
+            (merge_repeats(tasks, lines)?, report)
+        }
         UploadFormat::Json => {
             // A document is cut into its elements whole (the upload's size is bounded by
             // whoever reads it: the server's limit).
@@ -297,6 +319,24 @@ fn merge_repeats<T: ParsedTask>(
         .zip(merged)
         .filter_map(|(t, gone)| (!gone).then_some(t))
         .collect())
+}
+
+/// A whole upload read as UTF-8 text (for the formats read whole).
+fn read_text(mut reader: impl Read) -> Result<String, UploadError> {
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes).map_err(|e| UploadError {
+        read_failed: true,
+        ..err(1, None, format!("reading the upload failed: {e}"))
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line_start = memchr::memrchr(b'\n', valid).map_or(0, |i| i + 1);
+        err(
+            1 + memchr::memchr_iter(b'\n', valid).count(),
+            Some(valid.len() - line_start + 1),
+            "invalid UTF-8",
+        )
+    })
 }
 
 /// One piece's tasks and the line of each, or its first bad line.

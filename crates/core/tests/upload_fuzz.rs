@@ -1,4 +1,4 @@
-//! The upload readers — JSONL, CSV, TSV and JSON documents (Label Studio exports, read strictly
+//! The upload readers — JSONL, CSV, TSV, CoNLL and JSON documents (Label Studio exports, read strictly
 //! and leniently) — under arbitrary input (proptest: arbitrary bytes, and valid files with
 //! bytes flipped, cut or inserted): they never panic, every error names a line of the input
 //! (and a column within it, when given), and a file read in pieces of any size gives the same
@@ -111,6 +111,14 @@ fn check(bytes: &[u8], format: UploadFormat, piece: usize) -> Result<(), TestCas
     check_read(bytes, format, piece, false)
 }
 
+fn spans_schema() -> LabelSchema {
+    LabelSchema::from_json(r#"{"kind": "spans", "labels": ["PER", "LOC"]}"#).expect("schema")
+}
+
+fn valid_conll() -> String {
+    "-DOCSTART- -X- -X- O\n\nPeter NNP B-NP I-PER\nlives VBZ B-VP O\nin IN B-PP O\nZürich NNP B-NP B-LOC\n\nBerlin S-LOC\n\nHe O\nsaid O\n".to_owned()
+}
+
 /// [`check`], reading leniently or not.
 fn check_read(
     bytes: &[u8],
@@ -118,14 +126,19 @@ fn check_read(
     piece: usize,
     lenient: bool,
 ) -> Result<(), TestCaseError> {
-    let whole = upload::parse_upload_with::<EncodedTask>(bytes, format, &schema(), lenient);
+    let schema = if format == UploadFormat::Conll {
+        spans_schema()
+    } else {
+        schema()
+    };
+    let whole = upload::parse_upload_with::<EncodedTask>(bytes, format, &schema, lenient);
     let pieces = upload::parse_upload_with::<EncodedTask>(
         Pieces {
             bytes,
             piece: piece.max(1),
         },
         format,
-        &schema(),
+        &schema,
         lenient,
     );
     match (&whole, &pieces) {
@@ -175,6 +188,12 @@ proptest! {
         check(&bytes, UploadFormat::Csv, piece)?;
         check(&bytes, UploadFormat::Json, piece)?;
         check(&bytes, UploadFormat::Tsv, piece)?;
+        check(&bytes, UploadFormat::Conll, piece)?;
+    }
+
+    #[test]
+    fn damaged_conll_is_read_or_refused_at_a_line(damages in prop::collection::vec(damage(), 1..4), piece in 1usize..64, lenient in any::<bool>()) {
+        check_read(&apply(valid_conll().into_bytes(), &damages), UploadFormat::Conll, piece, lenient)?;
     }
 
     #[test]
@@ -199,8 +218,14 @@ fn the_undamaged_files_are_read() {
         (valid_jsonl(), UploadFormat::Jsonl),
         (valid_csv(), UploadFormat::Csv),
         (valid_json(), UploadFormat::Json),
+        (valid_conll(), UploadFormat::Conll),
     ] {
-        let tasks = upload::parse_upload_from::<EncodedTask>(text.as_bytes(), format, &schema())
+        let schema = if format == UploadFormat::Conll {
+            spans_schema()
+        } else {
+            schema()
+        };
+        let tasks = upload::parse_upload_from::<EncodedTask>(text.as_bytes(), format, &schema)
             .expect("valid");
         assert_eq!(tasks.tasks.len(), 3, "{format:?}");
     }

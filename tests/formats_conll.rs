@@ -1,0 +1,97 @@
+//! CoNLL-style token files come in as spans tasks, a sentence each, their tags an answer by
+//! the imported annotator `conll` (real files from flair's test resources, tests/corpus/conll),
+//! on both stores; every entity the file tags is in the export, counted from the file.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use tessera_api::Role;
+use tessera_core::LabelSchema;
+use tessera_tests::{Backend, TestServer, export_records, tessera_ok};
+
+fn corpus(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus/conll")
+        .join(name)
+}
+
+/// Sentences, entity types and entities (B- and S- tags: both files are IOB2/BIOES) of a file.
+fn counts(name: &str) -> (usize, BTreeSet<String>, usize) {
+    let text = std::fs::read_to_string(corpus(name)).expect("corpus");
+    let mut sentences = 0;
+    let mut in_sentence = false;
+    let mut types = BTreeSet::new();
+    let mut entities = 0;
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.is_empty() {
+            in_sentence = false;
+            continue;
+        }
+        if !in_sentence {
+            sentences += 1;
+            in_sentence = true;
+        }
+        let tag = fields[fields.len() - 1];
+        if let Some((prefix, label)) = tag.split_once('-') {
+            types.insert(label.to_owned());
+            entities += usize::from(prefix == "B" || prefix == "S");
+        }
+    }
+    (sentences, types, entities)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conll_files_become_spans_tasks_with_their_tags_as_answers_on_both_stores() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let server = TestServer::start_on(backend).await;
+        let (requester, token) = server.user(Role::Requester, "rita").await;
+        let env = [
+            ("TESSERA_SERVER", server.url.as_str()),
+            ("TESSERA_TOKEN", token.as_str()),
+        ];
+        for name in ["fashion.conll", "trivial.bioes"] {
+            let (sentences, types, entities) = counts(name);
+            let schema = serde_json::json!({"kind": "spans", "labels": types});
+            let schema = LabelSchema::from_json(&schema.to_string()).expect("schema");
+            let project = requester
+                .create_project(name, schema)
+                .await
+                .expect("project")
+                .id;
+            let out = tessera_ok(
+                &[
+                    "upload",
+                    &project.to_string(),
+                    corpus(name).to_str().expect("path"),
+                ],
+                &env,
+            );
+            assert!(
+                out.contains(&format!("added {sentences} tasks")),
+                "{backend:?} {name}: {out}"
+            );
+            let records = export_records(&requester, project).await;
+            let spans: usize = records
+                .iter()
+                .flat_map(|r| &r.answers)
+                .map(|a| a.labels.len())
+                .sum();
+            assert_eq!(spans, entities, "{backend:?} {name}");
+            assert!(
+                records
+                    .iter()
+                    .all(|r| r.answers.iter().all(|a| a.annotator == "conll"))
+            );
+            // Each span covers the words it tags: its text has no leading or trailing space.
+            for r in &records {
+                let text = r.data["text"].as_str().expect("text");
+                for label in r.answers.iter().flat_map(|a| &a.labels) {
+                    let span = tessera_core::Span::parse(label).expect("span");
+                    let words = span.excerpt(text).expect("within the text");
+                    assert_eq!(words, words.trim(), "{name}: {label}");
+                }
+            }
+        }
+    }
+}
