@@ -83,6 +83,27 @@ async fn conll_files_become_spans_tasks_with_their_tags_as_answers_on_both_store
                     .iter()
                     .all(|r| r.answers.iter().all(|a| a.annotator == "conll"))
             );
+            // Exported back as CoNLL, the tokens and tags are the file's (IOB2: its S- tags come
+            // back as B-, E- as I-).
+            let exported = requester
+                .export(project, "conll")
+                .await
+                .expect("export")
+                .text()
+                .await
+                .expect("body");
+            let tags = |text: &str| -> Vec<(String, String)> {
+                text.lines()
+                    .filter_map(|l| {
+                        let f: Vec<&str> = l.split_whitespace().collect();
+                        let (word, tag) = (f.first()?, f.last()?);
+                        let tag = tag.replacen("S-", "B-", 1).replacen("E-", "I-", 1);
+                        Some(((*word).to_owned(), tag))
+                    })
+                    .collect()
+            };
+            let original = std::fs::read_to_string(corpus(name)).expect("corpus");
+            assert_eq!(tags(&exported), tags(&original), "{backend:?} {name}");
             // Each span covers the words it tags: its text has no leading or trailing space.
             for r in &records {
                 let text = r.data["text"].as_str().expect("text");

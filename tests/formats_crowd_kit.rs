@@ -93,6 +93,26 @@ async fn a_crowd_kit_file_becomes_answers_to_the_projects_tasks_on_both_stores()
             pairs.len(),
             "{backend:?}: one current answer per task and worker"
         );
+        // Exported for crowd-kit, each worker's last word on each task, as in the file.
+        let exported = requester
+            .export(project, "crowdkit")
+            .await
+            .expect("export")
+            .text()
+            .await
+            .expect("body");
+        let mut last: HashMap<(&str, &str), &str> = HashMap::new();
+        for r in &answers {
+            last.insert((r[0].as_str(), r[1].as_str()), r[2].as_str());
+        }
+        let mut expected: Vec<String> = last
+            .iter()
+            .map(|((t, w), l)| format!("{t},{w},{l}"))
+            .collect();
+        let mut got: Vec<String> = exported.lines().skip(1).map(str::to_owned).collect();
+        expected.sort();
+        got.sort();
+        assert_eq!(got, expected, "{backend:?}");
         // The consensus, worked out from them, agrees with the gold about as majority vote
         // does on this crowd (0.9394 in ../shared/data/truth/README.md).
         let right = records

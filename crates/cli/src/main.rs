@@ -169,10 +169,11 @@ enum Command {
     /// Export every task with its answers and consensus.
     Export {
         project: i64,
-        /// jsonl (Tessera's records; they upload back as they are), csv, ls-json (a Label
-        /// Studio JSON export: answers as annotations, gold as ground truth) or ls-config (the
-        /// Label Studio labeling config for it).
-        #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv", "ls-json", "ls-config"])]
+        /// jsonl (Tessera's records; they upload back as they are), csv, tsv, ls-json (a Label
+        /// Studio JSON export: answers as annotations, gold as ground truth), ls-config (the
+        /// Label Studio labeling config for it), crowdkit (task,worker,label: every answer) or
+        /// conll (a spans project's final labels as IOB2 tags, a token a line).
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv", "tsv", "ls-json", "ls-config", "crowdkit", "conll"])]
         format: String,
         /// Write here instead of standard output.
         #[arg(short = 'o', long = "output")]

@@ -1,13 +1,22 @@
 //! Rendering an export: Tessera's JSONL (one record per task; it uploads back as it is), CSV
 //! (one row per task, answers as JSON), or Label Studio's JSON export and labeling config.
 
+mod columns;
 mod label_studio;
 
 use tessera_api::ExportRecord;
 use tessera_core::LabelSchema;
 
 /// The formats an export comes in, as `?format=` names them.
-pub const EXPORT_FORMATS: &[&str] = &["jsonl", "csv", "ls-json", "ls-config"];
+pub const EXPORT_FORMATS: &[&str] = &[
+    "jsonl",
+    "csv",
+    "tsv",
+    "ls-json",
+    "ls-config",
+    "crowdkit",
+    "conll",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -32,6 +41,9 @@ pub struct ExportWriter {
 enum Format {
     Jsonl,
     Csv,
+    Tsv,
+    CrowdKit,
+    Conll,
     LabelStudio,
     LabelStudioConfig,
 }
@@ -42,6 +54,9 @@ impl ExportWriter {
         let format = match format {
             "jsonl" => Format::Jsonl,
             "csv" => Format::Csv,
+            "tsv" => Format::Tsv,
+            "crowdkit" => Format::CrowdKit,
+            "conll" => Format::Conll,
             "ls-json" => Format::LabelStudio,
             "ls-config" => Format::LabelStudioConfig,
             _ => return None,
@@ -56,7 +71,9 @@ impl ExportWriter {
     pub fn media_type(&self) -> &'static str {
         match self.format {
             Format::Jsonl => "application/x-ndjson",
-            Format::Csv => "text/csv",
+            Format::Csv | Format::CrowdKit => "text/csv",
+            Format::Tsv => "text/tab-separated-values",
+            Format::Conll => "text/x-conll",
             Format::LabelStudio => "application/json",
             Format::LabelStudioConfig => "application/xml",
         }
@@ -71,7 +88,10 @@ impl ExportWriter {
     pub fn start(&self) -> Result<Vec<u8>, ExportError> {
         Ok(match self.format {
             Format::Jsonl => Vec::new(),
-            Format::Csv => csv_rows(&[], true)?,
+            Format::Csv => csv_rows(&[], true, b',')?,
+            Format::Tsv => csv_rows(&[], true, b'\t')?,
+            Format::CrowdKit => columns::crowd_kit_rows(&[], true)?,
+            Format::Conll => Vec::new(),
             Format::LabelStudio => b"[".to_vec(),
             Format::LabelStudioConfig => label_studio::label_config(&self.schema).into_bytes(),
         })
@@ -87,7 +107,10 @@ impl ExportWriter {
                     out.push(b'\n');
                 }
             }
-            Format::Csv => out = csv_rows(records, false)?,
+            Format::Csv => out = csv_rows(records, false, b',')?,
+            Format::Tsv => out = csv_rows(records, false, b'\t')?,
+            Format::CrowdKit => out = columns::crowd_kit_rows(records, false)?,
+            Format::Conll => out = columns::conll_lines(records),
             Format::LabelStudio => {
                 for (i, record) in records.iter().enumerate() {
                     if self.written + i > 0 {
@@ -145,8 +168,10 @@ const CSV_HEADER: [&str; 19] = [
 ];
 
 /// CSV rows for `records`, after the header row when `header`.
-fn csv_rows(records: &[ExportRecord], header: bool) -> Result<Vec<u8>, ExportError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+fn csv_rows(records: &[ExportRecord], header: bool, delimiter: u8) -> Result<Vec<u8>, ExportError> {
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .from_writer(Vec::new());
     if header {
         w.write_record(CSV_HEADER)?;
     }
@@ -265,10 +290,16 @@ mod tests {
             let text = String::from_utf8(body).expect("utf-8");
             match *format {
                 "jsonl" => assert_eq!(text.lines().count(), 5),
-                "csv" => assert_eq!(
-                    csv::Reader::from_reader(text.as_bytes()).records().count(),
-                    5
-                ),
+                "csv" | "crowdkit" => {
+                    let rows = csv::Reader::from_reader(text.as_bytes()).records().count();
+                    assert_eq!(
+                        rows,
+                        if *format == "csv" { 5 } else { 0 },
+                        "{format}: no answers"
+                    );
+                }
+                "tsv" => assert_eq!(text.lines().count(), 6),
+                "conll" => assert_eq!(text.matches(" O\n").count(), 5),
                 "ls-json" => {
                     let tasks: Vec<serde_json::Value> =
                         serde_json::from_str(&text).expect("one JSON array");
