@@ -35,7 +35,7 @@ for _ in $(seq 50); do [ -s "$work/tessera/admin.token" ] && break; sleep 0.2; d
 TESSERA_TOKEN=$(cat "$work/tessera/admin.token")
 export TESSERA_TOKEN
 
-# Label Studio, headless, with a known user and token.
+# Label Studio, headless, with a known user and token (the admin who imports).
 lport=$(free_port)
 ls_token=tessera0import0test0token000000000000000
 LABEL_STUDIO_USERNAME=tessera@example.com LABEL_STUDIO_PASSWORD=tessera-import-test \
@@ -57,14 +57,23 @@ check() { # FILE SCHEMA_JSON
   "$tessera" export "$project" --format ls-json -o "$work/$name.ls.json" 2>/dev/null
   "$tessera" export "$project" --format ls-config -o "$work/$name.ls.xml" 2>/dev/null
   python3 - "$ls_url" "$ls_token" "$work/$name.ls.json" "$work/$name.ls.xml" "$name" <<'PY'
-import json, sys, urllib.request
+import json, sys, urllib.error, urllib.request
 url, token, export, config, name = sys.argv[1:]
 def call(method, path, body=None):
     req = urllib.request.Request(url + path, method=method, data=None if body is None else json.dumps(body).encode(),
                                  headers={"Authorization": "Token " + token, "Content-Type": "application/json"})
-    with urllib.request.urlopen(req) as r:
-        return json.loads(r.read() or b"null")
+    try:
+        with urllib.request.urlopen(req) as r:
+            return json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        sys.exit(f"{name}: Label Studio refused {method} {path}: {e.code} {e.read().decode()[:2000]}")
 tasks = json.load(open(export))
+# Label Studio takes an annotation's author by email only when it names an existing user:
+# the people of the export are made first, as an admin moving a team in would.
+people = {a["completed_by"]["email"] for t in tasks for a in t["annotations"] if "completed_by" in a}
+known = {u["email"] for u in call("GET", "/api/users/")}
+for email in sorted(people - known):
+    call("POST", "/api/users/", {"email": email, "username": email})
 project = call("POST", "/api/projects", {"title": name, "label_config": open(config).read()})
 call("POST", f"/api/projects/{project['id']}/import", tasks)
 stored = call("GET", f"/api/projects/{project['id']}/export?exportType=JSON")
