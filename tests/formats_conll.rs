@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use tessera_api::Role;
 use tessera_core::LabelSchema;
-use tessera_tests::{Backend, TestServer, export_records, tessera_ok};
+use tessera_tests::{Backend, TestServer, cli_upload, export_records};
 
 fn corpus(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -46,10 +46,6 @@ async fn conll_files_become_spans_tasks_with_their_tags_as_answers_on_both_store
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let server = TestServer::start_on(backend).await;
         let (requester, token) = server.user(Role::Requester, "rita").await;
-        let env = [
-            ("TESSERA_SERVER", server.url.as_str()),
-            ("TESSERA_TOKEN", token.as_str()),
-        ];
         for name in ["fashion.conll", "trivial.bioes"] {
             let (sentences, types, entities) = counts(name);
             let schema = serde_json::json!({"kind": "spans", "labels": types});
@@ -59,14 +55,7 @@ async fn conll_files_become_spans_tasks_with_their_tags_as_answers_on_both_store
                 .await
                 .expect("project")
                 .id;
-            let out = tessera_ok(
-                &[
-                    "upload",
-                    &project.to_string(),
-                    corpus(name).to_str().expect("path"),
-                ],
-                &env,
-            );
+            let out = cli_upload(&server, &token, project, &corpus(name), &[]);
             assert!(
                 out.contains(&format!("added {sentences} tasks")),
                 "{backend:?} {name}: {out}"

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use tessera_api::Role;
 use tessera_core::{LabelSchema, UploadFormat};
-use tessera_tests::{Backend, TestServer, api_error, export_records, tessera_ok};
+use tessera_tests::{Backend, TestServer, api_error, cli_upload, export_records, tessera_ok};
 
 fn snow_temp() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/truth/snow_temp");
@@ -70,18 +70,7 @@ async fn a_crowd_kit_file_becomes_answers_to_the_projects_tasks_on_both_stores()
             .upload(project, UploadFormat::Csv, tasks_csv)
             .await
             .expect("tasks");
-        let env = [
-            ("TESSERA_SERVER", server.url.as_str()),
-            ("TESSERA_TOKEN", token.as_str()),
-        ];
-        let out = tessera_ok(
-            &[
-                "upload",
-                &project.to_string(),
-                answers_file.to_str().expect("path"),
-            ],
-            &env,
-        );
+        let out = cli_upload(&server, &token, project, &answers_file, &[]);
         assert!(
             out.contains(&format!("added {} answers", answers.len())),
             "{backend:?}: {out}"

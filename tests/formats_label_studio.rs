@@ -11,7 +11,7 @@ use serde_json::Value;
 use tessera_api::{ExportRecord, Role};
 use tessera_client::ApiClient;
 use tessera_core::{LabelSchema, UploadFormat, schema_from_label_config};
-use tessera_tests::{Backend, TestServer, api_error, export_records, tessera_ok};
+use tessera_tests::{Backend, TestServer, api_error, cli_upload, export_records, tessera_ok};
 
 fn corpus(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -376,15 +376,8 @@ async fn the_cli_moves_a_label_studio_project_in_as_it_comes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let renamed = dir.path().join("export.jsonl");
     std::fs::copy(corpus("boxes-region-choices.json"), &renamed).expect("copy");
-    let out = tessera_ok(
-        &[
-            "upload",
-            project.trim(),
-            renamed.to_str().expect("path"),
-            "--lenient",
-        ],
-        &env,
-    );
+    let project: i64 = project.trim().parse().expect("project id");
+    let out = cli_upload(&server, &token, project, &renamed, &["--lenient"]);
     assert!(out.contains("added 2 tasks"), "{out}");
     assert!(out.contains("added 3 answers made before"), "{out}");
     assert!(

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use tessera_api::Role;
 use tessera_core::LabelSchema;
-use tessera_tests::{Backend, TestServer, export_records, tessera_ok};
+use tessera_tests::{Backend, TestServer, cli_upload, export_records};
 
 fn corpus(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -31,10 +31,6 @@ async fn toloka_pools_upload_with_their_gold_and_hints_on_both_stores() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let server = TestServer::start_on(backend).await;
         let (requester, token) = server.user(Role::Requester, "rita").await;
-        let env = [
-            ("TESSERA_SERVER", server.url.as_str()),
-            ("TESSERA_TOKEN", token.as_str()),
-        ];
         for name in ["pool-golden.tsv", "pool-training-hints.tsv"] {
             let schema =
                 LabelSchema::from_json(r#"{"kind": "classification", "labels": ["yes", "no"]}"#)
@@ -44,14 +40,7 @@ async fn toloka_pools_upload_with_their_gold_and_hints_on_both_stores() {
                 .await
                 .expect("project")
                 .id;
-            let out = tessera_ok(
-                &[
-                    "upload",
-                    &project.to_string(),
-                    corpus(name).to_str().expect("path"),
-                ],
-                &env,
-            );
+            let out = cli_upload(&server, &token, project, &corpus(name), &[]);
             let file = rows(name);
             assert!(
                 out.contains(&format!("added {} tasks", file.len())),

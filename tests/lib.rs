@@ -386,6 +386,31 @@ pub fn api_error(e: tessera_client::ClientError) -> (u16, tessera_api::ErrorBody
     }
 }
 
+/// Runs `tessera upload PROJECT FILE` (and `extra` flags) against `server` with `token`,
+/// insisting on success; its standard output.
+pub fn cli_upload(
+    server: &TestServer,
+    token: &str,
+    project: i64,
+    file: &std::path::Path,
+    extra: &[&str],
+) -> String {
+    let project = project.to_string();
+    let mut args = vec![
+        "upload",
+        project.as_str(),
+        file.to_str().expect("a UTF-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    tessera_ok(
+        &args,
+        &[
+            ("TESSERA_SERVER", server.url.as_str()),
+            ("TESSERA_TOKEN", token),
+        ],
+    )
+}
+
 /// Runs the built `tessera` binary with `args` and `env` (and no token but one `env` gives),
 /// insisting on success; its standard output.
 pub fn tessera_ok<V: AsRef<std::ffi::OsStr>>(args: &[&str], env: &[(&str, V)]) -> String {
