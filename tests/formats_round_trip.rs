@@ -419,3 +419,81 @@ async fn a_big_export_streams_every_task_once_in_upload_order_on_both_stores() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_coco_file_comes_in_and_goes_out_as_coco_through_label_studio_on_both_stores() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus/coco/instances.json");
+    let original: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("corpus")).expect("COCO");
+    let names: Vec<String> = original["categories"]
+        .as_array()
+        .expect("categories")
+        .iter()
+        .filter_map(|c| c["name"].as_str().map(str::to_owned))
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let server = TestServer::start_on(backend).await;
+        let (requester, token) = server.user(Role::Requester, "rita").await;
+        let schema = serde_json::json!({"kind": "boxes", "labels": names});
+        let project = requester
+            .create_project(
+                "coco",
+                LabelSchema::from_json(&schema.to_string()).expect("schema"),
+            )
+            .await
+            .expect("project")
+            .id;
+        let out = tessera_tests::cli_upload(&server, &token, project, &path, &[]);
+        assert!(
+            out.contains("added 2 tasks") && out.contains("added 2 answers"),
+            "{out}"
+        );
+        assert!(
+            out.contains("annotations.segmentation"),
+            "the polygons are reported: {out}"
+        );
+        let records = export_records(&requester, project).await;
+        assert_eq!(
+            records.iter().map(|r| r.image_size).collect::<Vec<_>>(),
+            [Some([4022, 6033]), Some([7050, 4702])]
+        );
+        // Out through Label Studio's converter: the same boxes, in pixels.
+        let coco_dir = convert(
+            dir.path(),
+            &format!("coco-{backend:?}"),
+            &export_text(&requester, project, "ls-json").await,
+            &export_text(&requester, project, "ls-config").await,
+            "COCO",
+        );
+        let back: Value = serde_json::from_str(
+            &std::fs::read_to_string(coco_dir.join("result.json")).expect("result"),
+        )
+        .expect("COCO");
+        let bboxes = |doc: &Value| -> Vec<Vec<f64>> {
+            let mut b: Vec<Vec<f64>> = doc["annotations"]
+                .as_array()
+                .expect("annotations")
+                .iter()
+                .map(|a| {
+                    a["bbox"]
+                        .as_array()
+                        .expect("bbox")
+                        .iter()
+                        .filter_map(Value::as_f64)
+                        .collect()
+                })
+                .collect();
+            b.sort_by(|x, y| x.partial_cmp(y).expect("numbers"));
+            b
+        };
+        let (want, got) = (bboxes(&original), bboxes(&back));
+        assert_eq!(want.len(), got.len(), "{backend:?}");
+        for (w, g) in want.iter().zip(&got) {
+            assert!(
+                w.iter().zip(g).all(|(a, b)| (a - b).abs() < 1e-6),
+                "{backend:?}: {w:?} came back as {g:?}"
+            );
+        }
+    }
+}

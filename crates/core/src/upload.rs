@@ -6,6 +6,7 @@
 //! bookkeeping keys, boxes cut at the image's edge — is counted in its [`UploadReport`].
 
 mod answers_csv;
+mod coco;
 mod conll;
 mod export_record;
 mod json_document;
@@ -253,7 +254,25 @@ pub fn parse_upload_with<T: ParsedTask>(
                 read_failed: true,
                 ..err(1, None, format!("reading the upload failed: {e}"))
             })?;
-            let (tasks, lines, report) = json_document::parse(&bytes, schema, lenient)?;
+            // One object may be a COCO instances file rather than one task.
+            let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+            let coco = match first {
+                Some(b'{') => serde_json::from_slice::<Value>(&bytes)
+                    .ok()
+                    .filter(coco::is_coco),
+                _ => None,
+            };
+            let (tasks, lines, report) = match coco {
+                Some(doc) => {
+                    let (tasks, lines, report) = coco::parse(doc, schema, lenient)?;
+                    let tasks = tasks
+                        .into_iter()
+                        .map(|t| T::from_input(t).map_err(|m| err(1, None, m)))
+                        .collect::<Result<Vec<T>, _>>()?;
+                    (tasks, lines, report)
+                }
+                None => json_document::parse(&bytes, schema, lenient)?,
+            };
             (merge_repeats(tasks, lines)?, report)
         }
     };
