@@ -227,7 +227,7 @@ pub fn parse_upload_from<T: ParsedTask>(
 /// lacks, an imported answer or a prediction with a label it lacks) is left out and listed in
 /// the report instead of refusing the upload.
 pub fn parse_upload_with<T: ParsedTask>(
-    mut reader: impl Read,
+    reader: impl Read,
     format: UploadFormat,
     schema: &LabelSchema,
     lenient: bool,
@@ -247,13 +247,8 @@ pub fn parse_upload_with<T: ParsedTask>(
             (merge_repeats(tasks, lines)?, report)
         }
         UploadFormat::Json => {
-            // A document is cut into its elements whole (the upload's size is bounded by
-            // whoever reads it: the server's limit).
-            let mut bytes = Vec::new();
-            reader.read_to_end(&mut bytes).map_err(|e| UploadError {
-                read_failed: true,
-                ..err(1, None, format!("reading the upload failed: {e}"))
-            })?;
+            // A document is cut into its elements whole.
+            let bytes = read_whole(reader, MAX_DOCUMENT_BYTES)?;
             // One object may be a COCO instances file rather than one task.
             let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
             let coco = match first {
@@ -340,13 +335,37 @@ fn merge_repeats<T: ParsedTask>(
         .collect())
 }
 
-/// A whole upload read as UTF-8 text (for the formats read whole).
-fn read_text(mut reader: impl Read) -> Result<String, UploadError> {
+/// Largest upload of a format read whole (a JSON document, a CoNLL file): it is held in
+/// memory while it is read, so one requester's file cannot take the server's memory. JSONL
+/// and CSV stream, up to the server's upload limit.
+pub const MAX_DOCUMENT_BYTES: u64 = 256 << 20;
+
+/// A whole upload, refused past `cap` bytes.
+fn read_whole(reader: impl Read, cap: u64) -> Result<Vec<u8>, UploadError> {
     let mut bytes = Vec::new();
-    reader.read_to_end(&mut bytes).map_err(|e| UploadError {
-        read_failed: true,
-        ..err(1, None, format!("reading the upload failed: {e}"))
-    })?;
+    reader
+        .take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| UploadError {
+            read_failed: true,
+            ..err(1, None, format!("reading the upload failed: {e}"))
+        })?;
+    if bytes.len() as u64 > cap {
+        return Err(err(
+            1,
+            None,
+            format!(
+                "a file of this format is read whole and may hold at most {} MiB; split it, or upload JSONL (which streams)",
+                cap >> 20
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// A whole upload read as UTF-8 text (for the formats read whole).
+fn read_text(reader: impl Read) -> Result<String, UploadError> {
+    let bytes = read_whole(reader, MAX_DOCUMENT_BYTES)?;
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line_start = memchr::memrchr(b'\n', valid).map_or(0, |i| i + 1);

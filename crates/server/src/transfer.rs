@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use tessera_api::{ErrorBody, ExportRecord, ImportAnswersResponse, UploadResponse};
+use tessera_core::upload::MAX_DOCUMENT_BYTES;
 use tessera_core::{UploadError, UploadFormat, parse_answers_csv};
 
 use crate::auth::Caller;
@@ -111,7 +112,9 @@ pub async fn import_answers(
 ) -> Result<Json<ImportAnswersResponse>, ApiError> {
     require_project_requester(&state, &caller, id).await?;
     let schema = state.store.project(id).await?.schema;
-    let limit = usize::try_from(state.config.max_upload_bytes).unwrap_or(usize::MAX);
+    // Read whole: capped like the other formats read whole.
+    let limit = usize::try_from(state.config.max_upload_bytes.min(MAX_DOCUMENT_BYTES))
+        .unwrap_or(usize::MAX);
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::PayloadTooLarge(format!(
             "an import may hold at most {limit} bytes; split the file"

@@ -629,3 +629,15 @@ fn toloka_results_rows_are_answers_and_a_task_answered_twice_is_one_task() {
     .expect_err("no worker");
     assert_eq!(e.line, 2, "{e}");
 }
+
+#[test]
+fn a_file_read_whole_is_refused_past_its_cap() {
+    let e = read_whole(&[b'x'; 2048][..], 1 << 10).expect_err("too big");
+    assert!(e.message.contains("upload JSONL"), "{e}");
+    assert_eq!(
+        read_whole(&[b'x'; 1024][..], 1 << 10)
+            .expect("at the cap")
+            .len(),
+        1024
+    );
+}
