@@ -10,9 +10,7 @@ use tessera_core::LabelSchema;
 use tessera_tests::{Backend, TestServer, cli_upload, export_records};
 
 fn corpus(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("corpus/conll")
-        .join(name)
+    tessera_tests::corpus("conll", name)
 }
 
 /// Sentences, entity types and entities (B- and S- tags: both files are IOB2/BIOES) of a file.

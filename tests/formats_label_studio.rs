@@ -14,9 +14,7 @@ use tessera_core::{LabelSchema, UploadFormat, schema_from_label_config};
 use tessera_tests::{Backend, TestServer, api_error, cli_upload, export_records, tessera_ok};
 
 fn corpus(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("corpus/label-studio")
-        .join(name)
+    tessera_tests::corpus("label-studio", name)
 }
 
 fn read(name: &str) -> String {

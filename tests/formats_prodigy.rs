@@ -5,7 +5,6 @@
 //! suggestion (a prediction). Counted here from the files themselves.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use serde_json::Value;
 use tessera_api::Role;
@@ -14,12 +13,7 @@ use tessera_core::{LabelSchema, UploadFormat};
 use tessera_tests::{Backend, TestServer, api_error, export_records};
 
 fn corpus(name: &str) -> String {
-    std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("corpus/prodigy")
-            .join(name),
-    )
-    .expect("corpus file")
+    std::fs::read_to_string(tessera_tests::corpus("prodigy", name)).expect("corpus file")
 }
 
 fn lines(text: &str) -> Vec<Value> {

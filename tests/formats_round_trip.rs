@@ -15,9 +15,7 @@ use tessera_core::{BoundingBox, LabelSchema, UploadFormat};
 use tessera_tests::{Backend, TestServer, export_records};
 
 fn corpus(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("corpus/label-studio")
-        .join(name)
+    tessera_tests::corpus("label-studio", name)
 }
 
 fn schema(json: &str) -> LabelSchema {
@@ -422,7 +420,7 @@ async fn a_big_export_streams_every_task_once_in_upload_order_on_both_stores() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_coco_file_comes_in_and_goes_out_as_coco_through_label_studio_on_both_stores() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus/coco/instances.json");
+    let path = tessera_tests::corpus("coco", "instances.json");
     let original: Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("corpus")).expect("COCO");
     let names: Vec<String> = original["categories"]

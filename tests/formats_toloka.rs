@@ -10,9 +10,7 @@ use tessera_core::LabelSchema;
 use tessera_tests::{Backend, TestServer, cli_upload, export_records};
 
 fn corpus(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("corpus/toloka")
-        .join(name)
+    tessera_tests::corpus("toloka", name)
 }
 
 /// The file's rows after its header, split at tabs.

@@ -386,6 +386,14 @@ pub fn api_error(e: tessera_client::ClientError) -> (u16, tessera_api::ErrorBody
     }
 }
 
+/// A file of the corpus of other tools' files (tests/corpus, sources in its README).
+pub fn corpus(tool: &str, name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(tool)
+        .join(name)
+}
+
 /// Runs `tessera upload PROJECT FILE` (and `extra` flags) against `server` with `token`,
 /// insisting on success; its standard output.
 pub fn cli_upload(

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::task_object::Reading;
-use super::{LeftOut, UploadError, UploadReport, err};
+use super::{UploadError, UploadReport, err};
 use crate::bbox::BoundingBox;
 use crate::schema::{LabelSchema, SchemaKind};
 use crate::task::{ImportedAnswer, TaskInput, check_data};
@@ -64,6 +64,7 @@ pub(super) fn parse(
         })
         .collect();
     for (n, a) in list("annotations").iter().enumerate() {
+        cx.line = 1;
         let item = format!("annotations[{n}]");
         let read = (|| -> Result<(i64, String), String> {
             let image = a
@@ -108,11 +109,7 @@ pub(super) fn parse(
         })();
         match read {
             Ok((image, b)) => boxes.entry(image).or_default().push(b),
-            Err(reason) if lenient => cx.report.left_out.push(LeftOut {
-                line: 1,
-                item,
-                reason,
-            }),
+            Err(reason) if cx.leave_out(item.clone(), &reason) => {}
             Err(reason) => return Err(err(1, None, format!("{item}: {reason}"))),
         }
     }

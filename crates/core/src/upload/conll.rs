@@ -94,11 +94,7 @@ pub(super) fn parse(
         for span in done.spans {
             match schema.check_answer(std::slice::from_ref(&span)) {
                 Ok(()) => labels.push(span),
-                Err(e) if lenient => cx.report.left_out.push(super::LeftOut {
-                    line: done.first_line,
-                    item: format!("span {span}"),
-                    reason: e.to_string(),
-                }),
+                Err(e) if cx.leave_out(format!("span {span}"), &e.to_string()) => {}
                 Err(e) => return Err(err(done.first_line, None, format!("span {span}: {e}"))),
             }
         }

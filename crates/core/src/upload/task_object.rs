@@ -71,7 +71,7 @@ impl Reading {
 
     /// In a lenient read, reports `item` left out for `reason` and says so; else says it
     /// must be refused.
-    fn leave_out(&mut self, item: String, reason: &str) -> bool {
+    pub(super) fn leave_out(&mut self, item: String, reason: &str) -> bool {
         if self.lenient {
             self.report.left_out.push(LeftOut {
                 line: self.line,
