@@ -1,0 +1,195 @@
+//! Files in and out of the PostgreSQL store: the answers a batch brings from another tool,
+//! and pages of a project's export (a page's answers in two queries).
+
+use super::*;
+
+impl PostgresStore {
+    /// Stores the answers a batch brought from another tool, each by its imported annotator
+    /// (made on first sight): leased to them and pushed like any answer, so each counts alike.
+    /// `imported` holds each task's id and its answers in file order; a second answer of one
+    /// annotator to one task is their revision. Every answer is stored, or the upload fails.
+    pub(super) async fn store_imported(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        imported: &[(i64, Vec<ImportedAnswer>)],
+        now: DateTime<Utc>,
+        method: &dyn ConsensusMethod,
+    ) -> StoreResult<usize> {
+        let mut people = HashMap::new();
+        for name in imported_names(imported) {
+            let id: i64 = tx
+                .cached_query_one(
+                    "INSERT INTO users (name, role, token_hash, created_at)
+                     VALUES ($1, 'annotator', $2, $3)
+                     ON CONFLICT (token_hash) DO UPDATE SET name = EXCLUDED.name
+                     RETURNING id",
+                    &[&name, &format!("{IMPORTED}{name}"), &now],
+                )
+                .await?
+                .get(0);
+            let user = User {
+                id,
+                name: name.clone(),
+                role: Role::Annotator,
+            };
+            people.insert(name, user);
+        }
+        let mut stored = 0;
+        for (user, answers) in imported_pushes(imported, &people, now)? {
+            let tasks: Vec<i64> = answers.iter().map(|a| a.task_id).collect();
+            tx.cached_execute(
+                "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at)
+                 SELECT t, $2, 'active', $3, $3 FROM UNNEST($1::bigint[]) AS t
+                 ON CONFLICT (task_id, annotator_id) DO NOTHING",
+                &[&tasks, &user.id, &now],
+            )
+            .await?;
+            for result in self.push_in(tx, &user, &answers, now, method).await? {
+                stored += imported_stored(&user, result)?;
+            }
+        }
+        Ok(stored)
+    }
+}
+
+/// The current (latest-revision, not skipped) answers to each of `task_ids`, one per
+/// annotator — among the counted answers, or among those that arrived after the task was
+/// cancelled — as the export shows them.
+async fn exported_answers(
+    c: &impl GenericClient,
+    task_ids: &[i64],
+    counted: bool,
+    names: &HashMap<i64, String>,
+) -> StoreResult<HashMap<i64, Vec<ExportAnswer>>> {
+    let rows = c
+        .cached_query(
+            "SELECT * FROM (
+                 SELECT DISTINCT ON (task_id, annotator_id) task_id, annotator_id, labels, revision,
+                        skipped, answered_at, received_at, unsure
+                 FROM answers WHERE task_id = ANY($1) AND counted = $2
+                 ORDER BY task_id, annotator_id, revision DESC, seq DESC
+             ) current WHERE NOT skipped ORDER BY task_id, annotator_id",
+            &[&task_ids, &counted],
+        )
+        .await?;
+    let mut out: HashMap<i64, Vec<ExportAnswer>> = HashMap::new();
+    for a in rows {
+        let task_id: i64 = a.try_get("task_id")?;
+        let annotator: i64 = a.try_get("annotator_id")?;
+        let Json(labels): Json<Vec<String>> = a.try_get("labels")?;
+        let revision: i32 = a.try_get("revision")?;
+        out.entry(task_id).or_default().push(ExportAnswer {
+            annotator: names
+                .get(&annotator)
+                .cloned()
+                .unwrap_or_else(|| annotator.to_string()),
+            labels,
+            revision: revision.max(0) as u32,
+            answered_at: a.try_get("answered_at")?,
+            received_at: a.try_get("received_at")?,
+            unsure: a.try_get("unsure")?,
+        });
+    }
+    Ok(out)
+}
+
+/// A page of a project's tasks as exported, each with its database id: up to `limit` after
+/// `after`, in id order (upload order); with `review_only`, only those waiting for review.
+pub(super) async fn export_tasks(
+    c: &impl GenericClient,
+    project_id: i64,
+    review_only: bool,
+    after: i64,
+    limit: u32,
+) -> StoreResult<Vec<(i64, ExportRecord)>> {
+    project_row(c, project_id).await?;
+    let names: HashMap<i64, String> = c
+        .cached_query("SELECT id, name FROM users", &[])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let name = |id: i64| names.get(&id).cloned().unwrap_or_else(|| id.to_string());
+    let rows = c
+        .cached_query(
+            "SELECT id, external_id, data, prediction, consensus, confidence, consensus_method, complete, answer_count,
+                    cancelled_at, needs_review, review_labels, reviewed_by, reviewed_at, gold, more_predictions, meta, image_width, image_height
+             FROM tasks
+             WHERE project_id = $1 AND id > $3 AND (NOT $2 OR (needs_review AND review_labels IS NULL))
+             ORDER BY id LIMIT $4",
+            &[&project_id, &review_only, &after, &i64::from(limit)],
+        )
+        .await?;
+    // The page's answers in two queries, not one per task.
+    let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    let mut counted = exported_answers(c, &ids, true, &names).await?;
+    let mut uncounted = exported_answers(c, &ids, false, &names).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let task_id: i64 = r.try_get(0)?;
+        let cancelled_at: Option<DateTime<Utc>> = r.try_get(9)?;
+        let answers = counted.remove(&task_id).unwrap_or_default();
+        let uncounted_answers = uncounted.remove(&task_id).unwrap_or_default();
+        let consensus: Option<Json<Vec<String>>> = r.try_get(4)?;
+        let confidence: Option<f64> = r.try_get(5)?;
+        let consensus = match (consensus, confidence) {
+            (Some(Json(labels)), Some(confidence)) => Some(ExportConsensus {
+                label: labels.first().cloned(),
+                labels,
+                confidence,
+                method: r.try_get::<_, Option<String>>(6)?.unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        let review_labels: Option<Json<Vec<String>>> = r.try_get(11)?;
+        let reviewer: Option<i64> = r.try_get(12)?;
+        let reviewed_at: Option<DateTime<Utc>> = r.try_get(13)?;
+        let review = match (review_labels, reviewer, reviewed_at) {
+            (Some(Json(labels)), Some(reviewer), Some(reviewed_at)) => Some(ExportReview {
+                labels,
+                reviewer: name(reviewer),
+                reviewed_at,
+            }),
+            _ => None,
+        };
+        let Json(data): Json<Map<String, Value>> = r.try_get(2)?;
+        let prediction: Option<Json<Prediction>> = r.try_get(3)?;
+        out.push((
+            task_id,
+            ExportRecord {
+                task_id,
+                external_id: r.try_get(1)?,
+                data,
+                prediction: prediction.map(|Json(p)| p),
+                more_predictions: r
+                    .try_get::<_, Option<Json<Vec<Prediction>>>>(15)?
+                    .map(|Json(p)| p)
+                    .unwrap_or_default(),
+                meta: r
+                    .try_get::<_, Option<Json<Map<String, Value>>>>(16)?
+                    .map(|Json(m)| m),
+                image_size: match (
+                    r.try_get::<_, Option<i32>>(17)?,
+                    r.try_get::<_, Option<i32>>(18)?,
+                ) {
+                    (Some(w), Some(h)) => u32::try_from(w)
+                        .ok()
+                        .zip(u32::try_from(h).ok())
+                        .map(|(w, h)| [w, h]),
+                    _ => None,
+                },
+                answers,
+                consensus,
+                complete: r.try_get(7)?,
+                cancelled_at,
+                uncounted_answers,
+                needs_review: r.try_get(10)?,
+                review,
+                gold: r
+                    .try_get::<_, Option<Json<Vec<String>>>>(14)?
+                    .map(|Json(g)| g),
+            },
+        ));
+    }
+    Ok(out)
+}
