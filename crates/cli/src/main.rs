@@ -2,6 +2,7 @@
 
 mod aggregate;
 mod bench;
+mod dataset;
 mod requester;
 mod serve;
 mod work;
@@ -115,9 +116,12 @@ enum Command {
         /// The batch's priority: its tasks are leased before those of lower-priority batches.
         #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
         priority: i32,
-        /// The file's format: jsonl, json (a JSON array of tasks, as Label Studio exports), csv,
-        /// or crowdkit (answers to the project's tasks, `task,worker,label`, tasks named by
-        /// their ids from the upload). Found from the file's content and name when not given.
+        /// The file's format: jsonl, json (a JSON array of tasks, as Label Studio exports, or
+        /// a COCO file), csv, tsv (also Toloka), conll, voc (one Pascal VOC XML file), zip (a
+        /// YOLO or VOC set), or crowdkit (answers to the project's tasks, `task,worker,label`,
+        /// tasks named by their ids from the upload). Found from the file's content and name
+        /// when not given. A folder is read as a dataset: a YOLO set, VOC files, or a COCO file
+        /// beside its images.
         #[arg(long)]
         format: Option<String>,
         /// Leave out what the project cannot keep (a region of a kind it lacks, an answer or

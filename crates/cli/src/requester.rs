@@ -170,6 +170,9 @@ pub struct UploadOptions {
 }
 
 pub async fn upload(project: i64, file: &Path, how: &UploadOptions, remote: &Remote) -> Result<()> {
+    if file.is_dir() {
+        return upload_folder(project, file, how, remote).await;
+    }
     let priority = how.priority;
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let mut handle = tokio::fs::File::open(file)
@@ -184,12 +187,14 @@ pub async fn upload(project: i64, file: &Path, how: &UploadOptions, remote: &Rem
     let format = match how.format.as_deref() {
         Some("crowdkit" | "crowd-kit") => None,
         Some(named) => Some(UploadFormat::from_name(named).with_context(|| {
-            format!("unknown format {named:?}: use jsonl, json, csv or crowdkit")
+            format!(
+                "unknown format {named:?}: use jsonl, json, csv, tsv, conll, voc, zip or crowdkit"
+            )
         })?),
         None if is_answers_header(&head) => None,
         None => Some(UploadFormat::detect(name, &head).with_context(|| {
             format!(
-                "{}: cannot tell the format; name the file .jsonl, .json or .csv, or give --format",
+                "{}: cannot tell the format; name the file .jsonl, .json, .csv, .tsv, .conll, .xml or .zip, or give --format",
                 file.display()
             )
         })?),
@@ -223,6 +228,55 @@ pub async fn upload(project: i64, file: &Path, how: &UploadOptions, remote: &Rem
         .await;
     bar.finish_and_clear();
     let response = result.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    print_upload(&response);
+    Ok(())
+}
+
+/// A dataset folder, read here and uploaded as Tessera JSONL (see [`crate::dataset`]).
+async fn upload_folder(
+    project: i64,
+    folder: &Path,
+    how: &UploadOptions,
+    remote: &Remote,
+) -> Result<()> {
+    if let Some(format) = &how.format {
+        anyhow::bail!(
+            "{}: a folder is read as a dataset (YOLO, Pascal VOC, or COCO beside its images); --format {format} names a file's format",
+            folder.display()
+        );
+    }
+    let client = remote.client()?;
+    let schema = client.project(project).await?.schema;
+    let root = folder.to_path_buf();
+    let lenient = how.lenient;
+    let (body, report, tasks) =
+        tokio::task::spawn_blocking(move || crate::dataset::folder_jsonl(&root, &schema, lenient))
+            .await??;
+    eprintln!("read {tasks} tasks from {}", folder.display());
+    let mut response = client
+        .upload_batch(project, UploadFormat::Jsonl, how.priority, lenient, body)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {e}", folder.display()))?;
+    for (key, n) in report.ignored_keys {
+        *response.ignored_keys.entry(key).or_default() += n;
+    }
+    response.clamped_boxes += report.clamped_boxes;
+    response.left_out.extend(
+        report
+            .left_out
+            .into_iter()
+            .map(|l| tessera_api::LeftOutItem {
+                line: l.line,
+                item: l.item,
+                reason: l.reason,
+            }),
+    );
+    print_upload(&response);
+    Ok(())
+}
+
+/// What an upload added, and what it kept without refusing.
+fn print_upload(response: &tessera_api::UploadResponse) {
     println!(
         "added {} tasks (batch {})",
         response.tasks_added, response.batch_id
@@ -254,7 +308,6 @@ pub async fn upload(project: i64, file: &Path, how: &UploadOptions, remote: &Rem
             println!("  line {}: {}: {}", l.line, l.item, l.reason);
         }
     }
-    Ok(())
 }
 
 pub async fn cancel(

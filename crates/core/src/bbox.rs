@@ -47,6 +47,27 @@ impl BoundingBox {
         })
     }
 
+    /// A box from corners in shares of the image (`x0,y0` top left, `x1,y1` bottom right), cut
+    /// at the image's edge when it strays past it (a drag past the border, rounding), with
+    /// whether it was cut; `None` when nothing of it is inside the image.
+    pub fn within_image(x0: f64, y0: f64, x1: f64, y1: f64, label: &str) -> Option<(Self, bool)> {
+        let (cx0, cy0, cx1, cy1) = (x0.max(0.0), y0.max(0.0), x1.min(1.0), y1.min(1.0));
+        if !(cx1 > cx0 && cy1 > cy0) || label.is_empty() {
+            return None;
+        }
+        let cut = (cx0, cy0, cx1, cy1) != (x0, y0, x1, y1);
+        Some((
+            BoundingBox {
+                x: cx0,
+                y: cy0,
+                w: cx1 - cx0,
+                h: cy1 - cy0,
+                label: label.to_owned(),
+            },
+            cut,
+        ))
+    }
+
     /// Intersection over union with `other` (0 when apart, 1 when the same).
     pub fn iou(&self, other: &BoundingBox) -> f64 {
         let ix = (self.x + self.w).min(other.x + other.w) - self.x.max(other.x);

@@ -8,12 +8,17 @@
 mod answers_csv;
 mod coco;
 mod conll;
+mod dataset;
 mod export_record;
 mod json_document;
 mod prodigy;
 mod task_object;
+mod voc;
+mod yolo;
 
 pub use answers_csv::{ExternalAnswer, is_answers_header, parse_answers_csv};
+pub use dataset::{Dataset, IMAGE_HEAD_BYTES, parse_dataset};
+pub use export_record::task_line;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -42,6 +47,11 @@ pub enum UploadFormat {
     /// A header row, one column per data field, plus optional `id`, `prediction`,
     /// `prediction_score` and `prediction_model` columns.
     Csv,
+    /// One Pascal VOC XML file: a boxes task for the image it names.
+    Voc,
+    /// A zip of a dataset: a YOLO set, Pascal VOC files, or one file of another format beside
+    /// its images (see [`Dataset`]).
+    Zip,
 }
 
 impl UploadFormat {
@@ -61,6 +71,10 @@ impl UploadFormat {
             Some(Self::Conll)
         } else if lower.ends_with(".csv") {
             Some(Self::Csv)
+        } else if lower.ends_with(".xml") {
+            Some(Self::Voc)
+        } else if lower.ends_with(".zip") {
+            Some(Self::Zip)
         } else {
             None
         }
@@ -74,8 +88,16 @@ impl UploadFormat {
             "csv" => Some(Self::Csv),
             "tsv" | "toloka" => Some(Self::Tsv),
             "conll" | "conll2003" | "iob" => Some(Self::Conll),
+            "voc" | "xml" => Some(Self::Voc),
+            "zip" | "yolo" => Some(Self::Zip),
             _ => None,
         }
+    }
+
+    /// Whether a dataset's file of this format is read as an upload of its own (VOC files
+    /// and zips are what a dataset is made of).
+    pub fn reads_alone(self) -> bool {
+        !matches!(self, Self::Voc | Self::Zip)
     }
 
     /// Finds the format of a file from its name and its first bytes. The content wins for
@@ -84,8 +106,14 @@ impl UploadFormat {
     pub fn detect(name: &str, head: &[u8]) -> Option<Self> {
         let head = head.strip_prefix("\u{feff}".as_bytes()).unwrap_or(head);
         let start = head.iter().position(|b| !b.is_ascii_whitespace());
+        if head.starts_with(b"PK\x03\x04") {
+            return Some(Self::Zip);
+        }
         match start.map(|i| (head[i], &head[i..])) {
             Some((b'[', _)) => Some(Self::Json),
+            Some((b'<', rest)) if memchr::memmem::find(rest, b"<annotation").is_some() => {
+                Some(Self::Voc)
+            }
             Some((b'{', rest)) => {
                 let first_line = rest.split(|&b| b == b'\n').next().unwrap_or(rest);
                 match serde_json::from_slice::<Value>(first_line) {
@@ -105,6 +133,8 @@ impl UploadFormat {
             Self::Tsv => "text/tab-separated-values",
             Self::Conll => "text/x-conll",
             Self::Csv => "text/csv",
+            Self::Voc => "application/xml",
+            Self::Zip => "application/zip",
         }
     }
 
@@ -118,6 +148,8 @@ impl UploadFormat {
             "text/csv" => Some(Self::Csv),
             "text/tab-separated-values" => Some(Self::Tsv),
             "text/x-conll" => Some(Self::Conll),
+            "application/xml" | "text/xml" => Some(Self::Voc),
+            "application/zip" | "application/x-zip-compressed" => Some(Self::Zip),
             _ => None,
         }
     }
@@ -245,6 +277,24 @@ pub fn parse_upload_with<T: ParsedTask>(
                 .map(|(t, &line)| T::from_input(t).map_err(|m| err(line, None, m)))
                 .collect::<Result<Vec<T>, _>>()?;
             (merge_repeats(tasks, lines)?, report)
+        }
+        UploadFormat::Voc | UploadFormat::Zip => {
+            let bytes = read_whole(reader, MAX_DOCUMENT_BYTES)?;
+            let dataset = if format == UploadFormat::Zip {
+                Dataset::from_zip(&bytes, MAX_DOCUMENT_BYTES)?
+            } else {
+                let mut one = Dataset::new();
+                let text = String::from_utf8(bytes).map_err(|_| err(1, None, "invalid UTF-8"))?;
+                one.add_text("the VOC file", text);
+                one
+            };
+            let parsed = parse_dataset(&dataset, schema, lenient)?;
+            let tasks = parsed
+                .tasks
+                .into_iter()
+                .map(|t| T::from_input(t).map_err(|m| err(1, None, m)))
+                .collect::<Result<Vec<T>, _>>()?;
+            (tasks, parsed.report)
         }
         UploadFormat::Json => {
             // A document is cut into its elements whole.

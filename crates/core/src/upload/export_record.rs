@@ -99,6 +99,45 @@ pub(super) fn record(
     })
 }
 
+/// A task as a line of Tessera's JSONL export, which [`record`] reads back: how a task read
+/// elsewhere (the CLI reads a dataset folder itself) travels to the server whole, its
+/// imported answers and image size with it.
+pub fn task_line(task: &TaskInput, line: usize) -> Value {
+    let mut out = Map::new();
+    out.insert("task_id".into(), line.into());
+    if let Some(id) = &task.external_id {
+        out.insert("external_id".into(), id.clone().into());
+    }
+    out.insert("data".into(), Value::Object(task.data.clone()));
+    let mut predictions = task.predictions.iter();
+    if let Some(first) = predictions.next() {
+        out.insert("prediction".into(), serde_json::json!(first));
+        let more: Vec<&Prediction> = predictions.collect();
+        if !more.is_empty() {
+            out.insert("more_predictions".into(), serde_json::json!(more));
+        }
+    }
+    if let Some(gold) = &task.gold {
+        out.insert("gold".into(), serde_json::json!(gold));
+    }
+    if let Some(meta) = &task.meta {
+        out.insert("meta".into(), Value::Object(meta.clone()));
+    }
+    if let Some(size) = task.image_size {
+        out.insert("image_size".into(), serde_json::json!(size));
+    }
+    let answers: Vec<Value> = task
+        .answers
+        .iter()
+        .map(|a| {
+            serde_json::json!({"annotator": a.annotator, "labels": a.labels, "skipped": a.skipped,
+                               "answered_at": a.answered_at, "unsure": a.unsure})
+        })
+        .collect();
+    out.insert("answers".into(), Value::Array(answers));
+    Value::Object(out)
+}
+
 fn prediction(value: Value, schema: &LabelSchema) -> Result<Prediction, String> {
     let p: Prediction = serde_json::from_value(value).map_err(|e| e.to_string())?;
     schema.check_answer(&p.labels).map_err(|e| e.to_string())?;
@@ -118,11 +157,14 @@ fn answer(value: Value, schema: &LabelSchema) -> Result<ImportedAnswer, String> 
     let labels: Vec<String> =
         serde_json::from_value(a.get("labels").cloned().unwrap_or(Value::Null))
             .map_err(|e| format!("labels: {e}"))?;
-    schema.check_answer(&labels).map_err(|e| e.to_string())?;
+    let skipped = a.get("skipped").and_then(Value::as_bool).unwrap_or(false);
+    if !skipped {
+        schema.check_answer(&labels).map_err(|e| e.to_string())?;
+    }
     Ok(ImportedAnswer {
         annotator,
         labels,
-        skipped: false,
+        skipped,
         answered_at: a
             .get("answered_at")
             .and_then(Value::as_str)
