@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::{ParsedPiece, UploadError, UploadReport, err, task_object};
+use super::{ParsedPiece, UploadError, UploadReport, err, spacy, task_object};
 use crate::schema::LabelSchema;
 use crate::task::ParsedTask;
 
@@ -219,6 +219,14 @@ fn parse_elements<T: ParsedTask>(
             err(line, Some(column.max(1)), format!("invalid JSON: {j}"))
         })?;
         cx.line = e.line;
+        if spacy::is_v2(&value) {
+            // A spaCy v2 document holds a task per paragraph.
+            for task in spacy::v2(value, schema, &mut cx).map_err(|m| err(e.line, None, m))? {
+                tasks.push(T::from_input(task).map_err(|m| err(e.line, None, m))?);
+                lines.push(e.line);
+            }
+            continue;
+        }
         let task = task_object::task(value, schema, &mut cx)
             .and_then(T::from_input)
             .map_err(|m| err(e.line, None, m))?;

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{LeftOut, UploadReport, export_record, prodigy};
+use super::{LeftOut, UploadReport, export_record, json_min, prodigy, spacy};
 use crate::bbox::{BoundingBox, shift_decimal};
 use crate::schema::{LabelSchema, SchemaKind};
 use crate::task::{ImportedAnswer, Prediction, TaskInput, check_data};
@@ -111,6 +111,16 @@ pub(super) fn task(
     }
     if prodigy::is_prodigy(&obj) {
         return prodigy::task(obj, schema, cx);
+    }
+    if spacy::is_spacy_line(&obj) {
+        return spacy::line(obj, schema, cx);
+    }
+    if json_min::is_json_min(&obj) {
+        let (task_value, ignored) = json_min::as_task(obj, schema);
+        for key in ignored {
+            cx.report.ignore(&key);
+        }
+        return task(task_value, schema, cx);
     }
     cx.image_size = None;
     let external_id = match obj.remove("id") {
@@ -498,7 +508,7 @@ fn share(percent: f64) -> f64 {
 }
 
 /// The type of a region written without one (Tessera's older JSONL and hand-made files).
-fn guess_type(value: &Map<String, Value>) -> Option<&'static str> {
+pub(super) fn guess_type(value: &Map<String, Value>) -> Option<&'static str> {
     ["choices", "rectanglelabels", "labels", "rating"]
         .into_iter()
         .find(|k| value.contains_key(*k))
