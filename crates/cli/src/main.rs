@@ -174,12 +174,18 @@ enum Command {
     Export {
         project: i64,
         /// jsonl (Tessera's records; they upload back as they are), csv, tsv, ls-json (a Label
-        /// Studio JSON export: answers as annotations, gold as ground truth), ls-config (the
-        /// Label Studio labeling config for it), crowdkit (task,worker,label: every answer) or
-        /// conll (a spans project's final labels as IOB2 tags, a token a line).
-        #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv", "tsv", "ls-json", "ls-config", "crowdkit", "conll"])]
+        /// Studio JSON export: answers as annotations, gold as ground truth), ls-json-min,
+        /// ls-config (the Label Studio labeling config for it), crowdkit (task,worker,label:
+        /// every answer), prodigy, toloka, conll (IOB2 tags, a token a line), spacy, coco, or
+        /// yolo and voc (zips of label files; with -o DIR, unpacked there).
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv", "tsv", "ls-json", "ls-json-min", "ls-config", "crowdkit", "prodigy", "toloka", "conll", "spacy", "coco", "yolo", "voc"])]
         format: String,
-        /// Write here instead of standard output.
+        /// A task's label, for formats with one a task: review (the reviewer's verdict, else the
+        /// gold answer, else the consensus), consensus, or answers (every annotator's answer).
+        #[arg(long, value_parser = ["review", "consensus", "answers"])]
+        label: Option<String>,
+        /// Write here instead of standard output (yolo and voc: a zip, or a folder to unpack
+        /// into when the name does not end in .zip).
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
         #[command(flatten)]
@@ -279,9 +285,19 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Export {
             project,
             format,
+            label,
             output,
             remote,
-        } => requester::export(project, &format, output.as_deref(), &remote).await,
+        } => {
+            requester::export(
+                project,
+                &format,
+                label.as_deref(),
+                output.as_deref(),
+                &remote,
+            )
+            .await
+        }
         Command::Work { command, remote } => work::run(command, &remote).await,
         Command::Aggregate(args) => aggregate::run(&args),
         Command::Bench { command } => bench::run(command).await,

@@ -409,10 +409,29 @@ pub async fn status(project: i64, json: bool, remote: &Remote) -> Result<()> {
 pub async fn export(
     project: i64,
     format: &str,
+    label: Option<&str>,
     output: Option<&Path>,
     remote: &Remote,
 ) -> Result<()> {
-    let response = remote.client()?.export(project, format).await?;
+    let response = remote
+        .client()?
+        .export_labels(project, format, label)
+        .await?;
+    let zipped = matches!(format, "yolo" | "voc");
+    if let Some(dir) = output.filter(|o| zipped && o.extension().is_none_or(|e| e != "zip")) {
+        // A folder: the zip is unpacked into it.
+        let bytes = response.bytes().await.context("reading the export")?;
+        let into = dir.to_path_buf();
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            std::fs::create_dir_all(&into)?;
+            zip::ZipArchive::new(std::io::Cursor::new(bytes))?
+                .extract(&into)
+                .with_context(|| format!("unpacking into {}", into.display()))
+        })
+        .await??;
+        eprintln!("exported project {project} into {}", dir.display());
+        return Ok(());
+    }
     let mut body = response.bytes_stream();
     let mut out: Box<dyn tokio::io::AsyncWrite + Unpin> = match output {
         Some(path) => Box::new(

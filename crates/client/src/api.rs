@@ -416,10 +416,25 @@ impl ApiClient {
 
     /// The export as a response whose body the caller streams where it wants.
     pub async fn export(&self, project: i64, format: &str) -> Result<Response, ClientError> {
-        self.send(self.request(
-            Method::GET,
-            &format!("/api/projects/{project}/export?format={format}"),
-        ))
+        self.export_labels(project, format, None).await
+    }
+
+    /// An export whose tasks carry `label` (`review`, `consensus` or `answers`; the server's
+    /// default, the final label, when `None`).
+    pub async fn export_labels(
+        &self,
+        project: i64,
+        format: &str,
+        label: Option<&str>,
+    ) -> Result<Response, ClientError> {
+        let mut query = vec![("format", format)];
+        if let Some(label) = label {
+            query.push(("label", label));
+        }
+        self.send(
+            self.request(Method::GET, &format!("/api/projects/{project}/export"))
+                .query(&query),
+        )
         .await
     }
 }

@@ -18,12 +18,13 @@ use tessera_api::{ErrorBody, ExportRecord, ImportAnswersResponse, UploadResponse
 use tessera_core::upload::MAX_DOCUMENT_BYTES;
 use tessera_core::{UploadError, UploadFormat, parse_answers_csv};
 
+use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiPath, ApiQuery};
-use crate::export::{EXPORT_FORMATS, ExportWriter};
+use crate::export::{ExportWriter, LabelChoice, unsized_boxes};
 use crate::handlers::{Shared, require_project_requester};
 use crate::metrics::Metrics;
-use crate::store::{EXPORT_PAGE, StoreError};
+use crate::store::{EXPORT_PAGE, ExportPage, StoreError};
 use crate::upload::parse_body;
 
 #[derive(Debug, Deserialize)]
@@ -159,9 +160,18 @@ pub async fn import_answers(
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     format: Option<String>,
+    label: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/projects/{id}/export", tag = "projects", params(("id" = i64, Path, description = "project id"), ("format" = Option<String>, Query, description = "jsonl (default: Tessera's records, which upload back as they are), csv, ls-json (a Label Studio JSON export) or ls-config (the Label Studio labeling config for it)")), responses((status = 200, description = "one ExportRecord per line (JSONL), CSV, a Label Studio JSON export or labeling config (XML)", body = [ExportRecord], content_type = "application/x-ndjson"), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
+/// Where a streamed export is: the pass over the project, and the page read next.
+struct Step {
+    writer: ExportWriter,
+    pass: usize,
+    page: Option<ExportPage>,
+    state: Arc<AppState>,
+}
+
+#[utoipa::path(get, path = "/api/projects/{id}/export", tag = "projects", params(("id" = i64, Path, description = "project id"), ("format" = Option<String>, Query, description = "jsonl (default: Tessera's records, which upload back as they are), csv, tsv, ls-json (a Label Studio JSON export), ls-json-min, ls-config (the Label Studio labeling config), crowdkit, prodigy, toloka, conll, spacy, coco, yolo or voc (zips of label files)"), ("label" = Option<String>, Query, description = "for formats with one label a task: review (default: the reviewer's verdict, else the gold answer, else the consensus), consensus, or answers (every annotator's answer)")), responses((status = 200, description = "the export in the format asked for", body = [ExportRecord], content_type = "application/x-ndjson"), (status = 400, description = "bad request: an unknown format, or one the project's kind or the label choice does not fit", body = ErrorBody), (status = 422, description = "the format gives boxes in pixels and some images have no known size", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn export_project(
     State(state): Shared,
     caller: Caller,
@@ -170,14 +180,37 @@ pub async fn export_project(
 ) -> Result<Response, ApiError> {
     require_project_requester(&state, &caller, id).await?;
     let format = q.format.as_deref().unwrap_or("jsonl");
+    let label = match q.label.as_deref() {
+        None => LabelChoice::default(),
+        Some(name) => LabelChoice::from_name(name).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "unknown label choice {name:?}: use {}",
+                LabelChoice::NAMES
+            ))
+        })?,
+    };
     let schema = state.store.project(id).await?.schema;
-    let writer = ExportWriter::new(format, schema).ok_or_else(|| {
-        ApiError::BadRequest(format!(
-            "unknown export format {format:?}: use {}",
-            EXPORT_FORMATS.join(", ")
-        ))
-    })?;
+    let mut writer = ExportWriter::new(format, schema, label).map_err(ApiError::BadRequest)?;
     let media_type = writer.media_type();
+    if writer.needs_image_sizes() {
+        // Pixels need the image's size: found missing before the reply starts, it is a
+        // status, not a broken file.
+        let mut after = 0;
+        let mut without_size = 0;
+        loop {
+            let page = state.store.export_page(id, after, EXPORT_PAGE).await?;
+            without_size += unsized_boxes(&page.records);
+            match page.next {
+                Some(next) => after = next,
+                None => break,
+            }
+        }
+        if without_size > 0 {
+            return Err(ApiError::ImageSizesUnknown(format!(
+                "{without_size} labeled images have no known size, and {format} gives boxes in pixels: upload them with their size (Label Studio's original_width/height, COCO, YOLO or VOC files, or a dataset folder with its images), or export yolo or ls-json"
+            )));
+        }
+    }
     // The first page is read before the reply starts, so a failure there is still a status;
     // the rest stream a page at a time, and memory stays flat with the project's size.
     let first = if writer.wants_records() {
@@ -188,32 +221,68 @@ pub async fn export_project(
     let head = writer
         .start()
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let pages = futures_util::stream::unfold(
-        Some((writer, first, Arc::clone(&state))),
-        move |step| async move {
-            let (mut writer, page, state) = step?;
-            let Some(page) = page else {
-                return Some((Ok(Bytes::from(writer.finish())), None));
+    let step = Step {
+        writer,
+        pass: 0,
+        page: first,
+        state: Arc::clone(&state),
+    };
+    let pages = futures_util::stream::unfold(Some(step), move |step| async move {
+        let Step {
+            mut writer,
+            pass,
+            page,
+            state,
+        } = step?;
+        let failed = |e: String| Some((Err(std::io::Error::other(e)), None));
+        let Some(page) = page else {
+            // The pass is over: on to the next, or the end.
+            let mut chunk = writer.end_pass(pass);
+            if pass + 1 < writer.passes() {
+                let next = match state.store.export_page(id, 0, EXPORT_PAGE).await {
+                    Ok(next) => next,
+                    Err(e) => return failed(e.to_string()),
+                };
+                let step = Step {
+                    writer,
+                    pass: pass + 1,
+                    page: Some(next),
+                    state,
+                };
+                return Some((Ok(Bytes::from(chunk)), Some(step)));
+            }
+            return match writer.finish() {
+                Ok(end) => {
+                    chunk.extend(end);
+                    Some((Ok(Bytes::from(chunk)), None))
+                }
+                Err(e) => failed(e.to_string()),
             };
-            let chunk = match writer.page(&page.records) {
-                Ok(chunk) => chunk,
-                Err(e) => return Some((Err(std::io::Error::other(e.to_string())), None)),
-            };
-            let next = match page.next {
-                None => None,
-                Some(after) => match state.store.export_page(id, after, EXPORT_PAGE).await {
-                    Ok(next) => Some(next),
-                    // Cut off mid-body: the client sees a broken transfer, never a short
-                    // file that looks whole.
-                    Err(e) => {
-                        tracing::error!(project_id = id, error = %e, "export page failed");
-                        return Some((Err(std::io::Error::other(e.to_string())), None));
-                    }
-                },
-            };
-            Some((Ok(Bytes::from(chunk)), Some((writer, next, state))))
-        },
-    );
+        };
+        let chunk = match writer.page(&page.records, pass) {
+            Ok(chunk) => chunk,
+            Err(e) => return failed(e.to_string()),
+        };
+        let next = match page.next {
+            None => None,
+            Some(after) => match state.store.export_page(id, after, EXPORT_PAGE).await {
+                Ok(next) => Some(next),
+                // Cut off mid-body: the client sees a broken transfer, never a short file
+                // that looks whole.
+                Err(e) => {
+                    tracing::error!(project_id = id, error = %e, "export page failed");
+                    return failed(e.to_string());
+                }
+            },
+        };
+        let step = Step {
+            writer,
+            pass,
+            page: next,
+            state,
+        };
+        Some((Ok(Bytes::from(chunk)), Some(step)))
+    });
     let body = Body::from_stream(
         futures_util::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(head)) })
             .chain(pages),

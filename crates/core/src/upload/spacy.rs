@@ -193,7 +193,11 @@ pub(super) fn line(
         Some(Value::Object(m)) if !m.is_empty() => Some(m),
         _ => None,
     };
-    let external_id = match obj.remove("id") {
+    // The task's id: `id`, else the `meta.id` spaCy's examples (and Tessera's export) give.
+    let id = obj
+        .remove("id")
+        .or_else(|| meta.as_ref().and_then(|m| m.get("id")).cloned());
+    let external_id = match id {
         Some(Value::String(s)) if !s.is_empty() => Some(s),
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,

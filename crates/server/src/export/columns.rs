@@ -1,9 +1,12 @@
 //! Exports for the tools that read columns: crowd-kit's answers CSV (`task,worker,label`, one
-//! row per answer, to aggregate elsewhere) and CoNLL-2003-style tags for a spans project
-//! (one token a line, its IOB2 tag from the task's final label, a blank line between tasks).
+//! row per answer, to aggregate elsewhere), Toloka's TSV (`INPUT:`, `OUTPUT:`, `GOLDEN:` and
+//! `ASSIGNMENT:` columns, a row per labeling) and CoNLL-2003-style tags for a spans project
+//! (one token a line, its IOB2 tag from the task's label, a blank line between tasks).
 
 use tessera_api::ExportRecord;
-use tessera_core::Span;
+use tessera_core::{LabelSchema, SchemaKind, Span};
+
+use super::labels::{LabelChoice, labelings, one_labeling};
 
 /// crowd-kit rows for `records`: each current answer, one row per label (a multiple-choice
 /// answer gives several). Tasks go by their external id when they have one.
@@ -26,25 +29,92 @@ pub fn crowd_kit_rows(records: &[ExportRecord], header: bool) -> Result<Vec<u8>,
     w.into_inner().map_err(|e| e.into_error().into())
 }
 
-/// The label a task is exported with: the reviewer's verdict where there is one, else the
-/// consensus.
-fn final_labels(r: &ExportRecord) -> &[String] {
-    match (&r.review, &r.consensus) {
-        (Some(review), _) => &review.labels,
-        (None, Some(consensus)) => &consensus.labels,
-        (None, None) => &[],
+/// The data fields a schema's tasks are shown by: Toloka's `INPUT:` columns.
+fn input_fields(schema: &LabelSchema) -> &'static [&'static str] {
+    match schema.kind {
+        SchemaKind::Boxes => &["image"],
+        SchemaKind::Pairwise => &["a", "b"],
+        _ => &["text"],
     }
 }
 
+/// Toloka TSV rows for `records` (after the header row when `header`): a row per labeling —
+/// the task's inputs, the labels in `OUTPUT:label` (`|` between several), the gold answer in
+/// `GOLDEN:label`, and who gave the labels in `ASSIGNMENT:worker_id`. A task with no label yet
+/// is a row of its inputs.
+pub fn toloka_rows(
+    schema: &LabelSchema,
+    records: &[ExportRecord],
+    choice: LabelChoice,
+    header: bool,
+) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(b'\t')
+        .quote_style(csv::QuoteStyle::Necessary)
+        .from_writer(Vec::new());
+    let fields = input_fields(schema);
+    if header {
+        let mut row: Vec<String> = fields.iter().map(|f| format!("INPUT:{f}")).collect();
+        row.extend(
+            [
+                "OUTPUT:label",
+                "GOLDEN:label",
+                "ASSIGNMENT:task_id",
+                "ASSIGNMENT:worker_id",
+                "ASSIGNMENT:submitted",
+            ]
+            .map(str::to_owned),
+        );
+        w.write_record(&row)?;
+    }
+    for r in records {
+        let mut inputs: Vec<String> = fields
+            .iter()
+            .map(|f| match r.data.get(*f) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            })
+            .collect();
+        let gold = r.gold.as_ref().map(|g| g.join("|")).unwrap_or_default();
+        let task = r
+            .external_id
+            .clone()
+            .unwrap_or_else(|| r.task_id.to_string());
+        let labelings = labelings(r, choice);
+        let rows: Vec<[String; 3]> = if labelings.is_empty() {
+            vec![[String::new(), String::new(), String::new()]]
+        } else {
+            labelings
+                .iter()
+                .map(|l| {
+                    [
+                        l.labels.join("|"),
+                        l.by.to_owned(),
+                        l.at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                    ]
+                })
+                .collect()
+        };
+        for [output, worker, submitted] in rows {
+            let mut row = std::mem::take(&mut inputs);
+            inputs.clone_from(&row);
+            row.extend([output, gold.clone(), task.clone(), worker, submitted]);
+            w.write_record(&row)?;
+        }
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
+}
+
 /// CoNLL lines for `records`: the task's text split at whitespace, each token tagged by the
-/// span of its final label that covers it (IOB2), `O` elsewhere.
-pub fn conll_lines(records: &[ExportRecord]) -> Vec<u8> {
+/// span of its label (`choice`) that covers it (IOB2), `O` elsewhere.
+pub fn conll_lines(records: &[ExportRecord], choice: LabelChoice) -> Vec<u8> {
     let mut out = String::new();
     for r in records {
         let Some(text) = r.data.get("text").and_then(|t| t.as_str()) else {
             continue;
         };
-        let spans: Vec<Span> = final_labels(r)
+        let spans: Vec<Span> = one_labeling(r, choice)
             .iter()
             .filter_map(|l| Span::parse(l))
             .collect();
@@ -105,10 +175,13 @@ mod tests {
 
     #[test]
     fn spans_become_iob2_tags_token_by_token() {
-        let out = conll_lines(&[record(
-            "Peter  Blackburn lives in Zürich",
-            &["0:16:PER", "26:32:LOC"],
-        )]);
+        let out = conll_lines(
+            &[record(
+                "Peter  Blackburn lives in Zürich",
+                &["0:16:PER", "26:32:LOC"],
+            )],
+            LabelChoice::Review,
+        );
         assert_eq!(
             String::from_utf8(out).expect("utf-8"),
             "Peter B-PER\nBlackburn I-PER\nlives O\nin O\nZürich B-LOC\n\n"

@@ -3,8 +3,10 @@
 //! labeling config that matches them. The control is named `label` and the object `text` or
 //! `image` (`a`/`b` for pairwise), as the config says.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use tessera_api::{ExportAnswer, ExportRecord};
+
+use super::labels::{LabelChoice, labelings};
 use tessera_core::bbox::shift_decimal;
 use tessera_core::{BoundingBox, LabelSchema, Prediction, SchemaKind, Span};
 
@@ -207,6 +209,70 @@ pub fn task(schema: &LabelSchema, r: &ExportRecord) -> Value {
         task["meta"] = json!(meta);
     }
     task
+}
+
+/// Rows of Label Studio's JSON_MIN export for one task: its data fields at the top level, its
+/// `id`, and for each labeling the control's results in JSON_MIN's short form (one choice as
+/// its label, regions without their type, a box's image size inside it) with who made it and
+/// when. A task with no label yet is a row of its data alone.
+pub fn min_rows(schema: &LabelSchema, r: &ExportRecord, choice: LabelChoice) -> Vec<Value> {
+    let cx = Context {
+        text: r.data.get("text").and_then(Value::as_str),
+        image_size: r.image_size,
+    };
+    let id = r
+        .external_id
+        .as_ref()
+        .map_or_else(|| json!(r.task_id), |e| json!(e));
+    let row = |labels: Option<&[String]>, by: Option<&str>, at: Option<String>| {
+        let mut row: Map<String, Value> = r.data.clone();
+        row.insert("id".into(), id.clone());
+        if let Some(labels) = labels {
+            let values: Vec<Value> = regions(schema, labels, cx)
+                .into_iter()
+                .map(|mut region| {
+                    let mut value = region["value"].take();
+                    for size in ["original_width", "original_height"] {
+                        if let Some(v) = region.get(size) {
+                            value[size] = v.clone();
+                        }
+                    }
+                    value
+                })
+                .collect();
+            let short = match (schema.kind, values.as_slice()) {
+                (SchemaKind::Classification, [one])
+                    if one["choices"].as_array().is_some_and(|c| c.len() == 1) =>
+                {
+                    one["choices"][0].clone()
+                }
+                (SchemaKind::Text, [one])
+                    if one["text"].as_array().is_some_and(|t| t.len() == 1) =>
+                {
+                    one["text"][0].clone()
+                }
+                _ => Value::Array(values),
+            };
+            row.insert("label".into(), short);
+        }
+        row.insert(
+            "annotator".into(),
+            by.map_or(Value::Null, |b| completed_by(b)["email"].clone()),
+        );
+        row.insert("annotation_id".into(), Value::Null);
+        row.insert("created_at".into(), json!(at));
+        row.insert("updated_at".into(), json!(at));
+        row.insert("lead_time".into(), Value::Null);
+        Value::Object(row)
+    };
+    let labelings = labelings(r, choice);
+    if labelings.is_empty() {
+        return vec![row(None, None, None)];
+    }
+    labelings
+        .iter()
+        .map(|l| row(Some(l.labels), Some(l.by), l.at.map(|t| t.to_rfc3339())))
+        .collect()
 }
 
 #[cfg(test)]

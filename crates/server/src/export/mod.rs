@@ -1,11 +1,21 @@
-//! Rendering an export: Tessera's JSONL (one record per task; it uploads back as it is), CSV
-//! (one row per task, answers as JSON), or Label Studio's JSON export and labeling config.
+//! Rendering an export, a page of records at a time: Tessera's JSONL (one record per task;
+//! it uploads back as it is), CSV and TSV, crowd-kit's answers, Label Studio's JSON and
+//! JSON_MIN exports and labeling config, Prodigy and spaCy JSONL, Toloka TSV, CoNLL tags,
+//! COCO, and zips of YOLO or Pascal VOC label files.
 
+mod coco;
 mod columns;
+mod image_sets;
 mod label_studio;
+pub mod labels;
+mod prodigy;
+mod spacy;
 
 use tessera_api::ExportRecord;
-use tessera_core::LabelSchema;
+use tessera_core::{LabelSchema, SchemaKind};
+
+use image_sets::{ImageSet, SetKind};
+pub use labels::LabelChoice;
 
 /// The formats an export comes in, as `?format=` names them.
 pub const EXPORT_FORMATS: &[&str] = &[
@@ -13,9 +23,16 @@ pub const EXPORT_FORMATS: &[&str] = &[
     "csv",
     "tsv",
     "ls-json",
+    "ls-json-min",
     "ls-config",
     "crowdkit",
+    "prodigy",
+    "toloka",
     "conll",
+    "spacy",
+    "coco",
+    "yolo",
+    "voc",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -24,20 +41,29 @@ pub enum ExportError {
     Json(#[from] serde_json::Error),
     #[error(transparent)]
     Csv(#[from] csv::Error),
+    #[error(transparent)]
+    Zip(#[from] zip::result::ZipError),
     #[error("CSV writer: {0}")]
     Flush(String),
 }
 
 /// An export written a page of records at a time, so it streams: [`ExportWriter::start`],
-/// then [`ExportWriter::page`] for each page, then [`ExportWriter::finish`].
+/// then for each of its [`passes`](ExportWriter::passes) over the project
+/// [`ExportWriter::page`] for each page and [`ExportWriter::end_pass`], then
+/// [`ExportWriter::finish`].
 pub struct ExportWriter {
     format: Format,
     schema: LabelSchema,
-    /// Records written so far.
+    label: LabelChoice,
+    /// Records written so far (in the current pass).
     written: usize,
+    /// COCO: the next annotation's id.
+    next_annotation: u64,
+    /// YOLO and VOC: the zip being written.
+    image_set: Option<ImageSet>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Format {
     Jsonl,
     Csv,
@@ -45,12 +71,21 @@ enum Format {
     CrowdKit,
     Conll,
     LabelStudio,
+    LabelStudioMin,
     LabelStudioConfig,
+    Prodigy,
+    Toloka,
+    Spacy,
+    Coco,
+    Yolo,
+    Voc,
 }
 
 impl ExportWriter {
-    /// A writer for `format` (one of [`EXPORT_FORMATS`]), or `None` for another name.
-    pub fn new(format: &str, schema: LabelSchema) -> Option<Self> {
+    /// A writer for `format` (one of [`EXPORT_FORMATS`]) with `label` as a task's label, or
+    /// why there can be none: an unknown name, a project kind or label choice the format
+    /// cannot hold.
+    pub fn new(format: &str, schema: LabelSchema, label: LabelChoice) -> Result<Self, String> {
         let format = match format {
             "jsonl" => Format::Jsonl,
             "csv" => Format::Csv,
@@ -58,24 +93,71 @@ impl ExportWriter {
             "crowdkit" => Format::CrowdKit,
             "conll" => Format::Conll,
             "ls-json" => Format::LabelStudio,
+            "ls-json-min" => Format::LabelStudioMin,
             "ls-config" => Format::LabelStudioConfig,
-            _ => return None,
+            "prodigy" => Format::Prodigy,
+            "toloka" => Format::Toloka,
+            "spacy" => Format::Spacy,
+            "coco" => Format::Coco,
+            "yolo" => Format::Yolo,
+            "voc" => Format::Voc,
+            _ => {
+                return Err(format!(
+                    "unknown export format {format:?}: use {}",
+                    EXPORT_FORMATS.join(", ")
+                ));
+            }
         };
-        Some(Self {
+        let unsupported = match format {
+            Format::Coco | Format::Yolo | Format::Voc if schema.kind != SchemaKind::Boxes => {
+                Some(format!(
+                    "{format:?} holds boxes: this is a {} project",
+                    schema.kind.as_str()
+                ))
+            }
+            Format::Conll if schema.kind != SchemaKind::Spans => Some(format!(
+                "CoNLL holds tagged tokens: this is a {} project",
+                schema.kind.as_str()
+            )),
+            Format::Prodigy => prodigy::unsupported(&schema),
+            Format::Spacy => spacy::unsupported(&schema),
+            Format::Conll | Format::Yolo | Format::Voc if label == LabelChoice::Answers => {
+                Some(format!(
+                    "{format:?} has no place for who answered: use --label review (the final label) or consensus"
+                ))
+            }
+            _ => None,
+        };
+        if let Some(why) = unsupported {
+            return Err(why);
+        }
+        let image_set = match format {
+            Format::Yolo => Some(SetKind::Yolo),
+            Format::Voc => Some(SetKind::Voc),
+            _ => None,
+        }
+        .map(|kind| ImageSet::new(kind, &schema))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+        Ok(Self {
             format,
             schema,
+            label,
             written: 0,
+            next_annotation: 0,
+            image_set,
         })
     }
 
     pub fn media_type(&self) -> &'static str {
         match self.format {
-            Format::Jsonl => "application/x-ndjson",
+            Format::Jsonl | Format::Prodigy | Format::Spacy => "application/x-ndjson",
             Format::Csv | Format::CrowdKit => "text/csv",
-            Format::Tsv => "text/tab-separated-values",
+            Format::Tsv | Format::Toloka => "text/tab-separated-values",
             Format::Conll => "text/x-conll",
-            Format::LabelStudio => "application/json",
+            Format::LabelStudio | Format::LabelStudioMin | Format::Coco => "application/json",
             Format::LabelStudioConfig => "application/xml",
+            Format::Yolo | Format::Voc => "application/zip",
         }
     }
 
@@ -84,22 +166,40 @@ impl ExportWriter {
         self.format != Format::LabelStudioConfig
     }
 
+    /// How many times the export reads the project: COCO's images and annotations are two
+    /// arrays, so twice.
+    pub fn passes(&self) -> usize {
+        if self.format == Format::Coco { 2 } else { 1 }
+    }
+
+    /// Whether every box task must know its image's size (the format gives pixels).
+    pub fn needs_image_sizes(&self) -> bool {
+        matches!(self.format, Format::Coco | Format::Voc)
+    }
+
     /// What comes before the first record.
-    pub fn start(&self) -> Result<Vec<u8>, ExportError> {
+    pub fn start(&mut self) -> Result<Vec<u8>, ExportError> {
         Ok(match self.format {
-            Format::Jsonl => Vec::new(),
+            Format::Jsonl | Format::Prodigy | Format::Spacy | Format::Conll => Vec::new(),
             Format::Csv => csv_rows(&[], true, b',')?,
             Format::Tsv => csv_rows(&[], true, b'\t')?,
             Format::CrowdKit => columns::crowd_kit_rows(&[], true)?,
-            Format::Conll => Vec::new(),
-            Format::LabelStudio => b"[".to_vec(),
+            Format::Toloka => columns::toloka_rows(&self.schema, &[], self.label, true)?,
+            Format::LabelStudio | Format::LabelStudioMin => b"[".to_vec(),
             Format::LabelStudioConfig => label_studio::label_config(&self.schema).into_bytes(),
+            Format::Coco => coco::start(&self.schema).into_bytes(),
+            Format::Yolo | Format::Voc => self
+                .image_set
+                .as_mut()
+                .map(ImageSet::take)
+                .unwrap_or_default(),
         })
     }
 
-    /// One page of records.
-    pub fn page(&mut self, records: &[ExportRecord]) -> Result<Vec<u8>, ExportError> {
+    /// One page of records, in pass `pass` (from 0).
+    pub fn page(&mut self, records: &[ExportRecord], pass: usize) -> Result<Vec<u8>, ExportError> {
         let mut out = Vec::new();
+        let label = self.label;
         match self.format {
             Format::Jsonl => {
                 for record in records {
@@ -110,13 +210,41 @@ impl ExportWriter {
             Format::Csv => out = csv_rows(records, false, b',')?,
             Format::Tsv => out = csv_rows(records, false, b'\t')?,
             Format::CrowdKit => out = columns::crowd_kit_rows(records, false)?,
-            Format::Conll => out = columns::conll_lines(records),
-            Format::LabelStudio => {
-                for (i, record) in records.iter().enumerate() {
+            Format::Toloka => out = columns::toloka_rows(&self.schema, records, label, false)?,
+            Format::Conll => out = columns::conll_lines(records, label),
+            Format::Prodigy => out = prodigy::lines(&self.schema, records, label)?,
+            Format::Spacy => out = spacy::lines(&self.schema, records, label)?,
+            Format::LabelStudio | Format::LabelStudioMin => {
+                let items: Vec<serde_json::Value> = if self.format == Format::LabelStudio {
+                    records
+                        .iter()
+                        .map(|r| label_studio::task(&self.schema, r))
+                        .collect()
+                } else {
+                    records
+                        .iter()
+                        .flat_map(|r| label_studio::min_rows(&self.schema, r, label))
+                        .collect()
+                };
+                for (i, item) in items.iter().enumerate() {
                     if self.written + i > 0 {
                         out.push(b',');
                     }
-                    serde_json::to_writer(&mut out, &label_studio::task(&self.schema, record))?;
+                    serde_json::to_writer(&mut out, item)?;
+                }
+                self.written += items.len();
+                return Ok(out);
+            }
+            Format::Coco if pass == 0 => {
+                let mut first = self.written == 0;
+                out = coco::images(records, &mut first)?;
+            }
+            Format::Coco => {
+                out = coco::annotations(&self.schema, records, label, &mut self.next_annotation)?;
+            }
+            Format::Yolo | Format::Voc => {
+                if let Some(set) = self.image_set.as_mut() {
+                    out = set.page(&self.schema, records, |r| labels::one_labeling(r, label))?;
                 }
             }
             Format::LabelStudioConfig => {}
@@ -125,13 +253,39 @@ impl ExportWriter {
         Ok(out)
     }
 
-    /// What comes after the last record.
-    pub fn finish(&self) -> Vec<u8> {
-        match self.format {
-            Format::LabelStudio => b"]".to_vec(),
+    /// What comes after pass `pass`, before the next.
+    pub fn end_pass(&mut self, pass: usize) -> Vec<u8> {
+        self.written = 0;
+        match (self.format, pass) {
+            (Format::Coco, 0) => coco::BETWEEN.as_bytes().to_vec(),
             _ => Vec::new(),
         }
     }
+
+    /// What comes after the last record.
+    pub fn finish(&mut self) -> Result<Vec<u8>, ExportError> {
+        Ok(match self.format {
+            Format::LabelStudio | Format::LabelStudioMin => b"]".to_vec(),
+            Format::Coco => coco::END.as_bytes().to_vec(),
+            Format::Yolo | Format::Voc => match self.image_set.take() {
+                Some(set) => set.finish()?,
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
+        })
+    }
+}
+
+/// How many of `records` are box tasks with a label but no known image size: a format that
+/// gives pixels cannot hold them.
+pub fn unsized_boxes(records: &[ExportRecord]) -> usize {
+    records
+        .iter()
+        .filter(|r| {
+            r.image_size.is_none()
+                && (r.consensus.is_some() || !r.answers.is_empty() || r.gold.is_some())
+        })
+        .count()
 }
 
 /// A cell a spreadsheet will show as text, never run: one that starts like a formula (`=`,
@@ -263,11 +417,16 @@ mod tests {
         }
     }
 
-    fn records(n: usize) -> Vec<ExportRecord> {
+    fn records(n: usize, boxes: bool) -> Vec<ExportRecord> {
         (0..n)
             .map(|i| {
+                let data = if boxes {
+                    serde_json::json!({"image": format!("images/t{i}.jpg")})
+                } else {
+                    serde_json::json!({"text": format!("t{i}")})
+                };
                 serde_json::from_value(serde_json::json!({
-                    "task_id": i, "data": {"text": format!("t{i}")},
+                    "task_id": i, "data": data, "image_size": [10, 10],
                     "answers": [], "consensus": null, "complete": false
                 }))
                 .expect("record")
@@ -275,21 +434,44 @@ mod tests {
             .collect()
     }
 
+    /// A whole export of `all`, every pass, in three pages a pass.
+    fn export(format: &str, schema: &LabelSchema, all: &[ExportRecord]) -> Vec<u8> {
+        let mut writer =
+            ExportWriter::new(format, schema.clone(), LabelChoice::Review).expect("format");
+        let mut body = writer.start().expect("start");
+        for pass in 0..writer.passes() {
+            for page in [&all[..2], &all[2..2], &all[2..]] {
+                body.extend(writer.page(page, pass).expect("page"));
+            }
+            body.extend(writer.end_pass(pass));
+        }
+        body.extend(writer.finish().expect("finish"));
+        body
+    }
+
     #[test]
     fn an_export_written_page_by_page_is_one_whole_document() {
-        let schema = LabelSchema::from_json(r#"{"kind": "classification", "labels": ["a", "b"]}"#)
-            .expect("schema");
-        let all = records(5);
+        let schema_of = |format: &str| {
+            let json = match format {
+                "conll" => r#"{"kind": "spans", "labels": ["a", "b"]}"#,
+                "coco" | "yolo" | "voc" => r#"{"kind": "boxes", "labels": ["a", "b"]}"#,
+                _ => r#"{"kind": "classification", "labels": ["a", "b"]}"#,
+            };
+            LabelSchema::from_json(json).expect("schema")
+        };
         for format in EXPORT_FORMATS {
-            let mut writer = ExportWriter::new(format, schema.clone()).expect("format");
-            let mut body = writer.start().expect("start");
-            for page in [&all[..2], &all[2..2], &all[2..]] {
-                body.extend(writer.page(page).expect("page"));
+            let schema = schema_of(format);
+            let all = records(5, schema.kind == SchemaKind::Boxes);
+            let body = export(format, &schema, &all);
+            if matches!(*format, "yolo" | "voc") {
+                let zip = zip::ZipArchive::new(std::io::Cursor::new(body)).expect("a whole zip");
+                let extra = if *format == "yolo" { 2 } else { 0 };
+                assert_eq!(zip.len(), 5 + extra, "{format}: a file per task");
+                continue;
             }
-            body.extend(writer.finish());
             let text = String::from_utf8(body).expect("utf-8");
             match *format {
-                "jsonl" => assert_eq!(text.lines().count(), 5),
+                "jsonl" | "prodigy" | "spacy" => assert_eq!(text.lines().count(), 5, "{format}"),
                 "csv" | "crowdkit" => {
                     let rows = csv::Reader::from_reader(text.as_bytes()).records().count();
                     assert_eq!(
@@ -298,17 +480,34 @@ mod tests {
                         "{format}: no answers"
                     );
                 }
-                "tsv" => assert_eq!(text.lines().count(), 6),
+                "tsv" | "toloka" => assert_eq!(text.lines().count(), 6, "{format}"),
                 "conll" => assert_eq!(text.matches(" O\n").count(), 5),
-                "ls-json" => {
+                "ls-json" | "ls-json-min" => {
                     let tasks: Vec<serde_json::Value> =
                         serde_json::from_str(&text).expect("one JSON array");
-                    assert_eq!(tasks.len(), 5);
+                    assert_eq!(tasks.len(), 5, "{format}");
+                }
+                "coco" => {
+                    let doc: serde_json::Value = serde_json::from_str(&text).expect("one document");
+                    assert_eq!(doc["images"].as_array().map(Vec::len), Some(5));
+                    assert_eq!(doc["annotations"], serde_json::json!([]));
                 }
                 _ => assert!(text.starts_with("<View>"), "{text}"),
             }
         }
-        assert!(ExportWriter::new("xlsx", schema).is_none());
+        assert!(ExportWriter::new("xlsx", schema_of("csv"), LabelChoice::Review).is_err());
+    }
+
+    #[test]
+    fn a_format_refuses_what_it_cannot_hold() {
+        let text = LabelSchema::from_json(r#"{"kind": "classification", "labels": ["a", "b"]}"#)
+            .expect("schema");
+        let e = ExportWriter::new("coco", text.clone(), LabelChoice::Review).err();
+        assert!(e.is_some_and(|e| e.contains("boxes")));
+        let spans =
+            LabelSchema::from_json(r#"{"kind": "spans", "labels": ["a"]}"#).expect("schema");
+        let e = ExportWriter::new("conll", spans, LabelChoice::Answers).err();
+        assert!(e.is_some_and(|e| e.contains("who answered")));
     }
 
     #[test]
@@ -321,9 +520,9 @@ mod tests {
         .expect("record");
         let schema = LabelSchema::from_json(r#"{"kind": "classification", "labels": ["a", "b"]}"#)
             .expect("schema");
-        let mut writer = ExportWriter::new("csv", schema).expect("csv");
+        let mut writer = ExportWriter::new("csv", schema, LabelChoice::Review).expect("csv");
         let mut body = writer.start().expect("header");
-        body.extend(writer.page(&[record]).expect("row"));
+        body.extend(writer.page(&[record], 0).expect("row"));
         let mut reader = csv::Reader::from_reader(body.as_slice());
         let row = reader.records().next().expect("a row").expect("csv");
         assert_eq!(&row[1], "'=cmd|' /C calc'!A0");
