@@ -897,6 +897,44 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
     let written = std::fs::read_to_string(&path).expect("the export file");
     assert_eq!(written.lines().count(), 4);
 
+    // The export menu: Prodigy, every answer with who gave it.
+    client
+        .find(Locator::Css("#export-format"))
+        .await
+        .expect("format menu")
+        .select_by_value("prodigy")
+        .await
+        .expect("prodigy");
+    client
+        .find(Locator::Css("#export-label"))
+        .await
+        .expect("label menu")
+        .select_by_value("answers")
+        .await
+        .expect("answers");
+    client
+        .find(Locator::Css("#export-go"))
+        .await
+        .expect("export button")
+        .click()
+        .await
+        .expect("click");
+    let prodigy = home
+        .path()
+        .join("exports")
+        .join(format!("reviews-{project}.prodigy.jsonl"));
+    text_where(&client, "#export-report", 10, "the Prodigy export", |t| {
+        t.contains("prodigy.jsonl")
+    })
+    .await;
+    let lines = std::fs::read_to_string(&prodigy).expect("the Prodigy file");
+    let annotators: Vec<String> = lines
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .filter_map(|v| v["_annotator_id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(annotators.len(), 4, "a line per answer: {lines}");
+
     press(&client, char::from(Key::Escape)).await;
     let listed = text_where(&client, ".projects-table", 10, "the project list", |_| true).await;
     assert!(

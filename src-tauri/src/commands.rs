@@ -193,10 +193,11 @@ pub async fn export_project(
     session: State<'_, Session>,
     project_id: i64,
     format: String,
+    label: Option<String>,
 ) -> Result<String> {
     let dir = std::env::var_os("TESSERA_EXPORT_DIR").map(std::path::PathBuf::from);
     session
-        .export_project(project_id, &format, dir)
+        .export_project(project_id, &format, label.as_deref(), dir)
         .await
         .map_err(to_ui)
 }

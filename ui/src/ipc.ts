@@ -45,8 +45,9 @@ export const ipc = {
   finishUpload: (uploadId: number) => invoke<UploadReport>("finish_upload", { uploadId }),
   setBatchPriority: (projectId: number, batchId: number, priority: number) =>
     invoke<Batch>("set_batch_priority", { projectId, batchId, priority }),
-  exportProject: (projectId: number, format: "jsonl" | "csv") =>
-    invoke<string>("export_project", { projectId, format }),
+  /** Writes an export; `label` is "review" (the final label), "consensus" or "answers". */
+  exportProject: (projectId: number, format: string, label: string | null = null) =>
+    invoke<string>("export_project", { projectId, format, label }),
   syncStatus: () => invoke<SyncStatus>("sync_status"),
   syncNow: () => invoke<void>("sync_now"),
   refusedAnswers: () => invoke<RefusedView[]>("refused_answers"),

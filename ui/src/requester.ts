@@ -1,6 +1,7 @@
 // The requester's side of the app: projects with live progress, one project's charts and
 // annotators, the schema editor, uploads (drag-and-drop or file picker) and exports.
 import type { Batch, ProjectDashboard, ProjectSummary, SchemaKind } from "./bindings";
+import { exportFormats } from "./export_formats";
 import { barChart, lineChart } from "./charts";
 import { h } from "./dom";
 import { errorMessage, ipc } from "./ipc";
@@ -146,16 +147,16 @@ function paintProject(d: ProjectDashboard) {
       ),
     ),
   );
-  const picker = h("input", { type: "file", id: "upload-input", accept: ".jsonl,.ndjson,.json,.csv,.tsv,.conll,.iob,.bio,.bioes", class: "visually-hidden", "aria-label": "Choose a batch file" }) as HTMLInputElement;
+  const picker = h("input", { type: "file", id: "upload-input", accept: ".jsonl,.ndjson,.json,.csv,.tsv,.conll,.iob,.bio,.bioes,.xml,.zip", class: "visually-hidden", "aria-label": "Choose a batch file" }) as HTMLInputElement;
   picker.addEventListener("change", () => {
     const file = picker.files?.[0];
     if (file) void upload(p.id, file);
   });
   const drop = h(
     "div",
-    { class: "drop-zone", id: "drop-zone", tabindex: "0", role: "button", "aria-label": "Upload a batch: drop a .jsonl, .json (Label Studio) or .csv file here, or press U to choose one" },
+    { class: "drop-zone", id: "drop-zone", tabindex: "0", role: "button", "aria-label": "Upload a batch: drop a file (JSONL, JSON, CSV, TSV, CoNLL, VOC XML, or a zip of a YOLO or VOC set) here, or press U to choose one" },
     h("strong", {}, "Upload a batch"),
-    h("span", { class: "muted" }, " — drop a .jsonl, .json (Label Studio) or .csv file here, or "),
+    h("span", { class: "muted" }, " — drop a file from Label Studio, Prodigy, Toloka, spaCy, COCO, CoNLL, a VOC XML or a zip of a YOLO or VOC set here, or "),
     h("button", { class: "link", onclick: () => picker.click() }, "choose a file (U)"),
     picker,
   );
@@ -190,13 +191,7 @@ function paintProject(d: ProjectDashboard) {
       d.batches.length ? batchTable(p.id, d.batches) : null,
       drop,
       priorityField(),
-      h(
-        "p",
-        { class: "export" },
-        h("button", { id: "export-jsonl", onclick: () => void exportAs(p.id, "jsonl") }, "Export JSONL (J)"),
-        " ",
-        h("button", { id: "export-csv", onclick: () => void exportAs(p.id, "csv") }, "Export CSV (C)"),
-      ),
+      exportLine(p.id, p.kind),
       report,
       noticeLine(),
       h("details", {}, h("summary", {}, "Label schema"), h("pre", { id: "schema" }, d.schema)),
@@ -313,9 +308,35 @@ function uploadLocation(e: unknown): string {
   return column === null ? ` at line ${line}` : ` at line ${line}, column ${column}`;
 }
 
-async function exportAs(projectId: number, format: "jsonl" | "csv") {
+/** The export menu: a format, what a task's label is, and the J/C shortcuts' buttons. */
+function exportLine(projectId: number, kind: SchemaKind): HTMLElement {
+  const format = h("select", { id: "export-format", "aria-label": "Export format" }, ...exportFormats(kind).map(([f, name]) => h("option", { value: f }, name))) as HTMLSelectElement;
+  const label = h(
+    "select",
+    { id: "export-label", "aria-label": "A task's label in the export" },
+    h("option", { value: "review" }, "final label (reviewer's, else gold, else consensus)"),
+    h("option", { value: "consensus" }, "crowd consensus"),
+    h("option", { value: "answers" }, "every answer"),
+  ) as HTMLSelectElement;
+  return h(
+    "p",
+    { class: "export" },
+    h("label", { for: "export-format" }, "Export as "),
+    format,
+    " with ",
+    label,
+    " ",
+    h("button", { id: "export-go", onclick: () => void exportAs(projectId, format.value, label.value) }, "Export"),
+    " ",
+    h("button", { id: "export-jsonl", onclick: () => void exportAs(projectId, "jsonl") }, "JSONL (J)"),
+    " ",
+    h("button", { id: "export-csv", onclick: () => void exportAs(projectId, "csv") }, "CSV (C)"),
+  );
+}
+
+async function exportAs(projectId: number, format: string, label: string | null = null) {
   try {
-    const path = await ipc.exportProject(projectId, format);
+    const path = await ipc.exportProject(projectId, format, label);
     report = h("p", { class: "ok", id: "export-report", role: "status" }, `Exported to ${path}`);
   } catch (e) {
     report = h("p", { class: "error", id: "export-report", role: "alert" }, errorMessage(e));

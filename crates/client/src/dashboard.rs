@@ -48,6 +48,24 @@ fn summary(project: Project, status: ProjectStatus) -> ProjectSummary {
 }
 
 /// `name` as a file name: letters, digits, `-` and `_` kept, the rest `_`.
+/// The export formats the app offers, with the end of the file name each is written to.
+pub const EXPORT_FILES: &[(&str, &str)] = &[
+    ("jsonl", "jsonl"),
+    ("csv", "csv"),
+    ("tsv", "tsv"),
+    ("ls-json", "label-studio.json"),
+    ("ls-json-min", "label-studio-min.json"),
+    ("ls-config", "label-studio.xml"),
+    ("crowdkit", "crowdkit.csv"),
+    ("prodigy", "prodigy.jsonl"),
+    ("toloka", "toloka.tsv"),
+    ("conll", "conll"),
+    ("spacy", "spacy.jsonl"),
+    ("coco", "coco.json"),
+    ("yolo", "yolo.zip"),
+    ("voc", "voc.zip"),
+];
+
 fn file_stem(name: &str) -> String {
     let stem: String = name
         .chars()
@@ -216,26 +234,28 @@ impl Session {
         self.uploads.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Writes the project's export (`jsonl` or `csv`) into `dir` (by default the user's
-    /// Downloads folder) and returns the file's path.
+    /// Writes the project's export in `format` (one of [`EXPORT_FILES`]), its tasks labeled
+    /// by `label` (`review`, `consensus` or `answers`; the final label when `None`), into
+    /// `dir` (by default the user's Downloads folder) and returns the file's path.
     pub async fn export_project(
         &self,
         project_id: i64,
         format: &str,
+        label: Option<&str>,
         dir: Option<PathBuf>,
     ) -> Result<String> {
         let api = self.requester_api()?;
-        if !matches!(format, "jsonl" | "csv") {
+        let Some(&(_, suffix)) = EXPORT_FILES.iter().find(|(f, _)| *f == format) else {
             return Err(SessionError::Invalid(format!(
-                "unknown export format {format:?} (jsonl or csv)"
+                "unknown export format {format:?}"
             )));
-        }
+        };
         let project = api.project(project_id).await?;
         let dir = dir
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Downloads")))
             .unwrap_or_else(|| PathBuf::from("."));
         let path = dir.join(format!(
-            "{}-{project_id}.{format}",
+            "{}-{project_id}.{suffix}",
             file_stem(&project.name)
         ));
         let file_error = |source| SessionError::File {
@@ -243,7 +263,7 @@ impl Session {
             source,
         };
         std::fs::create_dir_all(&dir).map_err(file_error)?;
-        let mut response = api.export(project_id, format).await?;
+        let mut response = api.export_labels(project_id, format, label).await?;
         let mut file = std::fs::File::create(&path).map_err(file_error)?;
         while let Some(chunk) = response.chunk().await.map_err(|e| {
             SessionError::Server(crate::api::ClientError::Unreachable(e.to_string()))
