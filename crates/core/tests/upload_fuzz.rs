@@ -1,5 +1,6 @@
-//! The upload readers — JSONL, CSV, TSV, CoNLL and JSON documents (Label Studio exports, read strictly
-//! and leniently) — under arbitrary input (proptest: arbitrary bytes, and valid files with
+//! The upload readers — JSONL, CSV, TSV, CoNLL, JSON documents (Label Studio exports and
+//! spaCy's training data, read strictly and leniently), Pascal VOC XML and zips of YOLO sets
+//! — under arbitrary input (proptest: arbitrary bytes, and valid files with
 //! bytes flipped, cut or inserted): they never panic, every error names a line of the input
 //! (and a column within it, when given), and a file read in pieces of any size gives the same
 //! outcome as read whole. 512 cases per property here; `PROPTEST_CASES=200000 cargo test -p
@@ -119,6 +120,39 @@ fn valid_conll() -> String {
     "-DOCSTART- -X- -X- O\n\nPeter NNP B-NP I-PER\nlives VBZ B-VP O\nin IN B-PP O\nZürich NNP B-NP B-LOC\n\nBerlin S-LOC\n\nHe O\nsaid O\n".to_owned()
 }
 
+fn boxes_schema() -> LabelSchema {
+    LabelSchema::from_json(r#"{"kind": "boxes", "labels": ["cat", "dog"]}"#).expect("schema")
+}
+
+fn valid_voc() -> String {
+    "<annotation>\n<filename>a.jpg</filename>\n<size><width>200</width><height>100</height></size>\n<object><name>cat</name><bndbox><xmin>20</xmin><ymin>10</ymin><xmax>120</xmax><ymax>60</ymax></bndbox></object>\n<object><name>dog</name><bndbox><xmin>1.5</xmin><ymin>2</ymin><xmax>30</xmax><ymax>40</ymax></bndbox></object>\n</annotation>\n".to_owned()
+}
+
+/// spaCy's v2 JSON training format: a document of two paragraphs, and a training tuple.
+fn valid_spacy_v2() -> String {
+    r#"[{"id": 0, "paragraphs": [
+  {"raw": "Ann Lee met Bo", "sentences": [{"tokens": [{"orth": "Ann", "ner": "B-PER"}, {"orth": "Lee", "ner": "L-PER"}, {"orth": "met", "ner": "O"}, {"orth": "Bo", "ner": "U-PER"}]}]},
+  {"sentences": [{"tokens": [{"orth": "in", "ner": "O"}, {"orth": "Zürich", "ner": "U-LOC"}]}]}]},
+ ["Bo left", {"entities": [[0, 2, "PER"]]}]]
+"#.to_owned()
+}
+
+/// A YOLO set in a zip: a class list, an image's labels.
+fn valid_yolo_zip() -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, text) in [
+        ("classes.txt", "cat\ndog\n"),
+        ("labels/a.txt", "0 0.5 0.5 0.2 0.2\n1 0.25 0.25 0.1 0.1\n"),
+        ("labels/b.txt", "1 0.5 0.5 0.9 0.9\n"),
+    ] {
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .expect("entry");
+        w.write_all(text.as_bytes()).expect("write");
+    }
+    w.finish().expect("zip").into_inner()
+}
+
 /// [`check`], reading leniently or not.
 fn check_read(
     bytes: &[u8],
@@ -126,11 +160,24 @@ fn check_read(
     piece: usize,
     lenient: bool,
 ) -> Result<(), TestCaseError> {
-    let schema = if format == UploadFormat::Conll {
-        spans_schema()
-    } else {
-        schema()
+    let schema = match format {
+        UploadFormat::Conll => spans_schema(),
+        UploadFormat::Voc | UploadFormat::Zip => boxes_schema(),
+        _ => schema(),
     };
+    check_against(bytes, format, &schema, piece, lenient)
+}
+
+/// Parses `bytes` as `format` for `schema`, whole and in pieces: the same outcome, and an
+/// error names a line inside the input (a zip's errors name lines of the files inside it).
+fn check_against(
+    bytes: &[u8],
+    format: UploadFormat,
+    schema: &LabelSchema,
+    piece: usize,
+    lenient: bool,
+) -> Result<(), TestCaseError> {
+    let schema = schema.clone();
     let whole = upload::parse_upload_with::<EncodedTask>(bytes, format, &schema, lenient);
     let pieces = upload::parse_upload_with::<EncodedTask>(
         Pieces {
@@ -147,6 +194,10 @@ fn check_read(
         _ => prop_assert!(false, "whole {whole:?} but in pieces {pieces:?}"),
     }
     if let Err(e) = whole {
+        prop_assert!(!e.message.is_empty());
+        if format == UploadFormat::Zip {
+            return Ok(());
+        }
         // Lines end at LF, CR or CR LF, as the CSV reader counts them (JSONL counts LF only,
         // which gives no more lines).
         let lines = 1 + bytes
@@ -189,6 +240,23 @@ proptest! {
         check(&bytes, UploadFormat::Json, piece)?;
         check(&bytes, UploadFormat::Tsv, piece)?;
         check(&bytes, UploadFormat::Conll, piece)?;
+        check(&bytes, UploadFormat::Voc, piece)?;
+        check(&bytes, UploadFormat::Zip, piece)?;
+    }
+
+    #[test]
+    fn damaged_voc_is_read_or_refused_at_a_line(damages in prop::collection::vec(damage(), 1..4), piece in 1usize..64, lenient in any::<bool>()) {
+        check_read(&apply(valid_voc().into_bytes(), &damages), UploadFormat::Voc, piece, lenient)?;
+    }
+
+    #[test]
+    fn damaged_yolo_zips_are_read_or_refused(damages in prop::collection::vec(damage(), 1..4), piece in 1usize..64, lenient in any::<bool>()) {
+        check_read(&apply(valid_yolo_zip(), &damages), UploadFormat::Zip, piece, lenient)?;
+    }
+
+    #[test]
+    fn damaged_spacy_json_is_read_or_refused_at_a_line(damages in prop::collection::vec(damage(), 1..4), piece in 1usize..64, lenient in any::<bool>()) {
+        check_against(&apply(valid_spacy_v2().into_bytes(), &damages), UploadFormat::Json, &spans_schema(), piece, lenient)?;
     }
 
     #[test]
@@ -228,5 +296,24 @@ fn the_undamaged_files_are_read() {
         let tasks = upload::parse_upload_from::<EncodedTask>(text.as_bytes(), format, &schema)
             .expect("valid");
         assert_eq!(tasks.tasks.len(), 3, "{format:?}");
+    }
+    for (bytes, format, schema, tasks) in [
+        (
+            valid_voc().into_bytes(),
+            UploadFormat::Voc,
+            boxes_schema(),
+            1,
+        ),
+        (valid_yolo_zip(), UploadFormat::Zip, boxes_schema(), 2),
+        (
+            valid_spacy_v2().into_bytes(),
+            UploadFormat::Json,
+            spans_schema(),
+            3,
+        ),
+    ] {
+        let parsed = upload::parse_upload_from::<EncodedTask>(bytes.as_slice(), format, &schema)
+            .expect("valid");
+        assert_eq!(parsed.tasks.len(), tasks, "{format:?}");
     }
 }
