@@ -22,7 +22,7 @@ fn counts(name: &str) -> (usize, BTreeSet<String>, usize) {
     let mut entities = 0;
     for line in text.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.is_empty() {
+        if fields.is_empty() || fields[0] == "-DOCSTART-" {
             in_sentence = false;
             continue;
         }
@@ -44,7 +44,12 @@ async fn conll_files_become_spans_tasks_with_their_tags_as_answers_on_both_store
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let server = TestServer::start_on(backend).await;
         let (requester, token) = server.user(Role::Requester, "rita").await;
-        for name in ["fashion.conll", "trivial.bioes"] {
+        for name in [
+            "fashion.conll",
+            "trivial.bioes",
+            "spacy-conll2003.iob",
+            "spacy-token-per-line.iob",
+        ] {
             let (sentences, types, entities) = counts(name);
             let schema = serde_json::json!({"kind": "spans", "labels": types});
             let schema = LabelSchema::from_json(&schema.to_string()).expect("schema");
@@ -84,6 +89,9 @@ async fn conll_files_become_spans_tasks_with_their_tags_as_answers_on_both_store
                     .filter_map(|l| {
                         let f: Vec<&str> = l.split_whitespace().collect();
                         let (word, tag) = (f.first()?, f.last()?);
+                        if *word == "-DOCSTART-" {
+                            return None;
+                        }
                         let tag = tag.replacen("S-", "B-", 1).replacen("E-", "I-", 1);
                         Some(((*word).to_owned(), tag))
                     })

@@ -1,7 +1,7 @@
-//! Datasets of many files — YOLO sets and Pascal VOC files (real ones from label-studio-sdk's
-//! and Datumaro's tests, tests/corpus/{yolo,voc}) — come in as boxes tasks, an image each,
-//! their boxes an answer by the imported annotator `yolo` or `voc`: as a folder through
-//! `tessera upload` and as a zip through the API, on both stores. Every box the files hold is
+//! Image datasets — YOLO sets, Pascal VOC files and COCO files (real ones from
+//! label-studio-sdk's and Datumaro's tests, tests/corpus/{yolo,voc,coco}) — come in as boxes
+//! tasks, an image each, their boxes an answer by the imported annotator `yolo`, `voc` or
+//! `coco`: folders through `tessera upload`, zips through the API, on both stores. Every box the files hold is
 //! in the export, counted from the files; a damaged copy is refused naming its file and line,
 //! with nothing stored.
 
@@ -286,4 +286,41 @@ async fn a_damaged_voc_file_is_refused_at_its_line() {
     let (_, body) = api_error(e);
     assert!(body.line.is_some() && body.column.is_some(), "{body:?}");
     assert!(export_records(&requester, project).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn coco_files_come_in_with_every_box_on_both_stores() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let server = TestServer::start_on(backend).await;
+        let (requester, token) = server.user(Role::Requester, "rita").await;
+        for name in [
+            "instances.json",
+            "datumaro-instances-train.json",
+            "datumaro-instances-val.json",
+        ] {
+            let path = corpus("coco", name);
+            let doc: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).expect("corpus"))
+                    .expect("COCO");
+            let list = |k: &str| doc[k].as_array().cloned().unwrap_or_default();
+            let names: Vec<String> = list("categories")
+                .iter()
+                .filter_map(|c| c["name"].as_str().map(str::to_owned))
+                .collect();
+            let project = boxes_project(&requester, name, &names).await;
+            let out = cli_upload(&server, &token, project, &path, &[]);
+            assert!(
+                out.contains(&format!("added {} tasks", list("images").len())),
+                "{name}: {out}"
+            );
+            let boxes = exported_boxes(&requester, project, "coco").await;
+            assert_eq!(boxes.len(), list("annotations").len(), "{backend:?} {name}");
+            let sizes: Vec<Option<[u32; 2]>> = export_records(&requester, project)
+                .await
+                .iter()
+                .map(|r| r.image_size)
+                .collect();
+            assert!(sizes.iter().all(Option::is_some), "{name}: {sizes:?}");
+        }
+    }
 }

@@ -63,5 +63,33 @@ async fn toloka_pools_upload_with_their_gold_and_hints_on_both_stores() {
                 }
             }
         }
+        // A pool's input as Toloka's image-segmentation example gives it: one column of image
+        // URLs, a boxes task each.
+        let name = "image-segmentation-dataset.tsv";
+        let schema =
+            LabelSchema::from_json(r#"{"kind": "boxes", "labels": ["object"]}"#).expect("schema");
+        let project = requester
+            .create_project(name, schema)
+            .await
+            .expect("project")
+            .id;
+        let out = cli_upload(&server, &token, project, &corpus(name), &[]);
+        let urls: Vec<String> = std::fs::read_to_string(corpus(name))
+            .expect("corpus")
+            .lines()
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect();
+        assert!(
+            out.contains(&format!("added {} tasks", urls.len())),
+            "{out}"
+        );
+        let images: Vec<String> = export_records(&requester, project)
+            .await
+            .iter()
+            .map(|r| r.data["image"].as_str().expect("image").to_owned())
+            .collect();
+        assert_eq!(images, urls, "{backend:?}");
     }
 }

@@ -1,6 +1,8 @@
 //! The export bench (issue 24): a project of 1,000,000 tasks (SQLite; PostgreSQL too when
 //! `TESSERA_TEST_DATABASE_URL` is set) exported over a real socket as Tessera JSONL and as
-//! Label Studio JSON — bar: under 10 s each, with memory flat in the project's size.
+//! Label Studio JSON — bar: under 10 s each, with memory flat in the project's size — and,
+//! for the record, as the other formats a classification project has (JSON_MIN, Prodigy,
+//! Toloka, spaCy).
 //!
 //! ```text
 //! cargo bench -p tessera-tests --bench export            # TESSERA_EXPORT_TASKS=N to resize
@@ -108,7 +110,14 @@ async fn main() {
             .await
             .expect("upload");
         let http = reqwest::Client::new();
-        for format in ["jsonl", "ls-json"] {
+        for format in [
+            "jsonl",
+            "ls-json",
+            "ls-json-min",
+            "prodigy",
+            "toloka",
+            "spacy",
+        ] {
             let url = format!(
                 "{}/api/projects/{}/export?format={format}",
                 server.url, project.id

@@ -47,24 +47,25 @@ impl BoundingBox {
         })
     }
 
-    /// A box from corners in shares of the image (`x0,y0` top left, `x1,y1` bottom right), cut
-    /// at the image's edge when it strays past it (a drag past the border, rounding), with
-    /// whether it was cut; `None` when nothing of it is inside the image.
-    pub fn within_image(x0: f64, y0: f64, x1: f64, y1: f64, label: &str) -> Option<(Self, bool)> {
-        let (cx0, cy0, cx1, cy1) = (x0.max(0.0), y0.max(0.0), x1.min(1.0), y1.min(1.0));
-        if !(cx1 > cx0 && cy1 > cy0) || label.is_empty() {
+    /// A box in shares of the image (`x, y` its top left corner), cut at the image's edge when
+    /// it strays past it (a drag past the border, rounding), with whether it was cut; `None`
+    /// when nothing of it is inside the image. A box inside keeps its numbers as given.
+    pub fn within_image(x: f64, y: f64, w: f64, h: f64, label: &str) -> Option<(Self, bool)> {
+        let (x0, y0, x1, y1) = (x.max(0.0), y.max(0.0), (x + w).min(1.0), (y + h).min(1.0));
+        if !(x1 > x0 && y1 > y0) || label.is_empty() {
             return None;
         }
-        let cut = (cx0, cy0, cx1, cy1) != (x0, y0, x1, y1);
+        let cut_x = x < 0.0 || x + w > 1.0;
+        let cut_y = y < 0.0 || y + h > 1.0;
         Some((
             BoundingBox {
-                x: cx0,
-                y: cy0,
-                w: cx1 - cx0,
-                h: cy1 - cy0,
+                x: x0,
+                y: y0,
+                w: if cut_x { x1 - x0 } else { w },
+                h: if cut_y { y1 - y0 } else { h },
                 label: label.to_owned(),
             },
-            cut,
+            cut_x || cut_y,
         ))
     }
 

@@ -1,8 +1,9 @@
 //! A COCO instances file (`images`, `annotations`, `categories`): each image becomes a boxes
 //! task (`image` is its `file_name`), with its size, and its objects' boxes an answer by the
 //! imported annotator `coco` (an image with no objects, an answer of none). A box is the
-//! object's `bbox` (`x, y, width, height` in pixels), kept as a share of the image; the
-//! polygons of `segmentation` are not kept (a boxes project has boxes) and are counted.
+//! object's `bbox` (`x, y, width, height` in pixels), kept as a share of the image (cut at
+//! its edge when it strays past, and counted); masks (`segmentation` polygons or RLE), the
+//! crowd flag and `attributes` are not kept (a boxes project has boxes) and are counted.
 
 use std::collections::HashMap;
 
@@ -89,21 +90,27 @@ pub(super) fn parse(
             let [x, y, bw, bh] = bbox[..] else {
                 return Err("\"bbox\" must be [x, y, width, height]".to_owned());
             };
+            // Masks (polygons or RLE), crowd flags and attributes are not kept: counted.
             if a.get("segmentation")
-                .is_some_and(|s| s.as_array().is_some_and(|p| !p.is_empty()))
+                .is_some_and(|s| s.as_array().is_some_and(|p| !p.is_empty()) || s.is_object())
             {
                 cx.report.ignore("annotations.segmentation");
             }
-            let labels = vec![
-                BoundingBox {
-                    x: x / w,
-                    y: y / h,
-                    w: bw / w,
-                    h: bh / h,
-                    label: label.clone(),
-                }
-                .to_string(),
-            ];
+            if a.get("iscrowd").and_then(Value::as_i64) == Some(1) {
+                cx.report.ignore("annotations.iscrowd");
+            }
+            if a.get("attributes")
+                .is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+            {
+                cx.report.ignore("annotations.attributes");
+            }
+            let (b, cut) = BoundingBox::within_image(x / w, y / h, bw / w, bh / h, label).ok_or(
+                format!("box {x},{y} {bw} by {bh} lies outside the {w} by {h} image"),
+            )?;
+            if cut {
+                cx.report.clamped_boxes += 1;
+            }
+            let labels = vec![b.to_string()];
             schema.check_answer(&labels).map_err(|e| e.to_string())?;
             Ok((image, labels.into_iter().next().unwrap_or_default()))
         })();

@@ -138,10 +138,11 @@ fn file(
                 corner("ymax")?,
             );
             let (w, h) = (f64::from(w), f64::from(h));
-            let (b, cut) = BoundingBox::within_image(x0 / w, y0 / h, x1 / w, y1 / h, &label)
-                .ok_or(format!(
-                    "box {x0},{y0} to {x1},{y1} lies outside the {w} by {h} image"
-                ))?;
+            let (b, cut) =
+                BoundingBox::within_image(x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h, &label)
+                    .ok_or(format!(
+                        "box {x0},{y0} to {x1},{y1} lies outside the {w} by {h} image"
+                    ))?;
             let labels = vec![b.to_string()];
             schema.check_answer(&labels).map_err(|e| e.to_string())?;
             if cut {

@@ -282,16 +282,9 @@ fn read_line(line: &str, classes: &[String], report: &mut UploadReport) -> Resul
             .ok_or(format!("{field:?} is not a number"))?;
     }
     let [xc, yc, w, h] = numbers;
-    let (b, cut) = BoundingBox::within_image(
-        xc - w / 2.0,
-        yc - h / 2.0,
-        xc + w / 2.0,
-        yc + h / 2.0,
-        label,
-    )
-    .ok_or(format!(
-        "box at {xc}, {yc}, {w} by {h} lies outside the image"
-    ))?;
+    let (b, cut) = BoundingBox::within_image(xc - w / 2.0, yc - h / 2.0, w, h, label).ok_or(
+        format!("box at {xc}, {yc}, {w} by {h} lies outside the image"),
+    )?;
     if cut {
         report.clamped_boxes += 1;
     }
