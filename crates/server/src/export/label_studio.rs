@@ -174,8 +174,19 @@ fn prediction(schema: &LabelSchema, p: &Prediction, cx: Context<'_>) -> Value {
     out
 }
 
-/// One task as a Label Studio task with its annotations and predictions.
-pub fn task(schema: &LabelSchema, r: &ExportRecord) -> Value {
+/// One task as a Label Studio task with its annotations and predictions, serialized from the
+/// record as it is (its data and `meta` are not copied).
+#[derive(serde::Serialize)]
+pub struct Task<'a> {
+    id: i64,
+    data: &'a Map<String, Value>,
+    annotations: Vec<Value>,
+    predictions: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meta: Option<&'a Map<String, Value>>,
+}
+
+pub fn task<'a>(schema: &LabelSchema, r: &'a ExportRecord) -> Task<'a> {
     let cx = Context {
         text: r.data.get("text").and_then(Value::as_str),
         image_size: r.image_size,
@@ -199,16 +210,13 @@ pub fn task(schema: &LabelSchema, r: &ExportRecord) -> Value {
         .chain(&r.more_predictions)
         .map(|p| prediction(schema, p, cx))
         .collect();
-    let mut task = json!({
-        "id": r.task_id,
-        "data": r.data,
-        "annotations": annotations,
-        "predictions": predictions,
-    });
-    if let Some(meta) = &r.meta {
-        task["meta"] = json!(meta);
+    Task {
+        id: r.task_id,
+        data: &r.data,
+        annotations,
+        predictions,
+        meta: r.meta.as_ref(),
     }
-    task
 }
 
 /// Rows of Label Studio's JSON_MIN export for one task: its data fields at the top level, its

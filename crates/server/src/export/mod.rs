@@ -214,25 +214,26 @@ impl ExportWriter {
             Format::Conll => out = columns::conll_lines(records, label),
             Format::Prodigy => out = prodigy::lines(&self.schema, records, label)?,
             Format::Spacy => out = spacy::lines(&self.schema, records, label)?,
-            Format::LabelStudio | Format::LabelStudioMin => {
-                let items: Vec<serde_json::Value> = if self.format == Format::LabelStudio {
-                    records
-                        .iter()
-                        .map(|r| label_studio::task(&self.schema, r))
-                        .collect()
-                } else {
-                    records
-                        .iter()
-                        .flat_map(|r| label_studio::min_rows(&self.schema, r, label))
-                        .collect()
-                };
-                for (i, item) in items.iter().enumerate() {
+            Format::LabelStudio => {
+                for (i, record) in records.iter().enumerate() {
                     if self.written + i > 0 {
                         out.push(b',');
                     }
-                    serde_json::to_writer(&mut out, item)?;
+                    serde_json::to_writer(&mut out, &label_studio::task(&self.schema, record))?;
                 }
-                self.written += items.len();
+            }
+            Format::LabelStudioMin => {
+                let rows: Vec<serde_json::Value> = records
+                    .iter()
+                    .flat_map(|r| label_studio::min_rows(&self.schema, r, label))
+                    .collect();
+                for (i, row) in rows.iter().enumerate() {
+                    if self.written + i > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut out, row)?;
+                }
+                self.written += rows.len();
                 return Ok(out);
             }
             Format::Coco if pass == 0 => {
