@@ -83,10 +83,32 @@ async fn a_tessera_export_uploads_back_whole_on_both_stores() {
             .upload(
                 gold,
                 UploadFormat::Jsonl,
-                r#"{"id": "g1", "data": {"text": "fine"}, "gold": "Positive", "meta": {"batch": 7}}"#.to_owned(),
+                concat!(
+                    r#"{"id": "g1", "data": {"text": "fine"}, "gold": "Positive", "meta": {"batch": 7}}"#,
+                    "\n",
+                    r#"{"id": "r1", "data": {"text": "so-so"}, "annotations": [{"completed_by": {"email": "ann@x.org"}, "result": [{"type": "choices", "value": {"choices": ["Neutral"]}}]}]}"#
+                )
+                .to_owned(),
             )
             .await
             .expect("gold");
+        // A reviewer's verdict moves with the project.
+        let reviewed = export_records(&requester, gold)
+            .await
+            .into_iter()
+            .find(|r| r.external_id.as_deref() == Some("r1"))
+            .expect("r1")
+            .task_id;
+        requester
+            .review(
+                gold,
+                &tessera_api::ReviewRequest {
+                    task_id: reviewed,
+                    labels: vec!["Negative".to_owned()],
+                },
+            )
+            .await
+            .expect("review");
         for (project, schema_json) in [
             (two_annotators, BOXES),
             (predictions, BOXES),
@@ -135,6 +157,15 @@ async fn a_tessera_export_uploads_back_whole_on_both_stores() {
                     "{backend:?}: task {origin}"
                 );
                 assert_eq!(answers(a), answers(b), "{backend:?}: task {origin}");
+                assert_eq!(
+                    a.review
+                        .as_ref()
+                        .map(|r| (&r.labels, &r.reviewer, r.reviewed_at)),
+                    b.review
+                        .as_ref()
+                        .map(|r| (&r.labels, &r.reviewer, r.reviewed_at)),
+                    "{backend:?}: the review of {origin}"
+                );
                 let times = |r: &ExportRecord| {
                     let mut t: Vec<_> = r.answers.iter().map(|x| x.answered_at).collect();
                     t.sort();

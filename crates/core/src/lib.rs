@@ -18,7 +18,7 @@ pub use consensus::{Consensus, ConsensusMethod, MajorityVote, Vote};
 pub use label_config::{LabelConfigError, schema_from_label_config};
 pub use schema::{LabelSchema, MAX_OFFLINE_QUOTA, Progress, SchemaError, SchemaKind};
 pub use span::Span;
-pub use task::{EncodedTask, ImportedAnswer, ParsedTask, Prediction, TaskInput};
+pub use task::{EncodedTask, ImportedAnswer, ImportedReview, ParsedTask, Prediction, TaskInput};
 pub use upload::{
     ExternalAnswer, LeftOut, Parsed, UploadError, UploadFormat, UploadReport, is_answers_header,
     parse_answers_csv, parse_upload, parse_upload_from, parse_upload_with,

@@ -33,6 +33,17 @@ pub struct ImportedAnswer {
     pub unsure: bool,
 }
 
+/// A reviewer's verdict made before the task came to Tessera (an earlier Tessera server's
+/// export): the task's final label, kept beside the crowd's consensus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedReview {
+    /// Who gave it; stored as an imported user of that name.
+    pub reviewer: String,
+    pub labels: Vec<String>,
+    /// When, as the source recorded it (RFC 3339), if it did.
+    pub reviewed_at: Option<String>,
+}
+
 /// One task of an upload, validated against the project's schema.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TaskInput {
@@ -52,6 +63,8 @@ pub struct TaskInput {
     /// The task image's width and height in pixels, when the source knew them (Label Studio
     /// keeps them on each box): what COCO, YOLO and VOC files need.
     pub image_size: Option<[u32; 2]>,
+    /// A reviewer's verdict the file carries.
+    pub review: Option<ImportedReview>,
 }
 
 /// A task of an upload as the store writes it: its fields as compact JSON text. Encoded
@@ -72,6 +85,7 @@ pub struct EncodedTask {
     pub meta: Option<String>,
     pub answers: Vec<ImportedAnswer>,
     pub image_size: Option<[u32; 2]>,
+    pub review: Option<ImportedReview>,
 }
 
 /// What an upload's parse keeps of each task: the task itself, or its encoding.
@@ -141,6 +155,7 @@ impl ParsedTask for EncodedTask {
             external_id: task.external_id,
             answers: task.answers,
             image_size: task.image_size,
+            review: task.review,
         })
     }
 

@@ -897,7 +897,7 @@ fn csv_task(
         gold,
         meta: (!meta.is_empty()).then_some(meta),
         answers,
-        image_size: None,
+        ..TaskInput::default()
     })
 }
 

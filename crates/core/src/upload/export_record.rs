@@ -1,14 +1,14 @@
 //! A line of Tessera's own JSONL export, read back: a project moves to another server (or a
-//! new project) with its data, predictions, gold, `meta` and every annotator's current answer.
-//! What the new project works out again — consensus, completion, review need — is not read;
-//! what it cannot take over (a reviewer's verdict, a cancellation and the answers that came
-//! after it) is counted in the report.
+//! new project) with its data, predictions, gold, `meta`, every annotator's current answer and
+//! the reviewer's verdict. What the new project works out again — consensus, completion,
+//! review need — is not read; what it cannot take over (a cancellation and the answers that
+//! came after it) is counted in the report.
 
 use serde_json::{Map, Value};
 
 use super::task_object::Reading;
 use crate::schema::LabelSchema;
-use crate::task::{ImportedAnswer, Prediction, TaskInput, check_data};
+use crate::task::{ImportedAnswer, ImportedReview, Prediction, TaskInput, check_data};
 
 /// Keys the new project works out again from the answers.
 const DERIVED: &[&str] = &["consensus", "complete", "needs_review"];
@@ -72,6 +72,10 @@ pub(super) fn record(
             Some(serde_json::from_value::<[u32; 2]>(size).map_err(|e| format!("image_size: {e}"))?)
         }
     };
+    let review = match obj.remove("review") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(review(v, schema).map_err(|m| format!("review: {m}"))?),
+    };
     let mut answers = Vec::new();
     if let Some(Value::Array(items)) = obj.remove("answers") {
         for (i, a) in items.into_iter().enumerate() {
@@ -96,6 +100,32 @@ pub(super) fn record(
         meta,
         answers,
         image_size,
+        review,
+    })
+}
+
+/// A reviewer's verdict: `labels`, `reviewer`, `reviewed_at`.
+fn review(value: Value, schema: &LabelSchema) -> Result<ImportedReview, String> {
+    let Value::Object(v) = value else {
+        return Err("a review must be an object".to_owned());
+    };
+    let reviewer = v
+        .get("reviewer")
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .ok_or("a review needs its \"reviewer\"")?
+        .to_owned();
+    let labels: Vec<String> =
+        serde_json::from_value(v.get("labels").cloned().unwrap_or(Value::Null))
+            .map_err(|e| format!("labels: {e}"))?;
+    schema.check_answer(&labels).map_err(|e| e.to_string())?;
+    Ok(ImportedReview {
+        reviewer,
+        labels,
+        reviewed_at: v
+            .get("reviewed_at")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     })
 }
 
@@ -135,6 +165,12 @@ pub fn task_line(task: &TaskInput, line: usize) -> Value {
         })
         .collect();
     out.insert("answers".into(), Value::Array(answers));
+    if let Some(r) = &task.review {
+        out.insert(
+            "review".into(),
+            serde_json::json!({"reviewer": r.reviewer, "labels": r.labels, "reviewed_at": r.reviewed_at}),
+        );
+    }
     Value::Object(out)
 }
 

@@ -222,6 +222,7 @@ pub(super) fn task(
         meta,
         answers,
         image_size: cx.image_size,
+        review: None,
     })
 }
 

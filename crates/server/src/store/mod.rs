@@ -435,6 +435,24 @@ async fn public(store: Box<dyn Store>) -> StoreResult<Box<dyn Store>> {
 /// digest starts so, so no token signs in as them.
 pub(crate) const IMPORTED: &str = "imported:";
 
+/// A time a source recorded (RFC 3339, or Toloka's zoneless UTC), when it is one and lies
+/// between 2000 and a day from `now`; else `now`.
+pub(crate) fn imported_time(time: Option<&str>, now: DateTime<Utc>) -> DateTime<Utc> {
+    time.and_then(|t| {
+        DateTime::parse_from_rfc3339(t)
+            .map(|t| t.with_timezone(&Utc))
+            .ok()
+            // Toloka writes its times without a zone, in UTC.
+            .or_else(|| {
+                chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f")
+                    .ok()
+                    .map(|t| t.and_utc())
+            })
+    })
+    .filter(|t| t.year() >= 2000 && *t <= now + chrono::TimeDelta::days(1))
+    .unwrap_or(now)
+}
+
 /// An answer a batch brought from another tool, as a push of its imported annotator. Its time
 /// is the source's when the source recorded one (and it is a time), else `now`.
 pub(crate) fn imported_push(
@@ -443,22 +461,7 @@ pub(crate) fn imported_push(
     answer: &ImportedAnswer,
     now: DateTime<Utc>,
 ) -> AnswerPush {
-    let answered_at = answer
-        .answered_at
-        .as_deref()
-        .and_then(|t| {
-            DateTime::parse_from_rfc3339(t)
-                .map(|t| t.with_timezone(&Utc))
-                .ok()
-                // Toloka writes its times without a zone, in UTC.
-                .or_else(|| {
-                    chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f")
-                        .ok()
-                        .map(|t| t.and_utc())
-                })
-        })
-        .filter(|t| t.year() >= 2000 && *t <= now + chrono::TimeDelta::days(1))
-        .unwrap_or(now);
+    let answered_at = imported_time(answer.answered_at.as_deref(), now);
     AnswerPush {
         id: uuid::Uuid::now_v7(),
         task_id,

@@ -27,7 +27,9 @@ use tessera_api::{
     ProjectStatus, PushResult, PushStatus, ReviewRequest, Role, TokenInfo, UploadResponse,
 };
 use tessera_core::aggregate::FittedConsensus;
-use tessera_core::{ConsensusMethod, EncodedTask, ImportedAnswer, LabelSchema, Prediction, Vote};
+use tessera_core::{
+    ConsensusMethod, EncodedTask, ImportedAnswer, ImportedReview, LabelSchema, Prediction, Vote,
+};
 
 use crate::quality::TimedAnswer;
 use tokio_postgres::types::Json;
@@ -38,9 +40,9 @@ use uuid::Uuid;
 use super::{
     ConsensusInputs, ConsensusUpdate, ExportPage, GoldAnswer, IMPORTED, LeaseQuery, ModelCache,
     ProjectCache, ProjectsOf, Store, StoreError, StoreResult, StoredAnswer, User, answers_by_task,
-    creator_only, first_answers, imported_names, imported_pushes, imported_stored, last_admin,
-    last_requester, latest_answers, no_such_user, project_role, rejected, repeated, role_of,
-    stored_key, unknown_batch, unknown_external_id, unknown_task,
+    creator_only, first_answers, imported_names, imported_pushes, imported_stored, imported_time,
+    last_admin, last_requester, latest_answers, no_such_user, project_role, rejected, repeated,
+    role_of, stored_key, unknown_batch, unknown_external_id, unknown_task,
 };
 
 /// Tasks one upload statement inserts.
@@ -1031,6 +1033,7 @@ impl Store for PostgresStore {
         let tx = c.transaction().await?;
         self.project_in(&tx, project_id).await?;
         let mut imported: Vec<(i64, Vec<ImportedAnswer>)> = Vec::new();
+        let mut reviews: Vec<(i64, ImportedReview)> = Vec::new();
         let batch_id: i64 = tx
             .cached_query_one(
                 "INSERT INTO batches (project_id, task_count, priority, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
@@ -1105,11 +1108,15 @@ impl Store for PostgresStore {
                 if !task.answers.is_empty() {
                     imported.push((id, task.answers.clone()));
                 }
+                if let Some(review) = &task.review {
+                    reviews.push((id, review.clone()));
+                }
             }
         }
         let answers_added = self
             .store_imported(&tx, &imported, now, method.as_ref())
             .await?;
+        store_reviews(&tx, &reviews, now).await?;
         tx.commit().await?;
         Ok(UploadResponse {
             batch_id,
@@ -1834,7 +1841,7 @@ impl Store for PostgresStore {
 
 mod transfer;
 
-use transfer::export_tasks;
+use transfer::{export_tasks, store_reviews};
 
 #[cfg(test)]
 mod tests {

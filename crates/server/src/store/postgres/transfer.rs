@@ -17,16 +17,7 @@ impl PostgresStore {
     ) -> StoreResult<usize> {
         let mut people = HashMap::new();
         for name in imported_names(imported) {
-            let id: i64 = tx
-                .cached_query_one(
-                    "INSERT INTO users (name, role, token_hash, created_at)
-                     VALUES ($1, 'annotator', $2, $3)
-                     ON CONFLICT (token_hash) DO UPDATE SET name = EXCLUDED.name
-                     RETURNING id",
-                    &[&name, &format!("{IMPORTED}{name}"), &now],
-                )
-                .await?
-                .get(0);
+            let id = imported_user(tx, &name, now).await?;
             let user = User {
                 id,
                 name: name.clone(),
@@ -50,6 +41,44 @@ impl PostgresStore {
         }
         Ok(stored)
     }
+}
+
+/// The imported user named `name` (an annotator or reviewer of another tool or server), made
+/// now if they are new; their id.
+async fn imported_user(
+    tx: &deadpool_postgres::Transaction<'_>,
+    name: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<i64> {
+    Ok(tx
+        .cached_query_one(
+            "INSERT INTO users (name, role, token_hash, created_at)
+             VALUES ($1, 'annotator', $2, $3)
+             ON CONFLICT (token_hash) DO UPDATE SET name = EXCLUDED.name
+             RETURNING id",
+            &[&name, &format!("{IMPORTED}{name}"), &now],
+        )
+        .await?
+        .get(0))
+}
+
+/// Stores the reviewers' verdicts a batch brought (an earlier server's export), each by its
+/// imported reviewer: the task's final label, as a verdict given here would be.
+pub(super) async fn store_reviews(
+    tx: &deadpool_postgres::Transaction<'_>,
+    reviews: &[(i64, ImportedReview)],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    for (task_id, review) in reviews {
+        let reviewer = imported_user(tx, &review.reviewer, now).await?;
+        let at = imported_time(review.reviewed_at.as_deref(), now);
+        tx.cached_execute(
+            "UPDATE tasks SET review_labels = $2, reviewed_by = $3, reviewed_at = $4 WHERE id = $1",
+            &[task_id, &Json(&review.labels), &reviewer, &at],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// The current (latest-revision, not skipped) answers to each of `task_ids`, one per

@@ -16,16 +16,18 @@ use tessera_api::{
     ProjectStatus, PushResult, PushStatus, ReviewRequest, Role, TokenInfo, UploadResponse,
 };
 use tessera_core::aggregate::FittedConsensus;
-use tessera_core::{ConsensusMethod, EncodedTask, ImportedAnswer, LabelSchema, Prediction, Vote};
+use tessera_core::{
+    ConsensusMethod, EncodedTask, ImportedAnswer, ImportedReview, LabelSchema, Prediction, Vote,
+};
 
 use crate::quality::TimedAnswer;
 
 use super::{
     ConsensusInputs, ConsensusUpdate, ExportPage, GoldAnswer, IMPORTED, LeaseQuery, ModelCache,
     ProjectCache, ProjectsOf, Store, StoreError, StoreResult, StoredAnswer, User, answers_by_task,
-    creator_only, first_answers, imported_names, imported_pushes, imported_stored, last_admin,
-    last_requester, latest_answers, no_such_user, parse_ts, project_role, rejected, repeated,
-    role_of, stored_key, ts, unknown_batch, unknown_external_id, unknown_task,
+    creator_only, first_answers, imported_names, imported_pushes, imported_stored, imported_time,
+    last_admin, last_requester, latest_answers, no_such_user, parse_ts, project_role, rejected,
+    repeated, role_of, stored_key, ts, unknown_batch, unknown_external_id, unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -854,6 +856,7 @@ impl Store for SqliteStore {
         self.write(move |c| {
             let mut tasks = tasks;
             let mut imported = Vec::new();
+            let mut reviews = Vec::new();
             let tx = c.savepoint()?;
             project_row(&tx, project_id)?;
             let now_time = now;
@@ -893,9 +896,13 @@ impl Store for SqliteStore {
                     if !task.answers.is_empty() {
                         imported.push((tx.last_insert_rowid(), std::mem::take(&mut task.answers)));
                     }
+                    if let Some(review) = task.review.take() {
+                        reviews.push((tx.last_insert_rowid(), review));
+                    }
                 }
             }
             let answers_added = store_imported(&tx, &models, &imported, now_time, method.as_ref())?;
+            store_reviews(&tx, &reviews, now_time)?;
             tx.commit()?;
             Ok(UploadResponse {
                 batch_id,
@@ -1562,7 +1569,7 @@ impl Store for SqliteStore {
 
 mod transfer;
 
-use transfer::{export_tasks, store_imported};
+use transfer::{export_tasks, store_imported, store_reviews};
 
 #[cfg(test)]
 mod tests {

@@ -37,6 +37,30 @@ pub(super) fn store_imported(
     Ok(stored)
 }
 
+/// Stores the reviewers' verdicts a batch brought (an earlier server's export), each by its
+/// imported reviewer: the task's final label, as a verdict given here would be.
+pub(super) fn store_reviews(
+    tx: &Connection,
+    reviews: &[(i64, ImportedReview)],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let now_ts = ts(now);
+    let mut update = tx.prepare_cached(
+        "UPDATE tasks SET review_labels = ?2, reviewed_by = ?3, reviewed_at = ?4 WHERE id = ?1",
+    )?;
+    for (task_id, review) in reviews {
+        let reviewer = imported_user(tx, &review.reviewer, &now_ts)?;
+        let at = imported_time(review.reviewed_at.as_deref(), now);
+        update.execute(params![
+            task_id,
+            serde_json::to_string(&review.labels)?,
+            reviewer.id,
+            ts(at)
+        ])?;
+    }
+    Ok(())
+}
+
 /// The imported annotator named `name`, made now if they are new.
 fn imported_user(tx: &Connection, name: &str, now: &str) -> StoreResult<User> {
     let hash = format!("{IMPORTED}{name}");
