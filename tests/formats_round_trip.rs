@@ -397,6 +397,29 @@ async fn label_studios_converter_takes_what_tessera_exports() {
         .collect();
     assert_eq!(row["label"], "Positive");
     assert_eq!(row["annotator"], "sergei@heartex.test");
+    // And Label Studio's CSV uploads back: the answer, by its annotator.
+    let copy = requester
+        .create_project("from csv", schema(CHOICES))
+        .await
+        .expect("project")
+        .id;
+    requester
+        .upload(
+            copy,
+            UploadFormat::Csv,
+            std::fs::read(csv_file.path()).expect("CSV"),
+        )
+        .await
+        .expect("Label Studio's CSV uploads");
+    let back = export_records(&requester, copy).await;
+    assert_eq!(
+        answers(&back[0]),
+        [(
+            "sergei@heartex.test".to_owned(),
+            vec!["Positive".to_owned()],
+            false
+        )]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -701,6 +701,11 @@ fn parse_csv<T: ParsedTask>(
         return Err(e);
     }
     let headers = checked_headers(headers)?;
+    // Label Studio's CSV export: JSON_MIN's rows as columns.
+    let label_studio = ["annotator", "annotation_id"]
+        .iter()
+        .all(|k| headers.iter().any(|h| h == k));
+    let mut cx = task_object::Reading::new(false);
     let mut tasks = Vec::new();
     let mut lines = Vec::new();
     for record in reader.records() {
@@ -726,22 +731,57 @@ fn parse_csv<T: ParsedTask>(
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        let task = T::from_input(csv_task(&headers, &record, schema, line)?)
-            .map_err(|m| err(line, None, m))?;
-        tasks.push(task);
+        let task = if label_studio {
+            cx.line = line;
+            task_object::task(label_studio_row(&headers, &record), schema, &mut cx)
+                .map_err(|m| err(line, None, m))?
+        } else {
+            csv_task(&headers, &record, schema, line)?
+        };
+        tasks.push(T::from_input(task).map_err(|m| err(line, None, m))?);
         lines.push(line);
     }
     // The end of the file: a quoted field never closed.
     if let Some(e) = quoting(usize::MAX) {
         return Err(e);
     }
-    let mut report = UploadReport::default();
+    let mut report = cx.report;
     for h in &headers {
         if h.starts_with("ASSIGNMENT:") && !TOLOKA_KEPT.contains(&h.as_str()) {
             report.ignore(h);
         }
     }
     Ok((merge_repeats(tasks, lines)?, report))
+}
+
+/// A row of Label Studio's CSV export as the JSON_MIN row it stands for: a cell holding a JSON
+/// list or object (several choices, regions) is that JSON; an empty cell of the annotation's
+/// own columns is null.
+fn label_studio_row(headers: &[String], record: &csv::StringRecord) -> Value {
+    let mut row = Map::new();
+    for (h, field) in headers.iter().zip(record.iter()) {
+        let trimmed = field.trim();
+        let data_field = matches!(h.as_str(), "text" | "image" | "a" | "b");
+        let value = if !data_field && trimmed.starts_with(['[', '{']) {
+            serde_json::from_str(trimmed).unwrap_or_else(|_| Value::from(field))
+        } else if trimmed.is_empty()
+            && matches!(
+                h.as_str(),
+                "annotator"
+                    | "annotation_id"
+                    | "created_at"
+                    | "updated_at"
+                    | "lead_time"
+                    | "agreement"
+            )
+        {
+            Value::Null
+        } else {
+            Value::from(field)
+        };
+        row.insert(h.clone(), value);
+    }
+    Value::Object(row)
 }
 
 /// The `ASSIGNMENT:` columns of a Toloka results file a task keeps: whose answer, to which
