@@ -42,6 +42,16 @@ if [ ! -x "$ls_venv/bin/label-studio-converter" ]; then
 fi
 export TESSERA_LABEL_STUDIO_VENV="$ls_venv"
 
+# spaCy itself, which writes the DocBin files the format tests read. Pinned; kept outside
+# the clone too.
+spacy_venv="${TESSERA_SPACY_VENV:-$HOME/.cache/tessera/venv-spacy}"
+if ! "$spacy_venv/bin/python" -c "import spacy" >/dev/null 2>&1; then
+  echo "test: installing spaCy into $spacy_venv"
+  python3 -m venv "$spacy_venv"
+  "$spacy_venv/bin/pip" install --quiet --disable-pip-version-check "spacy==3.8.18"
+fi
+export TESSERA_SPACY_VENV="$spacy_venv"
+
 echo "== UI: type check, build, unit tests"
 (cd ui && npm run --silent build && npm test --silent)
 

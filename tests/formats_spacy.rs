@@ -195,3 +195,136 @@ async fn a_category_the_project_lacks_is_refused_at_its_line() {
     assert!(body.message.contains("frying"), "{body:?}");
     assert!(export_records(&requester, id).await.is_empty());
 }
+
+/// The venv scripts/test.sh installs spaCy into.
+fn spacy_python() -> std::path::PathBuf {
+    let venv = std::env::var_os("TESSERA_SPACY_VENV")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| std::path::PathBuf::from(h).join(".cache/tessera/venv-spacy"))
+        })
+        .expect("HOME");
+    venv.join("bin/python")
+}
+
+/// Has spaCy write `docs` (text, entities as character offsets, categories) as a DocBin;
+/// returns its path and what spaCy's own `Doc.to_json()` says of each doc.
+fn spacy_docbin(dir: &std::path::Path, name: &str, docs: &Value) -> (std::path::PathBuf, Value) {
+    const SCRIPT: &str = "import json, sys, spacy\nfrom spacy.tokens import DocBin\nnlp = spacy.blank('en')\ndb, out = DocBin(), []\nfor d in json.load(open(sys.argv[1])):\n    doc = nlp.make_doc(d['text'])\n    doc.ents = [doc.char_span(s, e, label=l) for s, e, l in d['ents']]\n    doc.cats = d['cats']\n    db.add(doc)\n    j = doc.to_json()\n    out.append({'text': j['text'], 'ents': [[e['start'], e['end'], e['label']] for e in j['ents']], 'cats': j.get('cats', {})})\ndb.to_disk(sys.argv[2])\njson.dump(out, open(sys.argv[3], 'w'))\n";
+    let input = dir.join(format!("{name}.json"));
+    let output = dir.join(format!("{name}.spacy"));
+    let expected = dir.join(format!("{name}.expected.json"));
+    std::fs::write(&input, docs.to_string()).expect("write");
+    let run = std::process::Command::new(spacy_python())
+        .args(["-c", SCRIPT])
+        .args([&input, &output, &expected])
+        .output()
+        .expect("spaCy's python (scripts/test.sh installs it)");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(&expected).expect("read")).expect("JSON");
+    (output, expected)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spacy_docbins_come_in_as_spacy_wrote_them_on_both_stores() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Entities: spaCy's built-in labels (kept by symbol) and a label of one's own (by hash),
+    // in text with characters beyond ASCII.
+    let ner = serde_json::json!([
+        {"text": "Ann Lee left Zürich for Acme Inc today", "ents": [[0, 7, "PERSON"], [13, 19, "GPE"], [24, 32, "ORG"]], "cats": {}},
+        {"text": "Add 2 cups of flour — then the sugar", "ents": [[14, 19, "INGREDIENT"], [31, 36, "INGREDIENT"]], "cats": {}},
+        {"text": "Nothing here", "ents": [], "cats": {}}
+    ]);
+    let (ner_file, ner_expected) = spacy_docbin(dir.path(), "ner", &ner);
+    let cooking: Vec<Value> = jsonl_cats("cooking.jsonl")
+        .into_iter()
+        .map(|(text, cats)| {
+            let scores: serde_json::Map<String, Value> = ["baking", "not_baking"]
+                .iter()
+                .map(|c| {
+                    (
+                        (*c).to_owned(),
+                        Value::from(if cats.contains(*c) { 1.0 } else { 0.0 }),
+                    )
+                })
+                .collect();
+            serde_json::json!({"text": text, "ents": [], "cats": scores})
+        })
+        .collect();
+    let (cats_file, cats_expected) = spacy_docbin(dir.path(), "cats", &Value::Array(cooking));
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let server = TestServer::start_on(backend).await;
+        let (requester, token) = server.user(Role::Requester, "rita").await;
+        let labels = ["PERSON", "GPE", "ORG", "INGREDIENT"];
+        let id = project(
+            &requester,
+            serde_json::json!({"kind": "spans", "labels": labels}),
+        )
+        .await;
+        let out = cli_upload(&server, &token, id, &ner_file, &[]);
+        assert!(out.contains("added 3 tasks"), "{out}");
+        let records = export_records(&requester, id).await;
+        for (r, want) in records.iter().zip(ner_expected.as_array().expect("docs")) {
+            assert_eq!(
+                r.data["text"], want["text"],
+                "{backend:?}: the text as spaCy has it"
+            );
+            let mut got: Vec<String> = r.answers.iter().flat_map(|a| a.labels.clone()).collect();
+            let mut spans: Vec<String> = want["ents"]
+                .as_array()
+                .expect("ents")
+                .iter()
+                .map(|e| format!("{}:{}:{}", e[0], e[1], e[2].as_str().expect("label")))
+                .collect();
+            got.sort();
+            spans.sort();
+            assert_eq!(got, spans, "{backend:?}");
+        }
+        let id = project(
+            &requester,
+            serde_json::json!({"kind": "classification", "labels": ["baking", "not_baking"]}),
+        )
+        .await;
+        cli_upload(&server, &token, id, &cats_file, &[]);
+        let mut got = answers_by_text(&requester, id).await;
+        let mut want: Vec<(String, BTreeSet<String>)> = cats_expected
+            .as_array()
+            .expect("docs")
+            .iter()
+            .map(|d| {
+                let cats = d["cats"]
+                    .as_object()
+                    .expect("cats")
+                    .iter()
+                    .filter(|(_, s)| s.as_f64().is_some_and(|s| s >= 0.5))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                (d["text"].as_str().expect("text").to_owned(), cats)
+            })
+            .collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{backend:?}");
+        // Cut short, refused with nothing stored.
+        let bytes = std::fs::read(&cats_file).expect("DocBin");
+        let id = project(
+            &requester,
+            serde_json::json!({"kind": "classification", "labels": ["baking", "not_baking"]}),
+        )
+        .await;
+        let e = requester
+            .upload(id, UploadFormat::DocBin, bytes[..bytes.len() / 2].to_vec())
+            .await
+            .expect_err("cut short");
+        let (status, body) = api_error(e);
+        assert_eq!(status, 422);
+        assert!(body.message.contains("not a spaCy DocBin"), "{body:?}");
+        assert!(export_records(&requester, id).await.is_empty());
+    }
+}

@@ -147,7 +147,7 @@ function paintProject(d: ProjectDashboard) {
       ),
     ),
   );
-  const picker = h("input", { type: "file", id: "upload-input", accept: ".jsonl,.ndjson,.json,.csv,.tsv,.conll,.iob,.bio,.bioes,.xml,.zip", class: "visually-hidden", "aria-label": "Choose a batch file" }) as HTMLInputElement;
+  const picker = h("input", { type: "file", id: "upload-input", accept: ".jsonl,.ndjson,.json,.csv,.tsv,.conll,.iob,.bio,.bioes,.xml,.zip,.spacy", class: "visually-hidden", "aria-label": "Choose a batch file" }) as HTMLInputElement;
   picker.addEventListener("change", () => {
     const file = picker.files?.[0];
     if (file) void upload(p.id, file);

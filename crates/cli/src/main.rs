@@ -118,7 +118,7 @@ enum Command {
         priority: i32,
         /// The file's format: jsonl, json (a JSON array of tasks, as Label Studio exports, or
         /// a COCO file), csv, tsv (also Toloka), conll, voc (one Pascal VOC XML file), zip (a
-        /// YOLO or VOC set), or crowdkit (answers to the project's tasks, `task,worker,label`,
+        /// YOLO or VOC set), spacy (a .spacy DocBin), or crowdkit (answers to the project's tasks, `task,worker,label`,
         /// tasks named by their ids from the upload). Found from the file's content and name
         /// when not given. A folder is read as a dataset: a YOLO set, VOC files, or a COCO file
         /// beside its images.

@@ -188,13 +188,13 @@ pub async fn upload(project: i64, file: &Path, how: &UploadOptions, remote: &Rem
         Some("crowdkit" | "crowd-kit") => None,
         Some(named) => Some(UploadFormat::from_name(named).with_context(|| {
             format!(
-                "unknown format {named:?}: use jsonl, json, csv, tsv, conll, voc, zip or crowdkit"
+                "unknown format {named:?}: use jsonl, json, csv, tsv, conll, voc, zip, spacy or crowdkit"
             )
         })?),
         None if is_answers_header(&head) => None,
         None => Some(UploadFormat::detect(name, &head).with_context(|| {
             format!(
-                "{}: cannot tell the format; name the file .jsonl, .json, .csv, .tsv, .conll, .xml or .zip, or give --format",
+                "{}: cannot tell the format; name the file .jsonl, .json, .csv, .tsv, .conll, .xml, .zip or .spacy, or give --format",
                 file.display()
             )
         })?),

@@ -9,6 +9,7 @@ mod answers_csv;
 mod coco;
 mod conll;
 mod dataset;
+mod docbin;
 mod export_record;
 mod json_document;
 mod json_min;
@@ -54,6 +55,8 @@ pub enum UploadFormat {
     /// A zip of a dataset: a YOLO set, Pascal VOC files, or one file of another format beside
     /// its images (see [`Dataset`]).
     Zip,
+    /// spaCy's binary training data (`.spacy`): a task per doc.
+    DocBin,
 }
 
 impl UploadFormat {
@@ -77,6 +80,8 @@ impl UploadFormat {
             Some(Self::Voc)
         } else if lower.ends_with(".zip") {
             Some(Self::Zip)
+        } else if lower.ends_with(".spacy") {
+            Some(Self::DocBin)
         } else {
             None
         }
@@ -92,6 +97,7 @@ impl UploadFormat {
             "conll" | "conll2003" | "iob" => Some(Self::Conll),
             "voc" | "xml" => Some(Self::Voc),
             "zip" | "yolo" => Some(Self::Zip),
+            "spacy" | "docbin" => Some(Self::DocBin),
             _ => None,
         }
     }
@@ -99,7 +105,7 @@ impl UploadFormat {
     /// Whether a dataset's file of this format is read as an upload of its own (VOC files
     /// and zips are what a dataset is made of).
     pub fn reads_alone(self) -> bool {
-        !matches!(self, Self::Voc | Self::Zip)
+        !matches!(self, Self::Voc | Self::Zip | Self::DocBin)
     }
 
     /// Finds the format of a file from its name and its first bytes. The content wins for
@@ -137,6 +143,7 @@ impl UploadFormat {
             Self::Csv => "text/csv",
             Self::Voc => "application/xml",
             Self::Zip => "application/zip",
+            Self::DocBin => "application/x-spacy-docbin",
         }
     }
 
@@ -152,6 +159,7 @@ impl UploadFormat {
             "text/x-conll" => Some(Self::Conll),
             "application/xml" | "text/xml" => Some(Self::Voc),
             "application/zip" | "application/x-zip-compressed" => Some(Self::Zip),
+            "application/x-spacy-docbin" => Some(Self::DocBin),
             _ => None,
         }
     }
@@ -279,6 +287,15 @@ pub fn parse_upload_with<T: ParsedTask>(
                 .map(|(t, &line)| T::from_input(t).map_err(|m| err(line, None, m)))
                 .collect::<Result<Vec<T>, _>>()?;
             (merge_repeats(tasks, lines)?, report)
+        }
+        UploadFormat::DocBin => {
+            let bytes = read_whole(reader, MAX_DOCUMENT_BYTES)?;
+            let (tasks, report) = docbin::parse(&bytes, MAX_DOCUMENT_BYTES, schema, lenient)?;
+            let tasks = tasks
+                .into_iter()
+                .map(|t| T::from_input(t).map_err(|m| err(1, None, m)))
+                .collect::<Result<Vec<T>, _>>()?;
+            (tasks, report)
         }
         UploadFormat::Voc | UploadFormat::Zip => {
             let bytes = read_whole(reader, MAX_DOCUMENT_BYTES)?;

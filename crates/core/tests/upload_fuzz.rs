@@ -1,5 +1,6 @@
 //! The upload readers — JSONL, CSV, TSV, CoNLL, JSON documents (Label Studio exports and
-//! spaCy's training data, read strictly and leniently), Pascal VOC XML and zips of YOLO sets
+//! spaCy's training data, read strictly and leniently), spaCy DocBins, Pascal VOC XML and zips
+//! of YOLO sets
 //! — under arbitrary input (proptest: arbitrary bytes, and valid files with
 //! bytes flipped, cut or inserted): they never panic, every error names a line of the input
 //! (and a column within it, when given), and a file read in pieces of any size gives the same
@@ -163,6 +164,7 @@ fn check_read(
     let schema = match format {
         UploadFormat::Conll => spans_schema(),
         UploadFormat::Voc | UploadFormat::Zip => boxes_schema(),
+        UploadFormat::DocBin => spans_schema(),
         _ => schema(),
     };
     check_against(bytes, format, &schema, piece, lenient)
@@ -242,6 +244,7 @@ proptest! {
         check(&bytes, UploadFormat::Conll, piece)?;
         check(&bytes, UploadFormat::Voc, piece)?;
         check(&bytes, UploadFormat::Zip, piece)?;
+        check(&bytes, UploadFormat::DocBin, piece)?;
     }
 
     #[test]

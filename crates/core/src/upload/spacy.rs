@@ -8,8 +8,8 @@
 //!   {...}}]`.
 //!
 //! A spans project takes the entities and spans, a classification project the categories;
-//! what the project cannot take is counted in the report. spaCy's `.spacy` DocBin is binary
-//! and not read: `Doc.to_json()` lines carry the same.
+//! what the project cannot take is counted in the report. spaCy's binary `.spacy` DocBin is
+//! read in `docbin.rs`.
 
 use serde_json::{Map, Value};
 
@@ -52,13 +52,13 @@ pub(super) fn is_v2(value: &Value) -> bool {
 }
 
 /// Labels as a project keeps them: spans `start:end:label`, or the chosen categories.
-struct Found {
-    spans: Vec<String>,
-    cats: Option<Vec<String>>,
+pub(super) struct Found {
+    pub spans: Vec<String>,
+    pub cats: Option<Vec<String>>,
 }
 
 /// A task for `text` with what spaCy's file says of it.
-fn task(
+pub(super) fn task(
     text: String,
     found: Found,
     external_id: Option<String>,
