@@ -28,6 +28,21 @@ async fn new_project(requester: &ApiClient, schema: &str) -> i64 {
         .id
 }
 
+/// A new project of `schema` holding a Label Studio corpus file, uploaded as it is.
+async fn project_holding(requester: &ApiClient, schema: &str, file: &str) -> i64 {
+    let project = new_project(requester, schema).await;
+    let path = tessera_tests::corpus("label-studio", file);
+    requester
+        .upload(
+            project,
+            UploadFormat::Json,
+            std::fs::read(path).expect("corpus"),
+        )
+        .await
+        .expect("upload");
+    project
+}
+
 async fn export(requester: &ApiClient, project: i64, format: &str, label: &str) -> Vec<u8> {
     requester
         .export_labels(project, format, Some(label))
@@ -170,16 +185,7 @@ async fn answers_go_out_and_come_back_with_who_gave_them_on_both_stores() {
 async fn spans_go_out_as_spacy_and_prodigy_and_come_back() {
     let server = TestServer::start_on(Backend::Sqlite).await;
     let (requester, _) = server.user(Role::Requester, "rita").await;
-    let project = new_project(&requester, SPANS).await;
-    let file = tessera_tests::corpus("label-studio", "ner-completions-0x.json");
-    requester
-        .upload(
-            project,
-            UploadFormat::Json,
-            std::fs::read(file).expect("corpus"),
-        )
-        .await
-        .expect("upload");
+    let project = project_holding(&requester, SPANS, "ner-completions-0x.json").await;
     let before = export_records(&requester, project).await;
     let body = export(&requester, project, "prodigy", "answers").await;
     let after = back_in(&requester, SPANS, UploadFormat::Jsonl, body).await;
@@ -229,16 +235,7 @@ async fn boxes_go_out_as_coco_yolo_and_voc_and_come_back_on_both_stores() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let server = TestServer::start_on(backend).await;
         let (requester, _) = server.user(Role::Requester, "rita").await;
-        let project = new_project(&requester, BOXES).await;
-        let file = tessera_tests::corpus("label-studio", "boxes-two-annotators.json");
-        requester
-            .upload(
-                project,
-                UploadFormat::Json,
-                std::fs::read(file).expect("corpus"),
-            )
-            .await
-            .expect("upload");
+        let project = project_holding(&requester, BOXES, "boxes-two-annotators.json").await;
         let before = export_records(&requester, project).await;
         let want = boxes_by_task(final_labels(&before));
         for (format, upload, who) in [
@@ -361,16 +358,13 @@ async fn a_format_that_cannot_hold_a_project_says_why() {
     assert_eq!(label.trim(), "2 0.35 0.35 0.5 0.5");
 }
 
-/// The venv scripts/test.sh installs `label-studio-sdk` into.
+/// Label Studio's converter (label-studio-sdk), in the venv scripts/test.sh makes.
 fn label_studio_converter() -> PathBuf {
-    let venv = std::env::var_os("TESSERA_LABEL_STUDIO_VENV")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".cache/tessera/venv-label-studio"))
-        })
-        .expect("HOME");
-    venv.join("bin/label-studio-converter")
+    tessera_tests::peer_venv_program(
+        "TESSERA_LABEL_STUDIO_VENV",
+        "venv-label-studio",
+        "label-studio-converter",
+    )
 }
 
 fn run_converter(args: &[&Path]) {
@@ -390,16 +384,7 @@ async fn label_studios_converter_reads_tessera_coco_and_yolo_and_its_files_come_
     let server = TestServer::start_on(Backend::Sqlite).await;
     let (requester, token) = server.user(Role::Requester, "rita").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let project = new_project(&requester, BOXES).await;
-    let file = tessera_tests::corpus("label-studio", "boxes-two-annotators.json");
-    requester
-        .upload(
-            project,
-            UploadFormat::Json,
-            std::fs::read(&file).expect("corpus"),
-        )
-        .await
-        .expect("upload");
+    let project = project_holding(&requester, BOXES, "boxes-two-annotators.json").await;
     let before = export_records(&requester, project).await;
     let final_boxes: usize = final_labels(&before).values().map(Vec::len).sum();
 

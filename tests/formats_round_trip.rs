@@ -244,22 +244,13 @@ async fn a_label_studio_export_of_tessera_reads_back() {
     }
 }
 
-/// The venv scripts/test.sh installs `label-studio-sdk` into.
+/// Label Studio's converter (label-studio-sdk), in the venv scripts/test.sh makes.
 fn label_studio_converter() -> PathBuf {
-    let venv = std::env::var_os("TESSERA_LABEL_STUDIO_VENV")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".cache/tessera/venv-label-studio"))
-        })
-        .expect("HOME");
-    let converter = venv.join("bin/label-studio-converter");
-    assert!(
-        converter.exists(),
-        "{} is missing: scripts/test.sh installs label-studio-sdk there (or set TESSERA_LABEL_STUDIO_VENV)",
-        converter.display()
-    );
-    converter
+    tessera_tests::peer_venv_program(
+        "TESSERA_LABEL_STUDIO_VENV",
+        "venv-label-studio",
+        "label-studio-converter",
+    )
 }
 
 /// Runs Label Studio's converter on an export and its config; the output folder.

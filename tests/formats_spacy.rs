@@ -196,16 +196,9 @@ async fn a_category_the_project_lacks_is_refused_at_its_line() {
     assert!(export_records(&requester, id).await.is_empty());
 }
 
-/// The venv scripts/test.sh installs spaCy into.
+/// spaCy's Python, in the venv scripts/test.sh makes.
 fn spacy_python() -> std::path::PathBuf {
-    let venv = std::env::var_os("TESSERA_SPACY_VENV")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(|h| std::path::PathBuf::from(h).join(".cache/tessera/venv-spacy"))
-        })
-        .expect("HOME");
-    venv.join("bin/python")
+    tessera_tests::peer_venv_program("TESSERA_SPACY_VENV", "venv-spacy", "python")
 }
 
 /// Has spaCy write `docs` (text, entities as character offsets, categories) as a DocBin;

@@ -386,6 +386,24 @@ pub fn api_error(e: tessera_client::ClientError) -> (u16, tessera_api::ErrorBody
     }
 }
 
+/// A program in a Python venv of a real peer scripts/test.sh installs outside the clone:
+/// `$ENV_VAR` when set, else `~/.cache/tessera/<name>` (label-studio-sdk's converter, spaCy).
+pub fn peer_venv_program(env_var: &str, name: &str, program: &str) -> PathBuf {
+    let venv = std::env::var_os(env_var)
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/tessera").join(name))
+        })
+        .expect("HOME");
+    let path = venv.join("bin").join(program);
+    assert!(
+        path.exists(),
+        "{} is missing: scripts/test.sh installs it (or set {env_var})",
+        path.display()
+    );
+    path
+}
+
 /// A file of the corpus of other tools' files (tests/corpus, sources in its README).
 pub fn corpus(tool: &str, name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

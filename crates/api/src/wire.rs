@@ -146,6 +146,16 @@ pub struct LeftOutItem {
     pub reason: String,
 }
 
+impl From<tessera_core::LeftOut> for LeftOutItem {
+    fn from(l: tessera_core::LeftOut) -> Self {
+        Self {
+            line: l.line,
+            item: l.item,
+            reason: l.reason,
+        }
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }

@@ -261,16 +261,9 @@ async fn upload_folder(
         *response.ignored_keys.entry(key).or_default() += n;
     }
     response.clamped_boxes += report.clamped_boxes;
-    response.left_out.extend(
-        report
-            .left_out
-            .into_iter()
-            .map(|l| tessera_api::LeftOutItem {
-                line: l.line,
-                item: l.item,
-                reason: l.reason,
-            }),
-    );
+    response
+        .left_out
+        .extend(report.left_out.into_iter().map(Into::into));
     print_upload(&response);
     Ok(())
 }

@@ -81,16 +81,7 @@ pub async fn upload_batch(
     response.ignored_keys = parsed.report.ignored_keys;
     response.clamped_boxes = parsed.report.clamped_boxes;
     response.empty_answers = parsed.report.empty_answers;
-    response.left_out = parsed
-        .report
-        .left_out
-        .into_iter()
-        .map(|l| tessera_api::LeftOutItem {
-            line: l.line,
-            item: l.item,
-            reason: l.reason,
-        })
-        .collect();
+    response.left_out = parsed.report.left_out.into_iter().map(Into::into).collect();
     Metrics::add(&state.metrics.tasks_uploaded, response.tasks_added as u64);
     state.metrics.upload_seconds.observe(started.elapsed());
     tracing::info!(

@@ -6,9 +6,11 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
+use serde_json::Map;
+
 use super::{Parsed, UploadError, UploadFormat, UploadReport, err, voc, yolo};
-use crate::schema::LabelSchema;
-use crate::task::TaskInput;
+use crate::schema::{LabelSchema, SchemaKind};
+use crate::task::{ImportedAnswer, TaskInput, check_data};
 
 /// Extensions of the images a dataset may hold.
 pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp", "gif", "webp", "tif", "tiff"];
@@ -50,6 +52,46 @@ pub(super) fn stem_path(path: &str) -> &str {
 /// The file name of a path.
 pub(super) fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Refuses a project that does not hold boxes: `what` (a YOLO set, VOC files) holds them.
+pub(super) fn require_boxes(schema: &LabelSchema, what: &str) -> Result<(), UploadError> {
+    if schema.kind == SchemaKind::Boxes {
+        Ok(())
+    } else {
+        Err(err(
+            1,
+            None,
+            format!("{what} holds boxes: upload it to a boxes project"),
+        ))
+    }
+}
+
+/// A boxes task for `image` (also its external id), with its size when known and `labels`
+/// (its boxes) the answer of the imported annotator `annotator`.
+pub(super) fn image_task(
+    image: &str,
+    size: Option<[u32; 2]>,
+    annotator: &str,
+    labels: Vec<String>,
+    schema: &LabelSchema,
+) -> Result<TaskInput, String> {
+    let mut data = Map::new();
+    data.insert("image".to_owned(), image.into());
+    check_data(&data, schema.kind)?;
+    Ok(TaskInput {
+        external_id: Some(image.to_owned()),
+        data,
+        answers: vec![ImportedAnswer {
+            annotator: annotator.to_owned(),
+            labels,
+            skipped: false,
+            answered_at: None,
+            unsure: false,
+        }],
+        image_size: size,
+        ..TaskInput::default()
+    })
 }
 
 /// Text files a reader did not use (a VOC set's `ImageSets` lists, a README), counted in the

@@ -4,14 +4,12 @@
 //! `voc`. An object's `difficult`, `truncated`, `occluded` and `pose` flags are not kept and
 //! are counted; its `part`s, `actions` and `attributes` neither; an object outlined another way (a polygon) cannot be kept.
 
-use serde_json::Map;
-
-use super::dataset::{Dataset, file_name, report_unread};
+use super::dataset::{Dataset, file_name, image_task, report_unread, require_boxes};
 use super::task_object::Reading;
 use super::{UploadError, UploadReport, err};
 use crate::bbox::BoundingBox;
-use crate::schema::{LabelSchema, SchemaKind};
-use crate::task::{ImportedAnswer, TaskInput, check_data};
+use crate::schema::LabelSchema;
+use crate::task::TaskInput;
 
 /// The annotator a VOC set's boxes are imported as.
 pub const VOC_ANNOTATOR: &str = "voc";
@@ -47,13 +45,7 @@ pub(super) fn parse(
     schema: &LabelSchema,
     lenient: bool,
 ) -> Result<(Vec<TaskInput>, UploadReport), UploadError> {
-    if schema.kind != SchemaKind::Boxes {
-        return Err(err(
-            1,
-            None,
-            "Pascal VOC files hold boxes: upload them to a boxes project",
-        ));
-    }
+    require_boxes(schema, "Pascal VOC")?;
     let mut cx = Reading::new(lenient);
     report_unread(
         &mut cx.report,
@@ -166,22 +158,7 @@ fn file(
             Err(reason) => return Err(fail(object, format!("object[{n}]: {reason}"))),
         }
     }
-    let mut data = Map::new();
-    data.insert("image".to_owned(), image.clone().into());
-    check_data(&data, schema.kind).map_err(|m| fail(root, m))?;
-    Ok(TaskInput {
-        external_id: Some(image),
-        data,
-        answers: vec![ImportedAnswer {
-            annotator: VOC_ANNOTATOR.to_owned(),
-            labels,
-            skipped: false,
-            answered_at: None,
-            unsure: false,
-        }],
-        image_size: size,
-        ..TaskInput::default()
-    })
+    image_task(&image, size, VOC_ANNOTATOR, labels, schema).map_err(|m| fail(root, m))
 }
 
 #[cfg(test)]

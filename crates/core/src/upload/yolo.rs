@@ -7,15 +7,15 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use yaml_rust2::{Yaml, YamlLoader};
 
-use super::dataset::{Dataset, file_name, report_unread, stem_path};
+use super::dataset::{Dataset, file_name, image_task, report_unread, require_boxes, stem_path};
 use super::task_object::Reading;
 use super::{UploadError, UploadReport, err};
 use crate::bbox::BoundingBox;
-use crate::schema::{LabelSchema, SchemaKind};
-use crate::task::{ImportedAnswer, TaskInput, check_data};
+use crate::schema::LabelSchema;
+use crate::task::TaskInput;
 
 /// The annotator a YOLO set's boxes are imported as.
 pub const YOLO_ANNOTATOR: &str = "yolo";
@@ -128,13 +128,7 @@ pub(super) fn parse(
     schema: &LabelSchema,
     lenient: bool,
 ) -> Result<(Vec<TaskInput>, UploadReport), UploadError> {
-    if schema.kind != SchemaKind::Boxes {
-        return Err(err(
-            1,
-            None,
-            "a YOLO set holds boxes: upload it to a boxes project",
-        ));
-    }
+    require_boxes(schema, "a YOLO set")?;
     let images: BTreeMap<String, &String> = dataset
         .images
         .keys()
@@ -201,42 +195,25 @@ pub(super) fn parse(
                 Err(m) => return Err(err(n + 1, None, format!("{path}: {m}"))),
             }
         }
-        by_image.insert(image.clone(), task(&image, size, labels, schema)?);
+        let task = image_task(&image, size, YOLO_ANNOTATOR, labels, schema)
+            .map_err(|m| err(1, None, format!("{image}: {m}")))?;
+        by_image.insert(image.clone(), task);
     }
     // Images with no label file hold no objects.
     for image in images.values() {
         if !by_image.contains_key(*image) {
-            by_image.insert(
-                (*image).clone(),
-                task(image, dataset.images[*image], Vec::new(), schema)?,
-            );
+            let task = image_task(
+                image,
+                dataset.images[*image],
+                YOLO_ANNOTATOR,
+                Vec::new(),
+                schema,
+            )
+            .map_err(|m| err(1, None, format!("{image}: {m}")))?;
+            by_image.insert((*image).clone(), task);
         }
     }
     Ok((by_image.into_values().collect(), cx.report))
-}
-
-fn task(
-    image: &str,
-    size: Option<[u32; 2]>,
-    labels: Vec<String>,
-    schema: &LabelSchema,
-) -> Result<TaskInput, UploadError> {
-    let mut data = Map::new();
-    data.insert("image".to_owned(), image.into());
-    check_data(&data, schema.kind).map_err(|m| err(1, None, format!("{image}: {m}")))?;
-    Ok(TaskInput {
-        external_id: Some(image.to_owned()),
-        data,
-        answers: vec![ImportedAnswer {
-            annotator: YOLO_ANNOTATOR.to_owned(),
-            labels,
-            skipped: false,
-            answered_at: None,
-            unsure: false,
-        }],
-        image_size: size,
-        ..TaskInput::default()
-    })
 }
 
 /// Whether a text reads as YOLO labels: every line a class number and four or more numbers.
