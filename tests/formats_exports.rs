@@ -76,16 +76,21 @@ async fn choices_project(requester: &ApiClient) -> i64 {
     project
 }
 
+/// What tells a task apart across projects: its text or its image.
+fn task_key(r: &ExportRecord) -> String {
+    ["text", "image"]
+        .iter()
+        .find_map(|k| r.data.get(*k).and_then(Value::as_str))
+        .expect("text or image")
+        .to_owned()
+}
+
 /// Each task (by its text or image) with its answers as (annotator, labels), sorted.
 fn answers_by_task(records: &[ExportRecord]) -> BTreeMap<String, Vec<(String, Vec<String>)>> {
     records
         .iter()
         .map(|r| {
-            let key = ["text", "image"]
-                .iter()
-                .find_map(|k| r.data.get(*k).and_then(Value::as_str))
-                .expect("text or image")
-                .to_owned();
+            let key = task_key(r);
             let mut answers: Vec<(String, Vec<String>)> = r
                 .answers
                 .iter()
@@ -106,11 +111,7 @@ fn final_labels(records: &[ExportRecord]) -> BTreeMap<String, Vec<String>> {
     records
         .iter()
         .map(|r| {
-            let key = ["text", "image"]
-                .iter()
-                .find_map(|k| r.data.get(*k).and_then(Value::as_str))
-                .expect("text or image")
-                .to_owned();
+            let key = task_key(r);
             let mut labels = match (&r.review, &r.gold, &r.consensus) {
                 (Some(v), _, _) => v.labels.clone(),
                 (None, Some(g), _) => g.clone(),
