@@ -180,3 +180,49 @@ fn aggregate_reads_the_same_header_aliases() {
         .collect();
     assert_eq!(labels, ["a", "b"], "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_imported_again_revises_the_stored_one_on_both_stores() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let server = TestServer::start_on(backend).await;
+        let (requester, _) = server.user(Role::Requester, "rita").await;
+        let schema = LabelSchema::from_json(r#"{"kind": "classification", "labels": ["a", "b"]}"#)
+            .expect("schema");
+        let project = requester
+            .create_project("revised", schema)
+            .await
+            .expect("project")
+            .id;
+        requester
+            .upload(project, UploadFormat::Csv, "id,text\nt1,first\n".to_owned())
+            .await
+            .expect("upload");
+        for label in ["a", "b"] {
+            requester
+                .import_answers(project, format!("task,worker,label\nt1,w1,{label}\n"))
+                .await
+                .expect("import");
+        }
+        let record = export_records(&requester, project).await.remove(0);
+        let current: Vec<(Vec<String>, u32)> = record
+            .answers
+            .iter()
+            .map(|a| (a.labels.clone(), a.revision))
+            .collect();
+        assert_eq!(
+            current,
+            [(vec!["b".to_owned()], 2)],
+            "{backend:?}: the later import is w1's answer"
+        );
+        let earlier: Vec<Vec<String>> = record
+            .earlier_answers
+            .iter()
+            .map(|a| a.labels.clone())
+            .collect();
+        assert_eq!(
+            earlier,
+            [vec!["a".to_owned()]],
+            "{backend:?}: the first is kept as a revision"
+        );
+    }
+}

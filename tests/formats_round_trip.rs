@@ -86,13 +86,14 @@ async fn a_tessera_export_uploads_back_whole_on_both_stores() {
                 concat!(
                     r#"{"id": "g1", "data": {"text": "fine"}, "gold": "Positive", "meta": {"batch": 7}}"#,
                     "\n",
-                    r#"{"id": "r1", "data": {"text": "so-so"}, "annotations": [{"completed_by": {"email": "ann@x.org"}, "result": [{"type": "choices", "value": {"choices": ["Neutral"]}}]}]}"#
+                    r#"{"id": "r1", "data": {"text": "so-so"}, "annotations": [{"completed_by": {"email": "ann@x.org"}, "updated_at": "2026-11-01T10:00:00Z", "result": [{"type": "choices", "value": {"choices": ["Neutral"]}}]}, {"completed_by": {"email": "ann@x.org"}, "updated_at": "2026-11-01T10:05:00Z", "result": [{"type": "choices", "value": {"choices": ["Positive"]}}]}]}"#
                 )
                 .to_owned(),
             )
             .await
             .expect("gold");
-        // A reviewer's verdict moves with the project.
+        // A reviewer's verdict moves with the project, and so does each revision (ann answered
+        // r1 twice).
         let reviewed = export_records(&requester, gold)
             .await
             .into_iter()
@@ -115,6 +116,16 @@ async fn a_tessera_export_uploads_back_whole_on_both_stores() {
             (gold, CHOICES),
         ] {
             let before = export_records(&requester, project).await;
+            if project == gold {
+                let r1 = before
+                    .iter()
+                    .find(|r| r.external_id.as_deref() == Some("r1"));
+                assert_eq!(
+                    r1.map(|r| (r.answers[0].revision, r.earlier_answers.len())),
+                    Some((2, 1)),
+                    "{backend:?}: r1 holds ann's revision and the answer it revised"
+                );
+            }
             let jsonl = export_text(&requester, project, "jsonl").await;
             let copy = requester
                 .create_project("moved", schema(schema_json))
@@ -157,6 +168,18 @@ async fn a_tessera_export_uploads_back_whole_on_both_stores() {
                     "{backend:?}: task {origin}"
                 );
                 assert_eq!(answers(a), answers(b), "{backend:?}: task {origin}");
+                let revisions = |r: &ExportRecord| -> Vec<(String, Vec<String>, u32)> {
+                    r.answers
+                        .iter()
+                        .chain(&r.earlier_answers)
+                        .map(|x| (x.annotator.clone(), x.labels.clone(), x.revision))
+                        .collect()
+                };
+                assert_eq!(
+                    revisions(a),
+                    revisions(b),
+                    "{backend:?}: revisions of {origin}"
+                );
                 assert_eq!(
                     a.review
                         .as_ref()

@@ -415,6 +415,10 @@ pub struct ExportRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<[u32; 2]>,
     pub answers: Vec<ExportAnswer>,
+    /// Each annotator's earlier revisions of their answer (not skips), oldest first: with
+    /// `answers`, every revision, so a project moves whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_answers: Vec<ExportAnswer>,
     pub consensus: Option<ExportConsensus>,
     pub complete: bool,
     /// When the requester cancelled the task; its consensus is what it was then.

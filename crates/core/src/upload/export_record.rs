@@ -1,6 +1,6 @@
 //! A line of Tessera's own JSONL export, read back: a project moves to another server (or a
-//! new project) with its data, predictions, gold, `meta`, every annotator's current answer and
-//! the reviewer's verdict. What the new project works out again — consensus, completion,
+//! new project) with its data, predictions, gold, `meta`, every annotator's answer with its
+//! earlier revisions, and the reviewer's verdict. What the new project works out again — consensus, completion,
 //! review need — is not read; what it cannot take over (a cancellation and the answers that
 //! came after it) is counted in the report.
 
@@ -76,10 +76,13 @@ pub(super) fn record(
         None | Some(Value::Null) => None,
         Some(v) => Some(review(v, schema).map_err(|m| format!("review: {m}"))?),
     };
+    // Earlier revisions first: an annotator's later answer to a task is their revision.
     let mut answers = Vec::new();
-    if let Some(Value::Array(items)) = obj.remove("answers") {
-        for (i, a) in items.into_iter().enumerate() {
-            answers.push(answer(a, schema).map_err(|m| format!("answers[{i}]: {m}"))?);
+    for key in ["earlier_answers", "answers"] {
+        if let Some(Value::Array(items)) = obj.remove(key) {
+            for (i, a) in items.into_iter().enumerate() {
+                answers.push(answer(a, schema).map_err(|m| format!("{key}[{i}]: {m}"))?);
+            }
         }
     }
     for (key, value) in obj {

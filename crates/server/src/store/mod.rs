@@ -512,15 +512,18 @@ pub(crate) fn imported_names(imported: &[(i64, Vec<ImportedAnswer>)]) -> Vec<Str
 }
 
 /// A batch's imported answers as each imported annotator's pushes (`people` holds them by
-/// name, see [`imported_names`]): a second answer of one annotator to one task is their next
-/// revision.
+/// name, see [`imported_names`]; `stored` the latest revision each task and annotator already
+/// holds): a further answer of one annotator to one task is their next revision.
 pub(crate) fn imported_pushes(
     imported: &[(i64, Vec<ImportedAnswer>)],
     people: &HashMap<String, User>,
+    stored: HashMap<(i64, i64), u32>,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<(User, Vec<AnswerPush>)>> {
     let mut pushes: HashMap<i64, (User, Vec<AnswerPush>)> = HashMap::new();
-    let mut revisions: HashMap<(i64, i64), u32> = HashMap::new();
+    // Numbered on from the revision each (task, annotator) already holds: an answer imported
+    // again revises the stored one instead of repeating its revision.
+    let mut revisions = stored;
     for (task_id, answers) in imported {
         for a in answers {
             let user = people

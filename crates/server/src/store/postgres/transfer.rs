@@ -25,8 +25,23 @@ impl PostgresStore {
             };
             people.insert(name, user);
         }
+        let tasks: Vec<i64> = imported.iter().map(|(t, _)| *t).collect();
+        let users: Vec<i64> = people.values().map(|u| u.id).collect();
+        let latest: HashMap<(i64, i64), u32> = tx
+            .cached_query(
+                "SELECT task_id, annotator_id, MAX(revision) FROM answers
+                 WHERE task_id = ANY($1) AND annotator_id = ANY($2) GROUP BY task_id, annotator_id",
+                &[&tasks, &users],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                let revision: i32 = r.get(2);
+                ((r.get(0), r.get(1)), revision.max(0) as u32)
+            })
+            .collect();
         let mut stored = 0;
-        for (user, answers) in imported_pushes(imported, &people, now)? {
+        for (user, answers) in imported_pushes(imported, &people, latest, now)? {
             let tasks: Vec<i64> = answers.iter().map(|a| a.task_id).collect();
             tx.cached_execute(
                 "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at)
@@ -101,6 +116,37 @@ async fn exported_answers(
             &[&task_ids, &counted],
         )
         .await?;
+    by_task(rows, names)
+}
+
+/// Each annotator's earlier counted revisions of their answers to `task_ids` (not skips, the
+/// last push of each revision), oldest first.
+async fn earlier_answers(
+    c: &impl GenericClient,
+    task_ids: &[i64],
+    names: &HashMap<i64, String>,
+) -> StoreResult<HashMap<i64, Vec<ExportAnswer>>> {
+    let rows = c
+        .cached_query(
+            "SELECT * FROM (
+                 SELECT DISTINCT ON (task_id, annotator_id, revision) task_id, annotator_id, labels,
+                        revision, skipped, answered_at, received_at, unsure,
+                        max(revision) OVER (PARTITION BY task_id, annotator_id) AS latest
+                 FROM answers WHERE task_id = ANY($1) AND counted
+                 ORDER BY task_id, annotator_id, revision, seq DESC
+             ) earlier WHERE revision < latest AND NOT skipped
+             ORDER BY task_id, annotator_id, revision",
+            &[&task_ids],
+        )
+        .await?;
+    by_task(rows, names)
+}
+
+/// Answer rows as exported answers, by task.
+fn by_task(
+    rows: Vec<tokio_postgres::Row>,
+    names: &HashMap<i64, String>,
+) -> StoreResult<HashMap<i64, Vec<ExportAnswer>>> {
     let mut out: HashMap<i64, Vec<ExportAnswer>> = HashMap::new();
     for a in rows {
         let task_id: i64 = a.try_get("task_id")?;
@@ -149,15 +195,17 @@ pub(super) async fn export_tasks(
             &[&project_id, &review_only, &after, &i64::from(limit)],
         )
         .await?;
-    // The page's answers in two queries, not one per task.
+    // The page's answers in three queries, not one per task.
     let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
     let mut counted = exported_answers(c, &ids, true, &names).await?;
     let mut uncounted = exported_answers(c, &ids, false, &names).await?;
+    let mut earlier = earlier_answers(c, &ids, &names).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let task_id: i64 = r.try_get(0)?;
         let cancelled_at: Option<DateTime<Utc>> = r.try_get(9)?;
         let answers = counted.remove(&task_id).unwrap_or_default();
+        let earlier_answers = earlier.remove(&task_id).unwrap_or_default();
         let uncounted_answers = uncounted.remove(&task_id).unwrap_or_default();
         let consensus: Option<Json<Vec<String>>> = r.try_get(4)?;
         let confidence: Option<f64> = r.try_get(5)?;
@@ -208,6 +256,7 @@ pub(super) async fn export_tasks(
                     _ => None,
                 },
                 answers,
+                earlier_answers,
                 consensus,
                 complete: r.try_get(7)?,
                 cancelled_at,

@@ -556,6 +556,47 @@ fn current_answers(
     Ok(out)
 }
 
+/// Each annotator's earlier counted revisions of their answer to `task_id` (not skips, the
+/// last push of each revision), oldest first, annotator by annotator.
+fn earlier_answers(tx: &Connection, task_id: i64) -> StoreResult<Vec<CurrentAnswer>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT a.annotator_id, a.labels, a.revision, a.answered_at, a.received_at, a.skipped, a.unsure
+         FROM answers a
+         WHERE a.task_id = ?1 AND a.counted = 1
+         ORDER BY a.annotator_id, a.revision DESC, a.seq DESC",
+    )?;
+    let mut rows = stmt.query(params![task_id])?;
+    let mut out = Vec::new();
+    let mut last: Option<(i64, u32)> = None;
+    let mut latest: Option<(i64, u32)> = None;
+    while let Some(r) = rows.next()? {
+        let annotator: i64 = r.get(0)?;
+        let revision: u32 = r.get(2)?;
+        if latest.is_none_or(|(a, _)| a != annotator) {
+            latest = Some((annotator, revision));
+        }
+        if last == Some((annotator, revision)) {
+            continue;
+        }
+        last = Some((annotator, revision));
+        if latest == Some((annotator, revision)) || r.get::<_, bool>(5)? {
+            continue;
+        }
+        let labels: String = r.get(1)?;
+        out.push(CurrentAnswer {
+            annotator_id: annotator,
+            labels: serde_json::from_str(&labels)?,
+            revision,
+            answered_at: r.get(3)?,
+            received_at: r.get(4)?,
+            unsure: r.get(6)?,
+        });
+    }
+    // Oldest first within each annotator.
+    out.sort_by_key(|a| (a.annotator_id, a.revision));
+    Ok(out)
+}
+
 /// The project's re-fitted consensus model, if it has one (see [`ModelCache`]).
 fn fitted_model(
     tx: &Connection,

@@ -20,8 +20,24 @@ pub(super) fn store_imported(
         let user = imported_user(tx, &name, &now_ts)?;
         people.insert(name, user);
     }
+    let mut latest = HashMap::new();
+    {
+        let mut max = tx.prepare_cached(
+            "SELECT MAX(revision) FROM answers WHERE task_id = ?1 AND annotator_id = ?2",
+        )?;
+        for (task_id, answers) in imported {
+            for a in answers {
+                if let Some(user) = people.get(&a.annotator)
+                    && let Some(revision) =
+                        max.query_row(params![task_id, user.id], |r| r.get::<_, Option<u32>>(0))?
+                {
+                    latest.insert((*task_id, user.id), revision);
+                }
+            }
+        }
+    }
     let mut stored = 0;
-    for (user, answers) in imported_pushes(imported, &people, now)? {
+    for (user, answers) in imported_pushes(imported, &people, latest, now)? {
         let mut lease = tx.prepare_cached(
             "INSERT INTO leases (task_id, annotator_id, state, expires_at, leased_at)
              VALUES (?1, ?2, 'active', ?3, ?3)
@@ -117,8 +133,8 @@ pub(super) fn export_tasks(
             .as_deref()
             .map(parse_ts)
             .transpose()?;
-        let exported = |counted: bool| -> StoreResult<Vec<ExportAnswer>> {
-            current_answers(c, task_id, counted)?
+        let export = |answers: Vec<CurrentAnswer>| -> StoreResult<Vec<ExportAnswer>> {
+            answers
                 .into_iter()
                 .map(|a| {
                     Ok(ExportAnswer {
@@ -132,13 +148,16 @@ pub(super) fn export_tasks(
                 })
                 .collect()
         };
-        let answers = if answer_count == 0 {
-            Vec::new()
+        let (answers, earlier_answers) = if answer_count == 0 {
+            (Vec::new(), Vec::new())
         } else {
-            exported(true)?
+            (
+                export(current_answers(c, task_id, true)?)?,
+                export(earlier_answers(c, task_id)?)?,
+            )
         };
         let uncounted_answers = if cancelled_at.is_some() {
-            exported(false)?
+            export(current_answers(c, task_id, false)?)?
         } else {
             Vec::new()
         };
@@ -188,6 +207,7 @@ pub(super) fn export_tasks(
                     _ => None,
                 },
                 answers,
+                earlier_answers,
                 consensus,
                 complete: r.get(7)?,
                 cancelled_at,
