@@ -195,11 +195,31 @@ pub(super) async fn export_tasks(
             &[&project_id, &review_only, &after, &i64::from(limit)],
         )
         .await?;
-    // The page's answers in three queries, not one per task.
-    let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
-    let mut counted = exported_answers(c, &ids, true, &names).await?;
-    let mut uncounted = exported_answers(c, &ids, false, &names).await?;
-    let mut earlier = earlier_answers(c, &ids, &names).await?;
+    // The page's answers in up to three queries, not one per task: only for the tasks that
+    // have answers, and (after a cancellation) uncounted ones.
+    let answered: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.get::<_, i32>(8) > 0)
+        .map(|r| r.get(0))
+        .collect();
+    let cancelled: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.get::<_, Option<DateTime<Utc>>>(9).is_some())
+        .map(|r| r.get(0))
+        .collect();
+    let (mut counted, mut earlier) = if answered.is_empty() {
+        (HashMap::new(), HashMap::new())
+    } else {
+        (
+            exported_answers(c, &answered, true, &names).await?,
+            earlier_answers(c, &answered, &names).await?,
+        )
+    };
+    let mut uncounted = if cancelled.is_empty() {
+        HashMap::new()
+    } else {
+        exported_answers(c, &cancelled, false, &names).await?
+    };
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let task_id: i64 = r.try_get(0)?;
