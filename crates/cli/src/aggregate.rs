@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use tessera_core::aggregate::agreement::agreement;
 use tessera_core::aggregate::{
-    Aggregator, Dataset, DawidSkene, Glad, Mace, MajorityVoteFit, Names, NumericDataset,
+    Aggregator, Bwa, Dataset, DawidSkene, Ebcc, Glad, Mace, MajorityVoteFit, Names, NumericDataset,
     NumericMethod, OneCoinDawidSkene, ReadAt, VoteCounts, Wawa, WeightedMajorityVote, WorkerSkill,
     argmax, cores, par_map, text_of, worker_skills,
 };
@@ -15,7 +15,7 @@ use tessera_core::aggregate::{
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Method {
     /// The default: Dawid–Skene with each worker's confusion matrix shrunk toward their own
-    /// one-coin accuracy (Dirichlet ½ per cell) — the most accurate on average.
+    /// one-coin accuracy, as strongly as the evidence of the answers says; calibrated.
     Auto,
     /// Majority vote.
     Mv,
@@ -32,6 +32,12 @@ pub enum Method {
     Glad,
     /// MACE: each worker either knows the answer or spams by habit.
     Mace,
+    /// BWA (Li et al. 2019): answers averaged with Bayesian worker precisions.
+    Bwa,
+    /// IBCC (Kim & Ghahramani 2012): Dawid–Skene by variational Bayes.
+    Ibcc,
+    /// EBCC (Li et al. 2019): IBCC with subtypes per class for correlated workers.
+    Ebcc,
     /// Numeric labels: the mean of each task's answers.
     Mean,
     /// Numeric labels: the median of each task's answers.
@@ -102,6 +108,9 @@ pub fn run(args: &AggregateArgs) -> Result<()> {
         Method::Wmv => WeightedMajorityVote.fit(&data),
         Method::Glad => Glad::default().fit(&data),
         Method::Mace => Mace::default().fit(&data),
+        Method::Bwa => Bwa::default().fit(&data),
+        Method::Ibcc => Ebcc::ibcc().fit(&data),
+        Method::Ebcc => Ebcc::default().fit(&data),
         Method::Wawa => Wawa.fit(&data),
         Method::OnecoinDs => OneCoinDawidSkene::default().fit(&data),
         Method::Ds => DawidSkene::default().fit(&data),

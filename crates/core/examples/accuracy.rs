@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use tessera_core::aggregate::{
-    Aggregator, Dataset, DawidSkene, Glad, Mace, MajorityVoteFit, NumericDataset, NumericMethod,
-    OneCoinDawidSkene, Wawa, WeightedMajorityVote,
+    Aggregator, Bwa, Dataset, DawidSkene, Ebcc, Glad, Mace, MajorityVoteFit, NumericDataset,
+    NumericMethod, OneCoinDawidSkene, Wawa, WeightedMajorityVote,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,6 +27,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("ds".into(), Box::new(DawidSkene::default())),
         ("glad".into(), Box::new(Glad::default())),
         ("mace".into(), Box::new(Mace::default())),
+        ("bwa".into(), Box::new(Bwa::default())),
+        ("ibcc".into(), Box::new(Ebcc::ibcc())),
+        ("ebcc".into(), Box::new(Ebcc::default())),
         ("auto".into(), Box::new(DawidSkene::auto())),
     ];
     print!("{:<22}", "dataset");

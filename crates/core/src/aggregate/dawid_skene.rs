@@ -45,6 +45,12 @@ pub struct DawidSkene {
     /// few answers over many classes do not overfit, while hundreds of answers still speak
     /// for themselves.
     pub worker_prior: f64,
+    /// Re-choose `worker_prior` from the evidence of the answers after each fit (see
+    /// `evidence.rs`) and fit again with it, until the choice settles (at most three times).
+    pub learn_worker_prior: bool,
+    /// Temper the posteriors so their confidence matches how well they predict a held-out
+    /// answer (see `calibration.rs`); labels are unchanged.
+    pub calibrate: bool,
 }
 
 impl Default for DawidSkene {
@@ -54,6 +60,8 @@ impl Default for DawidSkene {
             smoothing: 0.01,
             diagonal_prior: 0.1,
             worker_prior: 0.0,
+            learn_worker_prior: false,
+            calibrate: false,
         }
     }
 }
@@ -68,6 +76,8 @@ impl DawidSkene {
     pub fn auto() -> Self {
         Self {
             worker_prior: 0.5,
+            learn_worker_prior: true,
+            calibrate: true,
             ..Self::default()
         }
     }
@@ -75,12 +85,12 @@ impl DawidSkene {
 
 /// Answers grouped by task: `cells[offsets[t]..offsets[t + 1]]` are task t's answers, each
 /// as `worker · K + label` — the row of the tables below that the answer reads or feeds.
-struct ByTask {
-    offsets: Vec<usize>,
-    cells: Vec<u32>,
+pub(crate) struct ByTask {
+    pub(crate) offsets: Vec<usize>,
+    pub(crate) cells: Vec<u32>,
 }
 
-fn group_by_task(data: &Dataset) -> ByTask {
+pub(crate) fn group_by_task(data: &Dataset) -> ByTask {
     let k = data.n_labels();
     let mut offsets = vec![0usize; data.n_tasks() + 1];
     for &(t, _, _) in &data.answers {
@@ -376,7 +386,10 @@ impl Aggregator for DawidSkene {
     }
 
     fn fit(&self, data: &Dataset) -> Fit {
-        self.fit_em(data, &group_by_task(data))
+        if self.calibrate {
+            return self.fit_with_params(data).0;
+        }
+        self.learned(data, &group_by_task(data)).0
     }
 }
 
@@ -452,15 +465,45 @@ impl DawidSkene {
         run.finish(post)
     }
 
-    /// The fit, and the parameters re-estimated from its final posteriors.
-    fn fit_with_params(&self, data: &Dataset) -> (Fit, Params) {
+    /// The fit with the worker prior the evidence chose (when `learn_worker_prior`), and
+    /// the method with that prior. The evidence is judged once, on the soft counts of a
+    /// pilot fit with the configured (weak) prior, and the model is then fitted afresh
+    /// (from majority vote, as any fit starts) under the chosen one. Judging again on counts the chosen prior has
+    /// shaped would feed on itself: a strong one-coin prior makes the counts look one-coin,
+    /// which raises the evidence for a stronger prior, until every worker is one-coin.
+    fn learned(&self, data: &Dataset, by_task: &ByTask) -> (Fit, Self) {
+        let mut method = *self;
+        let pilot = method.fit_em(data, by_task);
+        if !self.learn_worker_prior {
+            return (pilot, method);
+        }
+        let counts = Counts::of(data, by_task, &pilot.posteriors);
+        let strength = super::evidence::strength(counts.cells(), data.n_labels());
+        if strength == method.worker_prior {
+            return (pilot, method);
+        }
+        method.worker_prior = strength;
+        (method.fit_em(data, by_task), method)
+    }
+
+    /// The fit (tempered when `calibrate`), the parameters re-estimated from its final
+    /// posteriors, and the temperature (1 when not calibrating).
+    fn fit_with_params(&self, data: &Dataset) -> (Fit, Params, f64) {
         let by_task = group_by_task(data);
-        let fit = self.fit_em(data, &by_task);
-        let params = self.m_step(
+        let (mut fit, method) = self.learned(data, &by_task);
+        let params = method.m_step(
             data.n_labels(),
             &Counts::of(data, &by_task, &fit.posteriors),
         );
-        (fit, params)
+        let temperature = if self.calibrate {
+            super::calibration::temperature(data, &by_task, &params.log_prior, &params.log_conf)
+        } else {
+            1.0
+        };
+        fit.posteriors
+            .iter_mut()
+            .for_each(|row| super::calibration::temper(row, temperature));
+        (fit, params, temperature)
     }
 }
 
@@ -488,18 +531,28 @@ pub struct DawidSkeneModel {
     log_conf: Vec<f64>,
     /// The workers' average confusion matrix, for workers the fit did not see.
     log_crowd: Vec<f64>,
+    /// Posteriors are tempered by this (see `calibration.rs`).
+    #[serde(default = "no_tempering")]
+    temperature: f64,
+}
+
+fn no_tempering() -> f64 {
+    1.0
 }
 
 /// One task's running posterior under a [`DawidSkeneModel`]: unnormalised log-scores.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskPosterior {
     log_scores: Vec<f64>,
+    temperature: f64,
 }
 
 impl TaskPosterior {
+    /// The calibrated posterior.
     pub fn posterior(&self) -> Vec<f64> {
         let mut p = self.log_scores.clone();
         normalize_log(&mut p);
+        super::calibration::temper(&mut p, self.temperature);
         p
     }
 
@@ -514,6 +567,7 @@ impl DawidSkeneModel {
     pub fn new_task(&self) -> TaskPosterior {
         TaskPosterior {
             log_scores: self.log_prior.clone(),
+            temperature: self.temperature,
         }
     }
 
@@ -547,7 +601,7 @@ impl DawidSkene {
     /// Fits, and returns the model (the parameters re-estimated from the final posteriors)
     /// for incremental updates.
     pub fn fit_model(&self, data: &Dataset) -> (Fit, DawidSkeneModel) {
-        let (fit, params) = self.fit_with_params(data);
+        let (fit, params, temperature) = self.fit_with_params(data);
         let k = data.n_labels();
         let Params {
             log_prior,
@@ -573,6 +627,7 @@ impl DawidSkene {
             log_prior: finite(log_prior),
             log_conf: finite(log_conf),
             log_crowd: finite(crowd),
+            temperature,
         };
         (fit, model)
     }

@@ -6,8 +6,12 @@
 //! the incremental face of the same idea.
 
 pub mod agreement;
+mod bwa;
+pub mod calibration;
 mod dataset;
 mod dawid_skene;
+mod ebcc;
+mod evidence;
 mod fitted;
 mod glad;
 mod mace;
@@ -16,13 +20,16 @@ mod names;
 mod numeric;
 mod one_coin;
 mod records;
+pub mod robustness;
 pub mod synthetic;
 mod vote_counts;
 mod wawa;
 mod weighted_majority;
 
+pub use bwa::Bwa;
 pub use dataset::{Answer, Dataset, DatasetError};
 pub use dawid_skene::{DawidSkene, DawidSkeneModel, TaskPosterior};
+pub use ebcc::Ebcc;
 pub use fitted::FittedConsensus;
 pub use glad::Glad;
 pub use mace::Mace;
