@@ -22,10 +22,11 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "TESSERA_LISTEN", default_value = "127.0.0.1:7450")]
     listen: SocketAddr,
-    /// Re-fit every project's consensus with the aggregator this often (seconds); off when
-    /// not given. Requesters can also ask for a re-fit at any time.
-    #[arg(long, env = "TESSERA_REFIT_EVERY")]
-    refit_every: Option<u64>,
+    /// Re-fit a project's consensus with the aggregator at least this often (seconds) while
+    /// answers arrive, and sooner when its answers grow by a tenth; 0 turns automatic
+    /// re-fits off. Requesters can also ask for a re-fit at any time.
+    #[arg(long, env = "TESSERA_REFIT_EVERY", default_value_t = 300)]
+    refit_every: u64,
     /// Largest batch upload, in MiB. Uploads are parsed as they arrive, never held whole.
     #[arg(long, env = "TESSERA_MAX_UPLOAD_MB", default_value_t = 2048)]
     max_upload_mb: u64,
@@ -70,10 +71,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             token_path.display()
         );
     }
-    if let Some(seconds) = args.refit_every.filter(|&s| s > 0) {
-        tokio::spawn(refit_on_schedule(
+    if args.refit_every > 0 {
+        tokio::spawn(tessera_server::refit::refit_when_due(
             Arc::clone(&state),
-            std::time::Duration::from_secs(seconds),
+            std::time::Duration::from_secs(args.refit_every),
         ));
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -112,33 +113,6 @@ fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Re-fits each project's consensus, then waits `every`, for as long as the server runs.
-async fn refit_on_schedule(state: Arc<AppState>, every: std::time::Duration) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.tick().await; // the first tick is immediate: start after one period
-    loop {
-        ticks.tick().await;
-        let projects = match state
-            .store
-            .projects(tessera_server::store::ProjectsOf::Everyone)
-            .await
-        {
-            Ok(projects) => projects,
-            Err(e) => {
-                tracing::warn!(error = %e, "scheduled re-fit: cannot list projects");
-                continue;
-            }
-        };
-        for project in projects.iter().filter(|p| p.schema.can_refit()) {
-            if let Err(e) =
-                tessera_server::refit::refit_project(state.store.as_ref(), project.id).await
-            {
-                tracing::warn!(project_id = project.id, error = %e, "scheduled re-fit failed");
-            }
-        }
-    }
 }
 
 async fn shutdown_signal() {

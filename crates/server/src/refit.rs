@@ -1,14 +1,70 @@
 //! Consensus re-fit: the whole project's current answers through the aggregator's default
-//! method (the Dawid–Skene family, gold tasks clamped), on demand and on a schedule. The
-//! per-answer update on push stays majority vote; a re-fit replaces it with posteriors that
-//! weigh each annotator by their estimated skill.
+//! method (`auto`: Dawid–Skene with an evidence-chosen worker prior, gold tasks clamped,
+//! calibrated confidences), on demand, after enough new answers and on a schedule. Between
+//! re-fits each new answer updates its task through the last fitted model (majority vote
+//! before the first fit, and for answers the model cannot score).
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tessera_api::RefitResponse;
 use tessera_core::aggregate::{Dataset, DawidSkene, FittedConsensus, argmax};
 
-use crate::store::{ConsensusUpdate, Store, StoreError, StoreResult};
+use crate::AppState;
+use crate::store::{ConsensusUpdate, ProjectsOf, Store, StoreError, StoreResult};
+
+/// How often the scheduler looks at each project's answer count.
+const CHECK_EVERY: Duration = Duration::from_secs(15);
+
+/// When a project is due a re-fit: its answers grew by a tenth since the last one (and by at
+/// least this many), or `every` has passed with any new answer.
+const MIN_NEW_ANSWERS: u64 = 20;
+
+/// Re-fits each single-choice project's consensus when it is due (see [`MIN_NEW_ANSWERS`]),
+/// for as long as the server runs. Each replica runs its own; a re-fit is idempotent, so two
+/// replicas re-fitting the same project cost time, not correctness.
+pub async fn refit_when_due(state: Arc<AppState>, every: Duration) {
+    // Per project: answers at the last re-fit and when it was.
+    let mut fitted: HashMap<i64, (u64, Instant)> = HashMap::new();
+    let mut ticks = tokio::time::interval(CHECK_EVERY.min(every));
+    loop {
+        ticks.tick().await;
+        let projects = match state.store.projects(ProjectsOf::Everyone).await {
+            Ok(projects) => projects,
+            Err(e) => {
+                tracing::warn!(error = %e, "scheduled re-fit: cannot list projects");
+                continue;
+            }
+        };
+        for project in projects.iter().filter(|p| p.schema.can_refit()) {
+            let answers = match state.store.status(project.id, state.clock.now()).await {
+                Ok(status) => status.answers,
+                Err(e) => {
+                    tracing::warn!(project_id = project.id, error = %e, "scheduled re-fit: no status");
+                    continue;
+                }
+            };
+            let (last, at) = fitted
+                .get(&project.id)
+                .copied()
+                .unwrap_or((0, Instant::now() - every));
+            let grown = answers >= last + MIN_NEW_ANSWERS.max(last / 10);
+            let stale = answers != last && at.elapsed() >= every;
+            if !(grown || stale) {
+                continue;
+            }
+            match refit_project(state.store.as_ref(), project.id).await {
+                Ok(_) => {
+                    fitted.insert(project.id, (answers, Instant::now()));
+                }
+                Err(e) => {
+                    tracing::warn!(project_id = project.id, error = %e, "scheduled re-fit failed");
+                }
+            }
+        }
+    }
+}
 
 /// The name re-fitted consensus carries in exports.
 pub const METHOD: &str = "auto";
