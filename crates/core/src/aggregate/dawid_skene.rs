@@ -25,6 +25,7 @@
 //! assert_eq!(fit.labels(), [1, 0]); // labels sort as ["no", "yes"]
 //! ```
 
+use super::calibration::Calibration;
 use super::{
     Aggregator, Dataset, EmLimits, EmRun, Fit, Posteriors, fell, normalize_log, par_ranges,
     par_rows_mut,
@@ -486,24 +487,32 @@ impl DawidSkene {
         (method.fit_em(data, by_task), method)
     }
 
-    /// The fit (tempered when `calibrate`), the parameters re-estimated from its final
-    /// posteriors, and the temperature (1 when not calibrating).
-    fn fit_with_params(&self, data: &Dataset) -> (Fit, Params, f64) {
+    /// The fit (calibrated when `calibrate`), the parameters re-estimated from its final
+    /// posteriors, and the calibration.
+    fn fit_with_params(&self, data: &Dataset) -> (Fit, Params, Calibration) {
         let by_task = group_by_task(data);
         let (mut fit, method) = self.learned(data, &by_task);
         let params = method.m_step(
             data.n_labels(),
             &Counts::of(data, &by_task, &fit.posteriors),
         );
-        let temperature = if self.calibrate {
-            super::calibration::temperature(data, &by_task, &params.log_prior, &params.log_conf)
+        let calibration = if self.calibrate {
+            let refit = |other: &Dataset| {
+                let (fit, method) = self.learned(other, &by_task);
+                let p = method.m_step(
+                    other.n_labels(),
+                    &Counts::of(other, &by_task, &fit.posteriors),
+                );
+                (p.log_prior, p.log_conf)
+            };
+            Calibration::fit(data, &by_task, &params.log_prior, &params.log_conf, refit)
         } else {
-            1.0
+            Calibration::default()
         };
         fit.posteriors
             .iter_mut()
-            .for_each(|row| super::calibration::temper(row, temperature));
-        (fit, params, temperature)
+            .for_each(|row| calibration.apply(row));
+        (fit, params, calibration)
     }
 }
 
@@ -531,20 +540,16 @@ pub struct DawidSkeneModel {
     log_conf: Vec<f64>,
     /// The workers' average confusion matrix, for workers the fit did not see.
     log_crowd: Vec<f64>,
-    /// Posteriors are tempered by this (see `calibration.rs`).
-    #[serde(default = "no_tempering")]
-    temperature: f64,
-}
-
-fn no_tempering() -> f64 {
-    1.0
+    /// How posteriors become stated confidences (see `calibration.rs`).
+    #[serde(default)]
+    calibration: Calibration,
 }
 
 /// One task's running posterior under a [`DawidSkeneModel`]: unnormalised log-scores.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskPosterior {
     log_scores: Vec<f64>,
-    temperature: f64,
+    calibration: Calibration,
 }
 
 impl TaskPosterior {
@@ -552,7 +557,7 @@ impl TaskPosterior {
     pub fn posterior(&self) -> Vec<f64> {
         let mut p = self.log_scores.clone();
         normalize_log(&mut p);
-        super::calibration::temper(&mut p, self.temperature);
+        self.calibration.apply(&mut p);
         p
     }
 
@@ -567,7 +572,7 @@ impl DawidSkeneModel {
     pub fn new_task(&self) -> TaskPosterior {
         TaskPosterior {
             log_scores: self.log_prior.clone(),
-            temperature: self.temperature,
+            calibration: self.calibration,
         }
     }
 
@@ -601,7 +606,7 @@ impl DawidSkene {
     /// Fits, and returns the model (the parameters re-estimated from the final posteriors)
     /// for incremental updates.
     pub fn fit_model(&self, data: &Dataset) -> (Fit, DawidSkeneModel) {
-        let (fit, params, temperature) = self.fit_with_params(data);
+        let (fit, params, calibration) = self.fit_with_params(data);
         let k = data.n_labels();
         let Params {
             log_prior,
@@ -627,7 +632,7 @@ impl DawidSkene {
             log_prior: finite(log_prior),
             log_conf: finite(log_conf),
             log_crowd: finite(crowd),
-            temperature,
+            calibration,
         };
         (fit, model)
     }

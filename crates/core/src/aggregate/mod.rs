@@ -7,7 +7,7 @@
 
 pub mod agreement;
 mod bwa;
-pub mod calibration;
+mod calibration;
 mod dataset;
 mod dawid_skene;
 mod ebcc;
@@ -20,6 +20,7 @@ mod names;
 mod numeric;
 mod one_coin;
 mod records;
+pub mod reliability;
 pub mod robustness;
 pub mod synthetic;
 mod vote_counts;
