@@ -117,20 +117,7 @@ mod tests {
 
     #[test]
     fn two_consistent_workers_outweigh_three_who_answer_at_random() {
-        let truth = ["a", "b", "c", "a", "b", "c", "a", "b", "c", "a", "b", "c"];
-        let labels = ["a", "b", "c"];
-        let mut rows: Vec<(String, String, String)> = Vec::new();
-        for (i, y) in truth.iter().enumerate() {
-            rows.push((format!("t{i}"), "r1".into(), (*y).into()));
-            rows.push((format!("t{i}"), "r2".into(), (*y).into()));
-            for s in 0..3 {
-                rows.push((
-                    format!("t{i}"),
-                    format!("s{s}"),
-                    labels[(i * 7 + s * 5 + 1) % 3].into(),
-                ));
-            }
-        }
+        let (rows, truth) = crate::aggregate::accurate_pair_and_coin_flippers();
         let data = Dataset::from_rows(&rows);
         let fit = Bwa::default().fit(&data);
         let got: Vec<&str> = fit.labels().iter().map(|&l| &data.labels[l]).collect();

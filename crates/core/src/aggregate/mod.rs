@@ -350,6 +350,29 @@ pub fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
+/// Twelve tasks over three labels: r1 and r2 always right, s0..s2 answering by a fixed
+/// pseudo-random pattern. Returns the rows and the true labels, for tests of methods that
+/// should find the accurate pair.
+#[cfg(test)]
+pub(crate) fn accurate_pair_and_coin_flippers()
+-> (Vec<(String, String, String)>, [&'static str; 12]) {
+    let truth = ["a", "b", "c", "a", "b", "c", "a", "b", "c", "a", "b", "c"];
+    let labels = ["a", "b", "c"];
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    for (i, y) in truth.iter().enumerate() {
+        rows.push((format!("t{i}"), "r1".into(), (*y).into()));
+        rows.push((format!("t{i}"), "r2".into(), (*y).into()));
+        for s in 0..3 {
+            rows.push((
+                format!("t{i}"),
+                format!("s{s}"),
+                labels[(i * 7 + s * 5 + 1) % 3].into(),
+            ));
+        }
+    }
+    (rows, truth)
+}
+
 /// A seeded xorshift generator for tests: each call `next(n)` gives a number below `n`.
 #[cfg(test)]
 pub(crate) fn xorshift(seed: u64) -> impl FnMut(usize) -> usize {

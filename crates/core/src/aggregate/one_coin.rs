@@ -70,21 +70,7 @@ mod tests {
 
     #[test]
     fn an_accurate_pair_outvotes_three_coin_flippers() {
-        // r1, r2 are always right; s1..s3 answer at random (a fixed pseudo-random pattern).
-        let truth = ["a", "b", "c", "a", "b", "c", "a", "b", "c", "a", "b", "c"];
-        let labels = ["a", "b", "c"];
-        let mut rows: Vec<(String, String, String)> = Vec::new();
-        for (i, y) in truth.iter().enumerate() {
-            rows.push((format!("t{i}"), "r1".into(), (*y).into()));
-            rows.push((format!("t{i}"), "r2".into(), (*y).into()));
-            for s in 0..3 {
-                rows.push((
-                    format!("t{i}"),
-                    format!("s{s}"),
-                    labels[(i * 7 + s * 5 + 1) % 3].into(),
-                ));
-            }
-        }
+        let (rows, truth) = crate::aggregate::accurate_pair_and_coin_flippers();
         let data = Dataset::from_rows(&rows);
         let fit = OneCoinDawidSkene::default().fit(&data);
         let got: Vec<&str> = fit.labels().iter().map(|&l| &data.labels[l]).collect();

@@ -211,12 +211,7 @@ impl SyntheticCrowd {
 
     /// Share of tasks whose chosen label is the true one.
     pub fn accuracy(&self, labels: &[usize]) -> f64 {
-        let right = labels
-            .iter()
-            .zip(&self.truth)
-            .filter(|(l, t)| **l == **t as usize)
-            .count();
-        right as f64 / self.truth.len().max(1) as f64
+        super::synthetic::accuracy(labels, &self.truth)
     }
 
     /// The oracle: each task's posterior under the true class shares and confusion matrices

@@ -119,13 +119,18 @@ impl Crowd {
 
     /// Share of tasks whose chosen label is the true one.
     pub fn accuracy(&self, labels: &[usize]) -> f64 {
-        let right = labels
-            .iter()
-            .zip(&self.truth)
-            .filter(|(l, t)| **l == **t as usize)
-            .count();
-        right as f64 / self.truth.len().max(1) as f64
+        accuracy(labels, &self.truth)
     }
+}
+
+/// Share of `labels` equal to `truth` (over every true label).
+pub fn accuracy(labels: &[usize], truth: &[u16]) -> f64 {
+    let right = labels
+        .iter()
+        .zip(truth)
+        .filter(|(l, t)| **l == **t as usize)
+        .count();
+    right as f64 / truth.len().max(1) as f64
 }
 
 #[cfg(test)]
