@@ -878,6 +878,11 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
         annotators.contains("ann") && annotators.contains("bo"),
         "{annotators}"
     );
+    // Which method made the consensus: the vote, before any re-fit.
+    let methods = text_of(&client, "#consensus-methods")
+        .await
+        .expect("the consensus methods line");
+    assert!(methods.contains("by majority vote"), "{methods}");
     let bars = client
         .find_all(Locator::Css("#chart-answers rect.bar"))
         .await

@@ -1388,8 +1388,20 @@ async fn a_refit_weighs_annotators_and_clamps_gold(backend: Backend) {
         Some("negative")
     );
 
+    let status = requester.status(project).await.expect("status");
+    assert_eq!(
+        status.consensus_by_method.get("majority_vote"),
+        Some(&4),
+        "{status:?}"
+    );
     let done = requester.refit(project).await.expect("refit");
     assert_eq!((done.tasks, done.method.as_str()), (4, "auto"));
+    let status = requester.status(project).await.expect("status");
+    assert_eq!(
+        status.consensus_by_method.into_iter().collect::<Vec<_>>(),
+        [("auto".to_owned(), 4)],
+        "the requester sees which method made each consensus"
+    );
     let after = export_records(&requester, project).await;
     let gold_task = majority(&after, "I love it");
     assert_eq!(

@@ -185,6 +185,10 @@ batches: Array<Batch>,
 /**
  * Skips by the reason given ("" for none).
  */
-skips_by_reason: Record<string, number>, };
+skips_by_reason: Record<string, number>, 
+/**
+ * Tasks with a consensus, by the method that made it.
+ */
+consensus_by_method: Record<string, number>, };
 
 export type UploadReport = { batch_id: number, tasks_added: number, };

@@ -185,6 +185,7 @@ function paintProject(d: ProjectDashboard) {
         barChart("chart-seconds", "Time per answer", s.seconds_per_answer.map((b) => ({ label: `≤ ${b.up_to_seconds} s`, value: b.answers }))),
       ),
       skipLine(d.skips_by_reason),
+      methodLine(d.consensus_by_method),
       h("h2", {}, "Annotators"),
       d.annotators.length ? annotators : h("p", { class: "muted" }, "No answers yet."),
       h("h2", {}, "Batches and export"),
@@ -205,6 +206,20 @@ function skipLine(skips: Record<string, number>): HTMLElement | null {
   if (!entries.length) return null;
   const text = entries.map(([reason, n]) => `${reason || "no reason"} ${n}`).join(" · ");
   return h("p", { class: "muted", id: "skips" }, `Skipped: ${text}`);
+}
+
+/** Which method made the consensus shown, in words a requester reads. */
+const METHOD_NAMES: Record<string, string> = {
+  auto: "the fitted model (last re-fit)",
+  dawid_skene_incremental: "the fitted model, as answers arrived",
+  majority_vote: "majority vote",
+};
+
+function methodLine(methods: Record<string, number>): HTMLElement | null {
+  const entries = Object.entries(methods);
+  if (!entries.length) return null;
+  const text = entries.map(([method, n]) => `${n} by ${METHOD_NAMES[method] ?? method}`).join(" · ");
+  return h("p", { class: "muted", id: "consensus-methods" }, `Consensus: ${text}`);
 }
 
 function progressShare(share: number): HTMLElement {

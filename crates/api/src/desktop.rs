@@ -182,6 +182,9 @@ pub struct ProjectDashboard {
     /// Skips by the reason given ("" for none).
     #[ts(type = "Record<string, number>")]
     pub skips_by_reason: std::collections::BTreeMap<String, u64>,
+    /// Tasks with a consensus, by the method that made it.
+    #[ts(type = "Record<string, number>")]
+    pub consensus_by_method: std::collections::BTreeMap<String, u64>,
 }
 
 /// What an upload added.

@@ -370,6 +370,11 @@ pub struct ProjectStatus {
     /// Skips, by the reason the annotator gave ("" for none).
     #[serde(default)]
     pub skips_by_reason: std::collections::BTreeMap<String, u64>,
+    /// Tasks with a consensus, by the method that made it: `auto` (the last re-fit),
+    /// `dawid_skene_incremental` (an answer folded into the re-fitted model) or
+    /// `majority_vote`.
+    #[serde(default)]
+    pub consensus_by_method: std::collections::BTreeMap<String, u64>,
 }
 
 /// One annotator's current answer to a task, as exported.

@@ -388,6 +388,14 @@ pub async fn status(project: i64, json: bool, remote: &Remote) -> Result<()> {
                 s.cancelled, s.uncounted_answers
             );
         }
+        if !s.consensus_by_method.is_empty() {
+            let methods: Vec<String> = s
+                .consensus_by_method
+                .iter()
+                .map(|(method, n)| format!("{n} by {method}"))
+                .collect();
+            println!("consensus: {}", methods.join(", "));
+        }
         if s.device_conflicts > 0 {
             println!(
                 "{} answers clashed with the same annotator's answer from another device \

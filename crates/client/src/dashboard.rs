@@ -128,6 +128,7 @@ impl Session {
             .map_err(|e| SessionError::Invalid(e.to_string()))?;
         Ok(ProjectDashboard {
             skips_by_reason: std::mem::take(&mut status.skips_by_reason),
+            consensus_by_method: std::mem::take(&mut status.consensus_by_method),
             schema,
             stats,
             annotators,

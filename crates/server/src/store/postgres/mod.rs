@@ -1524,6 +1524,18 @@ impl Store for PostgresStore {
         {
             skips_by_reason.insert(r.try_get::<_, String>(0)?, r.try_get::<_, i64>(1)? as u64);
         }
+        let mut consensus_by_method = std::collections::BTreeMap::new();
+        for r in c
+            .cached_query(
+                "SELECT consensus_method, COUNT(*) FROM tasks
+                 WHERE project_id = $1 AND consensus IS NOT NULL AND consensus_method IS NOT NULL
+                 GROUP BY 1",
+                &[&project_id],
+            )
+            .await?
+        {
+            consensus_by_method.insert(r.try_get::<_, String>(0)?, r.try_get::<_, i64>(1)? as u64);
+        }
         Ok(ProjectStatus {
             project_id,
             tasks: tasks as u64,
@@ -1537,6 +1549,7 @@ impl Store for PostgresStore {
             needs_review: needs_review as u64,
             reviewed: reviewed as u64,
             skips_by_reason,
+            consensus_by_method,
         })
     }
 

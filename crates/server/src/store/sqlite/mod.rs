@@ -1293,6 +1293,14 @@ impl Store for SqliteStore {
                 )?
                 .query_map([project_id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
                 .collect::<Result<_, _>>()?;
+            let consensus_by_method = c
+                .prepare_cached(
+                    "SELECT consensus_method, COUNT(*) FROM tasks
+                     WHERE project_id = ?1 AND consensus IS NOT NULL AND consensus_method IS NOT NULL
+                     GROUP BY 1",
+                )?
+                .query_map([project_id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect::<Result<_, _>>()?;
             Ok(ProjectStatus {
                 project_id,
                 tasks: tasks as u64,
@@ -1306,6 +1314,7 @@ impl Store for SqliteStore {
                 needs_review: needs_review as u64,
                 reviewed: reviewed as u64,
                 skips_by_reason,
+                consensus_by_method,
             })
         })
         .await
