@@ -3,11 +3,14 @@
 //! stated confidence of the chosen label is mapped to one that matches how often it is right.
 //! Every mapping keeps each task's label.
 //!
-//! - With gold (at least 30 answered gold tasks): Platt scaling of the chosen label's
-//!   log-odds, q = σ(a·logit p + b), fitted by likelihood on the gold tasks (J. Platt, 1999);
-//!   the other labels share 1 − q in their proportions. Each gold task is scored by a fit that
-//!   did not know its label (cross-fitting over five folds of the gold), since a fit that
-//!   learnt the annotators' skill from a task's known label judges that task too kindly.
+//! - With gold (at least 30 answered gold tasks): isotonic regression of "the chosen label is
+//!   right" on the chosen label's probability p over the gold tasks (Zadrozny & Elkan, KDD
+//!   2002): the monotone map that fits the observed accuracy best, whatever its shape; the
+//!   other labels share 1 − q in their proportions. Each gold task is scored by a fit that did
+//!   not know its label (cross-fitting over five folds of the gold), since a fit that learnt
+//!   the annotators' skill from a task's known label judges that task too kindly. The
+//!   pool-adjacent-violators fit is a dozen lines written here: the Rust libraries that have
+//!   it (linfa) would bring a linear-algebra stack for it.
 //! - Without gold: a temperature, softmax(ln p / T), under which the posterior of a task
 //!   computed without one of its answers best predicts that answer. The answers cannot tell
 //!   how often the crowd is wrong together, so this moves confidences little; gold can.
@@ -32,13 +35,14 @@ const FOLDS: usize = 5;
 const SAMPLE: usize = 50_000;
 
 /// How a fit's posteriors become stated confidences.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Calibration {
     /// softmax(ln p / T).
     Temperature(f64),
-    /// The chosen label's probability p becomes σ(slope·logit p + intercept).
-    Platt { slope: f64, intercept: f64 },
+    /// The chosen label's probability p becomes the isotonic fit's value at p: knots (p, q),
+    /// p rising, interpolated linearly between them and flat beyond the ends.
+    Isotonic(Vec<(f64, f64)>),
 }
 
 impl Default for Calibration {
@@ -67,8 +71,8 @@ impl Calibration {
         if k < 2 || gold_tasks.len() < MIN_GOLD {
             return Calibration::Temperature(from_answers(data, by_task, log_prior, log_conf));
         }
-        // Each gold task's chosen label's log-odds from a fit blind to its fold, and whether
-        // that label is the gold one.
+        // Each gold task's chosen label's probability from a fit blind to its fold, and
+        // whether that label is the gold one.
         let mut cases: Vec<(f64, bool)> = Vec::with_capacity(gold_tasks.len());
         let mut row = vec![0.0; k];
         for fold in 0..FOLDS {
@@ -86,24 +90,25 @@ impl Calibration {
                 score(by_task, t, k, &prior, &conf, &mut row);
                 normalize_log(&mut row);
                 let top = argmax(&row);
-                cases.push((logit(row[top]), top == g as usize));
+                cases.push((row[top], top == g as usize));
             }
         }
-        platt(&cases)
+        isotonic(cases)
     }
 
     /// Applies the calibration to one posterior row in place; its most probable label stays
     /// the most probable.
     pub fn apply(&self, row: &mut [f64]) {
-        match *self {
-            Calibration::Temperature(t) => temper(row, t),
-            Calibration::Platt { slope, intercept } => {
+        match self {
+            Calibration::Temperature(t) => temper(row, *t),
+            Calibration::Isotonic(knots) => {
                 let k = row.len();
-                if k < 2 {
+                if k < 2 || knots.is_empty() {
                     return;
                 }
                 let top = argmax(row);
-                let rest = 1.0 - row[top];
+                let p = row[top];
+                let rest = 1.0 - p;
                 // Never below the runner-up's share once the rest is rescaled, so the chosen
                 // label stays the most probable: q ≥ r(1 − q)/rest ⇔ q ≥ r/(rest + r).
                 let runner_up = (0..k)
@@ -115,7 +120,7 @@ impl Calibration {
                 } else {
                     1.0 / k as f64
                 };
-                let q = logistic(slope * logit(row[top]) + intercept).max(floor);
+                let q = interpolate(knots, p).max(floor);
                 for (i, v) in row.iter_mut().enumerate() {
                     *v = if i == top {
                         q
@@ -130,13 +135,51 @@ impl Calibration {
     }
 }
 
-fn logit(p: f64) -> f64 {
-    let p = p.clamp(1e-12, 1.0 - 1e-12);
-    (p / (1.0 - p)).ln()
+/// The piecewise-linear function through `knots` (x rising) at x, flat beyond the ends.
+fn interpolate(knots: &[(f64, f64)], x: f64) -> f64 {
+    let i = knots.partition_point(|&(kx, _)| kx < x);
+    match (i.checked_sub(1).map(|j| knots[j]), knots.get(i)) {
+        (Some((x0, y0)), Some(&(x1, y1))) if x1 > x0 => y0 + (y1 - y0) * (x - x0) / (x1 - x0),
+        (_, Some(&(_, y))) | (Some((_, y)), None) => y,
+        (None, None) => x,
+    }
 }
 
-fn logistic(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
+/// Pool-adjacent-violators: the non-decreasing step function of p closest (least squares)
+/// to the outcomes, as one knot per block (its mean p, its share right).
+fn isotonic(mut cases: Vec<(f64, bool)>) -> Calibration {
+    cases.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Cases with the same p first become one group: (sum of p, number right, cases).
+    let mut groups: Vec<(f64, f64, f64)> = Vec::new();
+    let mut last_p = f64::NAN;
+    for (p, right) in cases {
+        let right = if right { 1.0 } else { 0.0 };
+        match groups.last_mut() {
+            Some(group) if p == last_p => *group = (group.0 + p, group.1 + right, group.2 + 1.0),
+            _ => groups.push((p, right, 1.0)),
+        }
+        last_p = p;
+    }
+    // Then each group joins the block before it while that block is right as often or more.
+    let mut blocks: Vec<(f64, f64, f64)> = Vec::with_capacity(groups.len());
+    for group in groups {
+        blocks.push(group);
+        while let [.., a, b] = blocks[..] {
+            if a.1 / a.2 < b.1 / b.2 {
+                break;
+            }
+            blocks.pop();
+            if let Some(last) = blocks.last_mut() {
+                *last = (a.0 + b.0, a.1 + b.1, a.2 + b.2);
+            }
+        }
+    }
+    Calibration::Isotonic(
+        blocks
+            .into_iter()
+            .map(|(p, right, n)| (p / n, right / n))
+            .collect(),
+    )
 }
 
 /// One posterior row softmax(ln p / T), in place: the same label, a tempered confidence.
@@ -169,41 +212,6 @@ fn score(
         for (c, s) in out.iter_mut().enumerate() {
             *s += log_conf[(w * k + c) * k + l];
         }
-    }
-}
-
-/// The slope and intercept (slope 0 to 3, intercept −4 to 4) under which the cases'
-/// outcomes are most probable: a grid, then a finer grid around its best point.
-fn platt(cases: &[(f64, bool)]) -> Calibration {
-    let ll = |slope: f64, intercept: f64| -> f64 {
-        cases
-            .iter()
-            .map(|&(x, right)| {
-                let p = logistic(slope * x + intercept).clamp(1e-12, 1.0 - 1e-12);
-                if right { p.ln() } else { (1.0 - p).ln() }
-            })
-            .sum()
-    };
-    let best_of = |points: &mut dyn Iterator<Item = (f64, f64)>| {
-        points.fold((f64::NEG_INFINITY, 1.0, 0.0), |best, (slope, intercept)| {
-            let v = ll(slope, intercept);
-            if v > best.0 {
-                (v, slope, intercept)
-            } else {
-                best
-            }
-        })
-    };
-    let coarse = best_of(
-        &mut (0..=60).flat_map(|i| (0..=80).map(move |j| (0.05 * i as f64, -4.0 + 0.1 * j as f64))),
-    );
-    let (s0, i0) = (coarse.1, coarse.2);
-    let best = best_of(&mut (-10..=10).flat_map(|i| {
-        (-10..=10).map(move |j| ((s0 + 0.005 * i as f64).max(0.0), i0 + 0.01 * j as f64))
-    }));
-    Calibration::Platt {
-        slope: best.1,
-        intercept: best.2,
     }
 }
 
@@ -259,42 +267,36 @@ mod tests {
         Calibration::Temperature(2.0).apply(&mut certain);
         assert_eq!(certain, [0.0, 1.0, 0.0]);
         let mut row = [0.9, 0.08, 0.02];
-        Calibration::Platt {
-            slope: 0.5,
-            intercept: 0.0,
-        }
-        .apply(&mut row);
-        assert!(row[0] < 0.9 && row[0] > 0.6, "{row:?}");
+        Calibration::Isotonic(vec![(0.5, 0.5), (1.0, 0.7)]).apply(&mut row);
+        assert!((row[0] - 0.66).abs() < 1e-9, "{row:?}");
         assert!(
             (row[1] / row[2] - 4.0).abs() < 1e-9,
             "the rest keeps its proportions"
         );
+        assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         // A close runner-up is never pushed above the chosen label.
         let mut close = [0.5, 0.45, 0.05];
-        Calibration::Platt {
-            slope: 0.1,
-            intercept: -2.0,
-        }
-        .apply(&mut close);
+        Calibration::Isotonic(vec![(0.5, 0.2)]).apply(&mut close);
         assert!(close[0] >= close[1], "{close:?}");
-        assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
     }
 
     #[test]
-    fn platt_scaling_recovers_how_often_a_stated_confidence_is_right() {
-        // Stated 0.99 but right 80% of the time; stated 0.6 and right 60%.
+    fn isotonic_calibration_recovers_how_often_a_stated_confidence_is_right() {
+        // Stated 0.99 but right 80% of the time; stated 0.6 and right 60%; stated 0.4 and
+        // right 70% (out of order: pooled with 0.6).
         let mut cases = Vec::new();
         for i in 0..1000 {
-            cases.push((logit(0.99), i % 5 != 0));
-            cases.push((logit(0.6), i % 5 < 3));
+            cases.push((0.99, i % 5 != 0));
+            cases.push((0.6, i % 5 < 3));
+            cases.push((0.4, i % 10 < 7));
         }
-        let calibration = platt(&cases);
-        let mapped = |p: f64| {
-            let mut row = [p, 1.0 - p];
-            calibration.apply(&mut row);
-            row[0]
+        let Calibration::Isotonic(knots) = isotonic(cases) else {
+            panic!("isotonic");
         };
-        assert!((mapped(0.99) - 0.8).abs() < 0.02, "{}", mapped(0.99));
-        assert!((mapped(0.6) - 0.6).abs() < 0.02, "{}", mapped(0.6));
+        assert_eq!(knots.len(), 2, "{knots:?}");
+        assert!((knots[0].0 - 0.5).abs() < 1e-9 && (knots[0].1 - 0.65).abs() < 1e-9);
+        assert!((knots[1].0 - 0.99).abs() < 1e-9 && (knots[1].1 - 0.8).abs() < 1e-9);
+        assert!((interpolate(&knots, 0.745) - 0.725).abs() < 1e-9);
+        assert_eq!(interpolate(&knots, 0.2), 0.65);
     }
 }

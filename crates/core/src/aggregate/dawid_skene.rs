@@ -572,7 +572,7 @@ impl DawidSkeneModel {
     pub fn new_task(&self) -> TaskPosterior {
         TaskPosterior {
             log_scores: self.log_prior.clone(),
-            calibration: self.calibration,
+            calibration: self.calibration.clone(),
         }
     }
 
