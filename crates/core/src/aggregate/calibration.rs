@@ -32,7 +32,7 @@ const FOLDS: usize = 5;
 
 /// At most this many answers are scored without gold (spread evenly over the tasks): one
 /// number is being estimated, and the rest would only cost time.
-const SAMPLE: usize = 50_000;
+const SAMPLE: usize = 20_000;
 
 /// How a fit's posteriors become stated confidences.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -221,6 +221,9 @@ fn transpose_blocks(from: &[f64], k: usize) -> Vec<f64> {
     to
 }
 
+/// The pilot fit's stopping tolerance (see [`DawidSkene::learned`]).
+const PILOT_TOLERANCE: f64 = 1e-5;
+
 /// A log-probability this far below a task's best class is left out of its posterior
 /// (exp(−40) ≈ 4·10⁻¹⁸: below what a 64-bit sum with the best class's 1 can hold anyway).
 const NEGLIGIBLE: f64 = -40.0;
@@ -474,10 +477,19 @@ impl DawidSkene {
     /// which raises the evidence for a stronger prior, until every worker is one-coin.
     fn learned(&self, data: &Dataset, by_task: &ByTask) -> (Fit, Self) {
         let mut method = *self;
-        let pilot = method.fit_em(data, by_task);
         if !self.learn_worker_prior {
-            return (pilot, method);
+            return (method.fit_em(data, by_task), method);
         }
+        // The pilot only has to give the evidence its soft counts: a looser tolerance than
+        // the fit's own does (the counts settle long before the objective's last digits).
+        let pilot_method = Self {
+            limits: EmLimits {
+                tolerance: PILOT_TOLERANCE.max(self.limits.tolerance),
+                ..self.limits
+            },
+            ..method
+        };
+        let pilot = pilot_method.fit_em(data, by_task);
         let counts = Counts::of(data, by_task, &pilot.posteriors);
         let strength = super::evidence::strength(counts.cells(), data.n_labels());
         if strength == method.worker_prior {
