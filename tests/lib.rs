@@ -441,7 +441,11 @@ pub fn cli_upload(
 /// insisting on success; its standard output.
 pub fn tessera_ok<V: AsRef<std::ffi::OsStr>>(args: &[&str], env: &[(&str, V)]) -> String {
     let mut command = std::process::Command::new(built_binary("tessera"));
-    command.args(args).env_remove("TESSERA_TOKEN");
+    // No sign-in of the machine's user leaks in (a test that signs in names its own file).
+    command
+        .args(args)
+        .env_remove("TESSERA_TOKEN")
+        .env("TESSERA_CONFIG", "/nonexistent/tessera-login.json");
     for (key, value) in env {
         command.env(key, value);
     }

@@ -211,3 +211,120 @@ async fn a_project_is_shown_to_its_people_only() {
         assert!(other.projects().await.expect("list").is_empty());
     }
 }
+
+/// Runs the CLI with exactly `env` (no inherited sign-in, token or data folder) in `cwd`.
+fn cli_in(cwd: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new(tessera_tests::built_binary("tessera"));
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("TESSERA_TOKEN")
+        .env_remove("TESSERA_SERVER")
+        .env_remove("TESSERA_DATA_DIR");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("run tessera")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_requester_signs_in_once_and_runs_the_project_from_any_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::start_on(Backend::Sqlite).await;
+    let (rita, rita_token) = server.user(Role::Requester, "rita").await;
+    let project = sentiment_project(&rita, "signed in", 3).await;
+    let (ann, _) = server.user(Role::Annotator, "ann").await;
+    let ann_id = ann.me().await.expect("me").user_id.to_string();
+    let home = tempfile::tempdir().expect("home");
+    let elsewhere = tempfile::tempdir().expect("a folder with no server in it");
+    let config = home.path().join("tessera").join("login.json");
+    let config_text = config.display().to_string();
+    let empty_data = elsewhere.path().join("no-data");
+    let env = [
+        ("TESSERA_CONFIG", config_text.as_str()),
+        ("TESSERA_DATA_DIR", empty_data.to_str().expect("utf-8 path")),
+    ];
+    let run = |args: &[&str]| cli_in(elsewhere.path(), args, &env);
+    let text = |out: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+
+    // Before signing in, a requester command from another folder has no token to send.
+    let before = run(&["status", &project.to_string()]);
+    assert!(!before.status.success(), "{}", text(&before));
+
+    // A token the server refuses is not saved.
+    let refused = run(&["login", &server.url, "not-a-token"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("did not accept the token"),
+        "{}",
+        text(&refused)
+    );
+    assert!(!config.exists());
+
+    let signed = run(&["login", &server.url, &rita_token]);
+    assert!(signed.status.success(), "{}", text(&signed));
+    assert!(
+        text(&signed).contains("as rita (requester)"),
+        "{}",
+        text(&signed)
+    );
+    let mode = std::fs::metadata(&config)
+        .expect("saved")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the saved token is the user's alone");
+
+    // Now with neither --server nor --token.
+    let status = run(&["status", &project.to_string()]);
+    assert!(status.status.success(), "{}", text(&status));
+    assert!(text(&status).contains(&format!("project {project}:")));
+    let added = run(&[
+        "member",
+        "add",
+        &project.to_string(),
+        &ann_id,
+        "--role",
+        "reviewer",
+        "--name",
+        "ann",
+    ]);
+    assert!(added.status.success(), "{}", text(&added));
+    let listed = run(&["member", "list", &project.to_string()]);
+    let table = text(&listed);
+    assert!(
+        table
+            .lines()
+            .any(|l| l == format!("{ann_id}\tann\treviewer")),
+        "{table}"
+    );
+    assert_eq!(
+        rita.members(project).await.expect("members").len(),
+        2,
+        "rita and ann"
+    );
+    let bad_role = run(&[
+        "member",
+        "add",
+        &project.to_string(),
+        &ann_id,
+        "--role",
+        "boss",
+    ]);
+    assert!(
+        text(&bad_role).contains("use annotator, reviewer or requester"),
+        "{}",
+        text(&bad_role)
+    );
+
+    // Signed out: the token is gone from the disk and from the commands.
+    let out = run(&["logout"]);
+    assert!(out.status.success() && !config.exists(), "{}", text(&out));
+    let after = run(&["status", &project.to_string()]);
+    assert!(!after.status.success(), "{}", text(&after));
+}

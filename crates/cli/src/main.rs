@@ -3,6 +3,7 @@
 mod aggregate;
 mod bench;
 mod dataset;
+mod login;
 mod requester;
 mod serve;
 mod work;
@@ -12,7 +13,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use tessera_client::ApiClient;
 
@@ -30,44 +31,66 @@ struct Cli {
 /// Where the server is and who we are to it.
 #[derive(Args, Clone)]
 pub struct Remote {
-    /// Server URL.
-    #[arg(
-        long,
-        env = "TESSERA_SERVER",
-        default_value = "http://127.0.0.1:7450",
-        global = true
-    )]
-    server: String,
-    /// API token (when absent, requester commands fall back to DATA_DIR/admin.token).
+    /// Server URL [default: the one `tessera login` saved, else http://127.0.0.1:7450].
+    #[arg(long, env = "TESSERA_SERVER", global = true)]
+    server: Option<String>,
+    /// API token [default: the one `tessera login` saved for that server; requester commands
+    /// then fall back to DATA_DIR/admin.token].
     #[arg(long, env = "TESSERA_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
 }
 
+/// The server when neither `--server` nor a sign-in names one.
+const DEFAULT_SERVER: &str = "http://127.0.0.1:7450";
+
 impl Remote {
-    /// A client using the given token, or the local server's admin token when none was given.
+    /// The server to talk to: `--server`, else the signed-in one, else the local default.
+    fn server(&self) -> String {
+        self.server
+            .clone()
+            .or_else(|| login::saved().map(|l| l.server))
+            .unwrap_or_else(|| DEFAULT_SERVER.to_owned())
+    }
+
+    /// `--token`, else the token signed in to this server.
+    fn given_token(&self, server: &str) -> Option<String> {
+        self.token
+            .as_ref()
+            .map(|t| t.trim().to_owned())
+            .or_else(|| {
+                login::saved()
+                    .filter(|l| same_server(&l.server, server))
+                    .map(|l| l.token)
+            })
+    }
+
+    /// A client using the given or signed-in token, or the local server's admin token when
+    /// there is neither.
     pub fn client(&self) -> Result<ApiClient> {
-        let token = match &self.token {
-            Some(t) => Some(t.trim().to_owned()),
-            None => local_admin_token(),
-        };
-        Ok(warned(ApiClient::new(&self.server, token)?))
+        let server = self.server();
+        let token = self.given_token(&server).or_else(local_admin_token);
+        Ok(warned(ApiClient::new(&server, token)?))
     }
 
-    /// The explicit token, trimmed (annotator commands need one).
+    /// The given or signed-in token (annotator commands need one).
     pub fn token_text(&self) -> Result<String> {
-        match &self.token {
-            Some(t) => Ok(t.trim().to_owned()),
-            None => bail!("no token: pass --token or set TESSERA_TOKEN to an annotator token"),
-        }
+        self.given_token(&self.server()).context(
+            "no token: run `tessera login URL TOKEN` once, or pass --token / set TESSERA_TOKEN",
+        )
     }
 
-    /// A client that must have an explicit token (annotator commands).
+    /// A client that must have a token of its own (annotator commands).
     pub fn annotator_client(&self) -> Result<ApiClient> {
         Ok(warned(ApiClient::new(
-            &self.server,
+            &self.server(),
             Some(self.token_text()?),
         )?))
     }
+}
+
+/// Whether two server URLs name the same server (a trailing slash aside).
+fn same_server(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
 /// Says so on standard error when `client` would send its token in the clear to another
@@ -95,6 +118,18 @@ fn local_admin_token() -> Option<String> {
 enum Command {
     /// Run the queue server.
     Serve(serve::ServeArgs),
+    /// Sign in: check TOKEN against the server at URL and keep both in your config file, so
+    /// later commands need neither --server nor --token.
+    Login { url: String, token: String },
+    /// Forget the saved sign-in.
+    Logout,
+    /// A project's people: list them, or give someone a role.
+    Member {
+        #[command(subcommand)]
+        command: requester::MemberCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -246,6 +281,9 @@ fn fail(e: &anyhow::Error) -> std::process::ExitCode {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Login { url, token } => login::login(&url, &token).await,
+        Command::Logout => login::logout(),
+        Command::Member { command, remote } => requester::member(command, &remote).await,
         Command::Token { command, remote } => requester::token(command, &remote).await,
         Command::Project { command, remote } => requester::project(command, &remote).await,
         Command::Upload {

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use tessera_api::{CancelTasksRequest, ReviewRequest, Role};
+use tessera_api::{CancelTasksRequest, ProjectRole, ReviewRequest, Role};
 use tessera_core::{LabelSchema, UploadFormat, is_answers_header, schema_from_label_config};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
@@ -49,6 +49,64 @@ pub enum ProjectCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+pub enum MemberCommand {
+    /// List a project's members: user id, name and role.
+    List {
+        project: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a user a role in a project (a member already there gets the new one).
+    Add {
+        project: i64,
+        /// The user's id (`tessera token list` shows it).
+        user_id: i64,
+        /// annotator (leases tasks), reviewer (also gives verdicts in the review queue) or
+        /// requester (runs the project).
+        #[arg(long, value_parser = parse_project_role)]
+        role: ProjectRole,
+        /// The user's name as they were given it: requesters must give it with the id, so
+        /// that an id alone never reveals a name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+fn parse_project_role(s: &str) -> Result<ProjectRole, String> {
+    ProjectRole::parse(s)
+        .ok_or_else(|| format!("unknown role {s:?}: use annotator, reviewer or requester"))
+}
+
+pub async fn member(command: MemberCommand, remote: &Remote) -> Result<()> {
+    let client = remote.client()?;
+    let members = match command {
+        MemberCommand::List { project, json } => {
+            let members = client.members(project).await?;
+            if json {
+                println!("{}", serde_json::to_string(&members)?);
+                return Ok(());
+            }
+            members
+        }
+        MemberCommand::Add {
+            project,
+            user_id,
+            role,
+            name,
+        } => {
+            client
+                .add_member(project, user_id, name.as_deref(), role)
+                .await?
+        }
+    };
+    println!("user\tname\trole");
+    for m in members {
+        println!("{}\t{}\t{}", m.user_id, m.name, m.role.as_str());
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]
