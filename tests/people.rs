@@ -328,3 +328,83 @@ async fn a_requester_signs_in_once_and_runs_the_project_from_any_folder() {
     let after = run(&["status", &project.to_string()]);
     assert!(!after.status.success(), "{}", text(&after));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_requester_invites_people_into_their_project() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let server = TestServer::start_on(backend).await;
+        let (rita, rita_token) = server.user(Role::Requester, "rita").await;
+        let project = sentiment_project(&rita, "invited", 3).await;
+        let (other, _) = server.user(Role::Requester, "otto").await;
+        let others = sentiment_project(&other, "not rita's", 3).await;
+
+        // By the CLI: the token alone on standard output, and it signs the person in.
+        let env = [
+            ("TESSERA_SERVER", server.url.as_str()),
+            ("TESSERA_TOKEN", rita_token.as_str()),
+        ];
+        let token = tessera_ok(
+            &["member", "invite", &project.to_string(), "--name", "ann"],
+            &env,
+        );
+        let ann = tessera_client::ApiClient::new(&server.url, Some(token.trim().to_owned()))
+            .expect("client");
+        let me = ann.me().await.expect("the invited token signs in");
+        assert_eq!((me.name.as_str(), me.role), ("ann", Role::Annotator));
+        let members = rita.members(project).await.expect("members");
+        assert!(
+            members
+                .iter()
+                .any(|m| m.user_id == me.user_id && m.role == ProjectRole::Annotator),
+            "{members:?}"
+        );
+        let leased = ann
+            .lease(project, 2, None)
+            .await
+            .expect("the invited annotator works on the project");
+        assert_eq!(leased.tasks.len(), 2);
+
+        // By the API: a reviewer; not a requester; not into someone else's project; not by an
+        // annotator; not with an empty name.
+        let rev = rita
+            .invite(project, "rev", ProjectRole::Reviewer)
+            .await
+            .expect("reviewer");
+        assert_eq!(rev.role, ProjectRole::Reviewer);
+        let (status, body) = api_error(
+            rita.invite(project, "boss", ProjectRole::Requester)
+                .await
+                .expect_err("a requester comes from an admin"),
+        );
+        assert_eq!((status, body.code.as_str()), (400, "bad_request"));
+        assert!(body.message.contains("admin"), "{}", body.message);
+        let (status, _) = api_error(
+            rita.invite(others, "sneak", ProjectRole::Annotator)
+                .await
+                .expect_err("not rita's project"),
+        );
+        assert!(status == 403 || status == 404, "{status}");
+        let (status, _) = api_error(
+            ann.invite(project, "friend", ProjectRole::Annotator)
+                .await
+                .expect_err("annotators do not invite"),
+        );
+        assert_eq!(status, 403);
+        let (status, _) = api_error(
+            rita.invite(project, "  ", ProjectRole::Annotator)
+                .await
+                .expect_err("no name"),
+        );
+        assert_eq!(status, 400);
+        // Nobody was created by the refused invites.
+        let names: Vec<String> = server
+            .admin()
+            .tokens()
+            .await
+            .expect("tokens")
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        assert_eq!(names, ["admin", "rita", "otto", "ann", "rev"], "{names:?}");
+    }
+}

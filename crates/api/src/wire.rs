@@ -578,6 +578,26 @@ pub struct Member {
     pub role: ProjectRole,
 }
 
+/// `POST /api/projects/{id}/invites` (the project's requester): a new person with a token
+/// that works on this project only.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    /// 1 to 200 characters once trimmed.
+    pub name: String,
+    /// annotator or reviewer (a requester is an admin's to create).
+    pub role: ProjectRole,
+}
+
+/// The invited person and their token, shown only once; the server keeps only its hash.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InviteResponse {
+    pub user_id: i64,
+    pub name: String,
+    pub role: ProjectRole,
+    pub token: String,
+}
+
 /// `POST /api/projects/{id}/review` (requester): a reviewer's verdict on one task.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

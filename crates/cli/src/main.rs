@@ -123,7 +123,7 @@ enum Command {
     Login { url: String, token: String },
     /// Forget the saved sign-in.
     Logout,
-    /// A project's people: list them, or give someone a role.
+    /// A project's people: list them, invite someone new, or give someone a role.
     Member {
         #[command(subcommand)]
         command: requester::MemberCommand,

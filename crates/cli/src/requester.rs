@@ -73,6 +73,16 @@ pub enum MemberCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Invite a new person into a project: prints their token alone, shown only this once.
+    /// The token works on this project (and on others only once they are added there).
+    Invite {
+        project: i64,
+        #[arg(long)]
+        name: String,
+        /// annotator or reviewer.
+        #[arg(long, value_parser = parse_project_role, default_value = "annotator")]
+        role: ProjectRole,
+    },
 }
 
 fn parse_project_role(s: &str) -> Result<ProjectRole, String> {
@@ -83,6 +93,21 @@ fn parse_project_role(s: &str) -> Result<ProjectRole, String> {
 pub async fn member(command: MemberCommand, remote: &Remote) -> Result<()> {
     let client = remote.client()?;
     let members = match command {
+        MemberCommand::Invite {
+            project,
+            name,
+            role,
+        } => {
+            let invited = client.invite(project, &name, role).await?;
+            eprintln!(
+                "invited {} (user {}) as {} of project {project}; the token below is shown only once",
+                invited.name,
+                invited.user_id,
+                invited.role.as_str()
+            );
+            println!("{}", invited.token);
+            return Ok(());
+        }
         MemberCommand::List { project, json } => {
             let members = client.members(project).await?;
             if json {

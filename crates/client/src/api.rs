@@ -8,10 +8,10 @@ use serde::de::DeserializeOwned;
 use tessera_api::{
     AddMemberRequest, AnnotatorSkill, AnswerPush, Batch, BatchUpdate, CancelTasksRequest,
     CancelTasksResponse, ChangesPage, CreateProjectRequest, CreateTokenRequest,
-    CreateTokenResponse, ErrorBody, ExportRecord, ImportAnswersResponse, LeaseRequest,
-    LeaseResponse, Me, Member, Project, ProjectRole, ProjectStats, ProjectStatus,
-    PushAnswersRequest, PushAnswersResponse, RefitResponse, ReviewRequest, Role, TokenInfo,
-    UploadResponse,
+    CreateTokenResponse, ErrorBody, ExportRecord, ImportAnswersResponse, InviteRequest,
+    InviteResponse, LeaseRequest, LeaseResponse, Me, Member, Project, ProjectRole, ProjectStats,
+    ProjectStatus, PushAnswersRequest, PushAnswersResponse, RefitResponse, ReviewRequest, Role,
+    TokenInfo, UploadResponse,
 };
 use tessera_core::{LabelSchema, UploadFormat};
 
@@ -369,6 +369,23 @@ impl ApiClient {
             &AddMemberRequest {
                 user_id,
                 name: name.map(str::to_owned),
+                role,
+            },
+        )
+        .await
+    }
+
+    /// Invites a new person into `project` as `role` (requester); their token, once.
+    pub async fn invite(
+        &self,
+        project: i64,
+        name: &str,
+        role: ProjectRole,
+    ) -> Result<InviteResponse, ClientError> {
+        self.post(
+            &format!("/api/projects/{project}/invites"),
+            &InviteRequest {
+                name: name.to_owned(),
                 role,
             },
         )

@@ -14,9 +14,10 @@ use serde::Deserialize;
 use tessera_api::{
     AddMemberRequest, AnnotatorSkill, AnswerPush, Batch, BatchUpdate, CancelTasksRequest,
     CancelTasksResponse, ChangesPage, CreateProjectRequest, CreateTokenRequest,
-    CreateTokenResponse, ErrorBody, ExportRecord, LeaseRequest, LeaseResponse, Me, Member, Project,
-    ProjectRole, ProjectStats, ProjectStatus, PushAnswersRequest, PushAnswersResponse, PushResult,
-    PushStatus, RefitResponse, ReviewRequest, Role, TokenInfo,
+    CreateTokenResponse, ErrorBody, ExportRecord, InviteRequest, InviteResponse, LeaseRequest,
+    LeaseResponse, Me, Member, Project, ProjectRole, ProjectStats, ProjectStatus,
+    PushAnswersRequest, PushAnswersResponse, PushResult, PushStatus, RefitResponse, ReviewRequest,
+    Role, TokenInfo,
 };
 
 use crate::AppState;
@@ -604,6 +605,56 @@ pub async fn add_member(
         .add_member(id, req.user_id, name, req.role, by, state.clock.now())
         .await?;
     Ok(Json(state.store.members(id).await?))
+}
+
+/// Invites a new person into the project: an annotator-role user who is a member of this
+/// project only (so it is closed to their leases elsewhere unless they are added there too),
+/// with a token shown once. Requesters invite annotators and reviewers; a requester comes
+/// from an admin (`POST /api/tokens`).
+#[utoipa::path(post, path = "/api/projects/{id}/invites", tag = "projects", params(("id" = i64, Path, description = "project id")), request_body = InviteRequest, responses((status = 200, body = InviteResponse), (status = 400, description = "a bad name, or the requester role", body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn invite(
+    State(state): Shared,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(req): ApiJson<InviteRequest>,
+) -> Result<Json<InviteResponse>, ApiError> {
+    require_project_requester(&state, &caller, id).await?;
+    if req.role == ProjectRole::Requester {
+        return Err(ApiError::BadRequest(
+            "invite annotators and reviewers; a requester token comes from an admin (tessera token create --role requester)"
+                .to_owned(),
+        ));
+    }
+    let name = checked_name(&req.name)?;
+    let token = generate_token();
+    let now = state.clock.now();
+    let user = state
+        .store
+        .create_user(name, Role::Annotator, &hash_token(&token), now)
+        .await?;
+    let added = state
+        .store
+        .add_member(id, user.id, Some(user.name.clone()), req.role, None, now)
+        .await;
+    if let Err(e) = added {
+        // A token with no project would open every open project to them: take it back.
+        if let Err(revoke) = state.store.revoke_token(user.id, now).await {
+            tracing::error!(user_id = user.id, error = %revoke, "an invited user's token could not be revoked after a failed invite");
+        }
+        return Err(e.into());
+    }
+    tracing::info!(
+        project_id = id,
+        user_id = user.id,
+        role = req.role.as_str(),
+        "person invited"
+    );
+    Ok(Json(InviteResponse {
+        user_id: user.id,
+        name: user.name,
+        role: req.role,
+        token,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/projects/{id}/members", tag = "projects", params(("id" = i64, Path, description = "project id")), responses((status = 200, body = [Member]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]

@@ -153,6 +153,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/api/projects/{id}/members",
             get(handlers::get_members).post(handlers::add_member),
         )
+        .route("/api/projects/{id}/invites", post(handlers::invite))
         .route(
             "/api/projects/{id}/annotators",
             get(handlers::get_annotators),

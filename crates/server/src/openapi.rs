@@ -37,6 +37,7 @@ use crate::{handlers, transfer};
         handlers::get_stats,
         handlers::add_member,
         handlers::get_members,
+        handlers::invite,
         transfer::export_project,
         handlers::push_answers,
         handlers::list_changes,
