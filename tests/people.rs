@@ -363,6 +363,31 @@ async fn a_requester_invites_people_into_their_project() {
             .await
             .expect("the invited annotator works on the project");
         assert_eq!(leased.tasks.len(), 2);
+        // Confined to it: otto's project is open to every annotator, but not to ann.
+        let (plain, _) = server.user(Role::Annotator, "pat").await;
+        assert_eq!(
+            plain
+                .lease(others, 1, None)
+                .await
+                .expect("open to pat")
+                .tasks
+                .len(),
+            1
+        );
+        let (status, _) = api_error(
+            ann.lease(others, 1, None)
+                .await
+                .expect_err("ann is confined to her projects"),
+        );
+        assert_eq!(status, 403);
+        let seen: Vec<i64> = ann
+            .projects()
+            .await
+            .expect("projects")
+            .iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(seen, [project], "ann sees only her project");
 
         // By the API: a reviewer; not a requester; not into someone else's project; not by an
         // annotator; not with an empty name.
@@ -405,6 +430,10 @@ async fn a_requester_invites_people_into_their_project() {
             .into_iter()
             .map(|t| t.name)
             .collect();
-        assert_eq!(names, ["admin", "rita", "otto", "ann", "rev"], "{names:?}");
+        assert_eq!(
+            names,
+            ["admin", "rita", "otto", "ann", "pat", "rev"],
+            "{names:?}"
+        );
     }
 }

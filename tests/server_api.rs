@@ -1529,6 +1529,7 @@ async fn the_openapi_document_lists_every_endpoint() {
         ("get", "/metrics"),
         ("get", "/api/projects/{id}/members"),
         ("post", "/api/projects/{id}/members"),
+        ("post", "/api/projects/{id}/invites"),
     ];
     let paths = doc["paths"].as_object().expect("paths");
     for (method, path) in endpoints {

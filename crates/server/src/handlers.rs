@@ -607,9 +607,9 @@ pub async fn add_member(
     Ok(Json(state.store.members(id).await?))
 }
 
-/// Invites a new person into the project: an annotator-role user who is a member of this
-/// project only (so it is closed to their leases elsewhere unless they are added there too),
-/// with a token shown once. Requesters invite annotators and reviewers; a requester comes
+/// Invites a new person into the project: an annotator-role user confined to the projects
+/// they are members of (this one, and any they are added to later: projects open to every
+/// annotator stay closed to them), with a token shown once. Requesters invite annotators and reviewers; a requester comes
 /// from an admin (`POST /api/tokens`).
 #[utoipa::path(post, path = "/api/projects/{id}/invites", tag = "projects", params(("id" = i64, Path, description = "project id")), request_body = InviteRequest, responses((status = 200, body = InviteResponse), (status = 400, description = "a bad name, or the requester role", body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn invite(
@@ -632,10 +632,16 @@ pub async fn invite(
         .store
         .create_user(name, Role::Annotator, &hash_token(&token), now)
         .await?;
-    let added = state
-        .store
-        .add_member(id, user.id, Some(user.name.clone()), req.role, None, now)
-        .await;
+    // Confined first: until they are a member, they see nothing.
+    let added = match state.store.confine_user(user.id).await {
+        Ok(()) => {
+            state
+                .store
+                .add_member(id, user.id, Some(user.name.clone()), req.role, None, now)
+                .await
+        }
+        Err(e) => Err(e),
+    };
     if let Err(e) = added {
         // A token with no project would open every open project to them: take it back.
         if let Err(revoke) = state.store.revoke_token(user.id, now).await {

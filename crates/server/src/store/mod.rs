@@ -134,6 +134,9 @@ pub trait Store: Send + Sync {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<User>;
+    /// Confines a user to the projects they are members of (an invited person): projects open
+    /// to every annotator are closed to them.
+    async fn confine_user(&self, user_id: i64) -> StoreResult<()>;
     /// The holder of an unrevoked token.
     async fn user_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<User>>;
     /// Every token holder, oldest first.

@@ -104,6 +104,10 @@ impl Store for PublicIds {
         self.inner.revoke_token(id, now).await
     }
 
+    async fn confine_user(&self, user_id: i64) -> StoreResult<()> {
+        self.inner.confine_user(user_id).await
+    }
+
     async fn create_project(
         &self,
         name: &str,

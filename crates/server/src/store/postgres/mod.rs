@@ -65,6 +65,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0014_project_creator.sql"),
     include_str!("../../../migrations/postgres/0015_task_id_key.sql"),
     include_str!("../../../migrations/postgres/0016_imported_work.sql"),
+    include_str!("../../../migrations/postgres/0017_confined_users.sql"),
 ];
 /// Statements through the connection's statement cache: each SQL text is parsed and
 /// planned once per pooled connection (deadpool keeps it; connections are recycled without
@@ -916,6 +917,16 @@ impl Store for PostgresStore {
         .collect()
     }
 
+    async fn confine_user(&self, user_id: i64) -> StoreResult<()> {
+        let c = self.pool.get().await?;
+        c.execute(
+            "UPDATE users SET confined = TRUE WHERE id = $1",
+            &[&user_id],
+        )
+        .await?;
+        Ok(())
+    }
+
     async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> StoreResult<TokenInfo> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
@@ -987,8 +998,10 @@ impl Store for PostgresStore {
             "SELECT id, name, schema, created_at FROM projects p WHERE $1::INT = 0
                OR ($1 = 1 AND id IN (SELECT project_id FROM memberships WHERE user_id = $2 AND role = 'requester'))
                OR ($1 = 2 AND (id IN (SELECT project_id FROM memberships WHERE user_id = $2)
-                               OR NOT EXISTS (SELECT 1 FROM memberships m
-                                              WHERE m.project_id = p.id AND m.role <> 'requester')))
+                               OR (NOT EXISTS (SELECT 1 FROM memberships m
+                                               WHERE m.project_id = p.id AND m.role <> 'requester')
+                                   AND NOT EXISTS (SELECT 1 FROM users u
+                                                   WHERE u.id = $2 AND u.confined))))
              ORDER BY id",
             &[&kind, &user],
         )
@@ -1806,7 +1819,8 @@ impl Store for PostgresStore {
         let c = self.pool.get().await?;
         let row = c
             .cached_query_one(
-                "SELECT EXISTS(SELECT 1 FROM memberships WHERE project_id = $1 AND role <> 'requester'),
+                "SELECT EXISTS(SELECT 1 FROM memberships WHERE project_id = $1 AND role <> 'requester')
+                          OR EXISTS(SELECT 1 FROM users WHERE id = $2 AND confined),
                         (SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2)",
                 &[&project_id, &user_id],
             )

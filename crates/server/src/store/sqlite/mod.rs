@@ -47,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0014_project_creator.sql"),
     include_str!("../../../migrations/sqlite/0015_task_id_key.sql"),
     include_str!("../../../migrations/sqlite/0016_imported_work.sql"),
+    include_str!("../../../migrations/sqlite/0017_confined_users.sql"),
 ];
 
 /// The next open tasks an annotator may lease, in queue order: higher-priority batches
@@ -78,7 +79,8 @@ const NOTE_FULL: &str = "UPDATE tasks SET full_until = (
 const PROJECTS_OF: &str = "SELECT id FROM projects p WHERE ?1 = 0
      OR (?1 = 1 AND id IN (SELECT project_id FROM memberships WHERE user_id = ?2 AND role = 'requester'))
      OR (?1 = 2 AND (id IN (SELECT project_id FROM memberships WHERE user_id = ?2)
-                     OR NOT EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = p.id AND m.role <> 'requester')))
+                     OR (NOT EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = p.id AND m.role <> 'requester')
+                         AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = ?2 AND u.confined <> 0))))
      ORDER BY id";
 
 impl From<rusqlite::Error> for StoreError {
@@ -779,6 +781,14 @@ impl Store for SqliteStore {
                 out.push(token_info(r)?);
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn confine_user(&self, user_id: i64) -> StoreResult<()> {
+        self.write(move |c| {
+            c.execute("UPDATE users SET confined = 1 WHERE id = ?1", [user_id])?;
+            Ok(())
         })
         .await
     }
@@ -1567,7 +1577,8 @@ impl Store for SqliteStore {
         self.read(move |c| {
             let (closed, role): (bool, Option<String>) = c
                 .prepare_cached(
-                    "SELECT EXISTS(SELECT 1 FROM memberships WHERE project_id = ?1 AND role <> 'requester'),
+                    "SELECT EXISTS(SELECT 1 FROM memberships WHERE project_id = ?1 AND role <> 'requester')
+                              OR EXISTS(SELECT 1 FROM users WHERE id = ?2 AND confined <> 0),
                             (SELECT role FROM memberships WHERE project_id = ?1 AND user_id = ?2)",
                 )?
                 .query_row(params![project_id, user_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
