@@ -421,6 +421,35 @@ async fn a_requester_invites_people_into_their_project() {
                 .expect_err("no name"),
         );
         assert_eq!(status, 400);
+        // Taken out again: ann's work on the project ends; the last requester stays.
+        let ann_id = me.user_id.to_string();
+        let left = tessera_ok(&["member", "remove", &project.to_string(), &ann_id], &env);
+        assert!(!left.contains("\tann\t"), "{left}");
+        assert!(left.contains("\trev\treviewer"), "{left}");
+        let (status, _) = api_error(
+            ann.lease(project, 1, None)
+                .await
+                .expect_err("no longer a member"),
+        );
+        assert_eq!(status, 403);
+        let (status, _) = api_error(
+            rita.remove_member(project, me.user_id)
+                .await
+                .expect_err("not a member any more"),
+        );
+        assert_eq!(status, 404);
+        let rita_id = rita.me().await.expect("me").user_id;
+        let (status, body) = api_error(
+            rita.remove_member(project, rita_id)
+                .await
+                .expect_err("the last requester"),
+        );
+        assert_eq!(
+            (status, body.code.as_str()),
+            (409, "conflict"),
+            "{}",
+            body.message
+        );
         // Nobody was created by the refused invites.
         let names: Vec<String> = server
             .admin()

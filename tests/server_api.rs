@@ -1530,6 +1530,7 @@ async fn the_openapi_document_lists_every_endpoint() {
         ("get", "/api/projects/{id}/members"),
         ("post", "/api/projects/{id}/members"),
         ("post", "/api/projects/{id}/invites"),
+        ("delete", "/api/projects/{id}/members/{user_id}"),
     ];
     let paths = doc["paths"].as_object().expect("paths");
     for (method, path) in endpoints {

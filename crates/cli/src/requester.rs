@@ -73,6 +73,8 @@ pub enum MemberCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Take a person out of a project (their answers stay).
+    Remove { project: i64, user_id: i64 },
     /// Invite a new person into a project: prints their token alone, shown only this once.
     /// The token works on this project (and on others only once they are added there).
     Invite {
@@ -93,6 +95,9 @@ fn parse_project_role(s: &str) -> Result<ProjectRole, String> {
 pub async fn member(command: MemberCommand, remote: &Remote) -> Result<()> {
     let client = remote.client()?;
     let members = match command {
+        MemberCommand::Remove { project, user_id } => {
+            client.remove_member(project, user_id).await?
+        }
         MemberCommand::Invite {
             project,
             name,

@@ -392,6 +392,22 @@ impl ApiClient {
         .await
     }
 
+    /// Takes `user_id` out of `project` (requester); returns the members left.
+    pub async fn remove_member(
+        &self,
+        project: i64,
+        user_id: i64,
+    ) -> Result<Vec<Member>, ClientError> {
+        self.json(
+            self.request(
+                Method::DELETE,
+                &format!("/api/projects/{project}/members/{user_id}"),
+            )
+            .timeout(Duration::from_secs(60)),
+        )
+        .await
+    }
+
     pub async fn members(&self, project: i64) -> Result<Vec<Member>, ClientError> {
         self.get(&format!("/api/projects/{project}/members")).await
     }

@@ -663,6 +663,20 @@ pub async fn invite(
     }))
 }
 
+/// Takes a person out of the project; returns the members left. Their answers stay.
+#[utoipa::path(delete, path = "/api/projects/{id}/members/{user_id}", tag = "projects", params(("id" = i64, Path, description = "project id"), ("user_id" = i64, Path, description = "the member's user id")), responses((status = 200, body = [Member]), (status = 404, description = "no such project or member", body = ErrorBody), (status = 409, description = "the project's last requester, or its creator removed by someone else", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn remove_member(
+    State(state): Shared,
+    caller: Caller,
+    ApiPath((id, user_id)): ApiPath<(i64, i64)>,
+) -> Result<Json<Vec<Member>>, ApiError> {
+    let user = require_project_requester(&state, &caller, id).await?;
+    let by = (user.role != Role::Admin).then_some(user.id);
+    state.store.remove_member(id, user_id, by).await?;
+    tracing::info!(project_id = id, user_id, "member removed");
+    Ok(Json(state.store.members(id).await?))
+}
+
 #[utoipa::path(get, path = "/api/projects/{id}/members", tag = "projects", params(("id" = i64, Path, description = "project id")), responses((status = 200, body = [Member]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn get_members(
     State(state): Shared,

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use chrono::Duration;
 use tessera_api::Role;
 use tessera_core::{ConsensusMethod, MajorityVote};
@@ -154,6 +154,10 @@ pub fn app(state: Arc<AppState>) -> Router {
             get(handlers::get_members).post(handlers::add_member),
         )
         .route("/api/projects/{id}/invites", post(handlers::invite))
+        .route(
+            "/api/projects/{id}/members/{user_id}",
+            delete(handlers::remove_member),
+        )
         .route(
             "/api/projects/{id}/annotators",
             get(handlers::get_annotators),

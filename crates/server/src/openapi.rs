@@ -38,6 +38,7 @@ use crate::{handlers, transfer};
         handlers::add_member,
         handlers::get_members,
         handlers::invite,
+        handlers::remove_member,
         transfer::export_project,
         handlers::push_answers,
         handlers::list_changes,

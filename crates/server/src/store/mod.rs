@@ -293,6 +293,16 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
 
+    /// Takes user `user_id` out of the project, as user `by` (`None` for an admin). Refused
+    /// (`Conflict`) when it would leave the project with no requester, or take its creator
+    /// out when `by` is someone else; `NotFound` when they are not a member.
+    async fn remove_member(
+        &self,
+        project_id: i64,
+        user_id: i64,
+        by: Option<i64>,
+    ) -> StoreResult<()>;
+
     async fn members(&self, project_id: i64) -> StoreResult<Vec<Member>>;
 
     /// Whether the project has annotator or reviewer members (is closed to other
@@ -670,6 +680,11 @@ pub(crate) fn last_requester(project_id: i64) -> StoreError {
     StoreError::Conflict(format!(
         "this would leave project {project_id} with no requester: add another requester first"
     ))
+}
+
+/// The user is not a member of the project.
+pub(crate) fn not_a_member(project_id: i64, user_id: i64) -> StoreError {
+    StoreError::NotFound(format!("a member {user_id} of project {project_id}"))
 }
 
 /// No user of that id, or not of that name: the same words either way, so a wrong name tells

@@ -295,6 +295,15 @@ impl Store for PublicIds {
         self.inner.answer_counts(project_id).await
     }
 
+    async fn remove_member(
+        &self,
+        project_id: i64,
+        user_id: i64,
+        by: Option<i64>,
+    ) -> StoreResult<()> {
+        self.inner.remove_member(project_id, user_id, by).await
+    }
+
     async fn add_member(
         &self,
         project_id: i64,

@@ -41,8 +41,8 @@ use super::{
     ConsensusInputs, ConsensusUpdate, ExportPage, GoldAnswer, IMPORTED, LeaseQuery, ModelCache,
     ProjectCache, ProjectsOf, Store, StoreError, StoreResult, StoredAnswer, User, answers_by_task,
     creator_only, first_answers, imported_names, imported_pushes, imported_stored, imported_time,
-    last_admin, last_requester, latest_answers, no_such_user, project_role, rejected, repeated,
-    role_of, stored_key, unknown_batch, unknown_external_id, unknown_task,
+    last_admin, last_requester, latest_answers, no_such_user, not_a_member, project_role, rejected,
+    repeated, role_of, stored_key, unknown_batch, unknown_external_id, unknown_task,
 };
 
 /// Tasks one upload statement inserts.
@@ -1785,6 +1785,50 @@ impl Store for PostgresStore {
             .await?
             .try_get(0)?;
         if was_requester && requesters == 0 {
+            return Err(last_requester(project_id)); // dropping the transaction undoes it
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_member(
+        &self,
+        project_id: i64,
+        user_id: i64,
+        by: Option<i64>,
+    ) -> StoreResult<()> {
+        let mut c = self.pool.get().await?;
+        self.project_in(&c, project_id).await?;
+        let tx = c.transaction().await?;
+        // One membership change of a project at a time (see add_member).
+        let creator: Option<i64> = tx
+            .query_one(
+                "SELECT created_by FROM projects WHERE id = $1 FOR UPDATE",
+                &[&project_id],
+            )
+            .await?
+            .try_get(0)?;
+        if creator == Some(user_id) && by != Some(user_id) {
+            return Err(creator_only(project_id));
+        }
+        let Some(row) = tx
+            .query_opt(
+                "DELETE FROM memberships WHERE project_id = $1 AND user_id = $2 RETURNING role",
+                &[&project_id, &user_id],
+            )
+            .await?
+        else {
+            return Err(not_a_member(project_id, user_id));
+        };
+        let role: String = row.try_get(0)?;
+        let requesters: i64 = tx
+            .query_one(
+                "SELECT COUNT(*) FROM memberships WHERE project_id = $1 AND role = 'requester'",
+                &[&project_id],
+            )
+            .await?
+            .try_get(0)?;
+        if role == "requester" && requesters == 0 {
             return Err(last_requester(project_id)); // dropping the transaction undoes it
         }
         tx.commit().await?;

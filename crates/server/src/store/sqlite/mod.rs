@@ -26,8 +26,8 @@ use super::{
     ConsensusInputs, ConsensusUpdate, ExportPage, GoldAnswer, IMPORTED, LeaseQuery, ModelCache,
     ProjectCache, ProjectsOf, Store, StoreError, StoreResult, StoredAnswer, User, answers_by_task,
     creator_only, first_answers, imported_names, imported_pushes, imported_stored, imported_time,
-    last_admin, last_requester, latest_answers, no_such_user, parse_ts, project_role, rejected,
-    repeated, role_of, stored_key, ts, unknown_batch, unknown_external_id, unknown_task,
+    last_admin, last_requester, latest_answers, no_such_user, not_a_member, parse_ts, project_role,
+    rejected, repeated, role_of, stored_key, ts, unknown_batch, unknown_external_id, unknown_task,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -1490,6 +1490,47 @@ impl Store for SqliteStore {
                 .query_map([project_id], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?
                 .collect::<Result<_, _>>()?;
             Ok(rows)
+        })
+        .await
+    }
+
+    async fn remove_member(
+        &self,
+        project_id: i64,
+        user_id: i64,
+        by: Option<i64>,
+    ) -> StoreResult<()> {
+        self.write(move |c| {
+            let c = c.savepoint()?;
+            project_row(&c, project_id)?;
+            let creator: Option<i64> = c.query_row(
+                "SELECT created_by FROM projects WHERE id = ?1",
+                [project_id],
+                |r| r.get(0),
+            )?;
+            if creator == Some(user_id) && by != Some(user_id) {
+                return Err(creator_only(project_id));
+            }
+            let role: Option<String> = c
+                .query_row(
+                    "DELETE FROM memberships WHERE project_id = ?1 AND user_id = ?2 RETURNING role",
+                    params![project_id, user_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(role) = role else {
+                return Err(not_a_member(project_id, user_id));
+            };
+            let requesters: i64 = c.query_row(
+                "SELECT COUNT(*) FROM memberships WHERE project_id = ?1 AND role = 'requester'",
+                [project_id],
+                |r| r.get(0),
+            )?;
+            if role == "requester" && requesters == 0 {
+                return Err(last_requester(project_id)); // the savepoint rolls back unused
+            }
+            c.commit()?;
+            Ok(())
         })
         .await
     }
