@@ -855,6 +855,32 @@ async fn update_consensus(
     Ok(())
 }
 
+/// Locks project `project_id` for a membership change — one at a time, so two requesters
+/// stepping down at once cannot leave it with none — and returns its creator.
+async fn lock_for_membership(
+    tx: &deadpool_postgres::Transaction<'_>,
+    project_id: i64,
+) -> StoreResult<Option<i64>> {
+    Ok(tx
+        .query_one(
+            "SELECT created_by FROM projects WHERE id = $1 FOR UPDATE",
+            &[&project_id],
+        )
+        .await?
+        .try_get(0)?)
+}
+
+/// How many requesters the project has.
+async fn requesters(tx: &deadpool_postgres::Transaction<'_>, project_id: i64) -> StoreResult<i64> {
+    Ok(tx
+        .query_one(
+            "SELECT COUNT(*) FROM memberships WHERE project_id = $1 AND role = 'requester'",
+            &[&project_id],
+        )
+        .await?
+        .try_get(0)?)
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn count_admins(&self) -> StoreResult<u64> {
@@ -1747,20 +1773,7 @@ impl Store for PostgresStore {
         }
         let mut c = c;
         let tx = c.transaction().await?;
-        // Membership changes of one project one at a time, so two requesters stepping down
-        // at once cannot leave it with none.
-        tx.execute(
-            "SELECT 1 FROM projects WHERE id = $1 FOR UPDATE",
-            &[&project_id],
-        )
-        .await?;
-        let creator: Option<i64> = tx
-            .query_one(
-                "SELECT created_by FROM projects WHERE id = $1",
-                &[&project_id],
-            )
-            .await?
-            .try_get(0)?;
+        let creator = lock_for_membership(&tx, project_id).await?;
         if creator == Some(user_id) && by != Some(user_id) && role != ProjectRole::Requester {
             return Err(creator_only(project_id));
         }
@@ -1777,14 +1790,7 @@ impl Store for PostgresStore {
             &[&project_id, &user_id, &role.as_str(), &now],
         )
         .await?;
-        let requesters: i64 = tx
-            .query_one(
-                "SELECT COUNT(*) FROM memberships WHERE project_id = $1 AND role = 'requester'",
-                &[&project_id],
-            )
-            .await?
-            .try_get(0)?;
-        if was_requester && requesters == 0 {
+        if was_requester && requesters(&tx, project_id).await? == 0 {
             return Err(last_requester(project_id)); // dropping the transaction undoes it
         }
         tx.commit().await?;
@@ -1800,14 +1806,7 @@ impl Store for PostgresStore {
         let mut c = self.pool.get().await?;
         self.project_in(&c, project_id).await?;
         let tx = c.transaction().await?;
-        // One membership change of a project at a time (see add_member).
-        let creator: Option<i64> = tx
-            .query_one(
-                "SELECT created_by FROM projects WHERE id = $1 FOR UPDATE",
-                &[&project_id],
-            )
-            .await?
-            .try_get(0)?;
+        let creator = lock_for_membership(&tx, project_id).await?;
         if creator == Some(user_id) && by != Some(user_id) {
             return Err(creator_only(project_id));
         }
@@ -1821,14 +1820,7 @@ impl Store for PostgresStore {
             return Err(not_a_member(project_id, user_id));
         };
         let role: String = row.try_get(0)?;
-        let requesters: i64 = tx
-            .query_one(
-                "SELECT COUNT(*) FROM memberships WHERE project_id = $1 AND role = 'requester'",
-                &[&project_id],
-            )
-            .await?
-            .try_get(0)?;
-        if role == "requester" && requesters == 0 {
+        if role == "requester" && requesters(&tx, project_id).await? == 0 {
             return Err(last_requester(project_id)); // dropping the transaction undoes it
         }
         tx.commit().await?;

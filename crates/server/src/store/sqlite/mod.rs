@@ -267,6 +267,24 @@ fn sync_loop(to_sync: &std::sync::mpsc::Receiver<Vec<Delivery>>, wal: &std::path
     }
 }
 
+/// The creator of project `project_id` (none for projects made before creators were kept).
+fn creator_of(c: &Connection, project_id: i64) -> StoreResult<Option<i64>> {
+    Ok(c.query_row(
+        "SELECT created_by FROM projects WHERE id = ?1",
+        [project_id],
+        |r| r.get(0),
+    )?)
+}
+
+/// How many requesters the project has.
+fn requesters(c: &Connection, project_id: i64) -> StoreResult<i64> {
+    Ok(c.query_row(
+        "SELECT COUNT(*) FROM memberships WHERE project_id = ?1 AND role = 'requester'",
+        [project_id],
+        |r| r.get(0),
+    )?)
+}
+
 fn project_row(tx: &Connection, id: i64) -> StoreResult<Project> {
     let row = tx
         .prepare_cached("SELECT id, name, schema, created_at FROM projects WHERE id = ?1")?
@@ -1503,11 +1521,7 @@ impl Store for SqliteStore {
         self.write(move |c| {
             let c = c.savepoint()?;
             project_row(&c, project_id)?;
-            let creator: Option<i64> = c.query_row(
-                "SELECT created_by FROM projects WHERE id = ?1",
-                [project_id],
-                |r| r.get(0),
-            )?;
+            let creator = creator_of(&c, project_id)?;
             if creator == Some(user_id) && by != Some(user_id) {
                 return Err(creator_only(project_id));
             }
@@ -1521,11 +1535,7 @@ impl Store for SqliteStore {
             let Some(role) = role else {
                 return Err(not_a_member(project_id, user_id));
             };
-            let requesters: i64 = c.query_row(
-                "SELECT COUNT(*) FROM memberships WHERE project_id = ?1 AND role = 'requester'",
-                [project_id],
-                |r| r.get(0),
-            )?;
+            let requesters = requesters(&c, project_id)?;
             if role == "requester" && requesters == 0 {
                 return Err(last_requester(project_id)); // the savepoint rolls back unused
             }
@@ -1555,11 +1565,7 @@ impl Store for SqliteStore {
             if !known {
                 return Err(no_such_user(user_id, name.as_deref()));
             }
-            let creator: Option<i64> = c.query_row(
-                "SELECT created_by FROM projects WHERE id = ?1",
-                [project_id],
-                |r| r.get(0),
-            )?;
+            let creator = creator_of(&c, project_id)?;
             if creator == Some(user_id) && by != Some(user_id) && role != ProjectRole::Requester {
                 return Err(creator_only(project_id));
             }
@@ -1573,11 +1579,7 @@ impl Store for SqliteStore {
                  ON CONFLICT (project_id, user_id) DO UPDATE SET role = ?3",
             )?
             .execute(params![project_id, user_id, role.as_str(), ts(now)])?;
-            let requesters: i64 = c.query_row(
-                "SELECT COUNT(*) FROM memberships WHERE project_id = ?1 AND role = 'requester'",
-                [project_id],
-                |r| r.get(0),
-            )?;
+            let requesters = requesters(&c, project_id)?;
             if was_requester && requesters == 0 {
                 return Err(last_requester(project_id)); // the savepoint rolls back unused
             }
