@@ -68,12 +68,12 @@ impl Default for DawidSkene {
 }
 
 impl DawidSkene {
-    /// Tessera's default (`auto`): Dawid–Skene with a Dirichlet(½) per confusion cell —
-    /// Jeffreys' weight — centred on the worker's one-coin matrix (`worker_prior` = 0.5).
-    /// Full confusion matrices where a worker's record supports them, one-coin behaviour
-    /// where it does not. On the development datasets, 0.25–1 all beat every crowd-kit
-    /// method's mean accuracy; 0.5 had the best mean, and was also the pick when each dataset
-    /// in turn was held out of the choice (see `examples/accuracy.rs`).
+    /// Tessera's default (`auto`): Dawid–Skene with each worker's confusion rows under a
+    /// Dirichlet prior centred on their one-coin matrix, as strong as the evidence of the
+    /// answers says (`learn_worker_prior`, judged on a pilot fit at ½ per cell), with
+    /// calibrated confidences (`calibrate`). Full confusion matrices where the crowd's
+    /// records support them, one-coin behaviour where they do not. How it was chosen:
+    /// docs/consensus.md.
     pub fn auto() -> Self {
         Self {
             worker_prior: 0.5,
