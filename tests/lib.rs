@@ -15,6 +15,7 @@ use tessera_server::{AppState, ServerConfig, ensure_admin_token};
 use tokio::sync::oneshot;
 
 pub mod proxy;
+pub mod scenario;
 
 /// A running server: real HTTP on 127.0.0.1, a temporary SQLite file, a clock tests move.
 pub struct TestServer {

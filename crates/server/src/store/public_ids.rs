@@ -16,8 +16,8 @@ use tessera_core::{ConsensusMethod, EncodedTask, ImportedAnswer, LabelSchema};
 
 use super::task_id_cipher::TaskIdCipher;
 use super::{
-    ConsensusInputs, ConsensusUpdate, ExportPage, GoldAnswer, LeaseQuery, ProjectsOf, Store,
-    StoreError, StoreResult, User,
+    ConsensusInputs, ConsensusStore, ConsensusUpdate, ExportPage, GoldAnswer, LeaseQuery,
+    PeopleStore, ProjectStore, ProjectsOf, QueueStore, Store, StoreError, StoreResult, User,
 };
 use crate::quality::TimedAnswer;
 
@@ -77,7 +77,7 @@ impl PublicIds {
 }
 
 #[async_trait]
-impl Store for PublicIds {
+impl PeopleStore for PublicIds {
     async fn count_admins(&self) -> StoreResult<u64> {
         self.inner.count_admins().await
     }
@@ -108,6 +108,44 @@ impl Store for PublicIds {
         self.inner.confine_user(user_id).await
     }
 
+    async fn remove_member(
+        &self,
+        project_id: i64,
+        user_id: i64,
+        by: Option<i64>,
+    ) -> StoreResult<()> {
+        self.inner.remove_member(project_id, user_id, by).await
+    }
+
+    async fn add_member(
+        &self,
+        project_id: i64,
+        user_id: i64,
+        name: Option<String>,
+        role: ProjectRole,
+        by: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.inner
+            .add_member(project_id, user_id, name, role, by, now)
+            .await
+    }
+
+    async fn members(&self, project_id: i64) -> StoreResult<Vec<Member>> {
+        self.inner.members(project_id).await
+    }
+
+    async fn membership(
+        &self,
+        project_id: i64,
+        user_id: i64,
+    ) -> StoreResult<(bool, Option<ProjectRole>)> {
+        self.inner.membership(project_id, user_id).await
+    }
+}
+
+#[async_trait]
+impl ProjectStore for PublicIds {
     async fn create_project(
         &self,
         name: &str,
@@ -190,6 +228,25 @@ impl Store for PublicIds {
             .map_err(|e| self.named(e))
     }
 
+    async fn status(&self, project_id: i64, now: DateTime<Utc>) -> StoreResult<ProjectStatus> {
+        self.inner.status(project_id, now).await
+    }
+
+    async fn export_page(
+        &self,
+        project_id: i64,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<ExportPage> {
+        let mut page = self.inner.export_page(project_id, after, limit).await?;
+        // The cursor is the database's id: it stays in the server.
+        page.records = self.records(page.records);
+        Ok(page)
+    }
+}
+
+#[async_trait]
+impl QueueStore for PublicIds {
     async fn lease(&self, query: LeaseQuery) -> StoreResult<Vec<LeasedTask>> {
         let tasks = self.inner.lease(query).await?;
         Ok(tasks.into_iter().map(|t| self.leased(t)).collect())
@@ -243,23 +300,10 @@ impl Store for PublicIds {
             .collect();
         Ok(page)
     }
+}
 
-    async fn status(&self, project_id: i64, now: DateTime<Utc>) -> StoreResult<ProjectStatus> {
-        self.inner.status(project_id, now).await
-    }
-
-    async fn export_page(
-        &self,
-        project_id: i64,
-        after: i64,
-        limit: u32,
-    ) -> StoreResult<ExportPage> {
-        let mut page = self.inner.export_page(project_id, after, limit).await?;
-        // The cursor is the database's id: it stays in the server.
-        page.records = self.records(page.records);
-        Ok(page)
-    }
-
+#[async_trait]
+impl ConsensusStore for PublicIds {
     async fn gold_answers(
         &self,
         project_id: i64,
@@ -293,41 +337,6 @@ impl Store for PublicIds {
 
     async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>> {
         self.inner.answer_counts(project_id).await
-    }
-
-    async fn remove_member(
-        &self,
-        project_id: i64,
-        user_id: i64,
-        by: Option<i64>,
-    ) -> StoreResult<()> {
-        self.inner.remove_member(project_id, user_id, by).await
-    }
-
-    async fn add_member(
-        &self,
-        project_id: i64,
-        user_id: i64,
-        name: Option<String>,
-        role: ProjectRole,
-        by: Option<i64>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        self.inner
-            .add_member(project_id, user_id, name, role, by, now)
-            .await
-    }
-
-    async fn members(&self, project_id: i64) -> StoreResult<Vec<Member>> {
-        self.inner.members(project_id).await
-    }
-
-    async fn membership(
-        &self,
-        project_id: i64,
-        user_id: i64,
-    ) -> StoreResult<(bool, Option<ProjectRole>)> {
-        self.inner.membership(project_id, user_id).await
     }
 
     async fn review_queue(&self, project_id: i64, limit: u32) -> StoreResult<Vec<ExportRecord>> {

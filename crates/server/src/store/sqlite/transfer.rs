@@ -1,6 +1,7 @@
 //! Files in and out of the SQLite store: the answers a batch brings from another tool, and
 //! pages of a project's export.
 
+use super::push::{CurrentAnswer, current_answers, earlier_answers, push_all};
 use super::*;
 
 /// Stores the answers a batch brought from another tool, each by its imported annotator (made

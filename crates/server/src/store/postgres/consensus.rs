@@ -1,0 +1,203 @@
+//! Re-fit inputs and results, gold answers, anomaly inputs and reviews on PostgreSQL.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tessera_api::{ExportRecord, ReviewRequest};
+
+use crate::quality::TimedAnswer;
+use tokio_postgres::types::Json;
+
+use super::*;
+use crate::store::ConsensusStore;
+use crate::store::{
+    ConsensusInputs, ConsensusUpdate, GoldAnswer, StoreResult, User, first_answers, latest_answers,
+    unknown_task,
+};
+
+#[async_trait]
+impl ConsensusStore for PostgresStore {
+    async fn gold_answers(
+        &self,
+        project_id: i64,
+        annotator_id: Option<i64>,
+    ) -> StoreResult<Vec<GoldAnswer>> {
+        let c = self.pool.get().await?;
+        c.cached_query(
+            "SELECT a.annotator_id, t.id, t.gold, a.labels, a.skipped
+             FROM tasks t JOIN answers a ON a.task_id = t.id
+             WHERE t.project_id = $1 AND t.gold IS NOT NULL
+               AND ($2::bigint IS NULL OR a.annotator_id = $2)
+             ORDER BY a.annotator_id, t.id, a.revision DESC, a.seq DESC",
+            &[&project_id, &annotator_id],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let Json(gold): Json<Vec<String>> = r.try_get(2)?;
+            let Json(labels): Json<Vec<String>> = r.try_get(3)?;
+            Ok(GoldAnswer {
+                annotator_id: r.try_get(0)?,
+                task_id: r.try_get(1)?,
+                gold,
+                labels,
+                skipped: r.try_get(4)?,
+            })
+        })
+        .collect()
+    }
+
+    async fn consensus_inputs(&self, project_id: i64) -> StoreResult<ConsensusInputs> {
+        let c = self.pool.get().await?;
+        let mut raw = Vec::new();
+        for r in c
+            .cached_query(
+                "SELECT a.task_id, a.annotator_id, a.labels, a.skipped
+                 FROM answers a JOIN tasks t ON t.id = a.task_id
+                 WHERE t.project_id = $1 AND a.counted
+                 ORDER BY a.task_id, a.annotator_id, a.revision DESC, a.seq DESC",
+                &[&project_id],
+            )
+            .await?
+        {
+            let Json(labels): Json<Vec<String>> = r.try_get(2)?;
+            raw.push((r.try_get(0)?, r.try_get(1)?, labels, r.try_get(3)?));
+        }
+        let mut gold = HashMap::new();
+        for r in c
+            .cached_query(
+                "SELECT id, gold FROM tasks WHERE project_id = $1 AND gold IS NOT NULL",
+                &[&project_id],
+            )
+            .await?
+        {
+            let Json(labels): Json<Vec<String>> = r.try_get(1)?;
+            if let Some(label) = labels.into_iter().next() {
+                gold.insert(r.try_get(0)?, label);
+            }
+        }
+        Ok(ConsensusInputs {
+            answers: latest_answers(raw),
+            gold,
+        })
+    }
+
+    async fn save_consensus_model(&self, project_id: i64, model: String) -> StoreResult<()> {
+        let c = self.pool.get().await?;
+        c.cached_execute(
+            "INSERT INTO consensus_models (project_id, version, model) VALUES ($1, 1, $2)
+             ON CONFLICT (project_id) DO UPDATE SET version = consensus_models.version + 1, model = $2",
+            &[&project_id, &model],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn write_consensus(
+        &self,
+        project_id: i64,
+        updates: Vec<ConsensusUpdate>,
+        method: &str,
+    ) -> StoreResult<()> {
+        let c = self.pool.get().await?;
+        let ids: Vec<i64> = updates.iter().map(|u| u.task_id).collect();
+        let labels: Vec<Json<&Vec<String>>> = updates.iter().map(|u| Json(&u.labels)).collect();
+        let confidence: Vec<f64> = updates.iter().map(|u| u.confidence).collect();
+        let complete: Vec<bool> = updates.iter().map(|u| u.complete).collect();
+        let wanted: Vec<i32> = updates
+            .iter()
+            .map(|u| i32::try_from(u.wanted).unwrap_or(i32::MAX))
+            .collect();
+        let needs_review: Vec<bool> = updates.iter().map(|u| u.needs_review).collect();
+        c.cached_execute(
+            "UPDATE tasks t SET consensus = u.consensus, confidence = u.confidence, consensus_method = $7,
+                 complete = (t.gold IS NOT NULL OR u.complete), wanted = u.wanted, full_until = NULL,
+                 needs_review = (t.gold IS NULL AND (u.needs_review OR (u.complete AND t.flagged)))
+             FROM UNNEST($1::bigint[], $2::jsonb[], $3::float8[], $4::bool[], $5::int[], $6::bool[])
+                  AS u(id, consensus, confidence, complete, wanted, needs_review)
+             WHERE t.id = u.id AND t.project_id = $8 AND t.cancelled_at IS NULL",
+            &[&ids, &labels, &confidence, &complete, &wanted, &needs_review, &method, &project_id],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn answer_times(&self, project_id: i64) -> StoreResult<Vec<TimedAnswer>> {
+        let c = self.pool.get().await?;
+        let mut raw = Vec::new();
+        for r in c
+            .cached_query(
+                "SELECT a.task_id, a.annotator_id, a.answered_at, a.labels, a.skipped
+                 FROM answers a JOIN tasks t ON t.id = a.task_id
+                 WHERE t.project_id = $1 AND a.counted
+                 ORDER BY a.task_id, a.annotator_id, a.revision, a.seq",
+                &[&project_id],
+            )
+            .await?
+        {
+            let Json(labels): Json<Vec<String>> = r.try_get(3)?;
+            raw.push((
+                TimedAnswer {
+                    task_id: r.try_get(0)?,
+                    annotator_id: r.try_get(1)?,
+                    answered_at: r.try_get(2)?,
+                    label: labels.into_iter().next().unwrap_or_default(),
+                },
+                r.try_get::<_, bool>(4)?,
+            ));
+        }
+        Ok(first_answers(raw))
+    }
+
+    async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>> {
+        let c = self.pool.get().await?;
+        c.cached_query(
+            "SELECT u.id, u.name, COUNT(DISTINCT a.task_id)
+             FROM answers a JOIN tasks t ON t.id = a.task_id JOIN users u ON u.id = a.annotator_id
+             WHERE t.project_id = $1 AND NOT a.skipped
+             GROUP BY u.id, u.name ORDER BY u.id",
+            &[&project_id],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get::<_, i64>(2)? as u64)))
+        .collect()
+    }
+
+    async fn review_queue(&self, project_id: i64, limit: u32) -> StoreResult<Vec<ExportRecord>> {
+        let c = self.pool.get().await?;
+        Ok(export_tasks(&c, project_id, true, 0, limit)
+            .await?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect())
+    }
+
+    async fn record_review(
+        &self,
+        project_id: i64,
+        review: ReviewRequest,
+        reviewer: &User,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let c = self.pool.get().await?;
+        let updated = c
+            .cached_execute(
+                "UPDATE tasks SET review_labels = $3, reviewed_by = $4, reviewed_at = $5
+                 WHERE id = $1 AND project_id = $2",
+                &[
+                    &review.task_id,
+                    &project_id,
+                    &Json(&review.labels),
+                    &reviewer.id,
+                    &now,
+                ],
+            )
+            .await?;
+        if updated == 0 {
+            return Err(unknown_task(project_id, review.task_id));
+        }
+        Ok(())
+    }
+}

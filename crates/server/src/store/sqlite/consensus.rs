@@ -1,0 +1,211 @@
+//! Re-fit inputs and results, gold answers, anomaly inputs and reviews on SQLite.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+use tessera_api::{ExportRecord, ReviewRequest};
+
+use crate::quality::TimedAnswer;
+
+use super::*;
+use crate::store::ConsensusStore;
+use crate::store::{
+    ConsensusInputs, ConsensusUpdate, GoldAnswer, StoreResult, User, first_answers, latest_answers,
+    parse_ts, ts, unknown_task,
+};
+
+#[async_trait]
+impl ConsensusStore for SqliteStore {
+    async fn gold_answers(
+        &self,
+        project_id: i64,
+        annotator_id: Option<i64>,
+    ) -> StoreResult<Vec<GoldAnswer>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT a.annotator_id, t.id, t.gold, a.labels, a.skipped
+                 FROM tasks t JOIN answers a ON a.task_id = t.id
+                 WHERE t.project_id = ?1 AND t.gold IS NOT NULL AND (?2 IS NULL OR a.annotator_id = ?2)
+                 ORDER BY a.annotator_id, t.id, a.revision DESC, a.seq DESC",
+            )?;
+            let mut rows = stmt.query(params![project_id, annotator_id])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(GoldAnswer {
+                    annotator_id: r.get(0)?,
+                    task_id: r.get(1)?,
+                    gold: serde_json::from_str(&r.get::<_, String>(2)?)?,
+                    labels: serde_json::from_str(&r.get::<_, String>(3)?)?,
+                    skipped: r.get(4)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn consensus_inputs(&self, project_id: i64) -> StoreResult<ConsensusInputs> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT a.task_id, a.annotator_id, a.labels, a.skipped
+                 FROM answers a JOIN tasks t ON t.id = a.task_id
+                 WHERE t.project_id = ?1 AND a.counted = 1
+                 ORDER BY a.task_id, a.annotator_id, a.revision DESC, a.seq DESC",
+            )?;
+            let mut rows = stmt.query([project_id])?;
+            let mut raw = Vec::new();
+            while let Some(r) = rows.next()? {
+                let labels: Vec<String> = serde_json::from_str(&r.get::<_, String>(2)?)?;
+                raw.push((r.get(0)?, r.get(1)?, labels, r.get(3)?));
+            }
+            let mut gold = HashMap::new();
+            let mut stmt = c.prepare_cached(
+                "SELECT id, gold FROM tasks WHERE project_id = ?1 AND gold IS NOT NULL",
+            )?;
+            let mut rows = stmt.query([project_id])?;
+            while let Some(r) = rows.next()? {
+                let labels: Vec<String> = serde_json::from_str(&r.get::<_, String>(1)?)?;
+                if let Some(label) = labels.into_iter().next() {
+                    gold.insert(r.get(0)?, label);
+                }
+            }
+            Ok(ConsensusInputs {
+                answers: latest_answers(raw),
+                gold,
+            })
+        })
+        .await
+    }
+
+    async fn save_consensus_model(&self, project_id: i64, model: String) -> StoreResult<()> {
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO consensus_models (project_id, version, model) VALUES (?1, 1, ?2)
+                 ON CONFLICT (project_id) DO UPDATE SET version = version + 1, model = ?2",
+                params![project_id, model],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn write_consensus(
+        &self,
+        project_id: i64,
+        updates: Vec<ConsensusUpdate>,
+        method: &str,
+    ) -> StoreResult<()> {
+        let method = method.to_owned();
+        self.write(move |c| {
+            let tx = c.savepoint()?;
+            {
+                let mut update = tx.prepare_cached(
+                    "UPDATE tasks SET consensus = ?3, confidence = ?4, consensus_method = ?5,
+                         complete = (gold IS NOT NULL OR ?6), wanted = ?7, full_until = NULL,
+                         needs_review = (gold IS NULL AND (?8 OR (?6 AND flagged)))
+                     WHERE id = ?1 AND project_id = ?2 AND cancelled_at IS NULL",
+                )?;
+                for u in &updates {
+                    update.execute(params![
+                        u.task_id,
+                        project_id,
+                        serde_json::to_string(&u.labels)?,
+                        u.confidence,
+                        method,
+                        u.complete,
+                        u.wanted,
+                        u.needs_review
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn answer_times(&self, project_id: i64) -> StoreResult<Vec<TimedAnswer>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT a.task_id, a.annotator_id, a.answered_at, a.labels, a.skipped
+                 FROM answers a JOIN tasks t ON t.id = a.task_id
+                 WHERE t.project_id = ?1 AND a.counted = 1
+                 ORDER BY a.task_id, a.annotator_id, a.revision, a.seq",
+            )?;
+            let mut rows = stmt.query([project_id])?;
+            let mut raw = Vec::new();
+            while let Some(r) = rows.next()? {
+                let labels: Vec<String> = serde_json::from_str(&r.get::<_, String>(3)?)?;
+                raw.push((
+                    TimedAnswer {
+                        task_id: r.get(0)?,
+                        annotator_id: r.get(1)?,
+                        answered_at: parse_ts(&r.get::<_, String>(2)?)?,
+                        label: labels.into_iter().next().unwrap_or_default(),
+                    },
+                    r.get::<_, bool>(4)?,
+                ));
+            }
+            Ok(first_answers(raw))
+        })
+        .await
+    }
+
+    async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>> {
+        self.read(move |c| {
+            let rows = c
+                .prepare_cached(
+                    "SELECT u.id, u.name, COUNT(DISTINCT a.task_id)
+                     FROM answers a JOIN tasks t ON t.id = a.task_id JOIN users u ON u.id = a.annotator_id
+                     WHERE t.project_id = ?1 AND NOT a.skipped
+                     GROUP BY u.id, u.name ORDER BY u.id",
+                )?
+                .query_map([project_id], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn review_queue(&self, project_id: i64, limit: u32) -> StoreResult<Vec<ExportRecord>> {
+        self.read(move |c| {
+            Ok(export_tasks(c, project_id, true, 0, limit)?
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect())
+        })
+        .await
+    }
+
+    async fn record_review(
+        &self,
+        project_id: i64,
+        review: ReviewRequest,
+        reviewer: &User,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let reviewer = reviewer.id;
+        self.write(move |c| {
+            let labels = serde_json::to_string(&review.labels)?;
+            let updated = c
+                .prepare_cached(
+                    "UPDATE tasks SET review_labels = ?3, reviewed_by = ?4, reviewed_at = ?5
+                     WHERE id = ?1 AND project_id = ?2",
+                )?
+                .execute(params![
+                    review.task_id,
+                    project_id,
+                    labels,
+                    reviewer,
+                    ts(now)
+                ])?;
+            if updated == 0 {
+                return Err(unknown_task(project_id, review.task_id));
+            }
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,362 @@
+//! Pushed answers on SQLite: judged, stored once, and folded into their tasks' consensus.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use tessera_api::{AnswerPush, PushResult, PushStatus};
+use tessera_core::aggregate::FittedConsensus;
+use tessera_core::{ConsensusMethod, LabelSchema, Vote};
+
+use super::*;
+use crate::store::{ModelCache, StoreResult, StoredAnswer, User, rejected, repeated, ts};
+
+/// Stores one pushed answer inside the push's transaction.
+fn push_one(
+    tx: &Connection,
+    annotator: &User,
+    answer: &AnswerPush,
+    now: &str,
+    schemas: &mut HashMap<i64, LabelSchema>,
+) -> StoreResult<Pushed> {
+    let id = answer.id.to_string();
+    let stored = tx
+        .prepare_cached(
+            "SELECT annotator_id, task_id, revision, labels, skipped, unsure, skip_reason
+             FROM answers WHERE id = ?1",
+        )?
+        .query_row([&id], |r| {
+            Ok((
+                StoredAnswer {
+                    annotator_id: r.get(0)?,
+                    task_id: r.get(1)?,
+                    revision: r.get(2)?,
+                    labels: Vec::new(),
+                    skipped: r.get(4)?,
+                    unsure: r.get(5)?,
+                    skip_reason: r.get(6)?,
+                },
+                r.get::<_, String>(3)?,
+            ))
+        })
+        .optional()?;
+    if let Some((mut stored, labels)) = stored {
+        stored.labels = serde_json::from_str(&labels)?;
+        return Ok(Pushed::refused(repeated(&stored, annotator.id, answer)));
+    }
+    let task: Option<(i64, bool)> = tx
+        .prepare_cached("SELECT project_id, cancelled_at IS NOT NULL FROM tasks WHERE id = ?1")?
+        .query_row([answer.task_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((project_id, cancelled)) = task else {
+        return Ok(Pushed::refused(rejected(
+            answer.id,
+            "not_found",
+            "this task does not exist".to_owned(),
+        )));
+    };
+    let schema = match schemas.entry(project_id) {
+        Entry::Occupied(e) => e.into_mut(),
+        Entry::Vacant(e) => e.insert(project_row(tx, project_id)?.schema),
+    };
+    if let Err(e) = schema.check_push(
+        &answer.labels,
+        answer.skipped,
+        answer.unsure,
+        answer.skip_reason.as_deref(),
+    ) {
+        return Ok(Pushed::refused(rejected(
+            answer.id,
+            "invalid_answer",
+            e.to_string(),
+        )));
+    }
+    let leased: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM leases WHERE task_id = ?1 AND annotator_id = ?2)",
+        )?
+        .query_row(params![answer.task_id, annotator.id], |r| r.get(0))?;
+    if !leased {
+        return Ok(Pushed::refused(rejected(
+            answer.id,
+            "not_leased",
+            "this task was never leased to you".to_owned(),
+        )));
+    }
+    // Another device of this annotator answered the task at this revision or later, without
+    // having seen this answer: both devices answered one lease.
+    let device = answer.device_id.map(|d| d.to_string());
+    let other_device: bool = match &device {
+        Some(device) => tx
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM answers WHERE task_id = ?1 AND annotator_id = ?2
+                 AND device_id IS NOT NULL AND device_id <> ?3 AND revision >= ?4)",
+            )?
+            .query_row(
+                params![answer.task_id, annotator.id, device, answer.revision],
+                |r| r.get(0),
+            )?,
+        None => false,
+    };
+    tx.prepare_cached("INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at,
+                              device_id, device_conflict, counted, unsure, skip_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")?.execute(
+        params![
+            id,
+            answer.task_id,
+            annotator.id,
+            answer.revision,
+            serde_json::to_string(&answer.labels)?,
+            answer.skipped,
+            ts(answer.answered_at),
+            now,
+            device,
+            other_device,
+            !cancelled,
+            answer.unsure,
+            answer.skip_reason
+        ],
+    )?;
+    tx.prepare_cached("INSERT INTO changes (annotator_id, kind, task_id, answer_id) VALUES (?1, 'answer', ?2, ?3)")?.execute(
+        params![annotator.id, answer.task_id, id],
+    )?;
+    // The current answer decides the lease's state: a revision may turn a skip into an answer.
+    tx.prepare_cached(
+        "UPDATE leases SET state = CASE WHEN (SELECT skipped FROM answers
+             WHERE task_id = ?1 AND annotator_id = ?2 ORDER BY revision DESC, seq DESC LIMIT 1)
+             THEN 'skipped' ELSE 'answered' END
+         WHERE task_id = ?1 AND annotator_id = ?2",
+    )?
+    .execute(params![answer.task_id, annotator.id])?;
+    Ok(Pushed {
+        reply: PushResult {
+            id: answer.id,
+            status: PushStatus::Accepted,
+            error: None,
+            other_device,
+            task_cancelled: cancelled,
+        },
+        accepted_in: Some(project_id),
+    })
+}
+
+/// One pushed answer's outcome; when it was stored, the project of its task.
+struct Pushed {
+    reply: PushResult,
+    accepted_in: Option<i64>,
+}
+
+impl Pushed {
+    fn refused(reply: PushResult) -> Self {
+        Self {
+            reply,
+            accepted_in: None,
+        }
+    }
+}
+
+/// One annotator's current answer to a task, as stored.
+pub(super) struct CurrentAnswer {
+    pub(super) annotator_id: i64,
+    pub(super) labels: Vec<String>,
+    pub(super) revision: u32,
+    pub(super) answered_at: String,
+    pub(super) received_at: String,
+    pub(super) unsure: bool,
+}
+
+/// The current (latest-revision, not skipped) answers to a task, one per annotator: among the
+/// counted answers, or among those that arrived after the task was cancelled.
+pub(super) fn current_answers(
+    tx: &Connection,
+    task_id: i64,
+    counted: bool,
+) -> StoreResult<Vec<CurrentAnswer>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT a.annotator_id, a.labels, a.revision, a.answered_at, a.received_at, a.skipped, a.unsure
+         FROM answers a
+         WHERE a.task_id = ?1 AND a.counted = ?2
+         ORDER BY a.annotator_id, a.revision DESC, a.seq DESC",
+    )?;
+    let mut rows = stmt.query(params![task_id, counted])?;
+    let mut out = Vec::new();
+    let mut last = None;
+    while let Some(r) = rows.next()? {
+        let annotator: i64 = r.get(0)?;
+        if last == Some(annotator) {
+            continue;
+        }
+        last = Some(annotator);
+        if r.get::<_, bool>(5)? {
+            continue;
+        }
+        let labels: String = r.get(1)?;
+        out.push(CurrentAnswer {
+            annotator_id: annotator,
+            labels: serde_json::from_str(&labels)?,
+            revision: r.get(2)?,
+            answered_at: r.get(3)?,
+            received_at: r.get(4)?,
+            unsure: r.get(6)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Each annotator's earlier counted revisions of their answer to `task_id` (not skips, the
+/// last push of each revision), oldest first, annotator by annotator.
+pub(super) fn earlier_answers(tx: &Connection, task_id: i64) -> StoreResult<Vec<CurrentAnswer>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT a.annotator_id, a.labels, a.revision, a.answered_at, a.received_at, a.skipped, a.unsure
+         FROM answers a
+         WHERE a.task_id = ?1 AND a.counted = 1
+         ORDER BY a.annotator_id, a.revision DESC, a.seq DESC",
+    )?;
+    let mut rows = stmt.query(params![task_id])?;
+    let mut out = Vec::new();
+    let mut last: Option<(i64, u32)> = None;
+    let mut latest: Option<(i64, u32)> = None;
+    while let Some(r) = rows.next()? {
+        let annotator: i64 = r.get(0)?;
+        let revision: u32 = r.get(2)?;
+        if latest.is_none_or(|(a, _)| a != annotator) {
+            latest = Some((annotator, revision));
+        }
+        if last == Some((annotator, revision)) {
+            continue;
+        }
+        last = Some((annotator, revision));
+        if latest == Some((annotator, revision)) || r.get::<_, bool>(5)? {
+            continue;
+        }
+        let labels: String = r.get(1)?;
+        out.push(CurrentAnswer {
+            annotator_id: annotator,
+            labels: serde_json::from_str(&labels)?,
+            revision,
+            answered_at: r.get(3)?,
+            received_at: r.get(4)?,
+            unsure: r.get(6)?,
+        });
+    }
+    // Oldest first within each annotator.
+    out.sort_by_key(|a| (a.annotator_id, a.revision));
+    Ok(out)
+}
+
+/// The project's re-fitted consensus model, if it has one (see [`ModelCache`]).
+fn fitted_model(
+    tx: &Connection,
+    models: &ModelCache,
+    project_id: i64,
+) -> StoreResult<Option<Arc<FittedConsensus>>> {
+    let version: Option<i64> = tx
+        .prepare_cached("SELECT version FROM consensus_models WHERE project_id = ?1")?
+        .query_row([project_id], |r| r.get(0))
+        .optional()?;
+    let Some(version) = version else {
+        return Ok(None);
+    };
+    if let Some(model) = models.get(project_id, version) {
+        return Ok(Some(model));
+    }
+    let json: String = tx.query_row(
+        "SELECT model FROM consensus_models WHERE project_id = ?1",
+        [project_id],
+        |r| r.get(0),
+    )?;
+    models.load(project_id, version, &json).map(Some)
+}
+
+/// Recomputes task `task_id`'s consensus and progress from its current answers. A task that
+/// a skip `freed` a slot of, or that now wants more answers than before, loses its
+/// `full_until` hint.
+/// Stores `answers` of `annotator` (see [`Store::push_answers`]) and updates the consensus of
+/// every task they touched, inside the caller's transaction.
+pub(super) fn push_all(
+    tx: &Connection,
+    models: &ModelCache,
+    annotator: &User,
+    answers: &[AnswerPush],
+    now: &str,
+    method: &dyn ConsensusMethod,
+) -> StoreResult<Vec<PushResult>> {
+    let mut schemas = HashMap::new();
+    // Tasks whose answers changed, with their project; those a skip freed a slot of.
+    let mut touched: Vec<(i64, i64)> = Vec::new();
+    let mut skipped = HashSet::new();
+    let mut results = Vec::with_capacity(answers.len());
+    for answer in answers {
+        let result = push_one(tx, annotator, answer, now, &mut schemas)?;
+        if let Some(project_id) = result.accepted_in {
+            if answer.skipped {
+                skipped.insert(answer.task_id);
+            }
+            if !touched.iter().any(|&(t, _)| t == answer.task_id) {
+                touched.push((answer.task_id, project_id));
+            }
+        }
+        results.push(result.reply);
+    }
+    let mut fitted: HashMap<i64, Option<Arc<FittedConsensus>>> = HashMap::new();
+    for (task_id, project_id) in touched {
+        let model = match fitted.entry(project_id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(fitted_model(tx, models, project_id)?),
+        };
+        let method: &dyn ConsensusMethod = match model.as_deref() {
+            Some(m) => m,
+            None => method,
+        };
+        update_consensus(
+            tx,
+            task_id,
+            skipped.contains(&task_id),
+            &schemas[&project_id],
+            method,
+        )?;
+    }
+    Ok(results)
+}
+
+fn update_consensus(
+    tx: &Connection,
+    task_id: i64,
+    freed: bool,
+    schema: &LabelSchema,
+    method: &dyn ConsensusMethod,
+) -> StoreResult<()> {
+    let current = current_answers(tx, task_id, true)?;
+    let flagged = current.iter().any(|a| a.unsure);
+    let answers: Vec<Vote> = current
+        .into_iter()
+        .map(|a| (a.annotator_id, a.labels))
+        .collect();
+    let consensus = method.aggregate(schema, &answers);
+    let progress = schema.progress(
+        answers.len() as u32,
+        consensus.as_ref().map(|c| c.confidence),
+    );
+    tx.prepare_cached(
+        "UPDATE tasks SET answer_count = ?2, consensus = ?3, confidence = ?4, consensus_method = ?5,
+             complete = (gold IS NOT NULL OR ?6), wanted = ?7, flagged = ?9,
+             needs_review = (gold IS NULL AND (?8 OR (?6 AND ?9))),
+             full_until = CASE WHEN ?11 OR ?7 > COALESCE(wanted, ?10) THEN NULL ELSE full_until END
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        task_id,
+        answers.len() as i64,
+        consensus.as_ref().map(|c| serde_json::to_string(&c.labels)).transpose()?,
+        consensus.as_ref().map(|c| c.confidence),
+        consensus.as_ref().map(|_| method.name()),
+        progress.complete,
+        progress.wanted,
+        progress.needs_review,
+        flagged,
+        schema.progress(0, None).wanted,
+        freed
+    ])?;
+    Ok(())
+}
