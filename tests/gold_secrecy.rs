@@ -232,8 +232,10 @@ async fn revising_teaches_nothing(backend: Backend) {
     let mut schema = LabelSchema::from_json(tessera_tests::SENTIMENT_SCHEMA).expect("schema");
     schema.gold_rate = 1.0;
     schema.suspend_below = Some(0.5);
-    schema.gold_min_answers = 4;
-    let batches = [gold_jsonl(4), sample_jsonl(20)];
+    // Suspension goes by the 95% bound of the gold record: 1 right of 8 is surely below
+    // half (1 of 4 would not be).
+    schema.gold_min_answers = 8;
+    let batches = [gold_jsonl(8), sample_jsonl(20)];
     let project = project_with(
         &requester,
         "suspensions",
@@ -241,16 +243,16 @@ async fn revising_teaches_nothing(backend: Backend) {
         &[&batches[0], &batches[1]],
     )
     .await;
-    // Two annotators suspended by different tallies: 0 of 4 right, and 1 of 4 right.
+    // Two annotators suspended by different tallies: 0 of 8 right, and 1 of 8 right.
     let mut refusals = Vec::new();
     for (name, right) in [("none", 0), ("one", 1)] {
         let (annotator, _) = server.user(Role::Annotator, name).await;
         let tasks = annotator
-            .lease(project, 4, None)
+            .lease(project, 8, None)
             .await
             .expect("lease")
             .tasks;
-        assert_eq!(tasks.len(), 4, "four gold tasks at rate 1");
+        assert_eq!(tasks.len(), 8, "eight gold tasks at rate 1");
         let answers = tasks
             .iter()
             .enumerate()
@@ -293,6 +295,6 @@ async fn revising_teaches_nothing(backend: Backend) {
     let one = skills.iter().find(|s| s.annotator == "one").expect("one");
     assert_eq!(
         (one.gold_answers, one.gold_correct, one.suspended),
-        (4, 1, true)
+        (8, 1, true)
     );
 }

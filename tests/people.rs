@@ -49,12 +49,19 @@ async fn the_admin_lists_and_revokes_tokens() {
         );
         let (status, _) = api_error(admin.revoke_token(9_999).await.expect_err("nobody"));
         assert_eq!(status, 404);
+        // A requester with no projects sees herself alone, and revokes no one.
         let (requester, _) = server.user(Role::Requester, "rita").await;
-        assert_eq!(api_error(requester.tokens().await.expect_err("403")).0, 403);
+        let hers = requester.tokens().await.expect("her list");
         assert_eq!(
-            api_error(requester.revoke_token(admin_id).await.expect_err("403")).0,
-            403
+            hers.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+            ["rita"]
         );
+        assert_eq!(
+            api_error(requester.revoke_token(admin_id).await.expect_err("404")).0,
+            404
+        );
+        let (zoe, _) = server.user(Role::Annotator, "zoe").await;
+        assert_eq!(api_error(zoe.tokens().await.expect_err("403")).0, 403);
 
         // The CLI does the same.
         let env = [
@@ -464,5 +471,157 @@ async fn a_requester_invites_people_into_their_project() {
             ["admin", "rita", "otto", "ann", "pat", "rev"],
             "{names:?}"
         );
+    }
+}
+
+/// A requester makes tokens for her own projects (`token create --project`), lists the
+/// people of her projects with their last use, and revokes those she invited — never
+/// another requester's people, nor anyone working beyond her projects.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_requester_makes_lists_and_revokes_tokens_for_her_projects() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let server = TestServer::start_on(backend).await;
+        let (rita, rita_token) = server.user(Role::Requester, "rita").await;
+        let project = sentiment_project(&rita, "hers", 3).await;
+        let (otto, _) = server.user(Role::Requester, "otto").await;
+        let ottos = sentiment_project(&otto, "his", 3).await;
+        let cli = |token: &str, args: &[&str]| {
+            tessera_ok(
+                args,
+                &[
+                    ("TESSERA_SERVER", server.url.as_str()),
+                    ("TESSERA_TOKEN", token),
+                ],
+            )
+        };
+        let p = project.to_string();
+
+        // The token alone on standard output; it works in her project only.
+        let token = cli(
+            &rita_token,
+            &[
+                "token",
+                "create",
+                "--role",
+                "annotator",
+                "--name",
+                "ann",
+                "--project",
+                &p,
+            ],
+        );
+        let ann = tessera_client::ApiClient::new(&server.url, Some(token.trim().to_owned()))
+            .expect("client");
+        let seen: Vec<i64> = ann
+            .projects()
+            .await
+            .expect("projects")
+            .iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(seen, [project], "Otto's open project is closed to Ann");
+        assert_eq!(
+            ann.lease(project, 1, None)
+                .await
+                .expect("lease")
+                .tasks
+                .len(),
+            1
+        );
+        let reviewer = cli(
+            &rita_token,
+            &[
+                "token",
+                "create",
+                "--role",
+                "reviewer",
+                "--name",
+                "rev",
+                "--project",
+                &p,
+            ],
+        );
+        let rev = tessera_client::ApiClient::new(&server.url, Some(reviewer.trim().to_owned()))
+            .expect("client");
+        rev.review_queue(project, 10)
+            .await
+            .expect("a reviewer of her project");
+
+        // Refused: a token for Otto's project, one for no project, an admin's.
+        let e = rita
+            .create_project_token("x", &[ottos], ProjectRole::Annotator)
+            .await
+            .expect_err("not hers");
+        assert_eq!(api_error(e).0, 403);
+        let e = rita
+            .create_token("x", Role::Annotator)
+            .await
+            .expect_err("no project");
+        let (status, body) = api_error(e);
+        assert_eq!(status, 400, "{}", body.message);
+        assert!(body.message.contains("--project"), "{}", body.message);
+        assert_eq!(
+            api_error(
+                rita.create_token("x", Role::Admin)
+                    .await
+                    .expect_err("admin")
+            )
+            .0,
+            403
+        );
+
+        // Her list: herself and her project's people, with when each token was last used.
+        let ann_id = ann.me().await.expect("me").user_id;
+        let listed = tessera_tests::eventually(
+            std::time::Duration::from_secs(10),
+            "Ann's last use noted",
+            || async {
+                let list = rita.tokens().await.expect("list");
+                list.iter()
+                    .find(|t| t.user_id == ann_id)
+                    .is_some_and(|t| t.last_used_at.is_some())
+                    .then_some(list)
+            },
+        )
+        .await;
+        let names: Vec<&str> = listed.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["rita", "ann", "rev"], "{listed:?}");
+        let of_ann = listed.iter().find(|t| t.name == "ann").expect("ann");
+        assert_eq!(
+            (of_ann.projects.as_slice(), of_ann.invited),
+            ([project].as_slice(), true)
+        );
+        let table = cli(&rita_token, &["token", "list"]);
+        let line = table
+            .lines()
+            .find(|l| l.contains("\tann\t"))
+            .expect("ann listed");
+        assert!(
+            line.contains(&format!("projects {project}")) && line.contains("used "),
+            "{table}"
+        );
+        assert!(!table.contains("otto"), "{table}");
+        let ottos_list = otto.tokens().await.expect("his list");
+        assert!(
+            ottos_list.iter().all(|t| t.name == "otto"),
+            "{ottos_list:?}"
+        );
+
+        // She revokes Ann; not Otto, nor someone who also works in Otto's project.
+        let said = cli(&rita_token, &["token", "revoke", &ann_id.to_string()]);
+        assert!(said.contains("ann"), "{said}");
+        assert_eq!(me(&server, token.trim()).await, 401);
+        let otto_id = otto.me().await.expect("me").user_id;
+        assert_eq!(
+            api_error(rita.revoke_token(otto_id).await.expect_err("404")).0,
+            404
+        );
+        let rev_id = rev.me().await.expect("me").user_id;
+        otto.add_member(ottos, rev_id, Some("rev"), ProjectRole::Reviewer)
+            .await
+            .expect("Otto takes Rev on too");
+        let (status, body) = api_error(rita.revoke_token(rev_id).await.expect_err("shared"));
+        assert_eq!(status, 403, "{}", body.message);
+        assert_eq!(me(&server, reviewer.trim()).await, 200);
     }
 }

@@ -161,6 +161,7 @@ async fn the_openapi_document_lists_every_endpoint() {
         ("post", "/api/projects/{id}/review"),
         ("post", "/api/projects/{id}/consensus/refit"),
         ("get", "/api/projects/{id}/annotators"),
+        ("post", "/api/projects/{id}/annotators/{user_id}/unsuspend"),
         ("get", "/api/projects/{id}/stats"),
         ("get", "/api/projects/{id}/export"),
         ("post", "/api/answers"),
@@ -233,7 +234,9 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
     let admin_token = server.admin_token.clone();
     // Another requester runs a project of her own and none of Rita's.
     let (other, other_token) = server.user(Role::Requester, "olga").await;
-    let hers = project_with(&other, schema, &[&sample_jsonl(1)]).await;
+    let hers = project_with(&other, schema.clone(), &[&sample_jsonl(1)]).await;
+    // A project of Rita's to make tokens for (their holders close it to other annotators).
+    let invites_to = project_with(&requester, schema, &[&sample_jsonl(1)]).await;
 
     let p = format!("/api/projects/{project}");
     let batch = requester.batches(project).await.expect("batches")[0].id;
@@ -251,9 +254,10 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
         (
             "POST",
             "/api/tokens".into(),
-            Some(serde_json::json!({"name": "n", "role": "annotator"})),
-            &[],
+            Some(serde_json::json!({"name": "n", "role": "annotator", "projects": [invites_to]})),
+            &[Role::Requester],
         ),
+        ("GET", "/api/tokens".into(), None, &[Role::Requester]),
         (
             "GET",
             "/api/projects".into(),
@@ -309,6 +313,12 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
             &[Role::Requester],
         ),
         ("GET", format!("{p}/annotators"), None, &[Role::Requester]),
+        (
+            "POST",
+            format!("{p}/annotators/1/unsuspend"),
+            Some(serde_json::json!({})),
+            &[Role::Requester],
+        ),
         ("GET", format!("{p}/stats"), None, &[Role::Requester]),
         ("GET", format!("{p}/members"), None, &[Role::Requester]),
         ("GET", format!("{p}/export"), None, &[Role::Requester]),
@@ -331,10 +341,15 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
     for (method, path, body, allowed) in &endpoints {
         for (role, token, outsider) in callers {
             // What an annotator may do, the other requester may do too; Rita's project's
-            // requester endpoints, and the project itself, are closed to her.
-            let outside = outsider
-                && path.starts_with(&p)
-                && (!allowed.contains(&Role::Annotator) || *path == p);
+            // requester endpoints, and the project itself, are closed to her — and so is
+            // making a token for it.
+            let closed = if (*method, path.as_str()) == ("POST", "/api/tokens") {
+                Some(invites_to)
+            } else {
+                path.starts_with(&p).then_some(project)
+            };
+            let outside =
+                outsider && closed.is_some() && (!allowed.contains(&Role::Annotator) || *path == p);
             let mut request = http.request(
                 method.parse().expect("method"),
                 format!("{}{path}", server.url),
@@ -353,7 +368,8 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
             if outside {
                 assert_eq!(status, 403, "{who}");
                 assert!(
-                    text.contains(&format!("not a requester of project {project}")),
+                    closed
+                        .is_some_and(|c| text.contains(&format!("not a requester of project {c}"))),
                     "{who}"
                 );
                 continue;
@@ -401,13 +417,21 @@ async fn the_role_endpoint_matrix_holds_and_annotators_see_no_gold_or_others_ans
         ritas.iter().all(|p| !olgas.contains(p)),
         "{ritas:?} {olgas:?}"
     );
-    for everyone in [ann.projects().await, server.admin().projects().await] {
-        let all = ids(everyone.expect("list"));
-        assert!(
-            ritas.iter().chain(&olgas).all(|p| all.contains(p)),
-            "{all:?}"
-        );
-    }
+    // The annotator sees every one but the project a token was made for (its holder is a
+    // member: it is closed to others); the admin sees every one.
+    let anns = ids(ann.projects().await.expect("list"));
+    assert!(
+        ritas
+            .iter()
+            .chain(&olgas)
+            .all(|p| anns.contains(p) == (*p != invites_to)),
+        "{anns:?}"
+    );
+    let all = ids(server.admin().projects().await.expect("list"));
+    assert!(
+        ritas.iter().chain(&olgas).all(|p| all.contains(p)),
+        "{all:?}"
+    );
     // A requester member added by Rita runs her project from then on; she stays open to
     // every annotator (a requester member does not close a project).
     let olga = other.me().await.expect("me").user_id;

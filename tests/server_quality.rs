@@ -2,6 +2,7 @@
 //! answers, on both storage backends.
 
 on_both_backends!(
+    a_suspended_annotators_answers_stop_counting_until_the_suspension_is_lifted,
     gold_is_mixed_in_never_shown_and_suspends_the_careless,
     the_annotators_view_flags_a_one_label_clicker,
     stats_chart_answers_completion_pace_and_agreement,
@@ -20,7 +21,8 @@ async fn gold_is_mixed_in_never_shown_and_suspends_the_careless(backend: Backend
     let (requester, _) = server.user(Role::Requester, "rita").await;
     let mut schema = schema(1);
     schema.gold_rate = 1.0;
-    schema.suspend_below = Some(0.5);
+    // Suspension goes by the 95% bound of the gold record: 0 right of 2 is surely below 60%.
+    schema.suspend_below = Some(0.6);
     schema.gold_min_answers = 2;
     // Two gold tasks (no prediction, so nothing hints at the answer) and four ordinary ones.
     let gold = concat!(
@@ -312,4 +314,133 @@ async fn unsure_answers_go_to_review_and_skips_say_why(backend: Backend) {
         flags,
         [("alice".to_owned(), true), ("bob".to_owned(), false)]
     );
+}
+
+/// A spammer's answers count until the gold says they are one; then the re-fit leaves them
+/// out (the project's default), their tasks want others in their place, and nothing is
+/// dropped from the export. Lifting the suspension lets them work again.
+async fn a_suspended_annotators_answers_stop_counting_until_the_suspension_is_lifted(
+    backend: Backend,
+) {
+    let server = TestServer::start_on(backend).await;
+    let (requester, requester_token) = server.user(Role::Requester, "rita").await;
+    let mut schema = schema(3);
+    schema.gold_rate = 1.0;
+    schema.suspend_below = Some(0.7);
+    schema.gold_min_answers = 10;
+    let gold: String = (1..=20)
+        .map(|i| {
+            format!(
+                "{{\"id\":\"g{i}\",\"data\":{{\"text\":\"gold {i}\"}},\"gold\":\"positive\"}}\n"
+            )
+        })
+        .collect();
+    let project = project_with(&requester, schema, &[&gold, &sample_jsonl(10)]).await;
+    // Every slot is gold while gold lasts: 20 gold, then the 10 tasks.
+    let work = |label: &'static str| {
+        move |tasks: &[tessera_api::LeasedTask]| -> Vec<tessera_api::AnswerPush> {
+            tasks
+                .iter()
+                .map(|t| {
+                    let gold = t.data["text"]
+                        .as_str()
+                        .is_some_and(|s| s.starts_with("gold"));
+                    answer(t.task_id, if gold { "positive" } else { label })
+                })
+                .collect()
+        }
+    };
+    let (sam, _) = server.user(Role::Annotator, "sam").await;
+    let tasks = sam.lease(project, 30, None).await.expect("lease").tasks;
+    assert_eq!(tasks.len(), 30);
+    let spam: Vec<_> = tasks
+        .iter()
+        .map(|t| answer(t.task_id, "negative"))
+        .collect();
+    sam.push(spam).await.expect("push");
+    let (code, body) = api_error(sam.lease(project, 1, None).await.expect_err("suspended"));
+    assert_eq!((code, body.code.as_str()), (403, "suspended"));
+    for name in ["ann", "bob"] {
+        let (honest, _) = server.user(Role::Annotator, name).await;
+        let tasks = honest.lease(project, 30, None).await.expect("lease").tasks;
+        assert_eq!(tasks.len(), 30, "{name}");
+        honest.push(work("positive")(&tasks)).await.expect("push");
+    }
+    let ordinary = |records: &[tessera_api::ExportRecord]| -> Vec<tessera_api::ExportRecord> {
+        records
+            .iter()
+            .filter(|r| {
+                r.data["text"]
+                    .as_str()
+                    .is_some_and(|s| !s.starts_with("gold"))
+            })
+            .cloned()
+            .collect()
+    };
+    let before = ordinary(&export_records(&requester, project).await);
+    assert!(before.iter().all(|r| r.complete && r.answers.len() == 3));
+
+    // The re-fit leaves Sam out: each task has two answers that count and wants a third.
+    requester.refit(project).await.expect("refit");
+    let after = ordinary(&export_records(&requester, project).await);
+    assert_eq!(after.len(), 10);
+    for r in &after {
+        assert!(!r.complete, "{r:?}");
+        assert_eq!(
+            r.answers.len(),
+            3,
+            "Sam's answer is kept in the export: {r:?}"
+        );
+        let consensus = r.consensus.as_ref().expect("consensus");
+        assert_eq!(consensus.labels, ["positive"]);
+    }
+    let (cat, _) = server.user(Role::Annotator, "cat").await;
+    let tasks = cat.lease(project, 30, None).await.expect("lease").tasks;
+    let theirs = tasks
+        .iter()
+        .filter(|t| {
+            t.data["text"]
+                .as_str()
+                .is_some_and(|s| !s.starts_with("gold"))
+        })
+        .count();
+    assert_eq!(theirs, 10, "each task has room for one more in Sam's place");
+    cat.push(work("positive")(&tasks)).await.expect("push");
+    let done = ordinary(&export_records(&requester, project).await);
+    assert!(
+        done.iter().all(|r| r.complete && r.answers.len() == 4),
+        "{done:?}"
+    );
+
+    // The requester lifts the suspension (CLI), and sees Sam active again.
+    let sam_id = sam.me().await.expect("me").user_id;
+    let env = [
+        ("TESSERA_SERVER", server.url.as_str()),
+        ("TESSERA_TOKEN", requester_token.as_str()),
+    ];
+    let listed = tessera_tests::tessera_ok(&["annotator", "list", &project.to_string()], &env);
+    let line = listed.lines().find(|l| l.contains("\tsam\t")).expect("sam");
+    assert!(
+        line.contains("suspended") && line.contains("gold 0/20"),
+        "{listed}"
+    );
+    let said = tessera_tests::tessera_ok(
+        &[
+            "annotator",
+            "unsuspend",
+            &project.to_string(),
+            &sam_id.to_string(),
+        ],
+        &env,
+    );
+    assert!(said.contains("sam"), "{said}");
+    sam.lease(project, 1, None).await.expect("working again");
+    let skills = requester.annotators(project).await.expect("skills");
+    let of_sam = skills
+        .iter()
+        .find(|s| s.annotator_id == sam_id)
+        .expect("sam");
+    assert!(!of_sam.suspended && of_sam.gold_answers == 20, "{of_sam:?}");
+    let (code, body) = api_error(requester.unsuspend(project, sam_id).await.expect_err("409"));
+    assert_eq!(code, 409, "{}", body.message);
 }

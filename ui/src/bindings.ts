@@ -139,7 +139,11 @@ krippendorff_alpha: number | null, percent_agreement: number | null,
  */
 agreement_tasks: number, };
 
-export type AnnotatorSkill = { annotator: string, 
+export type AnnotatorSkill = { annotator_id: number, annotator: string, 
+/**
+ * When their last answer or skip in the project arrived.
+ */
+last_answer_at: string | null, 
 /**
  * Tasks answered (skips excluded), gold included.
  */
@@ -149,8 +153,14 @@ answers: number, gold_answers: number, gold_correct: number,
  */
 gold_accuracy: number | null, 
 /**
- * Below the project's `suspend_below` after `gold_min_answers` gold answers: leases are
- * refused.
+ * The accuracy the gold record answered since any lift of a suspension is, with 95%
+ * confidence, below (Wilson score bound).
+ */
+gold_accuracy_upper: number | null, 
+/**
+ * `gold_accuracy_upper` below the project's `suspend_below` after `gold_min_answers` gold
+ * answers: leases are refused, and the answers are left out of the consensus at the next
+ * re-fit unless the project's `suspended_answers` is `weigh`.
  */
 suspended: boolean, 
 /**

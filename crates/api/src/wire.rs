@@ -65,6 +65,14 @@ pub struct CreateTokenRequest {
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub role: Role,
+    /// Projects the token works in, and nowhere else (the holder is invited into each, as
+    /// `project_role`). Needs the annotator role. A requester must name projects they run;
+    /// an admin may name none, for a token of the role everywhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projects: Vec<i64>,
+    /// annotator (the default) or reviewer, in each of `projects`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_role: Option<ProjectRole>,
 }
 
 /// The new token, shown only once; the server keeps only its hash.
@@ -87,6 +95,15 @@ pub struct TokenInfo {
     /// When the token was revoked; it no longer signs anyone in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When the token last signed in (to within a minute); never, if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// The projects the holder is a member of (of those the caller runs, for a requester).
+    #[serde(default)]
+    pub projects: Vec<i64>,
+    /// Invited into projects by a requester: works in those projects only.
+    #[serde(default)]
+    pub invited: bool,
 }
 
 /// `POST /api/projects` (admin, requester).
@@ -494,7 +511,12 @@ pub struct RefitResponse {
 /// `GET /api/projects/{id}/annotators` (requester): each annotator's skill on gold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, ts_rs::TS)]
 pub struct AnnotatorSkill {
+    #[ts(type = "number")]
+    pub annotator_id: i64,
     pub annotator: String,
+    /// When their last answer or skip in the project arrived.
+    #[serde(default)]
+    pub last_answer_at: Option<DateTime<Utc>>,
     /// Tasks answered (skips excluded), gold included.
     #[ts(type = "number")]
     pub answers: u64,
@@ -504,8 +526,13 @@ pub struct AnnotatorSkill {
     pub gold_correct: u64,
     /// `gold_correct / gold_answers`, once there is a gold answer.
     pub gold_accuracy: Option<f64>,
-    /// Below the project's `suspend_below` after `gold_min_answers` gold answers: leases are
-    /// refused.
+    /// The accuracy the gold record answered since any lift of a suspension is, with 95%
+    /// confidence, below (Wilson score bound).
+    #[serde(default)]
+    pub gold_accuracy_upper: Option<f64>,
+    /// `gold_accuracy_upper` below the project's `suspend_below` after `gold_min_answers` gold
+    /// answers: leases are refused, and the answers are left out of the consensus at the next
+    /// re-fit unless the project's `suspended_answers` is `weigh`.
     pub suspended: bool,
     /// Median seconds between consecutive answers (device clock; breaks excluded).
     pub median_seconds: Option<f64>,

@@ -4,6 +4,7 @@ mod aggregate;
 mod bench;
 mod dataset;
 mod login;
+mod quality;
 mod requester;
 mod serve;
 mod work;
@@ -127,6 +128,19 @@ enum Command {
     Member {
         #[command(subcommand)]
         command: requester::MemberCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// A project's annotators: their record on gold, suspensions, and lifting one.
+    Annotator {
+        #[command(subcommand)]
+        command: quality::AnnotatorCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Re-fit a project's consensus now (the server also does so as answers arrive).
+    Refit {
+        project: i64,
         #[command(flatten)]
         remote: Remote,
     },
@@ -285,6 +299,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Logout => login::logout(),
         Command::Member { command, remote } => requester::member(command, &remote).await,
         Command::Token { command, remote } => requester::token(command, &remote).await,
+        Command::Annotator { command, remote } => quality::annotator(command, &remote).await,
+        Command::Refit { project, remote } => quality::refit(project, &remote).await,
         Command::Project { command, remote } => requester::project(command, &remote).await,
         Command::Upload {
             project,

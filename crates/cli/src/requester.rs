@@ -14,25 +14,28 @@ use crate::Remote;
 
 #[derive(Subcommand)]
 pub enum TokenCommand {
-    /// Create a user with a new token; prints the token alone (admin).
+    /// Create a user with a new token; prints the token alone. With --project, an annotator
+    /// or reviewer whose token works only in those projects (a requester's own projects);
+    /// without, any role, everywhere (admin).
     Create {
-        /// admin, requester or annotator.
-        #[arg(long, value_parser = parse_role)]
-        role: Role,
+        /// admin, requester, annotator or reviewer (a reviewer needs --project).
+        #[arg(long, value_parser = ["admin", "requester", "annotator", "reviewer"])]
+        role: String,
         #[arg(long)]
         name: String,
+        /// A project the token works in (repeat for several).
+        #[arg(long = "project")]
+        projects: Vec<i64>,
     },
-    /// List every token holder: user id, name, role, created, revoked (admin).
+    /// List token holders: user id, name, role, projects, created, last used, revoked. A
+    /// requester sees the people of their own projects.
     List {
         #[arg(long)]
         json: bool,
     },
-    /// Revoke a user's token: it signs no one in from now on; their work stays (admin).
+    /// Revoke a user's token: it signs no one in from now on; their work stays. A requester
+    /// revokes the people they invited into their projects.
     Revoke { user_id: i64 },
-}
-
-fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s).ok_or_else(|| format!("unknown role {s:?}: use admin, requester or annotator"))
 }
 
 #[derive(Subcommand)]
@@ -185,8 +188,30 @@ pub async fn batch(command: BatchCommand, remote: &Remote) -> Result<()> {
 
 pub async fn token(command: TokenCommand, remote: &Remote) -> Result<()> {
     match command {
-        TokenCommand::Create { role, name } => {
-            let created = remote.client()?.create_token(&name, role).await?;
+        TokenCommand::Create {
+            role,
+            name,
+            projects,
+        } => {
+            let client = remote.client()?;
+            let created = match (role.as_str(), projects.is_empty()) {
+                ("reviewer", true) => {
+                    anyhow::bail!("a reviewer reviews projects: name them with --project")
+                }
+                ("annotator" | "reviewer", false) => {
+                    let role = ProjectRole::parse(&role)
+                        .ok_or_else(|| anyhow::anyhow!("unknown project role {role:?}"))?;
+                    client.create_project_token(&name, &projects, role).await?
+                }
+                (_, false) => anyhow::bail!(
+                    "a token for projects is an annotator's or a reviewer's; make {role}s without --project"
+                ),
+                (_, true) => {
+                    let role = Role::parse(&role)
+                        .ok_or_else(|| anyhow::anyhow!("unknown role {role:?}"))?;
+                    client.create_token(&name, role).await?
+                }
+            };
             println!("{}", created.token);
         }
         TokenCommand::List { json } => {
@@ -199,8 +224,21 @@ pub async fn token(command: TokenCommand, remote: &Remote) -> Result<()> {
                         .revoked_at
                         .map(|r| format!("revoked {}", r.format("%Y-%m-%d %H:%M")))
                         .unwrap_or_else(|| "active".to_owned());
+                    let projects = if t.projects.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        t.projects
+                            .iter()
+                            .map(i64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    };
+                    let used = t.last_used_at.map_or_else(
+                        || "never used".to_owned(),
+                        |u| format!("used {}", u.format("%Y-%m-%d %H:%M")),
+                    );
                     println!(
-                        "{}\t{}\t{}\t{}\t{revoked}",
+                        "{}\t{}\t{}\tprojects {projects}\tcreated {}\t{used}\t{revoked}",
                         t.user_id,
                         t.name,
                         t.role.as_str(),

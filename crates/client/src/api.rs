@@ -194,6 +194,28 @@ impl ApiClient {
             &CreateTokenRequest {
                 name: name.to_owned(),
                 role,
+                projects: Vec::new(),
+                project_role: None,
+            },
+        )
+        .await
+    }
+
+    /// Creates an annotator whose token works only in `projects`, as `role` there (a
+    /// requester's projects, or any for an admin).
+    pub async fn create_project_token(
+        &self,
+        name: &str,
+        projects: &[i64],
+        role: ProjectRole,
+    ) -> Result<CreateTokenResponse, ClientError> {
+        self.post(
+            "/api/tokens",
+            &CreateTokenRequest {
+                name: name.to_owned(),
+                role: Role::Annotator,
+                projects: projects.to_vec(),
+                project_role: Some(role),
             },
         )
         .await
@@ -416,6 +438,19 @@ impl ApiClient {
     pub async fn annotators(&self, project: i64) -> Result<Vec<AnnotatorSkill>, ClientError> {
         self.get(&format!("/api/projects/{project}/annotators"))
             .await
+    }
+
+    /// Lifts annotator `user_id`'s suspension from `project` (requester).
+    pub async fn unsuspend(
+        &self,
+        project: i64,
+        user_id: i64,
+    ) -> Result<AnnotatorSkill, ClientError> {
+        self.post(
+            &format!("/api/projects/{project}/annotators/{user_id}/unsuspend"),
+            &serde_json::json!({}),
+        )
+        .await
     }
 
     /// The dashboard's figures: answers per hour, completion, time per answer, agreement.

@@ -27,6 +27,11 @@ pub trait ConsensusMethod: Send + Sync {
     /// Merges the answers (each a list of labels valid for `schema`, with its annotator);
     /// `None` when there are none.
     fn aggregate(&self, schema: &LabelSchema, answers: &[Vote]) -> Option<Consensus>;
+    /// Whether this annotator's answers count: all do, except where a re-fit left out a
+    /// suspended annotator's (see [`crate::aggregate::FittedConsensus::excluding`]).
+    fn counts(&self, _annotator_id: i64) -> bool {
+        true
+    }
 }
 
 /// Majority vote. Single choice: the most voted label, ties broken by the schema's label order;

@@ -16,7 +16,9 @@ pub mod upload;
 pub use bbox::BoundingBox;
 pub use consensus::{Consensus, ConsensusMethod, MajorityVote, Vote};
 pub use label_config::{LabelConfigError, schema_from_label_config};
-pub use schema::{LabelSchema, MAX_OFFLINE_QUOTA, Progress, SchemaError, SchemaKind};
+pub use schema::{
+    LabelSchema, MAX_OFFLINE_QUOTA, Progress, SchemaError, SchemaKind, SuspendedAnswers,
+};
 pub use span::Span;
 pub use task::{EncodedTask, ImportedAnswer, ImportedReview, ParsedTask, Prediction, TaskInput};
 pub use upload::{

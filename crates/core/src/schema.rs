@@ -88,6 +88,27 @@ pub struct LabelSchema {
     pub suspend_below: Option<f64>,
     #[serde(default = "default_gold_min_answers")]
     pub gold_min_answers: u32,
+    /// What becomes of a suspended annotator's answers: left out of the consensus at the next
+    /// re-fit (`exclude`, the default), or kept and weighed by their skill like anyone's
+    /// (`weigh`). Single-choice projects; others keep every answer.
+    #[serde(default, skip_serializing_if = "SuspendedAnswers::is_default")]
+    pub suspended_answers: SuspendedAnswers,
+}
+
+/// See [`LabelSchema::suspended_answers`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SuspendedAnswers {
+    #[default]
+    Exclude,
+    Weigh,
+}
+
+impl SuspendedAnswers {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 fn is_zero(x: &f64) -> bool {

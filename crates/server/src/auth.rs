@@ -115,6 +115,13 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .await?
             .ok_or(ApiError::InvalidToken)?;
         state.tokens.put(hash, user.clone());
+        // Last use, to within the cache's minute; a sign-in never waits for it.
+        let (touched, id, now) = (Arc::clone(state), user.id, state.clock.now());
+        tokio::spawn(async move {
+            if let Err(e) = touched.store.touch_user(id, now).await {
+                tracing::warn!(user_id = id, error = %e, "could not note a token's last use");
+            }
+        });
         Ok(Caller(user))
     }
 }

@@ -16,6 +16,7 @@ pub mod quality;
 pub mod refit;
 pub mod stats;
 pub mod store;
+pub mod suspension;
 pub mod transfer;
 mod upload;
 
@@ -161,6 +162,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route(
             "/api/projects/{id}/annotators",
             get(handlers::get_annotators),
+        )
+        .route(
+            "/api/projects/{id}/annotators/{user_id}/unsuspend",
+            post(handlers::unsuspend),
         )
         .route("/api/projects/{id}/stats", get(handlers::get_stats))
         .route(

@@ -34,6 +34,7 @@ use crate::{handlers, transfer};
         handlers::post_review,
         handlers::refit_consensus,
         handlers::get_annotators,
+        handlers::unsuspend,
         handlers::get_stats,
         handlers::add_member,
         handlers::get_members,

@@ -2,7 +2,7 @@
 //! new answer updates its task's posterior with the annotators' fitted confusion matrices
 //! (annotators the fit did not see get the crowd's average), in microseconds.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,9 @@ pub struct FittedConsensus {
     /// Each annotator's worker index in the model.
     annotators: HashMap<i64, usize>,
     model: DawidSkeneModel,
+    /// Annotators whose answers do not count (suspended when the fit was made).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    excluded: BTreeSet<i64>,
 }
 
 impl FittedConsensus {
@@ -52,8 +55,21 @@ impl FittedConsensus {
             labels: data.labels.iter().map(str::to_owned).collect(),
             annotators,
             model,
+            excluded: BTreeSet::new(),
         };
         (fit, fitted)
+    }
+
+    /// The same model, with the answers of `annotators` left out of every task's consensus
+    /// (the caller fitted it without them).
+    pub fn excluding(mut self, annotators: BTreeSet<i64>) -> Self {
+        self.excluded = annotators;
+        self
+    }
+
+    /// The annotators whose answers do not count.
+    pub fn excluded(&self) -> &BTreeSet<i64> {
+        &self.excluded
     }
 }
 
@@ -65,7 +81,23 @@ impl ConsensusMethod for FittedConsensus {
     /// Single-choice answers through the model; an answer with a label the fit never saw
     /// (or with several labels) leaves the model nothing to go on, and the task is counted
     /// by majority vote instead.
+    fn counts(&self, annotator_id: i64) -> bool {
+        !self.excluded.contains(&annotator_id)
+    }
+
+    /// Answers of excluded annotators are left out.
     fn aggregate(&self, schema: &LabelSchema, answers: &[Vote]) -> Option<Consensus> {
+        let kept: Vec<Vote>;
+        let answers = if answers.iter().any(|(a, _)| self.excluded.contains(a)) {
+            kept = answers
+                .iter()
+                .filter(|(a, _)| self.counts(*a))
+                .cloned()
+                .collect();
+            kept.as_slice()
+        } else {
+            answers
+        };
         if answers.is_empty() {
             return None;
         }
@@ -124,5 +156,30 @@ mod tests {
             MajorityVote.aggregate(&schema, &unseen)
         );
         assert_eq!(back.aggregate(&schema, &[]), None);
+    }
+
+    #[test]
+    fn excluded_annotators_count_for_nothing_and_survive_json() {
+        let rows = [
+            ("t1", "1", "a"),
+            ("t1", "2", "a"),
+            ("t2", "1", "b"),
+            ("t2", "2", "b"),
+        ];
+        let data = Dataset::from_triples(rows).expect("data");
+        let (_, fitted) = FittedConsensus::fit(&DawidSkene::auto(), &data);
+        let fitted = fitted.excluding(BTreeSet::from([2]));
+        let back: FittedConsensus =
+            serde_json::from_str(&serde_json::to_string(&fitted).expect("to JSON")).expect("back");
+        let schema = LabelSchema::from_json(r#"{"kind":"classification","labels":["a","b"]}"#)
+            .expect("schema");
+        assert!(!back.counts(2) && back.counts(1) && back.counts(7));
+        // Annotator 2 alone says "b": left out, annotator 1's "a" stands.
+        let votes = [(1, vec!["a".to_owned()]), (2, vec!["b".to_owned()])];
+        assert_eq!(
+            back.aggregate(&schema, &votes).map(|c| c.labels),
+            Some(vec!["a".to_owned()])
+        );
+        assert_eq!(back.aggregate(&schema, &votes[1..]), None);
     }
 }

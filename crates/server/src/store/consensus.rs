@@ -1,8 +1,11 @@
 //! What consensus, gold scoring and review read from and write to the store.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tessera_api::{ExportRecord, ReviewRequest};
+use tessera_core::{Consensus, ConsensusMethod, LabelSchema, Progress, Vote};
 
 use super::*;
 use crate::quality::TimedAnswer;
@@ -38,8 +41,23 @@ pub trait ConsensusStore: Send + Sync {
     /// time and first label, for the anomaly flags.
     async fn answer_times(&self, project_id: i64) -> StoreResult<Vec<TimedAnswer>>;
 
-    /// Each annotator's number of answered (not skipped) tasks in the project: (id, name, n).
-    async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>>;
+    /// Each annotator's answered (not skipped) tasks in the project and when their last
+    /// answer arrived.
+    async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<AnswerCount>>;
+
+    /// Keeps the gold record `(answered, correct)` at which `user_id`'s suspension from the
+    /// project was lifted (replacing an earlier lift), by user `by` (`None`: an admin).
+    async fn lift_suspension(
+        &self,
+        project_id: i64,
+        user_id: i64,
+        record: (u64, u64),
+        by: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Each lifted annotator's gold record at their last lift.
+    async fn suspension_lifts(&self, project_id: i64) -> StoreResult<HashMap<i64, (u64, u64)>>;
 
     /// The first `limit` tasks waiting for a reviewer's verdict (still below the confidence
     /// target after the maximum overlap), oldest first, with every answer and the consensus.
@@ -68,7 +86,10 @@ pub struct ConsensusInputs {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConsensusUpdate {
     pub task_id: i64,
+    /// Empty: no consensus, as no answer counts any more (all were a suspended annotator's).
     pub labels: Vec<String>,
+    /// Answers that count.
+    pub answers: u32,
     pub confidence: f64,
     pub complete: bool,
     pub wanted: u32,
@@ -149,6 +170,47 @@ pub fn gold_tally(answers: &[GoldAnswer]) -> std::collections::BTreeMap<i64, (u6
         *correct += u64::from(given == known);
     }
     tally
+}
+
+/// One annotator's work in a project.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerCount {
+    pub annotator_id: i64,
+    pub name: String,
+    /// Tasks answered (skips excluded).
+    pub answers: u64,
+    /// When their last answer (or skip) arrived.
+    pub last_answer_at: Option<DateTime<Utc>>,
+}
+
+/// A task's consensus and standing from its current answers.
+pub(crate) struct Standing {
+    pub consensus: Option<Consensus>,
+    /// Answers that count.
+    pub counted: u32,
+    pub progress: Progress,
+}
+
+/// Where a task stands after `answers`, leaving out those `method` does not count (a
+/// suspended annotator's, once a re-fit excluded them). The lease slots those answers hold
+/// are added to what the task wants, so other annotators take their place.
+pub(crate) fn standing(
+    schema: &LabelSchema,
+    method: &dyn ConsensusMethod,
+    answers: &[Vote],
+) -> Standing {
+    let consensus = method.aggregate(schema, answers);
+    let counted = answers.iter().filter(|(a, _)| method.counts(*a)).count() as u32;
+    let mut progress = schema.progress(counted, consensus.as_ref().map(|c| c.confidence));
+    let left_out = answers.len() as u32 - counted;
+    if !progress.complete {
+        progress.wanted = progress.wanted.saturating_add(left_out);
+    }
+    Standing {
+        consensus,
+        counted,
+        progress,
+    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,9 @@ mod task_id_cipher;
 use chrono::{DateTime, Utc};
 
 pub(crate) use cache::{ModelCache, ProjectCache};
-pub use consensus::{ConsensusInputs, ConsensusStore, ConsensusUpdate, GoldAnswer, gold_tally};
+pub use consensus::{
+    AnswerCount, ConsensusInputs, ConsensusStore, ConsensusUpdate, GoldAnswer, gold_tally,
+};
 pub(crate) use consensus::{first_answers, latest_answers};
 pub(crate) use imported::{
     IMPORTED, answers_by_task, imported_names, imported_pushes, imported_stored, imported_time,

@@ -29,6 +29,9 @@ pub trait PeopleStore: Send + Sync {
     /// Every token holder, oldest first.
     async fn tokens(&self) -> StoreResult<Vec<TokenInfo>>;
 
+    /// Notes that user `id`'s token signed in at `now`.
+    async fn touch_user(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
+
     /// Revokes user `id`'s token (again is a no-op); `NotFound` for no such user, `Conflict`
     /// for the last admin with a working token.
     async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> StoreResult<TokenInfo>;

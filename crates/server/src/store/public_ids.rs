@@ -3,6 +3,7 @@
 //! [`TaskIdCipher`]). The server's own jobs (re-fit, quality, stats) read and write the
 //! database's ids through it unchanged: they never leave the server.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -16,8 +17,9 @@ use tessera_core::{ConsensusMethod, EncodedTask, ImportedAnswer, LabelSchema};
 
 use super::task_id_cipher::TaskIdCipher;
 use super::{
-    ConsensusInputs, ConsensusStore, ConsensusUpdate, ExportPage, GoldAnswer, LeaseQuery,
-    PeopleStore, ProjectStore, ProjectsOf, QueueStore, Store, StoreError, StoreResult, User,
+    AnswerCount, ConsensusInputs, ConsensusStore, ConsensusUpdate, ExportPage, GoldAnswer,
+    LeaseQuery, PeopleStore, ProjectStore, ProjectsOf, QueueStore, Store, StoreError, StoreResult,
+    User,
 };
 use crate::quality::TimedAnswer;
 
@@ -98,6 +100,10 @@ impl PeopleStore for PublicIds {
 
     async fn tokens(&self) -> StoreResult<Vec<TokenInfo>> {
         self.inner.tokens().await
+    }
+
+    async fn touch_user(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        self.inner.touch_user(id, now).await
     }
 
     async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> StoreResult<TokenInfo> {
@@ -335,8 +341,25 @@ impl ConsensusStore for PublicIds {
         self.inner.answer_times(project_id).await
     }
 
-    async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>> {
+    async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<AnswerCount>> {
         self.inner.answer_counts(project_id).await
+    }
+
+    async fn lift_suspension(
+        &self,
+        project_id: i64,
+        user_id: i64,
+        record: (u64, u64),
+        by: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.inner
+            .lift_suspension(project_id, user_id, record, by, now)
+            .await
+    }
+
+    async fn suspension_lifts(&self, project_id: i64) -> StoreResult<HashMap<i64, (u64, u64)>> {
+        self.inner.suspension_lifts(project_id).await
     }
 
     async fn review_queue(&self, project_id: i64, limit: u32) -> StoreResult<Vec<ExportRecord>> {

@@ -10,7 +10,7 @@ use crate::quality::TimedAnswer;
 use tokio_postgres::types::Json;
 
 use super::*;
-use crate::store::ConsensusStore;
+use crate::store::{AnswerCount, ConsensusStore};
 use crate::store::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, StoreResult, User, first_answers, latest_answers,
     unknown_task,
@@ -102,8 +102,18 @@ impl ConsensusStore for PostgresStore {
     ) -> StoreResult<()> {
         let c = self.pool.get().await?;
         let ids: Vec<i64> = updates.iter().map(|u| u.task_id).collect();
-        let labels: Vec<Json<&Vec<String>>> = updates.iter().map(|u| Json(&u.labels)).collect();
-        let confidence: Vec<f64> = updates.iter().map(|u| u.confidence).collect();
+        let labels: Vec<Option<Json<&Vec<String>>>> = updates
+            .iter()
+            .map(|u| (!u.labels.is_empty()).then_some(Json(&u.labels)))
+            .collect();
+        let confidence: Vec<Option<f64>> = updates
+            .iter()
+            .map(|u| (!u.labels.is_empty()).then_some(u.confidence))
+            .collect();
+        let answers: Vec<i32> = updates
+            .iter()
+            .map(|u| i32::try_from(u.answers).unwrap_or(i32::MAX))
+            .collect();
         let complete: Vec<bool> = updates.iter().map(|u| u.complete).collect();
         let wanted: Vec<i32> = updates
             .iter()
@@ -111,13 +121,26 @@ impl ConsensusStore for PostgresStore {
             .collect();
         let needs_review: Vec<bool> = updates.iter().map(|u| u.needs_review).collect();
         c.cached_execute(
-            "UPDATE tasks t SET consensus = u.consensus, confidence = u.confidence, consensus_method = $7,
+            "UPDATE tasks t SET consensus = u.consensus, confidence = u.confidence,
+                 consensus_method = CASE WHEN u.consensus IS NULL THEN NULL ELSE $7 END,
+                 answer_count = u.answer_count,
                  complete = (t.gold IS NOT NULL OR u.complete), wanted = u.wanted, full_until = NULL,
                  needs_review = (t.gold IS NULL AND (u.needs_review OR (u.complete AND t.flagged)))
-             FROM UNNEST($1::bigint[], $2::jsonb[], $3::float8[], $4::bool[], $5::int[], $6::bool[])
-                  AS u(id, consensus, confidence, complete, wanted, needs_review)
+             FROM UNNEST($1::bigint[], $2::jsonb[], $3::float8[], $4::bool[], $5::int[], $6::bool[],
+                         $9::int[])
+                  AS u(id, consensus, confidence, complete, wanted, needs_review, answer_count)
              WHERE t.id = u.id AND t.project_id = $8 AND t.cancelled_at IS NULL",
-            &[&ids, &labels, &confidence, &complete, &wanted, &needs_review, &method, &project_id],
+            &[
+                &ids,
+                &labels,
+                &confidence,
+                &complete,
+                &wanted,
+                &needs_review,
+                &method,
+                &project_id,
+                &answers,
+            ],
         )
         .await?;
         Ok(())
@@ -150,18 +173,75 @@ impl ConsensusStore for PostgresStore {
         Ok(first_answers(raw))
     }
 
-    async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>> {
+    async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<AnswerCount>> {
         let c = self.pool.get().await?;
         c.cached_query(
-            "SELECT u.id, u.name, COUNT(DISTINCT a.task_id)
+            "SELECT u.id, u.name, COUNT(DISTINCT a.task_id) FILTER (WHERE NOT a.skipped),
+                    MAX(a.received_at)
              FROM answers a JOIN tasks t ON t.id = a.task_id JOIN users u ON u.id = a.annotator_id
-             WHERE t.project_id = $1 AND NOT a.skipped
+             WHERE t.project_id = $1
              GROUP BY u.id, u.name ORDER BY u.id",
             &[&project_id],
         )
         .await?
         .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get::<_, i64>(2)? as u64)))
+        .map(|r| {
+            Ok(AnswerCount {
+                annotator_id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                answers: r.try_get::<_, i64>(2)?.max(0) as u64,
+                last_answer_at: r.try_get(3)?,
+            })
+        })
+        .collect()
+    }
+
+    async fn lift_suspension(
+        &self,
+        project_id: i64,
+        user_id: i64,
+        (answered, correct): (u64, u64),
+        by: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let c = self.pool.get().await?;
+        c.execute(
+            "INSERT INTO suspension_lifts
+                 (project_id, user_id, gold_answered, gold_correct, lifted_by, lifted_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (project_id, user_id) DO UPDATE SET gold_answered = excluded.gold_answered,
+                 gold_correct = excluded.gold_correct, lifted_by = excluded.lifted_by,
+                 lifted_at = excluded.lifted_at",
+            &[
+                &project_id,
+                &user_id,
+                &i64::try_from(answered).unwrap_or(i64::MAX),
+                &i64::try_from(correct).unwrap_or(i64::MAX),
+                &by,
+                &now,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn suspension_lifts(&self, project_id: i64) -> StoreResult<HashMap<i64, (u64, u64)>> {
+        let c = self.pool.get().await?;
+        c.cached_query(
+            "SELECT user_id, gold_answered, gold_correct FROM suspension_lifts WHERE project_id = $1",
+            &[&project_id],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<_, i64>(0)?,
+                (
+                    r.try_get::<_, i64>(1)?.max(0) as u64,
+                    r.try_get::<_, i64>(2)?.max(0) as u64,
+                ),
+            ))
+        })
         .collect()
     }
 

@@ -51,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0015_task_id_key.sql"),
     include_str!("../../../migrations/postgres/0016_imported_work.sql"),
     include_str!("../../../migrations/postgres/0017_confined_users.sql"),
+    include_str!("../../../migrations/postgres/0018_suspension_lifts.sql"),
 ];
 /// Statements through the connection's statement cache: each SQL text is parsed and
 /// planned once per pooled connection (deadpool keeps it; connections are recycled without

@@ -65,13 +65,23 @@ impl PeopleStore for PostgresStore {
     async fn tokens(&self) -> StoreResult<Vec<TokenInfo>> {
         let c = self.pool.get().await?;
         c.query(
-            "SELECT id, name, role, created_at, revoked_at FROM users ORDER BY id",
+            &format!("SELECT {TOKEN_COLUMNS} FROM users u ORDER BY id"),
             &[],
         )
         .await?
         .iter()
         .map(token_info)
         .collect()
+    }
+
+    async fn touch_user(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        let c = self.pool.get().await?;
+        c.cached_execute(
+            "UPDATE users SET last_used_at = $2 WHERE id = $1",
+            &[&id, &now],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn confine_user(&self, user_id: i64) -> StoreResult<()> {
@@ -112,8 +122,10 @@ impl PeopleStore for PostgresStore {
         }
         let row = tx
             .query_opt(
-                "UPDATE users SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1
-                 RETURNING id, name, role, created_at, revoked_at",
+                &format!(
+                    "UPDATE users u SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1
+                     RETURNING {TOKEN_COLUMNS}"
+                ),
                 &[&id, &now],
             )
             .await?
@@ -240,8 +252,16 @@ impl PeopleStore for PostgresStore {
 }
 
 /// A `users` row (id, name, role, created_at, revoked_at) as the admin's token list shows it.
+/// What [`token_info`] reads, from `users u`.
+const TOKEN_COLUMNS: &str = "u.id, u.name, u.role, u.created_at, u.revoked_at, u.last_used_at,
+     ARRAY(SELECT project_id FROM memberships m WHERE m.user_id = u.id ORDER BY project_id),
+     u.confined";
+
 fn token_info(r: &tokio_postgres::Row) -> StoreResult<TokenInfo> {
     Ok(TokenInfo {
+        last_used_at: r.try_get(5)?,
+        projects: r.try_get(6)?,
+        invited: r.try_get(7)?,
         user_id: r.try_get(0)?,
         name: r.try_get(1)?,
         role: role_of(r.try_get(2)?)?,

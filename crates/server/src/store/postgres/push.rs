@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::queue::lock_feed;
 use super::*;
+use crate::store::consensus::{Standing, standing};
 use crate::store::{StoreResult, StoredAnswer, User, rejected, repeated};
 
 impl PostgresStore {
@@ -372,10 +373,13 @@ async fn update_consensus(
             Some(m) => m.as_ref(),
             None => fallback,
         };
-        let result = method.aggregate(schema, &answers);
+        let Standing {
+            consensus: result,
+            counted,
+            progress,
+        } = standing(schema, method, &answers);
         updated.push(task);
-        counts.push(answers.len() as i32);
-        let progress = schema.progress(answers.len() as u32, result.as_ref().map(|c| c.confidence));
+        counts.push(i32::try_from(counted).unwrap_or(i32::MAX));
         complete.push(progress.complete);
         wanted.push(i32::try_from(progress.wanted).unwrap_or(i32::MAX));
         first_ask.push(i32::try_from(schema.progress(0, None).wanted).unwrap_or(i32::MAX));

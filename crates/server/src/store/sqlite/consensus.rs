@@ -10,7 +10,7 @@ use tessera_api::{ExportRecord, ReviewRequest};
 use crate::quality::TimedAnswer;
 
 use super::*;
-use crate::store::ConsensusStore;
+use crate::store::{AnswerCount, ConsensusStore};
 use crate::store::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, StoreResult, User, first_answers, latest_answers,
     parse_ts, ts, unknown_task,
@@ -103,20 +103,23 @@ impl ConsensusStore for SqliteStore {
             {
                 let mut update = tx.prepare_cached(
                     "UPDATE tasks SET consensus = ?3, confidence = ?4, consensus_method = ?5,
+                         answer_count = ?9,
                          complete = (gold IS NOT NULL OR ?6), wanted = ?7, full_until = NULL,
                          needs_review = (gold IS NULL AND (?8 OR (?6 AND flagged)))
                      WHERE id = ?1 AND project_id = ?2 AND cancelled_at IS NULL",
                 )?;
                 for u in &updates {
+                    let any = !u.labels.is_empty();
                     update.execute(params![
                         u.task_id,
                         project_id,
-                        serde_json::to_string(&u.labels)?,
-                        u.confidence,
-                        method,
+                        any.then(|| serde_json::to_string(&u.labels)).transpose()?,
+                        any.then_some(u.confidence),
+                        any.then_some(&method),
                         u.complete,
                         u.wanted,
-                        u.needs_review
+                        u.needs_review,
+                        u.answers
                     ])?;
                 }
             }
@@ -153,16 +156,78 @@ impl ConsensusStore for SqliteStore {
         .await
     }
 
-    async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<(i64, String, u64)>> {
+    async fn answer_counts(&self, project_id: i64) -> StoreResult<Vec<AnswerCount>> {
+        self.read(move |c| {
+            let rows: Vec<(i64, String, i64, Option<String>)> = c
+                .prepare_cached(
+                    "SELECT u.id, u.name, COUNT(DISTINCT CASE WHEN NOT a.skipped THEN a.task_id END),
+                            MAX(a.received_at)
+                     FROM answers a JOIN tasks t ON t.id = a.task_id JOIN users u ON u.id = a.annotator_id
+                     WHERE t.project_id = ?1
+                     GROUP BY u.id, u.name ORDER BY u.id",
+                )?
+                .query_map([project_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<Result<_, _>>()?;
+            rows.into_iter()
+                .map(|(annotator_id, name, answers, last)| {
+                    Ok(AnswerCount {
+                        annotator_id,
+                        name,
+                        answers: answers.max(0) as u64,
+                        last_answer_at: last.map(|t| parse_ts(&t)).transpose()?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn lift_suspension(
+        &self,
+        project_id: i64,
+        user_id: i64,
+        (answered, correct): (u64, u64),
+        by: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO suspension_lifts
+                     (project_id, user_id, gold_answered, gold_correct, lifted_by, lifted_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (project_id, user_id) DO UPDATE SET gold_answered = excluded.gold_answered,
+                     gold_correct = excluded.gold_correct, lifted_by = excluded.lifted_by,
+                     lifted_at = excluded.lifted_at",
+            )?
+            .execute(params![
+                project_id,
+                user_id,
+                i64::try_from(answered).unwrap_or(i64::MAX),
+                i64::try_from(correct).unwrap_or(i64::MAX),
+                by,
+                ts(now)
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn suspension_lifts(&self, project_id: i64) -> StoreResult<HashMap<i64, (u64, u64)>> {
         self.read(move |c| {
             let rows = c
                 .prepare_cached(
-                    "SELECT u.id, u.name, COUNT(DISTINCT a.task_id)
-                     FROM answers a JOIN tasks t ON t.id = a.task_id JOIN users u ON u.id = a.annotator_id
-                     WHERE t.project_id = ?1 AND NOT a.skipped
-                     GROUP BY u.id, u.name ORDER BY u.id",
+                    "SELECT user_id, gold_answered, gold_correct FROM suspension_lifts
+                     WHERE project_id = ?1",
                 )?
-                .query_map([project_id], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?
+                .query_map([project_id], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        (
+                            r.get::<_, i64>(1)?.max(0) as u64,
+                            r.get::<_, i64>(2)?.max(0) as u64,
+                        ),
+                    ))
+                })?
                 .collect::<Result<_, _>>()?;
             Ok(rows)
         })

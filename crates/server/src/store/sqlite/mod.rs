@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0015_task_id_key.sql"),
     include_str!("../../../migrations/sqlite/0016_imported_work.sql"),
     include_str!("../../../migrations/sqlite/0017_confined_users.sql"),
+    include_str!("../../../migrations/sqlite/0018_suspension_lifts.sql"),
 ];
 
 /// The ids of the projects [`ProjectsOf`] names (?1 its kind, ?2 the user), in id order.

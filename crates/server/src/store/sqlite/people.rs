@@ -71,13 +71,22 @@ impl PeopleStore for SqliteStore {
     async fn tokens(&self) -> StoreResult<Vec<TokenInfo>> {
         self.read(|c| {
             let mut stmt =
-                c.prepare("SELECT id, name, role, created_at, revoked_at FROM users ORDER BY id")?;
+                c.prepare(&format!("SELECT {TOKEN_COLUMNS} FROM users u ORDER BY id"))?;
             let mut rows = stmt.query([])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
                 out.push(token_info(r)?);
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn touch_user(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        self.write(move |c| {
+            c.prepare_cached("UPDATE users SET last_used_at = ?2 WHERE id = ?1")?
+                .execute(params![id, ts(now)])?;
+            Ok(())
         })
         .await
     }
@@ -116,7 +125,7 @@ impl PeopleStore for SqliteStore {
             )?;
             let info = tx
                 .query_row(
-                    "SELECT id, name, role, created_at, revoked_at FROM users WHERE id = ?1",
+                    &format!("SELECT {TOKEN_COLUMNS} FROM users u WHERE id = ?1"),
                     [id],
                     |r| Ok(token_info(r)),
                 )
@@ -266,8 +275,28 @@ fn requesters(c: &Connection, project_id: i64) -> StoreResult<i64> {
 }
 
 /// A `users` row (id, name, role, created_at, revoked_at) as the admin's token list shows it.
+/// What [`token_info`] reads, from `users u`.
+const TOKEN_COLUMNS: &str = "u.id, u.name, u.role, u.created_at, u.revoked_at, u.last_used_at,
+     (SELECT group_concat(project_id) FROM
+         (SELECT project_id FROM memberships m WHERE m.user_id = u.id ORDER BY project_id)),
+     u.confined";
+
 fn token_info(r: &rusqlite::Row<'_>) -> StoreResult<TokenInfo> {
+    let projects: Option<String> = r.get(6)?;
     Ok(TokenInfo {
+        last_used_at: r
+            .get::<_, Option<String>>(5)?
+            .map(|t| parse_ts(&t))
+            .transpose()?,
+        projects: projects
+            .iter()
+            .flat_map(|p| p.split(','))
+            .map(|p| {
+                p.parse()
+                    .map_err(|e| StoreError::Backend(format!("membership {p:?}: {e}")))
+            })
+            .collect::<StoreResult<_>>()?,
+        invited: r.get(7)?,
         user_id: r.get(0)?,
         name: r.get(1)?,
         role: role_of(&r.get::<_, String>(2)?)?,

@@ -10,6 +10,7 @@ use tessera_core::aggregate::FittedConsensus;
 use tessera_core::{ConsensusMethod, LabelSchema, Vote};
 
 use super::*;
+use crate::store::consensus::{Standing, standing};
 use crate::store::{ModelCache, StoreResult, StoredAnswer, User, rejected, repeated, ts};
 
 /// Stores one pushed answer inside the push's transaction.
@@ -333,11 +334,11 @@ fn update_consensus(
         .into_iter()
         .map(|a| (a.annotator_id, a.labels))
         .collect();
-    let consensus = method.aggregate(schema, &answers);
-    let progress = schema.progress(
-        answers.len() as u32,
-        consensus.as_ref().map(|c| c.confidence),
-    );
+    let Standing {
+        consensus,
+        counted,
+        progress,
+    } = standing(schema, method, &answers);
     tx.prepare_cached(
         "UPDATE tasks SET answer_count = ?2, consensus = ?3, confidence = ?4, consensus_method = ?5,
              complete = (gold IS NOT NULL OR ?6), wanted = ?7, flagged = ?9,
@@ -347,7 +348,7 @@ fn update_consensus(
     )?
     .execute(params![
         task_id,
-        answers.len() as i64,
+        i64::from(counted),
         consensus.as_ref().map(|c| serde_json::to_string(&c.labels)).transpose()?,
         consensus.as_ref().map(|c| c.confidence),
         consensus.as_ref().map(|_| method.name()),
