@@ -2,6 +2,8 @@
 //! from which the UI's TypeScript bindings are generated.
 
 pub mod desktop;
+mod tasks;
 mod wire;
 
+pub use tasks::*;
 pub use wire::*;

@@ -361,11 +361,22 @@ pub struct ChangesPage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ProjectStatus {
     pub project_id: i64,
+    /// Tasks, gold apart.
     pub tasks: u64,
-    /// Current answers: the latest revision from each annotator, skips excluded.
+    /// Current answers: the latest revision from each annotator, skips excluded (gold too).
     pub answers: u64,
-    /// Tasks with at least `overlap` answers.
+    /// Tasks (gold apart) with the answers they want.
     pub complete: u64,
+    /// Gold tasks (their answer is known: complete from the start).
+    #[serde(default)]
+    pub gold_tasks: u64,
+    /// Open tasks no one can take: leased to no one, and every annotator who may work on the
+    /// project answered or skipped them (at most 10,000 counted).
+    #[serde(default)]
+    pub stuck: u64,
+    /// Why they are stuck, and what frees them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stuck_because: Option<String>,
     /// Leases that have not expired and are not answered yet.
     pub leased: u64,
     pub annotators: u64,

@@ -7,6 +7,7 @@ mod login;
 mod quality;
 mod requester;
 mod serve;
+mod tasks;
 mod work;
 
 #[global_allocator]
@@ -141,6 +142,21 @@ enum Command {
     /// Re-fit a project's consensus now (the server also does so as answers arrive).
     Refit {
         project: i64,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Browse a project's tasks: filter by status, confidence, label, annotator, batch or
+    /// text, a page at a time.
+    Tasks {
+        #[command(flatten)]
+        args: tasks::TasksArgs,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// One task: show it, send tasks to review, or change their priority.
+    Task {
+        #[command(subcommand)]
+        command: tasks::TaskCommand,
         #[command(flatten)]
         remote: Remote,
     },
@@ -301,6 +317,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Token { command, remote } => requester::token(command, &remote).await,
         Command::Annotator { command, remote } => quality::annotator(command, &remote).await,
         Command::Refit { project, remote } => quality::refit(project, &remote).await,
+        Command::Tasks { args, remote } => tasks::list(args, &remote).await,
+        Command::Task { command, remote } => tasks::task(command, &remote).await,
         Command::Project { command, remote } => requester::project(command, &remote).await,
         Command::Upload {
             project,

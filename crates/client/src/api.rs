@@ -11,6 +11,7 @@ use tessera_api::{
     CreateTokenResponse, ErrorBody, ExportRecord, ImportAnswersResponse, InviteRequest,
     InviteResponse, LeaseRequest, LeaseResponse, Me, Member, Project, ProjectRole, ProjectStats,
     ProjectStatus, PushAnswersRequest, PushAnswersResponse, RefitResponse, ReviewRequest, Role,
+    TaskDetail, TaskIdsRequest, TaskListQuery, TaskPage, TaskPriorityRequest, TasksChanged,
     TokenInfo, UploadResponse,
 };
 use tessera_core::{LabelSchema, UploadFormat};
@@ -438,6 +439,53 @@ impl ApiClient {
     pub async fn annotators(&self, project: i64) -> Result<Vec<AnnotatorSkill>, ClientError> {
         self.get(&format!("/api/projects/{project}/annotators"))
             .await
+    }
+
+    /// A page of the project's tasks (requester): see [`TaskListQuery`].
+    pub async fn tasks(
+        &self,
+        project: i64,
+        query: &TaskListQuery,
+    ) -> Result<TaskPage, ClientError> {
+        self.json(
+            self.request(Method::GET, &format!("/api/projects/{project}/tasks"))
+                .query(query)
+                .timeout(Duration::from_secs(60)),
+        )
+        .await
+    }
+
+    /// One task in full (requester).
+    pub async fn task(&self, project: i64, task_id: i64) -> Result<TaskDetail, ClientError> {
+        self.get(&format!("/api/projects/{project}/tasks/{task_id}"))
+            .await
+    }
+
+    /// Sends tasks to the review queue (requester).
+    pub async fn review_tasks(
+        &self,
+        project: i64,
+        task_ids: Vec<i64>,
+    ) -> Result<TasksChanged, ClientError> {
+        self.post(
+            &format!("/api/projects/{project}/tasks/review"),
+            &TaskIdsRequest { task_ids },
+        )
+        .await
+    }
+
+    /// Sets tasks' priority (requester).
+    pub async fn prioritize_tasks(
+        &self,
+        project: i64,
+        task_ids: Vec<i64>,
+        priority: i32,
+    ) -> Result<TasksChanged, ClientError> {
+        self.post(
+            &format!("/api/projects/{project}/tasks/priority"),
+            &TaskPriorityRequest { task_ids, priority },
+        )
+        .await
     }
 
     /// Lifts annotator `user_id`'s suspension from `project` (requester).

@@ -167,6 +167,19 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/api/projects/{id}/annotators/{user_id}/unsuspend",
             post(handlers::unsuspend),
         )
+        .route("/api/projects/{id}/tasks", get(handlers::list_tasks))
+        .route(
+            "/api/projects/{id}/tasks/{task_id}",
+            get(handlers::get_task),
+        )
+        .route(
+            "/api/projects/{id}/tasks/review",
+            post(handlers::review_tasks),
+        )
+        .route(
+            "/api/projects/{id}/tasks/priority",
+            post(handlers::prioritize_tasks),
+        )
         .route("/api/projects/{id}/stats", get(handlers::get_stats))
         .route(
             "/api/projects/{id}/review",

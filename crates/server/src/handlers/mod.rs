@@ -14,11 +14,13 @@ mod people;
 mod projects;
 mod quality;
 mod queue;
+mod tasks;
 
 pub use people::*;
 pub use projects::*;
 pub use quality::*;
 pub use queue::*;
+pub use tasks::*;
 
 use crate::AppState;
 use crate::auth::Caller;

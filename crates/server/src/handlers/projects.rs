@@ -130,5 +130,10 @@ pub async fn get_status(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<ProjectStatus>, ApiError> {
     require_project_requester(&state, &caller, id).await?;
-    Ok(Json(state.store.status(id, state.clock.now()).await?))
+    let mut status = state.store.status(id, state.clock.now()).await?;
+    let project = state.store.project(id).await?;
+    let (stuck, because) = super::tasks::stuck_tasks(&state, &project).await?;
+    status.stuck = stuck.len() as u64;
+    status.stuck_because = (!stuck.is_empty()).then_some(because);
+    Ok(Json(status))
 }

@@ -1,4 +1,4 @@
-//! The server's storage: one [`Store`] (four traits by concern), chosen once at start-up from
+//! The server's storage: one [`Store`] (five traits by concern), chosen once at start-up from
 //! the database URL.
 //!
 //! Backends keep every rule that must hold under concurrency (never over-assign a task, never
@@ -14,6 +14,7 @@ mod public_ids;
 mod queue;
 mod sqlite;
 mod task_id_cipher;
+mod tasks;
 
 use chrono::{DateTime, Utc};
 
@@ -37,6 +38,7 @@ pub use queue::{LeaseQuery, QueueStore};
 pub(crate) use queue::{StoredAnswer, rejected, repeated};
 pub use sqlite::SqliteStore;
 pub use task_id_cipher::{MAX_TASK_ID, TaskIdCipher};
+pub use tasks::{TaskFilter, TaskState, TaskStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -61,10 +63,11 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Everything a backend keeps, in four parts: people, projects, the queue, consensus.
-pub trait Store: PeopleStore + ProjectStore + QueueStore + ConsensusStore {}
+/// Everything a backend keeps, in five parts: people, projects, the queue, consensus, and the
+/// requester's task browser.
+pub trait Store: PeopleStore + ProjectStore + QueueStore + ConsensusStore + TaskStore {}
 
-impl<T: PeopleStore + ProjectStore + QueueStore + ConsensusStore> Store for T {}
+impl<T: PeopleStore + ProjectStore + QueueStore + ConsensusStore + TaskStore> Store for T {}
 
 /// Opens the backend a database URL names: `postgres://…` / `postgresql://…`, or SQLite as
 /// `sqlite://PATH`, `sqlite:PATH` or a plain path.

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use tessera_api::{
     AnswerPush, Batch, CancelTasksRequest, CancelTasksResponse, Change, ChangesPage, ExportRecord,
     LeasedTask, Member, Project, ProjectRole, ProjectStatus, PushResult, ReviewRequest, Role,
-    TokenInfo, UploadResponse,
+    TaskSummary, TokenInfo, UploadResponse,
 };
 use tessera_core::{ConsensusMethod, EncodedTask, ImportedAnswer, LabelSchema};
 
@@ -19,7 +19,7 @@ use super::task_id_cipher::TaskIdCipher;
 use super::{
     AnswerCount, ConsensusInputs, ConsensusStore, ConsensusUpdate, ExportPage, GoldAnswer,
     LeaseQuery, PeopleStore, ProjectStore, ProjectsOf, QueueStore, Store, StoreError, StoreResult,
-    User,
+    TaskFilter, TaskState, TaskStore, User,
 };
 use crate::quality::TimedAnswer;
 
@@ -59,6 +59,19 @@ impl PublicIds {
             .map(|mut r| {
                 r.task_id = self.cipher.public(r.task_id);
                 r
+            })
+            .collect()
+    }
+
+    /// The stored ids of public `task_ids`; one that is no task id is `UnknownTask`.
+    fn stored_ids(&self, project_id: i64, task_ids: &[i64]) -> StoreResult<Vec<i64>> {
+        task_ids
+            .iter()
+            .map(|&task_id| {
+                self.cipher.stored(task_id).ok_or(StoreError::UnknownTask {
+                    project_id,
+                    task_id,
+                })
             })
             .collect()
     }
@@ -382,5 +395,88 @@ impl ConsensusStore for PublicIds {
             .record_review(project_id, review, reviewer, now)
             .await
             .map_err(|e| self.named(e))
+    }
+}
+
+#[async_trait]
+impl TaskStore for PublicIds {
+    async fn browse_tasks(
+        &self,
+        project_id: i64,
+        mut filter: TaskFilter,
+    ) -> StoreResult<Vec<TaskSummary>> {
+        // The cursor names the last task of a page by its public id.
+        if let Some((_, id)) = filter.after.as_mut() {
+            *id = self.stored(*id);
+        }
+        let mut tasks = self.inner.browse_tasks(project_id, filter).await?;
+        for task in &mut tasks {
+            task.task_id = self.cipher.public(task.task_id);
+        }
+        Ok(tasks)
+    }
+
+    async fn task(
+        &self,
+        project_id: i64,
+        task_id: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(ExportRecord, TaskState)> {
+        let stored = self.cipher.stored(task_id).ok_or(StoreError::UnknownTask {
+            project_id,
+            task_id,
+        })?;
+        let (record, state) = self
+            .inner
+            .task(project_id, stored, now)
+            .await
+            .map_err(|e| self.named(e))?;
+        let record =
+            self.records(vec![record])
+                .into_iter()
+                .next()
+                .ok_or(StoreError::UnknownTask {
+                    project_id,
+                    task_id,
+                })?;
+        Ok((record, state))
+    }
+
+    async fn send_to_review(&self, project_id: i64, task_ids: Vec<i64>) -> StoreResult<u64> {
+        let stored = self.stored_ids(project_id, &task_ids)?;
+        self.inner
+            .send_to_review(project_id, stored)
+            .await
+            .map_err(|e| self.named(e))
+    }
+
+    async fn set_task_priority(
+        &self,
+        project_id: i64,
+        task_ids: Vec<i64>,
+        priority: i32,
+    ) -> StoreResult<u64> {
+        let stored = self.stored_ids(project_id, &task_ids)?;
+        self.inner
+            .set_task_priority(project_id, stored, priority)
+            .await
+            .map_err(|e| self.named(e))
+    }
+
+    async fn project_annotators(&self, project_id: i64) -> StoreResult<Vec<i64>> {
+        self.inner.project_annotators(project_id).await
+    }
+
+    /// Stored ids: they pass to [`TaskStore::browse_tasks`] as they are.
+    async fn stuck_tasks(
+        &self,
+        project_id: i64,
+        eligible: Vec<i64>,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<i64>> {
+        self.inner
+            .stuck_tasks(project_id, eligible, now, limit)
+            .await
     }
 }

@@ -52,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0016_imported_work.sql"),
     include_str!("../../../migrations/postgres/0017_confined_users.sql"),
     include_str!("../../../migrations/postgres/0018_suspension_lifts.sql"),
+    include_str!("../../../migrations/postgres/0019_task_browser.sql"),
 ];
 /// Statements through the connection's statement cache: each SQL text is parsed and
 /// planned once per pooled connection (deadpool keeps it; connections are recycled without
@@ -258,6 +259,7 @@ mod people;
 mod projects;
 mod push;
 mod queue;
+mod tasks;
 mod transfer;
 
 use transfer::{export_tasks, store_reviews};

@@ -336,9 +336,10 @@ impl ProjectStore for PostgresStore {
         self.project_in(&c, project_id).await?;
         let row = c
             .cached_query_one(
-                "SELECT COUNT(*), COALESCE(SUM(answer_count), 0)::BIGINT, COUNT(*) FILTER (WHERE complete),
+                "SELECT COUNT(*) FILTER (WHERE gold IS NULL), COALESCE(SUM(answer_count), 0)::BIGINT,
+                        COUNT(*) FILTER (WHERE complete AND gold IS NULL),
                         COUNT(cancelled_at), COUNT(*) FILTER (WHERE needs_review AND review_labels IS NULL),
-                        COUNT(review_labels)
+                        COUNT(review_labels), COUNT(gold)
                  FROM tasks WHERE project_id = $1",
                 &[&project_id],
             )
@@ -349,7 +350,8 @@ impl ProjectStore for PostgresStore {
             row.try_get(2)?,
             row.try_get(3)?,
         );
-        let (needs_review, reviewed): (i64, i64) = (row.try_get(4)?, row.try_get(5)?);
+        let (needs_review, reviewed, gold): (i64, i64, i64) =
+            (row.try_get(4)?, row.try_get(5)?, row.try_get(6)?);
         let leased: i64 = c
             .cached_query_one(
                 "SELECT COUNT(*) FROM leases l JOIN tasks t ON t.id = l.task_id
@@ -397,6 +399,9 @@ impl ProjectStore for PostgresStore {
             tasks: tasks as u64,
             answers: answers as u64,
             complete: complete as u64,
+            gold_tasks: gold as u64,
+            stuck: 0,
+            stuck_because: None,
             leased: leased as u64,
             annotators: annotators as u64,
             device_conflicts: device_conflicts as u64,

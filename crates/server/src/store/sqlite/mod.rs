@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0016_imported_work.sql"),
     include_str!("../../../migrations/sqlite/0017_confined_users.sql"),
     include_str!("../../../migrations/sqlite/0018_suspension_lifts.sql"),
+    include_str!("../../../migrations/sqlite/0019_task_browser.sql"),
 ];
 
 /// The ids of the projects [`ProjectsOf`] names (?1 its kind, ?2 the user), in id order.
@@ -267,6 +268,7 @@ mod people;
 mod projects;
 mod push;
 mod queue;
+mod tasks;
 mod transfer;
 
 use transfer::{export_tasks, store_imported, store_reviews};

@@ -299,9 +299,13 @@ impl ProjectStore for SqliteStore {
     async fn status(&self, project_id: i64, now: DateTime<Utc>) -> StoreResult<ProjectStatus> {
         self.read(move |c| {
             project_row(c, project_id)?;
-            let (tasks, answers, complete): (i64, i64, i64) = c.prepare_cached("SELECT COUNT(*), COALESCE(SUM(answer_count), 0), COALESCE(SUM(complete), 0) FROM tasks WHERE project_id = ?1")?.query_row(
+            let (tasks, answers, complete, gold): (i64, i64, i64, i64) = c.prepare_cached(
+                "SELECT COALESCE(SUM(gold IS NULL), 0), COALESCE(SUM(answer_count), 0),
+                        COALESCE(SUM(complete AND gold IS NULL), 0), COUNT(gold)
+                 FROM tasks WHERE project_id = ?1",
+            )?.query_row(
                 [project_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )?;
             let leased: i64 = c.prepare_cached("SELECT COUNT(*) FROM leases l JOIN tasks t ON t.id = l.task_id
                  WHERE t.project_id = ?1 AND l.state = 'active' AND l.expires_at > ?2")?.query_row(
@@ -342,6 +346,9 @@ impl ProjectStore for SqliteStore {
                 tasks: tasks as u64,
                 answers: answers as u64,
                 complete: complete as u64,
+                gold_tasks: gold as u64,
+                stuck: 0,
+                stuck_because: None,
                 leased: leased as u64,
                 annotators: annotators as u64,
                 device_conflicts: device_conflicts as u64,

@@ -1,0 +1,130 @@
+//! The requester's task browser: a filtered page of a project's tasks in keyset order (so a
+//! page costs the same at the millionth task as at the first), one task in full, and sending
+//! tasks to review or up the queue.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tessera_api::{ExportRecord, TaskOrder, TaskStatus, TaskSummary};
+
+use super::*;
+
+/// Which tasks, in which order, after which one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskFilter {
+    pub status: Option<TaskStatus>,
+    pub max_confidence: Option<f64>,
+    pub label: Option<String>,
+    pub annotator: Option<i64>,
+    pub batch: Option<i64>,
+    /// Lower-cased by the caller.
+    pub search: Option<String>,
+    pub order: TaskOrder,
+    /// The last task of the previous page: its confidence (confidence order) and id.
+    pub after: Option<(Option<f64>, i64)>,
+    pub limit: u32,
+    /// The stuck tasks (see [`TaskStore::stuck_tasks`]), for `Stuck`.
+    pub stuck: Vec<i64>,
+}
+
+/// What the browser needs to know about one task beyond its record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskState {
+    pub batch_id: i64,
+    pub priority: i32,
+    pub status: TaskStatus,
+    /// Annotators who answered or skipped it.
+    pub finished: Vec<i64>,
+    /// Unexpired leases on it.
+    pub live_leases: u32,
+}
+
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    /// A page of the project's tasks matching `filter`.
+    async fn browse_tasks(
+        &self,
+        project_id: i64,
+        filter: TaskFilter,
+    ) -> StoreResult<Vec<TaskSummary>>;
+
+    /// One task as the export has it, and its state (`now` for which leases are live);
+    /// `UnknownTask` when the project has no such task.
+    async fn task(
+        &self,
+        project_id: i64,
+        task_id: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(ExportRecord, TaskState)>;
+
+    /// Sends tasks to the review queue (those not cancelled, not gold and not reviewed yet);
+    /// returns how many it sent. An id of no task of the project is `UnknownTask`.
+    async fn send_to_review(&self, project_id: i64, task_ids: Vec<i64>) -> StoreResult<u64>;
+
+    /// Sets tasks' priority (leased before tasks of lower priority); returns how many.
+    async fn set_task_priority(
+        &self,
+        project_id: i64,
+        task_ids: Vec<i64>,
+        priority: i32,
+    ) -> StoreResult<u64>;
+
+    /// Unrevoked annotator-role users who may lease the project's tasks: its members when it
+    /// is closed, else every annotator not confined to other projects.
+    async fn project_annotators(&self, project_id: i64) -> StoreResult<Vec<i64>>;
+
+    /// Up to `limit` stuck tasks, in upload order: open, leased to no one (at `now`), and
+    /// answered or skipped by every one of `eligible` (the annotators who may take them).
+    /// With no one eligible, every open task leased to no one.
+    async fn stuck_tasks(
+        &self,
+        project_id: i64,
+        eligible: Vec<i64>,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<i64>>;
+}
+
+/// A task's status from its stored flags.
+pub(crate) fn status_of(
+    cancelled: bool,
+    gold: bool,
+    waiting_review: bool,
+    complete: bool,
+) -> TaskStatus {
+    if cancelled {
+        TaskStatus::Cancelled
+    } else if gold {
+        TaskStatus::Gold
+    } else if waiting_review {
+        TaskStatus::NeedsReview
+    } else if complete {
+        TaskStatus::Complete
+    } else {
+        TaskStatus::Open
+    }
+}
+
+/// The browser's preview of a task's data: its text (or the pair, or the whole data as JSON)
+/// cut to 160 characters.
+pub(crate) fn preview(data: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
+    let text = match (&value["text"], &value["a"], &value["b"], &value["image"]) {
+        (serde_json::Value::String(t), _, _, _) => t.clone(),
+        (_, serde_json::Value::String(a), serde_json::Value::String(b), _) => format!("{a} | {b}"),
+        (_, _, _, serde_json::Value::String(image)) => image.clone(),
+        _ => data.to_owned(),
+    };
+    let mut out: String = text.chars().take(160).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// A task id the project does not have, among `asked`, when fewer than asked were found.
+pub(crate) fn first_missing(project_id: i64, asked: &[i64], found: &[i64]) -> StoreResult<()> {
+    match asked.iter().find(|id| !found.contains(id)) {
+        Some(&missing) => Err(unknown_task(project_id, missing)),
+        None => Ok(()),
+    }
+}
