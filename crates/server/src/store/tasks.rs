@@ -68,8 +68,9 @@ pub trait TaskStore: Send + Sync {
         priority: i32,
     ) -> StoreResult<u64>;
 
-    /// Unrevoked annotator-role users who may lease the project's tasks: its members when it
-    /// is closed, else every annotator not confined to other projects.
+    /// Annotator-role users with a working token (imported annotators have none) who may
+    /// lease the project's tasks: its members when it is closed, else every annotator not
+    /// confined to other projects.
     async fn project_annotators(&self, project_id: i64) -> StoreResult<Vec<i64>>;
 
     /// Up to `limit` stuck tasks, in upload order: open, leased to no one (at `now`), and

@@ -309,6 +309,7 @@ impl TaskStore for PostgresStore {
         c.cached_query(
             "SELECT u.id FROM users u
              WHERE u.role = 'annotator' AND u.revoked_at IS NULL
+               AND u.token_hash NOT LIKE 'imported:%'
                AND CASE WHEN EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = $1
                                      AND m.role <> 'requester')
                           OR u.confined

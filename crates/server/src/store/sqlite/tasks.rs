@@ -346,6 +346,7 @@ impl TaskStore for SqliteStore {
                 .prepare_cached(
                     "SELECT u.id FROM users u
                      WHERE u.role = 'annotator' AND u.revoked_at IS NULL
+                       AND u.token_hash NOT LIKE 'imported:%'
                        AND CASE WHEN EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = ?1
                                              AND m.role <> 'requester')
                                   OR u.confined <> 0
