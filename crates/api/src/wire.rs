@@ -122,6 +122,28 @@ pub struct Project {
     pub name: String,
     pub schema: LabelSchema,
     pub created_at: DateTime<Utc>,
+    /// When its requester archived it: out of annotators' sight and queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+/// `PATCH /api/projects/{id}` (the project's requesters): a new name, a new schema, or both.
+/// A schema change that would leave stored work meaning nothing is refused with the reason.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProjectRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<LabelSchema>,
+}
+
+/// `DELETE /api/projects/{id}?confirm=true`: what went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProjectDeleted {
+    pub project_id: i64,
+    pub tasks: u64,
+    pub answers: u64,
 }
 
 /// `POST /api/projects/{id}/batches`: the body is the file itself (JSONL, JSON or CSV, by

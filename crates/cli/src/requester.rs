@@ -52,6 +52,39 @@ pub enum ProjectCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Rename a project or replace its schema (a JSON schema or a Label Studio config). A
+    /// change that would leave stored work meaning nothing is refused with the reason.
+    Edit {
+        project: i64,
+        #[arg(long)]
+        schema: Option<std::path::PathBuf>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Archive a project: annotators no longer see it; answers made before still sync in.
+    Archive { project: i64 },
+    /// Restore an archived project.
+    Restore { project: i64 },
+    /// Delete a project, its tasks and every answer, for good (export it first).
+    Delete {
+        project: i64,
+        /// Yes, delete it.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// A schema file: Tessera's JSON, or a Label Studio labeling config (XML).
+fn read_schema(path: &Path) -> Result<LabelSchema> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    // XML (a Label Studio config) opens with a tag; JSON with a brace.
+    if text.trim_start().starts_with('<') {
+        schema_from_label_config(&text).map_err(|e| e.to_string())
+    } else {
+        LabelSchema::from_json(&text)
+    }
+    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 #[derive(Subcommand)]
@@ -261,17 +294,46 @@ pub async fn token(command: TokenCommand, remote: &Remote) -> Result<()> {
 pub async fn project(command: ProjectCommand, remote: &Remote) -> Result<()> {
     match command {
         ProjectCommand::Create { name, schema } => {
-            let text = std::fs::read_to_string(&schema)
-                .with_context(|| format!("reading {}", schema.display()))?;
-            // XML (a Label Studio config) opens with a tag; JSON with a brace.
-            let schema_value = if text.trim_start().starts_with('<') {
-                schema_from_label_config(&text).map_err(|e| e.to_string())
-            } else {
-                LabelSchema::from_json(&text)
-            }
-            .map_err(|e| anyhow::anyhow!("{}: {e}", schema.display()))?;
-            let project = remote.client()?.create_project(&name, schema_value).await?;
+            let schema = read_schema(&schema)?;
+            let project = remote.client()?.create_project(&name, schema).await?;
             println!("{}", project.id);
+        }
+        ProjectCommand::Edit {
+            project,
+            schema,
+            name,
+        } => {
+            if schema.is_none() && name.is_none() {
+                anyhow::bail!("nothing to change: give --schema FILE, --name NAME or both");
+            }
+            let request = tessera_api::UpdateProjectRequest {
+                name,
+                schema: schema.as_deref().map(read_schema).transpose()?,
+            };
+            let edited = remote.client()?.update_project(project, &request).await?;
+            println!("project {} ({}) edited", edited.id, edited.name);
+        }
+        ProjectCommand::Archive { project } => {
+            remote.client()?.archive_project(project).await?;
+            println!(
+                "project {project} archived: annotators no longer see it (tessera project restore {project} brings it back)"
+            );
+        }
+        ProjectCommand::Restore { project } => {
+            remote.client()?.restore_project(project).await?;
+            println!("project {project} restored");
+        }
+        ProjectCommand::Delete { project, yes } => {
+            if !yes {
+                anyhow::bail!(
+                    "deleting project {project} deletes its tasks and every answer for good: export it first (tessera export {project} -o backup.jsonl), then add --yes"
+                );
+            }
+            let gone = remote.client()?.delete_project(project).await?;
+            println!(
+                "project {project} deleted: {} tasks and {} answers",
+                gone.tasks, gone.answers
+            );
         }
         ProjectCommand::List { json } => {
             let projects = remote.client()?.projects().await?;
@@ -279,7 +341,17 @@ pub async fn project(command: ProjectCommand, remote: &Remote) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&projects)?);
             } else {
                 for p in projects {
-                    println!("{}\t{}\t{}", p.id, p.name, p.schema.labels.join(", "));
+                    let archived = if p.archived_at.is_some() {
+                        "\tarchived"
+                    } else {
+                        ""
+                    };
+                    println!(
+                        "{}\t{}\t{}{archived}",
+                        p.id,
+                        p.name,
+                        p.schema.labels.join(", ")
+                    );
                 }
             }
         }

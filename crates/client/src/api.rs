@@ -9,10 +9,10 @@ use tessera_api::{
     AddMemberRequest, AnnotatorSkill, AnswerPush, Batch, BatchUpdate, CancelTasksRequest,
     CancelTasksResponse, ChangesPage, CreateProjectRequest, CreateTokenRequest,
     CreateTokenResponse, ErrorBody, ExportRecord, ImportAnswersResponse, InviteRequest,
-    InviteResponse, LeaseRequest, LeaseResponse, Me, Member, Project, ProjectRole, ProjectStats,
-    ProjectStatus, PushAnswersRequest, PushAnswersResponse, RefitResponse, ReviewRequest, Role,
-    TaskDetail, TaskIdsRequest, TaskListQuery, TaskPage, TaskPriorityRequest, TasksChanged,
-    TokenInfo, UploadResponse,
+    InviteResponse, LeaseRequest, LeaseResponse, Me, Member, Project, ProjectDeleted, ProjectRole,
+    ProjectStats, ProjectStatus, PushAnswersRequest, PushAnswersResponse, RefitResponse,
+    ReviewRequest, Role, TaskDetail, TaskIdsRequest, TaskListQuery, TaskPage, TaskPriorityRequest,
+    TasksChanged, TokenInfo, UpdateProjectRequest, UploadResponse,
 };
 use tessera_core::{LabelSchema, UploadFormat};
 
@@ -439,6 +439,48 @@ impl ApiClient {
     pub async fn annotators(&self, project: i64) -> Result<Vec<AnnotatorSkill>, ClientError> {
         self.get(&format!("/api/projects/{project}/annotators"))
             .await
+    }
+
+    /// Renames a project or replaces its schema (requester).
+    pub async fn update_project(
+        &self,
+        project: i64,
+        request: &UpdateProjectRequest,
+    ) -> Result<Project, ClientError> {
+        self.json(
+            self.request(Method::PATCH, &format!("/api/projects/{project}"))
+                .json(request)
+                .timeout(Duration::from_secs(600)),
+        )
+        .await
+    }
+
+    /// Archives a project (requester).
+    pub async fn archive_project(&self, project: i64) -> Result<Project, ClientError> {
+        self.post(
+            &format!("/api/projects/{project}/archive"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// Restores an archived project (requester).
+    pub async fn restore_project(&self, project: i64) -> Result<Project, ClientError> {
+        self.post(
+            &format!("/api/projects/{project}/restore"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// Deletes a project and all its work, for good (requester).
+    pub async fn delete_project(&self, project: i64) -> Result<ProjectDeleted, ClientError> {
+        self.json(
+            self.request(Method::DELETE, &format!("/api/projects/{project}"))
+                .query(&[("confirm", "true")])
+                .timeout(Duration::from_secs(600)),
+        )
+        .await
     }
 
     /// A page of the project's tasks (requester): see [`TaskListQuery`].

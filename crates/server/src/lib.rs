@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod quality;
 pub mod refit;
+mod schema_edit;
 pub mod stats;
 pub mod store;
 pub mod suspension;
@@ -127,7 +128,20 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/api/projects",
             post(handlers::create_project).get(handlers::list_projects),
         )
-        .route("/api/projects/{id}", get(handlers::get_project))
+        .route(
+            "/api/projects/{id}",
+            get(handlers::get_project)
+                .patch(handlers::update_project)
+                .delete(handlers::delete_project),
+        )
+        .route(
+            "/api/projects/{id}/archive",
+            post(handlers::archive_project),
+        )
+        .route(
+            "/api/projects/{id}/restore",
+            post(handlers::restore_project),
+        )
         .route(
             "/api/projects/{id}/batches",
             post(transfer::upload_batch).get(handlers::list_batches),

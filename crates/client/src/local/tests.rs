@@ -31,6 +31,7 @@ fn store_at(path: &Path) -> LocalStore {
         )
         .expect("schema"),
         created_at: Utc::now(),
+        archived_at: None,
     };
     store.save_project(&project).expect("project");
     let tasks: Vec<LeasedTask> = (1..=3)
@@ -75,6 +76,7 @@ fn tasks_come_in_the_order_the_server_sent_them_not_by_id() {
         schema: LabelSchema::from_json(r#"{"kind": "classification", "labels": ["a", "b"]}"#)
             .expect("schema"),
         created_at: Utc::now(),
+        archived_at: None,
     })
     .expect("project");
     let lease = |id: i64| LeasedTask {

@@ -54,6 +54,11 @@ pub async fn lease_tasks(
         )));
     }
     let project = state.store.project(id).await?;
+    if project.archived_at.is_some() {
+        return Err(ApiError::Archived(format!(
+            "project {id} is archived: it has no tasks to give; answers you made still sync"
+        )));
+    }
     if project.schema.suspend_below.is_some() {
         let records = gold_records(state.store.as_ref(), id, Some(user.id)).await?;
         let record = records.get(&user.id).copied().unwrap_or_default();

@@ -54,11 +54,24 @@ pub async fn list_tasks(
         .as_deref()
         .map(|c| parse_cursor(c, order))
         .transpose()?;
+    // Stuck tasks are found a page at a time, in upload order, then filtered further.
     let stuck = if query.status == Some(TaskStatus::Stuck) {
-        stuck_tasks(&state, &project).await?.0
+        if order != TaskOrder::Upload {
+            return Err(ApiError::BadRequest(
+                "stuck tasks are listed in upload order".to_owned(),
+            ));
+        }
+        let (eligible, _) = takers(&state, &project).await?;
+        let from = after.map_or(0, |(_, id)| id);
+        state
+            .store
+            .stuck_tasks(id, eligible, state.clock.now(), from, limit)
+            .await?
     } else {
         Vec::new()
     };
+    let stuck_page_full = stuck.len() == limit as usize;
+    let last_stuck = stuck.last().copied();
     let filter = TaskFilter {
         status: query.status,
         max_confidence: query.max_confidence,
@@ -80,15 +93,22 @@ pub async fn list_tasks(
             task.status = TaskStatus::Stuck;
         }
     }
-    let next_cursor = (tasks.len() == limit as usize)
-        .then(|| tasks.last())
-        .flatten()
-        .map(|last| match order {
-            TaskOrder::Upload => last.task_id.to_string(),
-            TaskOrder::Confidence => {
-                format!("{}:{}", last.confidence.unwrap_or_default(), last.task_id)
-            }
-        });
+    let next_cursor = if query.status == Some(TaskStatus::Stuck) {
+        // The next page starts after the last stuck task looked at, listed or not.
+        last_stuck
+            .filter(|_| stuck_page_full)
+            .map(|id| id.to_string())
+    } else {
+        (tasks.len() == limit as usize)
+            .then(|| tasks.last())
+            .flatten()
+            .map(|last| match order {
+                TaskOrder::Upload => last.task_id.to_string(),
+                TaskOrder::Confidence => {
+                    format!("{}:{}", last.confidence.unwrap_or_default(), last.task_id)
+                }
+            })
+    };
     Ok(Json(TaskPage { tasks, next_cursor }))
 }
 
@@ -124,7 +144,7 @@ async fn takers(state: &AppState, project: &Project) -> Result<(Vec<i64>, usize)
     ))
 }
 
-/// The project's stuck tasks (at most [`MAX_STUCK`]) and why no one can take them.
+/// The project's stuck tasks (the first [`MAX_STUCK`]) and why no one can take them.
 pub(crate) async fn stuck_tasks(
     state: &AppState,
     project: &Project,
@@ -133,7 +153,7 @@ pub(crate) async fn stuck_tasks(
     let n = eligible.len();
     let stuck = state
         .store
-        .stuck_tasks(project.id, eligible, state.clock.now(), MAX_STUCK)
+        .stuck_tasks(project.id, eligible, state.clock.now(), 0, MAX_STUCK)
         .await?;
     Ok((stuck, stuck_reason(n, suspended)))
 }

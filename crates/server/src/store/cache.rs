@@ -2,29 +2,42 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tessera_api::Project;
 use tessera_core::aggregate::FittedConsensus;
 
 use super::*;
 
-/// Projects this server has read, by id. A project row never changes and is never deleted
-/// once created, so every replica may keep what it read: the lease path, which needs the
-/// project on every request, then reads it once.
+/// How long a replica trusts a project it read: a schema edit, an archive or a delete made
+/// on another replica reaches this one within it (on this one, at once).
+const PROJECT_TTL: Duration = Duration::from_secs(5);
+
+/// Projects this server has read, by id, for [`PROJECT_TTL`]: the lease path, which needs
+/// the project on every request, then reads it once every few seconds.
 #[derive(Default)]
-pub(crate) struct ProjectCache(std::sync::RwLock<HashMap<i64, Project>>);
+pub(crate) struct ProjectCache(std::sync::RwLock<HashMap<i64, (Instant, Project)>>);
 
 impl ProjectCache {
     pub(crate) fn get(&self, id: i64) -> Option<Project> {
         let cache = self.0.read().unwrap_or_else(|e| e.into_inner());
-        cache.get(&id).cloned()
+        cache
+            .get(&id)
+            .filter(|(read, _)| read.elapsed() < PROJECT_TTL)
+            .map(|(_, project)| project.clone())
     }
 
     /// Keeps `project` and hands it back.
     pub(crate) fn keep(&self, project: Project) -> Project {
         let mut cache = self.0.write().unwrap_or_else(|e| e.into_inner());
-        cache.insert(project.id, project.clone());
+        cache.insert(project.id, (Instant::now(), project.clone()));
         project
+    }
+
+    /// Forgets project `id` (this server changed it).
+    pub(crate) fn forget(&self, id: i64) {
+        let mut cache = self.0.write().unwrap_or_else(|e| e.into_inner());
+        cache.remove(&id);
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tessera_api::{
@@ -99,6 +101,30 @@ pub trait ProjectStore: Send + Sync {
             }
         }
     }
+
+    /// How the project uses its labels — what a schema edit must not invalidate.
+    async fn label_usage(&self, project_id: i64) -> StoreResult<LabelUsage>;
+
+    /// Replaces the project's name and schema (the caller checked the change).
+    async fn update_project(
+        &self,
+        project_id: i64,
+        name: &str,
+        schema: &LabelSchema,
+    ) -> StoreResult<Project>;
+
+    /// Archives the project at `at`, or restores it (`None`).
+    async fn archive_project(
+        &self,
+        project_id: i64,
+        at: Option<DateTime<Utc>>,
+    ) -> StoreResult<Project>;
+
+    /// Deletes the project with its batches, tasks, answers, leases and memberships, for
+    /// good. Every annotator who holds or held one of its tasks hears it is withdrawn (their
+    /// feed's earlier changes of its tasks become cancellations, so no device is left waiting
+    /// for a task that is gone). Returns (tasks, answers) deleted.
+    async fn delete_project(&self, project_id: i64) -> StoreResult<(u64, u64)>;
 }
 
 /// Tasks one export page holds: the records of an export in flight, whatever the project's
@@ -173,4 +199,16 @@ pub(crate) fn unknown_external_id(project_id: i64, external_id: &str) -> StoreEr
 /// The error for a batch id that names no batch of the project.
 pub(crate) fn unknown_batch(project_id: i64, batch_id: i64) -> StoreError {
     StoreError::NotFound(format!("batch {batch_id} in project {project_id}"))
+}
+
+/// How a project uses its labels.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LabelUsage {
+    /// Tasks of the project.
+    pub tasks: u64,
+    /// Each stored label string (as answers, gold, reviews, predictions and consensus hold
+    /// it — for spans and boxes with the span or box) and how often it is held.
+    pub labels: BTreeMap<String, u64>,
+    /// Answers (any revision) holding more than one label.
+    pub multi_label_answers: u64,
 }

@@ -18,8 +18,8 @@ use tessera_core::{ConsensusMethod, EncodedTask, ImportedAnswer, LabelSchema};
 use super::task_id_cipher::TaskIdCipher;
 use super::{
     AnswerCount, ConsensusInputs, ConsensusStore, ConsensusUpdate, ExportPage, GoldAnswer,
-    LeaseQuery, PeopleStore, ProjectStore, ProjectsOf, QueueStore, Store, StoreError, StoreResult,
-    TaskFilter, TaskState, TaskStore, User,
+    LabelUsage, LeaseQuery, PeopleStore, ProjectStore, ProjectsOf, QueueStore, Store, StoreError,
+    StoreResult, TaskFilter, TaskState, TaskStore, User,
 };
 use crate::quality::TimedAnswer;
 
@@ -262,6 +262,31 @@ impl ProjectStore for PublicIds {
         page.records = self.records(page.records);
         Ok(page)
     }
+
+    async fn label_usage(&self, project_id: i64) -> StoreResult<LabelUsage> {
+        self.inner.label_usage(project_id).await
+    }
+
+    async fn update_project(
+        &self,
+        project_id: i64,
+        name: &str,
+        schema: &LabelSchema,
+    ) -> StoreResult<Project> {
+        self.inner.update_project(project_id, name, schema).await
+    }
+
+    async fn archive_project(
+        &self,
+        project_id: i64,
+        at: Option<DateTime<Utc>>,
+    ) -> StoreResult<Project> {
+        self.inner.archive_project(project_id, at).await
+    }
+
+    async fn delete_project(&self, project_id: i64) -> StoreResult<(u64, u64)> {
+        self.inner.delete_project(project_id).await
+    }
 }
 
 #[async_trait]
@@ -409,6 +434,9 @@ impl TaskStore for PublicIds {
         if let Some((_, id)) = filter.after.as_mut() {
             *id = self.stored(*id);
         }
+        for id in &mut filter.stuck {
+            *id = self.stored(*id);
+        }
         let mut tasks = self.inner.browse_tasks(project_id, filter).await?;
         for task in &mut tasks {
             task.task_id = self.cipher.public(task.task_id);
@@ -467,16 +495,19 @@ impl TaskStore for PublicIds {
         self.inner.project_annotators(project_id).await
     }
 
-    /// Stored ids: they pass to [`TaskStore::browse_tasks`] as they are.
     async fn stuck_tasks(
         &self,
         project_id: i64,
         eligible: Vec<i64>,
         now: DateTime<Utc>,
+        after: i64,
         limit: u32,
     ) -> StoreResult<Vec<i64>> {
-        self.inner
-            .stuck_tasks(project_id, eligible, now, limit)
-            .await
+        let after = if after == 0 { 0 } else { self.stored(after) };
+        let stuck = self
+            .inner
+            .stuck_tasks(project_id, eligible, now, after, limit)
+            .await?;
+        Ok(stuck.into_iter().map(|id| self.cipher.public(id)).collect())
     }
 }

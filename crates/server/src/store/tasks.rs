@@ -22,7 +22,7 @@ pub struct TaskFilter {
     /// The last task of the previous page: its confidence (confidence order) and id.
     pub after: Option<(Option<f64>, i64)>,
     pub limit: u32,
-    /// The stuck tasks (see [`TaskStore::stuck_tasks`]), for `Stuck`.
+    /// The page's stuck tasks (see [`TaskStore::stuck_tasks`]), for `Stuck`.
     pub stuck: Vec<i64>,
 }
 
@@ -73,14 +73,16 @@ pub trait TaskStore: Send + Sync {
     /// confined to other projects.
     async fn project_annotators(&self, project_id: i64) -> StoreResult<Vec<i64>>;
 
-    /// Up to `limit` stuck tasks, in upload order: open, leased to no one (at `now`), and
-    /// answered or skipped by every one of `eligible` (the annotators who may take them).
-    /// With no one eligible, every open task leased to no one.
+    /// Up to `limit` stuck tasks after task `after` (0 for the first), in upload order:
+    /// open, leased to no one (at `now`), and answered or skipped by every one of `eligible`
+    /// (the annotators who may take them). With no one eligible, every open task leased to
+    /// no one.
     async fn stuck_tasks(
         &self,
         project_id: i64,
         eligible: Vec<i64>,
         now: DateTime<Utc>,
+        after: i64,
         limit: u32,
     ) -> StoreResult<Vec<i64>>;
 }

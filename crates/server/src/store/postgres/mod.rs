@@ -53,6 +53,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0017_confined_users.sql"),
     include_str!("../../../migrations/postgres/0018_suspension_lifts.sql"),
     include_str!("../../../migrations/postgres/0019_task_browser.sql"),
+    include_str!("../../../migrations/postgres/0020_project_archive.sql"),
 ];
 /// Statements through the connection's statement cache: each SQL text is parsed and
 /// planned once per pooled connection (deadpool keeps it; connections are recycled without
@@ -240,13 +241,14 @@ fn project_from(row: &Row) -> StoreResult<Project> {
         name: row.try_get("name")?,
         schema,
         created_at: row.try_get("created_at")?,
+        archived_at: row.try_get("archived_at")?,
     })
 }
 
 async fn project_row(c: &impl GenericClient, id: i64) -> StoreResult<Project> {
     let row = c
         .cached_query_opt(
-            "SELECT id, name, schema, created_at FROM projects WHERE id = $1",
+            "SELECT id, name, schema, created_at, archived_at FROM projects WHERE id = $1",
             &[&id],
         )
         .await?
@@ -255,6 +257,7 @@ async fn project_row(c: &impl GenericClient, id: i64) -> StoreResult<Project> {
 }
 
 mod consensus;
+mod lifecycle;
 mod people;
 mod projects;
 mod push;

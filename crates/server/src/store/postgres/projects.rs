@@ -13,12 +13,13 @@ use tessera_core::{ConsensusMethod, EncodedTask, ImportedAnswer, ImportedReview,
 
 use tokio_postgres::types::Json;
 
+use super::lifecycle;
 use super::queue::{active_holders, lock_feed, named_tasks};
 use super::*;
-use crate::store::ProjectStore;
 use crate::store::{
     ExportPage, ProjectsOf, StoreError, StoreResult, answers_by_task, stored_key, unknown_batch,
 };
+use crate::store::{LabelUsage, ProjectStore};
 
 #[async_trait]
 impl ProjectStore for PostgresStore {
@@ -35,12 +36,12 @@ impl ProjectStore for PostgresStore {
             .cached_query_one(
                 "WITH p AS (
                      INSERT INTO projects (name, schema, created_at, created_by) VALUES ($1, $2, $3, $4)
-                     RETURNING id, name, schema, created_at
+                     RETURNING id, name, schema, created_at, archived_at
                  ), m AS (
                      INSERT INTO memberships (project_id, user_id, role, created_at)
                      SELECT id, $4, 'requester', $3 FROM p WHERE $4::BIGINT IS NOT NULL
                  )
-                 SELECT id, name, schema, created_at FROM p",
+                 SELECT id, name, schema, created_at, archived_at FROM p",
                 &[&name, &Json(schema), &now, &requester],
             )
             .await?;
@@ -51,9 +52,10 @@ impl ProjectStore for PostgresStore {
         let (kind, user) = who.params();
         let c = self.pool.get().await?;
         c.cached_query(
-            "SELECT id, name, schema, created_at FROM projects p WHERE $1::INT = 0
+            "SELECT id, name, schema, created_at, archived_at FROM projects p WHERE $1::INT = 0
                OR ($1 = 1 AND id IN (SELECT project_id FROM memberships WHERE user_id = $2 AND role = 'requester'))
-               OR ($1 = 2 AND (id IN (SELECT project_id FROM memberships WHERE user_id = $2)
+               OR ($1 = 2 AND p.archived_at IS NULL
+                   AND (id IN (SELECT project_id FROM memberships WHERE user_id = $2)
                                OR (NOT EXISTS (SELECT 1 FROM memberships m
                                                WHERE m.project_id = p.id AND m.role <> 'requester')
                                    AND NOT EXISTS (SELECT 1 FROM users u
@@ -423,6 +425,43 @@ impl ProjectStore for PostgresStore {
         let c = self.pool.get().await?;
         let records = export_tasks(&c, project_id, false, after, limit).await?;
         Ok(ExportPage::of(records, limit))
+    }
+
+    async fn label_usage(&self, project_id: i64) -> StoreResult<LabelUsage> {
+        let c = self.pool.get().await?;
+        lifecycle::label_usage(&c, project_id).await
+    }
+
+    async fn update_project(
+        &self,
+        project_id: i64,
+        name: &str,
+        schema: &LabelSchema,
+    ) -> StoreResult<Project> {
+        let c = self.pool.get().await?;
+        let project = lifecycle::update_project(&c, project_id, name, schema).await?;
+        self.projects.forget(project_id);
+        Ok(project)
+    }
+
+    async fn archive_project(
+        &self,
+        project_id: i64,
+        at: Option<DateTime<Utc>>,
+    ) -> StoreResult<Project> {
+        let c = self.pool.get().await?;
+        let project = lifecycle::archive_project(&c, project_id, at).await?;
+        self.projects.forget(project_id);
+        Ok(project)
+    }
+
+    async fn delete_project(&self, project_id: i64) -> StoreResult<(u64, u64)> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let deleted = lifecycle::delete_project(&tx, project_id).await?;
+        tx.commit().await?;
+        self.projects.forget(project_id);
+        Ok(deleted)
     }
 }
 

@@ -85,11 +85,15 @@ async fn browse(
     }
     if let Some(max) = f.max_confidence {
         let max = w.param(max);
-        w.and(&format!("t.confidence <= {max}"));
+        w.and(&format!(
+            "t.confidence IS NOT NULL AND t.confidence <= {max}"
+        ));
     }
     if let Some(label) = f.label {
         let label = w.param(label);
-        w.and(&format!("t.consensus ? {label}"));
+        w.and(&format!(
+            "t.confidence IS NOT NULL AND t.consensus ? {label}"
+        ));
     }
     if let Some(annotator) = f.annotator {
         let annotator = w.param(annotator);
@@ -273,6 +277,7 @@ impl TaskStore for PostgresStore {
         project_id: i64,
         eligible: Vec<i64>,
         now: DateTime<Utc>,
+        after: i64,
         limit: u32,
     ) -> StoreResult<Vec<i64>> {
         let c = self.pool.get().await?;
@@ -280,8 +285,11 @@ impl TaskStore for PostgresStore {
         let rows = match eligible.first() {
             None => {
                 c.cached_query(
-                    &format!("SELECT t.id FROM tasks t WHERE {UNTAKEN} ORDER BY t.id LIMIT $3"),
-                    &[&project_id, &now, &limit],
+                    &format!(
+                        "SELECT t.id FROM tasks t WHERE {UNTAKEN} AND t.id > $4
+                         ORDER BY t.id LIMIT $3"
+                    ),
+                    &[&project_id, &now, &limit, &after],
                 )
                 .await?
             }
@@ -291,12 +299,13 @@ impl TaskStore for PostgresStore {
                     &format!(
                         "SELECT t.id FROM leases l0 JOIN tasks t ON t.id = l0.task_id
                          WHERE l0.annotator_id = $3 AND l0.state <> 'active' AND {UNTAKEN}
+                           AND t.id > $6
                            AND NOT EXISTS (SELECT 1 FROM unnest($4::bigint[]) e(id)
                                WHERE NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id
                                    AND l.annotator_id = e.id AND l.state <> 'active'))
                          ORDER BY t.id LIMIT $5"
                     ),
-                    &[&project_id, &now, first, &eligible, &limit],
+                    &[&project_id, &now, first, &eligible, &limit, &after],
                 )
                 .await?
             }

@@ -36,14 +36,16 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0017_confined_users.sql"),
     include_str!("../../../migrations/sqlite/0018_suspension_lifts.sql"),
     include_str!("../../../migrations/sqlite/0019_task_browser.sql"),
+    include_str!("../../../migrations/sqlite/0020_project_archive.sql"),
 ];
 
 /// The ids of the projects [`ProjectsOf`] names (?1 its kind, ?2 the user), in id order.
 const PROJECTS_OF: &str = "SELECT id FROM projects p WHERE ?1 = 0
      OR (?1 = 1 AND id IN (SELECT project_id FROM memberships WHERE user_id = ?2 AND role = 'requester'))
-     OR (?1 = 2 AND (id IN (SELECT project_id FROM memberships WHERE user_id = ?2)
-                     OR (NOT EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = p.id AND m.role <> 'requester')
-                         AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = ?2 AND u.confined <> 0))))
+     OR (?1 = 2 AND p.archived_at IS NULL
+         AND (id IN (SELECT project_id FROM memberships WHERE user_id = ?2)
+              OR (NOT EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = p.id AND m.role <> 'requester')
+                  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = ?2 AND u.confined <> 0))))
      ORDER BY id";
 
 impl From<rusqlite::Error> for StoreError {
@@ -232,23 +234,27 @@ fn sync_loop(to_sync: &std::sync::mpsc::Receiver<Vec<Delivery>>, wal: &std::path
 
 fn project_row(tx: &Connection, id: i64) -> StoreResult<Project> {
     let row = tx
-        .prepare_cached("SELECT id, name, schema, created_at FROM projects WHERE id = ?1")?
+        .prepare_cached(
+            "SELECT id, name, schema, created_at, archived_at FROM projects WHERE id = ?1",
+        )?
         .query_row([id], |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
             ))
         })
         .optional()?;
-    let (id, name, schema, created_at) =
+    let (id, name, schema, created_at, archived_at) =
         row.ok_or_else(|| StoreError::NotFound(format!("project {id}")))?;
     Ok(Project {
         id,
         name,
         schema: serde_json::from_str(&schema)?,
         created_at: parse_ts(&created_at)?,
+        archived_at: archived_at.map(|t| parse_ts(&t)).transpose()?,
     })
 }
 
@@ -264,6 +270,7 @@ fn prediction(s: Option<String>) -> StoreResult<Option<Prediction>> {
 }
 
 mod consensus;
+mod lifecycle;
 mod people;
 mod projects;
 mod push;

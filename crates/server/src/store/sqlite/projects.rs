@@ -11,12 +11,13 @@ use tessera_api::{
 };
 use tessera_core::{ConsensusMethod, EncodedTask, ImportedAnswer, LabelSchema};
 
+use super::lifecycle;
 use super::*;
-use crate::store::ProjectStore;
 use crate::store::{
     ExportPage, ProjectsOf, StoreError, StoreResult, answers_by_task, parse_ts, stored_key, ts,
     unknown_batch, unknown_external_id, unknown_task,
 };
+use crate::store::{LabelUsage, ProjectStore};
 
 #[async_trait]
 impl ProjectStore for SqliteStore {
@@ -374,5 +375,49 @@ impl ProjectStore for SqliteStore {
             Ok(ExportPage::of(records, limit))
         })
         .await
+    }
+
+    async fn label_usage(&self, project_id: i64) -> StoreResult<LabelUsage> {
+        self.read(move |c| lifecycle::label_usage(c, project_id))
+            .await
+    }
+
+    async fn update_project(
+        &self,
+        project_id: i64,
+        name: &str,
+        schema: &LabelSchema,
+    ) -> StoreResult<Project> {
+        let (name, schema) = (name.to_owned(), schema.clone());
+        let project = self
+            .write(move |c| lifecycle::update_project(c, project_id, &name, &schema))
+            .await?;
+        self.projects.forget(project_id);
+        Ok(project)
+    }
+
+    async fn archive_project(
+        &self,
+        project_id: i64,
+        at: Option<DateTime<Utc>>,
+    ) -> StoreResult<Project> {
+        let project = self
+            .write(move |c| lifecycle::archive_project(c, project_id, at))
+            .await?;
+        self.projects.forget(project_id);
+        Ok(project)
+    }
+
+    async fn delete_project(&self, project_id: i64) -> StoreResult<(u64, u64)> {
+        let deleted = self
+            .write(move |c| {
+                let tx = c.savepoint()?;
+                let deleted = lifecycle::delete_project(&tx, project_id)?;
+                tx.commit()?;
+                Ok(deleted)
+            })
+            .await?;
+        self.projects.forget(project_id);
+        Ok(deleted)
     }
 }

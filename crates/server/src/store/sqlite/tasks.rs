@@ -90,12 +90,15 @@ fn browse(c: &Connection, project_id: i64, f: &TaskFilter) -> StoreResult<Vec<Ta
     }
     if let Some(max) = f.max_confidence {
         let max = w.param(SqlValue::Real(max));
-        w.and(&format!("t.confidence <= {max}"));
+        w.and(&format!(
+            "t.confidence IS NOT NULL AND t.confidence <= {max}"
+        ));
     }
     if let Some(label) = &f.label {
         let label = w.param(SqlValue::Text(label.clone()));
         w.and(&format!(
-            "EXISTS (SELECT 1 FROM json_each(t.consensus) WHERE value = {label})"
+            "t.confidence IS NOT NULL
+             AND EXISTS (SELECT 1 FROM json_each(t.consensus) WHERE value = {label})"
         ));
     }
     if let Some(annotator) = f.annotator {
@@ -198,20 +201,21 @@ fn stuck(
     project_id: i64,
     eligible: &[i64],
     now: DateTime<Utc>,
+    after: i64,
     limit: u32,
 ) -> StoreResult<Vec<i64>> {
     let ids = match eligible.first() {
         None => c
             .prepare_cached(&format!(
-                "SELECT t.id FROM tasks t WHERE {UNTAKEN} ORDER BY t.id LIMIT ?3"
+                "SELECT t.id FROM tasks t WHERE {UNTAKEN} AND t.id > ?4 ORDER BY t.id LIMIT ?3"
             ))?
-            .query_map(params![project_id, ts(now), limit], |r| r.get(0))?
+            .query_map(params![project_id, ts(now), limit, after], |r| r.get(0))?
             .collect::<Result<_, _>>()?,
         // A stuck task is among those any one eligible annotator finished: walk those.
         Some(first) => c
             .prepare_cached(&format!(
                 "SELECT t.id FROM leases l0 JOIN tasks t ON t.id = l0.task_id
-                 WHERE l0.annotator_id = ?3 AND l0.state <> 'active' AND {UNTAKEN}
+                 WHERE l0.annotator_id = ?3 AND l0.state <> 'active' AND {UNTAKEN} AND t.id > ?6
                    AND NOT EXISTS (SELECT 1 FROM json_each(?4) e WHERE NOT EXISTS (
                        SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = e.value
                        AND l.state <> 'active'))
@@ -223,7 +227,8 @@ fn stuck(
                     ts(now),
                     first,
                     serde_json::to_string(eligible)?,
-                    limit
+                    limit,
+                    after
                 ],
                 |r| r.get(0),
             )?
@@ -334,9 +339,10 @@ impl TaskStore for SqliteStore {
         project_id: i64,
         eligible: Vec<i64>,
         now: DateTime<Utc>,
+        after: i64,
         limit: u32,
     ) -> StoreResult<Vec<i64>> {
-        self.read(move |c| stuck(c, project_id, &eligible, now, limit))
+        self.read(move |c| stuck(c, project_id, &eligible, now, after, limit))
             .await
     }
 
