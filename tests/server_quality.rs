@@ -314,6 +314,49 @@ async fn unsure_answers_go_to_review_and_skips_say_why(backend: Backend) {
         flags,
         [("alice".to_owned(), true), ("bob".to_owned(), false)]
     );
+
+    // The export keeps the skip and its reason, and the unsure flag; the CSV has a column per
+    // data field and counts the unsure answers.
+    let records = export_records(&requester, project).await;
+    let skipped_record = records
+        .iter()
+        .find(|r| r.task_id == skipped)
+        .expect("skipped task");
+    let skips: Vec<(&str, Option<&str>)> = skipped_record
+        .skips
+        .iter()
+        .map(|s| (s.annotator.as_str(), s.reason.as_deref()))
+        .collect();
+    assert_eq!(skips, [("alice", Some("unclear"))]);
+    let csv = requester
+        .export(project, "csv")
+        .await
+        .expect("csv")
+        .text()
+        .await
+        .expect("body");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let at = |name: &str| header.iter().position(|h| h == name).expect(name);
+    assert_eq!(
+        &header[..3],
+        ["task_id", "external_id", "text"],
+        "{header:?}"
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    let row_of = |task: i64| {
+        rows.iter()
+            .find(|r| r[at("task_id")] == task.to_string())
+            .expect("row")
+    };
+    assert_eq!(&row_of(agreed)[at("unsure_answers")], "1");
+    assert!(row_of(skipped)[at("skips")].contains("unclear"));
+    assert!(!row_of(agreed)[at("text")].is_empty());
 }
 
 /// A spammer's answers count until the gold says they are one; then the re-fit leaves them

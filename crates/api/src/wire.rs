@@ -440,6 +440,15 @@ pub struct ExportAnswer {
     pub unsure: bool,
 }
 
+/// An annotator's skip of a task (their latest word on it), with the reason they gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExportSkip {
+    pub annotator: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub skipped_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ExportConsensus {
     /// The first (for single choice: the only) consensus label.
@@ -470,6 +479,9 @@ pub struct ExportRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<[u32; 2]>,
     pub answers: Vec<ExportAnswer>,
+    /// Annotators whose latest word on the task is a skip, with their reasons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skips: Vec<ExportSkip>,
     /// Each annotator's earlier revisions of their answer (not skips), oldest first: with
     /// `answers`, every revision, so a project moves whole.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

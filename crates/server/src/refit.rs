@@ -196,7 +196,7 @@ fn fit(
         updates.push(ConsensusUpdate {
             task_id: id,
             labels: vec![label.to_owned()],
-            answers,
+            answers: answers + left_out.get(&id).copied().unwrap_or(0),
             confidence,
             complete: progress.complete,
             wanted: progress.wanted,
@@ -209,7 +209,7 @@ fn fit(
         updates.push(ConsensusUpdate {
             task_id: task,
             labels: Vec::new(),
-            answers: 0,
+            answers: left_out.get(&task).copied().unwrap_or(0),
             confidence: 0.0,
             complete: progress.complete,
             wanted: progress.wanted,
@@ -253,10 +253,10 @@ mod tests {
                 of(1).complete,
                 of(1).wanted
             ),
-            (0, 0, false, 4)
+            (0, 1, false, 4)
         );
-        // Task 2: two answers count; three wanted, plus the excluded one's slot.
-        assert_eq!((of(2).answers, of(2).complete, of(2).wanted), (2, false, 4));
+        // Task 2: two of its three answers count; three wanted, plus the excluded one's slot.
+        assert_eq!((of(2).answers, of(2).complete, of(2).wanted), (3, false, 4));
         assert_eq!(of(2).labels, ["a"]);
         // Task 3: untouched by the exclusion.
         assert_eq!((of(3).answers, of(3).complete), (3, true));

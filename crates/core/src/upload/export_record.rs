@@ -85,6 +85,11 @@ pub(super) fn record(
             }
         }
     }
+    if let Some(Value::Array(items)) = obj.remove("skips") {
+        for (i, s) in items.into_iter().enumerate() {
+            answers.push(skip(s).map_err(|m| format!("skips[{i}]: {m}"))?);
+        }
+    }
     for (key, value) in obj {
         let empty = match &value {
             Value::Null | Value::Bool(false) => true,
@@ -181,6 +186,29 @@ fn prediction(value: Value, schema: &LabelSchema) -> Result<Prediction, String> 
     let p: Prediction = serde_json::from_value(value).map_err(|e| e.to_string())?;
     schema.check_answer(&p.labels).map_err(|e| e.to_string())?;
     Ok(p)
+}
+
+/// A skip: `annotator`, `skipped_at` (its reason is the annotator's, not carried over).
+fn skip(value: Value) -> Result<ImportedAnswer, String> {
+    let Value::Object(s) = value else {
+        return Err("a skip must be an object".to_owned());
+    };
+    let annotator = s
+        .get("annotator")
+        .and_then(Value::as_str)
+        .filter(|a| !a.trim().is_empty())
+        .ok_or("a skip needs its \"annotator\"")?
+        .to_owned();
+    Ok(ImportedAnswer {
+        annotator,
+        labels: Vec::new(),
+        skipped: true,
+        answered_at: s
+            .get("skipped_at")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        unsure: false,
+    })
 }
 
 fn answer(value: Value, schema: &LabelSchema) -> Result<ImportedAnswer, String> {

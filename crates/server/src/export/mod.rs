@@ -10,6 +10,7 @@ mod label_studio;
 pub mod labels;
 mod prodigy;
 mod spacy;
+mod table;
 
 use tessera_api::ExportRecord;
 use tessera_core::{LabelSchema, SchemaKind};
@@ -61,6 +62,8 @@ pub struct ExportWriter {
     next_annotation: u64,
     /// YOLO and VOC: the zip being written.
     image_set: Option<ImageSet>,
+    /// CSV and TSV: the columns, fixed by the first page.
+    table: Option<table::Table>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -146,6 +149,7 @@ impl ExportWriter {
             written: 0,
             next_annotation: 0,
             image_set,
+            table: None,
         })
     }
 
@@ -181,8 +185,8 @@ impl ExportWriter {
     pub fn start(&mut self) -> Result<Vec<u8>, ExportError> {
         Ok(match self.format {
             Format::Jsonl | Format::Prodigy | Format::Spacy | Format::Conll => Vec::new(),
-            Format::Csv => csv_rows(&[], true, b',')?,
-            Format::Tsv => csv_rows(&[], true, b'\t')?,
+            // The header names the data fields: it waits for the first page.
+            Format::Csv | Format::Tsv => Vec::new(),
             Format::CrowdKit => columns::crowd_kit_rows(&[], true)?,
             Format::Toloka => columns::toloka_rows(&self.schema, &[], self.label, true)?,
             Format::LabelStudio | Format::LabelStudioMin => b"[".to_vec(),
@@ -207,8 +211,18 @@ impl ExportWriter {
                     out.push(b'\n');
                 }
             }
-            Format::Csv => out = csv_rows(records, false, b',')?,
-            Format::Tsv => out = csv_rows(records, false, b'\t')?,
+            Format::Csv | Format::Tsv => {
+                let delimiter = if self.format == Format::Csv {
+                    b','
+                } else {
+                    b'\t'
+                };
+                let header = self.table.is_none();
+                let table = self
+                    .table
+                    .get_or_insert_with(|| table::Table::for_records(&self.schema, records));
+                out = table.rows(records, header, delimiter)?;
+            }
             Format::CrowdKit => out = columns::crowd_kit_rows(records, false)?,
             Format::Toloka => out = columns::toloka_rows(&self.schema, records, label, false)?,
             Format::Conll => out = columns::conll_lines(records, label),
@@ -268,6 +282,15 @@ impl ExportWriter {
         Ok(match self.format {
             Format::LabelStudio | Format::LabelStudioMin => b"]".to_vec(),
             Format::Coco => coco::END.as_bytes().to_vec(),
+            // An empty project: the header alone.
+            Format::Csv | Format::Tsv if self.table.is_none() => {
+                let delimiter = if self.format == Format::Csv {
+                    b','
+                } else {
+                    b'\t'
+                };
+                table::Table::for_records(&self.schema, &[]).rows(&[], true, delimiter)?
+            }
             Format::Yolo | Format::Voc => match self.image_set.take() {
                 Some(set) => set.finish()?,
                 None => Vec::new(),
@@ -298,103 +321,6 @@ fn inert(cell: &str) -> std::borrow::Cow<'_, str> {
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}").into(),
         _ => cell.into(),
     }
-}
-
-const CSV_HEADER: [&str; 19] = [
-    "task_id",
-    "external_id",
-    "text",
-    "image",
-    "data",
-    "prediction",
-    "prediction_score",
-    "consensus",
-    "confidence",
-    "method",
-    "complete",
-    "answer_count",
-    "answers",
-    "cancelled_at",
-    "uncounted_answers",
-    "needs_review",
-    "review",
-    "reviewer",
-    "gold",
-];
-
-/// CSV rows for `records`, after the header row when `header`.
-fn csv_rows(records: &[ExportRecord], header: bool, delimiter: u8) -> Result<Vec<u8>, ExportError> {
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(delimiter)
-        .from_writer(Vec::new());
-    if header {
-        w.write_record(CSV_HEADER)?;
-    }
-    for r in records {
-        let field = |k: &str| {
-            r.data
-                .get(k)
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_owned()
-        };
-        let as_json = |answers: &[tessera_api::ExportAnswer]| -> Vec<serde_json::Value> {
-            answers
-                .iter()
-                .map(|a| serde_json::json!({"annotator": a.annotator, "labels": a.labels, "answered_at": a.answered_at}))
-                .collect()
-        };
-        let row = [
-            r.task_id.to_string(),
-            r.external_id.clone().unwrap_or_default(),
-            field("text"),
-            field("image"),
-            serde_json::to_string(&r.data)?,
-            r.prediction
-                .as_ref()
-                .map(|p| p.labels.join("|"))
-                .unwrap_or_default(),
-            r.prediction
-                .as_ref()
-                .and_then(|p| p.score)
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
-            r.consensus
-                .as_ref()
-                .map(|c| c.labels.join("|"))
-                .unwrap_or_default(),
-            r.consensus
-                .as_ref()
-                .map(|c| format!("{:.4}", c.confidence))
-                .unwrap_or_default(),
-            r.consensus
-                .as_ref()
-                .map(|c| c.method.clone())
-                .unwrap_or_default(),
-            r.complete.to_string(),
-            r.answers.len().to_string(),
-            serde_json::to_string(&as_json(&r.answers))?,
-            r.cancelled_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-            if r.uncounted_answers.is_empty() {
-                String::new()
-            } else {
-                serde_json::to_string(&as_json(&r.uncounted_answers))?
-            },
-            r.needs_review.to_string(),
-            r.review
-                .as_ref()
-                .map(|v| v.labels.join("|"))
-                .unwrap_or_default(),
-            r.review
-                .as_ref()
-                .map(|v| v.reviewer.clone())
-                .unwrap_or_default(),
-            r.gold.as_ref().map(|g| g.join("|")).unwrap_or_default(),
-        ];
-        w.write_record(row.iter().map(|cell| inert(cell).into_owned()))?;
-    }
-    w.into_inner()
-        .map_err(|e| ExportError::Flush(e.to_string()))
 }
 
 #[cfg(test)]

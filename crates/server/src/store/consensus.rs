@@ -88,7 +88,7 @@ pub struct ConsensusUpdate {
     pub task_id: i64,
     /// Empty: no consensus, as no answer counts any more (all were a suspended annotator's).
     pub labels: Vec<String>,
-    /// Answers that count.
+    /// Current answers (those left out of the consensus too).
     pub answers: u32,
     pub confidence: f64,
     pub complete: bool,
@@ -186,8 +186,6 @@ pub struct AnswerCount {
 /// A task's consensus and standing from its current answers.
 pub(crate) struct Standing {
     pub consensus: Option<Consensus>,
-    /// Answers that count.
-    pub counted: u32,
     pub progress: Progress,
 }
 
@@ -208,7 +206,6 @@ pub(crate) fn standing(
     }
     Standing {
         consensus,
-        counted,
         progress,
     }
 }

@@ -31,6 +31,7 @@ pub(crate) use people::{
     creator_only, last_admin, last_requester, no_such_user, not_a_member, project_role, role_of,
 };
 pub use postgres::PostgresStore;
+pub(crate) use projects::attach_skips;
 pub use projects::{EXPORT_PAGE, ExportPage, LabelUsage, ProjectStore, ProjectsOf};
 pub(crate) use projects::{stored_key, unknown_batch, unknown_external_id, unknown_task};
 pub use public_ids::PublicIds;

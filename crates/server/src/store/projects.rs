@@ -212,3 +212,36 @@ pub struct LabelUsage {
     /// Answers (any revision) holding more than one label.
     pub multi_label_answers: u64,
 }
+
+/// One counted answer as [`attach_skips`] reads it: (task, annotator, skipped, skip reason,
+/// answered at).
+pub(crate) type AnswerWord = (i64, i64, bool, Option<String>, DateTime<Utc>);
+
+/// Attaches to `records` (a page, in task order) the skips among `latest`: each annotator's
+/// counted answers to the tasks of the page, sorted by task and annotator, newest revision
+/// first (the first of each is their latest word).
+pub(crate) fn attach_skips(
+    records: &mut [(i64, tessera_api::ExportRecord)],
+    latest: Vec<AnswerWord>,
+    name: impl Fn(i64) -> String,
+) {
+    let at: std::collections::HashMap<i64, usize> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (*id, i))
+        .collect();
+    let mut last = None;
+    for (task, annotator, skipped, reason, time) in latest {
+        if last == Some((task, annotator)) {
+            continue;
+        }
+        last = Some((task, annotator));
+        if let (true, Some(&i)) = (skipped, at.get(&task)) {
+            records[i].1.skips.push(tessera_api::ExportSkip {
+                annotator: name(annotator),
+                reason,
+                skipped_at: time,
+            });
+        }
+    }
+}

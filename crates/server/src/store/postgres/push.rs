@@ -375,11 +375,10 @@ async fn update_consensus(
         };
         let Standing {
             consensus: result,
-            counted,
             progress,
         } = standing(schema, method, &answers);
         updated.push(task);
-        counts.push(i32::try_from(counted).unwrap_or(i32::MAX));
+        counts.push(i32::try_from(answers.len()).unwrap_or(i32::MAX));
         complete.push(progress.complete);
         wanted.push(i32::try_from(progress.wanted).unwrap_or(i32::MAX));
         first_ask.push(i32::try_from(schema.progress(0, None).wanted).unwrap_or(i32::MAX));

@@ -2,6 +2,7 @@
 //! and pages of a project's export (a page's answers in two queries).
 
 use super::*;
+use crate::store::attach_skips;
 
 impl PostgresStore {
     /// Stores the answers a batch brought from another tool, each by its imported annotator
@@ -276,6 +277,7 @@ pub(super) async fn export_tasks(
                     _ => None,
                 },
                 answers,
+                skips: Vec::new(),
                 earlier_answers,
                 consensus,
                 complete: r.try_get(7)?,
@@ -288,6 +290,27 @@ pub(super) async fn export_tasks(
                     .map(|Json(g)| g),
             },
         ));
+    }
+    if let (Some((first, _)), Some((last, _))) = (out.first(), out.last()) {
+        let mut latest = Vec::new();
+        for r in c
+            .query(
+                "SELECT task_id, annotator_id, skipped, skip_reason, answered_at FROM answers
+                 WHERE task_id BETWEEN $1 AND $2 AND counted
+                 ORDER BY task_id, annotator_id, revision DESC, seq DESC",
+                &[first, last],
+            )
+            .await?
+        {
+            latest.push((
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+            ));
+        }
+        attach_skips(&mut out, latest, name);
     }
     Ok(out)
 }

@@ -336,7 +336,6 @@ fn update_consensus(
         .collect();
     let Standing {
         consensus,
-        counted,
         progress,
     } = standing(schema, method, &answers);
     tx.prepare_cached(
@@ -348,7 +347,7 @@ fn update_consensus(
     )?
     .execute(params![
         task_id,
-        i64::from(counted),
+        answers.len() as i64,
         consensus.as_ref().map(|c| serde_json::to_string(&c.labels)).transpose()?,
         consensus.as_ref().map(|c| c.confidence),
         consensus.as_ref().map(|_| method.name()),

@@ -3,6 +3,7 @@
 
 use super::push::{CurrentAnswer, current_answers, earlier_answers, push_all};
 use super::*;
+use crate::store::attach_skips;
 
 /// Stores the answers a batch brought from another tool, each by its imported annotator (made
 /// on first sight): each is leased to them and pushed like any answer, so it counts alike.
@@ -208,6 +209,7 @@ pub(super) fn export_tasks(
                     _ => None,
                 },
                 answers,
+                skips: Vec::new(),
                 earlier_answers,
                 consensus,
                 complete: r.get(7)?,
@@ -221,6 +223,28 @@ pub(super) fn export_tasks(
                     .transpose()?,
             },
         ));
+    }
+    if let (Some((first, _)), Some((last, _))) = (out.first(), out.last()) {
+        let latest = c
+            .prepare_cached(
+                "SELECT task_id, annotator_id, skipped, skip_reason, answered_at FROM answers
+                 WHERE task_id BETWEEN ?1 AND ?2 AND counted
+                 ORDER BY task_id, annotator_id, revision DESC, seq DESC",
+            )?
+            .query_map(params![first, last], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })?
+            .collect::<Result<Vec<(i64, i64, bool, Option<String>, String)>, _>>()?
+            .into_iter()
+            .map(|(t, a, s, reason, at)| Ok((t, a, s, reason, parse_ts(&at)?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        attach_skips(&mut out, latest, name);
     }
     Ok(out)
 }
