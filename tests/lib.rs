@@ -376,6 +376,8 @@ pub fn answer_push(task_id: i64, labels: &[&str]) -> tessera_api::AnswerPush {
         skip_reason: None,
         answered_at: Utc::now(),
         device_id: None,
+        prediction_verdict: None,
+        prediction_model: None,
     }
 }
 

@@ -62,10 +62,14 @@ pub fn submit_answer(
     task_id: i64,
     labels: Vec<String>,
     unsure: bool,
+    rejected: bool,
 ) -> Result<Option<TaskView>> {
+    // What was done with the prediction shown (accepted, rejected, corrected) is worked out
+    // from it and the labels, with the annotator's word for a rejection.
     let flags = AnswerFlags {
         unsure,
         skip_reason: None,
+        rejected,
     };
     session.answer(task_id, labels, false, flags).map_err(to_ui)
 }
@@ -79,6 +83,7 @@ pub fn skip_task(
     let flags = AnswerFlags {
         unsure: false,
         skip_reason: reason,
+        rejected: false,
     };
     session
         .answer(task_id, Vec::new(), true, flags)

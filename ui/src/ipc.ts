@@ -27,8 +27,9 @@ export const ipc = {
   signOut: () => invoke<void>("sign_out"),
   chooseProject: (projectId: number) => invoke<SessionInfo>("choose_project", { projectId }),
   nextTask: () => invoke<TaskView | null>("next_task"),
-  submitAnswer: (taskId: number, labels: string[], unsure: boolean) =>
-    invoke<TaskView | null>("submit_answer", { taskId, labels, unsure }),
+  /** `rejected`: the annotator said the prediction shown was wrong (R) before answering. */
+  submitAnswer: (taskId: number, labels: string[], unsure: boolean, rejected: boolean) =>
+    invoke<TaskView | null>("submit_answer", { taskId, labels, unsure, rejected }),
   skipTask: (taskId: number, reason: string | null) => invoke<TaskView | null>("skip_task", { taskId, reason }),
   upcomingTasks: (limit: number) => invoke<TaskView[]>("upcoming_tasks", { limit }),
   previousTask: (before: number | null) => invoke<TaskView | null>("previous_task", { before }),

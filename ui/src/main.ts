@@ -439,6 +439,7 @@ async function actReview(action: Action) {
  */
 function commit(t: TaskView, labels: string[], skip: { reason: string | null } | null) {
   const flaggedUnsure = unsure && !skip;
+  const saidRejected = rejected && !skip;
   done.add(t.task_id);
   revising = null;
   notice = "";
@@ -448,7 +449,7 @@ function commit(t: TaskView, labels: string[], skip: { reason: string | null } |
     try {
       const next = skip
         ? await ipc.skipTask(t.task_id, skip.reason)
-        : await ipc.submitAnswer(t.task_id, labels, flaggedUnsure);
+        : await ipc.submitAnswer(t.task_id, labels, flaggedUnsure, saidRejected);
       saving -= 1;
       // The annotator may have moved on to another screen meanwhile: leave it be.
       if (!onLabelingScreen()) return;

@@ -278,6 +278,41 @@ pub struct AnswerPush {
     /// one annotator's two devices apart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<Uuid>,
+    /// What the annotator did with the machine's prediction shown beside the task, if one
+    /// was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction_verdict: Option<PredictionVerdict>,
+    /// Which prediction that was: its model version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction_model: Option<String>,
+}
+
+/// What an annotator did with the prediction shown beside a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PredictionVerdict {
+    /// Took it as the answer.
+    Accepted,
+    /// Said it was wrong and answered by hand.
+    Rejected,
+    /// Started from it and changed it.
+    Corrected,
+}
+
+impl PredictionVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Rejected => "rejected",
+            Self::Corrected => "corrected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Accepted, Self::Rejected, Self::Corrected]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
 }
 
 /// `POST /api/answers` (annotator).
@@ -438,6 +473,12 @@ pub struct ExportAnswer {
     /// The annotator flagged it as unsure.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unsure: bool,
+    /// What they did with the prediction shown beside the task, if one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction_verdict: Option<PredictionVerdict>,
+    /// Which prediction that was: its model version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction_model: Option<String>,
 }
 
 /// An annotator's skip of a task (their latest word on it), with the reason they gave.

@@ -436,6 +436,8 @@ async fn annotate(a: Annotator) -> Tally {
                 skip_reason: None,
                 answered_at: Utc::now(),
                 device_id: None,
+                prediction_verdict: None,
+                prediction_model: None,
             })
             .collect();
         let pushed = Instant::now();

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tessera_api::LeaseRequest;
 use tessera_client::LocalStore;
 use tessera_client::device::{Account, Device};
+use tessera_client::local::AnswerFlags;
 use tessera_client::sync::{checkout_with, sync_once};
 
 use crate::Remote;
@@ -41,9 +42,21 @@ pub enum WorkCommand {
         /// One label, or several for a multiple-choice project.
         #[arg(required = true)]
         labels: Vec<String>,
+        /// Unsure of it: the task goes to review once complete.
+        #[arg(long)]
+        unsure: bool,
+        /// The task's prediction is wrong (recorded with the answer; otherwise an answer
+        /// the same as the prediction accepts it, and a different one corrects it).
+        #[arg(long)]
+        reject: bool,
     },
     /// Skip a task (works offline); it goes back to other annotators.
-    Skip { task_id: i64 },
+    Skip {
+        task_id: i64,
+        /// Why: unclear, broken, offensive, or your own words (the requester sees it).
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Push pending answers and pull changes.
     Sync,
     /// Show local counts, and why the server refused any answers.
@@ -148,16 +161,31 @@ pub async fn run(command: WorkCommand, remote: &Remote) -> Result<()> {
                 println!("no tasks left; run `tessera work checkout PROJECT`");
             }
         }
-        WorkCommand::Answer { task_id, labels } => {
-            let answer = store.record_answer(task_id, labels, false, Utc::now())?;
+        WorkCommand::Answer {
+            task_id,
+            labels,
+            unsure,
+            reject,
+        } => {
+            let flags = AnswerFlags {
+                unsure,
+                skip_reason: None,
+                rejected: reject,
+            };
+            let answer = store.record_flagged(task_id, labels, false, flags, Utc::now())?;
             let pending = store.counts(None, Utc::now())?.pending;
             println!(
                 "recorded answer {} to task {task_id} (revision {}); {pending} waiting to sync",
                 answer.id, answer.revision
             );
         }
-        WorkCommand::Skip { task_id } => {
-            store.record_answer(task_id, Vec::new(), true, Utc::now())?;
+        WorkCommand::Skip { task_id, reason } => {
+            let flags = AnswerFlags {
+                unsure: false,
+                skip_reason: reason,
+                rejected: false,
+            };
+            store.record_flagged(task_id, Vec::new(), true, flags, Utc::now())?;
             println!("skipped task {task_id}");
         }
         WorkCommand::Sync => {

@@ -10,7 +10,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tessera_api::{AnswerPush, Change, LeasedTask, Project, PushResult, PushStatus};
+use tessera_api::{
+    AnswerPush, Change, LeasedTask, PredictionVerdict, Project, PushResult, PushStatus,
+};
 use tessera_core::{LabelSchema, Prediction, SchemaError};
 use uuid::Uuid;
 
@@ -24,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_cancelled.sql"),
     include_str!("../migrations/0003_answer_flags.sql"),
     include_str!("../migrations/0004_refusals_and_order.sql"),
+    include_str!("../migrations/0005_prediction_verdict.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +79,35 @@ pub struct AnswerFlags {
     pub unsure: bool,
     /// Why a task was skipped.
     pub skip_reason: Option<String>,
+    /// The annotator said the prediction shown was wrong and answered by hand.
+    pub rejected: bool,
+}
+
+/// What an answer with `labels` did with the task's `prediction`: rejected it (the annotator
+/// said so), accepted it (the same labels) or corrected it (others); nothing for a skip or a
+/// task shown without one. With the prediction's model version.
+pub fn prediction_verdict(
+    prediction: Option<&Prediction>,
+    labels: &[String],
+    skipped: bool,
+    rejected: bool,
+) -> (Option<PredictionVerdict>, Option<String>) {
+    let Some(p) = prediction.filter(|_| !skipped) else {
+        return (None, None);
+    };
+    let verdict = if rejected {
+        PredictionVerdict::Rejected
+    } else {
+        let (mut given, mut suggested) = (labels.to_vec(), p.labels.clone());
+        given.sort_unstable();
+        suggested.sort_unstable();
+        if given == suggested {
+            PredictionVerdict::Accepted
+        } else {
+            PredictionVerdict::Corrected
+        }
+    };
+    (Some(verdict), p.model_version.clone())
 }
 
 pub struct LocalStore {
@@ -264,10 +296,18 @@ impl LocalStore {
         let now = now.trunc_subsecs(6);
         self.with(|c| {
             let tx = c.transaction()?;
-            let project_id: i64 = tx
-                .query_row("SELECT project_id FROM tasks WHERE id = ?1", [task_id], |r| r.get(0))
+            let (project_id, prediction): (i64, Option<String>) = tx
+                .query_row(
+                    "SELECT project_id, prediction FROM tasks WHERE id = ?1",
+                    [task_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()?
                 .ok_or(LocalError::UnknownTask(task_id))?;
+            let prediction: Option<Prediction> =
+                prediction.map(|p| serde_json::from_str(&p)).transpose()?;
+            let (prediction_verdict, prediction_model) =
+                prediction_verdict(prediction.as_ref(), &labels, skipped, flags.rejected);
             let schema: String = tx.query_row("SELECT schema FROM projects WHERE id = ?1", [project_id], |r| r.get(0))?;
             serde_json::from_str::<LabelSchema>(&schema)?.check_push(
                 &labels,
@@ -290,10 +330,13 @@ impl LocalStore {
                 skip_reason: flags.skip_reason,
                 answered_at: now,
                 device_id: self.device,
+                prediction_verdict,
+                prediction_model,
             };
             tx.execute(
-                "INSERT INTO answers (id, task_id, revision, labels, skipped, answered_at, unsure, skip_reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO answers (id, task_id, revision, labels, skipped, answered_at, unsure, skip_reason,
+                                      prediction_verdict, prediction_model)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     answer.id.to_string(),
                     task_id,
@@ -302,7 +345,9 @@ impl LocalStore {
                     skipped,
                     ts(now),
                     answer.unsure,
-                    answer.skip_reason
+                    answer.skip_reason,
+                    answer.prediction_verdict.map(|v| v.as_str()),
+                    answer.prediction_model
                 ],
             )?;
             tx.execute(
@@ -362,7 +407,8 @@ impl LocalStore {
     pub fn pending(&self, limit: u32) -> LocalResult<Vec<AnswerPush>> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT id, task_id, revision, labels, skipped, answered_at, unsure, skip_reason FROM answers
+                "SELECT id, task_id, revision, labels, skipped, answered_at, unsure, skip_reason,
+                        prediction_verdict, prediction_model FROM answers
                  WHERE synced = 0 AND rejected IS NULL ORDER BY local_seq LIMIT ?1",
             )?;
             let rows = stmt.query_map([limit], |r| {
@@ -376,12 +422,16 @@ impl LocalStore {
                     AnswerFlags {
                         unsure: r.get(6)?,
                         skip_reason: r.get(7)?,
+                        rejected: false,
                     },
+                    r.get::<_, Option<String>>(8)?,
+                    r.get::<_, Option<String>>(9)?,
                 ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (id, task_id, revision, labels, skipped, answered_at, flags) = row?;
+                let (id, task_id, revision, labels, skipped, answered_at, flags, verdict, model) =
+                    row?;
                 let Ok(id) = id.parse::<Uuid>() else {
                     tracing::error!(%id, "skipping an answer with an unreadable id");
                     continue;
@@ -396,6 +446,8 @@ impl LocalStore {
                     skip_reason: flags.skip_reason,
                     answered_at: parse_ts(&answered_at),
                     device_id: self.device,
+                    prediction_verdict: verdict.as_deref().and_then(PredictionVerdict::parse),
+                    prediction_model: model,
                 });
             }
             Ok(out)

@@ -298,3 +298,32 @@ fn answers_survive_reopening_the_database() {
     assert_eq!(s.pending(10).expect("pending"), vec![a]);
     assert_eq!(s.task(3).expect("task").state, "answered");
 }
+
+#[test]
+fn an_answer_says_what_it_did_with_the_prediction() {
+    use tessera_api::PredictionVerdict::{Accepted, Corrected, Rejected};
+    let p = Prediction {
+        labels: vec!["b".into(), "a".into()],
+        score: Some(0.7),
+        model_version: Some("m2".into()),
+    };
+    let labels = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let m2 = Some("m2".to_owned());
+    assert_eq!(
+        prediction_verdict(Some(&p), &labels(&["a", "b"]), false, false),
+        (Some(Accepted), m2.clone())
+    );
+    assert_eq!(
+        prediction_verdict(Some(&p), &labels(&["a"]), false, false),
+        (Some(Corrected), m2.clone())
+    );
+    assert_eq!(
+        prediction_verdict(Some(&p), &labels(&["a", "b"]), false, true),
+        (Some(Rejected), m2)
+    );
+    assert_eq!(prediction_verdict(Some(&p), &[], true, false), (None, None));
+    assert_eq!(
+        prediction_verdict(None, &labels(&["a"]), false, false),
+        (None, None)
+    );
+}

@@ -167,6 +167,9 @@ fn answers_json(answers: &[ExportAnswer]) -> Vec<serde_json::Value> {
             if a.unsure {
                 answer["unsure"] = serde_json::Value::Bool(true);
             }
+            if let Some(verdict) = a.prediction_verdict {
+                answer["prediction"] = verdict.as_str().into();
+            }
             answer
         })
         .collect()

@@ -49,6 +49,8 @@ pub(crate) fn imported_push(
         skip_reason: None,
         answered_at,
         device_id: None,
+        prediction_verdict: None,
+        prediction_model: None,
     }
 }
 

@@ -266,6 +266,14 @@ async fn insert_answers(
     let skipped: Vec<bool> = accepted.iter().map(|a| a.skipped).collect();
     let unsure: Vec<bool> = accepted.iter().map(|a| a.unsure).collect();
     let reasons: Vec<Option<&str>> = accepted.iter().map(|a| a.skip_reason.as_deref()).collect();
+    let verdicts: Vec<Option<&str>> = accepted
+        .iter()
+        .map(|a| a.prediction_verdict.map(|v| v.as_str()))
+        .collect();
+    let models: Vec<Option<&str>> = accepted
+        .iter()
+        .map(|a| a.prediction_model.as_deref())
+        .collect();
     let answered_at: Vec<DateTime<Utc>> = accepted.iter().map(|a| a.answered_at).collect();
     let counted: Vec<bool> = accepted
         .iter()
@@ -276,13 +284,17 @@ async fn insert_answers(
         .cached_query(
             "WITH stored AS (
                  INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at,
-                                      received_at, device_id, device_conflict, counted, unsure, skip_reason)
+                                      received_at, device_id, device_conflict, counted, unsure, skip_reason,
+                                      prediction_verdict, prediction_model)
                  SELECT u.id, u.task_id, $7, u.revision, u.labels, u.skipped, u.answered_at, $8,
-                        u.device_id, u.device_conflict, u.counted, u.unsure, u.skip_reason
+                        u.device_id, u.device_conflict, u.counted, u.unsure, u.skip_reason,
+                        u.prediction_verdict, u.prediction_model
                  FROM UNNEST($1::uuid[], $2::bigint[], $3::int[], $4::jsonb[], $5::bool[], $6::timestamptz[],
-                             $9::uuid[], $10::bool[], $11::bool[], $12::bool[], $13::text[])
+                             $9::uuid[], $10::bool[], $11::bool[], $12::bool[], $13::text[],
+                             $14::text[], $15::text[])
                       WITH ORDINALITY AS u(id, task_id, revision, labels, skipped, answered_at, device_id,
-                                           device_conflict, counted, unsure, skip_reason, n)
+                                           device_conflict, counted, unsure, skip_reason,
+                                           prediction_verdict, prediction_model, n)
                  ORDER BY u.n
                  ON CONFLICT (id) DO NOTHING RETURNING id
              ), noted AS (
@@ -293,7 +305,7 @@ async fn insert_answers(
              )
              SELECT id FROM stored",
             &[&ids, &tasks, &revisions, &labels, &skipped, &answered_at, &annotator.id, &now, &devices, &conflicts,
-              &counted, &unsure, &reasons],
+              &counted, &unsure, &reasons, &verdicts, &models],
         )
         .await?;
     let inserted: HashSet<Uuid> = rows

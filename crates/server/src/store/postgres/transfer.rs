@@ -110,7 +110,7 @@ async fn exported_answers(
         .cached_query(
             "SELECT * FROM (
                  SELECT DISTINCT ON (task_id, annotator_id) task_id, annotator_id, labels, revision,
-                        skipped, answered_at, received_at, unsure
+                        skipped, answered_at, received_at, unsure, prediction_verdict, prediction_model
                  FROM answers WHERE task_id = ANY($1) AND counted = $2
                  ORDER BY task_id, annotator_id, revision DESC, seq DESC
              ) current WHERE NOT skipped ORDER BY task_id, annotator_id",
@@ -131,8 +131,8 @@ async fn earlier_answers(
         .cached_query(
             "SELECT * FROM (
                  SELECT DISTINCT ON (task_id, annotator_id, revision) task_id, annotator_id, labels,
-                        revision, skipped, answered_at, received_at, unsure,
-                        max(revision) OVER (PARTITION BY task_id, annotator_id) AS latest
+                        revision, skipped, answered_at, received_at, unsure, prediction_verdict,
+                        prediction_model, max(revision) OVER (PARTITION BY task_id, annotator_id) AS latest
                  FROM answers WHERE task_id = ANY($1) AND counted
                  ORDER BY task_id, annotator_id, revision, seq DESC
              ) earlier WHERE revision < latest AND NOT skipped
@@ -164,6 +164,10 @@ fn by_task(
             answered_at: a.try_get("answered_at")?,
             received_at: a.try_get("received_at")?,
             unsure: a.try_get("unsure")?,
+            prediction_verdict: a
+                .try_get::<_, Option<&str>>("prediction_verdict")?
+                .and_then(tessera_api::PredictionVerdict::parse),
+            prediction_model: a.try_get("prediction_model")?,
         });
     }
     Ok(out)

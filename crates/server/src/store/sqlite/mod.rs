@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0018_suspension_lifts.sql"),
     include_str!("../../../migrations/sqlite/0019_task_browser.sql"),
     include_str!("../../../migrations/sqlite/0020_project_archive.sql"),
+    include_str!("../../../migrations/sqlite/0021_prediction_verdict.sql"),
 ];
 
 /// The ids of the projects [`ProjectsOf`] names (?1 its kind, ?2 the user), in id order.

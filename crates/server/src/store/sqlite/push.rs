@@ -101,8 +101,9 @@ fn push_one(
         None => false,
     };
     tx.prepare_cached("INSERT INTO answers (id, task_id, annotator_id, revision, labels, skipped, answered_at, received_at,
-                              device_id, device_conflict, counted, unsure, skip_reason)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")?.execute(
+                              device_id, device_conflict, counted, unsure, skip_reason,
+                              prediction_verdict, prediction_model)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)")?.execute(
         params![
             id,
             answer.task_id,
@@ -116,7 +117,9 @@ fn push_one(
             other_device,
             !cancelled,
             answer.unsure,
-            answer.skip_reason
+            answer.skip_reason,
+            answer.prediction_verdict.map(|v| v.as_str()),
+            answer.prediction_model
         ],
     )?;
     tx.prepare_cached("INSERT INTO changes (annotator_id, kind, task_id, answer_id) VALUES (?1, 'answer', ?2, ?3)")?.execute(
@@ -165,6 +168,8 @@ pub(super) struct CurrentAnswer {
     pub(super) answered_at: String,
     pub(super) received_at: String,
     pub(super) unsure: bool,
+    pub(super) prediction_verdict: Option<String>,
+    pub(super) prediction_model: Option<String>,
 }
 
 /// The current (latest-revision, not skipped) answers to a task, one per annotator: among the
@@ -175,7 +180,8 @@ pub(super) fn current_answers(
     counted: bool,
 ) -> StoreResult<Vec<CurrentAnswer>> {
     let mut stmt = tx.prepare_cached(
-        "SELECT a.annotator_id, a.labels, a.revision, a.answered_at, a.received_at, a.skipped, a.unsure
+        "SELECT a.annotator_id, a.labels, a.revision, a.answered_at, a.received_at, a.skipped, a.unsure,
+                a.prediction_verdict, a.prediction_model
          FROM answers a
          WHERE a.task_id = ?1 AND a.counted = ?2
          ORDER BY a.annotator_id, a.revision DESC, a.seq DESC",
@@ -200,6 +206,8 @@ pub(super) fn current_answers(
             answered_at: r.get(3)?,
             received_at: r.get(4)?,
             unsure: r.get(6)?,
+            prediction_verdict: r.get(7)?,
+            prediction_model: r.get(8)?,
         });
     }
     Ok(out)
@@ -209,7 +217,8 @@ pub(super) fn current_answers(
 /// last push of each revision), oldest first, annotator by annotator.
 pub(super) fn earlier_answers(tx: &Connection, task_id: i64) -> StoreResult<Vec<CurrentAnswer>> {
     let mut stmt = tx.prepare_cached(
-        "SELECT a.annotator_id, a.labels, a.revision, a.answered_at, a.received_at, a.skipped, a.unsure
+        "SELECT a.annotator_id, a.labels, a.revision, a.answered_at, a.received_at, a.skipped, a.unsure,
+                a.prediction_verdict, a.prediction_model
          FROM answers a
          WHERE a.task_id = ?1 AND a.counted = 1
          ORDER BY a.annotator_id, a.revision DESC, a.seq DESC",
@@ -239,6 +248,8 @@ pub(super) fn earlier_answers(tx: &Connection, task_id: i64) -> StoreResult<Vec<
             answered_at: r.get(3)?,
             received_at: r.get(4)?,
             unsure: r.get(6)?,
+            prediction_verdict: r.get(7)?,
+            prediction_model: r.get(8)?,
         });
     }
     // Oldest first within each annotator.

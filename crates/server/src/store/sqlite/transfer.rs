@@ -4,6 +4,7 @@
 use super::push::{CurrentAnswer, current_answers, earlier_answers, push_all};
 use super::*;
 use crate::store::attach_skips;
+use tessera_api::PredictionVerdict;
 
 /// Stores the answers a batch brought from another tool, each by its imported annotator (made
 /// on first sight): each is leased to them and pushed like any answer, so it counts alike.
@@ -146,6 +147,11 @@ pub(super) fn export_tasks(
                         answered_at: parse_ts(&a.answered_at)?,
                         received_at: parse_ts(&a.received_at)?,
                         unsure: a.unsure,
+                        prediction_verdict: a
+                            .prediction_verdict
+                            .as_deref()
+                            .and_then(PredictionVerdict::parse),
+                        prediction_model: a.prediction_model,
                     })
                 })
                 .collect()
