@@ -189,6 +189,7 @@ impl ProjectStore for PostgresStore {
             .await?;
         store_reviews(&tx, &reviews, now).await?;
         tx.commit().await?;
+        self.analyze_after(tasks.len() + answers_added);
         Ok(UploadResponse {
             batch_id,
             tasks_added: tasks.len(),
@@ -222,6 +223,7 @@ impl ProjectStore for PostgresStore {
             .store_imported(&tx, &by_task, now, method.as_ref())
             .await?;
         tx.commit().await?;
+        self.analyze_after(stored);
         Ok(stored)
     }
 
@@ -467,3 +469,30 @@ impl ProjectStore for PostgresStore {
 
 /// Tasks one upload statement inserts.
 const INSERT_CHUNK: usize = 5_000;
+
+/// Rows written at once from which the planner's statistics are refreshed at once, not when
+/// autovacuum next comes by (up to a minute or more): until then, plans made for an empty
+/// table walk a million rows (the task browser's pages took 0.4 s instead of 5 ms).
+const ANALYZE_AFTER: usize = 10_000;
+
+impl PostgresStore {
+    /// Refreshes the statistics of the tables a large write filled, in the background.
+    fn analyze_after(&self, rows: usize) {
+        if rows < ANALYZE_AFTER {
+            return;
+        }
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let analyzed = async {
+                pool.get()
+                    .await?
+                    .batch_execute("ANALYZE tasks, answers, leases")
+                    .await?;
+                Ok::<_, StoreError>(())
+            };
+            if let Err(e) = analyzed.await {
+                tracing::warn!(error = %e, "could not refresh statistics after a large write");
+            }
+        });
+    }
+}
