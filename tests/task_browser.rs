@@ -242,9 +242,18 @@ async fn each_filter_finds_its_tasks_and_pages_follow_their_cursors(backend: Bac
         queue.iter().map(|r| r.task_id).collect::<Vec<_>>(),
         [t("t3")]
     );
-    // The status counts gold apart.
+    // The status counts gold apart, and each batch its progress.
     let status = s.rita.status(s.project).await.expect("status");
     assert_eq!((status.tasks, status.gold_tasks), (10, 1));
+    let progress: Vec<(i64, i64, i64)> = s
+        .rita
+        .batches(s.project)
+        .await
+        .expect("batches")
+        .iter()
+        .map(|b| (b.task_count, b.complete, b.gold))
+        .collect();
+    assert_eq!(progress, [(6, 6, 0), (4, 0, 0), (1, 0, 1)]);
 
     // Refused, with reasons; an annotator may not browse.
     for bad in [

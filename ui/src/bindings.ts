@@ -181,7 +181,15 @@ export type Batch = { id: number, task_count: number,
 /**
  * Higher first; 0 unless the requester set one.
  */
-priority: number, created_at: string, };
+priority: number, created_at: string, 
+/**
+ * Its tasks that have the answers they want (gold apart).
+ */
+complete: number, 
+/**
+ * Its gold tasks.
+ */
+gold: number, };
 
 export type ProjectDashboard = { summary: ProjectSummary, 
 /**

@@ -210,6 +210,14 @@ pub struct Batch {
     /// Higher first; 0 unless the requester set one.
     pub priority: i32,
     pub created_at: DateTime<Utc>,
+    /// Its tasks that have the answers they want (gold apart).
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub complete: i64,
+    /// Its gold tasks.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub gold: i64,
 }
 
 /// `PATCH /api/projects/{id}/batches/{batch_id}` (requester): the batch's new priority.

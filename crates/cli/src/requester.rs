@@ -193,14 +193,22 @@ pub async fn batch(command: BatchCommand, remote: &Remote) -> Result<()> {
     let client = remote.client()?;
     match command {
         BatchCommand::List { project } => {
-            println!("batch\ttasks\tpriority\tuploaded");
+            println!("batch\ttasks\tpriority\tuploaded\tcomplete\tgold");
             for b in client.batches(project).await? {
+                let tasks = (b.task_count - b.gold).max(0);
+                let share = if tasks > 0 {
+                    format!(" ({:.0}%)", 100.0 * b.complete as f64 / tasks as f64)
+                } else {
+                    String::new()
+                };
                 println!(
-                    "{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}/{tasks}{share}\t{}",
                     b.id,
                     b.task_count,
                     b.priority,
-                    b.created_at.to_rfc3339()
+                    b.created_at.to_rfc3339(),
+                    b.complete,
+                    b.gold
                 );
             }
         }

@@ -69,6 +69,14 @@ pub struct LabelSchema {
     /// `overlap` answers goes to review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence_target: Option<f64>,
+    /// Without a `confidence_target`: a task that has its `overlap` answers and a consensus
+    /// confidence below this (no label has most of the weight: a three-way split) goes to
+    /// review. 0 turns it off.
+    #[serde(
+        default = "default_review_below",
+        skip_serializing_if = "is_default_review_below"
+    )]
+    pub review_below: f64,
     /// Whether an answer may hold several labels.
     #[serde(default)]
     pub multiple: bool,
@@ -113,6 +121,14 @@ impl SuspendedAnswers {
 
 fn is_zero(x: &f64) -> bool {
     *x == 0.0
+}
+
+fn default_review_below() -> f64 {
+    0.5
+}
+
+fn is_default_review_below(x: &f64) -> bool {
+    *x == default_review_below()
 }
 
 fn default_gold_min_answers() -> u32 {
@@ -197,6 +213,8 @@ pub enum SchemaError {
     ConfidenceTarget(String),
     #[error("gold_rate must be between 0 and 1, got {0}")]
     GoldRate(String),
+    #[error("review_below must be 0 to 1, got {0}")]
+    ReviewBelow(String),
     #[error("suspend_below must be above 0 and at most 1, got {0}")]
     SuspendBelow(String),
     #[error("offline_quota must be between 1 and {max}, got {got}")]
@@ -345,6 +363,9 @@ impl LabelSchema {
         {
             return Err(SchemaError::ConfidenceTarget(t.to_string()));
         }
+        if !(0.0..=1.0).contains(&self.review_below) {
+            return Err(SchemaError::ReviewBelow(self.review_below.to_string()));
+        }
         if !(0.0..=1.0).contains(&self.gold_rate) {
             return Err(SchemaError::GoldRate(self.gold_rate.to_string()));
         }
@@ -382,7 +403,10 @@ impl LabelSchema {
             _ if answers >= max => Progress {
                 complete: true,
                 wanted: max,
-                needs_review: self.confidence_target.is_some_and(|t| !confident(t)),
+                needs_review: match self.confidence_target {
+                    Some(t) => !confident(t),
+                    None => confidence.is_some_and(|c| c < self.review_below - 1e-9),
+                },
             },
             Some(target) if answers >= self.min_overlap.unwrap_or(max) => Progress {
                 complete: confident(target),
@@ -551,7 +575,7 @@ mod tests {
     }
 
     #[test]
-    fn a_fixed_overlap_completes_at_overlap_and_never_goes_to_review() {
+    fn a_fixed_overlap_completes_at_overlap_and_sends_splits_to_review() {
         let s =
             LabelSchema::from_json(r#"{"kind":"classification","labels":["a","b"],"overlap":3}"#)
                 .expect("valid");
@@ -561,15 +585,28 @@ mod tests {
                 (p.complete, p.wanted, p.needs_review)
             })
             .collect();
+        // A three-way split (no label has most of the weight) goes to review once complete.
         assert_eq!(
             steps,
             [
                 (false, 3, false),
                 (false, 3, false),
                 (false, 3, false),
-                (true, 3, false)
+                (true, 3, true)
             ]
         );
+        // Two of three agreeing, or a tie exactly at the bar, does not.
+        assert!(!s.progress(3, Some(0.67)).needs_review);
+        assert!(!s.progress(2, Some(0.5)).needs_review);
+        let off = LabelSchema::from_json(
+            r#"{"kind":"classification","labels":["a","b"],"overlap":3,"review_below":0}"#,
+        )
+        .expect("valid");
+        assert!(!off.progress(3, Some(0.34)).needs_review);
+        let bad = LabelSchema::from_json(
+            r#"{"kind":"classification","labels":["a","b"],"review_below":2}"#,
+        );
+        assert!(bad.is_err());
     }
 
     #[test]

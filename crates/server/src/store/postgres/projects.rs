@@ -230,8 +230,16 @@ impl ProjectStore for PostgresStore {
     async fn batches(&self, project_id: i64) -> StoreResult<Vec<Batch>> {
         let c = self.pool.get().await?;
         self.project_in(&c, project_id).await?;
+        // Progress in one pass over the project's tasks.
         c.cached_query(
-            "SELECT id, task_count, priority, created_at FROM batches WHERE project_id = $1 ORDER BY id",
+            "SELECT b.id, b.task_count, b.priority, b.created_at,
+                    COALESCE(p.complete, 0), COALESCE(p.gold, 0)
+             FROM batches b LEFT JOIN (
+                 SELECT batch_id, COUNT(*) FILTER (WHERE complete AND gold IS NULL) AS complete,
+                        COUNT(gold) AS gold
+                 FROM tasks WHERE project_id = $1 GROUP BY batch_id
+             ) p ON p.batch_id = b.id
+             WHERE b.project_id = $1 ORDER BY b.id",
             &[&project_id],
         )
         .await?
@@ -242,6 +250,8 @@ impl ProjectStore for PostgresStore {
                 task_count: r.try_get(1)?,
                 priority: r.try_get(2)?,
                 created_at: r.try_get(3)?,
+                complete: r.try_get(4)?,
+                gold: r.try_get(5)?,
             })
         })
         .collect()
@@ -255,26 +265,24 @@ impl ProjectStore for PostgresStore {
     ) -> StoreResult<Batch> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
-        let row = tx
-            .cached_query_opt(
-                "UPDATE batches SET priority = $3 WHERE id = $1 AND project_id = $2
-                 RETURNING task_count, created_at",
-                &[&batch_id, &project_id, &priority],
-            )
-            .await?
-            .ok_or_else(|| unknown_batch(project_id, batch_id))?;
+        tx.cached_query_opt(
+            "UPDATE batches SET priority = $3 WHERE id = $1 AND project_id = $2 RETURNING id",
+            &[&batch_id, &project_id, &priority],
+        )
+        .await?
+        .ok_or_else(|| unknown_batch(project_id, batch_id))?;
         tx.cached_execute(
             "UPDATE tasks SET priority = $2 WHERE batch_id = $1",
             &[&batch_id, &priority],
         )
         .await?;
         tx.commit().await?;
-        Ok(Batch {
-            id: batch_id,
-            task_count: row.try_get(0)?,
-            priority,
-            created_at: row.try_get(1)?,
-        })
+        drop(c);
+        self.batches(project_id)
+            .await?
+            .into_iter()
+            .find(|b| b.id == batch_id)
+            .ok_or_else(|| unknown_batch(project_id, batch_id))
     }
 
     async fn cancel_tasks(

@@ -192,6 +192,14 @@ impl ProjectStore for SqliteStore {
     async fn batches(&self, project_id: i64) -> StoreResult<Vec<Batch>> {
         self.read(move |c| {
             project_row(c, project_id)?;
+            // Progress in one pass over the project's tasks.
+            let progress: HashMap<i64, (i64, i64)> = c
+                .prepare_cached(
+                    "SELECT batch_id, COALESCE(SUM(complete AND gold IS NULL), 0), COUNT(gold)
+                     FROM tasks WHERE project_id = ?1 GROUP BY batch_id",
+                )?
+                .query_map([project_id], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+                .collect::<Result<_, _>>()?;
             let mut rows = c.prepare_cached(
                 "SELECT id, task_count, priority, created_at FROM batches WHERE project_id = ?1 ORDER BY id",
             )?;
@@ -201,7 +209,15 @@ impl ProjectStore for SqliteStore {
                 })?
                 .map(|row| {
                     let (id, task_count, priority, created_at) = row?;
-                    Ok(Batch { id, task_count, priority, created_at: parse_ts(&created_at)? })
+                    let (complete, gold) = progress.get(&id).copied().unwrap_or_default();
+                    Ok(Batch {
+                        id,
+                        task_count,
+                        priority,
+                        created_at: parse_ts(&created_at)?,
+                        complete,
+                        gold,
+                    })
                 })
                 .collect::<StoreResult<Vec<_>>>()?;
             Ok(batches)
@@ -217,28 +233,24 @@ impl ProjectStore for SqliteStore {
     ) -> StoreResult<Batch> {
         self.write(move |c| {
             let tx = c.savepoint()?;
-            let row = tx
+            let found = tx
                 .prepare_cached(
-                    "UPDATE batches SET priority = ?3 WHERE id = ?1 AND project_id = ?2
-                     RETURNING task_count, created_at",
+                    "UPDATE batches SET priority = ?3 WHERE id = ?1 AND project_id = ?2 RETURNING id",
                 )?
-                .query_row(params![batch_id, project_id, priority], |r| {
-                    Ok((r.get(0)?, r.get::<_, String>(1)?))
-                })
+                .query_row(params![batch_id, project_id, priority], |r| r.get::<_, i64>(0))
                 .optional()?;
-            let (task_count, created_at) =
-                row.ok_or_else(|| unknown_batch(project_id, batch_id))?;
+            found.ok_or_else(|| unknown_batch(project_id, batch_id))?;
             tx.prepare_cached("UPDATE tasks SET priority = ?2 WHERE batch_id = ?1")?
                 .execute(params![batch_id, priority])?;
             tx.commit()?;
-            Ok(Batch {
-                id: batch_id,
-                task_count,
-                priority,
-                created_at: parse_ts(&created_at)?,
-            })
+            Ok(())
         })
-        .await
+        .await?;
+        self.batches(project_id)
+            .await?
+            .into_iter()
+            .find(|b| b.id == batch_id)
+            .ok_or_else(|| unknown_batch(project_id, batch_id))
     }
 
     async fn cancel_tasks(
