@@ -455,6 +455,21 @@ async fn a_suspended_annotators_answers_stop_counting_until_the_suspension_is_li
         "{done:?}"
     );
 
+    // Each annotator against the consensus, the labels' tally and the forecast.
+    let skills = requester.annotators(project).await.expect("skills");
+    let of = |name: &str| skills.iter().find(|s| s.annotator == name).expect(name);
+    assert_eq!(
+        (of("sam").agreement, of("sam").agreement_answers),
+        (Some(0.0), 10)
+    );
+    assert_eq!(of("sam").confusion["positive"]["negative"], 10);
+    assert_eq!(of("ann").agreement, Some(1.0));
+    let stats = requester.stats(project).await.expect("stats");
+    assert_eq!(stats.label_counts.get("positive"), Some(&10), "{stats:?}");
+    let forecast = stats.forecast.expect("a forecast");
+    assert_eq!(forecast.tasks_left, 0);
+    assert!(forecast.done_by.is_some());
+
     // The requester lifts the suspension (CLI), and sees Sam active again.
     let sam_id = sam.me().await.expect("me").user_id;
     let env = [

@@ -137,7 +137,15 @@ krippendorff_alpha: number | null, percent_agreement: number | null,
 /**
  * Tasks the agreement figures cover.
  */
-agreement_tasks: number, };
+agreement_tasks: number, 
+/**
+ * Tasks (gold apart) by consensus label.
+ */
+label_counts: Record<string, number>, 
+/**
+ * When the open tasks will be done at the pace of the last day's work.
+ */
+forecast: Forecast | null, };
 
 export type AnnotatorSkill = { annotator_id: number, annotator: string, 
 /**
@@ -171,6 +179,19 @@ median_seconds: number | null,
  * Share of the annotator's answers carrying their most common label.
  */
 top_label_share: number | null, 
+/**
+ * Share of their answers that are the task's consensus label, on tasks with a
+ * consensus and two or more answers (single-choice projects).
+ */
+agreement: number | null, 
+/**
+ * The answers `agreement` compares.
+ */
+agreement_answers: number, 
+/**
+ * Their confusion matrix against the consensus: consensus label → their label → answers.
+ */
+confusion: Record<string, Record<string, number>>, 
 /**
  * Anomalies for the requester to look at: `fast` (median time under a third of the
  * project's), `one_label` (95% or more of 20+ answers alike).

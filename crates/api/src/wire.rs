@@ -575,6 +575,25 @@ pub struct ProjectStats {
     /// Tasks the agreement figures cover.
     #[ts(type = "number")]
     pub agreement_tasks: u64,
+    /// Tasks (gold apart) by consensus label.
+    #[serde(default)]
+    #[ts(type = "Record<string, number>")]
+    pub label_counts: BTreeMap<String, u64>,
+    /// When the open tasks will be done at the pace of the last day's work.
+    #[serde(default)]
+    pub forecast: Option<Forecast>,
+}
+
+/// A completion forecast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, ts_rs::TS)]
+pub struct Forecast {
+    /// Tasks still to complete (cancelled and gold apart).
+    #[ts(type = "number")]
+    pub tasks_left: u64,
+    /// Tasks completed per hour over the last 24 hours of work.
+    pub per_hour: f64,
+    /// When the last open task will be complete at that pace; none while nothing completes.
+    pub done_by: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, ts_rs::TS)]
@@ -632,6 +651,18 @@ pub struct AnnotatorSkill {
     pub median_seconds: Option<f64>,
     /// Share of the annotator's answers carrying their most common label.
     pub top_label_share: Option<f64>,
+    /// Share of their answers that are the task's consensus label, on tasks with a
+    /// consensus and two or more answers (single-choice projects).
+    #[serde(default)]
+    pub agreement: Option<f64>,
+    /// The answers `agreement` compares.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub agreement_answers: u64,
+    /// Their confusion matrix against the consensus: consensus label → their label → answers.
+    #[serde(default)]
+    #[ts(type = "Record<string, Record<string, number>>")]
+    pub confusion: BTreeMap<String, BTreeMap<String, u64>>,
     /// Anomalies for the requester to look at: `fast` (median time under a third of the
     /// project's), `one_label` (95% or more of 20+ answers alike).
     pub flags: Vec<String>,

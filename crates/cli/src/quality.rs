@@ -9,7 +9,8 @@ use crate::Remote;
 #[derive(Subcommand)]
 pub enum AnnotatorCommand {
     /// List a project's annotators: user id, name, answers, gold right/answered, the accuracy
-    /// bound suspension goes by, suspended or not, flags, last answer.
+    /// bound suspension goes by, suspended or not, agreement with the consensus, flags, last
+    /// answer (`--json` adds each one's confusion matrix against the consensus).
     List {
         project: i64,
         #[arg(long)]
@@ -34,12 +35,16 @@ pub async fn annotator(command: AnnotatorCommand, remote: &Remote) -> Result<()>
                     .gold_accuracy_upper
                     .map_or_else(|| "-".to_owned(), |u| format!("≤{:.0}%", u * 100.0));
                 let state = if s.suspended { "suspended" } else { "active" };
+                let agreement = s.agreement.map_or_else(
+                    || "-".to_owned(),
+                    |a| format!("agrees {:.0}% of {}", a * 100.0, s.agreement_answers),
+                );
                 let last = s.last_answer_at.map_or_else(
                     || "-".to_owned(),
                     |t| t.format("%Y-%m-%d %H:%M").to_string(),
                 );
                 println!(
-                    "{}\t{}\t{} answers\tgold {}/{}\t{bound}\t{state}\t{}\tlast {last}",
+                    "{}\t{}\t{} answers\tgold {}/{}\t{bound}\t{state}\t{agreement}\t{}\tlast {last}",
                     s.annotator_id,
                     s.annotator,
                     s.answers,

@@ -573,10 +573,21 @@ pub async fn status(project: i64, json: bool, remote: &Remote) -> Result<()> {
         } else {
             100.0 * s.complete as f64 / s.tasks as f64
         };
+        let gold = if s.gold_tasks > 0 {
+            format!(", and {} gold tasks", s.gold_tasks)
+        } else {
+            String::new()
+        };
         println!(
-            "project {}: {} of {} tasks complete ({pct:.1}%)",
+            "project {}: {} of {} tasks complete ({pct:.1}%){gold}",
             s.project_id, s.complete, s.tasks
         );
+        if let Some(why) = &s.stuck_because {
+            println!(
+                "stuck: {} tasks no one can take (`tessera tasks {} --status stuck`): {why}",
+                s.stuck, s.project_id
+            );
+        }
         println!(
             "answers: {}   active leases: {}   annotators: {}",
             s.answers, s.leased, s.annotators

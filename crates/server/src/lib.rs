@@ -3,6 +3,7 @@
 //! [`app`] builds the router (tests drive it over a real socket bound to port 0);
 //! [`serve`] runs it until the shutdown future resolves.
 
+pub mod annotator_agreement;
 pub mod auth;
 pub mod clock;
 pub mod error;

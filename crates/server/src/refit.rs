@@ -242,6 +242,7 @@ mod tests {
                 answer(3, 10, "a"),
             ],
             gold: HashMap::new(),
+            consensus: HashMap::new(),
         };
         let (updates, model) = fit(&inputs, &schema, BTreeSet::from([7])).expect("fit");
         let of = |task: i64| updates.iter().find(|u| u.task_id == task).expect("task");

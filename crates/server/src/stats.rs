@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use tessera_api::{HourCount, ProjectStats, SecondsBucket};
+use tessera_api::{Forecast, HourCount, ProjectStats, SecondsBucket};
 use tessera_core::LabelSchema;
 use tessera_core::aggregate::Dataset;
 use tessera_core::aggregate::agreement::agreement;
@@ -108,12 +108,58 @@ pub fn project_stats(
         krippendorff_alpha,
         percent_agreement,
         agreement_tasks,
+        label_counts: Default::default(),
+        forecast: None,
+    }
+}
+
+/// When `tasks_left` tasks will be complete at the pace `complete_by_hour` shows over its
+/// last 24 hours (`now`: from when).
+pub fn forecast(complete_by_hour: &[HourCount], tasks_left: u64, now: DateTime<Utc>) -> Forecast {
+    let window = &complete_by_hour[complete_by_hour.len().saturating_sub(25)..];
+    let per_hour = match (window.first(), window.last()) {
+        (Some(first), Some(last)) if window.len() > 1 => {
+            last.count.saturating_sub(first.count) as f64 / (window.len() - 1) as f64
+        }
+        // One hour of work: what it completed.
+        (Some(only), _) => only.count as f64,
+        _ => 0.0,
+    };
+    let done_by = (tasks_left == 0).then_some(now).or_else(|| {
+        (per_hour > 0.0).then(|| {
+            now + Duration::seconds((tasks_left as f64 / per_hour * 3600.0).round() as i64)
+        })
+    });
+    Forecast {
+        tasks_left,
+        per_hour,
+        done_by,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_forecast_goes_by_the_last_days_pace() {
+        let t0 = DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let series: Vec<HourCount> = (0..30)
+            .map(|h| HourCount {
+                hour: t0 + Duration::hours(h),
+                count: 10 * h as u64,
+            })
+            .collect();
+        let now = t0 + Duration::hours(30);
+        let f = forecast(&series, 50, now);
+        assert!((f.per_hour - 10.0).abs() < 1e-9, "{f:?}");
+        assert_eq!(f.done_by, Some(now + Duration::hours(5)));
+        assert_eq!(forecast(&series, 0, now).done_by, Some(now));
+        let idle = vec![HourCount { hour: t0, count: 0 }];
+        assert_eq!(forecast(&idle, 5, now).done_by, None);
+    }
 
     fn at(hour: i64, second: i64) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")

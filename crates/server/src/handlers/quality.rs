@@ -40,16 +40,24 @@ pub async fn get_stats(
     require_project_requester(&state, &caller, id).await?;
     let project = state.store.project(id).await?;
     let times = state.store.answer_times(id).await?;
-    let labelled = if project.schema.can_refit() {
-        state.store.consensus_inputs(id).await?.answers
+    let inputs = if project.schema.can_refit() {
+        state.store.consensus_inputs(id).await?
     } else {
-        Vec::new()
+        crate::store::ConsensusInputs::default()
     };
-    Ok(Json(crate::stats::project_stats(
-        &project.schema,
-        &times,
-        &labelled,
-    )))
+    let mut stats = crate::stats::project_stats(&project.schema, &times, &inputs.answers);
+    stats.label_counts = crate::annotator_agreement::label_counts(&inputs.consensus);
+    let status = state.store.status(id, state.clock.now()).await?;
+    let left = status
+        .tasks
+        .saturating_sub(status.complete)
+        .saturating_sub(status.cancelled);
+    stats.forecast = Some(crate::stats::forecast(
+        &stats.complete_by_hour,
+        left,
+        state.clock.now(),
+    ));
+    Ok(Json(stats))
 }
 
 /// Each annotator's answers, accuracy on gold, suspension and last activity.
@@ -70,6 +78,12 @@ async fn annotator_skills(state: &AppState, id: i64) -> Result<Vec<AnnotatorSkil
     let since_lift = gold_records(store, id, None).await?;
     let tally = gold_tally(&store.gold_answers(id, None).await?);
     let mut paces = flag_annotators(&store.answer_times(id).await?);
+    let mut against = if project.schema.can_refit() {
+        let inputs = store.consensus_inputs(id).await?;
+        crate::annotator_agreement::against_consensus(&inputs.answers, &inputs.consensus)
+    } else {
+        Default::default()
+    };
     let skills = store
         .answer_counts(id)
         .await?
@@ -82,6 +96,7 @@ async fn annotator_skills(state: &AppState, id: i64) -> Result<Vec<AnnotatorSkil
                 .copied()
                 .unwrap_or_default();
             let pace = paces.remove(&count.annotator_id).unwrap_or_default();
+            let vs = against.remove(&count.annotator_id).unwrap_or_default();
             AnnotatorSkill {
                 annotator_id: count.annotator_id,
                 annotator: count.name,
@@ -95,6 +110,9 @@ async fn annotator_skills(state: &AppState, id: i64) -> Result<Vec<AnnotatorSkil
                 suspended: suspends(&project, record),
                 median_seconds: pace.median_seconds,
                 top_label_share: pace.top_label_share,
+                agreement: (vs.compared > 0).then(|| vs.agreed as f64 / vs.compared as f64),
+                agreement_answers: vs.compared,
+                confusion: vs.confusion,
                 flags: pace.flags,
             }
         })

@@ -80,6 +80,8 @@ pub struct ConsensusInputs {
     pub answers: Vec<(i64, i64, String)>,
     /// Gold tasks' known label.
     pub gold: std::collections::HashMap<i64, String>,
+    /// Each task's current consensus label (the first), where it has one.
+    pub consensus: std::collections::HashMap<i64, String>,
 }
 
 /// One task's re-fitted consensus and what it means for its assignment.

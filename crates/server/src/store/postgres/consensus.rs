@@ -77,9 +77,23 @@ impl ConsensusStore for PostgresStore {
                 gold.insert(r.try_get(0)?, label);
             }
         }
+        let mut consensus = HashMap::new();
+        for r in c
+            .cached_query(
+                "SELECT id, consensus->>0 FROM tasks
+                 WHERE project_id = $1 AND consensus IS NOT NULL AND gold IS NULL",
+                &[&project_id],
+            )
+            .await?
+        {
+            if let Some(label) = r.try_get::<_, Option<String>>(1)? {
+                consensus.insert(r.try_get(0)?, label);
+            }
+        }
         Ok(ConsensusInputs {
             answers: latest_answers(raw),
             gold,
+            consensus,
         })
     }
 

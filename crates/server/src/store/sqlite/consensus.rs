@@ -71,9 +71,24 @@ impl ConsensusStore for SqliteStore {
                     gold.insert(r.get(0)?, label);
                 }
             }
+            let consensus = c
+                .prepare_cached(
+                    "SELECT id, json_extract(consensus, '$[0]') FROM tasks
+                     WHERE project_id = ?1 AND consensus IS NOT NULL AND gold IS NULL",
+                )?
+                .query_map([project_id], |r| {
+                    Ok((r.get(0)?, r.get::<_, Option<String>>(1)?))
+                })?
+                .filter_map(|row| match row {
+                    Ok((task, Some(label))) => Some(Ok((task, label))),
+                    Ok((_, None)) => None,
+                    Err(e) => Some(Err(e)),
+                })
+                .collect::<Result<_, _>>()?;
             Ok(ConsensusInputs {
                 answers: latest_answers(raw),
                 gold,
+                consensus,
             })
         })
         .await
