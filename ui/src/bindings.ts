@@ -113,6 +113,20 @@ export type SecondsBucket = {
  */
 up_to_seconds: number, answers: number, };
 
+export type Forecast = { 
+/**
+ * Tasks still to complete (cancelled and gold apart).
+ */
+tasks_left: number, 
+/**
+ * Tasks completed per hour over the last 24 hours of work.
+ */
+per_hour: number, 
+/**
+ * When the last open task will be complete at that pace; none while nothing completes.
+ */
+done_by: string | null, };
+
 export type ProjectStats = { 
 /**
  * Answers given in each hour (annotators' clocks, first revisions), oldest first: every

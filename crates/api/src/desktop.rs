@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use tessera_core::SchemaKind;
 
-use crate::{AnnotatorSkill, Batch, HourCount, ProjectStats, SecondsBucket};
+use crate::{AnnotatorSkill, Batch, Forecast, HourCount, ProjectStats, SecondsBucket};
 use ts_rs::TS;
 
 /// A project the signed-in annotator can work on.
@@ -216,6 +216,7 @@ pub fn typescript_bindings() -> String {
         ProjectSummary::decl(&cfg),
         HourCount::decl(&cfg),
         SecondsBucket::decl(&cfg),
+        Forecast::decl(&cfg),
         ProjectStats::decl(&cfg),
         AnnotatorSkill::decl(&cfg),
         Batch::decl(&cfg),
