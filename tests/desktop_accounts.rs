@@ -119,14 +119,15 @@ async fn two_annotators_share_the_app_and_a_suspended_one_is_told() {
     );
     sign_out(&client).await;
 
-    // Sam answered both gold tasks of a second project wrong (through the API): suspended.
+    // Sam answered both gold tasks of a second project wrong (through the API): suspended
+    // (0 of 2 right is below 60% with 95% confidence).
     let gold = r#"{"id":"g1","data":{"text":"I love it"},"gold":"positive"}
 {"id":"g2","data":{"text":"I hate it"},"gold":"negative"}
 "#;
     let checked = project(
         &requester,
         r#"{"kind": "classification", "labels": ["positive", "negative", "neutral"], "overlap": 3,
-            "gold_rate": 1.0, "suspend_below": 0.5, "gold_min_answers": 2}"#,
+            "gold_rate": 1.0, "suspend_below": 0.6, "gold_min_answers": 2}"#,
         &format!("{gold}{}", sample_jsonl(5)),
     )
     .await;

@@ -883,6 +883,57 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
         .await
         .expect("the consensus methods line");
     assert!(methods.contains("by majority vote"), "{methods}");
+    // The task browser: the complete tasks, one opened with its answer, sent to review.
+    client
+        .find(Locator::Css("#task-status"))
+        .await
+        .expect("the status filter")
+        .select_by_value("complete")
+        .await
+        .expect("complete");
+    text_where(
+        &client,
+        "#task-table tbody",
+        10,
+        "the complete tasks",
+        |t| t.matches("complete").count() == 4,
+    )
+    .await;
+    let first = client
+        .find(Locator::Css("#task-table tbody tr"))
+        .await
+        .expect("a task row");
+    let task: i64 = first
+        .attr("data-task")
+        .await
+        .expect("attr")
+        .expect("task id")
+        .parse()
+        .expect("a number");
+    first.click().await.expect("open the task");
+    let opened = text_where(&client, "#task-answers", 10, "the task's answers", |t| {
+        t.contains("ann") || t.contains("bo")
+    })
+    .await;
+    assert!(opened.contains(':'), "{opened}");
+    client
+        .find(Locator::Css("#task-review"))
+        .await
+        .expect("send to review")
+        .click()
+        .await
+        .expect("click");
+    text_where(&client, "#task-notice", 10, "sent to review", |t| {
+        t.contains("waiting for review")
+    })
+    .await;
+    let waiting = requester.review_queue(project, 10).await.expect("queue");
+    assert_eq!(
+        waiting.iter().map(|r| r.task_id).collect::<Vec<_>>(),
+        [task]
+    );
+    fits_and_reads(&client, "task browser").await;
+    screenshot(&client, "task-browser.png").await;
     let bars = client
         .find_all(Locator::Css("#chart-answers rect.bar"))
         .await

@@ -4,7 +4,7 @@ use tauri::State;
 use tessera_api::Batch;
 use tessera_api::desktop::{
     CommandError, ProjectDashboard, ProjectSummary, RefusedView, ReviewView, SessionInfo,
-    SyncStatus, TaskView, UploadReport,
+    SyncStatus, TaskDetailView, TaskPageView, TaskView, UploadReport,
 };
 
 use tessera_client::local::AnswerFlags;
@@ -177,6 +177,44 @@ pub async fn upload_chunk(
 #[tauri::command]
 pub async fn finish_upload(session: State<'_, Session>, upload_id: u64) -> Result<UploadReport> {
     session.finish_upload(upload_id).await.map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn browse_tasks(
+    session: State<'_, Session>,
+    project_id: i64,
+    status: Option<String>,
+    search: Option<String>,
+    cursor: Option<String>,
+) -> Result<TaskPageView> {
+    session
+        .browse_tasks(project_id, status, search, cursor)
+        .await
+        .map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn task_detail(
+    session: State<'_, Session>,
+    project_id: i64,
+    task_id: i64,
+) -> Result<TaskDetailView> {
+    session
+        .task_detail(project_id, task_id)
+        .await
+        .map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn send_to_review(
+    session: State<'_, Session>,
+    project_id: i64,
+    task_ids: Vec<i64>,
+) -> Result<u64> {
+    session
+        .send_to_review(project_id, task_ids)
+        .await
+        .map_err(to_ui)
 }
 
 #[tauri::command]

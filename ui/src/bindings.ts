@@ -245,3 +245,31 @@ skips_by_reason: Record<string, number>,
 consensus_by_method: Record<string, number>, };
 
 export type UploadReport = { batch_id: number, tasks_added: number, };
+
+export type TaskRowView = { task_id: number, 
+/**
+ * open, complete, needs-review, stuck, gold or cancelled.
+ */
+status: string, preview: string, consensus: Array<string>, confidence: number | null, answers: number, };
+
+export type TaskPageView = { tasks: Array<TaskRowView>, next_cursor: string | null, };
+
+export type TaskAnswerView = { annotator: string, labels: Array<string>, 
+/**
+ * RFC 3339.
+ */
+answered_at: string, unsure: boolean, 
+/**
+ * accepted, corrected or rejected: what they did with the prediction.
+ */
+prediction_verdict: string | null, };
+
+export type TaskDetailView = { task_id: number, status: string, stuck_because: string | null, 
+/**
+ * The task's data as pretty JSON.
+ */
+data: string, prediction: Array<string>, answers: Array<TaskAnswerView>, 
+/**
+ * Annotators who skipped it, with their reasons.
+ */
+skips: Array<string>, consensus: Array<string>, confidence: number | null, review: Array<string>, };

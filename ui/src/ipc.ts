@@ -9,6 +9,8 @@ import type {
   ReviewView,
   SessionInfo,
   SyncStatus,
+  TaskDetailView,
+  TaskPageView,
   TaskView,
   UploadReport,
 } from "./bindings";
@@ -49,6 +51,11 @@ export const ipc = {
   /** Writes an export; `label` is "review" (the final label), "consensus" or "answers". */
   exportProject: (projectId: number, format: string, label: string | null = null) =>
     invoke<string>("export_project", { projectId, format, label }),
+  /** A page of the task browser: `status` and `search` narrow it, `cursor` continues it. */
+  browseTasks: (projectId: number, status: string | null, search: string | null, cursor: string | null) =>
+    invoke<TaskPageView>("browse_tasks", { projectId, status, search, cursor }),
+  taskDetail: (projectId: number, taskId: number) => invoke<TaskDetailView>("task_detail", { projectId, taskId }),
+  sendToReview: (projectId: number, taskIds: number[]) => invoke<number>("send_to_review", { projectId, taskIds }),
   syncStatus: () => invoke<SyncStatus>("sync_status"),
   syncNow: () => invoke<void>("sync_now"),
   refusedAnswers: () => invoke<RefusedView[]>("refused_answers"),

@@ -7,6 +7,7 @@ import { h } from "./dom";
 import { errorMessage, ipc } from "./ipc";
 import { formatScore } from "./keys";
 import { type SchemaForm, schemaFromForm } from "./schema_form";
+import { taskBrowser } from "./task_browser";
 
 type Screen = { name: "list" } | { name: "project"; id: number } | { name: "new" };
 
@@ -188,6 +189,8 @@ function paintProject(d: ProjectDashboard) {
       methodLine(d.consensus_by_method),
       h("h2", {}, "Annotators"),
       d.annotators.length ? annotators : h("p", { class: "muted" }, "No answers yet."),
+      h("h2", {}, "Tasks"),
+      taskBrowser(p.id),
       h("h2", {}, "Batches and export"),
       d.batches.length ? batchTable(p.id, d.batches) : null,
       drop,

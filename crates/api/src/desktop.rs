@@ -187,6 +187,56 @@ pub struct ProjectDashboard {
     pub consensus_by_method: std::collections::BTreeMap<String, u64>,
 }
 
+/// One task as the app's task browser lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TaskRowView {
+    #[ts(type = "number")]
+    pub task_id: i64,
+    /// open, complete, needs-review, stuck, gold or cancelled.
+    pub status: String,
+    pub preview: String,
+    pub consensus: Vec<String>,
+    pub confidence: Option<f64>,
+    pub answers: u32,
+}
+
+/// A page of the app's task browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TaskPageView {
+    pub tasks: Vec<TaskRowView>,
+    pub next_cursor: Option<String>,
+}
+
+/// One answer in the app's task view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TaskAnswerView {
+    pub annotator: String,
+    pub labels: Vec<String>,
+    /// RFC 3339.
+    pub answered_at: String,
+    pub unsure: bool,
+    /// accepted, corrected or rejected: what they did with the prediction.
+    pub prediction_verdict: Option<String>,
+}
+
+/// One task in full, in the app's task browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TaskDetailView {
+    #[ts(type = "number")]
+    pub task_id: i64,
+    pub status: String,
+    pub stuck_because: Option<String>,
+    /// The task's data as pretty JSON.
+    pub data: String,
+    pub prediction: Vec<String>,
+    pub answers: Vec<TaskAnswerView>,
+    /// Annotators who skipped it, with their reasons.
+    pub skips: Vec<String>,
+    pub consensus: Vec<String>,
+    pub confidence: Option<f64>,
+    pub review: Vec<String>,
+}
+
 /// What an upload added.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct UploadReport {
@@ -222,6 +272,10 @@ pub fn typescript_bindings() -> String {
         Batch::decl(&cfg),
         ProjectDashboard::decl(&cfg),
         UploadReport::decl(&cfg),
+        TaskRowView::decl(&cfg),
+        TaskPageView::decl(&cfg),
+        TaskAnswerView::decl(&cfg),
+        TaskDetailView::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from crates/api/src/desktop.rs by ts-rs. Do not edit: run\n// `UPDATE_BINDINGS=1 cargo test -p tessera-api` after changing the Rust types.\n\n",

@@ -321,6 +321,21 @@ impl PredictionVerdict {
             .into_iter()
             .find(|v| v.as_str() == s)
     }
+
+    /// As stored: 1, 2, 3.
+    pub fn code(self) -> i16 {
+        match self {
+            Self::Accepted => 1,
+            Self::Rejected => 2,
+            Self::Corrected => 3,
+        }
+    }
+
+    pub fn from_code(code: i16) -> Option<Self> {
+        [Self::Accepted, Self::Rejected, Self::Corrected]
+            .into_iter()
+            .find(|v| v.code() == code)
+    }
 }
 
 /// `POST /api/answers` (annotator).

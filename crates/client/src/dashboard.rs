@@ -8,8 +8,11 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use futures_util::{StreamExt, TryStreamExt};
-use tessera_api::desktop::{ProjectDashboard, ProjectSummary, UploadReport};
-use tessera_api::{Batch, Project, ProjectStatus, UploadResponse};
+use tessera_api::desktop::{
+    ProjectDashboard, ProjectSummary, TaskAnswerView, TaskDetailView, TaskPageView, TaskRowView,
+    UploadReport,
+};
+use tessera_api::{Batch, Project, ProjectStatus, TaskListQuery, TaskStatus, UploadResponse};
 use tessera_core::{LabelSchema, UploadFormat};
 use tokio::sync::mpsc;
 
@@ -135,6 +138,98 @@ impl Session {
             batches,
             summary: summary(project, status),
         })
+    }
+
+    /// A page of the project's tasks for the task browser: `status` (open, complete,
+    /// needs-review, stuck, gold, cancelled) and `search` narrow it; `cursor` continues.
+    pub async fn browse_tasks(
+        &self,
+        project_id: i64,
+        status: Option<String>,
+        search: Option<String>,
+        cursor: Option<String>,
+    ) -> Result<TaskPageView> {
+        let status = status
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                TaskStatus::parse(&s)
+                    .ok_or_else(|| SessionError::Invalid(format!("unknown task status {s:?}")))
+            })
+            .transpose()?;
+        let query = TaskListQuery {
+            status,
+            search: search.filter(|s| !s.trim().is_empty()),
+            cursor,
+            limit: Some(50),
+            ..TaskListQuery::default()
+        };
+        let page = self.requester_api()?.tasks(project_id, &query).await?;
+        Ok(TaskPageView {
+            tasks: page
+                .tasks
+                .into_iter()
+                .map(|t| TaskRowView {
+                    task_id: t.task_id,
+                    status: t.status.as_str().to_owned(),
+                    preview: t.preview,
+                    consensus: t.consensus,
+                    confidence: t.confidence,
+                    answers: t.answers,
+                })
+                .collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// One task in full, for the task browser.
+    pub async fn task_detail(&self, project_id: i64, task_id: i64) -> Result<TaskDetailView> {
+        let t = self.requester_api()?.task(project_id, task_id).await?;
+        let r = t.record;
+        Ok(TaskDetailView {
+            task_id: r.task_id,
+            status: t.status.as_str().to_owned(),
+            stuck_because: t.stuck_because,
+            data: shortened(
+                serde_json::to_string_pretty(&r.data)
+                    .map_err(|e| SessionError::Invalid(e.to_string()))?,
+            ),
+            prediction: r.prediction.map(|p| p.labels).unwrap_or_default(),
+            answers: r
+                .answers
+                .into_iter()
+                .map(|a| TaskAnswerView {
+                    annotator: a.annotator,
+                    labels: a.labels,
+                    answered_at: a.answered_at.to_rfc3339(),
+                    unsure: a.unsure,
+                    prediction_verdict: a.prediction_verdict.map(|v| v.as_str().to_owned()),
+                })
+                .collect(),
+            skips: r
+                .skips
+                .into_iter()
+                .map(|s| match s.reason {
+                    Some(reason) => format!("{} ({reason})", s.annotator),
+                    None => s.annotator,
+                })
+                .collect(),
+            consensus: r
+                .consensus
+                .as_ref()
+                .map(|c| c.labels.clone())
+                .unwrap_or_default(),
+            confidence: r.consensus.map(|c| c.confidence),
+            review: r.review.map(|v| v.labels).unwrap_or_default(),
+        })
+    }
+
+    /// Sends tasks to the review queue; returns how many went.
+    pub async fn send_to_review(&self, project_id: i64, task_ids: Vec<i64>) -> Result<u64> {
+        Ok(self
+            .requester_api()?
+            .review_tasks(project_id, task_ids)
+            .await?
+            .changed)
     }
 
     /// Sets a batch's priority: its open tasks are leased before those of lower-priority
@@ -274,6 +369,18 @@ impl Session {
         file.sync_all().map_err(file_error)?;
         Ok(path.display().to_string())
     }
+}
+
+/// A task's data as the task view shows it: at most 4,000 characters, then how many more.
+fn shortened(text: String) -> String {
+    const SHOWN: usize = 4_000;
+    let total = text.chars().count();
+    if total <= SHOWN {
+        return text;
+    }
+    let mut out: String = text.chars().take(SHOWN).collect();
+    out.push_str(&format!("… ({} more characters)", total - SHOWN));
+    out
 }
 
 #[cfg(test)]

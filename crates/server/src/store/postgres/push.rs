@@ -266,9 +266,9 @@ async fn insert_answers(
     let skipped: Vec<bool> = accepted.iter().map(|a| a.skipped).collect();
     let unsure: Vec<bool> = accepted.iter().map(|a| a.unsure).collect();
     let reasons: Vec<Option<&str>> = accepted.iter().map(|a| a.skip_reason.as_deref()).collect();
-    let verdicts: Vec<Option<&str>> = accepted
+    let verdicts: Vec<Option<i16>> = accepted
         .iter()
-        .map(|a| a.prediction_verdict.map(|v| v.as_str()))
+        .map(|a| a.prediction_verdict.map(|v| v.code()))
         .collect();
     let models: Vec<Option<&str>> = accepted
         .iter()
@@ -291,7 +291,7 @@ async fn insert_answers(
                         u.prediction_verdict, u.prediction_model
                  FROM UNNEST($1::uuid[], $2::bigint[], $3::int[], $4::jsonb[], $5::bool[], $6::timestamptz[],
                              $9::uuid[], $10::bool[], $11::bool[], $12::bool[], $13::text[],
-                             $14::text[], $15::text[])
+                             $14::smallint[], $15::text[])
                       WITH ORDINALITY AS u(id, task_id, revision, labels, skipped, answered_at, device_id,
                                            device_conflict, counted, unsure, skip_reason,
                                            prediction_verdict, prediction_model, n)

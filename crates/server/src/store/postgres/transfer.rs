@@ -165,8 +165,8 @@ fn by_task(
             received_at: a.try_get("received_at")?,
             unsure: a.try_get("unsure")?,
             prediction_verdict: a
-                .try_get::<_, Option<&str>>("prediction_verdict")?
-                .and_then(tessera_api::PredictionVerdict::parse),
+                .try_get::<_, Option<i16>>("prediction_verdict")?
+                .and_then(tessera_api::PredictionVerdict::from_code),
             prediction_model: a.try_get("prediction_model")?,
         });
     }

@@ -118,7 +118,7 @@ fn push_one(
             !cancelled,
             answer.unsure,
             answer.skip_reason,
-            answer.prediction_verdict.map(|v| v.as_str()),
+            answer.prediction_verdict.map(|v| v.code()),
             answer.prediction_model
         ],
     )?;
@@ -168,7 +168,7 @@ pub(super) struct CurrentAnswer {
     pub(super) answered_at: String,
     pub(super) received_at: String,
     pub(super) unsure: bool,
-    pub(super) prediction_verdict: Option<String>,
+    pub(super) prediction_verdict: Option<i16>,
     pub(super) prediction_model: Option<String>,
 }
 

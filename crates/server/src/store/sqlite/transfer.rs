@@ -149,8 +149,7 @@ pub(super) fn export_tasks(
                         unsure: a.unsure,
                         prediction_verdict: a
                             .prediction_verdict
-                            .as_deref()
-                            .and_then(PredictionVerdict::parse),
+                            .and_then(PredictionVerdict::from_code),
                         prediction_model: a.prediction_model,
                     })
                 })

@@ -1,0 +1,167 @@
+// The project screen's task browser: a page of tasks at a time, narrowed by status or text,
+// one task opened with every answer, and sent to review. Its state outlives the project
+// screen's repaints (every 30 s), so a filter or an open task stays put.
+import type { TaskDetailView, TaskRowView } from "./bindings";
+import { h } from "./dom";
+import { errorMessage, ipc } from "./ipc";
+import { formatScore } from "./keys";
+
+const STATUSES = ["open", "complete", "needs-review", "stuck", "gold", "cancelled"];
+
+type State = {
+  projectId: number;
+  status: string;
+  search: string;
+  rows: TaskRowView[];
+  next: string | null;
+  detail: TaskDetailView | null;
+  notice: string;
+  loaded: boolean;
+};
+
+let state: State | null = null;
+let holder: HTMLElement | null = null;
+
+/** The browser for `projectId`, keeping what it showed when it is the same project. */
+export function taskBrowser(projectId: number): HTMLElement {
+  if (state?.projectId !== projectId) {
+    state = { projectId, status: "", search: "", rows: [], next: null, detail: null, notice: "", loaded: false };
+  }
+  holder = h("section", { class: "task-browser", id: "task-browser", "aria-label": "Tasks" });
+  render();
+  if (!state.loaded) void load(false);
+  return holder;
+}
+
+/** The first page for the current filters, or (`more`) the next one. */
+async function load(more: boolean) {
+  const s = state;
+  if (!s) return;
+  try {
+    const page = await ipc.browseTasks(s.projectId, s.status || null, s.search.trim() || null, more ? s.next : null);
+    s.rows = more ? [...s.rows, ...page.tasks] : page.tasks;
+    s.next = page.next_cursor;
+    s.loaded = true;
+    s.notice = "";
+  } catch (e) {
+    s.notice = errorMessage(e);
+  }
+  render();
+}
+
+async function open(taskId: number) {
+  const s = state;
+  if (!s) return;
+  try {
+    s.detail = await ipc.taskDetail(s.projectId, taskId);
+    s.notice = "";
+  } catch (e) {
+    s.notice = errorMessage(e);
+  }
+  render();
+}
+
+async function sendToReview(taskId: number) {
+  const s = state;
+  if (!s) return;
+  try {
+    const sent = await ipc.sendToReview(s.projectId, [taskId]);
+    s.notice = sent === 1 ? `Task ${taskId} is waiting for review.` : `Task ${taskId} was left as it is (gold, cancelled or reviewed).`;
+    s.detail = await ipc.taskDetail(s.projectId, taskId);
+    await load(false);
+    return;
+  } catch (e) {
+    s.notice = errorMessage(e);
+  }
+  render();
+}
+
+function row(t: TaskRowView): HTMLElement {
+  const tr = h(
+    "tr",
+    { "data-task": String(t.task_id), tabindex: "0", class: state?.detail?.task_id === t.task_id ? "selected" : "" },
+    h("td", { class: "num" }, String(t.task_id)),
+    h("td", {}, h("span", { class: `status status-${t.status}` }, t.status)),
+    h("td", {}, t.consensus.length ? t.consensus.join(", ") : "—"),
+    h("td", { class: "num" }, t.confidence === null ? "—" : formatScore(t.confidence)),
+    h("td", { class: "num" }, String(t.answers)),
+    h("td", { class: "preview" }, t.preview),
+  );
+  const go = () => void open(t.task_id);
+  tr.addEventListener("click", go);
+  tr.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") go();
+  });
+  return tr;
+}
+
+function detail(d: TaskDetailView): HTMLElement {
+  const answers = d.answers.map((a) =>
+    h(
+      "li",
+      {},
+      h("strong", {}, a.annotator),
+      `: ${a.labels.join(", ") || "(none)"}`,
+      a.unsure ? h("span", { class: "flag" }, " unsure") : null,
+      a.prediction_verdict ? h("span", { class: "muted" }, ` · ${a.prediction_verdict} the prediction`) : null,
+      h("span", { class: "muted" }, ` · ${new Date(a.answered_at).toISOString().slice(0, 16).replace("T", " ")}`),
+    ),
+  );
+  return h(
+    "div",
+    { class: "task-detail", id: "task-detail", "data-task": String(d.task_id) },
+    h("h3", {}, `Task ${d.task_id} · `, h("span", { class: `status status-${d.status}` }, d.status)),
+    d.stuck_because ? h("p", { class: "error", id: "task-stuck" }, `No one can take it: ${d.stuck_because}`) : null,
+    h("pre", { class: "task-data" }, d.data),
+    d.prediction.length ? h("p", {}, "Prediction: ", d.prediction.join(", ")) : null,
+    h("ul", { class: "answers", id: "task-answers" }, ...answers),
+    d.skips.length ? h("p", { class: "muted" }, `Skipped by ${d.skips.join(", ")}`) : null,
+    h(
+      "p",
+      {},
+      "Consensus: ",
+      d.consensus.length ? d.consensus.join(", ") : "none yet",
+      d.confidence === null ? "" : ` (${formatScore(d.confidence)})`,
+      d.review.length ? ` · reviewed: ${d.review.join(", ")}` : "",
+    ),
+    h("button", { id: "task-review", onclick: () => void sendToReview(d.task_id) }, "Send to review"),
+  );
+}
+
+function render() {
+  const s = state;
+  if (!s || !holder) return;
+  const status = h(
+    "select",
+    { id: "task-status", "aria-label": "Show tasks that are" },
+    h("option", { value: "" }, "all tasks"),
+    ...STATUSES.map((v) => h("option", { value: v }, v)),
+  ) as HTMLSelectElement;
+  status.value = s.status;
+  status.addEventListener("change", () => {
+    s.status = status.value;
+    void load(false);
+  });
+  const search = h("input", { id: "task-search", type: "search", placeholder: "text in the task", "aria-label": "Search the tasks' text" }) as HTMLInputElement;
+  search.value = s.search;
+  search.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      s.search = search.value;
+      void load(false);
+    }
+  });
+  const table = h(
+    "table",
+    { class: "data-table", id: "task-table" },
+    h("thead", {}, h("tr", {}, ...["Task", "Status", "Consensus", "Confidence", "Answers", "Text"].map((c) => h("th", {}, c)))),
+    h("tbody", {}, ...s.rows.map(row)),
+  );
+  const parts: (HTMLElement | null)[] = [
+    h("div", { class: "task-filters" }, status, search),
+    s.loaded && s.rows.length === 0 ? h("p", { class: "muted", id: "task-none" }, "No tasks like that.") : table,
+    s.next ? h("button", { id: "task-more", class: "link", onclick: () => void load(true) }, "More tasks") : null,
+    s.notice ? h("p", { class: "notice", id: "task-notice", role: "status" }, s.notice) : null,
+    s.detail ? detail(s.detail) : null,
+  ];
+  holder.replaceChildren(...parts.filter((p): p is HTMLElement => p !== null));
+}
