@@ -910,7 +910,14 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
         .expect("task id")
         .parse()
         .expect("a number");
-    first.click().await.expect("open the task");
+    // A row is opened by a click on any of its cells.
+    client
+        .find(Locator::Css("#task-table tbody tr td.preview"))
+        .await
+        .expect("the task's text cell")
+        .click()
+        .await
+        .expect("open the task");
     let opened = text_where(&client, "#task-answers", 10, "the task's answers", |t| {
         t.contains("ann") || t.contains("bo")
     })

@@ -42,7 +42,6 @@ async function load(more: boolean) {
     s.rows = more ? [...s.rows, ...page.tasks] : page.tasks;
     s.next = page.next_cursor;
     s.loaded = true;
-    s.notice = "";
   } catch (e) {
     s.notice = errorMessage(e);
   }
@@ -66,10 +65,9 @@ async function sendToReview(taskId: number) {
   if (!s) return;
   try {
     const sent = await ipc.sendToReview(s.projectId, [taskId]);
-    s.notice = sent === 1 ? `Task ${taskId} is waiting for review.` : `Task ${taskId} was left as it is (gold, cancelled or reviewed).`;
     s.detail = await ipc.taskDetail(s.projectId, taskId);
     await load(false);
-    return;
+    s.notice = sent === 1 ? `Task ${taskId} is waiting for review.` : `Task ${taskId} was left as it is (gold, cancelled or reviewed).`;
   } catch (e) {
     s.notice = errorMessage(e);
   }
@@ -140,6 +138,7 @@ function render() {
   status.value = s.status;
   status.addEventListener("change", () => {
     s.status = status.value;
+    s.notice = "";
     void load(false);
   });
   const search = h("input", { id: "task-search", type: "search", placeholder: "text in the task", "aria-label": "Search the tasks' text" }) as HTMLInputElement;
@@ -147,6 +146,7 @@ function render() {
   search.addEventListener("keydown", (e) => {
     if (e.key === "Enter") {
       s.search = search.value;
+      s.notice = "";
       void load(false);
     }
   });

@@ -65,6 +65,7 @@ pub enum TaskOrder {
 /// `GET /api/projects/{id}/tasks`: which tasks, in which order, from where.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TaskListQuery {
     pub status: Option<TaskStatus>,
     /// Tasks whose consensus confidence is at most this.

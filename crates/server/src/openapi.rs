@@ -53,6 +53,7 @@ use crate::{handlers, transfer};
         handlers::list_changes,
         handlers::get_metrics,
     ),
+    components(schemas(tessera_api::TaskOrder, tessera_api::TaskStatus)),
     modifiers(&BearerAuth, &ErrorResponses),
     security(("bearer" = []))
 )]

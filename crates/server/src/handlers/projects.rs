@@ -213,6 +213,7 @@ pub async fn restore_project(
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteQuery {
     /// Must be true: deleting is for good.
     #[serde(default)]

@@ -36,7 +36,7 @@ pub(crate) fn gold_slots(limit: u32, rate: f64) -> u32 {
 pub const SUSPENDED: &str = "suspended from this project: your answers fell below its quality bar; \
      answers you made still sync, and the project's requester can tell you more";
 
-#[utoipa::path(post, path = "/api/projects/{id}/leases", tag = "annotation", params(("id" = i64, Path, description = "project id")), request_body = LeaseRequest, responses((status = 200, body = LeaseResponse), (status = 403, description = "wrong role, or suspended", body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/projects/{id}/leases", tag = "annotation", params(("id" = i64, Path, description = "project id")), request_body = LeaseRequest, responses((status = 200, body = LeaseResponse), (status = 403, description = "wrong role, or suspended", body = ErrorBody), (status = 409, description = "the project is archived", body = ErrorBody), (status = 400, description = "bad request", body = ErrorBody), (status = 401, description = "no or unknown token", body = ErrorBody), (status = 403, description = "the token's role may not do this", body = ErrorBody)))]
 pub async fn lease_tasks(
     State(state): Shared,
     caller: Caller,
