@@ -14,6 +14,7 @@ use tessera_core::aggregate::{Dataset, DawidSkene, FittedConsensus, argmax};
 use tessera_core::SuspendedAnswers;
 
 use crate::AppState;
+use crate::store::progress_leaving_out;
 use crate::store::{ConsensusUpdate, ProjectsOf, Store, StoreError, StoreResult};
 use crate::suspension::suspended_annotators;
 
@@ -174,13 +175,13 @@ fn fit(
     for (task, _, _) in &kept {
         *counts.entry(*task).or_default() += 1;
     }
-    // More answers wanted in place of those left out (see `store::consensus::standing`).
     let wanted = |answers: u32, confidence: Option<f64>, task: i64| {
-        let mut progress = schema.progress(answers, confidence);
-        if !progress.complete {
-            progress.wanted += left_out.get(&task).copied().unwrap_or(0);
-        }
-        progress
+        progress_leaving_out(
+            schema,
+            answers,
+            confidence,
+            left_out.get(&task).copied().unwrap_or(0),
+        )
     };
     let mut updates = Vec::with_capacity(data.tasks.len() + left_out.len());
     for (t, posterior) in fitted.posteriors.iter().enumerate() {

@@ -36,23 +36,33 @@ pub fn is_suspended(record: GoldRecord, min_answers: u32, bar: f64) -> bool {
     record.0 > 0 && record.0 >= u64::from(min_answers) && accuracy_upper_bound(record) < bar
 }
 
-/// Each annotator's gold record since their suspension was last lifted.
+/// An annotator's gold record: the whole of it, and what counts towards a suspension.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gold {
+    pub whole: GoldRecord,
+    /// Since their suspension was last lifted (the whole record if it never was).
+    pub since_lift: GoldRecord,
+}
+
+/// Each annotator's gold record (of one annotator, or of all), read once.
 pub async fn gold_records(
     store: &dyn ConsensusStore,
     project_id: i64,
     annotator_id: Option<i64>,
-) -> StoreResult<BTreeMap<i64, GoldRecord>> {
-    let mut records = gold_tally(&store.gold_answers(project_id, annotator_id).await?);
+) -> StoreResult<BTreeMap<i64, Gold>> {
+    let tally = gold_tally(&store.gold_answers(project_id, annotator_id).await?);
     let lifts = store.suspension_lifts(project_id).await?;
-    for (annotator, record) in records.iter_mut() {
-        if let Some(&(answered, correct)) = lifts.get(annotator) {
-            *record = (
-                record.0.saturating_sub(answered),
-                record.1.saturating_sub(correct),
+    Ok(tally
+        .into_iter()
+        .map(|(annotator, whole)| {
+            let (answered, correct) = lifts.get(&annotator).copied().unwrap_or_default();
+            let since_lift = (
+                whole.0.saturating_sub(answered),
+                whole.1.saturating_sub(correct),
             );
-        }
-    }
-    Ok(records)
+            (annotator, Gold { whole, since_lift })
+        })
+        .collect())
 }
 
 /// Whether the project suspends an annotator with this record.
@@ -74,7 +84,7 @@ pub async fn suspended_annotators(
     Ok(gold_records(store, project.id, None)
         .await?
         .into_iter()
-        .filter(|&(_, record)| suspends(project, record))
+        .filter(|(_, gold)| suspends(project, gold.since_lift))
         .map(|(annotator, _)| annotator)
         .collect())
 }

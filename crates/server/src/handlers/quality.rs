@@ -13,8 +13,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::quality::flag_annotators;
 use crate::refit::refit_project;
-use crate::store::gold_tally;
-use crate::suspension::{accuracy_upper_bound, gold_records, suspends};
+use crate::suspension::{Gold, accuracy_upper_bound, gold_records, suspends};
 
 use super::*;
 
@@ -75,8 +74,7 @@ pub async fn get_annotators(
 async fn annotator_skills(state: &AppState, id: i64) -> Result<Vec<AnnotatorSkill>, ApiError> {
     let project = state.store.project(id).await?;
     let store = state.store.as_ref();
-    let since_lift = gold_records(store, id, None).await?;
-    let tally = gold_tally(&store.gold_answers(id, None).await?);
+    let gold = gold_records(store, id, None).await?;
     let mut paces = flag_annotators(&store.answer_times(id).await?);
     let mut against = if project.schema.can_refit() {
         let inputs = store.consensus_inputs(id).await?;
@@ -89,12 +87,10 @@ async fn annotator_skills(state: &AppState, id: i64) -> Result<Vec<AnnotatorSkil
         .await?
         .into_iter()
         .map(|count| {
-            let (gold_answers, gold_correct) =
-                tally.get(&count.annotator_id).copied().unwrap_or_default();
-            let record = since_lift
-                .get(&count.annotator_id)
-                .copied()
-                .unwrap_or_default();
+            let Gold {
+                whole: (gold_answers, gold_correct),
+                since_lift: record,
+            } = gold.get(&count.annotator_id).copied().unwrap_or_default();
             let pace = paces.remove(&count.annotator_id).unwrap_or_default();
             let vs = against.remove(&count.annotator_id).unwrap_or_default();
             AnnotatorSkill {
@@ -131,8 +127,12 @@ pub async fn unsuspend(
 ) -> Result<Json<AnnotatorSkill>, ApiError> {
     require_project_requester(&state, &caller, id).await?;
     let project = state.store.project(id).await?;
-    let since_lift = gold_records(state.store.as_ref(), id, Some(user_id)).await?;
-    let Some(&record) = since_lift.get(&user_id) else {
+    let gold = gold_records(state.store.as_ref(), id, Some(user_id)).await?;
+    let Some(&Gold {
+        whole,
+        since_lift: record,
+    }) = gold.get(&user_id)
+    else {
         return Err(ApiError::NotFound(format!(
             "annotator {user_id} has answered no gold in project {id}"
         )));
@@ -142,8 +142,6 @@ pub async fn unsuspend(
             "annotator {user_id} is not suspended from project {id}"
         )));
     }
-    let tally = gold_tally(&state.store.gold_answers(id, Some(user_id)).await?);
-    let whole = tally.get(&user_id).copied().unwrap_or_default();
     let by = (caller.0.role != Role::Admin).then_some(caller.0.id);
     state
         .store

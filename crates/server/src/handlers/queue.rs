@@ -63,7 +63,7 @@ pub async fn lease_tasks(
         let records = gold_records(state.store.as_ref(), id, Some(user.id)).await?;
         let record = records.get(&user.id).copied().unwrap_or_default();
         // The same words for everyone: no count that could tell which answers were checked.
-        if suspends(&project, record) {
+        if suspends(&project, record.since_lift) {
             return Err(ApiError::Suspended(SUSPENDED.to_owned()));
         }
     }

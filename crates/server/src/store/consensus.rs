@@ -201,15 +201,32 @@ pub(crate) fn standing(
 ) -> Standing {
     let consensus = method.aggregate(schema, answers);
     let counted = answers.iter().filter(|(a, _)| method.counts(*a)).count() as u32;
-    let mut progress = schema.progress(counted, consensus.as_ref().map(|c| c.confidence));
-    let left_out = answers.len() as u32 - counted;
-    if !progress.complete {
-        progress.wanted = progress.wanted.saturating_add(left_out);
-    }
+    let progress = progress_leaving_out(
+        schema,
+        counted,
+        consensus.as_ref().map(|c| c.confidence),
+        answers.len() as u32 - counted,
+    );
     Standing {
         consensus,
         progress,
     }
+}
+
+/// A task's progress with `counted` answers that count and `left_out` that do not (a
+/// suspended annotator's): while it is open, it wants as many more as were left out, so
+/// other annotators take their lease slots.
+pub(crate) fn progress_leaving_out(
+    schema: &LabelSchema,
+    counted: u32,
+    confidence: Option<f64>,
+    left_out: u32,
+) -> Progress {
+    let mut progress = schema.progress(counted, confidence);
+    if !progress.complete {
+        progress.wanted = progress.wanted.saturating_add(left_out);
+    }
+    progress
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub(crate) use cache::{ModelCache, ProjectCache};
 pub use consensus::{
     AnswerCount, ConsensusInputs, ConsensusStore, ConsensusUpdate, GoldAnswer, gold_tally,
 };
-pub(crate) use consensus::{first_answers, latest_answers};
+pub(crate) use consensus::{first_answers, latest_answers, progress_leaving_out};
 pub(crate) use imported::{
     IMPORTED, answers_by_task, imported_names, imported_pushes, imported_stored, imported_time,
 };
