@@ -10,9 +10,9 @@ use tessera_api::desktop::{
 use tessera_client::local::AnswerFlags;
 use tessera_client::session::{Session, SessionError};
 
-type Result<T> = std::result::Result<T, CommandError>;
+pub(crate) type Result<T> = std::result::Result<T, CommandError>;
 
-fn to_ui(e: SessionError) -> CommandError {
+pub(crate) fn to_ui(e: SessionError) -> CommandError {
     let (line, column) = e.location();
     CommandError {
         kind: e.kind().to_owned(),

@@ -3,6 +3,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod requester_commands;
 
 use std::path::PathBuf;
 
@@ -54,6 +55,16 @@ fn main() {
             commands::sync_status,
             commands::sync_now,
             commands::refused_answers,
+            requester_commands::project_people,
+            requester_commands::invite_person,
+            requester_commands::add_member,
+            requester_commands::remove_member,
+            requester_commands::revoke_person,
+            requester_commands::unsuspend,
+            requester_commands::edit_schema,
+            requester_commands::refit,
+            requester_commands::set_archived,
+            requester_commands::delete_project,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

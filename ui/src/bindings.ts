@@ -99,7 +99,39 @@ answer_again: boolean, };
 
 export type CommandError = { kind: string, message: string, line: number | null, column: number | null, };
 
-export type ProjectSummary = { id: number, name: string, kind: SchemaKind, tasks: number, complete: number, answers: number, annotators: number, needs_review: number, cancelled: number, };
+export type ProjectSummary = { id: number, name: string, kind: SchemaKind, tasks: number, complete: number, answers: number, annotators: number, needs_review: number, cancelled: number, 
+/**
+ * Gold tasks, counted apart from `tasks`.
+ */
+gold: number, 
+/**
+ * Open tasks no one can take, and why.
+ */
+stuck: number, stuck_because: string | null, 
+/**
+ * Archived: out of annotators' sight and queue until restored.
+ */
+archived: boolean, };
+
+export type PersonView = { user_id: number, name: string, 
+/**
+ * annotator, reviewer or requester here; none once removed (their answers stay).
+ */
+role: string | null, 
+/**
+ * Invited by a requester: the token works in that requester's projects only.
+ */
+invited: boolean, revoked: boolean, 
+/**
+ * When the token last signed in (RFC 3339), if the caller may see it.
+ */
+last_used_at: string | null, 
+/**
+ * When their last answer or skip here arrived (RFC 3339).
+ */
+last_answer_at: string | null, answers: number, suspended: boolean, };
+
+export type InviteView = { user_id: number, name: string, role: string, token: string, };
 
 export type HourCount = { 
 /**
@@ -126,6 +158,39 @@ per_hour: number,
  * When the last open task will be complete at that pace; none while nothing completes.
  */
 done_by: string | null, };
+
+export type Timeline = { 
+/**
+ * Each bucket's length in seconds.
+ */
+bucket_seconds: number, 
+/**
+ * Oldest first, every bucket from the first answer to the last.
+ */
+buckets: Array<TimelineBucket>, };
+
+export type TimelineBucket = { 
+/**
+ * The bucket's start.
+ */
+start: string, 
+/**
+ * Answers given in the bucket (annotators' clocks, first revisions).
+ */
+answers: number, 
+/**
+ * The same answers by annotator id.
+ */
+answers_by_annotator: Record<string, number>, 
+/**
+ * Tasks holding all the answers first asked of them by the bucket's end.
+ */
+complete: number, 
+/**
+ * Share of agreeing answer pairs on the tasks completed in the bucket (single-choice
+ * projects); none when no task completed in it.
+ */
+agreement: number | null, };
 
 export type ProjectStats = { 
 /**
@@ -159,7 +224,11 @@ label_counts: Record<string, number>,
 /**
  * When the open tasks will be done at the pace of the last day's work.
  */
-forecast: Forecast | null, };
+forecast: Forecast | null, 
+/**
+ * The charts' time series, in buckets sized to the project's span of work.
+ */
+timeline: Timeline, };
 
 export type AnnotatorSkill = { annotator_id: number, annotator: string, 
 /**

@@ -6,7 +6,10 @@
 use serde::{Deserialize, Serialize};
 use tessera_core::SchemaKind;
 
-use crate::{AnnotatorSkill, Batch, Forecast, HourCount, ProjectStats, SecondsBucket};
+use crate::{
+    AnnotatorSkill, Batch, Forecast, HourCount, ProjectStats, SecondsBucket, Timeline,
+    TimelineBucket,
+};
 use ts_rs::TS;
 
 /// A project the signed-in annotator can work on.
@@ -167,6 +170,45 @@ pub struct ProjectSummary {
     pub needs_review: u64,
     #[ts(type = "number")]
     pub cancelled: u64,
+    /// Gold tasks, counted apart from `tasks`.
+    #[ts(type = "number")]
+    pub gold: u64,
+    /// Open tasks no one can take, and why.
+    #[ts(type = "number")]
+    pub stuck: u64,
+    pub stuck_because: Option<String>,
+    /// Archived: out of annotators' sight and queue until restored.
+    pub archived: bool,
+}
+
+/// One person on a project's People screen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct PersonView {
+    #[ts(type = "number")]
+    pub user_id: i64,
+    pub name: String,
+    /// annotator, reviewer or requester here; none once removed (their answers stay).
+    pub role: Option<String>,
+    /// Invited by a requester: the token works in that requester's projects only.
+    pub invited: bool,
+    pub revoked: bool,
+    /// When the token last signed in (RFC 3339), if the caller may see it.
+    pub last_used_at: Option<String>,
+    /// When their last answer or skip here arrived (RFC 3339).
+    pub last_answer_at: Option<String>,
+    #[ts(type = "number")]
+    pub answers: u64,
+    pub suspended: bool,
+}
+
+/// A person just invited, with their token: shown once, never stored on the device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct InviteView {
+    #[ts(type = "number")]
+    pub user_id: i64,
+    pub name: String,
+    pub role: String,
+    pub token: String,
 }
 
 /// One project in detail: progress, the charts' figures and every annotator's record.
@@ -264,9 +306,13 @@ pub fn typescript_bindings() -> String {
         RefusedView::decl(&cfg),
         CommandError::decl(&cfg),
         ProjectSummary::decl(&cfg),
+        PersonView::decl(&cfg),
+        InviteView::decl(&cfg),
         HourCount::decl(&cfg),
         SecondsBucket::decl(&cfg),
         Forecast::decl(&cfg),
+        Timeline::decl(&cfg),
+        TimelineBucket::decl(&cfg),
         ProjectStats::decl(&cfg),
         AnnotatorSkill::decl(&cfg),
         Batch::decl(&cfg),

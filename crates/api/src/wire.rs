@@ -597,6 +597,38 @@ pub struct ProjectStats {
     /// When the open tasks will be done at the pace of the last day's work.
     #[serde(default)]
     pub forecast: Option<Forecast>,
+    /// The charts' time series, in buckets sized to the project's span of work.
+    #[serde(default)]
+    pub timeline: Timeline,
+}
+
+/// Answers, completion and agreement over time, in buckets of one size: a minute, five,
+/// fifteen, an hour, six hours, a day or a week — the smallest that shows the whole span
+/// of answers in at most 120 buckets (the last 120 weeks past that).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, ts_rs::TS)]
+pub struct Timeline {
+    /// Each bucket's length in seconds.
+    pub bucket_seconds: u32,
+    /// Oldest first, every bucket from the first answer to the last.
+    pub buckets: Vec<TimelineBucket>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, ts_rs::TS)]
+pub struct TimelineBucket {
+    /// The bucket's start.
+    pub start: DateTime<Utc>,
+    /// Answers given in the bucket (annotators' clocks, first revisions).
+    #[ts(type = "number")]
+    pub answers: u64,
+    /// The same answers by annotator id.
+    #[ts(type = "Record<string, number>")]
+    pub answers_by_annotator: BTreeMap<i64, u64>,
+    /// Tasks holding all the answers first asked of them by the bucket's end.
+    #[ts(type = "number")]
+    pub complete: u64,
+    /// Share of agreeing answer pairs on the tasks completed in the bucket (single-choice
+    /// projects); none when no task completed in it.
+    pub agreement: Option<f64>,
 }
 
 /// A completion forecast.

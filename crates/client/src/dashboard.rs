@@ -47,6 +47,10 @@ fn summary(project: Project, status: ProjectStatus) -> ProjectSummary {
         annotators: status.annotators,
         needs_review: status.needs_review,
         cancelled: status.cancelled,
+        gold: status.gold_tasks,
+        stuck: status.stuck,
+        stuck_because: status.stuck_because,
+        archived: project.archived_at.is_some(),
     }
 }
 
@@ -89,7 +93,7 @@ fn file_stem(name: &str) -> String {
 
 impl Session {
     /// The signed-in requester's server connection; annotators are refused.
-    fn requester_api(&self) -> Result<ApiClient> {
+    pub(crate) fn requester_api(&self) -> Result<ApiClient> {
         let (api, requester) = self
             .active(|a| a.as_ref().map(|a| (a.api.clone(), a.info.requester)))
             .ok_or(SessionError::NotSignedIn)?;

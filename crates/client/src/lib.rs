@@ -6,6 +6,8 @@ pub mod api;
 pub mod dashboard;
 pub mod device;
 pub mod local;
+pub mod people;
+pub mod project_settings;
 pub mod session;
 pub mod sync;
 

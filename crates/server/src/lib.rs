@@ -19,6 +19,7 @@ mod schema_edit;
 pub mod stats;
 pub mod store;
 pub mod suspension;
+pub mod timeline;
 pub mod transfer;
 mod upload;
 

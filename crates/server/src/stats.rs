@@ -110,6 +110,7 @@ pub fn project_stats(
         agreement_tasks,
         label_counts: Default::default(),
         forecast: None,
+        timeline: crate::timeline::timeline(answers, wanted, schema.can_refit()),
     }
 }
 

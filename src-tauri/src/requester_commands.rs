@@ -1,0 +1,99 @@
+//! Tauri commands of the requester's People screen and project settings: adapters over
+//! [`Session`], nothing more.
+
+use tauri::State;
+use tessera_api::desktop::{InviteView, PersonView};
+use tessera_client::session::Session;
+
+use crate::commands::{Result, to_ui};
+
+#[tauri::command]
+pub async fn project_people(
+    session: State<'_, Session>,
+    project_id: i64,
+) -> Result<Vec<PersonView>> {
+    session.project_people(project_id).await.map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn invite_person(
+    session: State<'_, Session>,
+    project_id: i64,
+    name: String,
+    role: String,
+) -> Result<InviteView> {
+    session
+        .invite_person(project_id, &name, &role)
+        .await
+        .map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn add_member(
+    session: State<'_, Session>,
+    project_id: i64,
+    user_id: i64,
+    name: String,
+    role: String,
+) -> Result<()> {
+    session
+        .add_member(project_id, user_id, &name, &role)
+        .await
+        .map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn remove_member(
+    session: State<'_, Session>,
+    project_id: i64,
+    user_id: i64,
+) -> Result<()> {
+    session
+        .remove_member(project_id, user_id)
+        .await
+        .map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn revoke_person(session: State<'_, Session>, user_id: i64) -> Result<()> {
+    session.revoke_person(user_id).await.map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn unsuspend(session: State<'_, Session>, project_id: i64, user_id: i64) -> Result<()> {
+    session.unsuspend(project_id, user_id).await.map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn edit_schema(
+    session: State<'_, Session>,
+    project_id: i64,
+    schema: String,
+) -> Result<()> {
+    session
+        .edit_schema(project_id, &schema)
+        .await
+        .map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn refit(session: State<'_, Session>, project_id: i64) -> Result<String> {
+    session.refit(project_id).await.map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn set_archived(
+    session: State<'_, Session>,
+    project_id: i64,
+    archived: bool,
+) -> Result<()> {
+    session
+        .set_archived(project_id, archived)
+        .await
+        .map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn delete_project(session: State<'_, Session>, project_id: i64) -> Result<String> {
+    session.delete_project(project_id).await.map_err(to_ui)
+}
