@@ -258,3 +258,40 @@ pub async fn screenshot(client: &Client, name: &str) {
         std::fs::write(PathBuf::from(dir).join(name), png).expect("write screenshot");
     }
 }
+
+/// The screen fits the (smallest, 1024 px) window without scrolling sideways, and its body text and muted text
+/// keep a WCAG AA contrast (4.5:1) against their backgrounds.
+pub async fn fits_and_reads(client: &Client, screen: &str) {
+    let report = client
+        .execute(
+            "const px = s => s.match(/[\\d.]+/g).slice(0, 3).map(Number);
+             const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+                                const [r, g, b] = px(c); return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+             const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+             const body = getComputedStyle(document.body);
+             const muted = document.querySelector('.card .muted');
+             const card = muted && muted.closest('.card');
+             return { overflow: document.documentElement.scrollWidth - window.innerWidth,
+                      width: window.innerWidth,
+                      text: ratio(body.color, body.backgroundColor),
+                      muted: card ? ratio(getComputedStyle(muted).color, getComputedStyle(card).backgroundColor) : 21 };",
+            vec![],
+        )
+        .await
+        .expect("measure the screen");
+    let get = |k: &str| report[k].as_f64().unwrap_or(f64::NAN);
+    assert!(
+        get("width") <= 1024.0,
+        "{screen}: measured in the smallest window: {report}"
+    );
+    assert!(
+        get("overflow") <= 0.0,
+        "{screen}: scrolls sideways at {} px: {report}",
+        get("width")
+    );
+    assert!(get("text") >= 4.5, "{screen}: body text contrast {report}");
+    assert!(
+        get("muted") >= 4.5,
+        "{screen}: muted text contrast {report}"
+    );
+}

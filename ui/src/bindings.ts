@@ -115,7 +115,8 @@ archived: boolean, };
 
 export type PersonView = { user_id: number, name: string, 
 /**
- * annotator, reviewer or requester here; none once removed (their answers stay).
+ * annotator, reviewer or requester here; none for someone who answered without being a
+ * member (an open project) or was removed (their answers stay).
  */
 role: string | null, 
 /**

@@ -3,6 +3,8 @@ import { invoke } from "@tauri-apps/api/core";
 import type {
   Batch,
   CommandError,
+  InviteView,
+  PersonView,
   ProjectDashboard,
   ProjectSummary,
   RefusedView,
@@ -56,6 +58,18 @@ export const ipc = {
     invoke<TaskPageView>("browse_tasks", { projectId, status, search, cursor }),
   taskDetail: (projectId: number, taskId: number) => invoke<TaskDetailView>("task_detail", { projectId, taskId }),
   sendToReview: (projectId: number, taskIds: number[]) => invoke<number>("send_to_review", { projectId, taskIds }),
+  projectPeople: (projectId: number) => invoke<PersonView[]>("project_people", { projectId }),
+  /** A new person with a token working in this project only; the token is shown once. */
+  invitePerson: (projectId: number, name: string, role: string) => invoke<InviteView>("invite_person", { projectId, name, role }),
+  addMember: (projectId: number, userId: number, name: string, role: string) =>
+    invoke<void>("add_member", { projectId, userId, name, role }),
+  removeMember: (projectId: number, userId: number) => invoke<void>("remove_member", { projectId, userId }),
+  revokePerson: (userId: number) => invoke<void>("revoke_person", { userId }),
+  unsuspend: (projectId: number, userId: number) => invoke<void>("unsuspend", { projectId, userId }),
+  editSchema: (projectId: number, schema: string) => invoke<void>("edit_schema", { projectId, schema }),
+  refit: (projectId: number) => invoke<string>("refit", { projectId }),
+  setArchived: (projectId: number, archived: boolean) => invoke<void>("set_archived", { projectId, archived }),
+  deleteProject: (projectId: number) => invoke<string>("delete_project", { projectId }),
   syncStatus: () => invoke<SyncStatus>("sync_status"),
   syncNow: () => invoke<void>("sync_now"),
   refusedAnswers: () => invoke<RefusedView[]>("refused_answers"),

@@ -2,11 +2,14 @@
 // annotators, the schema editor, uploads (drag-and-drop or file picker) and exports.
 import type { Batch, ProjectDashboard, ProjectSummary, SchemaKind } from "./bindings";
 import { exportFormats } from "./export_formats";
-import { barChart, lineChart } from "./charts";
+import { agreementChart, answersChart, labelsChart, progressChart, secondsChart } from "./charts";
 import { h } from "./dom";
 import { errorMessage, ipc } from "./ipc";
 import { formatScore } from "./keys";
 import { type SchemaForm, schemaFromForm } from "./schema_form";
+import { peopleScreen } from "./people_screen";
+import { settingsScreen } from "./project_settings";
+import { qualityScreen } from "./quality_view";
 import { taskBrowser } from "./task_browser";
 
 type Screen = { name: "list" } | { name: "project"; id: number } | { name: "new" };
@@ -15,6 +18,8 @@ let app: HTMLElement;
 let screen: Screen = { name: "list" };
 let projects: ProjectSummary[] = [];
 let notice = "";
+/** Whether `notice` reports something done (shown calm) rather than a refusal (in red). */
+let noticeOk = false;
 /** The last upload's or export's outcome, shown on the project screen. */
 let report: HTMLElement | null = null;
 let refreshTimer: number | undefined;
@@ -36,7 +41,8 @@ export function showDashboard(root: HTMLElement, onSignOut: () => void) {
     ticks += 1;
     const due = screen.name === "list" || (screen.name === "project" && ticks % 6 === 0);
     // Not while an upload runs or someone is typing in a field (a repaint would take it away).
-    const typing = document.activeElement instanceof HTMLInputElement && app.contains(document.activeElement);
+    const active = document.activeElement;
+    const typing = (active instanceof HTMLInputElement || active instanceof HTMLTextAreaElement) && app.contains(active);
     if (due && !document.querySelector(".uploading") && !typing) void goto(screen, true);
   }, 5000);
 }
@@ -58,6 +64,7 @@ async function goto(next: Screen, quiet = false) {
     }
   } catch (e) {
     notice = errorMessage(e);
+    noticeOk = false;
     if (next.name === "project" && !quiet) paintList();
   }
 }
@@ -72,7 +79,8 @@ function progress(done: number, of: number): HTMLElement {
 }
 
 function noticeLine(): HTMLElement | null {
-  return notice ? h("p", { class: "error", role: "alert", id: "notice" }, notice) : null;
+  if (!notice) return null;
+  return noticeOk ? h("p", { class: "ok", role: "status", id: "notice" }, notice) : h("p", { class: "error", role: "alert", id: "notice" }, notice);
 }
 
 function paintList() {
@@ -108,58 +116,90 @@ function paintList() {
   );
 }
 
-function paintProject(d: ProjectDashboard) {
+/** The project screen's tabs, in the order of their number keys. */
+const TABS = [
+  ["overview", "Overview"],
+  ["people", "People"],
+  ["tasks", "Tasks"],
+  ["quality", "Quality"],
+  ["batches", "Batches and export"],
+  ["settings", "Settings"],
+] as const;
+type Tab = (typeof TABS)[number][0];
+let tab: Tab = "overview";
+/** The project whose screen shows, so that another project opens on its overview. */
+let tabOf: number | null = null;
+
+function figures(d: ProjectDashboard): HTMLElement {
   const p = d.summary;
   const s = d.stats;
-  const hourLabel = (iso: string) => new Date(iso).toISOString().slice(5, 13).replace("T", " ") + "h";
-  const open = p.tasks - p.cancelled;
-  const figures = h(
+  const forecast = s.forecast;
+  let due = "—";
+  if (forecast && forecast.tasks_left === 0) due = "done";
+  else if (forecast?.done_by) {
+    const at = new Date(forecast.done_by);
+    const today = at.toDateString() === new Date().toDateString();
+    due = at.toLocaleString([], today ? { hour: "2-digit", minute: "2-digit" } : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  }
+  return h(
     "dl",
     { class: "figures" },
     ...[
       ["Tasks", String(p.tasks)],
       ["Complete", `${p.complete}`],
+      ["Gold", String(p.gold)],
       ["Answers", String(p.answers)],
       ["Annotators", String(p.annotators)],
       ["To review", String(p.needs_review)],
-      ["Krippendorff's α", s.krippendorff_alpha === null ? "—" : s.krippendorff_alpha.toFixed(3)],
+      ["Stuck", String(p.stuck)],
+      ["Done by", due],
+      ["Krippendorff α", s.krippendorff_alpha === null ? "—" : s.krippendorff_alpha.toFixed(3)],
       ["Agreement", s.percent_agreement === null ? "—" : formatScore(s.percent_agreement)],
-      ["Median time per answer", s.median_seconds === null ? "—" : `${s.median_seconds.toFixed(1)} s`],
-    ].flatMap(([k, v]) => [h("dt", {}, k), h("dd", { "data-figure": k }, v)]),
+      ["Median answer", s.median_seconds === null ? "—" : `${s.median_seconds.toFixed(1)} s`],
+      ["Pace", forecast ? `${forecast.per_hour.toFixed(1)} tasks/h` : "—"],
+    ].map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", { "data-figure": k }, v))),
   );
-  const annotators = h(
-    "table",
-    { class: "data-table", id: "annotators" },
-    h("thead", {}, h("tr", {}, ...["Annotator", "Answers", "Gold", "Accuracy on gold", "Median s", "Flags"].map((c) => h("th", {}, c)))),
+}
+
+function overview(d: ProjectDashboard): HTMLElement {
+  const s = d.stats;
+  const names = new Map(d.annotators.map((a) => [a.annotator_id, a.annotator]));
+  return h(
+    "section",
+    { id: "overview", "aria-label": "Overview" },
+    figures(d),
     h(
-      "tbody",
-      {},
-      ...d.annotators.map((a) =>
-        h(
-          "tr",
-          { class: a.suspended ? "suspended" : "" },
-          h("td", {}, a.annotator, a.suspended ? h("span", { class: "flag" }, " suspended") : null),
-          h("td", { class: "num" }, String(a.answers)),
-          h("td", { class: "num" }, `${a.gold_correct}/${a.gold_answers}`),
-          h("td", {}, a.gold_accuracy === null ? "—" : progressShare(a.gold_accuracy)),
-          h("td", { class: "num" }, a.median_seconds === null ? "—" : a.median_seconds.toFixed(1)),
-          h("td", {}, a.flags.join(", ")),
-        ),
-      ),
+      "div",
+      { class: "charts" },
+      progressChart("chart-complete", s.timeline, d.summary.tasks - d.summary.cancelled),
+      answersChart("chart-answers", s.timeline, names),
+      agreementChart("chart-agreement", s.timeline),
+      secondsChart("chart-seconds", s.seconds_per_answer, s.median_seconds),
+      labelsChart("chart-labels", s.label_counts),
     ),
+    skipLine(d.skips_by_reason),
+    methodLine(d.consensus_by_method),
   );
+}
+
+/** The file picker, in the project screen's frame so that U opens it from any tab. */
+function filePicker(projectId: number): HTMLInputElement {
   const picker = h("input", { type: "file", id: "upload-input", accept: ".jsonl,.ndjson,.json,.csv,.tsv,.conll,.iob,.bio,.bioes,.xml,.zip,.spacy", class: "visually-hidden", "aria-label": "Choose a batch file" }) as HTMLInputElement;
   picker.addEventListener("change", () => {
     const file = picker.files?.[0];
-    if (file) void upload(p.id, file);
+    if (file) void upload(projectId, file);
   });
+  return picker;
+}
+
+function uploadBox(projectId: number): HTMLElement {
+  const choose = () => (app.querySelector("#upload-input") as HTMLInputElement | null)?.click();
   const drop = h(
     "div",
     { class: "drop-zone", id: "drop-zone", tabindex: "0", role: "button", "aria-label": "Upload a batch: drop a file (JSONL, JSON, CSV, TSV, CoNLL, VOC XML, or a zip of a YOLO or VOC set) here, or press U to choose one" },
     h("strong", {}, "Upload a batch"),
     h("span", { class: "muted" }, " — drop a file from Label Studio, Prodigy, Toloka, spaCy, COCO, CoNLL, a VOC XML or a zip of a YOLO or VOC set here, or "),
-    h("button", { class: "link", onclick: () => picker.click() }, "choose a file (U)"),
-    picker,
+    h("button", { class: "link", onclick: choose }, "choose a file (U)"),
   );
   drop.addEventListener("dragover", (e) => {
     e.preventDefault();
@@ -170,36 +210,81 @@ function paintProject(d: ProjectDashboard) {
     e.preventDefault();
     drop.classList.remove("over");
     const file = (e as DragEvent).dataTransfer?.files?.[0];
-    if (file) void upload(p.id, file);
+    if (file) void upload(projectId, file);
   });
+  return drop;
+}
+
+function tabBody(d: ProjectDashboard): HTMLElement {
+  const p = d.summary;
+  const refresh = (message: string, ok = true) => {
+    notice = message;
+    noticeOk = ok;
+    void goto({ name: "project", id: p.id }, true);
+  };
+  switch (tab) {
+    case "overview":
+      return overview(d);
+    case "people":
+      return peopleScreen(p.id);
+    case "tasks":
+      return taskBrowser(p.id);
+    case "quality":
+      return qualityScreen(d, refresh);
+    case "settings":
+      return settingsScreen(p, d.schema, refresh, () => ipc.exportProject(p.id, "jsonl"), (message) => {
+        notice = message;
+        noticeOk = true;
+        void goto({ name: "list" }, true);
+      });
+    case "batches":
+      return h(
+        "section",
+        { id: "batches-tab", "aria-label": "Batches and export" },
+        d.batches.length ? batchTable(p.id, d.batches) : h("p", { class: "muted" }, "No batches yet."),
+        uploadBox(p.id),
+        priorityField(),
+        exportLine(p.id, p.kind),
+      );
+  }
+}
+
+function switchTab(next: Tab) {
+  tab = next;
+  notice = "";
+  report = null;
+  if (screen.name === "project") void goto(screen, true);
+}
+
+function paintProject(d: ProjectDashboard) {
+  const p = d.summary;
+  if (tabOf !== p.id) {
+    tab = "overview";
+    tabOf = p.id;
+  }
+  const tabs = h(
+    "nav",
+    { class: "tabs", role: "tablist", "aria-label": "Project" },
+    ...TABS.map(([id, name], i) =>
+      h("button", { role: "tab", class: "tab", id: `tab-${id}`, "aria-selected": tab === id ? "true" : "false", onclick: () => switchTab(id) }, h("kbd", {}, String(i + 1)), ` ${name}`),
+    ),
+  );
   app.replaceChildren(
     h(
       "section",
-      { class: "card requester", id: "project", "data-project": String(p.id) },
-      h("header", { class: "top" }, h("h1", {}, p.name), h("span", { class: "muted" }, `${p.kind} · `, progress(p.complete, open))),
-      figures,
+      { class: "card requester", id: "project", "data-project": String(p.id), "data-tab": tab },
       h(
-        "div",
-        { class: "charts" },
-        lineChart("chart-complete", "Complete over time", s.complete_by_hour.map((x) => ({ label: hourLabel(x.hour), value: x.count })), open),
-        barChart("chart-answers", "Answers per hour", s.answers_per_hour.map((x) => ({ label: hourLabel(x.hour), value: x.count }))),
-        barChart("chart-seconds", "Time per answer", s.seconds_per_answer.map((b) => ({ label: `≤ ${b.up_to_seconds} s`, value: b.answers }))),
+        "header",
+        { class: "top" },
+        h("h1", {}, p.name, p.archived ? h("span", { class: "flag", id: "archived-badge" }, " archived") : null),
+        h("span", { class: "muted" }, `${p.kind} · `, progress(p.complete, p.tasks - p.cancelled)),
       ),
-      skipLine(d.skips_by_reason),
-      methodLine(d.consensus_by_method),
-      h("h2", {}, "Annotators"),
-      d.annotators.length ? annotators : h("p", { class: "muted" }, "No answers yet."),
-      h("h2", {}, "Tasks"),
-      taskBrowser(p.id),
-      h("h2", {}, "Batches and export"),
-      d.batches.length ? batchTable(p.id, d.batches) : null,
-      drop,
-      priorityField(),
-      exportLine(p.id, p.kind),
+      tabs,
+      filePicker(p.id),
       report,
       noticeLine(),
-      h("details", {}, h("summary", {}, "Label schema"), h("pre", { id: "schema" }, d.schema)),
-      h("p", { class: "hints" }, h("kbd", {}, "Esc"), " all projects  ", h("kbd", {}, "U"), " upload  ", h("kbd", {}, "J"), "/", h("kbd", {}, "C"), " export  ", h("kbd", {}, "T"), " theme"),
+      tabBody(d),
+      h("p", { class: "hints" }, h("kbd", {}, "1–6"), " tabs  ", h("kbd", {}, "Esc"), " all projects  ", h("kbd", {}, "U"), " upload  ", h("kbd", {}, "J"), "/", h("kbd", {}, "C"), " export  ", h("kbd", {}, "T"), " theme  ", h("kbd", {}, "?"), " keys"),
     ),
   );
 }
@@ -223,10 +308,6 @@ function methodLine(methods: Record<string, number>): HTMLElement | null {
   if (!entries.length) return null;
   const text = entries.map(([method, n]) => `${n} by ${METHOD_NAMES[method] ?? method}`).join(" · ");
   return h("p", { class: "muted", id: "consensus-methods" }, `Consensus: ${text}`);
-}
-
-function progressShare(share: number): HTMLElement {
-  return h("span", {}, h("meter", { min: "0", max: "1", value: String(share), "aria-label": formatScore(share) }), ` ${formatScore(share)}`);
 }
 
 /** Bytes of the file read and sent per step of an upload. */
@@ -448,7 +529,8 @@ function paintNew() {
 const SCREEN_KEYS: Record<Screen["name"], [string, string][]> = {
   list: [["1–9", "open that project"], ["N", "new project"], ["T", "light or dark theme"], ["Q", "sign out"]],
   project: [
-    ["U", "upload a batch (or drop a file on the box)"],
+    ["1–6", "overview, people, tasks, quality, batches and export, settings"],
+    ["U", "upload a batch (or drop a file on the Batches tab)"],
     ["R", "refresh the figures now (they refresh every 30 s)"],
     ["J", "export JSONL"],
     ["C", "export CSV"],
@@ -498,7 +580,8 @@ document.addEventListener("keydown", (e) => {
     }
   } else if (screen.name === "project") {
     const id = screen.id;
-    if (key === "u") (app.querySelector("#upload-input") as HTMLInputElement | null)?.click();
+    if (/^[1-6]$/.test(key)) switchTab(TABS[Number(key) - 1][0]);
+    else if (key === "u") (app.querySelector("#upload-input") as HTMLInputElement | null)?.click();
     else if (key === "r") void goto(screen, true);
     else if (key === "j") void exportAs(id, "jsonl");
     else if (key === "c") void exportAs(id, "csv");

@@ -187,7 +187,8 @@ pub struct PersonView {
     #[ts(type = "number")]
     pub user_id: i64,
     pub name: String,
-    /// annotator, reviewer or requester here; none once removed (their answers stay).
+    /// annotator, reviewer or requester here; none for someone who answered without being a
+    /// member (an open project) or was removed (their answers stay).
     pub role: Option<String>,
     /// Invited by a requester: the token works in that requester's projects only.
     pub invited: bool,

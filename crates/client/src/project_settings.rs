@@ -29,7 +29,7 @@ impl Session {
     pub async fn refit(&self, project_id: i64) -> Result<String> {
         let done = self.requester_api()?.refit(project_id).await?;
         Ok(format!(
-            "Re-fitted {} tasks by {}.",
+            "Re-fitted {} tasks (method: {}).",
             done.tasks, done.method
         ))
     }

@@ -1,7 +1,7 @@
 //! The requester dashboard's figures: answers per hour, completion over time, time per
 //! answer and agreement, from the project's answers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use tessera_api::{Forecast, HourCount, ProjectStats, SecondsBucket};
@@ -17,11 +17,13 @@ const MAX_HOURS: usize = 7 * 24;
 const SECOND_BOUNDS: [f64; 9] = [2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0];
 
 /// `answers`: each annotator's first answer to each task, with its time; `labelled`: the
-/// (task, annotator, label) triples the agreement reads.
+/// (task, annotator, label) triples the agreement reads; `gold`: gold tasks, which count
+/// as answered work but never as tasks completed.
 pub fn project_stats(
     schema: &LabelSchema,
     answers: &[TimedAnswer],
     labelled: &[(i64, i64, String)],
+    gold: &HashMap<i64, String>,
 ) -> ProjectStats {
     let hour = |t: DateTime<Utc>| t.duration_trunc(Duration::hours(1)).unwrap_or(t);
     let mut per_hour: BTreeMap<DateTime<Utc>, u64> = BTreeMap::new();
@@ -33,8 +35,8 @@ pub fn project_stats(
     // A task is complete once it holds the answers first asked of it.
     let wanted = schema.min_overlap.unwrap_or(schema.overlap).max(1) as usize;
     let mut completed: BTreeMap<DateTime<Utc>, u64> = BTreeMap::new();
-    for times in by_task.values_mut() {
-        if times.len() >= wanted {
+    for (task, times) in by_task.iter_mut() {
+        if times.len() >= wanted && !gold.contains_key(task) {
             times.sort();
             *completed.entry(hour(times[wanted - 1])).or_default() += 1;
         }
@@ -110,7 +112,7 @@ pub fn project_stats(
         agreement_tasks,
         label_counts: Default::default(),
         forecast: None,
-        timeline: crate::timeline::timeline(answers, wanted, schema.can_refit()),
+        timeline: crate::timeline::timeline(answers, wanted, schema.can_refit(), gold),
     }
 }
 
@@ -195,7 +197,7 @@ mod tests {
             .iter()
             .map(|a| (a.task_id, a.annotator_id, a.label.clone()))
             .collect();
-        let stats = project_stats(&schema, &answers, &labelled);
+        let stats = project_stats(&schema, &answers, &labelled, &HashMap::new());
         let counts = |v: &[HourCount]| v.iter().map(|h| h.count).collect::<Vec<_>>();
         assert_eq!(counts(&stats.answers_per_hour), [3, 0, 1]);
         assert_eq!(counts(&stats.complete_by_hour), [1, 1, 2]);
@@ -213,11 +215,11 @@ mod tests {
     #[test]
     fn no_answers_no_charts_and_free_text_no_alpha() {
         let schema = LabelSchema::from_json(r#"{"kind":"text","overlap":2}"#).expect("schema");
-        let empty = project_stats(&schema, &[], &[]);
+        let empty = project_stats(&schema, &[], &[], &HashMap::new());
         assert!(empty.answers_per_hour.is_empty() && empty.median_seconds.is_none());
         let answers = [answer(1, 1, at(0, 0), "x"), answer(1, 2, at(0, 9), "x")];
         let labelled = vec![(1, 1, "x".to_owned()), (1, 2, "x".to_owned())];
-        let stats = project_stats(&schema, &answers, &labelled);
+        let stats = project_stats(&schema, &answers, &labelled, &HashMap::new());
         assert_eq!(stats.krippendorff_alpha, None);
         assert_eq!(stats.complete_by_hour[0].count, 1);
     }

@@ -1,7 +1,7 @@
 //! The dashboard's time series in buckets sized to the project's span: a short job's
 //! charts read in minutes, a long one's in days.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use tessera_api::{Timeline, TimelineBucket};
@@ -14,8 +14,14 @@ const BUCKET_SECONDS: [u32; 7] = [60, 300, 900, 3_600, 21_600, 86_400, 604_800];
 const MAX_BUCKETS: i64 = 120;
 
 /// `answers`: each annotator's first answer to each task; a task is complete once it holds
-/// `wanted` of them. `agreement`: whether the labels are single choices that agree or not.
-pub fn timeline(answers: &[TimedAnswer], wanted: usize, agreement: bool) -> Timeline {
+/// `wanted` of them, gold apart. `agreement`: whether the labels are single choices that
+/// agree or not.
+pub fn timeline(
+    answers: &[TimedAnswer],
+    wanted: usize,
+    agreement: bool,
+    gold: &HashMap<i64, String>,
+) -> Timeline {
     let (Some(first), Some(last)) = (
         answers.iter().map(|a| a.answered_at).min(),
         answers.iter().map(|a| a.answered_at).max(),
@@ -60,8 +66,8 @@ pub fn timeline(answers: &[TimedAnswer], wanted: usize, agreement: bool) -> Time
     let mut completed = vec![0u64; count];
     let mut before = 0u64;
     let mut pairs = vec![(0u64, 0u64); count]; // (agreeing, all) answer pairs
-    for list in by_task.values_mut() {
-        if list.len() < wanted.max(1) {
+    for (task, list) in by_task.iter_mut() {
+        if list.len() < wanted.max(1) || gold.contains_key(task) {
             continue;
         }
         list.sort_by_key(|a| a.answered_at);
@@ -122,7 +128,7 @@ mod tests {
             answer(2, 1, 65, "a"),
             answer(2, 2, 1_200, "b"),
         ];
-        let t = timeline(&answers, 2, true);
+        let t = timeline(&answers, 2, true, &HashMap::new());
         assert_eq!(t.bucket_seconds, 60);
         assert_eq!(t.buckets.len(), 21);
         assert_eq!(t.buckets[0].start, at(0));
@@ -147,7 +153,7 @@ mod tests {
     fn a_long_job_reads_in_days_and_old_weeks_fall_off() {
         let day = 86_400;
         let answers = [answer(1, 1, 0, "a"), answer(1, 2, 30 * day, "a")];
-        let t = timeline(&answers, 2, false);
+        let t = timeline(&answers, 2, false, &HashMap::new());
         assert_eq!(t.bucket_seconds, 86_400);
         assert_eq!(t.buckets.len(), 31);
         assert_eq!(t.buckets[30].complete, 1);
@@ -158,7 +164,7 @@ mod tests {
             answer(1, 2, 1, "a"),
             answer(2, 1, 1_800 * day, "a"),
         ];
-        let t = timeline(&answers, 2, true);
+        let t = timeline(&answers, 2, true, &HashMap::new());
         assert_eq!(t.bucket_seconds, 604_800);
         assert_eq!(t.buckets.len(), 120);
         assert_eq!(t.buckets[0].complete, 1);
@@ -166,7 +172,21 @@ mod tests {
     }
 
     #[test]
+    fn gold_tasks_are_answered_work_but_never_complete_tasks() {
+        let answers = [
+            answer(7, 1, 0, "a"),
+            answer(7, 2, 30, "a"),
+            answer(8, 1, 40, "b"),
+        ];
+        let gold = HashMap::from([(7, "a".to_owned())]);
+        let t = timeline(&answers, 2, true, &gold);
+        assert_eq!(t.buckets[0].answers, 3);
+        assert_eq!(t.buckets[0].complete, 0);
+        assert_eq!(t.buckets[0].agreement, None);
+    }
+
+    #[test]
     fn no_answers_no_buckets() {
-        assert_eq!(timeline(&[], 3, true), Timeline::default());
+        assert_eq!(timeline(&[], 3, true, &HashMap::new()), Timeline::default());
     }
 }

@@ -44,7 +44,8 @@ pub async fn get_stats(
     } else {
         crate::store::ConsensusInputs::default()
     };
-    let mut stats = crate::stats::project_stats(&project.schema, &times, &inputs.answers);
+    let mut stats =
+        crate::stats::project_stats(&project.schema, &times, &inputs.answers, &inputs.gold);
     stats.label_counts = crate::annotator_agreement::label_counts(&inputs.consensus);
     let status = state.store.status(id, state.clock.now()).await?;
     let left = status

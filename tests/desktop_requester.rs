@@ -1,0 +1,822 @@
+//! The requester's side of the desktop app in a real window under Xvfb: a project made in
+//! the schema editor, batches dropped on it, live progress and charts, the task browser and
+//! exports; then a whole airline-style project run from the app alone — people invited and
+//! revoked, a spammer caught by gold and let back, charts with axes in both themes, the
+//! schema edited (and a change that would break answers refused), archive, restore and delete.
+
+use fantoccini::key::Key;
+use fantoccini::{Client, Locator};
+use tessera_api::Role;
+use tessera_tests::{Backend, TestServer, answer_push, api_error, built_binary};
+
+mod desktop;
+
+use desktop::*;
+
+/// The screen fits and reads in the theme showing and in the other one (T), its screenshot
+/// taken in the first; the theme is left as it was.
+async fn in_both_themes(client: &Client, screen: &str, png: &str) {
+    fits_and_reads(client, screen).await;
+    screenshot(client, png).await;
+    press(client, 't').await;
+    fits_and_reads(client, &format!("{screen}, other theme")).await;
+    press(client, 't').await;
+}
+
+/// Opens tab `key` (1–6) of the project screen and waits until it shows `name`.
+async fn tab(client: &Client, key: char, name: &str) {
+    press(client, key).await;
+    wait_for(
+        client,
+        &format!("#project[data-tab='{name}']"),
+        &format!("the {name} tab"),
+    )
+    .await;
+}
+
+/// Drops a file named `name` holding `text` on the element `css`, as a drag from the file
+/// manager would.
+async fn drop_file(client: &Client, css: &str, name: &str, text: &str) {
+    client
+        .execute(
+            "const [css, name, text] = arguments;
+             const dt = new DataTransfer();
+             dt.items.add(new File([text], name));
+             document.querySelector(css).dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));",
+            vec![css.into(), name.into(), text.into()],
+        )
+        .await
+        .expect("drop a file");
+}
+
+/// The requester's side from the keyboard and a dropped file: a project made in the schema
+/// editor, a bad batch rejected with its line and nothing stored, a good one added, live
+/// progress and charts once annotators answer, and an export written to disk.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_requester_runs_a_project_from_the_dashboard() {
+    let app = built_binary("tessera-desktop");
+    let server = TestServer::start_on(Backend::Sqlite).await;
+    let (requester, token) = server.user(Role::Requester, "rita").await;
+    let (home, window) = signed_in_window(&app, &server.url, &token, Some(SMALLEST)).await;
+    let client = window.client.clone();
+    wait_for(&client, "#dashboard", "the requester's dashboard").await;
+
+    // N opens the schema editor; the preview follows the form.
+    press(&client, 'n').await;
+    let name = wait_for(&client, "#new-name", "the schema editor").await;
+    name.send_keys("reviews").await.expect("name");
+    client
+        .find(Locator::Css("#new-labels"))
+        .await
+        .expect("labels")
+        .send_keys(&format!("positive{}negative", char::from(Key::Enter)))
+        .await
+        .expect("labels");
+    let overlap = client
+        .find(Locator::Css("#new-overlap"))
+        .await
+        .expect("overlap");
+    overlap.clear().await.expect("clear");
+    overlap.send_keys("1").await.expect("overlap");
+    let preview = text_of(&client, "#schema-preview").await.expect("preview");
+    assert!(
+        preview.contains("\"negative\"") && preview.contains("\"overlap\": 1"),
+        "{preview}"
+    );
+    fits_and_reads(&client, "schema editor").await;
+    screenshot(&client, "new-project.png").await;
+    client
+        .find(Locator::Css("#create-project"))
+        .await
+        .expect("create")
+        .click()
+        .await
+        .expect("click");
+    let project_el = wait_for(&client, "#project", "the new project's screen").await;
+    let project: i64 = project_el
+        .attr("data-project")
+        .await
+        .expect("attr")
+        .expect("project id")
+        .parse()
+        .expect("a number");
+
+    // Batches are on their own tab (5).
+    tab(&client, '5', "batches").await;
+    // A batch with a broken second line: rejected, the line named, nothing stored.
+    let bad = "{\"data\":{\"text\":\"fine\"}}\n{\"data\":{\"text\":\"broken\"}\n";
+    drop_file(&client, "#drop-zone", "bad.jsonl", bad).await;
+    let rejected = text_where(&client, "#upload-report", 10, "the rejection", |t| {
+        t.contains("rejected")
+    })
+    .await;
+    assert!(
+        rejected.contains("line 2") && rejected.contains("nothing from it was stored"),
+        "{rejected}"
+    );
+    assert_eq!(requester.status(project).await.expect("status").tasks, 0);
+
+    // A good batch at priority 3, big enough (1.6 MB) to go up in several chunks.
+    let priority = client
+        .find(Locator::Css("#upload-priority"))
+        .await
+        .expect("priority field");
+    priority.clear().await.expect("clear");
+    priority.send_keys("3").await.expect("priority");
+    let note = "n".repeat(400_000);
+    let good: String = (1..=4)
+        .map(|i| {
+            format!(
+                "{{\"id\":\"r{i}\",\"data\":{{\"text\":\"review {i}\",\"note\":\"{note}\"}}}}\n"
+            )
+        })
+        .collect();
+    drop_file(&client, "#drop-zone", "reviews.jsonl", &good).await;
+    let added = text_where(&client, "#upload-report", 20, "the upload report", |t| {
+        t.contains("added")
+    })
+    .await;
+    assert!(
+        added.contains("4 tasks added") && added.contains("priority 3"),
+        "{added}"
+    );
+    let batches = requester.batches(project).await.expect("batches");
+    assert_eq!(
+        batches
+            .iter()
+            .map(|b| (b.task_count, b.priority))
+            .collect::<Vec<_>>(),
+        [(4, 3)],
+        "one batch stored, at the priority asked"
+    );
+    // The batches table changes a priority in place.
+    let field = client
+        .find(Locator::Css(&format!("#batch-priority-{}", batches[0].id)))
+        .await
+        .expect("the batch's priority field");
+    assert_eq!(
+        field.prop("value").await.expect("value").as_deref(),
+        Some("3")
+    );
+    field.clear().await.expect("clear");
+    field.send_keys("1\t").await.expect("priority");
+    text_where(&client, "#batch-report", 10, "the new priority", |t| {
+        t.contains("now has priority 1")
+    })
+    .await;
+    assert_eq!(
+        requester.batches(project).await.expect("batches")[0].priority,
+        1
+    );
+
+    // Two annotators answer; the screen shows the progress and the charts.
+    for (name, label) in [("ann", "positive"), ("bo", "negative")] {
+        let (api, _) = server.user(Role::Annotator, name).await;
+        lease_and_answer(&api, project, 2, label).await;
+    }
+    // The figures refresh by themselves every 30 s; R does it now.
+    tab(&client, '1', "overview").await;
+    press(&client, 'r').await;
+    text_where(
+        &client,
+        "[data-figure='Answers']",
+        15,
+        "progress: 4 answers",
+        |t| t == "4",
+    )
+    .await;
+    tab(&client, '4', "quality").await;
+    let annotators = text_of(&client, "#annotators")
+        .await
+        .expect("annotators table");
+    assert!(
+        annotators.contains("ann") && annotators.contains("bo"),
+        "{annotators}"
+    );
+    // Which method made the consensus: the vote, before any re-fit.
+    tab(&client, '1', "overview").await;
+    let methods = text_of(&client, "#consensus-methods")
+        .await
+        .expect("the consensus methods line");
+    assert!(methods.contains("by majority vote"), "{methods}");
+    // The task browser: the complete tasks, one opened with its answer, sent to review.
+    tab(&client, '3', "tasks").await;
+    client
+        .find(Locator::Css("#task-status"))
+        .await
+        .expect("the status filter")
+        .select_by_value("complete")
+        .await
+        .expect("complete");
+    text_where(
+        &client,
+        "#task-table tbody",
+        10,
+        "the complete tasks",
+        |t| t.matches("complete").count() == 4,
+    )
+    .await;
+    let first = client
+        .find(Locator::Css("#task-table tbody tr"))
+        .await
+        .expect("a task row");
+    let task: i64 = first
+        .attr("data-task")
+        .await
+        .expect("attr")
+        .expect("task id")
+        .parse()
+        .expect("a number");
+    // A row is opened by a click on any of its cells.
+    client
+        .find(Locator::Css("#task-table tbody tr td.preview"))
+        .await
+        .expect("the task's text cell")
+        .click()
+        .await
+        .expect("open the task");
+    let opened = text_where(&client, "#task-answers", 10, "the task's answers", |t| {
+        t.contains("ann") || t.contains("bo")
+    })
+    .await;
+    assert!(opened.contains(':'), "{opened}");
+    client
+        .find(Locator::Css("#task-review"))
+        .await
+        .expect("send to review")
+        .click()
+        .await
+        .expect("click");
+    text_where(&client, "#task-notice", 10, "sent to review", |t| {
+        t.contains("waiting for review")
+    })
+    .await;
+    let waiting = requester.review_queue(project, 10).await.expect("queue");
+    assert_eq!(
+        waiting.iter().map(|r| r.task_id).collect::<Vec<_>>(),
+        [task]
+    );
+    in_both_themes(&client, "task browser", "task-browser.png").await;
+    tab(&client, '1', "overview").await;
+    let bars = client
+        .find_all(Locator::Css("#chart-answers svg.chart-plot rect"))
+        .await
+        .expect("bars");
+    assert!(!bars.is_empty(), "answers per minute has a bar");
+    fits_and_reads(&client, "project").await;
+    tab(&client, '5', "batches").await;
+
+    // J writes the JSONL export.
+    press(&client, 'j').await;
+    let exported = text_where(&client, "#export-report", 10, "the export", |_| true).await;
+    let path = home
+        .path()
+        .join("exports")
+        .join(format!("reviews-{project}.jsonl"));
+    assert!(exported.contains(&path.display().to_string()), "{exported}");
+    let written = std::fs::read_to_string(&path).expect("the export file");
+    assert_eq!(written.lines().count(), 4);
+
+    // The export menu: Prodigy, every answer with who gave it.
+    client
+        .find(Locator::Css("#export-format"))
+        .await
+        .expect("format menu")
+        .select_by_value("prodigy")
+        .await
+        .expect("prodigy");
+    client
+        .find(Locator::Css("#export-label"))
+        .await
+        .expect("label menu")
+        .select_by_value("answers")
+        .await
+        .expect("answers");
+    client
+        .find(Locator::Css("#export-go"))
+        .await
+        .expect("export button")
+        .click()
+        .await
+        .expect("click");
+    let prodigy = home
+        .path()
+        .join("exports")
+        .join(format!("reviews-{project}.prodigy.jsonl"));
+    text_where(&client, "#export-report", 10, "the Prodigy export", |t| {
+        t.contains("prodigy.jsonl")
+    })
+    .await;
+    let lines = std::fs::read_to_string(&prodigy).expect("the Prodigy file");
+    let annotators: Vec<String> = lines
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .filter_map(|v| v["_annotator_id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(annotators.len(), 4, "a line per answer: {lines}");
+
+    press(&client, char::from(Key::Escape)).await;
+    let listed = text_where(&client, ".projects-table", 10, "the project list", |_| true).await;
+    assert!(
+        listed.contains("reviews") && listed.contains("4 / 4"),
+        "{listed}"
+    );
+    fits_and_reads(&client, "dashboard").await;
+    screenshot(&client, "dashboard.png").await;
+    client.close().await.expect("close session");
+}
+
+/// Tweets about airlines as a requester would upload them: (text, the true label). Written
+/// for this test from templates, not taken from a dataset.
+fn tweets(n: usize) -> Vec<(String, &'static str)> {
+    let airlines = [
+        "@united",
+        "@AmericanAir",
+        "@SouthwestAir",
+        "@JetBlue",
+        "@Delta",
+    ];
+    let templates: [(&str, &str); 6] = [
+        (
+            "{a} flight {n} delayed three hours and nobody at the gate knows why",
+            "negative",
+        ),
+        (
+            "{a} lost my bag on flight {n}, second time this month",
+            "negative",
+        ),
+        (
+            "{a} crew on flight {n} was fantastic, thank you!",
+            "positive",
+        ),
+        (
+            "{a} upgraded me on {n} for no reason, you made my week",
+            "positive",
+        ),
+        ("{a} does flight {n} still board at gate B12?", "neutral"),
+        ("{a} what is the carry-on size for flight {n}", "neutral"),
+    ];
+    (0..n)
+        .map(|i| {
+            let (text, label) = templates[i % templates.len()];
+            let text = text
+                .replace("{a}", airlines[i % airlines.len()])
+                .replace("{n}", &(1200 + i * 7).to_string());
+            (text, label)
+        })
+        .collect()
+}
+
+/// The airline-style scenario from the app alone: five annotators, one a spammer whom the
+/// gold catches; people invited and revoked, the suspension lifted, the consensus re-fitted;
+/// charts with axes in both themes; the schema edited, archive, restore and delete.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_requester_runs_people_quality_and_settings_from_the_app() {
+    let app = built_binary("tessera-desktop");
+    let server = TestServer::start_on(Backend::Sqlite).await;
+    let (requester, token) = server.user(Role::Requester, "rita").await;
+    let schema = tessera_core::LabelSchema::from_json(
+        r#"{"kind":"classification","labels":["positive","negative","neutral"],"overlap":3,
+            "gold_rate":0.3,"suspend_below":0.8,"gold_min_answers":6,
+            "instructions":"The tweet's sentiment toward the airline."}"#,
+    )
+    .expect("schema");
+    let project = requester
+        .create_project("Airline tweets", schema)
+        .await
+        .expect("project")
+        .id;
+    let all = tweets(96);
+    let truth: std::collections::HashMap<String, &str> =
+        all.iter().map(|(t, l)| (t.clone(), *l)).collect();
+    let lines = |rows: &[(String, &str)], gold: bool| -> String {
+        rows.iter()
+            .map(|(text, label)| {
+                let mut line = serde_json::json!({"data": {"text": text}});
+                if gold {
+                    line["gold"] = serde_json::json!(label);
+                }
+                line.to_string() + "\n"
+            })
+            .collect()
+    };
+    for (batch, gold) in [
+        (&all[..16], true),
+        (&all[16..56], false),
+        (&all[56..], false),
+    ] {
+        requester
+            .upload(
+                project,
+                tessera_core::UploadFormat::Jsonl,
+                lines(batch, gold),
+            )
+            .await
+            .expect("upload");
+    }
+    // Four honest annotators (each wrong now and then) and a spammer who always says
+    // negative, answering over the last hour and a half by their devices' clocks.
+    let start = chrono::Utc::now() - chrono::Duration::minutes(95);
+    let mut clock = 0i64;
+    let mut people = Vec::new();
+    for (name, wrong_every) in [
+        ("ana", 11),
+        ("bo", 9),
+        ("chen", 13),
+        ("dee", 17),
+        ("spam", 0),
+    ] {
+        people.push((server.user(Role::Annotator, name).await.0, wrong_every));
+    }
+    for round in 0..5 {
+        for (api, wrong_every) in &people {
+            let wrong_every = *wrong_every;
+            let Ok(leased) = api.lease(project, 8, None).await else {
+                continue; // suspended
+            };
+            let answers: Vec<_> = leased
+                .tasks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let text = t.data["text"].as_str().unwrap_or_default();
+                    let right = truth.get(text).copied().unwrap_or("neutral");
+                    let label = if wrong_every == 0 {
+                        "negative"
+                    } else if (i + round * 8) % wrong_every == 0 {
+                        if right == "positive" {
+                            "neutral"
+                        } else {
+                            "positive"
+                        }
+                    } else {
+                        right
+                    };
+                    clock += 9 + ((i * 7 + round * 3) % 29) as i64;
+                    let mut a = answer_push(t.task_id, &[label]);
+                    a.answered_at = start + chrono::Duration::seconds(clock);
+                    a
+                })
+                .collect();
+            api.push(answers).await.expect("push");
+        }
+    }
+    let skills = requester.annotators(project).await.expect("annotators");
+    let spam = skills
+        .iter()
+        .find(|a| a.annotator == "spam")
+        .expect("the spammer answered");
+    assert!(spam.suspended, "the gold caught the spammer: {spam:?}");
+    let spam_id = spam.annotator_id;
+
+    let (_home, window) = signed_in_window(&app, &server.url, &token, Some(SMALLEST)).await;
+    let client = window.client.clone();
+    wait_for(&client, "#dashboard", "the requester's dashboard").await;
+    press(&client, '1').await;
+    wait_for(
+        &client,
+        "#project[data-tab='overview']",
+        "the project's overview",
+    )
+    .await;
+
+    // The charts: drawn with axes and units, values written on the bars, in both themes.
+    let answers_chart = text_where(&client, "#chart-answers", 15, "the answers chart", |t| {
+        t.contains("answers per")
+    })
+    .await;
+    assert!(
+        answers_chart.contains("ana") && answers_chart.contains("spam"),
+        "a legend: {answers_chart}"
+    );
+    for chart in [
+        "chart-complete",
+        "chart-answers",
+        "chart-agreement",
+        "chart-seconds",
+        "chart-labels",
+    ] {
+        let ticks = client
+            .find_all(Locator::Css(&format!(
+                "#{chart} svg.chart-plot g[aria-label='y-axis tick label'] text, #{chart} svg.chart-plot g[aria-label='x-axis tick label'] text"
+            )))
+            .await
+            .expect("ticks");
+        assert!(
+            ticks.len() >= 3,
+            "{chart} has axes with ticks: {}",
+            ticks.len()
+        );
+    }
+    let labels = text_of(&client, "#chart-labels")
+        .await
+        .expect("labels chart");
+    assert!(
+        labels.contains("negative") && labels.contains("tasks"),
+        "{labels}"
+    );
+    let width: f64 = client
+        .execute(
+            "return document.querySelector('#chart-answers svg.chart-plot').getBoundingClientRect().width",
+            vec![],
+        )
+        .await
+        .expect("measure")
+        .as_f64()
+        .unwrap_or(0.0);
+    assert!(
+        width > 300.0,
+        "the chart is drawn at a readable size: {width}"
+    );
+    let gold = text_of(&client, "[data-figure='Gold']")
+        .await
+        .expect("gold figure");
+    assert_eq!(gold, "16", "gold counted apart");
+    for theme in ["first", "other"] {
+        fits_and_reads(&client, &format!("overview, {theme} theme")).await;
+        let dark = client
+            .execute(
+                "return document.documentElement.dataset.theme === 'dark'",
+                vec![],
+            )
+            .await
+            .expect("theme")
+            .as_bool()
+            .unwrap_or(false);
+        screenshot(
+            &client,
+            if dark {
+                "overview-dark.png"
+            } else {
+                "overview.png"
+            },
+        )
+        .await;
+        press(&client, 't').await;
+    }
+
+    // Quality: the spammer shows suspended; lifting it from the app lets them lease again.
+    tab(&client, '4', "quality").await;
+    let quality = text_of(&client, "#annotators").await.expect("annotators");
+    assert!(quality.contains("suspended"), "{quality}");
+    client
+        .find(Locator::Css("#confusion, details.confusion summary"))
+        .await
+        .expect("a confusion matrix")
+        .click()
+        .await
+        .expect("open it");
+    in_both_themes(&client, "quality", "quality.png").await;
+    let spammer = &people[4].0;
+    let (code, body) = api_error(
+        spammer
+            .lease(project, 1, None)
+            .await
+            .expect_err("suspended"),
+    );
+    assert_eq!((code, body.code.as_str()), (403, "suspended"));
+    client
+        .find(Locator::Css(&format!("[data-unsuspend='{spam_id}']")))
+        .await
+        .expect("the lift button")
+        .click()
+        .await
+        .expect("lift");
+    text_where(&client, "#notice", 10, "the lift", |t| t.contains("lifted")).await;
+    spammer
+        .lease(project, 1, None)
+        .await
+        .expect("leases again once lifted");
+    client
+        .find(Locator::Css("#refit"))
+        .await
+        .expect("re-fit button")
+        .click()
+        .await
+        .expect("re-fit");
+    text_where(&client, "#notice", 20, "the re-fit", |t| {
+        t.contains("Re-fitted")
+    })
+    .await;
+
+    // People: invite an annotator, whose token works here at once; revoke it, and it stops.
+    tab(&client, '2', "people").await;
+    let listed = text_where(&client, "#people-table", 10, "the people", |t| {
+        t.contains("ana")
+    })
+    .await;
+    assert!(
+        listed.contains("requester") && listed.contains("not a member"),
+        "{listed}"
+    );
+    // Ana, who worked on the open project, is made a member by her user id.
+    let ana_id = skills
+        .iter()
+        .find(|a| a.annotator == "ana")
+        .expect("ana")
+        .annotator_id;
+    for (css, text) in [
+        ("#member-id", ana_id.to_string()),
+        ("#member-name", "ana".to_owned()),
+    ] {
+        client
+            .find(Locator::Css(css))
+            .await
+            .expect(css)
+            .send_keys(&text)
+            .await
+            .expect("type");
+    }
+    client
+        .find(Locator::Css("#member-go"))
+        .await
+        .expect("add")
+        .click()
+        .await
+        .expect("click");
+    text_where(&client, "#people-notice", 10, "ana added", |t| {
+        t.contains("now annotator")
+    })
+    .await;
+    let members = requester.members(project).await.expect("members");
+    assert!(
+        members
+            .iter()
+            .any(|m| m.user_id == ana_id && m.role == tessera_api::ProjectRole::Annotator),
+        "{members:?}"
+    );
+    client
+        .find(Locator::Css("#invite-name"))
+        .await
+        .expect("invite name")
+        .send_keys("eve")
+        .await
+        .expect("type");
+    client
+        .find(Locator::Css("#invite-go"))
+        .await
+        .expect("invite")
+        .click()
+        .await
+        .expect("click");
+    let shown = wait_for(&client, "#invite-token", "the new token").await;
+    let new_token = shown.prop("value").await.expect("value").expect("a token");
+    let eve = tessera_client::ApiClient::new(&server.url, Some(new_token.clone())).expect("client");
+    let projects = eve.projects().await.expect("eve signs in");
+    assert_eq!(projects.iter().map(|p| p.id).collect::<Vec<_>>(), [project]);
+    let row = text_where(&client, "#people-table", 10, "eve listed", |t| {
+        t.contains("eve")
+    })
+    .await;
+    assert!(row.contains("invited"), "{row}");
+    in_both_themes(&client, "people", "people.png").await;
+    let eve_id = eve.me().await.expect("me").user_id;
+    client
+        .find(Locator::Css(&format!("[data-revoke='{eve_id}']")))
+        .await
+        .expect("revoke button")
+        .click()
+        .await
+        .expect("revoke");
+    text_where(&client, "#people-notice", 10, "revoked", |t| {
+        t.contains("revoked")
+    })
+    .await;
+    let (code, _) = api_error(eve.projects().await.expect_err("revoked"));
+    assert_eq!(code, 401);
+
+    // Settings: a label added applies at once; removing one the answers use is refused with
+    // the reason; archive and restore; delete after typing the name.
+    tab(&client, '6', "settings").await;
+    let editor = wait_for(&client, "#schema-editor", "the schema editor").await;
+    let text = editor
+        .prop("value")
+        .await
+        .expect("value")
+        .expect("schema text");
+    let mut edited: serde_json::Value = serde_json::from_str(&text).expect("schema JSON");
+    edited["labels"] = serde_json::json!(["positive", "negative", "neutral", "irrelevant"]);
+    let set_schema = |v: serde_json::Value| {
+        let client = client.clone();
+        async move {
+            client
+                .execute(
+                    "const el = document.querySelector('#schema-editor'); el.value = arguments[0]; el.dispatchEvent(new Event('input'));",
+                    vec![v.to_string().into()],
+                )
+                .await
+                .expect("type the schema");
+            client
+                .find(Locator::Css("#schema-save"))
+                .await
+                .expect("save")
+                .click()
+                .await
+                .expect("click");
+        }
+    };
+    set_schema(edited.clone()).await;
+    text_where(&client, "#notice", 10, "saved", |t| t.contains("saved")).await;
+    let labels = requester
+        .project(project)
+        .await
+        .expect("project")
+        .schema
+        .labels;
+    assert!(labels.iter().any(|l| l == "irrelevant"), "{labels:?}");
+    in_both_themes(&client, "settings", "settings.png").await;
+    edited["labels"] = serde_json::json!(["negative", "neutral", "irrelevant"]);
+    set_schema(edited).await;
+    let refused = text_where(&client, "#notice", 10, "the refusal", |t| {
+        t.contains("positive")
+    })
+    .await;
+    assert!(!refused.contains("saved"), "{refused}");
+    assert!(
+        requester
+            .project(project)
+            .await
+            .expect("project")
+            .schema
+            .labels
+            .iter()
+            .any(|l| l == "positive"),
+        "the refused change left the schema as it was"
+    );
+    client
+        .find(Locator::Css("#archive"))
+        .await
+        .expect("archive")
+        .click()
+        .await
+        .expect("click");
+    wait_for(&client, "#archived-badge", "the archived badge").await;
+    assert!(
+        requester
+            .project(project)
+            .await
+            .expect("project")
+            .archived_at
+            .is_some()
+    );
+    client
+        .find(Locator::Css("#archive"))
+        .await
+        .expect("restore")
+        .click()
+        .await
+        .expect("click");
+    text_where(&client, "#notice", 10, "restored", |t| {
+        t.contains("Restored")
+    })
+    .await;
+    assert!(
+        requester
+            .project(project)
+            .await
+            .expect("project")
+            .archived_at
+            .is_none()
+    );
+    // A wrong name deletes nothing.
+    client
+        .find(Locator::Css("#delete-confirm"))
+        .await
+        .expect("confirm")
+        .send_keys("Airline")
+        .await
+        .expect("type");
+    client
+        .find(Locator::Css("#delete-go"))
+        .await
+        .expect("delete")
+        .click()
+        .await
+        .expect("click");
+    text_where(&client, "#delete-export", 5, "the name asked for", |t| {
+        t.contains("exactly")
+    })
+    .await;
+    requester.project(project).await.expect("still there");
+    client
+        .find(Locator::Css("#delete-confirm"))
+        .await
+        .expect("confirm")
+        .send_keys(" tweets")
+        .await
+        .expect("type");
+    client
+        .find(Locator::Css("#delete-go"))
+        .await
+        .expect("delete")
+        .click()
+        .await
+        .expect("click");
+    let gone = text_where(&client, "#notice", 20, "deleted", |t| t.contains("Deleted")).await;
+    assert!(gone.contains("96 tasks"), "{gone}");
+    wait_for(&client, "#dashboard", "back to the project list").await;
+    let (code, _) = api_error(requester.project(project).await.expect_err("deleted"));
+    assert_eq!(code, 404);
+    press(&client, char::from(Key::Escape)).await;
+    client.close().await.expect("close session");
+}
