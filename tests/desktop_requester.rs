@@ -23,6 +23,35 @@ async fn in_both_themes(client: &Client, screen: &str, png: &str) {
     press(client, 't').await;
 }
 
+fn of_status(status: tessera_api::TaskStatus) -> tessera_api::TaskListQuery {
+    tessera_api::TaskListQuery {
+        status: Some(status),
+        limit: Some(500),
+        ..tessera_api::TaskListQuery::default()
+    }
+}
+
+/// The task the browser's first row shows once it is `want` (or what it shows after 10 s).
+async fn eventually_first_row(client: &Client, want: i64) -> i64 {
+    let mut shown = 0;
+    for _ in 0..100 {
+        if let Ok(row) = client.find(Locator::Css("#task-table tbody tr")).await {
+            shown = row
+                .attr("data-task")
+                .await
+                .ok()
+                .flatten()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if shown == want {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    shown
+}
+
 /// Opens tab `key` (1–6) of the project screen and waits until it shows `name`.
 async fn tab(client: &Client, key: char, name: &str) {
     press(client, key).await;
@@ -598,6 +627,95 @@ async fn a_requester_runs_people_quality_and_settings_from_the_app() {
         t.contains("Re-fitted")
     })
     .await;
+
+    // Tasks: the most disputed first; one open task moved to the front of the queue, one
+    // cancelled.
+    tab(&client, '3', "tasks").await;
+    client
+        .find(Locator::Css("#task-disputed"))
+        .await
+        .expect("the order switch")
+        .click()
+        .await
+        .expect("lowest confidence first");
+    let lowest = requester
+        .tasks(
+            project,
+            &tessera_api::TaskListQuery {
+                order: Some(tessera_api::TaskOrder::Confidence),
+                limit: Some(1),
+                ..tessera_api::TaskListQuery::default()
+            },
+        )
+        .await
+        .expect("the API's order")
+        .tasks[0]
+        .task_id;
+    let shown_first = eventually_first_row(&client, lowest).await;
+    assert_eq!(
+        shown_first, lowest,
+        "the app lists the lowest confidence first"
+    );
+    client
+        .find(Locator::Css("#task-disputed"))
+        .await
+        .expect("the order switch")
+        .click()
+        .await
+        .expect("upload order again");
+    client
+        .find(Locator::Css("#task-status"))
+        .await
+        .expect("the status filter")
+        .select_by_value("open")
+        .await
+        .expect("open");
+    let open_ids: Vec<i64> = requester
+        .tasks(project, &of_status(tessera_api::TaskStatus::Open))
+        .await
+        .expect("open tasks")
+        .tasks
+        .iter()
+        .map(|t| t.task_id)
+        .collect();
+    assert!(open_ids.len() >= 2, "{open_ids:?}");
+    for (task, button, done) in [
+        (open_ids[0], "#task-raise", "front of the queue"),
+        (open_ids[1], "#task-cancel", "cancelled"),
+    ] {
+        client
+            .find(Locator::Css(&format!(
+                "#task-table tbody tr[data-task='{task}'] td.preview"
+            )))
+            .await
+            .expect("the task's row")
+            .click()
+            .await
+            .expect("open it");
+        wait_for(
+            &client,
+            &format!("#task-detail[data-task='{task}']"),
+            "the task",
+        )
+        .await;
+        client
+            .find(Locator::Css(button))
+            .await
+            .expect(button)
+            .click()
+            .await
+            .expect("click");
+        text_where(&client, "#task-notice", 10, done, |t| t.contains(done)).await;
+    }
+    let detail = |task: i64| {
+        let requester = requester.clone();
+        async move { requester.task(project, task).await.expect("task") }
+    };
+    assert_eq!(detail(open_ids[0]).await.priority, 1_000);
+    assert_eq!(
+        detail(open_ids[1]).await.status,
+        tessera_api::TaskStatus::Cancelled
+    );
 
     // People: invite an annotator, whose token works here at once; revoke it, and it stops.
     tab(&client, '2', "people").await;

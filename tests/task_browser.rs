@@ -12,7 +12,8 @@ use tessera_tests::{Backend, TestServer, api_error, on_both_backends, tessera_ok
 
 on_both_backends!(
     each_filter_finds_its_tasks_and_pages_follow_their_cursors,
-    a_stuck_task_is_counted_explained_and_freed
+    a_stuck_task_is_counted_explained_and_freed,
+    text_search_finds_words_and_word_starts_in_one_project
 );
 
 /// Ten tasks t1–t10 (apples in t2 and t5; t1–t6 in one batch, t7–t10 in another) and a gold
@@ -357,4 +358,92 @@ async fn a_stuck_task_is_counted_explained_and_freed(backend: Backend) {
     let said = tessera_ok(&["task", "review", &p, &t("t7").to_string()], &env);
     assert!(said.starts_with("sent 1 of 1"), "{said}");
     assert_eq!(s.names(of(TaskStatus::NeedsReview)).await, names(&["t7"]));
+}
+
+/// Every task of `project` a search for `text` lists, following the cursors, by external id.
+async fn searched(api: &ApiClient, project: i64, text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut cursor = None;
+    loop {
+        let query = TaskListQuery {
+            search: Some(text.to_owned()),
+            limit: Some(500),
+            cursor,
+            ..TaskListQuery::default()
+        };
+        let page = api.tasks(project, &query).await.expect("search");
+        found.extend(page.tasks.into_iter().filter_map(|t| t.external_id));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return found,
+        }
+    }
+}
+
+/// The search finds every word typed, whole, the last also as the start of a word, in the
+/// task's string values only (not its keys, not a data URI), in the one project; punctuation alone
+/// is looked for as it is; a word common to 10,000 tasks still pages correctly.
+async fn text_search_finds_words_and_word_starts_in_one_project(backend: Backend) {
+    let server = TestServer::start_on(backend).await;
+    let (rita, _) = server.user(Role::Requester, "rita").await;
+    let tasks = concat!(
+        r#"{"id":"s1","data":{"text":"Flight delayed at the gate","meta":{"note":"crew"}}}"#,
+        "\n",
+        r#"{"id":"s2","data":{"text":"Delays again","image":"data:text/plain,gate"}}"#,
+        "\n",
+        r#"{"id":"s3","data":{"text":"Café crème brûlée"}}"#,
+        "\n",
+        r#"{"id":"s4","data":{"text":"question? (really!)"}}"#,
+        "\n",
+    );
+    let project = project_with(&rita, schema(2), &[tasks]).await;
+    let other = project_with(
+        &rita,
+        schema(2),
+        &[r#"{"id":"o1","data":{"text":"Flight delayed"}}"#],
+    )
+    .await;
+    for (text, want) in [
+        ("delay", &["s1", "s2"][..]),
+        ("DELAYED gate", &["s1"]),
+        ("delay gate", &[]),
+        ("gate dela", &["s1"]),
+        ("gate", &["s1"]),
+        ("crew", &["s1"]),
+        ("text", &[]),
+        ("café", &["s3"]),
+        ("brû", &["s3"]),
+        ("?", &["s4"]),
+        ("flight", &["s1"]),
+    ] {
+        assert_eq!(
+            searched(&rita, project, text).await,
+            names(want),
+            "{text:?}"
+        );
+    }
+    assert_eq!(searched(&rita, other, "flight").await, names(&["o1"]));
+
+    // A word in more tasks than a page can list from the index's matches.
+    let many: String = (0..10_050)
+        .map(|i| format!("{{\"id\":\"c{i}\",\"data\":{{\"text\":\"common word number {i}\"}}}}\n"))
+        .collect();
+    rita.upload(project, tessera_core::UploadFormat::Jsonl, many)
+        .await
+        .expect("upload");
+    let common = searched(&rita, project, "common").await;
+    assert_eq!(common.len(), 10_050);
+    assert_eq!(common.first().map(String::as_str), Some("c0"));
+    assert_eq!(common.last().map(String::as_str), Some("c10049"));
+    let mut numbered = searched(&rita, project, "number 1004").await;
+    numbered.sort();
+    let mut want: Vec<String> = std::iter::once("c1004".to_owned())
+        .chain((10_040..10_050).map(|i| format!("c{i}")))
+        .collect();
+    want.sort();
+    assert_eq!(numbered, want, "word starts");
+    assert_eq!(
+        searched(&rita, project, "delay").await,
+        names(&["s1", "s2"])
+    );
 }

@@ -185,10 +185,11 @@ pub async fn browse_tasks(
     project_id: i64,
     status: Option<String>,
     search: Option<String>,
+    lowest_confidence_first: bool,
     cursor: Option<String>,
 ) -> Result<TaskPageView> {
     session
-        .browse_tasks(project_id, status, search, cursor)
+        .browse_tasks(project_id, status, search, lowest_confidence_first, cursor)
         .await
         .map_err(to_ui)
 }

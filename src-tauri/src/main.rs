@@ -65,6 +65,8 @@ fn main() {
             requester_commands::refit,
             requester_commands::set_archived,
             requester_commands::delete_project,
+            requester_commands::cancel_tasks,
+            requester_commands::prioritize_tasks,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -97,3 +97,28 @@ pub async fn set_archived(
 pub async fn delete_project(session: State<'_, Session>, project_id: i64) -> Result<String> {
     session.delete_project(project_id).await.map_err(to_ui)
 }
+
+#[tauri::command]
+pub async fn cancel_tasks(
+    session: State<'_, Session>,
+    project_id: i64,
+    task_ids: Vec<i64>,
+) -> Result<u64> {
+    session
+        .cancel_tasks(project_id, task_ids)
+        .await
+        .map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn prioritize_tasks(
+    session: State<'_, Session>,
+    project_id: i64,
+    task_ids: Vec<i64>,
+    priority: i32,
+) -> Result<u64> {
+    session
+        .prioritize_tasks(project_id, task_ids, priority)
+        .await
+        .map_err(to_ui)
+}

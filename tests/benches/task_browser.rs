@@ -35,21 +35,19 @@ fn percentiles(samples: &mut [f64]) -> (f64, f64) {
     (at(0.5), at(0.95))
 }
 
-/// Milliseconds for each of up to [`PAGES`] pages of `query`, cursor to cursor.
+/// Milliseconds for each of [`PAGES`] pages of `query`, cursor to cursor (from the first
+/// page again when the tasks run out), and the distinct tasks they listed.
 async fn pages(client: &ApiClient, project: i64, mut query: TaskListQuery) -> (Vec<f64>, usize) {
     query.limit = Some(50);
-    let (mut ms, mut tasks) = (Vec::new(), 0);
+    let (mut ms, mut tasks) = (Vec::new(), std::collections::HashSet::new());
     for _ in 0..PAGES {
         let start = Instant::now();
         let page = client.tasks(project, &query).await.expect("page");
         ms.push(start.elapsed().as_secs_f64() * 1e3);
-        tasks += page.tasks.len();
-        match page.next_cursor {
-            Some(cursor) => query.cursor = Some(cursor),
-            None => break,
-        }
+        tasks.extend(page.tasks.iter().map(|t| t.task_id));
+        query.cursor = page.next_cursor;
     }
-    (ms, tasks)
+    (ms, tasks.len())
 }
 
 /// Two answers to each of the last `answered` of `n` tasks: the first always the task's
@@ -105,6 +103,10 @@ async fn main() {
             .upload(project, UploadFormat::Jsonl, first[..cut].to_owned())
             .await
             .expect("upload");
+        println!(
+            "{backend:?}: first {half} tasks uploaded in {:.1} s",
+            start.elapsed().as_secs_f64()
+        );
         let second = requester
             .upload(project, UploadFormat::Jsonl, first[cut..].to_owned())
             .await
@@ -215,6 +217,35 @@ async fn main() {
                 "text search (one match in 1M)",
                 TaskListQuery {
                     search: Some(format!("number {}", n / 3)),
+                    ..TaskListQuery::default()
+                },
+            ),
+            (
+                "text search (a word start, 11 matches)",
+                TaskListQuery {
+                    search: Some(format!("number {}", n / 30)),
+                    ..TaskListQuery::default()
+                },
+            ),
+            (
+                "text search (a word in every task)",
+                TaskListQuery {
+                    search: Some("sample".to_owned()),
+                    ..TaskListQuery::default()
+                },
+            ),
+            (
+                "text search (the start of a word in every task)",
+                TaskListQuery {
+                    search: Some("sam".to_owned()),
+                    ..TaskListQuery::default()
+                },
+            ),
+            (
+                "text search, lowest confidence first (every task)",
+                TaskListQuery {
+                    search: Some("sentence".to_owned()),
+                    order: Some(TaskOrder::Confidence),
                     ..TaskListQuery::default()
                 },
             ),

@@ -54,8 +54,11 @@ export const ipc = {
   exportProject: (projectId: number, format: string, label: string | null = null) =>
     invoke<string>("export_project", { projectId, format, label }),
   /** A page of the task browser: `status` and `search` narrow it, `cursor` continues it. */
-  browseTasks: (projectId: number, status: string | null, search: string | null, cursor: string | null) =>
-    invoke<TaskPageView>("browse_tasks", { projectId, status, search, cursor }),
+  browseTasks: (projectId: number, status: string | null, search: string | null, lowestConfidenceFirst: boolean, cursor: string | null) =>
+    invoke<TaskPageView>("browse_tasks", { projectId, status, search, lowestConfidenceFirst, cursor }),
+  cancelTasks: (projectId: number, taskIds: number[]) => invoke<number>("cancel_tasks", { projectId, taskIds }),
+  prioritizeTasks: (projectId: number, taskIds: number[], priority: number) =>
+    invoke<number>("prioritize_tasks", { projectId, taskIds, priority }),
   taskDetail: (projectId: number, taskId: number) => invoke<TaskDetailView>("task_detail", { projectId, taskId }),
   sendToReview: (projectId: number, taskIds: number[]) => invoke<number>("send_to_review", { projectId, taskIds }),
   projectPeople: (projectId: number) => invoke<PersonView[]>("project_people", { projectId }),

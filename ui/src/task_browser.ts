@@ -1,5 +1,6 @@
 // The project screen's task browser: a page of tasks at a time, narrowed by status or text,
-// one task opened with every answer, and sent to review. Its state outlives the project
+// in upload order or the most disputed first; one task opened with every answer, and sent
+// to review, cancelled or moved up the queue. Its state outlives the project
 // screen's repaints (every 30 s), so a filter or an open task stays put.
 import type { TaskDetailView, TaskRowView } from "./bindings";
 import { h } from "./dom";
@@ -12,6 +13,7 @@ type State = {
   projectId: number;
   status: string;
   search: string;
+  disputedFirst: boolean;
   rows: TaskRowView[];
   next: string | null;
   detail: TaskDetailView | null;
@@ -25,7 +27,7 @@ let holder: HTMLElement | null = null;
 /** The browser for `projectId`, keeping what it showed when it is the same project. */
 export function taskBrowser(projectId: number): HTMLElement {
   if (state?.projectId !== projectId) {
-    state = { projectId, status: "", search: "", rows: [], next: null, detail: null, notice: "", loaded: false };
+    state = { projectId, status: "", search: "", disputedFirst: false, rows: [], next: null, detail: null, notice: "", loaded: false };
   }
   holder = h("section", { class: "task-browser", id: "task-browser", "aria-label": "Tasks" });
   render();
@@ -38,7 +40,7 @@ async function load(more: boolean) {
   const s = state;
   if (!s) return;
   try {
-    const page = await ipc.browseTasks(s.projectId, s.status || null, s.search.trim() || null, more ? s.next : null);
+    const page = await ipc.browseTasks(s.projectId, s.status || null, s.search.trim() || null, s.disputedFirst, more ? s.next : null);
     s.rows = more ? [...s.rows, ...page.tasks] : page.tasks;
     s.next = page.next_cursor;
     s.loaded = true;
@@ -60,19 +62,36 @@ async function open(taskId: number) {
   render();
 }
 
-async function sendToReview(taskId: number) {
+/** Runs `action` on one task, says what it did, and reads the task and the page again. */
+async function act(taskId: number, action: (projectId: number) => Promise<string>) {
   const s = state;
   if (!s) return;
   try {
-    const sent = await ipc.sendToReview(s.projectId, [taskId]);
+    const said = await action(s.projectId);
     s.detail = await ipc.taskDetail(s.projectId, taskId);
     await load(false);
-    s.notice = sent === 1 ? `Task ${taskId} is waiting for review.` : `Task ${taskId} was left as it is (gold, cancelled or reviewed).`;
+    s.notice = said;
   } catch (e) {
     s.notice = errorMessage(e);
   }
   render();
 }
+
+const sendToReview = (taskId: number) =>
+  act(taskId, async (p) =>
+    (await ipc.sendToReview(p, [taskId])) === 1 ? `Task ${taskId} is waiting for review.` : `Task ${taskId} was left as it is (gold, cancelled or reviewed).`,
+  );
+
+const cancel = (taskId: number) =>
+  act(taskId, async (p) => ((await ipc.cancelTasks(p, [taskId])) === 1 ? `Task ${taskId} is cancelled: no one will be asked for it.` : `Task ${taskId} was already cancelled.`));
+
+/** Leased before every task of a lower priority, whatever its batch. */
+const TOP_PRIORITY = 1_000;
+
+const raise = (taskId: number) =>
+  act(taskId, async (p) =>
+    (await ipc.prioritizeTasks(p, [taskId], TOP_PRIORITY)) === 1 ? `Task ${taskId} goes to the front of the queue (priority ${TOP_PRIORITY}).` : `Task ${taskId} was left as it is (gold or cancelled).`,
+  );
 
 function row(t: TaskRowView): HTMLElement {
   const tr = h(
@@ -122,7 +141,13 @@ function detail(d: TaskDetailView): HTMLElement {
       d.confidence === null ? "" : ` (${formatScore(d.confidence)})`,
       d.review.length ? ` · reviewed: ${d.review.join(", ")}` : "",
     ),
-    h("button", { id: "task-review", onclick: () => void sendToReview(d.task_id) }, "Send to review"),
+    h(
+      "p",
+      { class: "inline-form" },
+      h("button", { id: "task-review", onclick: () => void sendToReview(d.task_id) }, "Send to review"),
+      d.status === "open" || d.status === "stuck" ? h("button", { id: "task-raise", class: "secondary", onclick: () => void raise(d.task_id) }, "Label it next") : null,
+      d.status !== "cancelled" && d.status !== "gold" ? h("button", { id: "task-cancel", class: "danger", onclick: () => void cancel(d.task_id) }, "Cancel the task") : null,
+    ),
   );
 }
 
@@ -150,6 +175,13 @@ function render() {
       void load(false);
     }
   });
+  const disputed = h("input", { type: "checkbox", id: "task-disputed" }) as HTMLInputElement;
+  disputed.checked = s.disputedFirst;
+  disputed.addEventListener("change", () => {
+    s.disputedFirst = disputed.checked;
+    s.notice = "";
+    void load(false);
+  });
   const table = h(
     "table",
     { class: "data-table", id: "task-table" },
@@ -157,7 +189,7 @@ function render() {
     h("tbody", {}, ...s.rows.map(row)),
   );
   const parts: (HTMLElement | null)[] = [
-    h("div", { class: "task-filters" }, status, search),
+    h("div", { class: "task-filters" }, status, search, h("label", { class: "inline" }, disputed, " lowest confidence first")),
     s.loaded && s.rows.length === 0 ? h("p", { class: "muted", id: "task-none" }, "No tasks like that.") : table,
     s.next ? h("button", { id: "task-more", class: "link", onclick: () => void load(true) }, "More tasks") : null,
     s.notice ? h("p", { class: "notice", id: "task-notice", role: "status" }, s.notice) : null,

@@ -76,7 +76,9 @@ pub struct TaskListQuery {
     pub annotator: Option<i64>,
     /// Tasks of this batch.
     pub batch: Option<i64>,
-    /// Tasks whose data contains this text (case-insensitive).
+    /// Tasks whose string values hold every word of this text: whole words, the last also
+    /// as the start of one, as typed so far (case-insensitive, accents kept). Text with no
+    /// letter or digit in it is looked for as it is.
     pub search: Option<String>,
     pub order: Option<TaskOrder>,
     /// Tasks a page: 1 to 500 (default 50).

@@ -25,7 +25,7 @@ pub struct TasksArgs {
     /// Tasks of this batch.
     #[arg(long)]
     batch: Option<i64>,
-    /// Tasks whose data contains this text.
+    /// Tasks holding every word of this text (the last may be the start of a word).
     #[arg(long)]
     search: Option<String>,
     /// upload (the default) or confidence (lowest first: the most disputed).

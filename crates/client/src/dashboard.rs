@@ -12,7 +12,10 @@ use tessera_api::desktop::{
     ProjectDashboard, ProjectSummary, TaskAnswerView, TaskDetailView, TaskPageView, TaskRowView,
     UploadReport,
 };
-use tessera_api::{Batch, Project, ProjectStatus, TaskListQuery, TaskStatus, UploadResponse};
+use tessera_api::{
+    Batch, CancelTasksRequest, Project, ProjectStatus, TaskListQuery, TaskOrder, TaskStatus,
+    UploadResponse,
+};
 use tessera_core::{LabelSchema, UploadFormat};
 use tokio::sync::mpsc;
 
@@ -145,12 +148,14 @@ impl Session {
     }
 
     /// A page of the project's tasks for the task browser: `status` (open, complete,
-    /// needs-review, stuck, gold, cancelled) and `search` narrow it; `cursor` continues.
+    /// needs-review, stuck, gold, cancelled) and `search` narrow it; `lowest_confidence_first`
+    /// puts the most disputed first; `cursor` continues.
     pub async fn browse_tasks(
         &self,
         project_id: i64,
         status: Option<String>,
         search: Option<String>,
+        lowest_confidence_first: bool,
         cursor: Option<String>,
     ) -> Result<TaskPageView> {
         let status = status
@@ -163,6 +168,7 @@ impl Session {
         let query = TaskListQuery {
             status,
             search: search.filter(|s| !s.trim().is_empty()),
+            order: lowest_confidence_first.then_some(TaskOrder::Confidence),
             cursor,
             limit: Some(50),
             ..TaskListQuery::default()
@@ -232,6 +238,33 @@ impl Session {
         Ok(self
             .requester_api()?
             .review_tasks(project_id, task_ids)
+            .await?
+            .changed)
+    }
+
+    /// Cancels tasks: no one is asked to answer them any more; returns how many were.
+    pub async fn cancel_tasks(&self, project_id: i64, task_ids: Vec<i64>) -> Result<u64> {
+        let request = CancelTasksRequest {
+            task_ids,
+            external_ids: Vec::new(),
+        };
+        Ok(self
+            .requester_api()?
+            .cancel_tasks(project_id, &request)
+            .await?
+            .cancelled)
+    }
+
+    /// Sets tasks' priority (higher is leased sooner); returns how many changed.
+    pub async fn prioritize_tasks(
+        &self,
+        project_id: i64,
+        task_ids: Vec<i64>,
+        priority: i32,
+    ) -> Result<u64> {
+        Ok(self
+            .requester_api()?
+            .prioritize_tasks(project_id, task_ids, priority)
             .await?
             .changed)
     }

@@ -16,7 +16,10 @@ pub struct TaskFilter {
     pub label: Option<String>,
     pub annotator: Option<i64>,
     pub batch: Option<i64>,
-    /// Lower-cased by the caller.
+    /// Lower-cased by the caller. Its words (see [`search_words`]) are all found in the
+    /// task's string values, through the text index: each as a whole word, the last also as
+    /// the start of one (as typed so far). A search with no word in it (punctuation only) is
+    /// looked for as it is, by a scan.
     pub search: Option<String>,
     pub order: TaskOrder,
     /// The last task of the previous page: its confidence (confidence order) and id.
@@ -24,6 +27,57 @@ pub struct TaskFilter {
     pub limit: u32,
     /// The page's stuck tasks (see [`TaskStore::stuck_tasks`]), for `Stuck`.
     pub stuck: Vec<i64>,
+}
+
+/// The words of a search as the text index splits text: runs of letters and digits.
+pub fn search_words(search: &str) -> Vec<String> {
+    search
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Characters of a task's string values the text index reads (as PostgreSQL's tsvector
+/// must stay under a megabyte).
+pub const SEARCHED_CHARS: usize = 200_000;
+
+/// What the text index reads of a task's data: its string values (not its keys, not data
+/// URIs), joined by spaces, the first [`SEARCHED_CHARS`] of them.
+pub fn searched_text(data: &serde_json::Value) -> String {
+    fn strings<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::String(s) if !s.starts_with("data:") => out.push(s),
+            serde_json::Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
+            serde_json::Value::Object(map) => map.values().for_each(|i| strings(i, out)),
+            _ => {}
+        }
+    }
+    let mut values = Vec::new();
+    strings(data, &mut values);
+    let text = values.join(" ");
+    match text.char_indices().nth(SEARCHED_CHARS) {
+        Some((end, _)) => text[..end].to_owned(),
+        None => text,
+    }
+}
+
+/// [`searched_text`] of a task's data as stored (JSON text); a task whose data is not JSON
+/// (none is stored so) has none.
+pub fn searched_text_of(data: &str) -> String {
+    serde_json::from_str(data)
+        .map(|v| searched_text(&v))
+        .unwrap_or_default()
+}
+
+/// Whether `data`'s [`searched_text`] holds every one of `words` as a word, the last also
+/// as the start of one: the text index's answer, worked out for one task.
+pub fn words_match(data: &serde_json::Value, words: &[String]) -> bool {
+    let tokens = search_words(&searched_text(data));
+    let Some((last, whole)) = words.split_last() else {
+        return true;
+    };
+    whole.iter().all(|w| tokens.contains(w)) && tokens.iter().any(|t| t.starts_with(last.as_str()))
 }
 
 /// What the browser needs to know about one task beyond its record.
@@ -129,5 +183,46 @@ pub(crate) fn first_missing(project_id: i64, asked: &[i64], found: &[i64]) -> St
     match asked.iter().find(|id| !found.contains(id)) {
         Some(&missing) => Err(unknown_task(project_id, missing)),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::search_words;
+
+    #[test]
+    fn a_search_is_split_into_words_as_the_index_splits_text() {
+        assert_eq!(
+            search_words("Don't  LOSE-bags!"),
+            ["don", "t", "lose", "bags"]
+        );
+        assert_eq!(search_words("flight1291 café"), ["flight1291", "café"]);
+        assert!(search_words(" ?! ").is_empty());
+    }
+
+    #[test]
+    fn a_task_matches_when_its_string_values_hold_every_word_start() {
+        use super::words_match;
+        let data = serde_json::json!({
+            "text": "Flight delayed at the gate",
+            "meta": {"note": ["crew"]},
+            "image": "data:text/plain,lounge",
+            "count": 12,
+        });
+        let words = |s: &str| search_words(s);
+        assert!(
+            words_match(&data, &words("flight DELAY")),
+            "the last as typed so far"
+        );
+        assert!(
+            !words_match(&data, &words("delay gate")),
+            "the others whole"
+        );
+        assert!(words_match(&data, &words("delayed gate")));
+        assert!(words_match(&data, &words("crew")));
+        assert!(!words_match(&data, &words("lounge")), "a data URI");
+        assert!(!words_match(&data, &words("text")), "a key");
+        assert!(!words_match(&data, &words("elayed")), "inside a word");
+        assert!(!words_match(&data, &words("12")), "a number value");
     }
 }

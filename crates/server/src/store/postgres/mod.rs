@@ -55,6 +55,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0019_task_browser.sql"),
     include_str!("../../../migrations/postgres/0020_project_archive.sql"),
     include_str!("../../../migrations/postgres/0021_prediction_verdict.sql"),
+    include_str!("../../../migrations/postgres/0022_task_words.sql"),
 ];
 /// Statements through the connection's statement cache: each SQL text is parsed and
 /// planned once per pooled connection (deadpool keeps it; connections are recycled without

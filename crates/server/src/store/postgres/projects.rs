@@ -16,6 +16,7 @@ use tokio_postgres::types::Json;
 use super::lifecycle;
 use super::queue::{active_holders, lock_feed, named_tasks};
 use super::*;
+use crate::store::tasks::searched_text_of;
 use crate::store::{
     ExportPage, ProjectsOf, StoreError, StoreResult, answers_by_task, stored_key, unknown_batch,
 };
@@ -150,16 +151,17 @@ impl ProjectStore for PostgresStore {
                     .collect()
             };
             let (width, height) = (size(0), size(1));
+            let words: Vec<String> = chunk.iter().map(|t| searched_text_of(&t.data)).collect();
             // Ids are drawn in the rows' order (ORDER BY u.n), so sorted they are the chunk's.
             let mut ids: Vec<i64> = tx.cached_query(
-                "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete, priority, more_predictions, meta, image_width, image_height)
+                "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete, priority, more_predictions, meta, image_width, image_height, words)
                  SELECT $1, $2, u.external_id, u.data::jsonb, u.prediction::jsonb, $3, u.gold::jsonb, u.gold IS NOT NULL, $8,
-                        u.more::jsonb, u.meta::jsonb, u.width, u.height
-                 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $9::text[], $10::text[], $11::int[], $12::int[]) WITH ORDINALITY
-                      AS u(external_id, data, prediction, gold, more, meta, width, height, n)
+                        u.more::jsonb, u.meta::jsonb, u.width, u.height, to_tsvector('simple'::regconfig, u.words)
+                 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $9::text[], $10::text[], $11::int[], $12::int[], $13::text[]) WITH ORDINALITY
+                      AS u(external_id, data, prediction, gold, more, meta, width, height, words, n)
                  ORDER BY u.n
                  RETURNING id",
-                &[&project_id, &batch_id, &now, &external, &data, &prediction, &gold, &priority, &more, &meta, &width, &height],
+                &[&project_id, &batch_id, &now, &external, &data, &prediction, &gold, &priority, &more, &meta, &width, &height, &words],
             )
             .await
             .map_err(|e| {

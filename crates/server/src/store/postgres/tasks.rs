@@ -9,7 +9,9 @@ use tokio_postgres::types::{Json, ToSql};
 
 use super::transfer::export_tasks;
 use super::*;
-use crate::store::tasks::{TaskFilter, TaskState, TaskStore, first_missing, preview, status_of};
+use crate::store::tasks::{
+    TaskFilter, TaskState, TaskStore, first_missing, preview, search_words, status_of,
+};
 use crate::store::{StoreResult, unknown_task};
 
 /// What each listed row reads, from `tasks t`.
@@ -59,6 +61,68 @@ fn summary(r: &Row) -> StoreResult<TaskSummary> {
     })
 }
 
+/// The tsquery of a search's words (see `TaskFilter::search`): whole words, the last also as
+/// the start of one; none when it holds no word.
+fn ts_query(search: &str) -> Option<String> {
+    let words = search_words(search);
+    let last = words.len().checked_sub(1)?;
+    // Letters and digits only, so each word is safe between quotes.
+    Some(
+        words
+            .iter()
+            .enumerate()
+            .map(|(i, word)| format!("'{word}'{}", if i == last { ":*" } else { "" }))
+            .collect::<Vec<_>>()
+            .join(" & "),
+    )
+}
+
+/// Matches in the whole text index that a page lists from a list of ids; past this many the
+/// words are common, and the page's walk checks each task's `words` instead.
+const LISTED_MATCHES: i64 = 10_000;
+
+/// The project's tasks matching `query` when the whole index holds no more than
+/// [`LISTED_MATCHES`] matches; none when it holds more. Read through the GIN index alone
+/// (a bitmap scan), which for a common word is told to stop near 100,000 entries
+/// (`gin_fuzzy_search_limit`, ten times the count that decides, so a common word never
+/// passes for a rare one).
+async fn listed_matches(
+    c: &impl GenericClient,
+    project_id: i64,
+    query: &str,
+) -> StoreResult<Option<Vec<i64>>> {
+    // The settings hold for this transaction only; it ends whatever happens in it.
+    c.batch_execute("BEGIN READ ONLY").await?;
+    let rows = async {
+        c.batch_execute(
+            "SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off;
+             SET LOCAL gin_fuzzy_search_limit = 100000",
+        )
+        .await?;
+        c.cached_query(
+            "SELECT id, project_id FROM tasks WHERE words @@ to_tsquery('simple', $1) LIMIT $2",
+            &[&query, &(LISTED_MATCHES + 1)],
+        )
+        .await
+    }
+    .await;
+    let end = c
+        .batch_execute(if rows.is_ok() { "COMMIT" } else { "ROLLBACK" })
+        .await;
+    let rows = rows?;
+    end?;
+    if rows.len() as i64 > LISTED_MATCHES {
+        return Ok(None);
+    }
+    let mut ids = Vec::new();
+    for r in rows {
+        if r.try_get::<_, i64>(1)? == project_id {
+            ids.push(r.try_get(0)?);
+        }
+    }
+    Ok(Some(ids))
+}
+
 async fn browse(
     c: &impl GenericClient,
     project_id: i64,
@@ -106,8 +170,22 @@ async fn browse(
         w.and(&format!("t.batch_id = {batch}"));
     }
     if let Some(search) = f.search {
-        let search = w.param(search);
-        w.and(&format!("strpos(lower(t.data::text), {search}) > 0"));
+        match ts_query(&search) {
+            None => {
+                let search = w.param(search);
+                w.and(&format!("strpos(lower(t.data::text), {search}) > 0"));
+            }
+            Some(query) => match listed_matches(c, project_id, &query).await? {
+                Some(ids) => {
+                    let ids = w.param(ids);
+                    w.and(&format!("t.id = ANY({ids})"));
+                }
+                None => {
+                    let query = w.param(query);
+                    w.and(&format!("t.words @@ to_tsquery('simple', {query})"));
+                }
+            },
+        }
     }
     let order = match f.order {
         TaskOrder::Upload => {

@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0019_task_browser.sql"),
     include_str!("../../../migrations/sqlite/0020_project_archive.sql"),
     include_str!("../../../migrations/sqlite/0021_prediction_verdict.sql"),
+    include_str!("../../../migrations/sqlite/0022_task_words.sql"),
 ];
 
 /// The ids of the projects [`ProjectsOf`] names (?1 its kind, ?2 the user), in id order.
@@ -88,6 +89,8 @@ impl SqliteStore {
         let path = std::path::Path::new(path);
         let writer = tessera_sqlite::open(path, MIGRATIONS)?;
         let reader = tessera_sqlite::open(path, &[])?;
+        tasks::register_search(&writer)?;
+        tasks::register_search(&reader)?;
         // The writer's commits only write the log; the syncer makes each durable before its
         // requests hear back (see `write_loop`). NORMAL still syncs around checkpoints.
         writer.pragma_update(None, "synchronous", "NORMAL")?;

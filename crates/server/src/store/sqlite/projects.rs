@@ -13,6 +13,7 @@ use tessera_core::{ConsensusMethod, EncodedTask, ImportedAnswer, LabelSchema};
 
 use super::lifecycle;
 use super::*;
+use crate::store::tasks::searched_text_of;
 use crate::store::{
     ExportPage, ProjectsOf, StoreError, StoreResult, answers_by_task, parse_ts, stored_key, ts,
     unknown_batch, unknown_external_id, unknown_task,
@@ -111,6 +112,10 @@ impl ProjectStore for SqliteStore {
                     "INSERT INTO tasks (project_id, batch_id, external_id, data, prediction, created_at, gold, complete, priority, more_predictions, meta, image_width, image_height)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7 IS NOT NULL, ?8, ?9, ?10, ?11, ?12)",
                 )?;
+                let mut words = tx.prepare_cached(
+                    "INSERT INTO task_words (rowid, project, words) VALUES (?1, ?2, ?3)",
+                )?;
+                let project_words = format!("p{project_id}");
                 for task in &mut tasks {
                     insert
                         .execute(params![
@@ -134,6 +139,11 @@ impl ProjectStore for SqliteStore {
                             )),
                             _ => e.into(),
                         })?;
+                    words.execute(params![
+                        tx.last_insert_rowid(),
+                        project_words,
+                        searched_text_of(&task.data)
+                    ])?;
                     if !task.answers.is_empty() {
                         imported.push((tx.last_insert_rowid(), std::mem::take(&mut task.answers)));
                     }

@@ -9,7 +9,9 @@ use tessera_api::{ExportRecord, TaskOrder, TaskStatus, TaskSummary};
 
 use super::transfer::export_tasks;
 use super::*;
-use crate::store::tasks::{TaskFilter, TaskState, TaskStore, first_missing, preview, status_of};
+use crate::store::tasks::{
+    TaskFilter, TaskState, TaskStore, first_missing, preview, search_words, status_of, words_match,
+};
 use crate::store::{StoreResult, ts, unknown_task};
 
 /// What each listed row reads, from `tasks t`.
@@ -68,6 +70,63 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaskSummary> {
     })
 }
 
+/// Matches in the text index that a page lists from a list of ids; past this many the words
+/// are common in the project, and the page's walk checks each task it meets instead.
+const LISTED_MATCHES: i64 = 10_000;
+
+/// Narrows `w` to tasks whose words hold every word of `search` (see [`TaskFilter::search`]):
+/// from the text index's matches when they are few, else by checking each task the page's
+/// walk meets.
+fn search_clause(c: &Connection, w: &mut Clause, project_id: i64, search: &str) -> StoreResult<()> {
+    let words = search_words(search);
+    if words.is_empty() {
+        let search = w.param(SqlValue::Text(search.to_owned()));
+        w.and(&format!("instr(lower(t.data), {search}) > 0"));
+        return Ok(());
+    }
+    // Letters and digits only, so each word is safe between quotes. Whole words are cheap
+    // to look up; a word start merges every word it begins, so only the last is one.
+    let last = words.len() - 1;
+    let query = std::iter::once(format!("project : \"p{project_id}\""))
+        .chain(words.iter().enumerate().map(|(i, word)| {
+            let start = if i == last { "*" } else { "" };
+            format!("words : \"{word}\"{start}")
+        }))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let matches: Vec<i64> = c
+        .prepare_cached("SELECT rowid FROM task_words WHERE task_words MATCH ?1 LIMIT ?2")?
+        .query_map(params![query, LISTED_MATCHES + 1], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if matches.len() as i64 <= LISTED_MATCHES {
+        let ids = w.param(SqlValue::Text(serde_json::to_string(&matches)?));
+        w.and(&format!("t.id IN (SELECT value FROM json_each({ids}))"));
+    } else {
+        // Common words: the page's walk meets a match every few tasks, each checked here.
+        let words = w.param(SqlValue::Text(serde_json::to_string(&words)?));
+        w.and(&format!("task_words_match(t.data, {words})"));
+    }
+    Ok(())
+}
+
+/// Registers `task_words_match(data, words)`: whether a task's data holds every word of
+/// the JSON list `words`, as the text index would find them (see [`words_match`]).
+pub(super) fn register_search(c: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    c.create_scalar_function(
+        "task_words_match",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let data: serde_json::Value = serde_json::from_str(ctx.get_raw(0).as_str()?)
+                .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
+            let words: Vec<String> = serde_json::from_str(ctx.get_raw(1).as_str()?)
+                .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
+            Ok(words_match(&data, &words))
+        },
+    )
+}
+
 fn browse(c: &Connection, project_id: i64, f: &TaskFilter) -> StoreResult<Vec<TaskSummary>> {
     let mut w = Clause::new(project_id);
     const NOT_WITHDRAWN: &str = "t.cancelled_at IS NULL AND t.gold IS NULL";
@@ -112,8 +171,7 @@ fn browse(c: &Connection, project_id: i64, f: &TaskFilter) -> StoreResult<Vec<Ta
         w.and(&format!("t.batch_id = {batch}"));
     }
     if let Some(search) = &f.search {
-        let search = w.param(SqlValue::Text(search.clone()));
-        w.and(&format!("instr(lower(t.data), {search}) > 0"));
+        search_clause(c, &mut w, project_id, search)?;
     }
     let order = match (f.order, f.after) {
         (TaskOrder::Upload, after) => {
