@@ -15,9 +15,11 @@ use desktop::*;
 
 /// The screen fits and reads in the theme showing and in the other one (T), its screenshot
 /// taken in the first; the theme is left as it was.
-async fn in_both_themes(client: &Client, screen: &str, png: &str) {
+async fn in_both_themes(client: &Client, screen: &str, png: Option<&str>) {
     fits_and_reads(client, screen).await;
-    screenshot(client, png).await;
+    if let Some(png) = png {
+        screenshot(client, png).await;
+    }
     press(client, 't').await;
     fits_and_reads(client, &format!("{screen}, other theme")).await;
     press(client, 't').await;
@@ -285,7 +287,7 @@ async fn a_requester_runs_a_project_from_the_dashboard() {
         waiting.iter().map(|r| r.task_id).collect::<Vec<_>>(),
         [task]
     );
-    in_both_themes(&client, "task browser", "task-browser.png").await;
+    in_both_themes(&client, "task browser", None).await;
     tab(&client, '1', "overview").await;
     let bars = client
         .find_all(Locator::Css("#chart-answers svg.chart-plot rect"))
@@ -455,7 +457,13 @@ async fn a_requester_runs_people_quality_and_settings_from_the_app() {
         ("dee", 17),
         ("spam", 0),
     ] {
-        people.push((server.user(Role::Annotator, name).await.0, wrong_every));
+        // Invited by the requester, as the People tab does: members of this project only.
+        let invited = requester
+            .invite(project, name, tessera_api::ProjectRole::Annotator)
+            .await
+            .expect("invite");
+        let api = tessera_client::ApiClient::new(&server.url, Some(invited.token)).expect("client");
+        people.push((api, wrong_every));
     }
     for round in 0..5 {
         for (api, wrong_every) in &people {
@@ -595,7 +603,7 @@ async fn a_requester_runs_people_quality_and_settings_from_the_app() {
         .click()
         .await
         .expect("open it");
-    in_both_themes(&client, "quality", "quality.png").await;
+    in_both_themes(&client, "quality", Some("quality.png")).await;
     let spammer = &people[4].0;
     let (code, body) = api_error(
         spammer
@@ -663,6 +671,23 @@ async fn a_requester_runs_people_quality_and_settings_from_the_app() {
         .click()
         .await
         .expect("upload order again");
+    let first = requester
+        .tasks(
+            project,
+            &tessera_api::TaskListQuery {
+                limit: Some(1),
+                ..tessera_api::TaskListQuery::default()
+            },
+        )
+        .await
+        .expect("the API's first task")
+        .tasks[0]
+        .task_id;
+    assert_eq!(
+        eventually_first_row(&client, first).await,
+        first,
+        "upload order again"
+    );
     client
         .find(Locator::Css("#task-status"))
         .await
@@ -679,6 +704,11 @@ async fn a_requester_runs_people_quality_and_settings_from_the_app() {
         .map(|t| t.task_id)
         .collect();
     assert!(open_ids.len() >= 2, "{open_ids:?}");
+    assert_eq!(
+        eventually_first_row(&client, open_ids[0]).await,
+        open_ids[0],
+        "the open tasks"
+    );
     for (task, button, done) in [
         (open_ids[0], "#task-raise", "front of the queue"),
         (open_ids[1], "#task-cancel", "cancelled"),
@@ -707,6 +737,7 @@ async fn a_requester_runs_people_quality_and_settings_from_the_app() {
             .expect("click");
         text_where(&client, "#task-notice", 10, done, |t| t.contains(done)).await;
     }
+    in_both_themes(&client, "task browser", Some("task-browser.png")).await;
     let detail = |task: i64| {
         let requester = requester.clone();
         async move { requester.task(project, task).await.expect("task") }
@@ -724,18 +755,16 @@ async fn a_requester_runs_people_quality_and_settings_from_the_app() {
     })
     .await;
     assert!(
-        listed.contains("requester") && listed.contains("not a member"),
+        listed.contains("requester") && listed.contains("annotator"),
         "{listed}"
     );
-    // Ana, who worked on the open project, is made a member by her user id.
-    let ana_id = skills
-        .iter()
-        .find(|a| a.annotator == "ana")
-        .expect("ana")
-        .annotator_id;
+    // Fay, who has a token from the admin, joins as a reviewer by her user id.
+    let (_, fay_token) = server.user(Role::Annotator, "fay").await;
+    let fay = tessera_client::ApiClient::new(&server.url, Some(fay_token)).expect("client");
+    let fay_id = fay.me().await.expect("me").user_id;
     for (css, text) in [
-        ("#member-id", ana_id.to_string()),
-        ("#member-name", "ana".to_owned()),
+        ("#member-id", fay_id.to_string()),
+        ("#member-name", "fay".to_owned()),
     ] {
         client
             .find(Locator::Css(css))
@@ -746,21 +775,28 @@ async fn a_requester_runs_people_quality_and_settings_from_the_app() {
             .expect("type");
     }
     client
+        .find(Locator::Css("#member-role"))
+        .await
+        .expect("role")
+        .select_by_value("reviewer")
+        .await
+        .expect("reviewer");
+    client
         .find(Locator::Css("#member-go"))
         .await
         .expect("add")
         .click()
         .await
         .expect("click");
-    text_where(&client, "#people-notice", 10, "ana added", |t| {
-        t.contains("now annotator")
+    text_where(&client, "#people-notice", 10, "fay added", |t| {
+        t.contains("now reviewer")
     })
     .await;
     let members = requester.members(project).await.expect("members");
     assert!(
         members
             .iter()
-            .any(|m| m.user_id == ana_id && m.role == tessera_api::ProjectRole::Annotator),
+            .any(|m| m.user_id == fay_id && m.role == tessera_api::ProjectRole::Reviewer),
         "{members:?}"
     );
     client
@@ -787,7 +823,7 @@ async fn a_requester_runs_people_quality_and_settings_from_the_app() {
     })
     .await;
     assert!(row.contains("invited"), "{row}");
-    in_both_themes(&client, "people", "people.png").await;
+    in_both_themes(&client, "people", Some("people.png")).await;
     let eve_id = eve.me().await.expect("me").user_id;
     client
         .find(Locator::Css(&format!("[data-revoke='{eve_id}']")))
@@ -842,7 +878,7 @@ async fn a_requester_runs_people_quality_and_settings_from_the_app() {
         .schema
         .labels;
     assert!(labels.iter().any(|l| l == "irrelevant"), "{labels:?}");
-    in_both_themes(&client, "settings", "settings.png").await;
+    in_both_themes(&client, "settings", Some("settings.png")).await;
     edited["labels"] = serde_json::json!(["negative", "neutral", "irrelevant"]);
     set_schema(edited).await;
     let refused = text_where(&client, "#notice", 10, "the refusal", |t| {

@@ -46,7 +46,7 @@ async function act(action: () => Promise<unknown>, done: string) {
 }
 
 function when(iso: string | null): string {
-  return iso === null ? "never" : new Date(iso).toLocaleString();
+  return iso === null ? "never" : new Date(iso).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 
 function row(projectId: number, p: PersonView): HTMLElement {

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use tessera_api::ProjectRole;
 use tessera_api::desktop::{InviteView, PersonView};
+use tessera_api::{AnnotatorSkill, ProjectRole};
 
 use crate::session::{Session, SessionError};
 
@@ -20,8 +20,8 @@ fn project_role(role: &str) -> Result<ProjectRole> {
 }
 
 impl Session {
-    /// The project's members, then anyone who answered here and was since removed: role,
-    /// token state and last use, answers, last answer and suspension.
+    /// The project's members, then anyone else who answered here: role, token state and last
+    /// use, answers, last answer and suspension.
     pub async fn project_people(&self, project_id: i64) -> Result<Vec<PersonView>> {
         let api = self.requester_api()?;
         let (members, tokens, annotators) = tokio::try_join!(
@@ -35,12 +35,8 @@ impl Session {
             .map(|a| (a.annotator_id, a))
             .collect();
         let person =
-            |user_id: i64,
-             name: String,
-             role: Option<String>,
-             skills: &mut BTreeMap<i64, tessera_api::AnnotatorSkill>| {
+            |user_id: i64, name: String, role: Option<String>, skill: Option<AnnotatorSkill>| {
                 let token = tokens.get(&user_id);
-                let skill = skills.remove(&user_id);
                 PersonView {
                     user_id,
                     name,
@@ -59,21 +55,16 @@ impl Session {
         let mut people: Vec<PersonView> = members
             .into_iter()
             .map(|m| {
-                person(
-                    m.user_id,
-                    m.name,
-                    Some(m.role.as_str().to_owned()),
-                    &mut skills,
-                )
+                let skill = skills.remove(&m.user_id);
+                person(m.user_id, m.name, Some(m.role.as_str().to_owned()), skill)
             })
             .collect();
-        let removed: Vec<(i64, String)> = skills
-            .values()
-            .map(|s| (s.annotator_id, s.annotator.clone()))
-            .collect();
-        for (user_id, name) in removed {
-            people.push(person(user_id, name, None, &mut skills));
-        }
+        // Who answered without being a member (an open project) or was removed since.
+        people.extend(
+            skills
+                .into_values()
+                .map(|s| person(s.annotator_id, s.annotator.clone(), None, Some(s))),
+        );
         Ok(people)
     }
 

@@ -77,31 +77,76 @@ fn ts_query(search: &str) -> Option<String> {
     )
 }
 
-/// Matches in the whole text index that a page lists from a list of ids; past this many the
-/// words are common, and the page's walk checks each task's `words` instead.
+/// Matches that a page lists from a list of ids; past this many the words are common, and
+/// the page's walk checks each task's `words` instead.
 const LISTED_MATCHES: i64 = 10_000;
 
-/// The project's tasks matching `query` when the whole index holds no more than
-/// [`LISTED_MATCHES`] matches; none when it holds more. Read through the GIN index alone
-/// (a bitmap scan), which for a common word is told to stop near 100,000 entries
-/// (`gin_fuzzy_search_limit`, ten times the count that decides, so a common word never
-/// passes for a rare one).
+/// How many tasks the planner's statistics say hold every one of `words` (see
+/// `TaskFilter::search`): the rarest word's share of the table — a word missing from the most
+/// common ones counts as none — times its rows; `None` before the table was ever analyzed.
+async fn estimated_matches(c: &impl GenericClient, words: &[String]) -> StoreResult<Option<f64>> {
+    let row = c
+        .cached_query_opt(
+            "SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs, c.reltuples::float8
+             FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename
+             WHERE s.schemaname = current_schema() AND s.tablename = 'tasks' AND s.attname = 'words'
+               AND c.relnamespace = to_regnamespace(current_schema())",
+            &[],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let elems: Option<Vec<String>> = row.try_get(0)?;
+    let freqs: Option<Vec<f32>> = row.try_get(1)?;
+    let rows: f64 = row.try_get(2)?;
+    let (elems, freqs) = (elems.unwrap_or_default(), freqs.unwrap_or_default());
+    let share = |word: &str, start: bool| -> f64 {
+        elems
+            .iter()
+            .zip(&freqs)
+            .filter(|(e, _)| {
+                if start {
+                    e.starts_with(word)
+                } else {
+                    e.as_str() == word
+                }
+            })
+            .map(|(_, f)| f64::from(*f))
+            .sum::<f64>()
+            .min(1.0)
+    };
+    let last = words.len().saturating_sub(1);
+    let rarest = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| share(w, i == last))
+        .fold(1.0, f64::min);
+    Ok(Some(rarest * rows.max(0.0)))
+}
+
+/// The project's tasks matching `query` when they are few — read through the GIN index
+/// alone (a bitmap scan, which a rare word makes cheap) — or `None` when the statistics or
+/// the read say they are more than [`LISTED_MATCHES`].
 async fn listed_matches(
     c: &impl GenericClient,
     project_id: i64,
+    words: &[String],
     query: &str,
 ) -> StoreResult<Option<Vec<i64>>> {
+    if estimated_matches(c, words)
+        .await?
+        .is_some_and(|n| n > LISTED_MATCHES as f64)
+    {
+        return Ok(None);
+    }
     // The settings hold for this transaction only; it ends whatever happens in it.
     c.batch_execute("BEGIN READ ONLY").await?;
     let rows = async {
-        c.batch_execute(
-            "SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off;
-             SET LOCAL gin_fuzzy_search_limit = 100000",
-        )
-        .await?;
+        c.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off")
+            .await?;
         c.cached_query(
-            "SELECT id, project_id FROM tasks WHERE words @@ to_tsquery('simple', $1) LIMIT $2",
-            &[&query, &(LISTED_MATCHES + 1)],
+            "SELECT id FROM tasks
+             WHERE words @@ to_tsquery('simple', $1) AND project_id = $2 LIMIT $3",
+            &[&query, &project_id, &(LISTED_MATCHES + 1)],
         )
         .await
     }
@@ -114,13 +159,11 @@ async fn listed_matches(
     if rows.len() as i64 > LISTED_MATCHES {
         return Ok(None);
     }
-    let mut ids = Vec::new();
-    for r in rows {
-        if r.try_get::<_, i64>(1)? == project_id {
-            ids.push(r.try_get(0)?);
-        }
-    }
-    Ok(Some(ids))
+    Ok(Some(
+        rows.iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?,
+    ))
 }
 
 async fn browse(
@@ -175,16 +218,18 @@ async fn browse(
                 let search = w.param(search);
                 w.and(&format!("strpos(lower(t.data::text), {search}) > 0"));
             }
-            Some(query) => match listed_matches(c, project_id, &query).await? {
-                Some(ids) => {
-                    let ids = w.param(ids);
-                    w.and(&format!("t.id = ANY({ids})"));
+            Some(query) => {
+                match listed_matches(c, project_id, &search_words(&search), &query).await? {
+                    Some(ids) => {
+                        let ids = w.param(ids);
+                        w.and(&format!("t.id = ANY({ids})"));
+                    }
+                    None => {
+                        let query = w.param(query);
+                        w.and(&format!("t.words @@ to_tsquery('simple', {query})"));
+                    }
                 }
-                None => {
-                    let query = w.param(query);
-                    w.and(&format!("t.words @@ to_tsquery('simple', {query})"));
-                }
-            },
+            }
         }
     }
     let order = match f.order {
