@@ -295,3 +295,59 @@ pub async fn fits_and_reads(client: &Client, screen: &str) {
         "{screen}: muted text contrast {report}"
     );
 }
+
+/// Clicks the element `css`, which must be on screen.
+pub async fn click(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} is not on screen: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+/// Types `text` into the element `css`, which must be on screen.
+pub async fn type_into(client: &Client, css: &str, text: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} is not on screen: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+}
+
+/// Chooses `value` in the select element `css`, which must be on screen.
+pub async fn select(client: &Client, css: &str, value: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} is not on screen: {e}"))
+        .select_by_value(value)
+        .await
+        .unwrap_or_else(|e| panic!("choose {value} in {css}: {e}"));
+}
+
+/// The screen fits and reads in the theme showing and in the other one (T), its screenshot
+/// taken in the first; the theme is left as it was.
+pub async fn in_both_themes(client: &Client, screen: &str, png: Option<&str>) {
+    fits_and_reads(client, screen).await;
+    if let Some(png) = png {
+        screenshot(client, png).await;
+    }
+    press(client, 't').await;
+    fits_and_reads(client, &format!("{screen}, other theme")).await;
+    press(client, 't').await;
+}
+
+/// Opens tab `key` (1–6) of the project screen and waits until it shows `name`.
+pub async fn tab(client: &Client, key: char, name: &str) {
+    press(client, key).await;
+    wait_for(
+        client,
+        &format!("#project[data-tab='{name}']"),
+        &format!("the {name} tab"),
+    )
+    .await;
+}
