@@ -21,6 +21,24 @@ fn of_status(status: tessera_api::TaskStatus) -> tessera_api::TaskListQuery {
     }
 }
 
+/// The first task of `project` in `order`, as the API lists it.
+async fn first_task(
+    api: &tessera_client::ApiClient,
+    project: i64,
+    order: Option<tessera_api::TaskOrder>,
+) -> i64 {
+    let query = tessera_api::TaskListQuery {
+        order,
+        limit: Some(1),
+        ..tessera_api::TaskListQuery::default()
+    };
+    api.tasks(project, &query)
+        .await
+        .expect("the API's list")
+        .tasks[0]
+        .task_id
+}
+
 /// The task the browser's first row shows once it is `want` (or what it shows after 10 s).
 async fn eventually_first_row(client: &Client, want: i64) -> i64 {
     let mut shown = 0;
@@ -307,37 +325,19 @@ async fn a_requester_runs_people_quality_and_settings_from_the_app() {
     // cancelled.
     tab(&client, '3', "tasks").await;
     click(&client, "#task-disputed").await;
-    let lowest = requester
-        .tasks(
-            project,
-            &tessera_api::TaskListQuery {
-                order: Some(tessera_api::TaskOrder::Confidence),
-                limit: Some(1),
-                ..tessera_api::TaskListQuery::default()
-            },
-        )
-        .await
-        .expect("the API's order")
-        .tasks[0]
-        .task_id;
+    let lowest = first_task(
+        &requester,
+        project,
+        Some(tessera_api::TaskOrder::Confidence),
+    )
+    .await;
     let shown_first = eventually_first_row(&client, lowest).await;
     assert_eq!(
         shown_first, lowest,
         "the app lists the lowest confidence first"
     );
     click(&client, "#task-disputed").await;
-    let first = requester
-        .tasks(
-            project,
-            &tessera_api::TaskListQuery {
-                limit: Some(1),
-                ..tessera_api::TaskListQuery::default()
-            },
-        )
-        .await
-        .expect("the API's first task")
-        .tasks[0]
-        .task_id;
+    let first = first_task(&requester, project, None).await;
     assert_eq!(
         eventually_first_row(&client, first).await,
         first,
