@@ -395,6 +395,8 @@ async fn text_search_finds_words_and_word_starts_in_one_project(backend: Backend
         "\n",
         r#"{"id":"s4","data":{"text":"question? (really!)"}}"#,
         "\n",
+        r#"{"id":"s5","data":{"text":"नमस्ते दुनिया"}}"#,
+        "\n",
     );
     let project = project_with(&rita, schema(2), &[tasks]).await;
     let other = project_with(
@@ -415,6 +417,8 @@ async fn text_search_finds_words_and_word_starts_in_one_project(backend: Backend
         ("brû", &["s3"]),
         ("?", &["s4"]),
         ("flight", &["s1"]),
+        ("नमस्ते", &["s5"]),
+        ("दुनि", &["s5"]),
     ] {
         assert_eq!(
             searched(&rita, project, text).await,

@@ -29,10 +29,12 @@ pub struct TaskFilter {
     pub stuck: Vec<i64>,
 }
 
-/// The words of a search as the text index splits text: runs of letters and digits.
+/// The words of a search as the text index splits text: runs of letters, digits and the
+/// marks that combine with them (a virama or a vowel sign belongs to its word).
 pub fn search_words(search: &str) -> Vec<String> {
+    use unicode_normalization::char::is_combining_mark;
     search
-        .split(|c: char| !c.is_alphanumeric())
+        .split(|c: char| !c.is_alphanumeric() && !is_combining_mark(c))
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
         .collect()
@@ -197,6 +199,7 @@ mod tests {
             ["don", "t", "lose", "bags"]
         );
         assert_eq!(search_words("flight1291 café"), ["flight1291", "café"]);
+        assert_eq!(search_words("नमस्ते, दुनिया"), ["नमस्ते", "दुनिया"]);
         assert!(search_words(" ?! ").is_empty());
     }
 

@@ -66,7 +66,7 @@ fn summary(r: &Row) -> StoreResult<TaskSummary> {
 fn ts_query(search: &str) -> Option<String> {
     let words = search_words(search);
     let last = words.len().checked_sub(1)?;
-    // Letters and digits only, so each word is safe between quotes.
+    // Letters, digits and marks only, so each word is safe between quotes.
     Some(
         words
             .iter()

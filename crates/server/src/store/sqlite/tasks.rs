@@ -84,7 +84,7 @@ fn search_clause(c: &Connection, w: &mut Clause, project_id: i64, search: &str) 
         w.and(&format!("instr(lower(t.data), {search}) > 0"));
         return Ok(());
     }
-    // Letters and digits only, so each word is safe between quotes. Whole words are cheap
+    // Letters, digits and marks only, so each word is safe between quotes. Whole words are cheap
     // to look up; a word start merges every word it begins, so only the last is one.
     let last = words.len() - 1;
     let query = std::iter::once(format!("project : \"p{project_id}\""))
@@ -94,11 +94,15 @@ fn search_clause(c: &Connection, w: &mut Clause, project_id: i64, search: &str) 
         }))
         .collect::<Vec<_>>()
         .join(" AND ");
-    let matches: Vec<i64> = c
+    // A word the index splits in two (a letter with a combining mark, in some scripts) is
+    // a phrase, which this index cannot look up: such a search checks each task instead.
+    let matches: Option<Vec<i64>> = c
         .prepare_cached("SELECT rowid FROM task_words WHERE task_words MATCH ?1 LIMIT ?2")?
-        .query_map(params![query, LISTED_MATCHES + 1], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    if matches.len() as i64 <= LISTED_MATCHES {
+        .query_map(params![query, LISTED_MATCHES + 1], |r| r.get(0))
+        .and_then(|rows| rows.collect::<Result<_, _>>())
+        .map_err(|e| tracing::debug!(error = %e, "the text index cannot look this search up"))
+        .ok();
+    if let Some(matches) = matches.filter(|m| m.len() as i64 <= LISTED_MATCHES) {
         let ids = w.param(SqlValue::Text(serde_json::to_string(&matches)?));
         w.and(&format!("t.id IN (SELECT value FROM json_each({ids}))"));
     } else {
