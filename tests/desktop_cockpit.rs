@@ -21,6 +21,27 @@ fn of_status(status: tessera_api::TaskStatus) -> tessera_api::TaskListQuery {
     }
 }
 
+/// The tasks the browser's rows show once they are `want` (or what they show after 10 s).
+async fn eventually_rows(client: &Client, want: &[i64]) -> Vec<i64> {
+    let mut shown = Vec::new();
+    for _ in 0..100 {
+        shown = client
+            .execute(
+                "return [...document.querySelectorAll('#task-table tbody tr')].map(r => Number(r.dataset.task))",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| serde_json::from_value::<Vec<i64>>(v).ok())
+            .unwrap_or_default();
+        if shown == want || (want.is_empty() && text_of(client, "#task-none").await.is_some()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    shown
+}
+
 /// The first task of `project` in `order`, as the API lists it.
 async fn first_task(
     api: &tessera_client::ApiClient,
@@ -111,7 +132,7 @@ async fn a_requester_runs_people_quality_and_settings_from_the_app() {
     let (requester, token) = server.user(Role::Requester, "rita").await;
     let schema = tessera_core::LabelSchema::from_json(
         r#"{"kind":"classification","labels":["positive","negative","neutral"],"overlap":3,
-            "gold_rate":0.3,"suspend_below":0.8,"gold_min_answers":6,
+            "gold_rate":0.5,"suspend_below":0.8,"gold_min_answers":6,
             "instructions":"The tweet's sentiment toward the airline."}"#,
     )
     .expect("schema");
@@ -149,7 +170,9 @@ async fn a_requester_runs_people_quality_and_settings_from_the_app() {
             .expect("upload");
     }
     // Four honest annotators (each wrong now and then) and a spammer who always says
-    // negative, answering over the last hour and a half by their devices' clocks.
+    // negative, answering over the last hour and a half by their devices' clocks. Half of
+    // each lease is gold while gold lasts, so everyone meets all 16 gold tweets: the
+    // spammer's 6 of 16 right is under the 0.8 bar whatever order they come in.
     let start = chrono::Utc::now() - chrono::Duration::minutes(95);
     let mut clock = 0i64;
     let mut people = Vec::new();
@@ -381,6 +404,57 @@ async fn a_requester_runs_people_quality_and_settings_from_the_app() {
             .await
             .expect("click");
         text_where(&client, "#task-notice", 10, done, |t| t.contains(done)).await;
+    }
+    // The label, annotator and confidence filters list what the API lists.
+    select(&client, "#task-status", "").await;
+    let ana = skills
+        .iter()
+        .find(|a| a.annotator == "ana")
+        .expect("ana")
+        .annotator_id;
+    for (css, value, query) in [
+        (
+            "#task-label",
+            "negative".to_owned(),
+            tessera_api::TaskListQuery {
+                label: Some("negative".to_owned()),
+                ..tessera_api::TaskListQuery::default()
+            },
+        ),
+        (
+            "#task-annotator",
+            ana.to_string(),
+            tessera_api::TaskListQuery {
+                label: Some("negative".to_owned()),
+                annotator: Some(ana),
+                ..tessera_api::TaskListQuery::default()
+            },
+        ),
+        (
+            "#task-confidence",
+            "0.9".to_owned(),
+            tessera_api::TaskListQuery {
+                label: Some("negative".to_owned()),
+                annotator: Some(ana),
+                max_confidence: Some(0.9),
+                ..tessera_api::TaskListQuery::default()
+            },
+        ),
+    ] {
+        select(&client, css, &value).await;
+        let want: Vec<i64> = requester
+            .tasks(project, &query)
+            .await
+            .expect("the API's list")
+            .tasks
+            .iter()
+            .map(|t| t.task_id)
+            .collect();
+        assert_eq!(
+            eventually_rows(&client, &want).await,
+            want,
+            "{css} = {value}"
+        );
     }
     in_both_themes(&client, "task browser", Some("task-browser.png")).await;
     let detail = |task: i64| {

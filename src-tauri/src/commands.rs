@@ -4,7 +4,7 @@ use tauri::State;
 use tessera_api::Batch;
 use tessera_api::desktop::{
     CommandError, ProjectDashboard, ProjectSummary, RefusedView, ReviewView, SessionInfo,
-    SyncStatus, TaskDetailView, TaskPageView, TaskView, UploadReport,
+    SyncStatus, TaskDetailView, TaskFilterView, TaskPageView, TaskView, UploadReport,
 };
 
 use tessera_client::local::AnswerFlags;
@@ -183,13 +183,11 @@ pub async fn finish_upload(session: State<'_, Session>, upload_id: u64) -> Resul
 pub async fn browse_tasks(
     session: State<'_, Session>,
     project_id: i64,
-    status: Option<String>,
-    search: Option<String>,
-    lowest_confidence_first: bool,
+    filter: TaskFilterView,
     cursor: Option<String>,
 ) -> Result<TaskPageView> {
     session
-        .browse_tasks(project_id, status, search, lowest_confidence_first, cursor)
+        .browse_tasks(project_id, filter, cursor)
         .await
         .map_err(to_ui)
 }

@@ -296,15 +296,21 @@ pub async fn fits_and_reads(client: &Client, screen: &str) {
     );
 }
 
-/// Clicks the element `css`, which must be on screen.
+/// Clicks the element `css`, which must be on screen: found again when a repaint replaced
+/// it meanwhile.
 pub async fn click(client: &Client, css: &str) {
-    client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css} is not on screen: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    let mut last = String::new();
+    for _ in 0..20 {
+        match client.find(Locator::Css(css)).await {
+            Ok(el) => match el.click().await {
+                Ok(_) => return,
+                Err(e) => last = e.to_string(),
+            },
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("click {css}: {last}");
 }
 
 /// Types `text` into the element `css`, which must be on screen.
@@ -318,15 +324,21 @@ pub async fn type_into(client: &Client, css: &str, text: &str) {
         .unwrap_or_else(|e| panic!("type into {css}: {e}"));
 }
 
-/// Chooses `value` in the select element `css`, which must be on screen.
+/// Chooses `value` in the select element `css`, which must be on screen: found again when a
+/// repaint (a page of tasks arriving) replaced it meanwhile.
 pub async fn select(client: &Client, css: &str, value: &str) {
-    client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css} is not on screen: {e}"))
-        .select_by_value(value)
-        .await
-        .unwrap_or_else(|e| panic!("choose {value} in {css}: {e}"));
+    let mut last = String::new();
+    for _ in 0..20 {
+        match client.find(Locator::Css(css)).await {
+            Ok(el) => match el.select_by_value(value).await {
+                Ok(()) => return,
+                Err(e) => last = e.to_string(),
+            },
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("choose {value} in {css}: {last}");
 }
 
 /// The screen fits and reads in the theme showing and in the other one (T), its screenshot

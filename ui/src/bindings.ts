@@ -316,6 +316,32 @@ consensus_by_method: Record<string, number>, };
 
 export type UploadReport = { batch_id: number, tasks_added: number, };
 
+export type TaskFilterView = { 
+/**
+ * open, complete, needs-review, stuck, gold or cancelled; none for all.
+ */
+status: string | null, 
+/**
+ * Words of the task's text (see the API's `search`).
+ */
+search: string | null, 
+/**
+ * Tasks whose consensus holds this label.
+ */
+label: string | null, 
+/**
+ * Tasks this user (id) answered.
+ */
+annotator: number | null, batch: number | null, 
+/**
+ * Tasks whose consensus confidence is at most this (0–1).
+ */
+max_confidence: number | null, 
+/**
+ * Lowest confidence first (tasks with a consensus), else upload order.
+ */
+lowest_confidence_first: boolean, };
+
 export type TaskRowView = { task_id: number, 
 /**
  * open, complete, needs-review, stuck, gold or cancelled.

@@ -12,6 +12,7 @@ import type {
   SessionInfo,
   SyncStatus,
   TaskDetailView,
+  TaskFilterView,
   TaskPageView,
   TaskView,
   UploadReport,
@@ -54,8 +55,8 @@ export const ipc = {
   exportProject: (projectId: number, format: string, label: string | null = null) =>
     invoke<string>("export_project", { projectId, format, label }),
   /** A page of the task browser: `status` and `search` narrow it, `cursor` continues it. */
-  browseTasks: (projectId: number, status: string | null, search: string | null, lowestConfidenceFirst: boolean, cursor: string | null) =>
-    invoke<TaskPageView>("browse_tasks", { projectId, status, search, lowestConfidenceFirst, cursor }),
+  browseTasks: (projectId: number, filter: TaskFilterView, cursor: string | null) =>
+    invoke<TaskPageView>("browse_tasks", { projectId, filter, cursor }),
   cancelTasks: (projectId: number, taskIds: number[]) => invoke<number>("cancel_tasks", { projectId, taskIds }),
   prioritizeTasks: (projectId: number, taskIds: number[], priority: number) =>
     invoke<number>("prioritize_tasks", { projectId, taskIds, priority }),

@@ -228,7 +228,11 @@ function tabBody(d: ProjectDashboard): HTMLElement {
     case "people":
       return peopleScreen(p.id);
     case "tasks":
-      return taskBrowser(p.id);
+      return taskBrowser(p.id, {
+        labels: labelsOf(d.schema),
+        annotators: d.annotators.map((a) => [a.annotator_id, a.annotator]),
+        batches: d.batches.map((b) => b.id),
+      });
     case "quality":
       return qualityScreen(d, refresh);
     case "settings":
@@ -246,6 +250,16 @@ function tabBody(d: ProjectDashboard): HTMLElement {
         priorityField(),
         exportLine(p.id, p.kind),
       );
+  }
+}
+
+/** The labels of a schema (JSON as the dashboard holds it); none when it has none. */
+function labelsOf(schema: string): string[] {
+  try {
+    const labels = (JSON.parse(schema) as { labels?: unknown }).labels;
+    return Array.isArray(labels) ? labels.filter((l): l is string => typeof l === "string") : [];
+  } catch {
+    return [];
   }
 }
 

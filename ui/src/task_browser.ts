@@ -1,19 +1,20 @@
-// The project screen's task browser: a page of tasks at a time, narrowed by status or text,
-// in upload order or the most disputed first; one task opened with every answer, and sent
+// The project screen's task browser: a page of tasks at a time, narrowed by status, text,
+// consensus label, annotator, batch or confidence, in upload order or the most disputed first; one task opened with every answer, and sent
 // to review, cancelled or moved up the queue. Its state outlives the project
 // screen's repaints (every 30 s), so a filter or an open task stays put.
-import type { TaskDetailView, TaskRowView } from "./bindings";
+import type { TaskDetailView, TaskFilterView, TaskRowView } from "./bindings";
 import { h } from "./dom";
 import { errorMessage, ipc } from "./ipc";
 import { formatScore } from "./keys";
 
 const STATUSES = ["open", "complete", "needs-review", "stuck", "gold", "cancelled"];
 
+/** What the filters offer: the project's labels, annotators (id, name) and batches. */
+export type Choices = { labels: string[]; annotators: [number, string][]; batches: number[] };
+
 type State = {
   projectId: number;
-  status: string;
-  search: string;
-  disputedFirst: boolean;
+  filter: TaskFilterView;
   rows: TaskRowView[];
   next: string | null;
   detail: TaskDetailView | null;
@@ -23,11 +24,23 @@ type State = {
 
 let state: State | null = null;
 let holder: HTMLElement | null = null;
+let choices: Choices = { labels: [], annotators: [], batches: [] };
+
+const NO_FILTER: TaskFilterView = {
+  status: null,
+  search: null,
+  label: null,
+  annotator: null,
+  batch: null,
+  max_confidence: null,
+  lowest_confidence_first: false,
+};
 
 /** The browser for `projectId`, keeping what it showed when it is the same project. */
-export function taskBrowser(projectId: number): HTMLElement {
+export function taskBrowser(projectId: number, offered: Choices): HTMLElement {
+  choices = offered;
   if (state?.projectId !== projectId) {
-    state = { projectId, status: "", search: "", disputedFirst: false, rows: [], next: null, detail: null, notice: "", loaded: false };
+    state = { projectId, filter: { ...NO_FILTER }, rows: [], next: null, detail: null, notice: "", loaded: false };
   }
   holder = h("section", { class: "task-browser", id: "task-browser", "aria-label": "Tasks" });
   render();
@@ -40,7 +53,7 @@ async function load(more: boolean) {
   const s = state;
   if (!s) return;
   try {
-    const page = await ipc.browseTasks(s.projectId, s.status || null, s.search.trim() || null, s.disputedFirst, more ? s.next : null);
+    const page = await ipc.browseTasks(s.projectId, s.filter, more ? s.next : null);
     s.rows = more ? [...s.rows, ...page.tasks] : page.tasks;
     s.next = page.next_cursor;
     s.loaded = true;
@@ -151,37 +164,57 @@ function detail(d: TaskDetailView): HTMLElement {
   );
 }
 
+/** A select of `options` ([value, shown]) for one filter; "" is "any". */
+function choice(id: string, label: string, any: string, options: [string, string][], value: string, set: (v: string) => void): HTMLSelectElement {
+  const el = h("select", { id, "aria-label": label }, h("option", { value: "" }, any), ...options.map(([v, shown]) => h("option", { value: v }, shown))) as HTMLSelectElement;
+  el.value = value;
+  el.addEventListener("change", () => set(el.value));
+  return el;
+}
+
 function render() {
   const s = state;
   if (!s || !holder) return;
-  const status = h(
-    "select",
-    { id: "task-status", "aria-label": "Show tasks that are" },
-    h("option", { value: "" }, "all tasks"),
-    ...STATUSES.map((v) => h("option", { value: v }, v)),
-  ) as HTMLSelectElement;
-  status.value = s.status;
-  status.addEventListener("change", () => {
-    s.status = status.value;
+  const f = s.filter;
+  const refilter = (change: Partial<TaskFilterView>) => {
+    s.filter = { ...s.filter, ...change };
     s.notice = "";
     void load(false);
-  });
-  const search = h("input", { id: "task-search", type: "search", placeholder: "text in the task", "aria-label": "Search the tasks' text" }) as HTMLInputElement;
-  search.value = s.search;
+  };
+  const status = choice("task-status", "Show tasks that are", "all tasks", STATUSES.map((v) => [v, v]), f.status ?? "", (v) => refilter({ status: v || null }));
+  const label = choice("task-label", "Consensus label", "any label", choices.labels.map((l) => [l, l]), f.label ?? "", (v) => refilter({ label: v || null }));
+  const annotator = choice(
+    "task-annotator",
+    "Answered by",
+    "anyone",
+    choices.annotators.map(([id, name]) => [String(id), name]),
+    f.annotator === null ? "" : String(f.annotator),
+    (v) => refilter({ annotator: v ? Number(v) : null }),
+  );
+  const batch = choice(
+    "task-batch",
+    "Batch",
+    "any batch",
+    choices.batches.map((b) => [String(b), `batch ${b}`]),
+    f.batch === null ? "" : String(f.batch),
+    (v) => refilter({ batch: v ? Number(v) : null }),
+  );
+  const confidence = choice(
+    "task-confidence",
+    "Confidence at most",
+    "any confidence",
+    ["0.5", "0.6", "0.7", "0.8", "0.9"].map((c) => [c, `≤ ${Math.round(Number(c) * 100)}%`]),
+    f.max_confidence === null ? "" : String(f.max_confidence),
+    (v) => refilter({ max_confidence: v ? Number(v) : null }),
+  );
+  const search = h("input", { id: "task-search", type: "search", placeholder: "words in the task", "aria-label": "Search the tasks' text" }) as HTMLInputElement;
+  search.value = f.search ?? "";
   search.addEventListener("keydown", (e) => {
-    if (e.key === "Enter") {
-      s.search = search.value;
-      s.notice = "";
-      void load(false);
-    }
+    if (e.key === "Enter") refilter({ search: search.value.trim() || null });
   });
   const disputed = h("input", { type: "checkbox", id: "task-disputed" }) as HTMLInputElement;
-  disputed.checked = s.disputedFirst;
-  disputed.addEventListener("change", () => {
-    s.disputedFirst = disputed.checked;
-    s.notice = "";
-    void load(false);
-  });
+  disputed.checked = f.lowest_confidence_first;
+  disputed.addEventListener("change", () => refilter({ lowest_confidence_first: disputed.checked }));
   const table = h(
     "table",
     { class: "data-table", id: "task-table" },
@@ -189,7 +222,7 @@ function render() {
     h("tbody", {}, ...s.rows.map(row)),
   );
   const parts: (HTMLElement | null)[] = [
-    h("div", { class: "task-filters" }, status, search, h("label", { class: "inline" }, disputed, " lowest confidence first")),
+    h("div", { class: "task-filters" }, status, label, annotator, batch, confidence, search, h("label", { class: "inline" }, disputed, " lowest confidence first")),
     s.loaded && s.rows.length === 0 ? h("p", { class: "muted", id: "task-none" }, "No tasks like that.") : table,
     s.next ? h("button", { id: "task-more", class: "link", onclick: () => void load(true) }, "More tasks") : null,
     s.notice ? h("p", { class: "notice", id: "task-notice", role: "status" }, s.notice) : null,

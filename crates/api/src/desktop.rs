@@ -243,6 +243,26 @@ pub struct TaskRowView {
     pub answers: u32,
 }
 
+/// What the app's task browser narrows the tasks to, and in which order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+pub struct TaskFilterView {
+    /// open, complete, needs-review, stuck, gold or cancelled; none for all.
+    pub status: Option<String>,
+    /// Words of the task's text (see the API's `search`).
+    pub search: Option<String>,
+    /// Tasks whose consensus holds this label.
+    pub label: Option<String>,
+    /// Tasks this user (id) answered.
+    #[ts(type = "number | null")]
+    pub annotator: Option<i64>,
+    #[ts(type = "number | null")]
+    pub batch: Option<i64>,
+    /// Tasks whose consensus confidence is at most this (0–1).
+    pub max_confidence: Option<f64>,
+    /// Lowest confidence first (tasks with a consensus), else upload order.
+    pub lowest_confidence_first: bool,
+}
+
 /// A page of the app's task browser.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct TaskPageView {
@@ -319,6 +339,7 @@ pub fn typescript_bindings() -> String {
         Batch::decl(&cfg),
         ProjectDashboard::decl(&cfg),
         UploadReport::decl(&cfg),
+        TaskFilterView::decl(&cfg),
         TaskRowView::decl(&cfg),
         TaskPageView::decl(&cfg),
         TaskAnswerView::decl(&cfg),

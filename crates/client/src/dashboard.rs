@@ -9,8 +9,8 @@ use std::sync::atomic::Ordering;
 
 use futures_util::{StreamExt, TryStreamExt};
 use tessera_api::desktop::{
-    ProjectDashboard, ProjectSummary, TaskAnswerView, TaskDetailView, TaskPageView, TaskRowView,
-    UploadReport,
+    ProjectDashboard, ProjectSummary, TaskAnswerView, TaskDetailView, TaskFilterView, TaskPageView,
+    TaskRowView, UploadReport,
 };
 use tessera_api::{
     Batch, CancelTasksRequest, Project, ProjectStatus, TaskListQuery, TaskOrder, TaskStatus,
@@ -147,18 +147,16 @@ impl Session {
         })
     }
 
-    /// A page of the project's tasks for the task browser: `status` (open, complete,
-    /// needs-review, stuck, gold, cancelled) and `search` narrow it; `lowest_confidence_first`
-    /// puts the most disputed first; `cursor` continues.
+    /// A page of the project's tasks for the task browser, narrowed and ordered by `filter`;
+    /// `cursor` continues an earlier page.
     pub async fn browse_tasks(
         &self,
         project_id: i64,
-        status: Option<String>,
-        search: Option<String>,
-        lowest_confidence_first: bool,
+        filter: TaskFilterView,
         cursor: Option<String>,
     ) -> Result<TaskPageView> {
-        let status = status
+        let status = filter
+            .status
             .filter(|s| !s.is_empty())
             .map(|s| {
                 TaskStatus::parse(&s)
@@ -167,11 +165,16 @@ impl Session {
             .transpose()?;
         let query = TaskListQuery {
             status,
-            search: search.filter(|s| !s.trim().is_empty()),
-            order: lowest_confidence_first.then_some(TaskOrder::Confidence),
+            search: filter.search.filter(|s| !s.trim().is_empty()),
+            label: filter.label.filter(|l| !l.is_empty()),
+            annotator: filter.annotator,
+            batch: filter.batch,
+            max_confidence: filter.max_confidence,
+            order: filter
+                .lowest_confidence_first
+                .then_some(TaskOrder::Confidence),
             cursor,
             limit: Some(50),
-            ..TaskListQuery::default()
         };
         let page = self.requester_api()?.tasks(project_id, &query).await?;
         Ok(TaskPageView {
