@@ -21,8 +21,8 @@ fn of_status(status: tessera_api::TaskStatus) -> tessera_api::TaskListQuery {
     }
 }
 
-/// The tasks the browser's rows show once they are `want` (or what they show after 10 s).
-async fn eventually_rows(client: &Client, want: &[i64]) -> Vec<i64> {
+/// The tasks the browser's rows show once `done` holds of them (or what they show after 10 s).
+async fn rows_when(client: &Client, done: impl Fn(&[i64]) -> bool) -> Vec<i64> {
     let mut shown = Vec::new();
     for _ in 0..100 {
         shown = client
@@ -34,12 +34,23 @@ async fn eventually_rows(client: &Client, want: &[i64]) -> Vec<i64> {
             .ok()
             .and_then(|v| serde_json::from_value::<Vec<i64>>(v).ok())
             .unwrap_or_default();
-        if shown == want || (want.is_empty() && text_of(client, "#task-none").await.is_some()) {
+        if done(&shown) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     shown
+}
+
+/// The tasks the browser's rows show once they are `want` (or what they show after 10 s).
+async fn eventually_rows(client: &Client, want: &[i64]) -> Vec<i64> {
+    rows_when(client, |shown| shown == want).await
+}
+
+/// The task the browser's first row shows once it is `want` (0 for none).
+async fn eventually_first_row(client: &Client, want: i64) -> i64 {
+    let shown = rows_when(client, |shown| shown.first() == Some(&want)).await;
+    shown.first().copied().unwrap_or(0)
 }
 
 /// The first task of `project` in `order`, as the API lists it.
@@ -58,27 +69,6 @@ async fn first_task(
         .expect("the API's list")
         .tasks[0]
         .task_id
-}
-
-/// The task the browser's first row shows once it is `want` (or what it shows after 10 s).
-async fn eventually_first_row(client: &Client, want: i64) -> i64 {
-    let mut shown = 0;
-    for _ in 0..100 {
-        if let Ok(row) = client.find(Locator::Css("#task-table tbody tr")).await {
-            shown = row
-                .attr("data-task")
-                .await
-                .ok()
-                .flatten()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            if shown == want {
-                break;
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    shown
 }
 
 /// Tweets about airlines as a requester would upload them: (text, the true label). Written

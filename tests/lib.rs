@@ -364,6 +364,16 @@ pub fn sample_jsonl(n: usize) -> String {
 pub const SENTIMENT_SCHEMA: &str =
     r#"{"kind": "classification", "labels": ["positive", "negative", "neutral"], "overlap": 3}"#;
 
+/// The ids of the projects `api`'s token lists.
+pub async fn project_ids(api: &ApiClient) -> Vec<i64> {
+    api.projects()
+        .await
+        .expect("projects")
+        .iter()
+        .map(|p| p.id)
+        .collect()
+}
+
 /// A first-revision answer to `task_id` with `labels`, made now, as a device would push it.
 pub fn answer_push(task_id: i64, labels: &[&str]) -> tessera_api::AnswerPush {
     tessera_api::AnswerPush {

@@ -4,7 +4,7 @@
 //! Run on both stores.
 
 use tessera_api::{ProjectRole, Role};
-use tessera_tests::{Backend, TestServer, api_error, sentiment_project, tessera_ok};
+use tessera_tests::{Backend, TestServer, api_error, project_ids, sentiment_project, tessera_ok};
 
 async fn me(server: &TestServer, token: &str) -> u16 {
     reqwest::Client::new()
@@ -387,13 +387,7 @@ async fn a_requester_invites_people_into_their_project() {
                 .expect_err("ann is confined to her projects"),
         );
         assert_eq!(status, 403);
-        let seen: Vec<i64> = ann
-            .projects()
-            .await
-            .expect("projects")
-            .iter()
-            .map(|p| p.id)
-            .collect();
+        let seen = project_ids(&ann).await;
         assert_eq!(seen, [project], "ann sees only her project");
 
         // By the API: a reviewer; not a requester; not into someone else's project; not by an
@@ -512,13 +506,7 @@ async fn a_requester_makes_lists_and_revokes_tokens_for_her_projects() {
         );
         let ann = tessera_client::ApiClient::new(&server.url, Some(token.trim().to_owned()))
             .expect("client");
-        let seen: Vec<i64> = ann
-            .projects()
-            .await
-            .expect("projects")
-            .iter()
-            .map(|p| p.id)
-            .collect();
+        let seen = project_ids(&ann).await;
         assert_eq!(seen, [project], "Otto's open project is closed to Ann");
         assert_eq!(
             ann.lease(project, 1, None)

@@ -5,7 +5,9 @@
 use tessera_api::{Change, PushStatus, Role, UpdateProjectRequest};
 use tessera_core::LabelSchema;
 use tessera_tests::scenario::{answer, project_with, project_with_tasks, schema};
-use tessera_tests::{Backend, TestServer, api_error, on_both_backends, sample_jsonl, tessera_ok};
+use tessera_tests::{
+    Backend, TestServer, api_error, on_both_backends, project_ids, sample_jsonl, tessera_ok,
+};
 
 on_both_backends!(
     a_schema_edit_applies_at_once_and_what_would_orphan_work_is_refused,
@@ -111,13 +113,7 @@ async fn an_archived_project_leaves_the_queue_and_keeps_taking_answers(backend: 
     let held = ann.lease(project, 1, None).await.expect("lease").tasks;
     requester.archive_project(project).await.expect("archive");
 
-    let seen: Vec<i64> = ann
-        .projects()
-        .await
-        .expect("list")
-        .iter()
-        .map(|p| p.id)
-        .collect();
+    let seen = project_ids(&ann).await;
     assert!(!seen.contains(&project), "{seen:?}");
     let (status, body) = api_error(ann.lease(project, 1, None).await.expect_err("archived"));
     assert_eq!(

@@ -300,7 +300,11 @@ export type ProjectDashboard = { summary: ProjectSummary,
 /**
  * The label schema as JSON, as the requester wrote it.
  */
-schema: string, stats: ProjectStats, annotators: Array<AnnotatorSkill>, 
+schema: string, 
+/**
+ * The schema's labels, for the task browser's label filter.
+ */
+labels: Array<string>, stats: ProjectStats, annotators: Array<AnnotatorSkill>, 
 /**
  * The project's batches, oldest first, with their priorities.
  */

@@ -229,7 +229,7 @@ function tabBody(d: ProjectDashboard): HTMLElement {
       return peopleScreen(p.id);
     case "tasks":
       return taskBrowser(p.id, {
-        labels: labelsOf(d.schema),
+        labels: d.labels,
         annotators: d.annotators.map((a) => [a.annotator_id, a.annotator]),
         batches: d.batches.map((b) => b.id),
       });
@@ -250,16 +250,6 @@ function tabBody(d: ProjectDashboard): HTMLElement {
         priorityField(),
         exportLine(p.id, p.kind),
       );
-  }
-}
-
-/** The labels of a schema (JSON as the dashboard holds it); none when it has none. */
-function labelsOf(schema: string): string[] {
-  try {
-    const labels = (JSON.parse(schema) as { labels?: unknown }).labels;
-    return Array.isArray(labels) ? labels.filter((l): l is string => typeof l === "string") : [];
-  } catch {
-    return [];
   }
 }
 

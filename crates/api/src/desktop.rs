@@ -218,6 +218,8 @@ pub struct ProjectDashboard {
     pub summary: ProjectSummary,
     /// The label schema as JSON, as the requester wrote it.
     pub schema: String,
+    /// The schema's labels, for the task browser's label filter.
+    pub labels: Vec<String>,
     pub stats: ProjectStats,
     pub annotators: Vec<AnnotatorSkill>,
     /// The project's batches, oldest first, with their priorities.

@@ -137,6 +137,7 @@ impl Session {
         let schema = serde_json::to_string_pretty(&project.schema)
             .map_err(|e| SessionError::Invalid(e.to_string()))?;
         Ok(ProjectDashboard {
+            labels: project.schema.labels.clone(),
             skips_by_reason: std::mem::take(&mut status.skips_by_reason),
             consensus_by_method: std::mem::take(&mut status.consensus_by_method),
             schema,

@@ -27,19 +27,15 @@ pub fn project_stats(
 ) -> ProjectStats {
     let hour = |t: DateTime<Utc>| t.duration_trunc(Duration::hours(1)).unwrap_or(t);
     let mut per_hour: BTreeMap<DateTime<Utc>, u64> = BTreeMap::new();
-    let mut by_task: BTreeMap<i64, Vec<DateTime<Utc>>> = BTreeMap::new();
     for a in answers {
         *per_hour.entry(hour(a.answered_at)).or_default() += 1;
-        by_task.entry(a.task_id).or_default().push(a.answered_at);
     }
     // A task is complete once it holds the answers first asked of it.
     let wanted = schema.min_overlap.unwrap_or(schema.overlap).max(1) as usize;
+    let done_at = crate::timeline::completions(answers, wanted, gold);
     let mut completed: BTreeMap<DateTime<Utc>, u64> = BTreeMap::new();
-    for (task, times) in by_task.iter_mut() {
-        if times.len() >= wanted && !gold.contains_key(task) {
-            times.sort();
-            *completed.entry(hour(times[wanted - 1])).or_default() += 1;
-        }
+    for c in &done_at {
+        *completed.entry(hour(c.at)).or_default() += 1;
     }
     let (mut answers_per_hour, mut complete_by_hour) = (Vec::new(), Vec::new());
     if let (Some(&first), Some(&last)) = (per_hour.keys().next(), per_hour.keys().next_back()) {
@@ -112,7 +108,7 @@ pub fn project_stats(
         agreement_tasks,
         label_counts: Default::default(),
         forecast: None,
-        timeline: crate::timeline::timeline(answers, wanted, schema.can_refit(), gold),
+        timeline: crate::timeline::timeline(answers, &done_at, schema.can_refit()),
     }
 }
 

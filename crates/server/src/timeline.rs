@@ -13,14 +13,45 @@ const BUCKET_SECONDS: [u32; 7] = [60, 300, 900, 3_600, 21_600, 86_400, 604_800];
 /// The most buckets a chart shows; the oldest go first past that.
 const MAX_BUCKETS: i64 = 120;
 
-/// `answers`: each annotator's first answer to each task; a task is complete once it holds
-/// `wanted` of them, gold apart. `agreement`: whether the labels are single choices that
-/// agree or not.
+/// A task the moment it held the answers first asked of it, with those answers' labels.
+pub struct Completion<'a> {
+    pub at: DateTime<Utc>,
+    pub labels: Vec<&'a str>,
+}
+
+/// `answers`: each annotator's first answer to each task. A task is complete once it holds
+/// `wanted` of them (gold apart): when, and with which labels, each task completed.
+pub fn completions<'a>(
+    answers: &'a [TimedAnswer],
+    wanted: usize,
+    gold: &HashMap<i64, String>,
+) -> Vec<Completion<'a>> {
+    let wanted = wanted.max(1);
+    let mut by_task: BTreeMap<i64, Vec<&TimedAnswer>> = BTreeMap::new();
+    for a in answers {
+        by_task.entry(a.task_id).or_default().push(a);
+    }
+    by_task
+        .into_iter()
+        .filter(|(task, list)| list.len() >= wanted && !gold.contains_key(task))
+        .map(|(_, mut list)| {
+            list.sort_by_key(|a| a.answered_at);
+            list.truncate(wanted);
+            Completion {
+                at: list[wanted - 1].answered_at,
+                labels: list.iter().map(|a| a.label.as_str()).collect(),
+            }
+        })
+        .collect()
+}
+
+/// The charts' series: `answers` per bucket and annotator, tasks complete by each bucket's
+/// end and the agreement of those completed in it (`agreement`: whether the labels are single
+/// choices that agree or not), from the project's `completions`.
 pub fn timeline(
     answers: &[TimedAnswer],
-    wanted: usize,
+    completions: &[Completion<'_>],
     agreement: bool,
-    gold: &HashMap<i64, String>,
 ) -> Timeline {
     let (Some(first), Some(last)) = (
         answers.iter().map(|a| a.answered_at).min(),
@@ -51,9 +82,7 @@ pub fn timeline(
             agreement: None,
         })
         .collect();
-    let mut by_task: BTreeMap<i64, Vec<&TimedAnswer>> = BTreeMap::new();
     for a in answers {
-        by_task.entry(a.task_id).or_default().push(a);
         if let Some(b) = usize::try_from(index(a.answered_at))
             .ok()
             .and_then(|i| buckets.get_mut(i))
@@ -66,21 +95,16 @@ pub fn timeline(
     let mut completed = vec![0u64; count];
     let mut before = 0u64;
     let mut pairs = vec![(0u64, 0u64); count]; // (agreeing, all) answer pairs
-    for (task, list) in by_task.iter_mut() {
-        if list.len() < wanted.max(1) || gold.contains_key(task) {
-            continue;
-        }
-        list.sort_by_key(|a| a.answered_at);
-        let asked = &list[..wanted.max(1)];
-        let Ok(i) = usize::try_from(index(asked[asked.len() - 1].answered_at)) else {
+    for c in completions {
+        let Ok(i) = usize::try_from(index(c.at)) else {
             before += 1;
             continue;
         };
         completed[i] += 1;
         if agreement {
-            for (j, a) in asked.iter().enumerate() {
-                for b in &asked[j + 1..] {
-                    pairs[i].0 += u64::from(a.label == b.label);
+            for (j, a) in c.labels.iter().enumerate() {
+                for b in &c.labels[j + 1..] {
+                    pairs[i].0 += u64::from(a == b);
                     pairs[i].1 += 1;
                 }
             }
@@ -102,6 +126,16 @@ pub fn timeline(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The timeline of `answers` with their completions, as the stats endpoint makes it.
+    fn timeline_of(
+        answers: &[TimedAnswer],
+        wanted: usize,
+        agreement: bool,
+        gold: &HashMap<i64, String>,
+    ) -> Timeline {
+        timeline(answers, &completions(answers, wanted, gold), agreement)
+    }
 
     fn at(seconds: i64) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
@@ -128,7 +162,7 @@ mod tests {
             answer(2, 1, 65, "a"),
             answer(2, 2, 1_200, "b"),
         ];
-        let t = timeline(&answers, 2, true, &HashMap::new());
+        let t = timeline_of(&answers, 2, true, &HashMap::new());
         assert_eq!(t.bucket_seconds, 60);
         assert_eq!(t.buckets.len(), 21);
         assert_eq!(t.buckets[0].start, at(0));
@@ -153,7 +187,7 @@ mod tests {
     fn a_long_job_reads_in_days_and_old_weeks_fall_off() {
         let day = 86_400;
         let answers = [answer(1, 1, 0, "a"), answer(1, 2, 30 * day, "a")];
-        let t = timeline(&answers, 2, false, &HashMap::new());
+        let t = timeline_of(&answers, 2, false, &HashMap::new());
         assert_eq!(t.bucket_seconds, 86_400);
         assert_eq!(t.buckets.len(), 31);
         assert_eq!(t.buckets[30].complete, 1);
@@ -164,7 +198,7 @@ mod tests {
             answer(1, 2, 1, "a"),
             answer(2, 1, 1_800 * day, "a"),
         ];
-        let t = timeline(&answers, 2, true, &HashMap::new());
+        let t = timeline_of(&answers, 2, true, &HashMap::new());
         assert_eq!(t.bucket_seconds, 604_800);
         assert_eq!(t.buckets.len(), 120);
         assert_eq!(t.buckets[0].complete, 1);
@@ -179,7 +213,7 @@ mod tests {
             answer(8, 1, 40, "b"),
         ];
         let gold = HashMap::from([(7, "a".to_owned())]);
-        let t = timeline(&answers, 2, true, &gold);
+        let t = timeline_of(&answers, 2, true, &gold);
         assert_eq!(t.buckets[0].answers, 3);
         assert_eq!(t.buckets[0].complete, 0);
         assert_eq!(t.buckets[0].agreement, None);
@@ -187,6 +221,9 @@ mod tests {
 
     #[test]
     fn no_answers_no_buckets() {
-        assert_eq!(timeline(&[], 3, true, &HashMap::new()), Timeline::default());
+        assert_eq!(
+            timeline_of(&[], 3, true, &HashMap::new()),
+            Timeline::default()
+        );
     }
 }
