@@ -52,6 +52,18 @@ if ! "$spacy_venv/bin/python" -c "import spacy" >/dev/null 2>&1; then
 fi
 export TESSERA_SPACY_VENV="$spacy_venv"
 
+# Label Studio's ML backend package (a real backend for the model tests is built on it; it
+# imports rq without declaring it) and the Standard Webhooks reference verifier, which checks
+# every webhook Tessera signs. Pinned; kept outside the clone too.
+ml_venv="${TESSERA_ML_VENV:-$HOME/.cache/tessera/venv-ml}"
+if ! "$ml_venv/bin/python" -c "import label_studio_ml.api, standardwebhooks" >/dev/null 2>&1; then
+  echo "test: installing label-studio-ml and standardwebhooks into $ml_venv"
+  python3 -m venv "$ml_venv"
+  "$ml_venv/bin/pip" install --quiet --disable-pip-version-check \
+    "label-studio-ml==1.0.9" "rq==3.0.0" "standardwebhooks==1.3.0"
+fi
+export TESSERA_ML_VENV="$ml_venv"
+
 echo "== UI: type check, build, unit tests"
 (cd ui && npm run --silent build && npm test --silent)
 

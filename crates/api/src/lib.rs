@@ -3,7 +3,9 @@
 
 pub mod desktop;
 mod tasks;
+mod webhooks;
 mod wire;
 
 pub use tasks::*;
+pub use webhooks::*;
 pub use wire::*;

@@ -8,6 +8,7 @@ mod quality;
 mod requester;
 mod serve;
 mod tasks;
+mod webhook;
 mod work;
 
 #[global_allocator]
@@ -157,6 +158,13 @@ enum Command {
     Task {
         #[command(subcommand)]
         command: tasks::TaskCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// A project's webhooks: send its events, signed, to a URL; list, remove, delivery log.
+    Webhook {
+        #[command(subcommand)]
+        command: webhook::WebhookCommand,
         #[command(flatten)]
         remote: Remote,
     },
@@ -317,6 +325,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Token { command, remote } => requester::token(command, &remote).await,
         Command::Annotator { command, remote } => quality::annotator(command, &remote).await,
         Command::Refit { project, remote } => quality::refit(project, &remote).await,
+        Command::Webhook { command, remote } => webhook::webhook(command, &remote).await,
         Command::Tasks { args, remote } => tasks::list(args, &remote).await,
         Command::Task { command, remote } => tasks::task(command, &remote).await,
         Command::Project { command, remote } => requester::project(command, &remote).await,

@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "TESSERA_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Send webhooks from this server (`false`: events wait in the database's outbox for a
+    /// replica that sends them).
+    #[arg(long, env = "TESSERA_SEND_WEBHOOKS", default_value_t = true, action = clap::ArgAction::Set)]
+    send_webhooks: bool,
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
@@ -55,6 +59,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let mut state = AppState::new(store);
     state.config.max_upload_bytes = args.max_upload_mb.saturating_mul(1024 * 1024);
     state.config.connections.max_connections = args.max_connections;
+    state.config.webhooks.enabled = args.send_webhooks;
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         state.config.tls = Some(tessera_server::listen::tls_config(cert, key)?);
     }

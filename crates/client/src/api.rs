@@ -107,7 +107,7 @@ impl ApiClient {
         self.token.is_some() && in_clear_to_another_host(&self.base)
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             req = req.bearer_auth(token);
@@ -115,7 +115,7 @@ impl ApiClient {
         req
     }
 
-    async fn send(&self, req: RequestBuilder) -> Result<Response, ClientError> {
+    pub(crate) async fn send(&self, req: RequestBuilder) -> Result<Response, ClientError> {
         let resp = req.send().await?;
         if resp.status().is_success() {
             return Ok(resp);
@@ -134,7 +134,10 @@ impl ApiClient {
         })
     }
 
-    async fn json<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, ClientError> {
+    pub(crate) async fn json<T: DeserializeOwned>(
+        &self,
+        req: RequestBuilder,
+    ) -> Result<T, ClientError> {
         // A body cut off in transit is the network's fault (retry later), not the server's:
         // only a complete body that does not parse is a protocol error.
         let body = self
@@ -146,7 +149,7 @@ impl ApiClient {
         serde_json::from_slice(&body).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
-    async fn post<B: Serialize, T: DeserializeOwned>(
+    pub(crate) async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
@@ -159,7 +162,7 @@ impl ApiClient {
         .await
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         self.json(
             self.request(Method::GET, path)
                 .timeout(Duration::from_secs(60)),

@@ -10,6 +10,7 @@ pub mod people;
 pub mod project_settings;
 pub mod session;
 pub mod sync;
+pub mod webhooks;
 
 pub use api::{ApiClient, ClientError};
 pub use local::{LocalError, LocalStore, LocalTask};

@@ -22,6 +22,7 @@ pub mod suspension;
 pub mod timeline;
 pub mod transfer;
 mod upload;
+pub mod webhooks;
 
 use std::future::Future;
 use std::path::Path;
@@ -57,6 +58,8 @@ pub struct ServerConfig {
     pub connections: listen::ConnectionLimits,
     /// Serve HTTPS with this configuration (see [`listen::tls_config`]); plain HTTP when absent.
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// How webhooks are sent.
+    pub webhooks: webhooks::dispatch::DispatchConfig,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +72,7 @@ impl Default for ServerConfig {
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             connections: listen::ConnectionLimits::default(),
             tls: None,
+            webhooks: webhooks::dispatch::DispatchConfig::default(),
         }
     }
 }
@@ -202,6 +206,18 @@ pub fn app(state: Arc<AppState>) -> Router {
             get(handlers::get_review_queue).post(handlers::post_review),
         )
         .route("/api/projects/{id}/export", get(transfer::export_project))
+        .route(
+            "/api/projects/{id}/webhooks",
+            post(handlers::create_webhook).get(handlers::list_webhooks),
+        )
+        .route(
+            "/api/projects/{id}/webhooks/deliveries",
+            get(handlers::list_deliveries),
+        )
+        .route(
+            "/api/projects/{id}/webhooks/{webhook_id}",
+            delete(handlers::delete_webhook),
+        )
         .route("/api/answers", post(handlers::push_answers))
         .route("/api/changes", get(handlers::list_changes))
         .route("/metrics", get(handlers::get_metrics))
@@ -226,7 +242,7 @@ pub fn app(state: Arc<AppState>) -> Router {
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves, within the connection limits
-/// of `state.config` (see [`listen`]).
+/// of `state.config` (see [`listen`]), sending webhooks meanwhile.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
@@ -234,7 +250,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = state.config.connections.clone();
     let tls = state.config.tls.clone();
-    listen::serve_with_limits(listener, app(state), &limits, tls, shutdown).await
+    let sender = tokio::spawn(webhooks::dispatch::deliver(
+        Arc::clone(&state),
+        state.config.webhooks.clone(),
+    ));
+    let served = listen::serve_with_limits(listener, app(state), &limits, tls, shutdown).await;
+    sender.abort();
+    served
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -127,6 +127,15 @@ fn regions(schema: &LabelSchema, labels: &[String], cx: Context<'_>) -> Vec<Valu
     }
 }
 
+/// Label Studio result regions for `labels` given to task `r` (an answer's or a prediction's).
+pub(crate) fn result(schema: &LabelSchema, r: &ExportRecord, labels: &[String]) -> Vec<Value> {
+    let cx = Context {
+        text: r.data.get("text").and_then(Value::as_str),
+        image_size: r.image_size,
+    };
+    regions(schema, labels, cx)
+}
+
 /// A share of the image as Label Studio's percent of it, digit for digit.
 fn percent(share: f64) -> f64 {
     shift_decimal(share, 2)

@@ -6,7 +6,7 @@
 mod coco;
 mod columns;
 mod image_sets;
-mod label_studio;
+pub(crate) mod label_studio;
 pub mod labels;
 mod prodigy;
 mod spacy;

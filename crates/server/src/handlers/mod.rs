@@ -15,12 +15,14 @@ mod projects;
 mod quality;
 mod queue;
 mod tasks;
+mod webhooks;
 
 pub use people::*;
 pub use projects::*;
 pub use quality::*;
 pub use queue::*;
 pub use tasks::*;
+pub use webhooks::*;
 
 use crate::AppState;
 use crate::auth::Caller;

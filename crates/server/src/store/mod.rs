@@ -1,4 +1,4 @@
-//! The server's storage: one [`Store`] (five traits by concern), chosen once at start-up from
+//! The server's storage: one [`Store`] (six traits by concern), chosen once at start-up from
 //! the database URL.
 //!
 //! Backends keep every rule that must hold under concurrency (never over-assign a task, never
@@ -15,6 +15,7 @@ mod queue;
 mod sqlite;
 mod task_id_cipher;
 mod tasks;
+mod webhooks;
 
 use chrono::{DateTime, Utc};
 
@@ -40,6 +41,7 @@ pub(crate) use queue::{StoredAnswer, rejected, repeated};
 pub use sqlite::SqliteStore;
 pub use task_id_cipher::{MAX_TASK_ID, TaskIdCipher};
 pub use tasks::{TaskFilter, TaskState, TaskStore};
+pub use webhooks::{Attempt, DueDelivery, NewWebhook, WebhookStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -64,11 +66,17 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Everything a backend keeps, in five parts: people, projects, the queue, consensus, and the
-/// requester's task browser.
-pub trait Store: PeopleStore + ProjectStore + QueueStore + ConsensusStore + TaskStore {}
+/// Everything a backend keeps, in six parts: people, projects, the queue, consensus, the
+/// requester's task browser, and webhooks.
+pub trait Store:
+    PeopleStore + ProjectStore + QueueStore + ConsensusStore + TaskStore + WebhookStore
+{
+}
 
-impl<T: PeopleStore + ProjectStore + QueueStore + ConsensusStore + TaskStore> Store for T {}
+impl<T: PeopleStore + ProjectStore + QueueStore + ConsensusStore + TaskStore + WebhookStore> Store
+    for T
+{
+}
 
 /// Opens the backend a database URL names: `postgres://…` / `postgresql://…`, or SQLite as
 /// `sqlite://PATH`, `sqlite:PATH` or a plain path.

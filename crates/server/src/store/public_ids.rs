@@ -21,7 +21,10 @@ use super::{
     LabelUsage, LeaseQuery, PeopleStore, ProjectStore, ProjectsOf, QueueStore, Store, StoreError,
     StoreResult, TaskFilter, TaskState, TaskStore, User,
 };
+use super::{Attempt, DueDelivery, NewWebhook, WebhookStore};
 use crate::quality::TimedAnswer;
+use crate::webhooks::Event;
+use tessera_api::{Delivery, DeliveryState, EventType, Webhook};
 
 /// The database id a request's public id names; one no task can have becomes 0, which names
 /// no task either (ids start at 1), so the backend refuses it as it refuses any unknown id.
@@ -509,5 +512,83 @@ impl TaskStore for PublicIds {
             .stuck_tasks(project_id, eligible, now, after, limit)
             .await?;
         Ok(stuck.into_iter().map(|id| self.cipher.public(id)).collect())
+    }
+}
+
+/// Rewrites the task id an event's data holds (under `task_id`) with `map`.
+fn map_task_id(data: &mut serde_json::Value, map: impl Fn(i64) -> i64) {
+    if let Some(id) = data.get_mut("task_id")
+        && let Some(n) = id.as_i64()
+    {
+        *id = serde_json::Value::from(map(n));
+    }
+}
+
+#[async_trait]
+impl WebhookStore for PublicIds {
+    async fn create_webhook(&self, webhook: NewWebhook) -> StoreResult<Webhook> {
+        self.inner.create_webhook(webhook).await
+    }
+
+    async fn webhooks(&self, project_id: i64) -> StoreResult<Vec<Webhook>> {
+        self.inner.webhooks(project_id).await
+    }
+
+    async fn delete_webhook(&self, project_id: i64, webhook_id: i64) -> StoreResult<()> {
+        self.inner.delete_webhook(project_id, webhook_id).await
+    }
+
+    async fn deliveries(
+        &self,
+        project_id: i64,
+        webhook_id: Option<i64>,
+        state: Option<DeliveryState>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>> {
+        self.inner
+            .deliveries(project_id, webhook_id, state, before, limit)
+            .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        hold: chrono::Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<DueDelivery>> {
+        let mut due = self.inner.claim_deliveries(now, hold, limit).await?;
+        for d in &mut due {
+            map_task_id(&mut d.data, |id| self.cipher.public(id));
+        }
+        Ok(due)
+    }
+
+    async fn record_attempt(&self, delivery_id: i64, attempt: Attempt) -> StoreResult<()> {
+        self.inner.record_attempt(delivery_id, attempt).await
+    }
+
+    async fn emit(&self, mut events: Vec<Event>, now: DateTime<Utc>) -> StoreResult<()> {
+        for e in &mut events {
+            map_task_id(&mut e.data, |id| self.stored(id));
+        }
+        self.inner.emit(events, now).await
+    }
+
+    async fn note_suspension(
+        &self,
+        project_id: i64,
+        annotator_id: i64,
+        lifted_at_answers: u64,
+        event: Event,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.inner
+            .note_suspension(project_id, annotator_id, lifted_at_answers, event, now)
+            .await
+    }
+
+    async fn projects_wanting(&self, event: EventType) -> StoreResult<Vec<i64>> {
+        self.inner.projects_wanting(event).await
     }
 }

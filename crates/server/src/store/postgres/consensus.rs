@@ -15,6 +15,7 @@ use crate::store::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, StoreResult, User, first_answers, latest_answers,
     unknown_task,
 };
+use crate::webhooks::Event;
 
 #[async_trait]
 impl ConsensusStore for PostgresStore {
@@ -275,8 +276,9 @@ impl ConsensusStore for PostgresStore {
         reviewer: &User,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let c = self.pool.get().await?;
-        let updated = c
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let updated = tx
             .cached_execute(
                 "UPDATE tasks SET review_labels = $3, reviewed_by = $4, reviewed_at = $5
                  WHERE id = $1 AND project_id = $2",
@@ -292,6 +294,12 @@ impl ConsensusStore for PostgresStore {
         if updated == 0 {
             return Err(unknown_task(project_id, review.task_id));
         }
+        if super::webhooks::hooked(&tx, project_id).await? {
+            let event =
+                Event::review_created(project_id, review.task_id, reviewer.id, &review.labels);
+            super::webhooks::emit_in(&tx, &[event], now).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -56,6 +56,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0020_project_archive.sql"),
     include_str!("../../../migrations/postgres/0021_prediction_verdict.sql"),
     include_str!("../../../migrations/postgres/0022_task_words.sql"),
+    include_str!("../../../migrations/postgres/0023_webhooks.sql"),
 ];
 /// Statements through the connection's statement cache: each SQL text is parsed and
 /// planned once per pooled connection (deadpool keeps it; connections are recycled without
@@ -266,6 +267,7 @@ mod push;
 mod queue;
 mod tasks;
 mod transfer;
+mod webhooks;
 
 use transfer::{export_tasks, store_reviews};
 

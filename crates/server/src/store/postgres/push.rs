@@ -12,9 +12,11 @@ use tokio_postgres::types::Json;
 use uuid::Uuid;
 
 use super::queue::lock_feed;
+use super::webhooks::emit_in;
 use super::*;
 use crate::store::consensus::{Standing, standing};
 use crate::store::{StoreResult, StoredAnswer, User, rejected, repeated};
+use crate::webhooks::Event;
 
 impl PostgresStore {
     /// Stores `answers` of `annotator` (see [`Store::push_answers`]) and updates the consensus
@@ -62,10 +64,14 @@ impl PostgresStore {
         let mut touched: Vec<(i64, i64)> = Vec::new();
         let mut skipped = HashSet::new();
         let mut results = Vec::with_capacity(answers.len());
+        let mut events = Vec::new();
         for (answer, verdict) in answers.iter().zip(verdicts) {
             results.push(match verdict {
                 Ok(project) if inserted.ids.contains(&answer.id) => {
                     touched.push((answer.task_id, project));
+                    if context.hooked.contains(&project) {
+                        events.push(Event::answer_created(project, annotator.id, answer, now));
+                    }
                     if answer.skipped {
                         skipped.insert(answer.task_id);
                     }
@@ -84,7 +90,18 @@ impl PostgresStore {
         touched.sort_unstable();
         touched.dedup();
         let fitted = self.fitted_models(tx, &context.model_versions).await?;
-        update_consensus(tx, &touched, &skipped, &schemas, &fitted, method).await?;
+        let completed = update_consensus(
+            tx,
+            &touched,
+            &skipped,
+            &schemas,
+            &fitted,
+            method,
+            &context.hooked,
+        )
+        .await?;
+        events.extend(completed_events(tx, completed).await?);
+        emit_in(tx, &events, now).await?;
         Ok(results)
     }
 }
@@ -101,6 +118,8 @@ struct PushContext {
     leased: HashSet<i64>,
     /// The stored consensus model version of each of those projects that has one.
     model_versions: HashMap<i64, i64>,
+    /// Those of the projects that have webhooks: their events go to the outbox.
+    hooked: HashSet<i64>,
 }
 
 async fn push_context(
@@ -137,11 +156,13 @@ async fn push_context(
     let mut cancelled = HashSet::new();
     let mut leased = HashSet::new();
     let mut model_versions = HashMap::new();
+    let mut hooked = HashSet::new();
     for row in tx
         .cached_query(
             "SELECT t.id, t.project_id, t.cancelled_at IS NOT NULL,
                     EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = $2),
-                    (SELECT m.version FROM consensus_models m WHERE m.project_id = t.project_id)
+                    (SELECT m.version FROM consensus_models m WHERE m.project_id = t.project_id),
+                    EXISTS (SELECT 1 FROM webhooks w WHERE w.project_id = t.project_id)
              FROM tasks t WHERE t.id = ANY($1)",
             &[&tasks, &annotator.id],
         )
@@ -159,6 +180,9 @@ async fn push_context(
         if let Some(version) = row.try_get::<_, Option<i64>>(4)? {
             model_versions.insert(project, version);
         }
+        if row.try_get(5)? {
+            hooked.insert(project);
+        }
     }
     Ok(PushContext {
         stored,
@@ -166,6 +190,7 @@ async fn push_context(
         cancelled,
         leased,
         model_versions,
+        hooked,
     })
 }
 
@@ -334,6 +359,7 @@ async fn insert_answers(
 
 /// Recomputes the consensus of `tasks` (locked in id order first, so concurrent pushes
 /// touching the same tasks cannot deadlock) from their current answers.
+/// Returns the tasks of `hooked` projects this completed, as their `task.completed` events.
 async fn update_consensus(
     tx: &deadpool_postgres::Transaction<'_>,
     tasks: &[(i64, i64)],
@@ -341,13 +367,24 @@ async fn update_consensus(
     schemas: &HashMap<i64, LabelSchema>,
     fitted: &HashMap<i64, Arc<FittedConsensus>>,
     fallback: &dyn ConsensusMethod,
-) -> StoreResult<()> {
+    hooked: &HashSet<i64>,
+) -> StoreResult<Vec<(Event, i64)>> {
     let ids: Vec<i64> = tasks.iter().map(|&(t, _)| t).collect();
-    tx.cached_execute(
-        "SELECT 1 FROM tasks WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
-        &[&ids],
-    )
-    .await?;
+    // Each task's state before: open (not complete, not gold) ones may complete now.
+    let mut open_before: HashMap<i64, i64> = HashMap::new();
+    for row in tx
+        .cached_query(
+            "SELECT id, complete OR gold IS NOT NULL, batch_id FROM tasks
+             WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+            &[&ids],
+        )
+        .await?
+    {
+        if !row.try_get::<_, bool>(1)? {
+            open_before.insert(row.try_get(0)?, row.try_get(2)?);
+        }
+    }
+    let mut completed = Vec::new();
     let mut current: HashMap<i64, Vec<Vote>> = HashMap::new();
     let mut unsure: HashSet<i64> = HashSet::new();
     for row in tx
@@ -389,6 +426,22 @@ async fn update_consensus(
             consensus: result,
             progress,
         } = standing(schema, method, &answers);
+        if let (true, true, Some(&batch)) = (
+            hooked.contains(&project),
+            progress.complete,
+            open_before.get(&task),
+        ) {
+            let labels = result.as_ref().map(|c| c.labels.as_slice());
+            let event = Event::task_completed(
+                project,
+                task,
+                batch,
+                labels,
+                result.as_ref().map(|c| c.confidence),
+                answers.len(),
+            );
+            completed.push((event, batch));
+        }
         updated.push(task);
         counts.push(i32::try_from(answers.len()).unwrap_or(i32::MAX));
         complete.push(progress.complete);
@@ -430,5 +483,35 @@ async fn update_consensus(
         ],
     )
     .await?;
-    Ok(())
+    Ok(completed)
+}
+
+/// The `task.completed` events, each followed by `batch.completed` when its batch has no open
+/// task left (cancelled tasks are not open).
+async fn completed_events(
+    tx: &deadpool_postgres::Transaction<'_>,
+    completed: Vec<(Event, i64)>,
+) -> StoreResult<Vec<Event>> {
+    let mut events = Vec::with_capacity(completed.len());
+    let mut batches: Vec<(i64, i64)> = Vec::new();
+    for (event, batch) in completed {
+        if !batches.contains(&(event.project_id, batch)) {
+            batches.push((event.project_id, batch));
+        }
+        events.push(event);
+    }
+    for (project, batch) in batches {
+        let done: bool = tx
+            .cached_query_one(
+                "SELECT NOT EXISTS(SELECT 1 FROM tasks
+                     WHERE batch_id = $1 AND NOT complete AND cancelled_at IS NULL)",
+                &[&batch],
+            )
+            .await?
+            .try_get(0)?;
+        if done {
+            events.push(Event::batch_completed(project, batch));
+        }
+    }
+    Ok(events)
 }

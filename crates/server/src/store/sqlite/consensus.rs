@@ -15,6 +15,7 @@ use crate::store::{
     ConsensusInputs, ConsensusUpdate, GoldAnswer, StoreResult, User, first_answers, latest_answers,
     parse_ts, ts, unknown_task,
 };
+use crate::webhooks::Event;
 
 #[async_trait]
 impl ConsensusStore for SqliteStore {
@@ -269,7 +270,8 @@ impl ConsensusStore for SqliteStore {
         let reviewer = reviewer.id;
         self.write(move |c| {
             let labels = serde_json::to_string(&review.labels)?;
-            let updated = c
+            let tx = c.savepoint()?;
+            let updated = tx
                 .prepare_cached(
                     "UPDATE tasks SET review_labels = ?3, reviewed_by = ?4, reviewed_at = ?5
                      WHERE id = ?1 AND project_id = ?2",
@@ -284,6 +286,12 @@ impl ConsensusStore for SqliteStore {
             if updated == 0 {
                 return Err(unknown_task(project_id, review.task_id));
             }
+            if super::webhooks::hooked(&tx, project_id)? {
+                let event =
+                    Event::review_created(project_id, review.task_id, reviewer, &review.labels);
+                super::webhooks::emit_in(&tx, &[event], &ts(now))?;
+            }
+            tx.commit()?;
             Ok(())
         })
         .await

@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0020_project_archive.sql"),
     include_str!("../../../migrations/sqlite/0021_prediction_verdict.sql"),
     include_str!("../../../migrations/sqlite/0022_task_words.sql"),
+    include_str!("../../../migrations/sqlite/0023_webhooks.sql"),
 ];
 
 /// The ids of the projects [`ProjectsOf`] names (?1 its kind, ?2 the user), in id order.
@@ -281,6 +282,7 @@ mod push;
 mod queue;
 mod tasks;
 mod transfer;
+mod webhooks;
 
 use transfer::{export_tasks, store_imported, store_reviews};
 

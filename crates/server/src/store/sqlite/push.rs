@@ -9,9 +9,11 @@ use tessera_api::{AnswerPush, PushResult, PushStatus};
 use tessera_core::aggregate::FittedConsensus;
 use tessera_core::{ConsensusMethod, LabelSchema, Vote};
 
+use super::webhooks::emit_in;
 use super::*;
 use crate::store::consensus::{Standing, standing};
-use crate::store::{ModelCache, StoreResult, StoredAnswer, User, rejected, repeated, ts};
+use crate::store::{ModelCache, StoreResult, StoredAnswer, User, parse_ts, rejected, repeated, ts};
+use crate::webhooks::Event;
 
 /// Stores one pushed answer inside the push's transaction.
 fn push_one(
@@ -281,9 +283,6 @@ fn fitted_model(
     models.load(project_id, version, &json).map(Some)
 }
 
-/// Recomputes task `task_id`'s consensus and progress from its current answers. A task that
-/// a skip `freed` a slot of, or that now wants more answers than before, loses its
-/// `full_until` hint.
 /// Stores `answers` of `annotator` (see [`Store::push_answers`]) and updates the consensus of
 /// every task they touched, inside the caller's transaction.
 pub(super) fn push_all(
@@ -311,7 +310,27 @@ pub(super) fn push_all(
         }
         results.push(result.reply);
     }
+    // Projects with webhooks: their events go to the outbox in this transaction.
+    let mut hooked: HashMap<i64, bool> = HashMap::new();
+    let mut events = Vec::new();
+    for (answer, result) in answers.iter().zip(&results) {
+        if result.status != PushStatus::Accepted {
+            continue;
+        }
+        let Some(&(_, project_id)) = touched.iter().find(|&&(t, _)| t == answer.task_id) else {
+            continue;
+        };
+        if *hook_state(tx, &mut hooked, project_id)? {
+            events.push(Event::answer_created(
+                project_id,
+                annotator.id,
+                answer,
+                parse_ts(now)?,
+            ));
+        }
+    }
     let mut fitted: HashMap<i64, Option<Arc<FittedConsensus>>> = HashMap::new();
+    let mut completed_batches: Vec<(i64, i64)> = Vec::new();
     for (task_id, project_id) in touched {
         let model = match fitted.entry(project_id) {
             Entry::Occupied(e) => e.into_mut(),
@@ -321,24 +340,92 @@ pub(super) fn push_all(
             Some(m) => m,
             None => method,
         };
-        update_consensus(
+        let watched = *hook_state(tx, &mut hooked, project_id)?;
+        let completed = update_consensus(
             tx,
             task_id,
             skipped.contains(&task_id),
             &schemas[&project_id],
             method,
+            watched,
         )?;
+        if let Some(completed) = completed {
+            if !completed_batches.contains(&(project_id, completed.batch_id)) {
+                completed_batches.push((project_id, completed.batch_id));
+            }
+            events.push(Event::task_completed(
+                project_id,
+                task_id,
+                completed.batch_id,
+                completed.labels.as_deref(),
+                completed.confidence,
+                completed.answers,
+            ));
+        }
+    }
+    for (project_id, batch_id) in completed_batches {
+        if batch_done(tx, batch_id)? {
+            events.push(Event::batch_completed(project_id, batch_id));
+        }
+    }
+    if !events.is_empty() {
+        emit_in(tx, &events, now)?;
     }
     Ok(results)
 }
 
+/// Whether the project has webhooks, looked up once per push.
+fn hook_state<'a>(
+    tx: &Connection,
+    hooked: &'a mut HashMap<i64, bool>,
+    project_id: i64,
+) -> StoreResult<&'a bool> {
+    Ok(match hooked.entry(project_id) {
+        Entry::Occupied(e) => e.into_mut(),
+        Entry::Vacant(e) => e.insert(super::webhooks::hooked(tx, project_id)?),
+    })
+}
+
+/// Whether batch `batch_id` has no open task left (cancelled tasks are not open).
+pub(super) fn batch_done(tx: &Connection, batch_id: i64) -> StoreResult<bool> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT NOT EXISTS(SELECT 1 FROM tasks
+                 WHERE batch_id = ?1 AND NOT complete AND cancelled_at IS NULL)",
+        )?
+        .query_row([batch_id], |r| r.get(0))?)
+}
+
+/// A task a push completed: what its `task.completed` event says.
+struct Completed {
+    batch_id: i64,
+    labels: Option<Vec<String>>,
+    confidence: Option<f64>,
+    answers: usize,
+}
+
+/// Recomputes task `task_id`'s consensus and progress from its current answers. A task that
+/// a skip `freed` a slot of, or that now wants more answers than before, loses its
+/// `full_until` hint. When `watched` (its project has webhooks), returns the task if this
+/// completed it (a gold task never completes this way).
 fn update_consensus(
     tx: &Connection,
     task_id: i64,
     freed: bool,
     schema: &LabelSchema,
     method: &dyn ConsensusMethod,
-) -> StoreResult<()> {
+    watched: bool,
+) -> StoreResult<Option<Completed>> {
+    let before: Option<(bool, i64)> = if watched {
+        Some(
+            tx.prepare_cached(
+                "SELECT complete OR gold IS NOT NULL, batch_id FROM tasks WHERE id = ?1",
+            )?
+            .query_row([task_id], |r| Ok((r.get(0)?, r.get(1)?)))?,
+        )
+    } else {
+        None
+    };
     let current = current_answers(tx, task_id, true)?;
     let flagged = current.iter().any(|a| a.unsure);
     let answers: Vec<Vote> = current
@@ -369,5 +456,13 @@ fn update_consensus(
         schema.progress(0, None).wanted,
         freed
     ])?;
-    Ok(())
+    Ok(match before {
+        Some((false, batch_id)) if progress.complete => Some(Completed {
+            batch_id,
+            labels: consensus.as_ref().map(|c| c.labels.clone()),
+            confidence: consensus.as_ref().map(|c| c.confidence),
+            answers: answers.len(),
+        }),
+        _ => None,
+    })
 }
