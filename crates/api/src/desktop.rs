@@ -332,6 +332,7 @@ pub fn typescript_bindings() -> String {
         PersonView::decl(&cfg),
         InviteView::decl(&cfg),
         HourCount::decl(&cfg),
+        crate::ModelRun::decl(&cfg),
         SecondsBucket::decl(&cfg),
         Forecast::decl(&cfg),
         Timeline::decl(&cfg),

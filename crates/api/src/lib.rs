@@ -2,10 +2,12 @@
 //! from which the UI's TypeScript bindings are generated.
 
 pub mod desktop;
+mod models;
 mod tasks;
 mod webhooks;
 mod wire;
 
+pub use models::*;
 pub use tasks::*;
 pub use webhooks::*;
 pub use wire::*;

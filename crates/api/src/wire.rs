@@ -600,6 +600,10 @@ pub struct ProjectStats {
     /// The charts' time series, in buckets sized to the project's span of work.
     #[serde(default)]
     pub timeline: Timeline,
+    /// The built-in model's training runs, oldest first, each with its accuracy on tasks it
+    /// had not trained on (a project with `"model": "builtin"`).
+    #[serde(default)]
+    pub model_runs: Vec<crate::ModelRun>,
 }
 
 /// Answers, completion and agreement over time, in buckets of one size: a minute, five,

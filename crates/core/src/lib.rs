@@ -17,11 +17,12 @@ pub use bbox::BoundingBox;
 pub use consensus::{Consensus, ConsensusMethod, MajorityVote, Vote};
 pub use label_config::{LabelConfigError, schema_from_label_config};
 pub use schema::{
-    LabelSchema, MAX_OFFLINE_QUOTA, Progress, SchemaError, SchemaKind, SuspendedAnswers,
+    BuiltinModel, LabelSchema, MAX_OFFLINE_QUOTA, Progress, QueueOrder, SchemaError, SchemaKind,
+    SuspendedAnswers,
 };
 pub use span::Span;
 pub use task::{EncodedTask, ImportedAnswer, ImportedReview, ParsedTask, Prediction, TaskInput};
 pub use upload::{
     ExternalAnswer, LeftOut, Parsed, UploadError, UploadFormat, UploadReport, is_answers_header,
-    parse_answers_csv, parse_upload, parse_upload_from, parse_upload_with,
+    label_studio_prediction, parse_answers_csv, parse_upload, parse_upload_from, parse_upload_with,
 };

@@ -101,6 +101,40 @@ pub struct LabelSchema {
     /// (`weigh`). Single-choice projects; others keep every answer.
     #[serde(default, skip_serializing_if = "SuspendedAnswers::is_default")]
     pub suspended_answers: SuspendedAnswers,
+    /// Which open tasks the queue hands out first within a batch priority: closest to
+    /// completion, then oldest (`default`); or those whose best prediction is least certain
+    /// (`uncertainty`), tasks without a prediction after them in the default order.
+    #[serde(default, skip_serializing_if = "QueueOrder::is_default")]
+    pub order: QueueOrder,
+    /// A model Tessera trains and runs itself from the project's consensus: `builtin`, for
+    /// single-choice text classification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<BuiltinModel>,
+}
+
+/// See [`LabelSchema::order`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum QueueOrder {
+    #[default]
+    Default,
+    Uncertainty,
+}
+
+impl QueueOrder {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// See [`LabelSchema::model`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum BuiltinModel {
+    /// A fastText-style linear classifier over hashed word and character n-grams.
+    Builtin,
 }
 
 /// See [`LabelSchema::suspended_answers`].
@@ -183,6 +217,8 @@ pub enum SchemaError {
     SkipReason,
     #[error("multiple applies to classification only")]
     MultipleNotClassification,
+    #[error("the built-in model classifies text: it needs a single-choice classification schema")]
+    BuiltinModelKind,
     #[error("a text answer is one string, got {0}")]
     TextAnswerParts(usize),
     #[error("a text answer must not be empty or only whitespace")]
@@ -313,6 +349,9 @@ impl LabelSchema {
         }
         if self.multiple && self.kind != SchemaKind::Classification {
             return Err(SchemaError::MultipleNotClassification);
+        }
+        if self.model.is_some() && (self.kind != SchemaKind::Classification || self.multiple) {
+            return Err(SchemaError::BuiltinModelKind);
         }
         if self.labels.len() > MAX_LABELS {
             return Err(SchemaError::TooManyLabelsInSchema(self.labels.len()));

@@ -24,6 +24,7 @@ pub use answers_csv::{ExternalAnswer, is_answers_header, parse_answers_csv};
 pub use dataset::{Dataset, IMAGE_HEAD_BYTES, parse_dataset};
 pub use delimited::MAX_CSV_COLUMNS;
 pub use export_record::task_line;
+pub use task_object::label_studio_prediction;
 
 use delimited::parse_csv;
 

@@ -12,6 +12,7 @@ mod handlers;
 mod lingering;
 pub mod listen;
 pub mod metrics;
+pub mod ml;
 pub mod openapi;
 pub mod quality;
 pub mod refit;
@@ -60,6 +61,8 @@ pub struct ServerConfig {
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     /// How webhooks are sent.
     pub webhooks: webhooks::dispatch::DispatchConfig,
+    /// How ML backends are called and the built-in model trained.
+    pub models: ml::ModelConfig,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +76,7 @@ impl Default for ServerConfig {
             connections: listen::ConnectionLimits::default(),
             tls: None,
             webhooks: webhooks::dispatch::DispatchConfig::default(),
+            models: ml::ModelConfig::default(),
         }
     }
 }
@@ -242,7 +246,7 @@ pub fn app(state: Arc<AppState>) -> Router {
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves, within the connection limits
-/// of `state.config` (see [`listen`]), sending webhooks meanwhile.
+/// of `state.config` (see [`listen`]), sending webhooks and running the models meanwhile.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
@@ -254,8 +258,10 @@ pub async fn serve(
         Arc::clone(&state),
         state.config.webhooks.clone(),
     ));
+    let models = tokio::spawn(ml::run(Arc::clone(&state), state.config.models.clone()));
     let served = listen::serve_with_limits(listener, app(state), &limits, tls, shutdown).await;
     sender.abort();
+    models.abort();
     served
 }
 

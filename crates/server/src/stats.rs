@@ -109,6 +109,7 @@ pub fn project_stats(
         label_counts: Default::default(),
         forecast: None,
         timeline: crate::timeline::timeline(answers, &done_at, schema.can_refit()),
+        model_runs: Vec::new(),
     }
 }
 

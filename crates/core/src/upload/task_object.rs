@@ -226,6 +226,12 @@ pub(super) fn task(
     })
 }
 
+/// A prediction in Label Studio's shape (`{"result": [regions], "score", "model_version"}`,
+/// as an ML backend's `/predict` returns them) read for `schema`; why not, when it does not fit.
+pub fn label_studio_prediction(value: Value, schema: &LabelSchema) -> Result<Prediction, String> {
+    prediction(value, schema, &mut Reading::new(false))
+}
+
 fn prediction(value: Value, schema: &LabelSchema, cx: &mut Reading) -> Result<Prediction, String> {
     let Value::Object(mut p) = value else {
         return Err("a prediction must be an object".to_owned());

@@ -57,6 +57,9 @@ pub async fn get_stats(
         left,
         state.clock.now(),
     ));
+    if project.schema.model.is_some() {
+        stats.model_runs = state.store.model_runs(id).await?;
+    }
     Ok(Json(stats))
 }
 

@@ -54,6 +54,7 @@ pub async fn create_webhook(
             secret: secret.clone(),
             created_by: user.id,
             created_at: state.clock.now(),
+            ml_backend_id: None,
         })
         .await?;
     tracing::info!(project = id, webhook = webhook.id, "webhook created");

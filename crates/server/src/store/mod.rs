@@ -1,4 +1,4 @@
-//! The server's storage: one [`Store`] (six traits by concern), chosen once at start-up from
+//! The server's storage: one [`Store`] (seven traits by concern), chosen once at start-up from
 //! the database URL.
 //!
 //! Backends keep every rule that must hold under concurrency (never over-assign a task, never
@@ -7,6 +7,7 @@
 mod cache;
 mod consensus;
 mod imported;
+pub mod models;
 mod people;
 mod postgres;
 mod projects;
@@ -27,6 +28,7 @@ pub(crate) use consensus::{first_answers, latest_answers, progress_leaving_out};
 pub(crate) use imported::{
     IMPORTED, answers_by_task, imported_names, imported_pushes, imported_stored, imported_time,
 };
+pub use models::ModelStore;
 pub use people::{PeopleStore, User};
 pub(crate) use people::{
     creator_only, last_admin, last_requester, no_such_user, not_a_member, project_role, role_of,
@@ -41,6 +43,7 @@ pub(crate) use queue::{StoredAnswer, rejected, repeated};
 pub use sqlite::SqliteStore;
 pub use task_id_cipher::{MAX_TASK_ID, TaskIdCipher};
 pub use tasks::{TaskFilter, TaskState, TaskStore};
+pub(crate) use tasks::{search_words, searched_text};
 pub use webhooks::{Attempt, DueDelivery, NewWebhook, WebhookStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -66,15 +69,22 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Everything a backend keeps, in six parts: people, projects, the queue, consensus, the
-/// requester's task browser, and webhooks.
+/// Everything a backend keeps, in seven parts: people, projects, the queue, consensus, the
+/// requester's task browser, webhooks, and models.
 pub trait Store:
-    PeopleStore + ProjectStore + QueueStore + ConsensusStore + TaskStore + WebhookStore
+    PeopleStore + ProjectStore + QueueStore + ConsensusStore + TaskStore + WebhookStore + ModelStore
 {
 }
 
-impl<T: PeopleStore + ProjectStore + QueueStore + ConsensusStore + TaskStore + WebhookStore> Store
-    for T
+impl<
+    T: PeopleStore
+        + ProjectStore
+        + QueueStore
+        + ConsensusStore
+        + TaskStore
+        + WebhookStore
+        + ModelStore,
+> Store for T
 {
 }
 

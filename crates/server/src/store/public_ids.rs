@@ -15,6 +15,7 @@ use tessera_api::{
 };
 use tessera_core::{ConsensusMethod, EncodedTask, ImportedAnswer, LabelSchema};
 
+use super::models::{BackendCheck, ModelStore};
 use super::task_id_cipher::TaskIdCipher;
 use super::{
     AnswerCount, ConsensusInputs, ConsensusStore, ConsensusUpdate, ExportPage, GoldAnswer,
@@ -24,7 +25,10 @@ use super::{
 use super::{Attempt, DueDelivery, NewWebhook, WebhookStore};
 use crate::quality::TimedAnswer;
 use crate::webhooks::Event;
+use serde_json::{Map, Value};
 use tessera_api::{Delivery, DeliveryState, EventType, Webhook};
+use tessera_api::{MlBackend, ModelRun};
+use tessera_core::Prediction;
 
 /// The database id a request's public id names; one no task can have becomes 0, which names
 /// no task either (ids start at 1), so the backend refuses it as it refuses any unknown id.
@@ -590,5 +594,133 @@ impl WebhookStore for PublicIds {
 
     async fn projects_wanting(&self, event: EventType) -> StoreResult<Vec<i64>> {
         self.inner.projects_wanting(event).await
+    }
+}
+
+#[async_trait]
+impl ModelStore for PublicIds {
+    async fn create_ml_backend(
+        &self,
+        project_id: i64,
+        name: &str,
+        url: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<MlBackend> {
+        self.inner
+            .create_ml_backend(project_id, name, url, now)
+            .await
+    }
+
+    async fn ml_backends(
+        &self,
+        project_id: Option<i64>,
+        counts: bool,
+    ) -> StoreResult<Vec<MlBackend>> {
+        self.inner.ml_backends(project_id, counts).await
+    }
+
+    async fn delete_ml_backend(&self, project_id: i64, backend_id: i64) -> StoreResult<()> {
+        self.inner.delete_ml_backend(project_id, backend_id).await
+    }
+
+    async fn record_backend_check(&self, backend_id: i64, check: BackendCheck) -> StoreResult<()> {
+        self.inner.record_backend_check(backend_id, check).await
+    }
+
+    async fn tasks_to_predict(
+        &self,
+        project_id: i64,
+        source: &str,
+        backend_id: Option<i64>,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, Map<String, Value>)>> {
+        let tasks = self
+            .inner
+            .tasks_to_predict(project_id, source, backend_id, now, limit)
+            .await?;
+        Ok(self.public_tasks(tasks))
+    }
+
+    async fn save_predictions(
+        &self,
+        source: &str,
+        predictions: Vec<(i64, Prediction)>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let stored = predictions
+            .into_iter()
+            .map(|(id, p)| (self.stored(id), p))
+            .collect();
+        self.inner.save_predictions(source, stored, now).await
+    }
+
+    async fn prediction_failed(
+        &self,
+        backend_id: i64,
+        task_ids: Vec<i64>,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> StoreResult<Vec<i64>> {
+        let stored = task_ids.iter().map(|&id| self.stored(id)).collect();
+        let given_up = self
+            .inner
+            .prediction_failed(backend_id, stored, error, retry_at)
+            .await?;
+        Ok(given_up
+            .into_iter()
+            .map(|id| self.cipher.public(id))
+            .collect())
+    }
+
+    async fn training_set(
+        &self,
+        project_id: i64,
+    ) -> StoreResult<Vec<(i64, Map<String, Value>, String)>> {
+        Ok(self
+            .inner
+            .training_set(project_id)
+            .await?
+            .into_iter()
+            .map(|(id, data, label)| (self.cipher.public(id), data, label))
+            .collect())
+    }
+
+    async fn tasks_for_builtin(
+        &self,
+        project_id: i64,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, Map<String, Value>)>> {
+        let after = if after == 0 { 0 } else { self.stored(after) };
+        let tasks = self
+            .inner
+            .tasks_for_builtin(project_id, after, limit)
+            .await?;
+        Ok(self.public_tasks(tasks))
+    }
+
+    async fn score_builtin(&self, project_id: i64) -> StoreResult<(u64, u64)> {
+        self.inner.score_builtin(project_id).await
+    }
+
+    async fn record_model_run(&self, project_id: i64, run: ModelRun) -> StoreResult<()> {
+        self.inner.record_model_run(project_id, run).await
+    }
+
+    async fn model_runs(&self, project_id: i64) -> StoreResult<Vec<ModelRun>> {
+        self.inner.model_runs(project_id).await
+    }
+}
+
+impl PublicIds {
+    fn public_tasks(
+        &self,
+        tasks: Vec<(i64, Map<String, Value>)>,
+    ) -> Vec<(i64, Map<String, Value>)> {
+        tasks
+            .into_iter()
+            .map(|(id, data)| (self.cipher.public(id), data))
+            .collect()
     }
 }

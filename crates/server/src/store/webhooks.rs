@@ -18,6 +18,8 @@ pub struct NewWebhook {
     pub secret: String,
     pub created_by: i64,
     pub created_at: DateTime<Utc>,
+    /// The ML backend this webhook sends answers to (removed with it).
+    pub ml_backend_id: Option<i64>,
 }
 
 /// A delivery claimed for an attempt, with what sending it takes.

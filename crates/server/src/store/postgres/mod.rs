@@ -57,6 +57,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0021_prediction_verdict.sql"),
     include_str!("../../../migrations/postgres/0022_task_words.sql"),
     include_str!("../../../migrations/postgres/0023_webhooks.sql"),
+    include_str!("../../../migrations/postgres/0024_models.sql"),
 ];
 /// Statements through the connection's statement cache: each SQL text is parsed and
 /// planned once per pooled connection (deadpool keeps it; connections are recycled without
@@ -261,6 +262,7 @@ async fn project_row(c: &impl GenericClient, id: i64) -> StoreResult<Project> {
 
 mod consensus;
 mod lifecycle;
+mod models;
 mod people;
 mod projects;
 mod push;

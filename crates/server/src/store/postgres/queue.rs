@@ -242,9 +242,11 @@ async fn leased_tasks(
 ) -> StoreResult<HashMap<i64, LeasedTask>> {
     let rows = c
         .cached_query(
-            "SELECT t.id, t.project_id, t.data, t.prediction, l.expires_at
-             FROM tasks t JOIN leases l ON l.task_id = t.id AND l.annotator_id = $2
-             WHERE t.id = ANY($1)",
+            &format!(
+                "SELECT t.id, t.project_id, t.data, {SHOWN_PREDICTION}, l.expires_at
+                 FROM tasks t JOIN leases l ON l.task_id = t.id AND l.annotator_id = $2
+                 WHERE t.id = ANY($1)"
+            ),
             &[&task_ids, &annotator_id],
         )
         .await?;
@@ -255,6 +257,12 @@ async fn leased_tasks(
     }
     Ok(tasks)
 }
+
+/// The prediction annotators see beside task `t`: a model's latest, else the uploaded one.
+const SHOWN_PREDICTION: &str = "COALESCE((SELECT jsonb_build_object('labels', m.labels,
+        'score', m.score, 'model_version', m.model_version)
+    FROM model_predictions m WHERE m.task_id = t.id
+    ORDER BY m.created_at DESC, m.source LIMIT 1), t.prediction)";
 
 /// A leased task from a row of its id, project id, data and prediction.
 fn leased_task_from(row: &Row, expires_at: DateTime<Utc>) -> StoreResult<LeasedTask> {
@@ -364,8 +372,8 @@ async fn lease_with_room(
     first_ask: i64,
 ) -> StoreResult<Vec<LeasedTask>> {
     tx.cached_query(
-        "WITH fresh AS (
-             SELECT t.id, t.project_id, t.data, t.prediction, t.answer_count, t.priority,
+        &format!("WITH fresh AS (
+             SELECT t.id, t.project_id, t.data, {SHOWN_PREDICTION} AS prediction, t.answer_count, t.priority,
                     h.held, h.first_expiry, COALESCE(t.wanted::bigint, $3) AS capacity
              FROM tasks t, LATERAL (
                  SELECT COUNT(*) AS held,
@@ -384,7 +392,7 @@ async fn lease_with_room(
              ON CONFLICT (task_id, annotator_id) DO UPDATE
              SET state = 'active', expires_at = $5, leased_at = $2, offline = $6
          )
-         SELECT id, project_id, data, prediction FROM fresh ORDER BY priority DESC, answer_count DESC, id",
+         SELECT id, project_id, data, prediction FROM fresh ORDER BY priority DESC, answer_count DESC, id"),
         &[
             &candidates,
             &q.now,

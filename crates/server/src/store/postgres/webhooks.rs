@@ -122,8 +122,9 @@ impl WebhookStore for PostgresStore {
         let names: Vec<&str> = w.events.iter().map(|e| e.name()).collect();
         let id: i64 = c
             .cached_query_one(
-                "INSERT INTO webhooks (project_id, url, events, format, secret, created_by, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                "INSERT INTO webhooks (project_id, url, events, format, secret, created_by, created_at,
+                                       ml_backend_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
                 &[
                     &w.project_id,
                     &w.url,
@@ -132,6 +133,7 @@ impl WebhookStore for PostgresStore {
                     &w.secret,
                     &w.created_by,
                     &w.created_at,
+                    &w.ml_backend_id,
                 ],
             )
             .await?

@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0021_prediction_verdict.sql"),
     include_str!("../../../migrations/sqlite/0022_task_words.sql"),
     include_str!("../../../migrations/sqlite/0023_webhooks.sql"),
+    include_str!("../../../migrations/sqlite/0024_models.sql"),
 ];
 
 /// The ids of the projects [`ProjectsOf`] names (?1 its kind, ?2 the user), in id order.
@@ -276,6 +277,7 @@ fn prediction(s: Option<String>) -> StoreResult<Option<Prediction>> {
 
 mod consensus;
 mod lifecycle;
+mod models;
 mod people;
 mod projects;
 mod push;

@@ -226,13 +226,18 @@ fn leased_tasks(
     let mut out = HashMap::with_capacity(task_ids.len());
     while let Some(r) = rows.next()? {
         let task_id: i64 = r.get(0)?;
+        // A model's latest prediction is shown over the uploaded one.
+        let prediction = match super::models::latest_model_prediction(c, task_id)? {
+            Some(p) => Some(p),
+            None => prediction(r.get(3)?)?,
+        };
         out.insert(
             task_id,
             LeasedTask {
                 task_id,
                 project_id: r.get(1)?,
                 data: json_map(&r.get::<_, String>(2)?)?,
-                prediction: prediction(r.get(3)?)?,
+                prediction,
                 expires_at: parse_ts(&r.get::<_, String>(4)?)?,
             },
         );

@@ -110,8 +110,9 @@ impl WebhookStore for SqliteStore {
         self.write(move |c| {
             project_row(c, w.project_id)?;
             c.prepare_cached(
-                "INSERT INTO webhooks (project_id, url, events, format, secret, created_by, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO webhooks (project_id, url, events, format, secret, created_by, created_at,
+                                       ml_backend_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
                 w.project_id,
@@ -120,7 +121,8 @@ impl WebhookStore for SqliteStore {
                 w.format.name(),
                 w.secret,
                 w.created_by,
-                ts(w.created_at)
+                ts(w.created_at),
+                w.ml_backend_id
             ])?;
             webhook_row(c, w.project_id, c.last_insert_rowid())
         })

@@ -1,0 +1,62 @@
+-- Models in the loop: ML backends (Label Studio's protocol), what they and the built-in model
+-- predicted, and the built-in model's training runs.
+CREATE TABLE ml_backends (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    url TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    healthy INTEGER,               -- NULL until first checked
+    checked_at TEXT,
+    last_error TEXT,
+    model_version TEXT,
+    set_up INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX ml_backends_project ON ml_backends(project_id);
+
+-- A backend's own webhook (answers sent to its /webhook): removed with it.
+ALTER TABLE webhooks ADD COLUMN ml_backend_id INTEGER REFERENCES ml_backends(id) ON DELETE CASCADE;
+
+-- One prediction per task and source ('ml:<backend id>' or 'builtin'), beside the uploaded
+-- ones. `evaluated`: a built-in prediction of a task completed since, already scored.
+CREATE TABLE model_predictions (
+    task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+    source TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    score REAL,
+    model_version TEXT,
+    created_at TEXT NOT NULL,
+    evaluated INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (task_id, source)
+);
+CREATE INDEX model_predictions_source ON model_predictions(source, task_id);
+
+-- Tasks a backend could not predict: retried with backoff, given up after a few attempts.
+CREATE TABLE prediction_failures (
+    backend_id INTEGER NOT NULL REFERENCES ml_backends(id) ON DELETE CASCADE,
+    task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+    attempts INTEGER NOT NULL,
+    last_error TEXT NOT NULL,
+    retry_at TEXT,                 -- NULL once given up
+    PRIMARY KEY (backend_id, task_id)
+);
+
+-- The latest model prediction's score: with the uploaded prediction's, how certain the task's
+-- best guess is, for the uncertainty-first queue (least certain first; none counts as 1).
+ALTER TABLE tasks ADD COLUMN model_certainty REAL;
+CREATE INDEX tasks_uncertain ON tasks(project_id, priority DESC,
+        COALESCE(model_certainty, json_extract(prediction, '$.score'), 1), answer_count DESC, id)
+    WHERE complete = 0 AND cancelled_at IS NULL;
+
+-- Each training run of a project's built-in model, scored on tasks completed since the run
+-- before (each predicted by a model that never trained on it).
+CREATE TABLE model_runs (
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    trained_at TEXT NOT NULL,
+    trained_on INTEGER NOT NULL,
+    seconds REAL NOT NULL,
+    held_out INTEGER NOT NULL,
+    correct INTEGER NOT NULL,
+    PRIMARY KEY (project_id, version)
+);
