@@ -224,7 +224,12 @@ where
 
 /// Waits until the server at `server` (a base URL) answers its health check.
 pub async fn wait_up(server: &str) {
-    let url = format!("{server}/api/health");
+    wait_up_at(&format!("{server}/api/health")).await;
+}
+
+/// Waits until `url` answers a GET with 2xx.
+pub async fn wait_up_at(url: &str) {
+    let url = url.to_owned();
     eventually(Duration::from_secs(20), "the server to answer", || {
         let url = url.clone();
         async move {

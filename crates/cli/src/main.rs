@@ -4,6 +4,7 @@ mod aggregate;
 mod bench;
 mod dataset;
 mod login;
+mod ml;
 mod quality;
 mod requester;
 mod serve;
@@ -158,6 +159,13 @@ enum Command {
     Task {
         #[command(subcommand)]
         command: tasks::TaskCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// A project's ML backends (Label Studio's protocol): connect, list, train, remove.
+    Ml {
+        #[command(subcommand)]
+        command: ml::MlCommand,
         #[command(flatten)]
         remote: Remote,
     },
@@ -326,6 +334,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Annotator { command, remote } => quality::annotator(command, &remote).await,
         Command::Refit { project, remote } => quality::refit(project, &remote).await,
         Command::Webhook { command, remote } => webhook::webhook(command, &remote).await,
+        Command::Ml { command, remote } => ml::ml(command, &remote).await,
         Command::Tasks { args, remote } => tasks::list(args, &remote).await,
         Command::Task { command, remote } => tasks::task(command, &remote).await,
         Command::Project { command, remote } => requester::project(command, &remote).await,

@@ -6,6 +6,7 @@ pub mod api;
 pub mod dashboard;
 pub mod device;
 pub mod local;
+pub mod ml;
 pub mod people;
 pub mod project_settings;
 pub mod session;

@@ -45,6 +45,9 @@ pub enum ApiError {
     ImageSizesUnknown(String),
     #[error("method not allowed here")]
     MethodNotAllowed,
+    /// A service the server called for the request (an ML backend) refused or did not answer.
+    #[error("{0}")]
+    BadGateway(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -62,6 +65,7 @@ impl ApiError {
             ApiError::Conflict(_) | ApiError::Archived(_) => StatusCode::CONFLICT,
             ApiError::ImageSizesUnknown(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -83,6 +87,7 @@ impl ApiError {
             ApiError::Archived(_) => "archived",
             ApiError::ImageSizesUnknown(_) => "image_sizes_unknown",
             ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::BadGateway(_) => "bad_gateway",
             ApiError::Internal(_) => "internal",
         }
     }

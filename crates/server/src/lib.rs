@@ -222,6 +222,18 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/api/projects/{id}/webhooks/{webhook_id}",
             delete(handlers::delete_webhook),
         )
+        .route(
+            "/api/projects/{id}/ml-backends",
+            post(handlers::create_ml_backend).get(handlers::list_ml_backends),
+        )
+        .route(
+            "/api/projects/{id}/ml-backends/{backend_id}",
+            delete(handlers::delete_ml_backend),
+        )
+        .route(
+            "/api/projects/{id}/ml-backends/{backend_id}/train",
+            post(handlers::train_ml_backend),
+        )
         .route("/api/answers", post(handlers::push_answers))
         .route("/api/changes", get(handlers::list_changes))
         .route("/metrics", get(handlers::get_metrics))

@@ -10,6 +10,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use tessera_api::{ErrorBody, Me, ProjectRole, Role};
 
+mod ml;
 mod people;
 mod projects;
 mod quality;
@@ -17,6 +18,7 @@ mod queue;
 mod tasks;
 mod webhooks;
 
+pub use ml::*;
 pub use people::*;
 pub use projects::*;
 pub use quality::*;

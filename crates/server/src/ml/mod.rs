@@ -165,8 +165,26 @@ async fn serve_backend(
                     .store
                     .save_predictions(&source, stored, state.clock.now())
                     .await?;
+                let first_error = failed.first().map(|(_, e)| e.clone());
                 for (id, error) in failed {
                     fail(state, config, &b, vec![id], &error).await?;
+                }
+                // The log says why predictions fail, and forgets it once they work again.
+                if first_error.is_some() || b.last_error.is_some() {
+                    state
+                        .store
+                        .record_backend_check(
+                            b.id,
+                            BackendCheck {
+                                healthy: true,
+                                at: state.clock.now(),
+                                error: first_error,
+                                model_version: None,
+                                set_up: None,
+                                keep_error: false,
+                            },
+                        )
+                        .await?;
                 }
             }
             Err(error) => {
@@ -181,6 +199,7 @@ async fn serve_backend(
                             error: Some(error),
                             model_version: None,
                             set_up: None,
+                            keep_error: false,
                         },
                     )
                     .await?;
@@ -205,6 +224,11 @@ async fn check(
     };
     match backend::health(client, &b.url).await {
         Err(e) => outcome.error = Some(e),
+        // Healthy and set up: the last error (a failed prediction's) stands until one works.
+        Ok(()) if b.set_up => {
+            outcome.healthy = true;
+            outcome.keep_error = true;
+        }
         Ok(()) => {
             outcome.healthy = true;
             match backend::setup(client, &b.url, project).await {
@@ -219,7 +243,7 @@ async fn check(
             }
         }
     }
-    let usable = outcome.healthy && outcome.set_up == Some(true);
+    let usable = outcome.healthy && (b.set_up || outcome.set_up == Some(true));
     state.store.record_backend_check(b.id, outcome).await?;
     Ok(usable)
 }

@@ -18,6 +18,8 @@ pub struct BackendCheck {
     pub healthy: bool,
     pub at: DateTime<Utc>,
     pub error: Option<String>,
+    /// Leave the last error as it is (`error` is then ignored).
+    pub keep_error: bool,
     pub model_version: Option<String>,
     pub set_up: Option<bool>,
 }

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::*;
 use crate::store::QueueStore;
 use crate::store::{LeaseQuery, StoreError, StoreResult, User, unknown_external_id, unknown_task};
+use tessera_core::QueueOrder;
 
 #[async_trait]
 impl QueueStore for PostgresStore {
@@ -23,13 +24,9 @@ impl QueueStore for PostgresStore {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
         // A task's capacity: what its answers so far want, or the schema's first ask.
-        let first_ask = i64::from(
-            self.project_in(&tx, q.project_id)
-                .await?
-                .schema
-                .progress(0, None)
-                .wanted,
-        );
+        let schema = self.project_in(&tx, q.project_id).await?.schema;
+        let first_ask = i64::from(schema.progress(0, None).wanted);
+        let candidates_sql = lease_candidates(schema.order);
         lock_feed(&tx, q.annotator_id).await?;
         let limit = i64::from(q.limit);
         // Tasks this annotator already holds come first, their leases extended to this one's
@@ -86,19 +83,15 @@ impl QueueStore for PostgresStore {
             }
             let candidates: Vec<i64> = tx
                 .cached_query(
-                    "SELECT t.id FROM tasks t
-                     WHERE t.project_id = $1 AND NOT t.complete AND t.cancelled_at IS NULL
-                       AND (t.full_until IS NULL OR t.full_until <= $3)
-                       AND t.id <> ALL($6)
-                       AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = $2
-                                       AND (l.state <> 'active' OR l.expires_at > $3))
-                       AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
-                            AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > $3)))
-                           < COALESCE(t.wanted::bigint, $4)
-                     ORDER BY t.priority DESC, t.answer_count DESC, t.id
-                     LIMIT $5
-                     FOR NO KEY UPDATE OF t SKIP LOCKED",
-                    &[&q.project_id, &q.annotator_id, &q.now, &first_ask, &wanted, &full],
+                    &candidates_sql,
+                    &[
+                        &q.project_id,
+                        &q.annotator_id,
+                        &q.now,
+                        &first_ask,
+                        &wanted,
+                        &full,
+                    ],
                 )
                 .await?
                 .iter()
@@ -359,6 +352,35 @@ async fn note_leases(
     )
     .await?;
     Ok(())
+}
+
+/// The next open tasks an annotator may lease, locked, in the project's queue order (see
+/// [`QueueOrder`]): higher-priority batches first, then closest to completion and oldest, or
+/// least certain first. `$1` project, `$2` annotator, `$3` now, `$4` the overlap first asked,
+/// `$5` how many, `$6` tasks to pass over.
+fn lease_candidates(order: QueueOrder) -> String {
+    let order = match order {
+        QueueOrder::Default => "t.priority DESC, t.answer_count DESC, t.id",
+        // The expression of index tasks_uncertain (migration 0024), as written there.
+        QueueOrder::Uncertainty => {
+            "t.priority DESC, (COALESCE(t.model_certainty, (t.prediction->>'score')::float8, 1)), \
+             t.answer_count DESC, t.id"
+        }
+    };
+    format!(
+        "SELECT t.id FROM tasks t
+         WHERE t.project_id = $1 AND NOT t.complete AND t.cancelled_at IS NULL
+           AND (t.full_until IS NULL OR t.full_until <= $3)
+           AND t.id <> ALL($6)
+           AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = $2
+                           AND (l.state <> 'active' OR l.expires_at > $3))
+           AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
+                AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > $3)))
+               < COALESCE(t.wanted::bigint, $4)
+         ORDER BY {order}
+         LIMIT $5
+         FOR NO KEY UPDATE OF t SKIP LOCKED"
+    )
 }
 
 /// Leases those of the locked `candidates` that still have room, counted afresh: this

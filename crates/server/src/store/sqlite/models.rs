@@ -146,7 +146,8 @@ impl ModelStore for SqliteStore {
     async fn record_backend_check(&self, backend_id: i64, check: BackendCheck) -> StoreResult<()> {
         self.write(move |c| {
             c.prepare_cached(
-                "UPDATE ml_backends SET healthy = ?2, checked_at = ?3, last_error = ?4,
+                "UPDATE ml_backends SET healthy = ?2, checked_at = ?3,
+                     last_error = CASE WHEN ?7 THEN last_error ELSE ?4 END,
                      model_version = COALESCE(?5, model_version), set_up = COALESCE(?6, set_up)
                  WHERE id = ?1",
             )?
@@ -156,7 +157,8 @@ impl ModelStore for SqliteStore {
                 ts(check.at),
                 check.error,
                 check.model_version,
-                check.set_up
+                check.set_up,
+                check.keep_error
             ])?;
             Ok(())
         })

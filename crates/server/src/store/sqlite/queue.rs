@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use tessera_api::{AnswerPush, Change, ChangesPage, LeasedTask, PushResult};
-use tessera_core::ConsensusMethod;
+use tessera_core::{ConsensusMethod, QueueOrder};
 
 use super::push::push_all;
 use super::*;
@@ -20,7 +20,8 @@ impl QueueStore for SqliteStore {
         self.write(move |c| {
             let tx = c.savepoint()?;
             // A task's capacity: what its answers so far want, or the schema's first ask.
-            let first_ask = project_row(&tx, q.project_id)?.schema.progress(0, None).wanted;
+            let schema = project_row(&tx, q.project_id)?.schema;
+            let first_ask = schema.progress(0, None).wanted;
             let (now, expires) = (ts(q.now), ts(q.expires_at));
             // Leases this annotator still holds are handed out again (a lost response is
             // harmless) and extended; an offline checkout takes its offline ones first.
@@ -61,7 +62,10 @@ impl QueueStore for SqliteStore {
             let mut fresh: Vec<i64> = if wanted == 0 {
                 Vec::new()
             } else {
-                tx.prepare_cached(LEASE_CANDIDATES)?
+                tx.prepare_cached(match schema.order {
+                    QueueOrder::Default => LEASE_CANDIDATES,
+                    QueueOrder::Uncertainty => LEASE_UNCERTAIN,
+                })?
                 .query_map(params![q.project_id, q.annotator_id, now, first_ask, wanted as i64], |r| r.get(0))?
                 .collect::<Result<_, _>>()?
             };
@@ -192,6 +196,20 @@ pub(super) const LEASE_CANDIDATES: &str = "SELECT t.id FROM tasks t
             AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > ?3)))
            < COALESCE(t.wanted, ?4)
      ORDER BY t.priority DESC, t.answer_count DESC, t.id
+     LIMIT ?5";
+
+/// [`LEASE_CANDIDATES`] with the least certain best prediction first within a batch priority
+/// (the expression of index tasks_uncertain, migration 0024, as written there).
+pub(super) const LEASE_UNCERTAIN: &str = "SELECT t.id FROM tasks t
+     WHERE t.project_id = ?1 AND t.complete = 0 AND t.cancelled_at IS NULL
+       AND (t.full_until IS NULL OR t.full_until <= ?3)
+       AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = ?2
+                       AND (l.state <> 'active' OR l.expires_at > ?3))
+       AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
+            AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > ?3)))
+           < COALESCE(t.wanted, ?4)
+     ORDER BY t.priority DESC, COALESCE(t.model_certainty, json_extract(t.prediction, '$.score'), 1),
+              t.answer_count DESC, t.id
      LIMIT ?5";
 
 /// Sets task ?1's `full_until` hint (see migration 0012) after a lease at time ?2, if answers
