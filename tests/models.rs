@@ -53,7 +53,11 @@ async fn the_builtin_model_learns_from_the_consensus_and_predicts_open_tasks(bac
     schema.gold_rate = 1.0;
     let tasks: String = (0..40)
         .map(|i| {
-            let text = if i % 2 == 0 { SPORT[i % 4] } else { FOOD[i % 4] };
+            let text = if i % 2 == 0 {
+                SPORT[i % 4]
+            } else {
+                FOOD[i % 4]
+            };
             serde_json::json!({"data": {"text": format!("{text} ({i})")}}).to_string() + "\n"
         })
         .collect();
@@ -74,27 +78,35 @@ async fn the_builtin_model_learns_from_the_consensus_and_predicts_open_tasks(bac
         .map(|t| answer(t.task_id, topic_of(t.data["text"].as_str().unwrap_or(""))))
         .collect();
     ann.push(answers).await.expect("push");
-    eventually(Duration::from_secs(30), "the first training run", || async {
-        let stats = requester.stats(project).await.ok()?;
-        (!stats.model_runs.is_empty()).then_some(())
-    })
+    eventually(
+        Duration::from_secs(30),
+        "the first training run",
+        || async {
+            let stats = requester.stats(project).await.ok()?;
+            (!stats.model_runs.is_empty()).then_some(())
+        },
+    )
     .await;
 
     // Another annotator meets the gold first (rate 1): it carries the model's prediction like
     // any task, and so do the open tasks, each right.
     let (bob, _) = server.user(Role::Annotator, "bob").await;
-    let leased = eventually(Duration::from_secs(30), "predictions on leased tasks", || async {
-        let leased = bob.lease(project, 18, None).await.ok()?.tasks;
-        leased
-            .iter()
-            .all(|t| {
-                t.prediction
-                    .as_ref()
-                    .and_then(|p| p.model_version.as_deref())
-                    == Some("tessera-builtin-1")
-            })
-            .then_some(leased)
-    })
+    let leased = eventually(
+        Duration::from_secs(30),
+        "predictions on leased tasks",
+        || async {
+            let leased = bob.lease(project, 18, None).await.ok()?.tasks;
+            leased
+                .iter()
+                .all(|t| {
+                    t.prediction
+                        .as_ref()
+                        .and_then(|p| p.model_version.as_deref())
+                        == Some("tessera-builtin-1")
+                })
+                .then_some(leased)
+        },
+    )
     .await;
     assert_eq!(leased.len(), 18);
     for task in &leased {
@@ -153,7 +165,9 @@ async fn the_uncertainty_queue_leases_the_least_certain_first(backend: Backend) 
         let mut schema = tessera_tests::scenario::schema(1);
         schema.order = order;
         let project = project_with(&requester, schema, &[&batch]).await;
-        let (ann, _) = server.user(Role::Annotator, &format!("ann-{order:?}")).await;
+        let (ann, _) = server
+            .user(Role::Annotator, &format!("ann-{order:?}"))
+            .await;
         let mut seen = Vec::new();
         for _ in 0..5 {
             let task = ann.lease(project, 1, None).await.expect("lease").tasks;

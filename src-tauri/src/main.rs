@@ -65,6 +65,10 @@ fn main() {
             requester_commands::refit,
             requester_commands::set_archived,
             requester_commands::delete_project,
+            requester_commands::ml_backends,
+            requester_commands::connect_ml_backend,
+            requester_commands::train_ml_backends,
+            requester_commands::disconnect_ml_backend,
             requester_commands::cancel_tasks,
             requester_commands::prioritize_tasks,
         ])

@@ -1,5 +1,5 @@
-//! Tauri commands of the requester's People screen and project settings: adapters over
-//! [`Session`], nothing more.
+//! Tauri commands of the requester's People screen and project settings (ML backends too):
+//! adapters over [`Session`], nothing more.
 
 use tauri::State;
 use tessera_api::desktop::{InviteView, PersonView};
@@ -119,6 +119,44 @@ pub async fn prioritize_tasks(
 ) -> Result<u64> {
     session
         .prioritize_tasks(project_id, task_ids, priority)
+        .await
+        .map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn ml_backends(
+    session: State<'_, Session>,
+    project_id: i64,
+) -> Result<Vec<tessera_api::MlBackend>> {
+    session.ml_backends(project_id).await.map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn connect_ml_backend(
+    session: State<'_, Session>,
+    project_id: i64,
+    url: String,
+    name: String,
+) -> Result<String> {
+    session
+        .connect_ml_backend(project_id, &url, &name)
+        .await
+        .map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn train_ml_backends(session: State<'_, Session>, project_id: i64) -> Result<String> {
+    session.train_ml_backends(project_id).await.map_err(to_ui)
+}
+
+#[tauri::command]
+pub async fn disconnect_ml_backend(
+    session: State<'_, Session>,
+    project_id: i64,
+    backend_id: i64,
+) -> Result<()> {
+    session
+        .disconnect_ml_backend(project_id, backend_id)
         .await
         .map_err(to_ui)
 }

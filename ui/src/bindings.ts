@@ -140,6 +140,55 @@ export type HourCount = {
  */
 hour: string, count: number, };
 
+export type ModelRun = { version: number, trained_at: string, 
+/**
+ * Consensus labels it trained on.
+ */
+trained_on: number, seconds: number, 
+/**
+ * Tasks completed since the run before, each predicted before it completed by a model
+ * that had not trained on it.
+ */
+held_out: number, 
+/**
+ * Of those, how many the prediction matched the consensus.
+ */
+correct: number, };
+
+export type MlBackend = { id: number, project_id: number, name: string, url: string, created_at: string, 
+/**
+ * Whether its `/health` answered at the last check; `None` before the first.
+ */
+healthy: boolean | null, checked_at: string | null, 
+/**
+ * Why the last call to it failed, if it did.
+ */
+last_error: string | null, 
+/**
+ * The model version it last reported.
+ */
+model_version: string | null, 
+/**
+ * Whether `/setup` has accepted the project.
+ */
+set_up: boolean, 
+/**
+ * Tasks it has predicted.
+ */
+predictions: number, 
+/**
+ * Tasks waiting for its prediction (not given up on).
+ */
+queue: number, 
+/**
+ * Tasks given up on after its failures (each announced as `prediction.failed`).
+ */
+failed: number, 
+/**
+ * The webhook that sends it the project's answers (`ANNOTATION_CREATED`/`_UPDATED`).
+ */
+webhook_id: number | null, };
+
 export type SecondsBucket = { 
 /**
  * Answers that took more than the previous bucket's bound and at most this many seconds.
@@ -229,7 +278,12 @@ forecast: Forecast | null,
 /**
  * The charts' time series, in buckets sized to the project's span of work.
  */
-timeline: Timeline, };
+timeline: Timeline, 
+/**
+ * The built-in model's training runs, oldest first, each with its accuracy on tasks it
+ * had not trained on (a project with `"model": "builtin"`).
+ */
+model_runs: Array<ModelRun>, };
 
 export type AnnotatorSkill = { annotator_id: number, annotator: string, 
 /**

@@ -2,6 +2,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import type {
   Batch,
+  MlBackend,
   CommandError,
   InviteView,
   PersonView,
@@ -74,6 +75,13 @@ export const ipc = {
   refit: (projectId: number) => invoke<string>("refit", { projectId }),
   setArchived: (projectId: number, archived: boolean) => invoke<void>("set_archived", { projectId, archived }),
   deleteProject: (projectId: number) => invoke<string>("delete_project", { projectId }),
+  mlBackends: (projectId: number) => invoke<MlBackend[]>("ml_backends", { projectId }),
+  /** Says whether the backend answered. */
+  connectMlBackend: (projectId: number, url: string, name: string) =>
+    invoke<string>("connect_ml_backend", { projectId, url, name }),
+  trainMlBackends: (projectId: number) => invoke<string>("train_ml_backends", { projectId }),
+  disconnectMlBackend: (projectId: number, backendId: number) =>
+    invoke<void>("disconnect_ml_backend", { projectId, backendId }),
   syncStatus: () => invoke<SyncStatus>("sync_status"),
   syncNow: () => invoke<void>("sync_now"),
   refusedAnswers: () => invoke<RefusedView[]>("refused_answers"),

@@ -1,9 +1,10 @@
 // The project's Settings tab: the schema edited in place (refused with the server's reason
-// when it would leave stored answers meaning nothing), archive or restore, and delete — only
-// after an export is offered and the project's name typed.
+// when it would leave stored answers meaning nothing), ML backends, archive or restore, and
+// delete — only after an export is offered and the project's name typed.
 import type { ProjectSummary } from "./bindings";
 import { h } from "./dom";
 import { errorMessage, ipc } from "./ipc";
+import { mlBackendsSection } from "./ml_backends";
 
 /** What the requester typed, kept across the screen's repaints until saved or left. */
 let draft: { projectId: number; schema: string } | null = null;
@@ -66,6 +67,7 @@ export function settingsScreen(
     ),
     editor,
     h("p", {}, h("button", { id: "schema-save", onclick: () => void save() }, "Save schema"), " ", h("button", { class: "link", onclick: () => { draft = null; refresh(""); } }, "Discard changes")),
+    mlBackendsSection(p, refresh),
     h("h3", {}, p.archived ? "Archived" : "Archive"),
     h(
       "p",

@@ -333,6 +333,7 @@ pub fn typescript_bindings() -> String {
         InviteView::decl(&cfg),
         HourCount::decl(&cfg),
         crate::ModelRun::decl(&cfg),
+        crate::MlBackend::decl(&cfg),
         SecondsBucket::decl(&cfg),
         Forecast::decl(&cfg),
         Timeline::decl(&cfg),

@@ -17,9 +17,11 @@ pub struct CreateMlBackendRequest {
 }
 
 /// A connected ML backend and how it is doing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, ts_rs::TS)]
 pub struct MlBackend {
+    #[ts(type = "number")]
     pub id: i64,
+    #[ts(type = "number")]
     pub project_id: i64,
     pub name: String,
     pub url: String,
@@ -34,12 +36,16 @@ pub struct MlBackend {
     /// Whether `/setup` has accepted the project.
     pub set_up: bool,
     /// Tasks it has predicted.
+    #[ts(type = "number")]
     pub predictions: u64,
     /// Tasks waiting for its prediction (not given up on).
+    #[ts(type = "number")]
     pub queue: u64,
     /// Tasks given up on after its failures (each announced as `prediction.failed`).
+    #[ts(type = "number")]
     pub failed: u64,
     /// The webhook that sends it the project's answers (`ANNOTATION_CREATED`/`_UPDATED`).
+    #[ts(type = "number | null")]
     pub webhook_id: Option<i64>,
 }
 

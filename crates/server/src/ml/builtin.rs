@@ -15,7 +15,11 @@ use crate::store::{search_words, searched_text};
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub dim: i32,
-    pub epoch: i32,
+    /// Passes over the training set: enough for about `examples_seen` examples in all, within
+    /// `min_epoch..=max_epoch` (a small set needs many passes to learn, a large one few).
+    pub examples_seen: usize,
+    pub min_epoch: i32,
+    pub max_epoch: i32,
     pub lr: f64,
     pub word_ngrams: i32,
     pub minn: i32,
@@ -28,14 +32,26 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             dim: 32,
-            epoch: 10,
+            examples_seen: 50_000,
+            min_epoch: 5,
+            max_epoch: 25,
             lr: 0.5,
             word_ngrams: 2,
             minn: 3,
-            maxn: 5,
+            maxn: 4,
             bucket: 1 << 18,
             seed: 7,
         }
+    }
+}
+
+impl Settings {
+    /// The passes over `n` examples.
+    pub fn epochs(&self, n: usize) -> i32 {
+        let wanted = self.examples_seen / n.max(1);
+        i32::try_from(wanted)
+            .unwrap_or(i32::MAX)
+            .clamp(self.min_epoch, self.max_epoch)
     }
 }
 
@@ -91,7 +107,7 @@ pub fn train(
     };
     args.apply_supervised_defaults();
     args.dim = settings.dim;
-    args.epoch = settings.epoch;
+    args.epoch = settings.epochs(examples.len());
     args.lr = settings.lr;
     args.word_ngrams = settings.word_ngrams;
     args.minn = settings.minn;
@@ -176,6 +192,15 @@ mod tests {
         for text in ["goal", "cheese", "the bread match", "unknown words here"] {
             assert_eq!(a.predict(text), b.predict(text), "{text}");
         }
+    }
+
+    #[test]
+    fn small_sets_get_more_passes_than_large_ones() {
+        let s = Settings::default();
+        assert_eq!(s.epochs(100), 25);
+        assert_eq!(s.epochs(5_000), 10);
+        assert_eq!(s.epochs(100_000), 5);
+        assert_eq!(s.epochs(0), 25);
     }
 
     #[test]

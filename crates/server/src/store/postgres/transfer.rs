@@ -316,5 +316,36 @@ pub(super) async fn export_tasks(
         }
         attach_skips(&mut out, latest, name);
     }
+    attach_model_predictions(c, &mut out).await?;
     Ok(out)
+}
+
+/// Adds each task's model predictions (ML backends', the built-in model's) to its other
+/// predictions, after those of its upload.
+async fn attach_model_predictions(
+    c: &impl GenericClient,
+    out: &mut [(i64, ExportRecord)],
+) -> StoreResult<()> {
+    let (Some(&(first, _)), Some(&(last, _))) = (out.first(), out.last()) else {
+        return Ok(());
+    };
+    for r in c
+        .cached_query(
+            "SELECT task_id, labels, score, model_version FROM model_predictions
+             WHERE task_id BETWEEN $1 AND $2 ORDER BY task_id, created_at, source",
+            &[&first, &last],
+        )
+        .await?
+    {
+        let task_id: i64 = r.try_get(0)?;
+        if let Ok(i) = out.binary_search_by_key(&task_id, |(id, _)| *id) {
+            let Json(labels): Json<Vec<String>> = r.try_get(1)?;
+            out[i].1.more_predictions.push(Prediction {
+                labels,
+                score: r.try_get(2)?,
+                model_version: r.try_get(3)?,
+            });
+        }
+    }
+    Ok(())
 }

@@ -251,5 +251,30 @@ pub(super) fn export_tasks(
             .collect::<StoreResult<Vec<_>>>()?;
         attach_skips(&mut out, latest, name);
     }
+    attach_model_predictions(c, &mut out)?;
     Ok(out)
+}
+
+/// Adds each task's model predictions (ML backends', the built-in model's) to its other
+/// predictions, after those of its upload.
+fn attach_model_predictions(c: &Connection, out: &mut [(i64, ExportRecord)]) -> StoreResult<()> {
+    let (Some(&(first, _)), Some(&(last, _))) = (out.first(), out.last()) else {
+        return Ok(());
+    };
+    let mut stmt = c.prepare_cached(
+        "SELECT task_id, labels, score, model_version FROM model_predictions
+         WHERE task_id BETWEEN ?1 AND ?2 ORDER BY task_id, created_at, source",
+    )?;
+    let mut rows = stmt.query(params![first, last])?;
+    while let Some(r) = rows.next()? {
+        let task_id: i64 = r.get(0)?;
+        if let Ok(i) = out.binary_search_by_key(&task_id, |(id, _)| *id) {
+            out[i].1.more_predictions.push(Prediction {
+                labels: serde_json::from_str(&r.get::<_, String>(1)?)?,
+                score: r.get(2)?,
+                model_version: r.get(3)?,
+            });
+        }
+    }
+    Ok(())
 }
