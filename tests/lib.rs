@@ -16,6 +16,9 @@ use tokio::sync::oneshot;
 
 pub mod proxy;
 pub mod scenario;
+mod serve_process;
+
+pub use serve_process::ServeProcess;
 
 /// A running server: real HTTP on 127.0.0.1, a temporary SQLite file, a clock tests move.
 pub struct TestServer {

@@ -5,69 +5,25 @@
 //! both backends.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::Utc;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tessera_api::Role;
+use tessera_client::LocalStore;
 use tessera_client::sync::{checkout, sync_once};
-use tessera_client::{ApiClient, LocalStore};
-use tessera_tests::{
-    Backend, answer_open_tasks, answers_of, built_binary, free_port, fresh_postgres_database,
-    sentiment_project, wait_up,
-};
-use tokio::process::{Child, Command};
+use tessera_tests::{Backend, ServeProcess, answer_open_tasks, answers_of, sentiment_project};
 
 /// Rounds of "answer offline, sync, kill the server at a random instant, restart".
 const ROUNDS: usize = 12;
 const PER_ROUND: usize = 150;
 
-fn serve(data_dir: &Path, listen: &str, db: Option<&str>) -> Child {
-    let mut cmd = Command::new(built_binary("tessera"));
-    cmd.args(["serve", "--listen", listen])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("TESSERA_DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    if let Some(db) = db {
-        cmd.args(["--db", db]);
-    }
-    cmd.spawn().expect("spawn tessera serve")
-}
-
 async fn acknowledged_answers_survive_server_kills(backend: Backend, seed: u64) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let data_dir = tmp.path().join("server");
-    let db = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => Some(fresh_postgres_database().await),
-    };
-    let listen = format!("127.0.0.1:{}", free_port());
-    let url = format!("http://{listen}");
-    let mut server = serve(&data_dir, &listen, db.as_deref());
-    wait_up(&url).await;
-    let admin_token = std::fs::read_to_string(data_dir.join("admin.token")).expect("token");
-    let admin = ApiClient::new(&url, Some(admin_token.trim().to_owned())).expect("client");
-    let client = |token: String| ApiClient::new(&url, Some(token)).expect("client");
-    let requester = client(
-        admin
-            .create_token("rita", Role::Requester)
-            .await
-            .expect("token")
-            .token,
-    );
-    let annotator = client(
-        admin
-            .create_token("ann", Role::Annotator)
-            .await
-            .expect("token")
-            .token,
-    );
+    let mut server = ServeProcess::start(backend).await;
+    let requester = server.user(Role::Requester, "rita").await;
+    let annotator = server.user(Role::Annotator, "ann").await;
     let tasks = ROUNDS * PER_ROUND;
     let project = sentiment_project(&requester, "server crash", tasks).await;
     let store = LocalStore::open(&tmp.path().join("device.db")).expect("local store");
@@ -90,7 +46,7 @@ async fn acknowledged_answers_survive_server_kills(backend: Backend, seed: u64) 
                 result.expect("sync before the kill");
             }
             () = tokio::time::sleep(kill_at) => {
-                server.start_kill().expect("kill the server");
+                server.start_kill();
                 killed_mid_sync += 1;
                 // The push in flight fails (or had just finished): either way, nothing the
                 // device was told is lost.
@@ -100,10 +56,7 @@ async fn acknowledged_answers_survive_server_kills(backend: Backend, seed: u64) 
             }
         }
         // Killed now if the sync won the race: the restart comes every round.
-        let _ = server.start_kill();
-        let _ = server.wait().await;
-        server = serve(&data_dir, &listen, db.as_deref());
-        wait_up(&url).await;
+        server.restart().await;
     }
     // One clean sync after the last restart.
     sync_once(&annotator, &store, |_, _| {})
@@ -126,7 +79,7 @@ async fn acknowledged_answers_survive_server_kills(backend: Backend, seed: u64) 
         "only {killed_mid_sync} kills landed during a sync"
     );
     println!("{backend:?}: server killed during {killed_mid_sync} of {ROUNDS} syncs");
-    let _ = server.start_kill();
+    server.kill().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

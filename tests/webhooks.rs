@@ -23,8 +23,8 @@ use tessera_api::{
 use tessera_client::ApiClient;
 use tessera_tests::scenario::{answer, project_with, schema};
 use tessera_tests::{
-    Backend, TestServer, built_binary, eventually, free_port, fresh_postgres_database,
-    on_both_backends, peer_venv_program, sample_jsonl, wait_up,
+    Backend, ServeProcess, TestServer, eventually, free_port, on_both_backends, peer_venv_program,
+    sample_jsonl,
 };
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -391,49 +391,11 @@ async fn a_suspension_is_announced_once(backend: Backend) {
     assert_eq!(body["data"]["gold_correct"], 0);
 }
 
-fn serve(data_dir: &Path, listen: &str, db: Option<&str>) -> Child {
-    let mut cmd = Command::new(built_binary("tessera"));
-    cmd.args(["serve", "--listen", listen])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("TESSERA_DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    if let Some(db) = db {
-        cmd.args(["--db", db]);
-    }
-    cmd.spawn().expect("spawn tessera serve")
-}
-
 async fn a_killed_server_still_delivers_after_restart(backend: Backend) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let data_dir = tmp.path().join("server");
-    let db = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => Some(fresh_postgres_database().await),
-    };
-    let listen = format!("127.0.0.1:{}", free_port());
-    let url = format!("http://{listen}");
-    let mut server = serve(&data_dir, &listen, db.as_deref());
-    wait_up(&url).await;
-    let admin_token = std::fs::read_to_string(data_dir.join("admin.token")).expect("token");
-    let admin = ApiClient::new(&url, Some(admin_token.trim().to_owned())).expect("client");
-    let client = |token: String| ApiClient::new(&url, Some(token)).expect("client");
-    let requester = client(
-        admin
-            .create_token("rita", Role::Requester)
-            .await
-            .expect("token")
-            .token,
-    );
-    let annotator = client(
-        admin
-            .create_token("ann", Role::Annotator)
-            .await
-            .expect("token")
-            .token,
-    );
+    let mut server = ServeProcess::start(backend).await;
+    let requester = server.user(Role::Requester, "rita").await;
+    let annotator = server.user(Role::Annotator, "ann").await;
     let project = tessera_tests::sentiment_project(&requester, "kill", 2).await;
     // Nothing listens at the webhook's URL yet: every attempt fails and is retried.
     let port = free_port();
@@ -474,11 +436,9 @@ async fn a_killed_server_still_delivers_after_restart(backend: Backend) {
         "{failed:?}"
     );
     // kill -9 while the delivery waits for its retry.
-    server.start_kill().expect("kill -9");
-    server.wait().await.expect("reaped");
+    server.kill().await;
     let every = receiver_on(tmp.path(), "after-kill", &made.secret, 0, port).await;
-    let _server = serve(&data_dir, &listen, db.as_deref());
-    wait_up(&url).await;
+    server.restart().await;
     let lines = eventually(
         Duration::from_secs(60),
         "the delivery after restart",

@@ -25,7 +25,7 @@ use tessera_api::Role;
 use tessera_client::ApiClient;
 use tessera_core::{BuiltinModel, LabelSchema, QueueOrder, UploadFormat};
 use tessera_server::ServerConfig;
-use tessera_server::ml::builtin;
+use tessera_server::ml::{ModelConfig, builtin};
 use tessera_tests::{Backend, TestServer, answer_push};
 
 /// (sentence, label) of every polar sentence.
@@ -127,6 +127,7 @@ async fn crowd_run(
     config.models.min_labels = 50;
     config.models.min_new_labels = 25;
     config.webhooks.enabled = false;
+    let models = config.models.clone();
     let server = TestServer::start_with(Backend::Sqlite, config).await;
     let (requester, _) = server.user(Role::Requester, "rita").await;
     let mut schema = LabelSchema::from_json(
@@ -197,7 +198,7 @@ async fn crowd_run(
             answers += pushes.len();
             client.push(pushes).await.expect("push");
         }
-        settle(&requester, project).await;
+        settle(&requester, project, &models).await;
         let (label_accuracy, model_accuracy) = accuracy(&requester, project, &truth).await;
         let trained_on = requester
             .stats(project)
@@ -211,11 +212,11 @@ async fn crowd_run(
     curve
 }
 
-/// Waits until the built-in model has caught up with the consensus (no retraining due).
-async fn settle(requester: &ApiClient, project: i64) {
+/// Waits until the built-in model has caught up with the consensus (no training due).
+async fn settle(requester: &ApiClient, project: i64, config: &ModelConfig) {
     let started = Instant::now();
     loop {
-        let status = requester.status(project).await.expect("status");
+        let complete = requester.status(project).await.expect("status").complete;
         let trained = requester
             .stats(project)
             .await
@@ -223,14 +224,10 @@ async fn settle(requester: &ApiClient, project: i64) {
             .model_runs
             .last()
             .map_or(0, |r| r.trained_on);
-        let complete = status.complete;
-        let due = if trained == 0 {
-            complete >= 50
-        } else {
-            complete.saturating_sub(trained) >= 25
-                && complete.saturating_sub(trained) as f64 >= 0.1 * trained as f64
-        };
-        if !due || started.elapsed() > Duration::from_secs(120) {
+        // The complete tasks are the training set: no gold here, single labels.
+        if !config.training_due(trained as usize, complete as usize)
+            || started.elapsed() > Duration::from_secs(120)
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -14,6 +14,7 @@ pub mod listen;
 pub mod metrics;
 pub mod ml;
 pub mod openapi;
+mod outbound;
 pub mod quality;
 pub mod refit;
 mod schema_edit;

@@ -54,21 +54,7 @@ async fn post_json(client: &reqwest::Client, url: &str, body: &Value) -> Result<
 }
 
 fn transport(url: &str, e: &reqwest::Error) -> String {
-    use std::error::Error;
-    let mut out = if e.is_timeout() {
-        format!("{url} did not answer in time")
-    } else if e.is_connect() {
-        format!("cannot connect to {url}")
-    } else {
-        format!("{url}: the request failed")
-    };
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
+    crate::outbound::describe(url, e)
 }
 
 /// `GET /health`: up when it answers 2xx.

@@ -63,6 +63,19 @@ impl Default for ModelConfig {
     }
 }
 
+impl ModelConfig {
+    /// Whether the built-in model, last trained on `trained` labels (0: never), trains again
+    /// now that there are `labels`.
+    pub fn training_due(&self, trained: usize, labels: usize) -> bool {
+        let grown = labels.saturating_sub(trained);
+        if trained == 0 {
+            labels >= self.min_labels
+        } else {
+            grown >= self.min_new_labels && grown as f64 >= self.retrain_growth * trained as f64
+        }
+    }
+}
+
 /// Runs the model work until the task is dropped.
 pub async fn run(state: Arc<AppState>, config: ModelConfig) {
     if !config.enabled {
@@ -290,13 +303,7 @@ async fn train_when_due(
             Some(&n) => n,
             None => runs.last().map_or(0, |r| r.trained_on as usize),
         };
-        let grown = examples.len().saturating_sub(before);
-        let due = if before == 0 {
-            examples.len() >= config.min_labels
-        } else {
-            grown >= config.min_new_labels && grown as f64 >= config.retrain_growth * before as f64
-        };
-        if !due {
+        if !config.training_due(before, examples.len()) {
             continue;
         }
         let version = runs.last().map_or(1, |r| r.version + 1);

@@ -189,7 +189,7 @@ async fn post(
         .body(body)
         .send()
         .await
-        .map_err(|e| (None, describe(&e)))?;
+        .map_err(|e| (None, crate::outbound::describe("the receiver", &e)))?;
     let status = response.status();
     if status.is_success() {
         return Ok(status.as_u16());
@@ -200,23 +200,4 @@ async fn post(
         Some(status.as_u16()),
         format!("the receiver answered {status}: {reply}"),
     ))
-}
-
-/// A transport error in a sentence, with its cause.
-fn describe(e: &reqwest::Error) -> String {
-    use std::error::Error;
-    let mut out = if e.is_timeout() {
-        "the receiver did not answer in time".to_owned()
-    } else if e.is_connect() {
-        "cannot connect to the receiver".to_owned()
-    } else {
-        "the request failed".to_owned()
-    };
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

@@ -290,7 +290,7 @@ use transfer::{export_tasks, store_imported, store_reviews};
 
 #[cfg(test)]
 mod tests {
-    use super::queue::LEASE_CANDIDATES;
+    use super::queue::{LEASE_CANDIDATES, LEASE_UNCERTAIN};
     use super::*;
     use crate::store::ProjectStore;
     use tessera_core::EncodedTask;
@@ -316,21 +316,26 @@ mod tests {
     }
 
     #[test]
-    fn the_lease_queue_reads_its_index_in_order_without_sorting() {
+    fn both_lease_orders_read_their_index_in_order_without_sorting() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("plan.db");
         let conn = tessera_sqlite::open(&path, MIGRATIONS).expect("open");
-        let plan: Vec<String> = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {LEASE_CANDIDATES}"))
-            .expect("explain")
-            .query_map(params![1, 1, "now", 3, 10], |r| r.get(3))
-            .expect("plan")
-            .collect::<Result<_, _>>()
-            .expect("rows");
-        let plan = plan.join("\n");
-        assert!(plan.contains("USING INDEX tasks_queue"), "{plan}");
-        // A sort would read every open task of the project before the first lease.
-        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        for (query, index) in [
+            (LEASE_CANDIDATES, "tasks_queue"),
+            (LEASE_UNCERTAIN, "tasks_uncertain"),
+        ] {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+                .expect("explain")
+                .query_map(params![1, 1, "now", 3, 10], |r| r.get(3))
+                .expect("plan")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            let plan = plan.join("\n");
+            assert!(plan.contains(&format!("USING INDEX {index}")), "{plan}");
+            // A sort would read every open task of the project before the first lease.
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
     }
 
     #[tokio::test]

@@ -184,33 +184,37 @@ impl QueueStore for SqliteStore {
     }
 }
 
-/// The next open tasks an annotator may lease, in queue order: higher-priority batches
-/// first, then closest to completion, then oldest. `?1` project, `?2` annotator, `?3` now,
-/// `?4` the overlap first asked, `?5` how many.
-pub(super) const LEASE_CANDIDATES: &str = "SELECT t.id FROM tasks t
-     WHERE t.project_id = ?1 AND t.complete = 0 AND t.cancelled_at IS NULL
-       AND (t.full_until IS NULL OR t.full_until <= ?3)
-       AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = ?2
-                       AND (l.state <> 'active' OR l.expires_at > ?3))
-       AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
-            AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > ?3)))
-           < COALESCE(t.wanted, ?4)
-     ORDER BY t.priority DESC, t.answer_count DESC, t.id
-     LIMIT ?5";
+/// The next open tasks an annotator may lease, ordered by `$order` within the project:
+/// `?1` project, `?2` annotator, `?3` now, `?4` the overlap first asked, `?5` how many.
+macro_rules! lease_candidates {
+    ($order:literal) => {
+        concat!(
+            "SELECT t.id FROM tasks t
+             WHERE t.project_id = ?1 AND t.complete = 0 AND t.cancelled_at IS NULL
+               AND (t.full_until IS NULL OR t.full_until <= ?3)
+               AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = ?2
+                               AND (l.state <> 'active' OR l.expires_at > ?3))
+               AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
+                    AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > ?3)))
+                   < COALESCE(t.wanted, ?4)
+             ORDER BY ",
+            $order,
+            " LIMIT ?5"
+        )
+    };
+}
 
-/// [`LEASE_CANDIDATES`] with the least certain best prediction first within a batch priority
-/// (the expression of index tasks_uncertain, migration 0024, as written there).
-pub(super) const LEASE_UNCERTAIN: &str = "SELECT t.id FROM tasks t
-     WHERE t.project_id = ?1 AND t.complete = 0 AND t.cancelled_at IS NULL
-       AND (t.full_until IS NULL OR t.full_until <= ?3)
-       AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.task_id = t.id AND l.annotator_id = ?2
-                       AND (l.state <> 'active' OR l.expires_at > ?3))
-       AND (SELECT COUNT(*) FROM leases l WHERE l.task_id = t.id
-            AND (l.state = 'answered' OR (l.state = 'active' AND l.expires_at > ?3)))
-           < COALESCE(t.wanted, ?4)
-     ORDER BY t.priority DESC, COALESCE(t.model_certainty, json_extract(t.prediction, '$.score'), 1),
-              t.answer_count DESC, t.id
-     LIMIT ?5";
+/// Today's queue order: higher-priority batches first, then closest to completion, then
+/// oldest (index tasks_queue).
+pub(super) const LEASE_CANDIDATES: &str =
+    lease_candidates!("t.priority DESC, t.answer_count DESC, t.id");
+
+/// The least certain best prediction first within a batch priority (index tasks_uncertain,
+/// migration 0024: its expression as written there).
+pub(super) const LEASE_UNCERTAIN: &str = lease_candidates!(
+    "t.priority DESC, COALESCE(t.model_certainty, json_extract(t.prediction, '$.score'), 1),
+     t.answer_count DESC, t.id"
+);
 
 /// Sets task ?1's `full_until` hint (see migration 0012) after a lease at time ?2, if answers
 /// and unexpired leases now fill its capacity (its `wanted`, else ?3): the earliest expiry
