@@ -6,10 +6,11 @@
 
 on_both_backends!(
     the_builtin_model_learns_from_the_consensus_and_predicts_open_tasks,
+    training_blocks_no_lease_and_no_push,
     the_uncertainty_queue_leases_the_least_certain_first,
 );
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tessera_api::Role;
 use tessera_core::{BuiltinModel, LabelSchema, QueueOrder};
@@ -137,6 +138,75 @@ async fn the_builtin_model_learns_from_the_consensus_and_predicts_open_tasks(bac
     assert_eq!(runs[1].trained_on, 40);
     assert_eq!(runs[1].held_out, 16, "{runs:?}");
     assert!(runs[1].correct >= 14, "{runs:?}");
+}
+
+/// A training run made to last seconds (thousands of passes over its set): leases and pushes
+/// made meanwhile are answered at once.
+async fn training_blocks_no_lease_and_no_push(backend: Backend) {
+    let mut config = ServerConfig::default();
+    config.models.tick = Duration::from_millis(100);
+    config.models.min_labels = 20;
+    config.models.builtin.min_epoch = 20_000;
+    config.models.builtin.max_epoch = 20_000;
+    let server = TestServer::start_with(backend, config).await;
+    let (requester, _) = server.user(Role::Requester, "rita").await;
+    let mut schema = LabelSchema::from_json(
+        r#"{"kind": "classification", "labels": ["sport", "food"], "overlap": 1}"#,
+    )
+    .expect("schema");
+    schema.model = Some(BuiltinModel::Builtin);
+    let tasks: String = (0..60)
+        .map(|i| {
+            let text = if i % 2 == 0 {
+                SPORT[i % 4]
+            } else {
+                FOOD[i % 4]
+            };
+            serde_json::json!({"data": {"text": format!("{text} ({i})")}}).to_string() + "\n"
+        })
+        .collect();
+    let project = project_with(&requester, schema, &[&tasks]).await;
+    let (ann, _) = server.user(Role::Annotator, "ann").await;
+    let leased = ann.lease(project, 20, None).await.expect("lease").tasks;
+    let answers = leased
+        .iter()
+        .map(|t| answer(t.task_id, topic_of(t.data["text"].as_str().unwrap_or(""))))
+        .collect();
+    ann.push(answers).await.expect("push");
+    // Training starts within a tick; meanwhile, ten leases and pushes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (bob, _) = server.user(Role::Annotator, "bob").await;
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    for _ in 0..10 {
+        let one = Instant::now();
+        let leased = bob.lease(project, 2, None).await.expect("lease").tasks;
+        bob.push(
+            leased
+                .iter()
+                .map(|t| answer(t.task_id, topic_of(t.data["text"].as_str().unwrap_or(""))))
+                .collect(),
+        )
+        .await
+        .expect("push");
+        slowest = slowest.max(one.elapsed());
+    }
+    let ours = started.elapsed();
+    let runs = eventually(Duration::from_secs(120), "the long run", || async {
+        let stats = requester.stats(project).await.ok()?;
+        (!stats.model_runs.is_empty()).then_some(stats.model_runs)
+    })
+    .await;
+    // The run lasted longer than all our requests together: they were made while it ran.
+    assert!(
+        runs[0].seconds > ours.as_secs_f64() + 0.3,
+        "the run took {} s, our requests {ours:?}",
+        runs[0].seconds
+    );
+    assert!(
+        slowest < Duration::from_millis(500),
+        "a lease and push took {slowest:?} during training"
+    );
 }
 
 async fn the_uncertainty_queue_leases_the_least_certain_first(backend: Backend) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { MlBackend } from "./bindings";
-import { backendLine } from "./ml_backends";
+import type { MlBackend, ModelRun } from "./bindings";
+import { backendLine, modelRunsLine } from "./ml_backends";
 
 const backend = (over: Partial<MlBackend>): MlBackend => ({
   id: 1,
@@ -32,5 +32,27 @@ describe("backendLine", () => {
   });
   it("says when it was never checked", () => {
     expect(backendLine(backend({ healthy: null }))).toContain("not checked yet");
+  });
+});
+
+describe("modelRunsLine", () => {
+  const run = (version: number, held_out: number, correct: number): ModelRun => ({
+    version,
+    trained_at: "2026-12-06T20:00:00Z",
+    trained_on: version * 100,
+    seconds: 0.25,
+    held_out,
+    correct,
+  });
+  it("is empty before any run", () => {
+    expect(modelRunsLine([])).toBe("");
+  });
+  it("says a first run is not scored yet", () => {
+    expect(modelRunsLine([run(1, 0, 0)])).toContain("Not scored yet");
+  });
+  it("credits each score to the run whose predictions it scores", () => {
+    const line = modelRunsLine([run(1, 0, 0), run(2, 40, 30), run(3, 20, 17)]);
+    expect(line).toContain("Built-in model v3, trained on 300");
+    expect(line).toContain("v1 75% of 40, v2 85% of 20");
   });
 });

@@ -1,7 +1,8 @@
-// The Settings tab's ML backends: connect a model service (Label Studio's ML backend
-// protocol), see how each is doing, ask them to train, disconnect one. The list loads on its
-// own, so a slow server never holds up the rest of the tab.
-import type { MlBackend, ProjectSummary } from "./bindings";
+// Models in the app: the Settings tab's ML backends (connect a model service in Label
+// Studio's ML backend protocol, see how each is doing, ask them to train, disconnect one —
+// the list loads on its own, so a slow server never holds up the rest of the tab), and the
+// built-in model's record on the Overview.
+import type { MlBackend, ModelRun, ProjectSummary } from "./bindings";
 import { h } from "./dom";
 import { errorMessage, ipc } from "./ipc";
 
@@ -77,5 +78,20 @@ export function mlBackendsSection(p: ProjectSummary, refresh: (notice: string, o
       " ",
       h("button", { id: "ml-train", class: "secondary", onclick: () => void act(() => ipc.trainMlBackends(p.id), "") }, "Train now"),
     ),
+  );
+}
+
+/**
+ * The built-in model's record: its latest run, and how often each run's predictions were
+ * right on the tasks completed after it (which it had not trained on). Empty without runs.
+ */
+export function modelRunsLine(runs: ModelRun[]): string {
+  const last = runs[runs.length - 1];
+  if (!last) return "";
+  const scored = runs.filter((r) => r.held_out > 0);
+  const record = scored.map((r) => `v${r.version - 1} ${Math.round((100 * r.correct) / r.held_out)}% of ${r.held_out}`).join(", ");
+  return (
+    `Built-in model v${last.version}, trained on ${last.trained_on.toLocaleString()} consensus labels in ${last.seconds.toFixed(1)} s.` +
+    (record ? ` Right on tasks it had not trained on: ${record}.` : " Not scored yet: no task completed since its first run.")
   );
 }

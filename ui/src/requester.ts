@@ -8,6 +8,7 @@ import { errorMessage, ipc } from "./ipc";
 import { formatScore } from "./keys";
 import { type SchemaForm, schemaFromForm } from "./schema_form";
 import { peopleScreen } from "./people_screen";
+import { modelRunsLine } from "./ml_backends";
 import { settingsScreen } from "./project_settings";
 import { qualityScreen } from "./quality_view";
 import { taskBrowser } from "./task_browser";
@@ -179,6 +180,7 @@ function overview(d: ProjectDashboard): HTMLElement {
     ),
     skipLine(d.skips_by_reason),
     methodLine(d.consensus_by_method),
+    h("p", { class: "muted", id: "model-runs" }, modelRunsLine(s.model_runs)),
   );
 }
 

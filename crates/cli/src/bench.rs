@@ -62,6 +62,13 @@ pub struct QueueArgs {
     /// Distinct annotators per task.
     #[arg(long, default_value_t = 3)]
     overlap: u32,
+    /// The project's queue order: `default`, or `uncertainty`.
+    #[arg(long, default_value = "default", value_parser = ["default", "uncertainty"])]
+    order: String,
+    /// Upload each task with a prediction whose score spreads over 0–1 with no relation to
+    /// upload order (what the uncertainty order sorts by).
+    #[arg(long)]
+    predictions: bool,
     /// Pace the load at this many answers per second in total (default: closed loop, as fast
     /// as the server answers).
     #[arg(long)]
@@ -346,12 +353,24 @@ async fn set_up_project(admin: &ApiClient, args: &QueueArgs) -> Result<tessera_a
     )
     .map_err(anyhow::Error::msg)?;
     schema.overlap = args.overlap;
+    if args.order == "uncertainty" {
+        schema.order = tessera_core::QueueOrder::Uncertainty;
+    }
     let project = admin.create_project("queue bench", schema).await?;
     let mut start = 0;
     while start < args.tasks {
         let end = (start + args.upload_batch.max(1)).min(args.tasks);
         let body: String = (start..end)
-            .map(|i| format!("{{\"id\":\"b{i}\",\"data\":{{\"text\":\"bench sentence {i}\"}}}}\n"))
+            .map(|i| {
+                if args.predictions {
+                    let score = (i * 7919 % 1000) as f64 / 1000.0;
+                    format!(
+                        "{{\"id\":\"b{i}\",\"data\":{{\"text\":\"bench sentence {i}\"}},\"predictions\":[{{\"result\":\"positive\",\"score\":{score}}}]}}\n"
+                    )
+                } else {
+                    format!("{{\"id\":\"b{i}\",\"data\":{{\"text\":\"bench sentence {i}\"}}}}\n")
+                }
+            })
             .collect();
         admin.upload(project.id, UploadFormat::Jsonl, body).await?;
         start = end;

@@ -361,9 +361,11 @@ async fn note_leases(
 fn lease_candidates(order: QueueOrder) -> String {
     let order = match order {
         QueueOrder::Default => "t.priority DESC, t.answer_count DESC, t.id",
-        // The expression of index tasks_uncertain (migration 0024), as written there.
+        // The least certain tenth first: the expression of index tasks_uncertain (migration
+        // 0024), as written there.
         QueueOrder::Uncertainty => {
-            "t.priority DESC, (COALESCE(t.model_certainty, (t.prediction->>'score')::float8, 1)), \
+            "t.priority DESC, \
+             (floor(COALESCE(t.model_certainty, (t.prediction->>'score')::float8, 1) * 10)), \
              t.answer_count DESC, t.id"
         }
     };

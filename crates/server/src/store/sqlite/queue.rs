@@ -209,10 +209,11 @@ macro_rules! lease_candidates {
 pub(super) const LEASE_CANDIDATES: &str =
     lease_candidates!("t.priority DESC, t.answer_count DESC, t.id");
 
-/// The least certain best prediction first within a batch priority (index tasks_uncertain,
-/// migration 0024: its expression as written there).
+/// The least certain tenth of best predictions first within a batch priority, then today's
+/// order (index tasks_uncertain, migration 0024: its expression as written there).
 pub(super) const LEASE_UNCERTAIN: &str = lease_candidates!(
-    "t.priority DESC, COALESCE(t.model_certainty, json_extract(t.prediction, '$.score'), 1),
+    "t.priority DESC,
+     CAST(COALESCE(t.model_certainty, json_extract(t.prediction, '$.score'), 1) * 10 AS INTEGER),
      t.answer_count DESC, t.id"
 );
 
