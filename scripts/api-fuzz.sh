@@ -26,9 +26,9 @@ fi
 work=$(mktemp -d /tmp/tessera-api-fuzz.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export TESSERA_SERVER="http://127.0.0.1:$port" TESSERA_DATA_DIR="$work/data"
-# Webhooks the fuzzer makes point anywhere: they are kept, never sent.
+# Webhooks and ML backends the fuzzer makes point anywhere: they are kept, never called.
 "$tessera" serve --listen "127.0.0.1:$port" --data-dir "$work/data" --send-webhooks false \
-  >"$work/server.log" 2>&1 &
+  --run-models false >"$work/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do

@@ -42,6 +42,7 @@ fn topic_of(text: &str) -> &'static str {
 async fn the_builtin_model_learns_from_the_consensus_and_predicts_open_tasks(backend: Backend) {
     let mut config = ServerConfig::default();
     config.models.tick = Duration::from_millis(200);
+    config.models.training_every = Duration::from_millis(200);
     config.models.min_labels = 20;
     config.models.min_new_labels = 5;
     let server = TestServer::start_with(backend, config).await;
@@ -145,6 +146,7 @@ async fn the_builtin_model_learns_from_the_consensus_and_predicts_open_tasks(bac
 async fn training_blocks_no_lease_and_no_push(backend: Backend) {
     let mut config = ServerConfig::default();
     config.models.tick = Duration::from_millis(100);
+    config.models.training_every = Duration::from_millis(100);
     config.models.min_labels = 20;
     config.models.builtin.min_epoch = 20_000;
     config.models.builtin.max_epoch = 20_000;

@@ -179,6 +179,14 @@ async fn the_openapi_document_lists_every_endpoint() {
         ("post", "/api/projects/{id}/members"),
         ("post", "/api/projects/{id}/invites"),
         ("delete", "/api/projects/{id}/members/{user_id}"),
+        ("post", "/api/projects/{id}/webhooks"),
+        ("get", "/api/projects/{id}/webhooks"),
+        ("delete", "/api/projects/{id}/webhooks/{webhook_id}"),
+        ("get", "/api/projects/{id}/webhooks/deliveries"),
+        ("post", "/api/projects/{id}/ml-backends"),
+        ("get", "/api/projects/{id}/ml-backends"),
+        ("delete", "/api/projects/{id}/ml-backends/{backend_id}"),
+        ("post", "/api/projects/{id}/ml-backends/{backend_id}/train"),
     ];
     let paths = doc["paths"].as_object().expect("paths");
     for (method, path) in endpoints {
@@ -205,6 +213,9 @@ async fn the_openapi_document_lists_every_endpoint() {
         "ExportRecord",
         "LabelSchema",
         "Change",
+        "Webhook",
+        "Delivery",
+        "MlBackend",
     ] {
         assert!(schemas.contains_key(name), "schema {name} missing");
     }

@@ -124,6 +124,7 @@ async fn crowd_run(
 ) -> Vec<(usize, f64, Option<f64>, u64)> {
     let mut config = ServerConfig::default();
     config.models.tick = Duration::from_millis(100);
+    config.models.training_every = Duration::from_millis(100);
     config.models.min_labels = 50;
     config.models.min_new_labels = 25;
     config.webhooks.enabled = false;

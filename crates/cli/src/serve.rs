@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// replica that sends them).
     #[arg(long, env = "TESSERA_SEND_WEBHOOKS", default_value_t = true, action = clap::ArgAction::Set)]
     send_webhooks: bool,
+    /// Call ML backends and train built-in models from this server (`false`: leave it to a
+    /// replica that does).
+    #[arg(long, env = "TESSERA_RUN_MODELS", default_value_t = true, action = clap::ArgAction::Set)]
+    run_models: bool,
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
@@ -60,6 +64,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     state.config.max_upload_bytes = args.max_upload_mb.saturating_mul(1024 * 1024);
     state.config.connections.max_connections = args.max_connections;
     state.config.webhooks.enabled = args.send_webhooks;
+    state.config.models.enabled = args.run_models;
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         state.config.tls = Some(tessera_server::listen::tls_config(cert, key)?);
     }

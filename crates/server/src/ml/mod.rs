@@ -42,6 +42,8 @@ pub struct ModelConfig {
     pub min_new_labels: usize,
     /// Training tasks the built-in model needs before its first run.
     pub min_labels: usize,
+    /// How often to see whether a built-in model is due to train.
+    pub training_every: Duration,
     pub builtin: builtin::Settings,
 }
 
@@ -58,6 +60,7 @@ impl Default for ModelConfig {
             retrain_growth: 0.1,
             min_new_labels: 20,
             min_labels: 20,
+            training_every: Duration::from_secs(2),
             builtin: builtin::Settings::default(),
         }
     }
@@ -91,6 +94,9 @@ pub async fn run(state: Arc<AppState>, config: ModelConfig) {
     let busy: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let checked: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
     let training = Arc::new(tokio::sync::Mutex::new(HashMap::<i64, usize>::new()));
+    let mut last_training_look = Instant::now()
+        .checked_sub(config.training_every)
+        .unwrap_or_else(Instant::now);
     loop {
         match state.store.ml_backends(None, false).await {
             Ok(backends) => {
@@ -113,7 +119,12 @@ pub async fn run(state: Arc<AppState>, config: ModelConfig) {
             Err(e) => tracing::warn!(error = %e, "cannot list ML backends"),
         }
         // The built-in model: one project's training at a time, beside the backends.
-        if let Ok(mut last) = Arc::clone(&training).try_lock_owned() {
+        let training_due = last_training_look.elapsed() >= config.training_every;
+        if let Some(mut last) = training_due
+            .then(|| Arc::clone(&training).try_lock_owned().ok())
+            .flatten()
+        {
+            last_training_look = Instant::now();
             let (state, config) = (Arc::clone(&state), config.clone());
             tokio::spawn(async move {
                 if let Err(e) = train_when_due(&state, &config, &mut last).await {
@@ -297,15 +308,17 @@ async fn train_when_due(
         if project.schema.model != Some(BuiltinModel::Builtin) || project.archived_at.is_some() {
             continue;
         }
-        let examples = state.store.training_set(project.id).await?;
         let runs = state.store.model_runs(project.id).await?;
         let before = match last.get(&project.id) {
             Some(&n) => n,
             None => runs.last().map_or(0, |r| r.trained_on as usize),
         };
-        if !config.training_due(before, examples.len()) {
+        // Counted first: the set itself is read only when a run is due.
+        let size = state.store.training_set_size(project.id).await?;
+        if !config.training_due(before, usize::try_from(size).unwrap_or(usize::MAX)) {
             continue;
         }
+        let examples = state.store.training_set(project.id).await?;
         let version = runs.last().map_or(1, |r| r.version + 1);
         if let Some(run) = train_and_predict(state, config, &project, examples, version).await? {
             last.insert(project.id, run.trained_on as usize);

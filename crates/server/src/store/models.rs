@@ -86,6 +86,10 @@ pub trait ModelStore: Send + Sync {
         retry_at: DateTime<Utc>,
     ) -> StoreResult<Vec<i64>>;
 
+    /// How many tasks [`ModelStore::training_set`] would return, counted without reading
+    /// them.
+    async fn training_set_size(&self, project_id: i64) -> StoreResult<u64>;
+
     /// The built-in model's training set: each complete task (gold apart) whose consensus is
     /// one label, as (task id, data, label), in id order.
     async fn training_set(

@@ -673,6 +673,10 @@ impl ModelStore for PublicIds {
             .collect())
     }
 
+    async fn training_set_size(&self, project_id: i64) -> StoreResult<u64> {
+        self.inner.training_set_size(project_id).await
+    }
+
     async fn training_set(
         &self,
         project_id: i64,

@@ -265,6 +265,20 @@ impl ModelStore for PostgresStore {
         Ok(given_up)
     }
 
+    async fn training_set_size(&self, project_id: i64) -> StoreResult<u64> {
+        let c = self.pool.get().await?;
+        let n: i64 = c
+            .cached_query_one(
+                "SELECT COUNT(*) FROM tasks
+                 WHERE project_id = $1 AND complete AND gold IS NULL AND cancelled_at IS NULL
+                   AND consensus IS NOT NULL AND jsonb_array_length(consensus) = 1",
+                &[&project_id],
+            )
+            .await?
+            .try_get(0)?;
+        Ok(n.max(0) as u64)
+    }
+
     async fn training_set(
         &self,
         project_id: i64,

@@ -269,6 +269,20 @@ impl ModelStore for SqliteStore {
         .await
     }
 
+    async fn training_set_size(&self, project_id: i64) -> StoreResult<u64> {
+        self.read(move |c| {
+            let n: i64 = c
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM tasks
+                     WHERE project_id = ?1 AND complete = 1 AND gold IS NULL AND cancelled_at IS NULL
+                       AND consensus IS NOT NULL AND json_array_length(consensus) = 1",
+                )?
+                .query_row([project_id], |r| r.get(0))?;
+            Ok(n.max(0) as u64)
+        })
+        .await
+    }
+
     async fn training_set(
         &self,
         project_id: i64,
