@@ -39,21 +39,19 @@ fn topic_of(text: &str) -> &'static str {
     }
 }
 
-async fn the_builtin_model_learns_from_the_consensus_and_predicts_open_tasks(backend: Backend) {
-    let mut config = ServerConfig::default();
-    config.models.tick = Duration::from_millis(200);
-    config.models.training_every = Duration::from_millis(200);
-    config.models.min_labels = 20;
-    config.models.min_new_labels = 5;
-    let server = TestServer::start_with(backend, config).await;
-    let (requester, _) = server.user(Role::Requester, "rita").await;
+/// A single-choice sport/food project's schema with the built-in model on.
+fn topics_schema() -> LabelSchema {
     let mut schema = LabelSchema::from_json(
         r#"{"kind": "classification", "labels": ["sport", "food"], "overlap": 1}"#,
     )
     .expect("schema");
     schema.model = Some(BuiltinModel::Builtin);
-    schema.gold_rate = 1.0;
-    let tasks: String = (0..40)
+    schema
+}
+
+/// `n` tasks (JSONL), sport and food in turn, each text numbered.
+fn topic_tasks(n: usize) -> String {
+    (0..n)
         .map(|i| {
             let text = if i % 2 == 0 {
                 SPORT[i % 4]
@@ -62,7 +60,20 @@ async fn the_builtin_model_learns_from_the_consensus_and_predicts_open_tasks(bac
             };
             serde_json::json!({"data": {"text": format!("{text} ({i})")}}).to_string() + "\n"
         })
-        .collect();
+        .collect()
+}
+
+async fn the_builtin_model_learns_from_the_consensus_and_predicts_open_tasks(backend: Backend) {
+    let mut config = ServerConfig::default();
+    config.models.tick = Duration::from_millis(200);
+    config.models.training_every = Duration::from_millis(200);
+    config.models.min_labels = 20;
+    config.models.min_new_labels = 5;
+    let server = TestServer::start_with(backend, config).await;
+    let (requester, _) = server.user(Role::Requester, "rita").await;
+    let mut schema = topics_schema();
+    schema.gold_rate = 1.0;
+    let tasks = topic_tasks(40);
     let gold = concat!(
         r#"{"data": {"text": "a goal for the team"}, "gold": "sport"}"#,
         "\n",
@@ -152,21 +163,8 @@ async fn training_blocks_no_lease_and_no_push(backend: Backend) {
     config.models.builtin.max_epoch = 20_000;
     let server = TestServer::start_with(backend, config).await;
     let (requester, _) = server.user(Role::Requester, "rita").await;
-    let mut schema = LabelSchema::from_json(
-        r#"{"kind": "classification", "labels": ["sport", "food"], "overlap": 1}"#,
-    )
-    .expect("schema");
-    schema.model = Some(BuiltinModel::Builtin);
-    let tasks: String = (0..60)
-        .map(|i| {
-            let text = if i % 2 == 0 {
-                SPORT[i % 4]
-            } else {
-                FOOD[i % 4]
-            };
-            serde_json::json!({"data": {"text": format!("{text} ({i})")}}).to_string() + "\n"
-        })
-        .collect();
+    let schema = topics_schema();
+    let tasks = topic_tasks(60);
     let project = project_with(&requester, schema, &[&tasks]).await;
     let (ann, _) = server.user(Role::Annotator, "ann").await;
     let leased = ann.lease(project, 20, None).await.expect("lease").tasks;
