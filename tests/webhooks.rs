@@ -171,10 +171,28 @@ async fn a_scripted_project_sends_exactly_its_events_signed_and_retried(backend:
         .await
         .expect("review");
 
-    // The first request got a 500: its retry comes due 5 s later by the server's clock.
-    eventually(Duration::from_secs(20), "the first attempt", || async {
-        (!received(&every).is_empty()).then_some(())
-    })
+    // The first request got a 500: its retry comes due 5 s after the server recorded the
+    // failure, by the server's clock — which moves on only once the failure is in the log.
+    eventually(
+        Duration::from_secs(20),
+        "the first attempt recorded",
+        || async {
+            let log = requester
+                .deliveries(
+                    project,
+                    &DeliveryQuery {
+                        webhook: Some(standard),
+                        state: Some(DeliveryState::Pending),
+                        ..DeliveryQuery::default()
+                    },
+                )
+                .await
+                .ok()?;
+            log.iter()
+                .any(|d| d.attempts == 1 && d.last_status == Some(500))
+                .then_some(())
+        },
+    )
     .await;
     server.clock.advance(chrono::Duration::seconds(10));
     let lines = eventually(Duration::from_secs(30), "every event delivered", || async {
