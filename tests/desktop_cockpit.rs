@@ -224,14 +224,7 @@ async fn a_requester_runs_people_quality_and_settings_from_the_app() {
 
     let (_home, window) = signed_in_window(&app, &server.url, &token, Some(SMALLEST)).await;
     let client = window.client.clone();
-    wait_for(&client, "#dashboard", "the requester's dashboard").await;
-    press(&client, '1').await;
-    wait_for(
-        &client,
-        "#project[data-tab='overview']",
-        "the project's overview",
-    )
-    .await;
+    open_first_project(&client).await;
 
     // The charts: drawn with axes and units, values written on the bars, in both themes.
     let answers_chart = text_where(&client, "#chart-answers", 15, "the answers chart", |t| {

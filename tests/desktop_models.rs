@@ -50,14 +50,7 @@ async fn a_connected_backends_prediction_is_shown_beside_the_task() {
     {
         let (_home, window) = signed_in_window(&app, &server.url, &token, Some(SMALLEST)).await;
         let client = window.client.clone();
-        wait_for(&client, "#dashboard", "the requester's dashboard").await;
-        press(&client, '1').await;
-        wait_for(
-            &client,
-            "#project[data-tab='overview']",
-            "the project's overview",
-        )
-        .await;
+        open_first_project(&client).await;
         tab(&client, '6', "settings").await;
         type_into(&client, "#ml-url", &url).await;
         type_into(&client, "#ml-name", "keywords").await;

@@ -132,6 +132,18 @@ pub async fn lease_and_answer(api: &tessera_client::ApiClient, project: i64, n: 
     api.push(answers).await.expect("push");
 }
 
+/// From the requester's dashboard into its first project, once its overview shows.
+pub async fn open_first_project(client: &Client) {
+    wait_for(client, "#dashboard", "the requester's dashboard").await;
+    press(client, '1').await;
+    wait_for(
+        client,
+        "#project[data-tab='overview']",
+        "the project's overview",
+    )
+    .await;
+}
+
 /// Back to the project list (P) and into the project at position `digit`.
 pub async fn open_project(client: &Client, digit: char) {
     press(client, 'p').await;

@@ -30,8 +30,8 @@ fn endpoint(base: &str, path: &str) -> String {
     format!("{}/{path}", base.trim_end_matches('/'))
 }
 
-/// POSTs `body` and reads a JSON object back; why not, in a sentence.
-async fn post_json(client: &reqwest::Client, url: &str, body: &Value) -> Result<Value, String> {
+/// POSTs `body`: the 2xx status and the reply's text; why not, in a sentence.
+async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<(u16, String), String> {
     let response = client
         .post(url)
         .json(body)
@@ -47,6 +47,12 @@ async fn post_json(client: &reqwest::Client, url: &str, body: &Value) -> Result<
         let text: String = text.chars().take(KEPT_REPLY).collect();
         return Err(format!("{url} answered {status}: {text}"));
     }
+    Ok((status.as_u16(), text))
+}
+
+/// POSTs `body` and reads a JSON object back.
+async fn post_json(client: &reqwest::Client, url: &str, body: &Value) -> Result<Value, String> {
+    let (_, text) = post(client, url, body).await?;
     serde_json::from_str(&text).map_err(|e| {
         let start: String = text.chars().take(80).collect();
         format!("{url} answered something that is not JSON ({e}): {start:?}")
@@ -156,24 +162,9 @@ pub async fn start_training(
     let url = endpoint(base, "webhook");
     let body = json!({
         "action": "START_TRAINING",
-        "project": {
-            "id": project.id,
-            "title": project.name,
-            "label_config": label_config(&project.schema),
-        },
+        "project": crate::webhooks::label_studio::project(project),
     });
-    let response = client
-        .post(&url)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| transport(&url, &e))?;
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    if !status.is_success() {
-        let text: String = text.chars().take(KEPT_REPLY).collect();
-        return Err(format!("{url} answered {status}: {text}"));
-    }
+    let (status, text) = post(client, &url, &body).await?;
     let reply = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Ok((status.as_u16(), reply))
+    Ok((status, reply))
 }

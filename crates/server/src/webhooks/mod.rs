@@ -6,7 +6,7 @@
 //! for a day.
 
 pub mod dispatch;
-mod label_studio;
+pub(crate) mod label_studio;
 mod suspensions;
 
 use chrono::{DateTime, Duration, Utc};

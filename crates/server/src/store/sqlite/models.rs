@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use serde_json::{Map, Value};
 use tessera_api::{MlBackend, ModelRun};
 use tessera_core::Prediction;
@@ -399,26 +399,4 @@ impl ModelStore for SqliteStore {
         })
         .await
     }
-}
-
-/// The latest model prediction of a task, to show beside it over an uploaded one.
-pub(super) fn latest_model_prediction(
-    c: &Connection,
-    task_id: i64,
-) -> StoreResult<Option<Prediction>> {
-    let row: Option<(String, Option<f64>, Option<String>)> = c
-        .prepare_cached(
-            "SELECT labels, score, model_version FROM model_predictions
-             WHERE task_id = ?1 ORDER BY created_at DESC, source LIMIT 1",
-        )?
-        .query_row([task_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    row.map(|(labels, score, model_version)| {
-        Ok(Prediction {
-            labels: serde_json::from_str(&labels)?,
-            score,
-            model_version,
-        })
-    })
-    .transpose()
 }

@@ -240,7 +240,13 @@ fn leased_tasks(
     }
     let ids = serde_json::to_string(task_ids)?;
     let mut stmt = c.prepare_cached(
-        "SELECT t.id, t.project_id, t.data, t.prediction, l.expires_at
+        "SELECT t.id, t.project_id, t.data,
+                -- A model's latest prediction is shown over the uploaded one.
+                COALESCE((SELECT json_object('labels', json(m.labels), 'score', m.score,
+                                             'model_version', m.model_version)
+                          FROM model_predictions m WHERE m.task_id = t.id
+                          ORDER BY m.created_at DESC, m.source LIMIT 1), t.prediction),
+                l.expires_at
          FROM json_each(?1) j
          JOIN leases l ON l.task_id = j.value AND l.annotator_id = ?2
          JOIN tasks t ON t.id = j.value",
@@ -249,18 +255,13 @@ fn leased_tasks(
     let mut out = HashMap::with_capacity(task_ids.len());
     while let Some(r) = rows.next()? {
         let task_id: i64 = r.get(0)?;
-        // A model's latest prediction is shown over the uploaded one.
-        let prediction = match super::models::latest_model_prediction(c, task_id)? {
-            Some(p) => Some(p),
-            None => prediction(r.get(3)?)?,
-        };
         out.insert(
             task_id,
             LeasedTask {
                 task_id,
                 project_id: r.get(1)?,
                 data: json_map(&r.get::<_, String>(2)?)?,
-                prediction,
+                prediction: prediction(r.get(3)?)?,
                 expires_at: parse_ts(&r.get::<_, String>(4)?)?,
             },
         );
