@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# Installs what Tessera needs on a Debian/Ubuntu machine and is missing: system packages for the
-# Tauri desktop app and its real-window tests, PostgreSQL, tauri-driver, and the UI's npm packages.
+# Installs what is missing on a Debian/Ubuntu machine for one purpose:
+#   run      (default) building and running the server and the desktop app: the Rust toolchain,
+#            Node.js, the libraries the Tauri app builds against, the UI's npm packages, and
+#            Xvfb when there is no display to open the app on;
+#   package  the same, for scripts/package.sh;
+#   test     in addition what only the test suite needs: PostgreSQL, WebKitWebDriver and
+#            tauri-driver, Xvfb, faketime, Python's venv, debootstrap for the package check.
 # Safe to run again: it only installs what is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+purpose="${1:-run}"
+case "$purpose" in
+  run | package | test) ;;
+  *) echo "usage: scripts/setup.sh [run|package|test]"; exit 2 ;;
+esac
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -12,9 +22,16 @@ APT_PACKAGES=(
   build-essential pkg-config file libssl-dev curl ca-certificates
   libwebkit2gtk-4.1-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev libgtk-3-dev
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev
-  xvfb xauth webkit2gtk-driver faketime
-  postgresql python3 python3-venv openssl
 )
+if [ "$purpose" = test ]; then
+  APT_PACKAGES+=(
+    xvfb xauth webkit2gtk-driver faketime
+    postgresql python3 python3-venv openssl
+    debootstrap iproute2
+  )
+elif [ "$purpose" = run ] && [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+  APT_PACKAGES+=(xvfb xauth)
+fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -32,7 +49,7 @@ if ! command -v cargo >/dev/null 2>&1; then
   . "$HOME/.cargo/env"
 fi
 
-if ! command -v tauri-driver >/dev/null 2>&1; then
+if [ "$purpose" = test ] && ! command -v tauri-driver >/dev/null 2>&1; then
   echo "setup: installing tauri-driver"
   cargo install tauri-driver --version 2.1.0 --locked --quiet
 fi

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
+scripts/setup.sh test
 # shellcheck disable=SC1091
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
 
@@ -64,6 +64,10 @@ if ! "$ml_venv/bin/python" -c "import label_studio_ml.api, standardwebhooks" >/d
 fi
 export TESSERA_ML_VENV="$ml_venv"
 
+# The desktop end-to-end tests photograph each screen they check into docs/ (the README's and
+# the docs' screenshots): a run refreshes them.
+export TESSERA_SCREENSHOT_DIR="${TESSERA_SCREENSHOT_DIR:-$PWD/docs}"
+
 echo "== UI: type check, build, unit tests"
 (cd ui && npm run --silent build && npm test --silent)
 
@@ -93,5 +97,15 @@ else
   failed=$((failed + 1))
   status=1
 fi
+
+echo "== Packages: build both .debs, install them in a fresh Debian root, start them there"
+dist=$(mktemp -d /tmp/tessera-dist.XXXXXX)
+if scripts/package.sh "$dist" && scripts/check-packages.sh "$dist"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  status=1
+fi
+rm -rf "$dist"
 echo "Tests: $passed passed, $failed failed"
 exit "$status"

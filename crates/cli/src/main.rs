@@ -2,6 +2,8 @@
 
 mod aggregate;
 mod bench;
+#[cfg(test)]
+mod cli_reference;
 mod dataset;
 mod login;
 mod ml;
@@ -143,6 +145,7 @@ enum Command {
     },
     /// Re-fit a project's consensus now (the server also does so as answers arrive).
     Refit {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
         #[command(flatten)]
         remote: Remote,
@@ -190,8 +193,10 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
-    /// Upload a batch of tasks (JSONL or CSV) into a project.
+    /// Upload a batch of tasks into a project: a file of any format docs/formats.md lists, or a
+    /// dataset folder. All or nothing: a bad line refuses the whole batch, naming the line.
     Upload {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
         file: PathBuf,
         /// The batch's priority: its tasks are leased before those of lower-priority batches.
@@ -221,6 +226,7 @@ enum Command {
     },
     /// Cancel tasks: they are leased no more; answers that arrive later are kept, not counted.
     Cancel {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
         /// Task ids from the uploaded batch (the `id` of each JSONL line or CSV row).
         #[arg(required_unless_present = "task_id")]
@@ -234,6 +240,7 @@ enum Command {
     /// The review queue: without TASK, list tasks waiting for a verdict (every answer and the
     /// consensus); with TASK and LABEL(s), record the verdict, the task's final label.
     Review {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
         task: Option<i64>,
         labels: Vec<String>,
@@ -245,7 +252,9 @@ enum Command {
     },
     /// Show a project's progress.
     Status {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -253,6 +262,7 @@ enum Command {
     },
     /// Export every task with its answers and consensus.
     Export {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
         /// jsonl (Tessera's records; they upload back as they are), csv, tsv, ls-json (a Label
         /// Studio JSON export: answers as annotations, gold as ground truth), ls-json-min,

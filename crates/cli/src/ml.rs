@@ -13,22 +13,27 @@ pub enum MlCommand {
     /// labeling config, asks /predict for every task (new batches too), and sends it each
     /// answer as ANNOTATION_CREATED / ANNOTATION_UPDATED.
     Add {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
         url: String,
         /// A name to tell it apart (default: the URL's host).
         #[arg(long)]
         name: Option<String>,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// The project's backends: health, last error, model version, predictions, queue, failed.
     List {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Send START_TRAINING to every backend of the project (or one, with --backend).
     Train {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
         #[arg(long)]
         backend: Option<i64>,

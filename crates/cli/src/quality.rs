@@ -12,7 +12,9 @@ pub enum AnnotatorCommand {
     /// bound suspension goes by, suspended or not, agreement with the consensus, flags, last
     /// answer (`--json` adds each one's confusion matrix against the consensus).
     List {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },

@@ -30,6 +30,7 @@ pub enum TokenCommand {
     /// List token holders: user id, name, role, projects, created, last used, revoked. A
     /// requester sees the people of their own projects.
     List {
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -49,12 +50,14 @@ pub enum ProjectCommand {
     },
     /// List projects.
     List {
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Rename a project or replace its schema (a JSON schema or a Label Studio config). A
     /// change that would leave stored work meaning nothing is refused with the reason.
     Edit {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
         #[arg(long)]
         schema: Option<std::path::PathBuf>,
@@ -67,6 +70,7 @@ pub enum ProjectCommand {
     Restore { project: i64 },
     /// Delete a project, its tasks and every answer, for good (export it first).
     Delete {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
         /// Yes, delete it.
         #[arg(long)]
@@ -91,12 +95,15 @@ fn read_schema(path: &Path) -> Result<LabelSchema> {
 pub enum MemberCommand {
     /// List a project's members: user id, name and role.
     List {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Give a user a role in a project (a member already there gets the new one).
     Add {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
         /// The user's id (`tessera token list` shows it).
         user_id: i64,
@@ -114,6 +121,7 @@ pub enum MemberCommand {
     /// Invite a new person into a project: prints their token alone, shown only this once.
     /// The token works on this project (and on others only once they are added there).
     Invite {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
         #[arg(long)]
         name: String,
@@ -182,6 +190,7 @@ pub enum BatchCommand {
     /// Set a batch's priority: its open tasks are leased before those of lower-priority
     /// batches.
     Priority {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
         batch: i64,
         #[arg(allow_negative_numbers = true)]

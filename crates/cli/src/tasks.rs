@@ -9,6 +9,7 @@ use crate::Remote;
 
 #[derive(Args)]
 pub struct TasksArgs {
+    /// The project's id (`tessera project list` shows it).
     project: i64,
     /// open, complete, needs-review, stuck, gold or cancelled.
     #[arg(long, value_parser = ["open", "complete", "needs-review", "stuck", "gold", "cancelled"])]
@@ -47,19 +48,23 @@ pub enum TaskCommand {
     /// One task in full: data, predictions, every answer with its annotator and time, the
     /// consensus, the review, and why it is stuck when it is.
     Show {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
         task_id: i64,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Send tasks to the review queue.
     Review {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
         #[arg(required = true)]
         task_ids: Vec<i64>,
     },
     /// Set tasks' priority: leased before tasks of lower priority.
     Priority {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
         #[arg(allow_negative_numbers = true)]
         priority: i32,

@@ -12,6 +12,7 @@ pub enum WebhookCommand {
     /// Send the project's events to URL. Prints the signing secret once: receivers verify
     /// each request's `webhook-signature` with it (Standard Webhooks).
     Add {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
         url: String,
         /// Events to send, comma-separated: task.completed, batch.completed, answer.created,
@@ -22,12 +23,15 @@ pub enum WebhookCommand {
         /// names and payload shape).
         #[arg(long, default_value = "standard")]
         format: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// List the project's webhooks with their deliveries counted by state.
     List {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -36,6 +40,7 @@ pub enum WebhookCommand {
     /// The delivery log, newest first: each event per webhook, its attempts, the receiver's
     /// last status and why the last attempt failed.
     Deliveries {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
         /// One webhook's deliveries only.
         #[arg(long)]
@@ -48,6 +53,7 @@ pub enum WebhookCommand {
         before: Option<i64>,
         #[arg(long, default_value_t = 100)]
         limit: u32,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },

@@ -19,6 +19,7 @@ use crate::Remote;
 pub enum WorkCommand {
     /// Lease tasks of a project into the local store.
     Checkout {
+        /// The project's id (`tessera project list` shows it).
         project: i64,
         #[arg(long, default_value_t = 20)]
         limit: u32,
@@ -31,6 +32,7 @@ pub enum WorkCommand {
     },
     /// Show the next unanswered local task.
     Next {
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
         #[arg(long)]
@@ -61,12 +63,14 @@ pub enum WorkCommand {
     Sync,
     /// Show local counts, and why the server refused any answers.
     Status {
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// List the answers the server refused: task, answer and reason. A task whose answer can
     /// be given again (e.g. a label the schema no longer has) is back among the open tasks.
     Refused {
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },

@@ -165,3 +165,67 @@ pub struct ApiPath<T>(pub T);
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One of each variant; the match makes a new variant fail to compile until it is here.
+    fn every_variant() -> Vec<ApiError> {
+        let all = vec![
+            ApiError::Unauthenticated,
+            ApiError::InvalidToken,
+            ApiError::Forbidden(String::new()),
+            ApiError::Suspended(String::new()),
+            ApiError::NotFound(String::new()),
+            ApiError::BadRequest(String::new()),
+            ApiError::InvalidJson(String::new()),
+            ApiError::InvalidUpload(UploadError {
+                line: 1,
+                column: None,
+                message: String::new(),
+                read_failed: false,
+            }),
+            ApiError::UnsupportedMediaType(String::new()),
+            ApiError::PayloadTooLarge(String::new()),
+            ApiError::Conflict(String::new()),
+            ApiError::Archived(String::new()),
+            ApiError::ImageSizesUnknown(String::new()),
+            ApiError::MethodNotAllowed,
+            ApiError::BadGateway(String::new()),
+            ApiError::Internal(String::new()),
+        ];
+        for e in &all {
+            match e {
+                ApiError::Unauthenticated
+                | ApiError::InvalidToken
+                | ApiError::Forbidden(_)
+                | ApiError::Suspended(_)
+                | ApiError::NotFound(_)
+                | ApiError::BadRequest(_)
+                | ApiError::InvalidJson(_)
+                | ApiError::InvalidUpload(_)
+                | ApiError::UnsupportedMediaType(_)
+                | ApiError::PayloadTooLarge(_)
+                | ApiError::Conflict(_)
+                | ApiError::Archived(_)
+                | ApiError::ImageSizesUnknown(_)
+                | ApiError::MethodNotAllowed
+                | ApiError::BadGateway(_)
+                | ApiError::Internal(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn docs_api_md_lists_every_error_code_with_its_status() {
+        let page =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api.md"))
+                .expect("docs/api.md is readable");
+        for e in every_variant() {
+            let row = format!("| {} | `{}` |", e.status_code().as_u16(), e.code());
+            assert!(page.contains(&row), "docs/api.md has no row starting {row}");
+        }
+    }
+}

@@ -68,9 +68,21 @@ fn io_error(path: &Path, e: &std::io::Error) -> rusqlite::Error {
     rusqlite::Error::InvalidPath(PathBuf::from(format!("{}: {e}", path.display())))
 }
 
-/// Runs the migrations this database has not seen yet, in order.
+/// Runs the migrations this database has not seen yet, in order. A database that has seen more
+/// than `migrations` (a newer release migrated it) is refused: this release would misread it.
+/// An empty list opens without checking (a second connection to a database another one migrated).
 pub fn migrate(conn: &mut Connection, migrations: &[&str]) -> rusqlite::Result<()> {
     let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if !migrations.is_empty() && done > migrations.len() as i64 {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+            Some(format!(
+                "{}: the database is at migration {done}, this release knows {}: it was upgraded by a newer Tessera; run that release (there is no downgrade)",
+                conn.path().unwrap_or("the database"),
+                migrations.len()
+            )),
+        ));
+    }
     for (i, sql) in migrations.iter().enumerate().skip(done.max(0) as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
@@ -149,6 +161,22 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         open(&path, &["CREATE TABLE a (x INTEGER);"]).expect("reopen");
         assert_eq!(mode(&path), 0o600);
+    }
+
+    #[test]
+    fn a_database_a_newer_release_migrated_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("newer.db");
+        let newer = ["CREATE TABLE a (x INTEGER)", "CREATE TABLE b (x INTEGER)"];
+        drop(open(&path, &newer).expect("the newer release opens it"));
+        let err = open(&path, &newer[..1]).expect_err("the older release refuses it");
+        let text = err.to_string();
+        assert!(
+            text.contains("migration 2") && text.contains("knows 1"),
+            "{text}"
+        );
+        // A second connection (no migrations of its own) still opens it.
+        assert!(open(&path, &[]).is_ok());
     }
 
     #[test]

@@ -65,6 +65,11 @@ pub enum StoreError {
     Backend(String),
     #[error("unsupported database URL {0:?}: use postgres://…, sqlite://PATH or a file path")]
     UnsupportedUrl(String),
+    /// The database was migrated by a newer release: this one would misread it.
+    #[error(
+        "the database is at migration {found}, this release knows {known}: it was upgraded by a newer Tessera; run that release (there is no downgrade)"
+    )]
+    NewerSchema { found: i64, known: usize },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

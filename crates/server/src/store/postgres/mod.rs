@@ -189,6 +189,12 @@ impl PostgresStore {
             .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
             .await?
             .get(0);
+        if done > MIGRATIONS.len() as i64 {
+            return Err(StoreError::NewerSchema {
+                found: done,
+                known: MIGRATIONS.len(),
+            });
+        }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(done.max(0) as usize) {
             tx.batch_execute(sql).await?;
             tx.execute(
