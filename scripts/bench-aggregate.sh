@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The aggregator benchmark of issue 3: a seeded synthetic Dawid–Skene crowd of 1,000,000
+# The aggregator benchmark: a seeded synthetic Dawid–Skene crowd of 1,000,000
 # answers (200,000 tasks × 5, 2,000 workers with skewed activity, 5 classes, 10% spammers),
 # aggregated by the `tessera` process (whole run: read, fit, write; median of 5) and — when a
 # Python venv with crowd-kit exists — by crowd-kit (its fit alone), alternating with more

@@ -6,7 +6,7 @@
 #   - the server started as its systemd unit says (its user, its ExecStart, /etc/default/tessera)
 #     answers /api/health, keeping its data 0700 in /var/lib/tessera; systemd-analyze accepts
 #     the unit;
-#   - the desktop app starts under Xvfb and opens its window.
+#   - the desktop app starts under Xvfb and opens its window, with WebKit running its web view.
 # The root is made by debootstrap (minbase; the Debian release of this machine), cached as a
 # tarball outside the clone and unpacked fresh each run. Runs as root, in its own mount, PID and
 # (for the server) network namespaces, so nothing it starts outlives it.
@@ -46,14 +46,15 @@ fi
 root=$(mktemp -d /tmp/tessera-root.XXXXXX)
 trap 'rm -rf --one-file-system "$root"' EXIT
 tar -C "$root" -xf "$base"
+chmod 755 "$root" # a root directory, not mktemp's private one
 mkdir -p "$root/tmp/packages"
 cp "$server_deb" "$desktop_deb" "$root/tmp/packages/"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 
 # Everything below runs in new mount and PID namespaces: the bind mounts vanish and every
 # process started in the root dies when it ends.
-unshare --mount --pid --fork --propagation private -- bash -euo pipefail -s "$root" "$cache" "$version" <<'INNER'
-root="$1" cache="$2" version="$3"
+unshare --mount --pid --fork --propagation private -- bash -euo pipefail -s "$root" "$cache" "$version" "$arch" <<'INNER'
+root="$1" cache="$2" version="$3" arch="$4"
 mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
 mount -t sysfs sys "$root/sys"
@@ -61,9 +62,11 @@ mount --bind "$cache/apt-archives" "$root/var/cache/apt/archives"
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
 
 echo "check-packages: installing both packages with apt"
-in_root apt-get update -qq
-in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-  /tmp/packages/tessera-server_*.deb /tmp/packages/tessera-desktop_*.deb \
+# The root's apt runs as root: its _apt user cannot reach the cache this script binds in.
+apt_opts=(-qq -o APT::Sandbox::User=root)
+in_root apt-get "${apt_opts[@]}" update
+in_root env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y --no-install-recommends \
+  "/tmp/packages/tessera-server_${version}_$arch.deb" "/tmp/packages/tessera-desktop_${version}_$arch.deb" \
   curl xvfb xauth x11-utils systemd >/dev/null
 
 echo "check-packages: tessera --version"
@@ -76,8 +79,8 @@ in_root systemd-analyze verify /lib/systemd/system/tessera.service
 unit="$root/lib/systemd/system/tessera.service"
 user=$(sed -n 's/^User=//p' "$unit")
 exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
-[ "$(stat -c '%U %a' "$root/var/lib/tessera")" = "$user 700" ] ||
-  { echo "check-packages: /var/lib/tessera is not $user's, mode 700"; exit 1; }
+owner=$(in_root stat -c '%U %a' /var/lib/tessera)
+[ "$owner" = "$user 700" ] || { echo "check-packages: /var/lib/tessera is $owner, not $user's with mode 700"; exit 1; }
 
 echo "check-packages: the server as the unit starts it answers /api/health"
 # Its own network namespace: the default address 127.0.0.1:7450 is free there whatever this
@@ -95,8 +98,8 @@ for _ in $(seq 1 100); do
 done
 [ -n "$health" ] || { echo "check-packages: no answer on /api/health:"; cat "$root/tmp/server.log"; exit 1; }
 echo "  /api/health: $health"
-[ "$(stat -c '%U %a' "$root/var/lib/tessera/admin.token")" = "$user 600" ] ||
-  { echo "check-packages: the admin token is not $user's, mode 600"; exit 1; }
+owner=$(chroot "$root" stat -c '%U %a' /var/lib/tessera/admin.token)
+[ "$owner" = "$user 600" ] || { echo "check-packages: the admin token is $owner, not $user's with mode 600"; exit 1; }
 kill -TERM "$server"
 wait "$server" || true
 SERVE
@@ -110,7 +113,10 @@ in_root /bin/sh -c 'Xvfb :99 -screen 0 1280x800x24 -nolisten tcp >/tmp/xvfb.log 
     if DISPLAY=:99 xwininfo -root -tree 2>/dev/null | grep -q "\"Tessera\""; then
       sleep 2
       kill -0 "$app" || { echo "check-packages: the app exited after opening its window:"; cat /tmp/desktop.log; exit 1; }
-      echo "  window \"Tessera\" open, the app running"
+      # The window holds a web view: WebKit started its web content process for it.
+      grep -qs WebKitWebProcess /proc/[0-9]*/cmdline ||
+        { echo "check-packages: no WebKit web process beside the window:"; cat /tmp/desktop.log; exit 1; }
+      echo "  window \"Tessera\" open, its web view running"
       exit 0
     fi
     kill -0 "$app" 2>/dev/null || { echo "check-packages: the app exited:"; cat /tmp/desktop.log; exit 1; }
