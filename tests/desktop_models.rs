@@ -71,6 +71,14 @@ async fn a_connected_backends_prediction_is_shown_beside_the_task() {
             shown.contains("keywords") && shown.contains("healthy"),
             "{shown}"
         );
+        // The section in view for the screenshot (docs/models.md shows it).
+        client
+            .execute(
+                "document.querySelector('#ml-backends').scrollIntoView({block: 'center'})",
+                vec![],
+            )
+            .await
+            .expect("scroll to the ML backends");
         in_both_themes(&client, "ML backends", Some("ml-backends.png")).await;
     }
 
