@@ -170,7 +170,7 @@ const CROWD_KIT_BEST: [(&str, f64); 5] = [
 const CROWD_KIT_BEST_MEAN: f64 = 0.8193;
 
 fn truth_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/truth");
+    let dir = tessera_tests::manifest_dir().join("../../shared/data/truth");
     assert!(
         dir.exists(),
         "the shared datasets are expected beside the checkout at {}",
@@ -221,7 +221,7 @@ fn the_default_method_beats_crowd_kit_on_the_development_datasets() {
 
 #[test]
 fn clamping_gold_improves_the_other_tasks_and_workers_get_a_skill_report() {
-    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/truth/spec_web");
+    let data = tessera_tests::manifest_dir().join("../../shared/data/truth/spec_web");
     let gold_text = std::fs::read_to_string(data.join("gold.csv")).expect("gold");
     let rows: Vec<&str> = gold_text.lines().skip(1).collect();
     // Every other gold row is clamped; the rest are held out to score.

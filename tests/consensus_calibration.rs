@@ -3,13 +3,11 @@
 //! given to the fit, the rest are scored, and the bins of stated confidence are pooled over
 //! the five categorical datasets.
 
-use std::path::PathBuf;
-
 use tessera_core::aggregate::reliability::{Reliability, half_gold_reliability};
 
 #[test]
 fn stated_confidence_is_within_five_points_of_observed_accuracy_in_every_bin_of_50_tasks() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/truth");
+    let root = tessera_tests::manifest_dir().join("../../shared/data/truth");
     let mut pooled = Reliability::default();
     for name in [
         "act_ms",

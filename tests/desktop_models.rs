@@ -2,7 +2,6 @@
 //! connects a real ML backend (built on Label Studio's `label-studio-ml` package) from the
 //! Settings tab and sees it predict; the annotator then sees its prediction beside the task.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -27,7 +26,7 @@ async fn a_connected_backends_prediction_is_shown_beside_the_task() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let _backend = Command::new(peer_venv_program("TESSERA_ML_VENV", "venv-ml", "python"))
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/ml_backend.py"))
+        .arg(tessera_tests::manifest_dir().join("peers/ml_backend.py"))
         .arg(port.to_string())
         .arg(tmp.path().join("events.jsonl"))
         .arg(tmp.path().join("models"))

@@ -13,7 +13,7 @@ use tessera_core::{LabelSchema, UploadFormat};
 use tessera_tests::{Backend, TestServer, api_error, cli_upload, export_records, tessera_ok};
 
 fn snow_temp() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/truth/snow_temp");
+    let dir = tessera_tests::manifest_dir().join("../../shared/data/truth/snow_temp");
     assert!(
         dir.exists(),
         "the shared datasets are expected beside the checkout at {}",

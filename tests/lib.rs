@@ -425,12 +425,17 @@ pub fn peer_venv_program(env_var: &str, name: &str, program: &str) -> PathBuf {
     path
 }
 
+/// This crate's directory (tests/) in the checkout being tested: cargo's run-time
+/// `CARGO_MANIFEST_DIR`, else the compile-time one. A test binary reused from a build cache
+/// made in another checkout must read this checkout's files, not that one's.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 /// A file of the corpus of other tools' files (tests/corpus, sources in its README).
 pub fn corpus(tool: &str, name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("corpus")
-        .join(tool)
-        .join(name)
+    manifest_dir().join("corpus").join(tool).join(name)
 }
 
 /// Runs `tessera upload PROJECT FILE` (and `extra` flags) against `server` with `token`,

@@ -36,9 +36,7 @@ async fn server(backend: Backend) -> TestServer {
 }
 
 fn python(script: &str, args: &[String]) -> Child {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("peers")
-        .join(script);
+    let script = tessera_tests::manifest_dir().join("peers").join(script);
     Command::new(peer_venv_program("TESSERA_ML_VENV", "venv-ml", "python"))
         .arg(script)
         .args(args)

@@ -80,7 +80,7 @@ async fn subscribe(
 /// `fail_first` verified requests with 500.
 async fn receiver_on(dir: &Path, name: &str, secret: &str, fail_first: u32, port: u16) -> Receiver {
     let log = dir.join(format!("{name}.jsonl"));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/webhook_receiver.py");
+    let script = tessera_tests::manifest_dir().join("peers/webhook_receiver.py");
     let mut process = Command::new(peer_venv_program("TESSERA_ML_VENV", "venv-ml", "python"))
         .arg(script)
         .arg(secret)

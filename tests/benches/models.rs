@@ -30,8 +30,8 @@ use tessera_tests::{Backend, TestServer, answer_push};
 
 /// (sentence, label) of every polar sentence.
 fn dataset() -> Vec<(String, &'static str)> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data/vader-movie-snippets/movie_snippets.tsv.gz");
+    let path =
+        tessera_tests::manifest_dir().join("data/vader-movie-snippets/movie_snippets.tsv.gz");
     let mut text = String::new();
     flate2::read::GzDecoder::new(std::fs::File::open(&path).expect("dataset"))
         .read_to_string(&mut text)

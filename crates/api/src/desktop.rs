@@ -369,7 +369,11 @@ mod tests {
 
     #[test]
     fn ui_bindings_match_the_rust_types() {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/bindings.ts");
+        // The checkout being tested: cargo sets CARGO_MANIFEST_DIR at run time too, and a test
+        // binary from a cache built in another checkout must compare this one's file.
+        let path = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+            .join("../../ui/src/bindings.ts");
         let fresh = typescript_bindings();
         if std::env::var_os("UPDATE_BINDINGS").is_some() {
             std::fs::write(&path, &fresh).expect("write bindings");

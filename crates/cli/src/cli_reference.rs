@@ -12,8 +12,12 @@ use crate::Cli;
 /// The line after which docs/cli.md is generated.
 const MARKER: &str = "<!-- Everything below is generated from the parser: UPDATE_DOCS=1 cargo test -p tessera-cli cli_reference -->";
 
+/// docs/cli.md of the checkout being tested (cargo sets `CARGO_MANIFEST_DIR` at run time too;
+/// a test binary from a cache built elsewhere must read this checkout's page).
 fn page_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/cli.md")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("../../docs/cli.md")
 }
 
 /// The reference as clap-markdown renders it, its headings one level down so that it sits
