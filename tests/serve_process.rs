@@ -22,11 +22,16 @@ pub struct ServeProcess {
 impl ServeProcess {
     /// A server on a fresh data directory: SQLite in it, or a fresh PostgreSQL database.
     pub async fn start(backend: Backend) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
         let db = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(fresh_postgres_database().await),
         };
+        Self::start_in(tempfile::tempdir().expect("tempdir"), db).await
+    }
+
+    /// A server whose data directory is `dir/server` (which may hold a database already),
+    /// on the PostgreSQL database `db` when given.
+    pub async fn start_in(dir: tempfile::TempDir, db: Option<String>) -> Self {
         let listen = format!("127.0.0.1:{}", free_port());
         let data_dir = dir.path().join("server");
         let child = spawn(&data_dir, &listen, db.as_deref());
@@ -58,6 +63,16 @@ impl ServeProcess {
         self.kill().await;
         self.child = spawn(&self.data_dir, &self.listen, self.db.as_deref());
         wait_up(&self.url).await;
+    }
+
+    /// The data directory (the SQLite database, the admin token).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    /// The PostgreSQL database it serves, if not SQLite.
+    pub fn database_url(&self) -> Option<&str> {
+        self.db.as_deref()
     }
 
     pub fn admin(&self) -> ApiClient {
