@@ -167,4 +167,37 @@ mod tests {
         assert!(out.contains("x_bucket{le=\"+Inf\"} 3\n"), "{out}");
         assert!(out.contains("x_count 3\n"), "{out}");
     }
+
+    /// docs/operations.md names every series `/metrics` exports, with its label.
+    #[test]
+    fn docs_operations_md_names_every_series() {
+        let dir = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            std::path::PathBuf::from,
+        );
+        let page = std::fs::read_to_string(dir.join("../../docs/operations.md"))
+            .expect("docs/operations.md is readable");
+        let rendered = Metrics::default().render();
+        let mut series = std::collections::BTreeSet::new();
+        for line in rendered.lines().filter(|l| l.starts_with("# TYPE ")) {
+            let name = line
+                .split_whitespace()
+                .nth(2)
+                .expect("a TYPE line names its series");
+            let label = rendered
+                .lines()
+                .find(|l| l.starts_with(&format!("{name}{{")) && !l.contains("le=\""))
+                .and_then(|l| l.split_once('{'))
+                .and_then(|(_, rest)| rest.split_once('='))
+                .map(|(label, _)| label.to_owned());
+            series.insert(match label {
+                Some(label) => format!("`{name}{{{label}}}`"),
+                None => format!("`{name}`"),
+            });
+        }
+        assert!(series.len() >= 9, "{series:?}");
+        for s in series {
+            assert!(page.contains(&s), "docs/operations.md does not name {s}");
+        }
+    }
 }
