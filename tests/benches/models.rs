@@ -201,16 +201,21 @@ async fn crowd_run(
         }
         settle(&requester, project, &models).await;
         let (label_accuracy, model_accuracy) = accuracy(&requester, project, &truth).await;
-        let trained_on = requester
-            .stats(project)
-            .await
-            .expect("stats")
-            .model_runs
-            .last()
-            .map_or(0, |r| r.trained_on);
+        let trained_on = trained_on(&requester, project).await;
         curve.push((answers, label_accuracy, model_accuracy, trained_on));
     }
     curve
+}
+
+/// How many labels the built-in model's latest run trained on (0: none yet).
+async fn trained_on(requester: &ApiClient, project: i64) -> u64 {
+    requester
+        .stats(project)
+        .await
+        .expect("stats")
+        .model_runs
+        .last()
+        .map_or(0, |r| r.trained_on)
 }
 
 /// Waits until the built-in model has caught up with the consensus (no training due).
@@ -218,13 +223,7 @@ async fn settle(requester: &ApiClient, project: i64, config: &ModelConfig) {
     let started = Instant::now();
     loop {
         let complete = requester.status(project).await.expect("status").complete;
-        let trained = requester
-            .stats(project)
-            .await
-            .expect("stats")
-            .model_runs
-            .last()
-            .map_or(0, |r| r.trained_on);
+        let trained = trained_on(requester, project).await;
         // The complete tasks are the training set: no gold here, single labels.
         if !config.training_due(trained as usize, complete as usize)
             || started.elapsed() > Duration::from_secs(120)

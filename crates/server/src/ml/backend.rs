@@ -9,6 +9,7 @@ use tessera_api::Project;
 use tessera_core::{Prediction, label_studio_prediction};
 
 use crate::export::label_studio::label_config;
+use crate::outbound::describe;
 
 /// The longest part of a backend's reply kept in an error.
 const KEPT_REPLY: usize = 300;
@@ -37,7 +38,7 @@ async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<(u16,
         .json(body)
         .send()
         .await
-        .map_err(|e| transport(url, &e))?;
+        .map_err(|e| describe(url, &e))?;
     let status = response.status();
     let text = response
         .text()
@@ -59,10 +60,6 @@ async fn post_json(client: &reqwest::Client, url: &str, body: &Value) -> Result<
     })
 }
 
-fn transport(url: &str, e: &reqwest::Error) -> String {
-    crate::outbound::describe(url, e)
-}
-
 /// `GET /health`: up when it answers 2xx.
 pub async fn health(client: &reqwest::Client, base: &str) -> Result<(), String> {
     let url = endpoint(base, "health");
@@ -70,7 +67,7 @@ pub async fn health(client: &reqwest::Client, base: &str) -> Result<(), String> 
         .get(&url)
         .send()
         .await
-        .map_err(|e| transport(&url, &e))?;
+        .map_err(|e| describe(&url, &e))?;
     if response.status().is_success() {
         Ok(())
     } else {
